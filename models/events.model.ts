@@ -1,0 +1,74 @@
+/**
+ * The durable event catalog of shared/design/events.md: one definition of each
+ * event's data, used by producers (emitDurable) and consumers (durableEvents) alike.
+ */
+
+export interface EventEnvelope<T extends DomainEventType = DomainEventType> {
+  /** UUID v7: unique, and sortable by time. Consumers are idempotent by it. */
+  id: string;
+  type: T;
+  version: number;
+  occurredAt: string;
+  producer: string;
+  requestId?: string;
+  data: DomainEvents[T];
+}
+
+export interface DomainEvents {
+  "user.created": {
+    userId: string;
+    email: string;
+    name: string;
+    timezone: string;
+    verificationToken: string;
+  };
+  "user.updated": { userId: string; name: string; timezone: string };
+  "user.email_verified": { userId: string };
+  "user.password_reset_requested": {
+    userId: string;
+    email: string;
+    name: string;
+    resetToken: string;
+  };
+  "user.deleted": { userId: string };
+  "content.course.published": {
+    courseId: string;
+    version: number;
+    title: string;
+    level: string;
+    topics: string[];
+  };
+  "content.lesson.deleted": { lessonId: string; courseId: string };
+  "progress.lesson.completed": {
+    userId: string;
+    lessonId: string;
+    courseId: string;
+    score: number;
+    xpEarned: number;
+    completedAt: string;
+  };
+  "progress.course.completed": { userId: string; courseId: string; completedAt: string };
+  "progress.achievement.unlocked": {
+    userId: string;
+    code: string;
+    name: string;
+    unlockedAt: string;
+  };
+  "progress.streak.reminder_due": { userId: string; currentStreak: number; localDate: string };
+}
+
+export type DomainEventType = keyof DomainEvents;
+
+export const DOMAIN_EVENT_TYPES = [
+  "user.created",
+  "user.updated",
+  "user.email_verified",
+  "user.password_reset_requested",
+  "user.deleted",
+  "content.course.published",
+  "content.lesson.deleted",
+  "progress.lesson.completed",
+  "progress.course.completed",
+  "progress.achievement.unlocked",
+  "progress.streak.reminder_due",
+] as const satisfies readonly DomainEventType[];
