@@ -1,0 +1,203 @@
+import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
+import type { EventEnvelope } from "../../models/events.model";
+
+/**
+ * The two tables of the durable-event mixin, in the service's own schema:
+ *   outbox            events written in the producer's transaction, relayed after commit
+ *   processed_events  (consumer, event id) of every event a consumer handled, so a
+ *                     redelivery changes nothing twice
+ * The mixin creates them itself (idempotently, under an advisory lock) so it works
+ * beside any migration list.
+ */
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+export function quoteSchema(schema: string): string {
+  if (!IDENTIFIER.test(schema)) throw new Error(`Invalid schema name "${schema}"`);
+  return `"${schema}"`;
+}
+
+export interface OutboxRow {
+  id: string;
+  payload: EventEnvelope;
+}
+
+export class OutboxStore {
+  private readonly s: string;
+
+  constructor(
+    private readonly sequelize: Sequelize,
+    readonly schema: string,
+  ) {
+    this.s = quoteSchema(schema);
+  }
+
+  /** Many nodes may start at once: the lock makes the DDL run one at a time. */
+  async ensureTables(): Promise<void> {
+    await this.sequelize.transaction(async transaction => {
+      await this.sequelize.query("SELECT pg_advisory_xact_lock(hashtext(:key))", {
+        replacements: { key: `lingomesh:durable-events:${this.schema}` },
+        transaction,
+      });
+      await this.sequelize.query(`CREATE SCHEMA IF NOT EXISTS ${this.s}`, { transaction });
+      await this.sequelize.query(
+        `CREATE TABLE IF NOT EXISTS ${this.s}.outbox (
+           id uuid PRIMARY KEY,
+           type text NOT NULL,
+           payload jsonb NOT NULL,
+           created_at timestamptz NOT NULL DEFAULT now(),
+           sent_at timestamptz,
+           lease_until timestamptz,
+           attempts integer NOT NULL DEFAULT 0,
+           last_error text
+         )`,
+        { transaction },
+      );
+      // The relay only ever scans unsent rows; keep that scan small however many were sent.
+      await this.sequelize.query(
+        `CREATE INDEX IF NOT EXISTS outbox_unsent_idx ON ${this.s}.outbox (id) WHERE sent_at IS NULL`,
+        { transaction },
+      );
+      await this.sequelize.query(
+        `CREATE INDEX IF NOT EXISTS outbox_sent_at_idx ON ${this.s}.outbox (sent_at) WHERE sent_at IS NOT NULL`,
+        { transaction },
+      );
+      await this.sequelize.query(
+        `CREATE TABLE IF NOT EXISTS ${this.s}.processed_events (
+           consumer text NOT NULL,
+           event_id uuid NOT NULL,
+           event_type text NOT NULL,
+           processed_at timestamptz NOT NULL DEFAULT now(),
+           PRIMARY KEY (consumer, event_id)
+         )`,
+        { transaction },
+      );
+      await this.sequelize.query(
+        `CREATE INDEX IF NOT EXISTS processed_events_at_idx ON ${this.s}.processed_events (processed_at)`,
+        { transaction },
+      );
+    });
+  }
+
+  async insert(envelope: EventEnvelope, transaction?: Transaction): Promise<void> {
+    await this.sequelize.query(
+      `INSERT INTO ${this.s}.outbox (id, type, payload, created_at) VALUES (:id, :type, CAST(:payload AS jsonb), :createdAt)`,
+      {
+        replacements: {
+          id: envelope.id,
+          type: envelope.type,
+          payload: JSON.stringify(envelope),
+          createdAt: envelope.occurredAt,
+        },
+        transaction,
+        type: QueryTypes.INSERT,
+      },
+    );
+  }
+
+  /**
+   * Leases up to `limit` unsent rows to this relay for `leaseMs`. SKIP LOCKED and the
+   * lease keep the relays of several nodes from publishing the same row at once; a
+   * relay that dies mid-publish only delays its rows until the lease runs out.
+   */
+  async claim(limit: number, leaseMs: number, skipIds: string[]): Promise<OutboxRow[]> {
+    const rows = await this.sequelize.query<{ id: string; payload: EventEnvelope | string }>(
+      `WITH claimed AS (
+         SELECT id FROM ${this.s}.outbox
+         WHERE sent_at IS NULL
+           AND (lease_until IS NULL OR lease_until < now())
+           ${skipIds.length > 0 ? "AND NOT (id = ANY(ARRAY[:skipIds]::uuid[]))" : ""}
+         ORDER BY id
+         LIMIT :limit
+         FOR UPDATE SKIP LOCKED
+       )
+       UPDATE ${this.s}.outbox o
+       SET lease_until = now() + (:leaseMs * interval '1 millisecond'), attempts = o.attempts + 1
+       FROM claimed WHERE o.id = claimed.id
+       RETURNING o.id, o.payload`,
+      {
+        replacements: { limit, leaseMs, skipIds: skipIds.length > 0 ? skipIds : [""] },
+        type: QueryTypes.SELECT,
+      },
+    );
+    return rows
+      .map(row => ({
+        id: row.id,
+        payload:
+          typeof row.payload === "string"
+            ? (JSON.parse(row.payload) as EventEnvelope)
+            : row.payload,
+      }))
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  /** Keeps rows this relay is still publishing reserved (in-process delivery can take a while). */
+  async extendLease(ids: string[], leaseMs: number): Promise<void> {
+    if (ids.length === 0) return;
+    await this.sequelize.query(
+      `UPDATE ${this.s}.outbox SET lease_until = now() + (:leaseMs * interval '1 millisecond')
+       WHERE id = ANY(ARRAY[:ids]::uuid[]) AND sent_at IS NULL`,
+      { replacements: { ids, leaseMs } },
+    );
+  }
+
+  async markSent(ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.sequelize.query(
+      `UPDATE ${this.s}.outbox SET sent_at = now(), lease_until = NULL, last_error = NULL
+       WHERE id = ANY(ARRAY[:ids]::uuid[])`,
+      { replacements: { ids } },
+    );
+  }
+
+  /** A failed publish gives the rows back at once (the next poll retries them). */
+  async release(ids: string[], error: string): Promise<void> {
+    if (ids.length === 0) return;
+    await this.sequelize.query(
+      `UPDATE ${this.s}.outbox SET lease_until = NULL, last_error = :error
+       WHERE id = ANY(ARRAY[:ids]::uuid[]) AND sent_at IS NULL`,
+      { replacements: { ids, error: error.slice(0, 1000) } },
+    );
+  }
+
+  async backlog(): Promise<number> {
+    const [row] = await this.sequelize.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM ${this.s}.outbox WHERE sent_at IS NULL`,
+      { type: QueryTypes.SELECT },
+    );
+    return row?.n ?? 0;
+  }
+
+  /** Sent rows are kept a while for inspection, then dropped; processed ids long enough to outlive redeliveries. */
+  async prune(sentRetentionMs: number, processedRetentionMs: number): Promise<void> {
+    await this.sequelize.query(
+      `DELETE FROM ${this.s}.outbox WHERE sent_at IS NOT NULL AND sent_at < now() - (:ms * interval '1 millisecond')`,
+      { replacements: { ms: sentRetentionMs } },
+    );
+    await this.sequelize.query(
+      `DELETE FROM ${this.s}.processed_events WHERE processed_at < now() - (:ms * interval '1 millisecond')`,
+      { replacements: { ms: processedRetentionMs } },
+    );
+  }
+
+  /**
+   * Records that `consumer` handles `envelope` inside `transaction`. False: it already
+   * did (or another node is doing it right now and will commit first), so skip it.
+   */
+  async markProcessed(
+    consumer: string,
+    envelope: EventEnvelope,
+    transaction: Transaction,
+  ): Promise<boolean> {
+    const rows = await this.sequelize.query<{ event_id: string }>(
+      `INSERT INTO ${this.s}.processed_events (consumer, event_id, event_type) VALUES (:consumer, :id, :type)
+       ON CONFLICT (consumer, event_id) DO NOTHING RETURNING event_id`,
+      {
+        replacements: { consumer, id: envelope.id, type: envelope.type },
+        transaction,
+        type: QueryTypes.SELECT,
+      },
+    );
+    return rows.length > 0;
+  }
+}

@@ -1,0 +1,328 @@
+import type { Context, Service, ServiceBroker, ServiceSchema } from "moleculer";
+import type { Sequelize, Transaction } from "sequelize";
+import { configOf } from "../lib/config";
+import { registerHealthCheck, unregisterHealthCheck } from "../lib/health";
+import { AmqpTransport } from "../lib/events/amqp-transport";
+import {
+  runIdempotent,
+  type DurableEventHandlers,
+  type TransactionRunner,
+} from "../lib/events/consumer-runner";
+import { createEnvelope } from "../lib/events/envelope";
+import { MemoryTransport } from "../lib/events/memory-transport";
+import { countEvent, EVENT_METRICS, registerEventMetrics, setBacklog } from "../lib/events/metrics";
+import { OutboxStore } from "../lib/events/outbox-store";
+import { OutboxRelay, type RelayOptions } from "../lib/events/relay";
+import type { EventTransport, RetryPolicy, Subscription } from "../lib/events/transport";
+import type { DomainEventType, DomainEvents, EventEnvelope } from "../models/events.model";
+
+export type { DurableEventHandler, DurableEventHandlers } from "../lib/events/consumer-runner";
+
+/**
+ * Durable domain events (shared/design/events.md) for a service that uses DbMixin:
+ *   mixins: [DbMixin({ schema: "users", ... }), DurableEvents()]
+ * Produce with `this.emitDurable(type, data, { transaction: t, ctx })` (an outbox row in
+ * the caller's transaction, relayed after commit); consume by declaring
+ * `durableEvents: { "user.created": async function (event, t) { ... } }`.
+ * AMQP_URL set: RabbitMQ; unset: the in-process bus with the same semantics.
+ */
+
+export interface DurableEventsOptions {
+  /** Events handled at once per node and service (AMQP prefetch). Default 32. */
+  prefetch?: number;
+  /** Deliveries before an event goes to the dead-letter queue. Default 6. */
+  maxAttempts?: number;
+  /**
+   * AMQP: deliveries lost with their consumer (crash, dropped connection) before the
+   * broker dead-letters the event, so an event that kills its consumer cannot loop. Default 10.
+   */
+  redeliveryLimit?: number;
+  /** First retry delay, doubled per attempt up to retryMaxDelayMs. Defaults 2 s and 60 s. */
+  retryBaseDelayMs?: number;
+  retryMaxDelayMs?: number;
+  /** Outbox poll interval (commits on this node are relayed at once anyway). Default 1 s. */
+  pollIntervalMs?: number;
+  /** Rows claimed per relay pass. Default 100. */
+  batchSize?: number;
+  /**
+   * How long a claimed outbox row stays reserved for the relay that claimed it (renewed
+   * while it works on it): the delay before another node takes over the rows of a relay
+   * that died. Default 30 s.
+   */
+  leaseMs?: number;
+  /** Sent outbox rows are kept this long. Default 24 h. */
+  sentRetentionMs?: number;
+  /** Processed event ids are kept this long (longer than any redelivery can take). Default 30 days. */
+  processedRetentionMs?: number;
+  /** AMQP reconnect back-off bounds. Defaults 200 ms and 10 s. */
+  reconnectMinMs?: number;
+  reconnectMaxMs?: number;
+  /** AMQP publisher-confirm timeout. Default 10 s. */
+  confirmTimeoutMs?: number;
+}
+
+export interface EmitDurableOptions {
+  /** The transaction of the change the event reports: the event commits (or not) with it. */
+  transaction?: Transaction;
+  /** The request that caused it: its requestID goes into the envelope. */
+  ctx?: Pick<Context, "requestID">;
+}
+
+/** What the mixin adds to a service's `this`. */
+export interface DurableEventsMethods {
+  emitDurable<T extends DomainEventType>(
+    type: T,
+    data: DomainEvents[T],
+    opts?: EmitDurableOptions,
+  ): Promise<EventEnvelope<T>>;
+}
+
+interface DurableState {
+  store: OutboxStore;
+  transport: EventTransport;
+  relay: OutboxRelay;
+  subscription?: Subscription;
+  unsubscribeStarted?: () => void;
+}
+
+/** What the mixin needs from DbMixin (listed before it), and keeps on the service. */
+type DurableHost = Service &
+  DurableEventsMethods & {
+    sequelize?: Sequelize;
+    dbSchema?: string;
+    withTransaction?: TransactionRunner;
+    $durable?: DurableState;
+  };
+
+const DEFAULTS = {
+  prefetch: 32,
+  // Six deliveries 2, 4, 8, 16 and 32 s apart: a minute of back-off rides out a short
+  // outage of what the handler depends on before the event is parked in the DLQ.
+  maxAttempts: 6,
+  redeliveryLimit: 10,
+  retryBaseDelayMs: 2000,
+  retryMaxDelayMs: 60_000,
+  pollIntervalMs: 1000,
+  batchSize: 100,
+  leaseMs: 30_000,
+  sentRetentionMs: 24 * 3600_000,
+  processedRetentionMs: 30 * 24 * 3600_000,
+  reconnectMinMs: 200,
+  reconnectMaxMs: 10_000,
+  confirmTimeoutMs: 10_000,
+} satisfies Required<DurableEventsOptions>;
+
+/** One transport (one AMQP connection) per broker, shared by its services. */
+const transports = new WeakMap<ServiceBroker, { transport: EventTransport; users: number }>();
+
+async function acquireTransport(
+  broker: ServiceBroker,
+  opts: Required<DurableEventsOptions>,
+): Promise<EventTransport> {
+  const existing = transports.get(broker);
+  if (existing) {
+    existing.users++;
+    return existing.transport;
+  }
+  // Cast: types/moleculer.d.ts's BrokerOptions.appConfig augmentation is not picked up by tsc yet.
+  const cfg = configOf(broker as unknown as Parameters<typeof configOf>[0]);
+  let transport: EventTransport;
+  if (cfg.amqpUrl) {
+    const amqp = new AmqpTransport({
+      url: cfg.amqpUrl,
+      namespace: cfg.namespace,
+      logger: broker.getLogger("durable-events"),
+      connectionName: `${cfg.namespace}:${broker.nodeID}`,
+      reconnectMinMs: opts.reconnectMinMs,
+      reconnectMaxMs: opts.reconnectMaxMs,
+      confirmTimeoutMs: opts.confirmTimeoutMs,
+    });
+    transports.set(broker, { transport: amqp, users: 1 });
+    registerHealthCheck(broker, "amqp", async () => {
+      if (!amqp.connected) throw new Error("not connected");
+    });
+    await amqp.start();
+    transport = amqp;
+  } else {
+    transport = new MemoryTransport(cfg.namespace);
+    transports.set(broker, { transport, users: 1 });
+  }
+  return transport;
+}
+
+async function releaseTransport(broker: ServiceBroker): Promise<void> {
+  const entry = transports.get(broker);
+  if (!entry || --entry.users > 0) return;
+  transports.delete(broker);
+  if (entry.transport.kind === "amqp") unregisterHealthCheck(broker, "amqp");
+  await entry.transport.close();
+}
+
+/** Runs `fn` once the broker has started every local service (at once if it has). */
+function whenBrokerStarted(broker: ServiceBroker, fn: () => void): () => void {
+  if (broker.started) {
+    fn();
+    return () => undefined;
+  }
+  const listener = () => fn();
+  broker.localBus.once("$broker.started", listener);
+  return () => broker.localBus.off("$broker.started", listener);
+}
+
+export function DurableEvents(options: DurableEventsOptions = {}): Partial<ServiceSchema> {
+  const opts: Required<DurableEventsOptions> = { ...DEFAULTS, ...options };
+  const retry: RetryPolicy = {
+    maxAttempts: opts.maxAttempts,
+    baseDelayMs: opts.retryBaseDelayMs,
+    maxDelayMs: opts.retryMaxDelayMs,
+    redeliveryLimit: opts.redeliveryLimit,
+  };
+
+  const methods: DurableEventsMethods & ThisType<DurableHost> = {
+    async emitDurable<T extends DomainEventType>(
+      this: DurableHost,
+      type: T,
+      data: DomainEvents[T],
+      emitOpts: EmitDurableOptions = {},
+    ): Promise<EventEnvelope<T>> {
+      const state = this.$durable;
+      if (!state)
+        throw new Error(`emitDurable("${type}") called before service '${this.fullName}' started`);
+      const envelope = createEnvelope(type, data, {
+        producer: this.name,
+        requestId: emitOpts.ctx?.requestID,
+      });
+      const { transaction } = emitOpts;
+      await state.store.insert(envelope, transaction);
+      if (transaction) transaction.afterCommit(() => state.relay.kick());
+      else state.relay.kick();
+      return envelope;
+    },
+  };
+
+  return {
+    actions: {
+      /**
+       * Operator tool (REPL: `call <service>.replayDeadLetters --limit 100`): puts this
+       * service's dead-lettered events back in its queue once the cause is fixed.
+       */
+      replayDeadLetters: {
+        internal: true,
+        params: {
+          limit: { type: "number", integer: true, positive: true, optional: true, convert: true },
+        },
+        async handler(
+          this: Service,
+          ctx: Context<{ limit?: number }>,
+        ): Promise<{ replayed: number }> {
+          const state = (this as DurableHost).$durable;
+          if (!state) throw new Error(`service '${this.fullName}' has not started`);
+          const replayed = await state.transport.replayDeadLetters(
+            this.fullName,
+            ctx.params.limit ?? 1000,
+          );
+          if (replayed > 0) this.logger.info(`Replayed ${replayed} dead-lettered durable event(s)`);
+          return { replayed };
+        },
+      },
+    },
+    methods: methods as unknown as ServiceSchema["methods"],
+
+    async started(this: Service) {
+      const self = this as DurableHost;
+      const { sequelize, dbSchema } = self;
+      if (!sequelize || !dbSchema) {
+        throw new Error(
+          `DurableEvents in '${self.fullName}' needs this.sequelize and this.dbSchema: list DbMixin before it`,
+        );
+      }
+      const broker = self.broker;
+      registerEventMetrics(broker);
+      const store = new OutboxStore(sequelize, dbSchema);
+      await store.ensureTables();
+      const transport = await acquireTransport(broker, opts);
+      const service = self.name;
+      const relayOptions: RelayOptions = {
+        pollIntervalMs: opts.pollIntervalMs,
+        batchSize: opts.batchSize,
+        // Renewed once per pass; an AMQP pass may wait out a whole confirm timeout.
+        leaseMs: Math.max(
+          opts.leaseMs,
+          opts.pollIntervalMs * 3,
+          transport.kind === "amqp" ? opts.confirmTimeoutMs * 2 : 0,
+        ),
+        maxInFlight: opts.batchSize * 5,
+        sentRetentionMs: opts.sentRetentionMs,
+        processedRetentionMs: opts.processedRetentionMs,
+        pruneIntervalMs: 60_000,
+      };
+      const relay = new OutboxRelay(store, transport, relayOptions, self.logger, {
+        published: envelope => countEvent(broker, EVENT_METRICS.published, service, envelope.type),
+        backlog: count => setBacklog(broker, service, count),
+      });
+      const state: DurableState = { store, transport, relay };
+      self.$durable = state;
+
+      const handlers =
+        (self.schema as { durableEvents?: DurableEventHandlers<DurableHost> }).durableEvents ?? {};
+      const types = Object.keys(handlers).filter(
+        type => typeof handlers[type as DomainEventType] === "function",
+      );
+      if (types.length > 0) {
+        const transaction: TransactionRunner =
+          typeof self.withTransaction === "function"
+            ? fn => (self.withTransaction as TransactionRunner)(fn)
+            : fn => sequelize.transaction(fn);
+        state.subscription = await transport.subscribe({
+          group: self.fullName,
+          types,
+          prefetch: opts.prefetch,
+          retry,
+          handle: async envelope => {
+            const outcome = await runIdempotent({
+              store,
+              consumer: self.fullName,
+              envelope,
+              handlers,
+              self,
+              transaction,
+            });
+            if (outcome === "handled")
+              countEvent(broker, EVENT_METRICS.consumed, service, envelope.type);
+            if (outcome === "duplicate")
+              countEvent(broker, EVENT_METRICS.duplicates, service, envelope.type);
+          },
+          retried: (envelope, attempt, error) => {
+            countEvent(broker, EVENT_METRICS.failed, service, envelope.type);
+            self.logger.warn(
+              `Durable event ${envelope.type} ${envelope.id} failed (attempt ${attempt}), will retry: ${error.message}`,
+            );
+          },
+          deadLettered: (envelope, attempts, error) => {
+            const type = envelope?.type ?? "invalid";
+            countEvent(broker, EVENT_METRICS.failed, service, type);
+            countEvent(broker, EVENT_METRICS.deadLettered, service, type);
+            self.logger.error(
+              `Durable event ${type} ${envelope?.id ?? ""} dead-lettered after ${attempts} attempt(s): ${error.message}`,
+            );
+          },
+        });
+      }
+      // Relaying waits for every local service, so in-process consumers are bound first.
+      state.unsubscribeStarted = whenBrokerStarted(broker, () => relay.start());
+    },
+
+    async stopped(this: Service) {
+      const self = this as DurableHost;
+      const state = self.$durable;
+      if (!state) return;
+      state.unsubscribeStarted?.();
+      await state.subscription?.stop();
+      await state.relay.stop();
+      self.$durable = undefined;
+      await releaseTransport(self.broker);
+    },
+  };
+}
+
+export default DurableEvents;
