@@ -1,0 +1,37 @@
+import type { RouteSpec } from "./route-table";
+import { contentRoutes } from "./routes/content.routes";
+import { identityRoutes } from "./routes/identity.routes";
+import { learningRoutes } from "./routes/learning.routes";
+import { notificationsRoutes } from "./routes/notifications.routes";
+
+/** The gateway's own row of the contract (Aggregation). */
+export const aggregationRoutes: RouteSpec[] = [
+  {
+    method: "GET",
+    path: "/me/dashboard",
+    action: "api.dashboard",
+    summary:
+      "Everything the home screen shows, in one call; slow or missing parts are null and named in `degraded`",
+    tag: "Aggregation",
+  },
+];
+
+/** Every public route under /api/v1: the four services' contract tables plus the aggregate. */
+export function publicRoutes(): RouteSpec[] {
+  return [
+    ...identityRoutes,
+    ...contentRoutes,
+    ...learningRoutes,
+    ...notificationsRoutes,
+    ...aggregationRoutes,
+  ];
+}
+
+export function routeKey(route: Pick<RouteSpec, "method" | "path">): string {
+  return `${route.method} ${route.path}`;
+}
+
+/** The action a contract row maps, or undefined when its owner has not published the row yet. */
+export function actionFor(method: RouteSpec["method"], path: string): string | undefined {
+  return publicRoutes().find(route => route.method === method && route.path === path)?.action;
+}

@@ -1,0 +1,111 @@
+import type { Context } from "moleculer";
+import { actionFor } from "./all-routes";
+import type { RouteSpec } from "./route-table";
+
+/** How long one part of the dashboard may take before it is given up as degraded. */
+export const DASHBOARD_PART_DEADLINE_MS = 300;
+
+interface Part {
+  name: DashboardPart;
+  /** The contract row whose action answers this part (the same action the route maps). */
+  route: [RouteSpec["method"], string];
+  params: Record<string, unknown>;
+  shape: (answer: unknown) => unknown;
+}
+
+export type DashboardPart =
+  "user" | "progress" | "courses" | "dueReviews" | "leaderboard" | "notifications";
+
+export interface Dashboard {
+  user: unknown;
+  progress: unknown;
+  courses: unknown;
+  dueReviews: unknown;
+  leaderboard: { rank: number | null; top: unknown[] } | null;
+  notifications: { unread: number } | null;
+  degraded: DashboardPart[];
+}
+
+const asRecord = (value: unknown): Record<string, unknown> =>
+  value !== null && typeof value === "object" ? (value as Record<string, unknown>) : {};
+
+const PARTS: Part[] = [
+  { name: "user", route: ["GET", "/me"], params: {}, shape: answer => answer },
+  { name: "progress", route: ["GET", "/me/progress"], params: {}, shape: answer => answer },
+  { name: "courses", route: ["GET", "/me/courses"], params: {}, shape: answer => answer },
+  { name: "dueReviews", route: ["GET", "/me/reviews/due"], params: {}, shape: answer => answer },
+  {
+    name: "leaderboard",
+    route: ["GET", "/leaderboard"],
+    params: { period: "weekly", limit: 10 },
+    shape: answer => {
+      const board = asRecord(answer);
+      const me = asRecord(board.me);
+      return {
+        rank: typeof me.rank === "number" ? me.rank : null,
+        top: Array.isArray(board.top) ? board.top : [],
+      };
+    },
+  },
+  {
+    name: "notifications",
+    route: ["GET", "/me/notifications"],
+    params: {},
+    shape: answer => {
+      const unread = asRecord(answer).unread;
+      if (typeof unread !== "number") throw new Error("no unread count");
+      return { unread };
+    },
+  },
+];
+
+function deadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("deadline")), ms);
+    promise.then(
+      value => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
+}
+
+/**
+ * The home screen in one answer: every part asked for at once, each given
+ * DASHBOARD_PART_DEADLINE_MS; a part that fails or is late is null and named in `degraded`,
+ * and the answer is still complete in shape.
+ */
+export async function buildDashboard(ctx: Context): Promise<Dashboard> {
+  const results = await Promise.all(
+    PARTS.map(async part => {
+      const action = actionFor(part.route[0], part.route[1]);
+      if (!action) return { part, ok: false as const };
+      try {
+        const answer = await deadline(
+          ctx.call(action, part.params, {
+            timeout: DASHBOARD_PART_DEADLINE_MS,
+            retries: 0,
+          }),
+          DASHBOARD_PART_DEADLINE_MS,
+        );
+        return { part, ok: true as const, value: part.shape(answer) };
+      } catch (err) {
+        ctx.service?.logger.warn(
+          `dashboard part "${part.name}" degraded: ${(err as Error).message}`,
+        );
+        return { part, ok: false as const };
+      }
+    }),
+  );
+  const dashboard: Record<string, unknown> = { degraded: [] };
+  for (const result of results) {
+    dashboard[result.part.name] = result.ok ? result.value : null;
+    if (!result.ok) (dashboard.degraded as DashboardPart[]).push(result.part.name);
+  }
+  return dashboard as unknown as Dashboard;
+}

@@ -1,0 +1,28 @@
+/**
+ * One row of the public REST contract (shared/design/api.md): which action answers a
+ * method and path under /api/v1. The gateway aliases exactly these rows
+ * (mappingPolicy "restrict") and the OpenAPI document is generated from them plus
+ * the actions' own `params` schemas. Who may call is declared on the action itself
+ * (`auth`, `roles`), not here.
+ */
+export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+
+export interface RouteSpec {
+  method: HttpMethod;
+  /** Path under /api/v1 in moleculer-web alias syntax, e.g. "/courses/:id". */
+  path: string;
+  /** Fully qualified action name, e.g. "users.register". */
+  action: string;
+  /** Status of a successful answer (200 when omitted). */
+  status?: number;
+  /** One line for the API reference. */
+  summary: string;
+  /** OpenAPI tag: the section of the contract. */
+  tag: "Identity" | "Content" | "Learning" | "Notifications" | "Aggregation";
+  /**
+   * Not JSON: multipart upload (media), a binary answer (tracking pixel), or a form post
+   * whose body carries nothing the action needs (RFC 8058 one-click unsubscribe, sent by
+   * mail clients as application/x-www-form-urlencoded).
+   */
+  kind?: "json" | "multipart" | "binary" | "form";
+}
