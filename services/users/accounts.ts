@@ -1,0 +1,382 @@
+import type { Context } from "moleculer";
+import { Op, UniqueConstraintError, type Transaction, type WhereOptions } from "sequelize";
+import { v7 as uuidv7 } from "uuid";
+import type { RequestMeta, Role } from "../../models/auth.model";
+import {
+  normaliseEmail,
+  toProfile,
+  toSummary,
+  type UserProfile,
+  type UserRow,
+  type UserSummary,
+} from "../../models/user.model";
+import type { UsersDeps } from "./deps";
+import {
+  emailTaken,
+  invalidCredentials,
+  invalidRefreshToken,
+  mfaRequired,
+  tooManyAttempts,
+  userNotFound,
+  weakPassword,
+} from "./errors";
+import { limitKey } from "./limits";
+import { checkSecondFactor } from "./mfa-flows";
+import { issueOneTimeToken } from "./one-time-tokens";
+import {
+  dummyPasswordHash,
+  hashPassword,
+  needsRehash,
+  passwordProblems,
+  verifyPassword,
+} from "./passwords";
+import { openSession, rotateRefreshToken, type ClientInfo } from "./sessions";
+import { signAccessToken } from "./tokens";
+
+/** Email verification links stay valid three days (there is no resend route in the contract). */
+export const VERIFY_TOKEN_TTL_MS = 72 * 60 * 60 * 1000;
+
+export interface AuthAnswer {
+  user: UserProfile;
+  accessToken: string;
+  refreshToken: string;
+  expiresIn: number;
+}
+
+export interface TokenAnswer {
+  accessToken: string;
+  refreshToken: string;
+  expiresIn: number;
+}
+
+// Any action's context: only meta is read here.
+type Ctx = Pick<Context<unknown, RequestMeta>, "meta" | "requestID">;
+
+export function clientOf(meta: RequestMeta): ClientInfo {
+  return { userAgent: meta.userAgent, ip: meta.clientIp };
+}
+
+/** Sets Retry-After (moleculer-web copies $responseHeaders onto error answers too) and throws 429. */
+export function rejectTooMany(ctx: Ctx, waitMs: number): never {
+  const seconds = Math.max(1, Math.ceil(waitMs / 1000));
+  ctx.meta.$responseHeaders = { ...ctx.meta.$responseHeaders, "Retry-After": String(seconds) };
+  throw tooManyAttempts(seconds);
+}
+
+async function tokensFor(
+  deps: UsersDeps,
+  user: UserRow,
+  sessionId: string,
+  refreshToken: string,
+): Promise<TokenAnswer> {
+  const { accessToken, expiresIn } = await signAccessToken(deps.keys, deps.cfg, {
+    userId: user.id,
+    roles: user.roles,
+    sessionId,
+  });
+  return { accessToken, refreshToken, expiresIn };
+}
+
+export async function findUser(
+  deps: UsersDeps,
+  id: string,
+  t?: Transaction,
+): Promise<UserRow | null> {
+  const row = await deps.User.findByPk(id, { transaction: t });
+  return row ? row.get({ plain: true }) : null;
+}
+
+async function findByEmail(deps: UsersDeps, email: string): Promise<UserRow | null> {
+  const row = await deps.User.findOne({ where: { email } });
+  return row ? row.get({ plain: true }) : null;
+}
+
+export async function register(
+  deps: UsersDeps,
+  params: { email: string; password: string; name: string },
+  ctx: Ctx,
+): Promise<AuthAnswer> {
+  const email = normaliseEmail(params.email);
+  const problems = passwordProblems(params.password, "password", email);
+  if (problems.length > 0) throw weakPassword(problems);
+  if (await findByEmail(deps, email)) throw emailTaken();
+  const passwordHash = await hashPassword(params.password);
+  const now = new Date();
+  let created: { user: UserRow; sessionId: string; refreshToken: string };
+  try {
+    created = await deps.withTransaction(async t => {
+      const row = await deps.User.create(
+        {
+          id: uuidv7(),
+          email,
+          name: params.name,
+          passwordHash,
+          createdAt: now,
+          updatedAt: now,
+          passwordChangedAt: now,
+        },
+        { transaction: t },
+      );
+      const user = row.get({ plain: true });
+      const verificationToken = await issueOneTimeToken(
+        deps,
+        t,
+        user.id,
+        "verify",
+        VERIFY_TOKEN_TTL_MS,
+      );
+      await deps.emitDurable(
+        "user.created",
+        { userId: user.id, email, name: user.name, timezone: user.timezone, verificationToken },
+        { transaction: t, ctx },
+      );
+      const session = await openSession(deps, t, user.id, clientOf(ctx.meta));
+      return { user, ...session };
+    });
+  } catch (err) {
+    // Two registrations of one email at once: the unique index decides.
+    if (err instanceof UniqueConstraintError) throw emailTaken();
+    throw err;
+  }
+  const tokens = await tokensFor(deps, created.user, created.sessionId, created.refreshToken);
+  return { user: toProfile(created.user), ...tokens };
+}
+
+/**
+ * Login. The limits are checked before the password; an unknown email costs a hash like
+ * a wrong password and counts against the same per-address limit, so neither status,
+ * body nor time tells whether an account exists.
+ */
+export async function login(
+  deps: UsersDeps,
+  params: { email: string; password: string; otp?: string },
+  ctx: Ctx,
+): Promise<AuthAnswer> {
+  const email = normaliseEmail(params.email);
+  const accountKey = limitKey(email);
+  const ipKey = ctx.meta.clientIp ?? "unknown";
+  const { loginAccount, loginIp, mfa } = deps.limits;
+  const wait = Math.max(await loginAccount.blockedFor(accountKey), await loginIp.blockedFor(ipKey));
+  if (wait > 0) rejectTooMany(ctx, wait);
+
+  const found = await findByEmail(deps, email);
+  const passwordOk = await verifyPassword(
+    found?.passwordHash ?? (await dummyPasswordHash()),
+    params.password,
+  );
+  if (!found || !passwordOk) {
+    await Promise.all([loginAccount.fail(accountKey), loginIp.fail(ipKey)]);
+    throw invalidCredentials();
+  }
+  let user = found;
+
+  if (user.mfaEnabled) {
+    const mfaWait = await mfa.blockedFor(user.id);
+    if (mfaWait > 0) rejectTooMany(ctx, mfaWait);
+    if (params.otp === undefined || params.otp === "") throw mfaRequired();
+    if (!(await checkSecondFactor(deps, user, params.otp))) {
+      await mfa.fail(user.id);
+      throw mfaRequired();
+    }
+    await mfa.reset(user.id);
+  }
+  await loginAccount.reset(accountKey);
+
+  if (needsRehash(user.passwordHash)) {
+    // The parameters went up since this hash was made: upgrade it while we hold the password.
+    const passwordHash = await hashPassword(params.password);
+    await deps.User.update(
+      { passwordHash },
+      { where: { id: user.id, passwordHash: user.passwordHash } },
+    );
+    user = { ...user, passwordHash };
+  }
+  const session = await deps.withTransaction(t =>
+    openSession(deps, t, user.id, clientOf(ctx.meta)),
+  );
+  const tokens = await tokensFor(deps, user, session.sessionId, session.refreshToken);
+  return { user: toProfile(user), ...tokens };
+}
+
+export async function refresh(
+  deps: UsersDeps,
+  refreshToken: string,
+  ctx: Ctx,
+): Promise<TokenAnswer> {
+  const result = await rotateRefreshToken(deps, refreshToken, clientOf(ctx.meta));
+  if (!result.ok) {
+    if (result.reason === "reuse")
+      deps.logger.warn("Refresh token reuse detected; the session was revoked");
+    throw invalidRefreshToken();
+  }
+  return tokensFor(deps, result.user, result.sessionId, result.refreshToken);
+}
+
+export async function profileOf(deps: UsersDeps, userId: string): Promise<UserProfile> {
+  const user = await findUser(deps, userId);
+  if (!user) throw userNotFound();
+  return toProfile(user);
+}
+
+export type ProfileChanges = Partial<
+  Pick<UserRow, "name" | "avatarUrl" | "timezone" | "nativeLanguage" | "dailyGoalXp">
+>;
+
+export async function updateProfile(
+  deps: UsersDeps,
+  userId: string,
+  changes: ProfileChanges,
+  ctx: Ctx,
+): Promise<UserProfile> {
+  const user = await deps.withTransaction(async t => {
+    const row = await deps.User.findByPk(userId, { transaction: t, lock: t.LOCK.UPDATE });
+    if (!row) throw userNotFound();
+    // A copy: get({ plain: true }) may hand out the live dataValues, which update() changes.
+    const before = { ...row.get({ plain: true }) };
+    if (Object.keys(changes).length === 0) return before;
+    await row.update({ ...changes, updatedAt: new Date() }, { transaction: t });
+    const after = row.get({ plain: true });
+    if (after.name !== before.name || after.timezone !== before.timezone) {
+      await deps.emitDurable(
+        "user.updated",
+        { userId, name: after.name, timezone: after.timezone },
+        { transaction: t, ctx },
+      );
+    }
+    return after;
+  });
+  await deps.userChanged(userId, ctx);
+  return toProfile(user);
+}
+
+export interface UserListAnswer {
+  rows: UserProfile[];
+  total: number;
+  page: number;
+  pageSize: number;
+  totalPages: number;
+}
+
+/** `q` matches name or email anywhere, case-insensitively; LIKE wildcards in it are literal. */
+export async function listUsers(
+  deps: UsersDeps,
+  params: { q?: string; page: number; pageSize: number },
+): Promise<UserListAnswer> {
+  let where: WhereOptions<UserRow> = {};
+  if (params.q) {
+    const pattern = `%${params.q.replace(/[\\%_]/g, ch => `\\${ch}`)}%`;
+    where = { [Op.or]: [{ name: { [Op.iLike]: pattern } }, { email: { [Op.iLike]: pattern } }] };
+  }
+  const { rows, count } = await deps.withTransaction(t =>
+    deps.User.findAndCountAll({
+      where,
+      order: [
+        ["createdAt", "DESC"],
+        ["id", "DESC"],
+      ],
+      limit: params.pageSize,
+      offset: (params.page - 1) * params.pageSize,
+      transaction: t,
+    }),
+  );
+  return {
+    rows: rows.map(row => toProfile(row.get({ plain: true }))),
+    total: count,
+    page: params.page,
+    pageSize: params.pageSize,
+    totalPages: Math.ceil(count / params.pageSize),
+  };
+}
+
+export async function setRoles(
+  deps: UsersDeps,
+  userId: string,
+  roles: Role[],
+  ctx: Ctx,
+): Promise<UserProfile> {
+  const [count] = await deps.User.update(
+    { roles, updatedAt: new Date() },
+    { where: { id: userId } },
+  );
+  if (count === 0) throw userNotFound(userId);
+  await deps.userChanged(userId, ctx);
+  return profileOf(deps, userId);
+}
+
+export async function removeUser(
+  deps: UsersDeps,
+  userId: string,
+  ctx: Ctx,
+): Promise<{ id: string; deleted: true }> {
+  await deps.withTransaction(async t => {
+    const count = await deps.User.destroy({ where: { id: userId }, transaction: t });
+    if (count === 0) throw userNotFound(userId);
+    await deps.emitDurable("user.deleted", { userId }, { transaction: t, ctx });
+  });
+  await deps.userChanged(userId, ctx);
+  return { id: userId, deleted: true };
+}
+
+export async function summaries(deps: UsersDeps, ids: string[]): Promise<UserSummary[]> {
+  const wanted = ids.filter(id => /^[0-9a-f-]{36}$/i.test(id));
+  if (wanted.length === 0) return [];
+  const rows = await deps.withTransaction(t =>
+    deps.User.findAll({ where: { id: wanted }, transaction: t }),
+  );
+  const byId = new Map(
+    rows.map(row => [row.get({ plain: true }).id, toSummary(row.get({ plain: true }))]),
+  );
+  return wanted
+    .map(id => byId.get(id))
+    .filter((summary): summary is UserSummary => summary !== undefined);
+}
+
+/**
+ * The bootstrap admin (config.md): an upsert under the unique email, so any number of
+ * nodes starting at once leave exactly one account, with the admin role. An existing
+ * account keeps its password (it may have been changed since).
+ */
+export async function ensureAdmin(
+  deps: UsersDeps,
+  email: string,
+  password: string,
+  schema: string,
+): Promise<void> {
+  const normalised = normaliseEmail(email);
+  const problems = passwordProblems(password, "ADMIN_PASSWORD", normalised);
+  if (problems.length > 0) throw new Error(`ADMIN_PASSWORD is refused: ${problems[0].message}`);
+  const passwordHash = await hashPassword(password);
+  const sequelize = deps.User.sequelize;
+  if (!sequelize) throw new Error("users model is not bound to a database");
+  await deps.withTransaction(async t => {
+    const [rows] = (await sequelize.query(
+      `INSERT INTO "${schema}".users (id, email, name, roles, password_hash, email_verified, created_at, updated_at, password_changed_at)
+       VALUES ($1, $2, 'Administrator', ARRAY['admin']::text[], $3, true, now(), now(), now())
+       ON CONFLICT (email) DO UPDATE SET
+         roles = CASE WHEN 'admin' = ANY(users.roles) THEN users.roles ELSE array_append(users.roles, 'admin') END
+       RETURNING id, name, timezone, (xmax = 0) AS inserted`,
+      { bind: [uuidv7(), normalised, passwordHash], transaction: t },
+    )) as [Array<{ id: string; name: string; timezone: string; inserted: boolean }>, unknown];
+    const row = rows[0];
+    if (row?.inserted) {
+      const verificationToken = await issueOneTimeToken(
+        deps,
+        t,
+        row.id,
+        "verify",
+        VERIFY_TOKEN_TTL_MS,
+      );
+      await deps.emitDurable(
+        "user.created",
+        {
+          userId: row.id,
+          email: normalised,
+          name: row.name,
+          timezone: row.timezone,
+          verificationToken,
+        },
+        { transaction: t },
+      );
+    }
+  });
+}

@@ -1,0 +1,135 @@
+import type { Context } from "moleculer";
+import type { RequestMeta } from "../../models/auth.model";
+import { normaliseEmail } from "../../models/user.model";
+import type { UsersDeps } from "./deps";
+import { invalidOneTimeToken, userNotFound, validationError, weakPassword } from "./errors";
+import { limitKey } from "./limits";
+import { claimOneTimeToken, issueOneTimeToken, voidOneTimeTokens } from "./one-time-tokens";
+import { hashPassword, passwordProblems, verifyPassword } from "./passwords";
+import { revokeSessions } from "./sessions";
+
+type Ctx = Pick<Context<unknown, RequestMeta>, "meta" | "requestID">;
+
+/** Reset links live one hour (security.md line 16). */
+export const RESET_TOKEN_TTL_MS = 60 * 60 * 1000;
+
+export async function verifyEmail(deps: UsersDeps, token: string, ctx: Ctx): Promise<void> {
+  const userId = await deps.withTransaction(async t => {
+    const id = await claimOneTimeToken(deps, t, token, "verify");
+    if (id === null) return null;
+    const [changed] = await deps.User.update(
+      { emailVerified: true, updatedAt: new Date() },
+      { where: { id, emailVerified: false }, transaction: t },
+    );
+    if (changed === 1)
+      await deps.emitDurable("user.email_verified", { userId: id }, { transaction: t, ctx });
+    return id;
+  });
+  if (userId === null) throw invalidOneTimeToken();
+  await deps.userChanged(userId, ctx);
+}
+
+/**
+ * The part of "forgot password" that depends on whether the account exists. The action
+ * answers 202 before this runs, so a taken and a free address answer alike, in the same time.
+ * At most MAILS_PER_HOUR reset mails go to one address.
+ */
+export async function requestPasswordReset(
+  deps: UsersDeps,
+  rawEmail: string,
+  ctx: Ctx,
+): Promise<void> {
+  const email = normaliseEmail(rawEmail);
+  const row = await deps.User.findOne({ where: { email } });
+  if (!row) return;
+  const user = row.get({ plain: true });
+  if (!(await deps.limits.mail.take(limitKey(`reset:${email}`)))) {
+    deps.logger.info("Password reset mail cap reached for an address; no mail sent");
+    return;
+  }
+  await deps.withTransaction(async t => {
+    // Only the newest link works: older ones in the mailbox are void.
+    await voidOneTimeTokens(deps, t, user.id, "reset");
+    const resetToken = await issueOneTimeToken(deps, t, user.id, "reset", RESET_TOKEN_TTL_MS);
+    await deps.emitDurable(
+      "user.password_reset_requested",
+      { userId: user.id, email: user.email, name: user.name, resetToken },
+      { transaction: t, ctx },
+    );
+  });
+}
+
+/**
+ * Sets a new password from a reset link. Every session ends; MFA stays as it was, so the
+ * next login still needs the code. A successful reset also lifts the account's login
+ * limit: the owner is never locked out longer than it takes to read a mail.
+ */
+export async function resetPassword(
+  deps: UsersDeps,
+  token: string,
+  password: string,
+): Promise<void> {
+  const problems = passwordProblems(password);
+  if (problems.length > 0) throw weakPassword(problems);
+  const passwordHash = await hashPassword(password);
+  const email = await deps.withTransaction(async t => {
+    const userId = await claimOneTimeToken(deps, t, token, "reset");
+    if (userId === null) throw invalidOneTimeToken();
+    const row = await deps.User.findByPk(userId, { transaction: t, lock: t.LOCK.UPDATE });
+    if (!row) throw invalidOneTimeToken();
+    const user = row.get({ plain: true });
+    const emailProblems = passwordProblems(password, "password", user.email);
+    // Throwing rolls the claim back: a refused password does not burn the link.
+    if (emailProblems.length > 0) throw weakPassword(emailProblems);
+    const now = new Date();
+    await row.update({ passwordHash, passwordChangedAt: now, updatedAt: now }, { transaction: t });
+    await voidOneTimeTokens(deps, t, userId, "reset");
+    await revokeSessions(deps, t, userId, "password_reset");
+    return user.email;
+  });
+  await deps.limits.loginAccount.reset(limitKey(email));
+}
+
+/** Needs the current password (security.md line 12); ends every other session and every reset link. */
+export async function changePassword(
+  deps: UsersDeps,
+  userId: string,
+  params: { currentPassword: string; newPassword: string },
+  ctx: Ctx,
+  reject: (ctx: Ctx, ms: number) => never,
+): Promise<void> {
+  const row = await deps.User.findByPk(userId);
+  if (!row) throw userNotFound();
+  const user = row.get({ plain: true });
+  const accountKey = limitKey(user.email);
+  const wait = await deps.limits.loginAccount.blockedFor(accountKey);
+  if (wait > 0) reject(ctx, wait);
+  if (!(await verifyPassword(user.passwordHash, params.currentPassword))) {
+    await deps.limits.loginAccount.fail(accountKey);
+    throw validationError([
+      {
+        field: "currentPassword",
+        type: "currentPasswordWrong",
+        message: "The 'currentPassword' field is not the current password.",
+      },
+    ]);
+  }
+  const problems = passwordProblems(params.newPassword, "newPassword", user.email);
+  if (problems.length > 0) throw weakPassword(problems);
+  const passwordHash = await hashPassword(params.newPassword);
+  await deps.withTransaction(async t => {
+    const now = new Date();
+    await deps.User.update(
+      { passwordHash, passwordChangedAt: now, updatedAt: now },
+      { where: { id: userId }, transaction: t },
+    );
+    await voidOneTimeTokens(deps, t, userId, "reset");
+    await revokeSessions(
+      deps,
+      t,
+      userId,
+      "password_change",
+      ctx.meta.user?.sid ? { except: ctx.meta.user.sid } : {},
+    );
+  });
+}

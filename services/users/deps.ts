@@ -1,0 +1,26 @@
+import type { Context, Logger } from "moleculer";
+import type { Transaction } from "sequelize";
+import type { AppConfig } from "../../lib/config";
+import type { DomainEvents, DomainEventType } from "../../models/events.model";
+import type { SessionModels } from "../../models/session.model";
+import type { UserModel } from "../../models/user.model";
+import type { AuthLimits } from "./limits";
+import type { SigningKeys } from "./tokens";
+
+/** What the identity flows need from the service around them (built once in `created`/`started`). */
+export interface UsersDeps {
+  cfg: AppConfig;
+  User: UserModel;
+  models: SessionModels;
+  withTransaction: <T>(fn: (t: Transaction) => Promise<T>) => Promise<T>;
+  emitDurable: <K extends DomainEventType>(
+    type: K,
+    data: DomainEvents[K],
+    opts: { transaction: Transaction; ctx?: Pick<Context, "requestID"> },
+  ) => Promise<unknown>;
+  /** Clears every node's cached results of this service that involve the user. */
+  userChanged: (userId: string, ctx?: Pick<Context, "requestID">) => Promise<void>;
+  keys: SigningKeys;
+  limits: AuthLimits;
+  logger: Logger;
+}

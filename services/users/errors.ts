@@ -1,0 +1,71 @@
+import { Errors } from "moleculer";
+import type { PasswordProblem } from "./passwords";
+
+const { MoleculerClientError, ValidationError } = Errors;
+
+/** One answer for an unknown email and a wrong password (security.md line 4). */
+export const invalidCredentials = () =>
+  new MoleculerClientError("Invalid email or password", 401, "INVALID_CREDENTIALS");
+
+export const mfaRequired = () =>
+  new MoleculerClientError(
+    "A one-time code from the authenticator app is required",
+    401,
+    "MFA_REQUIRED",
+  );
+
+export const invalidRefreshToken = () =>
+  new MoleculerClientError(
+    "The refresh token is invalid, used or expired",
+    401,
+    "INVALID_REFRESH_TOKEN",
+  );
+
+export const tooManyAttempts = (retryAfterSeconds: number) =>
+  new MoleculerClientError("Too many failed attempts; try again later", 429, "TOO_MANY_ATTEMPTS", {
+    retryAfter: retryAfterSeconds,
+  });
+
+export const invalidOneTimeToken = () =>
+  new MoleculerClientError("The token is invalid, used or expired", 400, "INVALID_TOKEN");
+
+export const emailTaken = () =>
+  new MoleculerClientError("This email is already registered", 409, "EMAIL_TAKEN");
+
+export const userNotFound = (id?: string) =>
+  new MoleculerClientError("User not found", 404, "USER_NOT_FOUND", id ? { id } : undefined);
+
+export const unauthenticated = () =>
+  new MoleculerClientError("Authentication required", 401, "UNAUTHORIZED");
+
+/** A field-level problem in fastest-validator's shape, so clients handle it like any 422. */
+export function validationError(problems: Array<{ field: string; type: string; message: string }>) {
+  return new ValidationError("Parameters validation error!", "VALIDATION_ERROR", problems);
+}
+
+export const weakPassword = (problems: PasswordProblem[]) => validationError(problems);
+
+export const invalidOtp = (field = "otp") =>
+  validationError([
+    { field, type: "otpInvalid", message: `The '${field}' field is not a valid code.` },
+  ]);
+
+export const mfaAlreadyEnabled = () =>
+  new MoleculerClientError(
+    "MFA is already on; turn it off before setting it up again",
+    409,
+    "MFA_ALREADY_ENABLED",
+  );
+
+export const mfaNotEnabled = () =>
+  new MoleculerClientError("MFA is not on", 409, "MFA_NOT_ENABLED");
+
+export const mfaNotSetUp = () =>
+  new MoleculerClientError(
+    "Start with POST /auth/mfa/setup before enabling MFA",
+    409,
+    "MFA_NOT_SET_UP",
+  );
+
+export const sessionNotFound = (id: string) =>
+  new MoleculerClientError("Session not found", 404, "SESSION_NOT_FOUND", { id });
