@@ -1,0 +1,177 @@
+import type { LessonOutline } from "./lesson.model";
+
+/** CEFR levels, easiest first (the list order is the browse order). */
+export const CEFR_LEVELS = ["A1", "A2", "B1", "B2", "C1", "C2"] as const;
+export type CefrLevel = (typeof CEFR_LEVELS)[number];
+
+export const COURSE_STATUSES = ["draft", "published"] as const;
+/** "published" once a version is live; later draft edits do not take it down. */
+export type CourseStatus = (typeof COURSE_STATUSES)[number];
+
+/** Languages a course may teach (ISO 639-1); the app teaches English first. */
+export const COURSE_LANGUAGES = ["en"] as const;
+
+/** The editable state of a course, as the author and admins see it. */
+export interface CourseRecord {
+  id: string;
+  ownerId: string;
+  title: string;
+  description: string;
+  level: CefrLevel;
+  /** Topic slugs, e.g. "greetings", "daily-life". */
+  topics: string[];
+  language: string;
+  status: CourseStatus;
+  /** Number of the live published version; 0 until the first publish. */
+  version: number;
+  /** The draft differs from the published version (always true before the first publish). */
+  hasUnpublishedChanges: boolean;
+  createdAt: string;
+  updatedAt: string;
+  publishedAt: string | null;
+}
+
+/** The author's view: the draft with its lesson outline. */
+export interface DraftCourseView extends CourseRecord {
+  lessons: LessonOutline[];
+}
+
+/** An immutable published version of a course (what learners and the public see). */
+export interface PublishedCourse {
+  id: string;
+  ownerId: string;
+  title: string;
+  description: string;
+  level: CefrLevel;
+  topics: string[];
+  language: string;
+  status: "published";
+  version: number;
+  publishedAt: string;
+  lessons: LessonOutline[];
+}
+
+/** One row of the public catalogue. */
+export interface CourseCard {
+  id: string;
+  title: string;
+  description: string;
+  level: CefrLevel;
+  topics: string[];
+  language: string;
+  version: number;
+  lessonCount: number;
+  publishedAt: string;
+}
+
+/** Brief card for other services (progress: "my courses", dashboard). */
+export interface CourseBrief {
+  id: string;
+  title: string;
+  level: CefrLevel;
+  topics: string[];
+  version: number;
+  lessonCount: number;
+}
+
+/** content.courseOutline (internal): the published structure of a course. */
+export interface CourseOutline {
+  id: string;
+  title: string;
+  level: CefrLevel;
+  version: number;
+  lessons: LessonOutline[];
+}
+
+const title = { type: "string", trim: true, min: 3, max: 120 } as const;
+const description = { type: "string", trim: true, max: 2000 } as const;
+const level = { type: "enum", values: [...CEFR_LEVELS] } as const;
+const topics = {
+  type: "array",
+  max: 10,
+  unique: true,
+  items: {
+    type: "string",
+    trim: true,
+    min: 2,
+    max: 40,
+    pattern: /^[\p{L}\p{N}][\p{L}\p{N} &'-]*$/u,
+  },
+} as const;
+const language = { type: "enum", values: [...COURSE_LANGUAGES] } as const;
+
+/** POST /courses — strict: ownerId, status, version and unknown fields are refused (422). */
+export const createCourseParams = {
+  $$strict: true,
+  title,
+  description: { ...description, optional: true, default: "" },
+  level,
+  topics: { ...topics, optional: true, default: [] },
+  language: { ...language, optional: true, default: "en" },
+} as const;
+
+/** PATCH /courses/:id — any of the editable fields, at least one. */
+export const updateCourseParams = {
+  $$strict: true,
+  id: { type: "string", min: 1, max: 64 },
+  title: { ...title, optional: true },
+  description: { ...description, optional: true },
+  level: { ...level, optional: true },
+  topics: { ...topics, optional: true },
+  language: { ...language, optional: true },
+} as const;
+
+export interface CreateCourseInput {
+  title: string;
+  description: string;
+  level: CefrLevel;
+  topics: string[];
+  language: string;
+}
+
+export type UpdateCourseInput = Partial<CreateCourseInput>;
+
+/** GET /courses — query strings are converted. */
+export const listCoursesParams = {
+  $$strict: true,
+  level: { type: "enum", values: [...CEFR_LEVELS], optional: true },
+  topic: { type: "string", trim: true, min: 1, max: 40, optional: true },
+  q: { type: "string", trim: true, min: 1, max: 200, optional: true },
+  /** Authors: list the courses they own (drafts included) instead of the public catalogue. */
+  mine: { type: "boolean", convert: true, optional: true },
+  page: {
+    type: "number",
+    integer: true,
+    min: 1,
+    max: 100_000,
+    convert: true,
+    optional: true,
+    default: 1,
+  },
+  pageSize: {
+    type: "number",
+    integer: true,
+    min: 1,
+    max: 100,
+    convert: true,
+    optional: true,
+    default: 20,
+  },
+} as const;
+
+export interface ListCoursesInput {
+  level?: CefrLevel;
+  topic?: string;
+  q?: string;
+  mine?: boolean;
+  page: number;
+  pageSize: number;
+}
+
+export interface Page<T> {
+  rows: T[];
+  total: number;
+  page: number;
+  pageSize: number;
+  totalPages: number;
+}

@@ -1,0 +1,496 @@
+import type { Readable } from "node:stream";
+import { Errors, type Context, type ServiceSchema } from "moleculer";
+import type { Transaction } from "sequelize";
+import { v7 as uuidv7 } from "uuid";
+import { configOf } from "../lib/config";
+import { registerHealthCheck, unregisterHealthCheck } from "../lib/health";
+import { createMediaStorage, type MediaStorage } from "../lib/storage";
+import { DbMixin, type DbServiceThis, type DbSettings } from "../mixins/db.mixin";
+import { DurableEvents, type DurableEventsMethods } from "../mixins/durable-events.mixin";
+import type { AuthUser, RequestMeta, Role } from "../models/auth.model";
+import type {
+  CourseBrief,
+  CourseOutline,
+  CourseRecord,
+  CreateCourseInput,
+  ListCoursesInput,
+  Page,
+  PublishedCourse,
+  UpdateCourseInput,
+} from "../models/course.model";
+import { createCourseParams, listCoursesParams, updateCourseParams } from "../models/course.model";
+import type {
+  LessonForGrading,
+  LessonInput,
+  LessonRecord,
+  LessonView,
+  PublishedLesson,
+} from "../models/lesson.model";
+import { createLessonParams, updateLessonParams } from "../models/lesson.model";
+import type { MediaRecord, MediaRef } from "../models/media.model";
+import type { TopicCount } from "../models/content.model";
+import { READ_RETRY } from "../moleculer.config";
+import * as authoring from "./content/authoring";
+import { readUpload, sniffMediaType } from "./content/media";
+import { MongoContentRepository } from "./content/mongo-repository";
+import { contentMigrations } from "./content/pg-migrations";
+import { PgContentRepository } from "./content/pg-repository";
+import type { ContentRepository } from "./content/repository";
+import { seedStarterContent, type SeedReport } from "./content/seeder";
+import { topicRows, topicSlug } from "./content/topics";
+import {
+  draftLessonView,
+  gradingView,
+  learnerLessonView,
+  mediaRef,
+  outlineView,
+} from "./content/views";
+
+/**
+ * Content: courses → ordered lessons (reading, quiz, flashcards), media, CEFR levels and
+ * topics. Authors edit drafts; publish freezes an immutable version that learners read
+ * (cached, cleaned on every node on change). Answer keys leave only through the internal
+ * `lessonForGrading`, which the gateway never routes.
+ */
+
+interface ContentVars {
+  repo: ContentRepository;
+  storage: MediaStorage;
+  publicUrl: string;
+}
+
+interface ContentMethods {
+  deps(ctx?: Context): authoring.AuthoringDeps;
+  requireUser(ctx: Context<unknown, RequestMeta>): AuthUser;
+  requireRole(ctx: Context<unknown, RequestMeta>, role: Role): AuthUser;
+  canEdit(user: AuthUser | undefined, ownerId: string): boolean;
+  ownedCourse(ctx: Context<unknown, RequestMeta>, id: string): Promise<CourseRecord>;
+  ownedLesson(ctx: Context<unknown, RequestMeta>, id: string): Promise<LessonRecord>;
+  afterChange(ctx?: Context): Promise<void>;
+  seedIfEmpty(): Promise<void>;
+}
+
+type ContentThis = DbServiceThis & DurableEventsMethods & ContentVars & ContentMethods;
+type Ctx<P = Record<string, never>> = Context<P, RequestMeta>;
+
+const courseNotFound = (id: string) =>
+  new Errors.MoleculerClientError("Course not found", 404, "COURSE_NOT_FOUND", { id });
+const lessonNotFound = (id: string) =>
+  new Errors.MoleculerClientError("Lesson not found", 404, "LESSON_NOT_FOUND", { id });
+const mediaNotFound = (id: string) =>
+  new Errors.MoleculerClientError("Media not found", 404, "MEDIA_NOT_FOUND", { id });
+
+const idParam = { $$strict: true, id: { type: "string", min: 1, max: 64 } } as const;
+
+const ContentService: ServiceSchema<DbSettings, ContentMethods, ContentVars, ContentThis> = {
+  name: "content",
+
+  mixins: [
+    DbMixin({
+      schema: "content",
+      migrations: contentMigrations,
+      // moleculer-db needs a main entity; the content tables are reached through the repository.
+      entity: { name: "course", define: {}, options: { tableName: "courses", timestamps: false } },
+      sync: false,
+      crudActions: false,
+    }),
+    DurableEvents(),
+  ],
+
+  actions: {
+    listCourses: {
+      params: listCoursesParams,
+      // The public catalogue is the same for everyone; an author's own list is not cached.
+      cache: {
+        enabled: (ctx: Ctx<ListCoursesInput>) => !ctx.params.mine,
+        keys: ["level", "topic", "q", "page", "pageSize"],
+      },
+      retryPolicy: READ_RETRY,
+      async handler(this: ContentThis, ctx: Ctx<ListCoursesInput>): Promise<Page<unknown>> {
+        const { page, pageSize } = ctx.params;
+        const result = ctx.params.mine
+          ? await this.repo.listCourses(
+              this.requireRole(ctx, "author").roles.includes("admin") ? null : ctx.meta.user!.id,
+              page,
+              pageSize,
+            )
+          : await this.repo.searchPublished({
+              ...ctx.params,
+              topic: ctx.params.topic ? topicSlug(ctx.params.topic) : undefined,
+            });
+        return {
+          rows: result.rows,
+          total: result.total,
+          page,
+          pageSize,
+          totalPages: Math.ceil(result.total / pageSize),
+        };
+      },
+    },
+
+    createCourse: {
+      params: createCourseParams,
+      auth: true,
+      roles: ["author"],
+      async handler(this: ContentThis, ctx: Ctx<CreateCourseInput>) {
+        const user = this.requireRole(ctx, "author");
+        const course = await authoring.createCourse(this.deps(ctx), user.id, ctx.params);
+        await this.afterChange(ctx);
+        return course;
+      },
+    },
+
+    getCourse: {
+      params: {
+        ...idParam,
+        view: { type: "enum", values: ["draft", "published"], optional: true },
+      },
+      retryPolicy: READ_RETRY,
+      async handler(this: ContentThis, ctx: Ctx<{ id: string; view?: "draft" | "published" }>) {
+        if (ctx.params.view !== "published" && ctx.meta.user) {
+          const draft = await this.repo.getCourse(ctx.params.id);
+          if (draft && this.canEdit(ctx.meta.user, draft.ownerId))
+            return authoring.courseView(this.deps(ctx), draft);
+        }
+        const published = await ctx.call<PublishedCourse | null, { id: string }>(
+          "content.publishedCourse",
+          { id: ctx.params.id },
+        );
+        if (!published) throw courseNotFound(ctx.params.id);
+        return published;
+      },
+    },
+
+    updateCourse: {
+      params: updateCourseParams,
+      auth: true,
+      roles: ["author"],
+      async handler(this: ContentThis, ctx: Ctx<UpdateCourseInput & { id: string }>) {
+        const course = await this.ownedCourse(ctx, ctx.params.id);
+        const { id: _id, ...input } = ctx.params;
+        const view = await authoring.updateCourse(this.deps(ctx), course, input);
+        await this.afterChange(ctx);
+        return view;
+      },
+    },
+
+    deleteCourse: {
+      params: idParam,
+      auth: true,
+      roles: ["author"],
+      async handler(this: ContentThis, ctx: Ctx<{ id: string }>): Promise<null> {
+        const course = await this.ownedCourse(ctx, ctx.params.id);
+        await authoring.deleteCourse(this.deps(ctx), course);
+        await this.afterChange(ctx);
+        ctx.meta.$statusCode = 204;
+        return null;
+      },
+    },
+
+    publishCourse: {
+      params: idParam,
+      auth: true,
+      roles: ["author"],
+      async handler(this: ContentThis, ctx: Ctx<{ id: string }>) {
+        const course = await this.ownedCourse(ctx, ctx.params.id);
+        const view = await authoring.publishCourse(this.deps(ctx), course.id);
+        await this.afterChange(ctx);
+        return view;
+      },
+    },
+
+    createLesson: {
+      params: createLessonParams,
+      auth: true,
+      roles: ["author"],
+      async handler(this: ContentThis, ctx: Ctx<LessonInput & { id: string }>) {
+        const course = await this.ownedCourse(ctx, ctx.params.id);
+        const { id: _id, ...input } = ctx.params;
+        const lesson = await authoring.createLesson(this.deps(ctx), course, input);
+        await this.afterChange(ctx);
+        return lesson;
+      },
+    },
+
+    getLesson: {
+      params: idParam,
+      auth: true,
+      retryPolicy: READ_RETRY,
+      async handler(this: ContentThis, ctx: Ctx<{ id: string }>): Promise<LessonView> {
+        const user = this.requireUser(ctx);
+        const draft = await this.repo.getLesson(ctx.params.id);
+        if (draft) {
+          const course = await this.repo.getCourse(draft.courseId);
+          if (course && this.canEdit(user, course.ownerId)) {
+            const media = (await this.repo.getMediaMany(draft.media)).map(m =>
+              mediaRef(this.publicUrl, m),
+            );
+            return draftLessonView(draft, media, this.publicUrl);
+          }
+        }
+        const published = await ctx.call<PublishedLesson | null, { id: string }>(
+          "content.publishedLesson",
+          { id: ctx.params.id },
+        );
+        if (!published) throw lessonNotFound(ctx.params.id);
+        return learnerLessonView(published);
+      },
+    },
+
+    updateLesson: {
+      params: updateLessonParams,
+      auth: true,
+      roles: ["author"],
+      async handler(this: ContentThis, ctx: Ctx<Partial<LessonInput> & { id: string }>) {
+        const lesson = await this.ownedLesson(ctx, ctx.params.id);
+        const { id: _id, ...input } = ctx.params;
+        const view = await authoring.updateLesson(this.deps(ctx), lesson, input);
+        await this.afterChange(ctx);
+        return view;
+      },
+    },
+
+    deleteLesson: {
+      params: idParam,
+      auth: true,
+      roles: ["author"],
+      async handler(this: ContentThis, ctx: Ctx<{ id: string }>): Promise<null> {
+        const lesson = await this.ownedLesson(ctx, ctx.params.id);
+        await authoring.deleteLesson(this.deps(ctx), lesson);
+        await this.afterChange(ctx);
+        ctx.meta.$statusCode = 204;
+        return null;
+      },
+    },
+
+    uploadMedia: {
+      // moleculer-web's multipart alias passes the file as the call's stream and its
+      // descriptors ($filename, $mimetype, …) plus the form's fields as params.
+      params: {
+        $fieldname: { type: "string", optional: true },
+        $filename: { type: "string", max: 255, optional: true },
+        $encoding: { type: "string", optional: true },
+        $mimetype: { type: "string", optional: true },
+      },
+      auth: true,
+      roles: ["author"],
+      async handler(this: ContentThis, ctx: Ctx<{ $filename?: string }>): Promise<MediaRef> {
+        const user = this.requireRole(ctx, "author");
+        const stream = (ctx.stream ?? null) as Readable | null;
+        if (!stream) {
+          throw new Errors.ValidationError("Parameters validation error!", "VALIDATION_ERROR", [
+            { type: "required", field: "file", message: "Send the file as multipart/form-data." },
+          ]);
+        }
+        const bytes = await readUpload(stream);
+        const contentType = await sniffMediaType(bytes);
+        const id = uuidv7();
+        const media: MediaRecord = {
+          id,
+          ownerId: user.id,
+          contentType,
+          size: bytes.length,
+          storageKey: id,
+          filename: ctx.params.$filename ?? null,
+          createdAt: new Date().toISOString(),
+        };
+        await this.storage.put(media.storageKey, bytes, contentType);
+        await this.repo.insertMedia(media);
+        return mediaRef(this.publicUrl, media);
+      },
+    },
+
+    getMedia: {
+      params: idParam,
+      async handler(this: ContentThis, ctx: Ctx<{ id: string }>): Promise<Readable> {
+        const media = await this.repo.getMedia(ctx.params.id);
+        const object = media ? await this.storage.get(media.storageKey) : null;
+        if (!media || !object) throw mediaNotFound(ctx.params.id);
+        ctx.meta.$responseType = media.contentType;
+        // Uploads never change (a new upload gets a new id), so clients may keep them.
+        ctx.meta.$responseHeaders = {
+          "Content-Length": String(media.size),
+          "Cache-Control": "public, max-age=31536000, immutable",
+          "X-Content-Type-Options": "nosniff",
+        };
+        return object.body;
+      },
+    },
+
+    topics: {
+      cache: { keys: [] },
+      retryPolicy: READ_RETRY,
+      async handler(this: ContentThis): Promise<TopicCount[]> {
+        return topicRows(await this.repo.topicCounts());
+      },
+    },
+
+    publishedCourse: {
+      internal: true,
+      params: idParam,
+      cache: { keys: ["id"] },
+      retryPolicy: READ_RETRY,
+      handler(this: ContentThis, ctx: Ctx<{ id: string }>): Promise<PublishedCourse | null> {
+        return this.repo.getPublishedCourse(ctx.params.id);
+      },
+    },
+
+    publishedLesson: {
+      internal: true,
+      params: idParam,
+      cache: { keys: ["id"] },
+      retryPolicy: READ_RETRY,
+      handler(this: ContentThis, ctx: Ctx<{ id: string }>): Promise<PublishedLesson | null> {
+        return this.repo.getPublishedLesson(ctx.params.id);
+      },
+    },
+
+    lessonForGrading: {
+      internal: true,
+      params: { lessonId: { type: "string", min: 1, max: 64 } },
+      cache: { keys: ["lessonId"] },
+      retryPolicy: READ_RETRY,
+      async handler(this: ContentThis, ctx: Ctx<{ lessonId: string }>): Promise<LessonForGrading> {
+        const lesson = await this.repo.getPublishedLesson(ctx.params.lessonId);
+        if (!lesson) throw lessonNotFound(ctx.params.lessonId);
+        return gradingView(lesson);
+      },
+    },
+
+    courseOutline: {
+      internal: true,
+      params: { courseId: { type: "string", min: 1, max: 64 } },
+      cache: { keys: ["courseId"] },
+      retryPolicy: READ_RETRY,
+      async handler(this: ContentThis, ctx: Ctx<{ courseId: string }>): Promise<CourseOutline> {
+        const course = await this.repo.getPublishedCourse(ctx.params.courseId);
+        if (!course) throw courseNotFound(ctx.params.courseId);
+        return outlineView(course);
+      },
+    },
+
+    coursesByIds: {
+      internal: true,
+      params: { ids: { type: "array", max: 500, items: { type: "string", min: 1, max: 64 } } },
+      cache: { keys: ["ids"] },
+      retryPolicy: READ_RETRY,
+      async handler(this: ContentThis, ctx: Ctx<{ ids: string[] }>): Promise<CourseBrief[]> {
+        const byId = new Map(
+          (await this.repo.publishedBriefs([...new Set(ctx.params.ids)])).map(c => [c.id, c]),
+        );
+        return ctx.params.ids.flatMap(id => byId.get(id) ?? []);
+      },
+    },
+
+    /** `npm run seed` and the REPL (`call content.seedStarter`): the starter English course, idempotent. */
+    seedStarter: {
+      internal: true,
+      async handler(this: ContentThis, ctx: Ctx): Promise<SeedReport> {
+        const report = await seedStarterContent(this.deps(ctx));
+        await this.afterChange(ctx);
+        return report;
+      },
+    },
+  },
+
+  methods: {
+    deps(this: ContentThis, ctx?: Context): authoring.AuthoringDeps {
+      return {
+        repo: this.repo,
+        publicUrl: this.publicUrl,
+        transaction: fn => this.withTransaction(t => fn(t)),
+        emit: async (type, data, t) => {
+          await this.emitDurable(type, data, { transaction: t as Transaction, ctx });
+        },
+      };
+    },
+
+    requireUser(this: ContentThis, ctx: Ctx<unknown>): AuthUser {
+      const user = ctx.meta.user;
+      if (!user)
+        throw new Errors.MoleculerClientError("Authentication required", 401, "UNAUTHORIZED");
+      return user;
+    },
+
+    /** The gateway checks roles too; checked here again for callers inside the cluster. */
+    requireRole(this: ContentThis, ctx: Ctx<unknown>, role: Role): AuthUser {
+      const user = this.requireUser(ctx);
+      if (!user.roles.includes(role) && !user.roles.includes("admin")) {
+        throw new Errors.MoleculerClientError("Forbidden", 403, "FORBIDDEN", { role });
+      }
+      return user;
+    },
+
+    canEdit(user: AuthUser | undefined, ownerId: string): boolean {
+      if (!user) return false;
+      return user.roles.includes("admin") || (user.roles.includes("author") && user.id === ownerId);
+    },
+
+    /** Someone else's course answers 404, like one that does not exist. */
+    async ownedCourse(this: ContentThis, ctx: Ctx<unknown>, id: string): Promise<CourseRecord> {
+      const user = this.requireRole(ctx, "author");
+      const course = await this.repo.getCourse(id);
+      if (!course || !this.canEdit(user, course.ownerId)) throw courseNotFound(id);
+      return course;
+    },
+
+    async ownedLesson(this: ContentThis, ctx: Ctx<unknown>, id: string): Promise<LessonRecord> {
+      const user = this.requireRole(ctx, "author");
+      const lesson = await this.repo.getLesson(id);
+      const course = lesson ? await this.repo.getCourse(lesson.courseId) : null;
+      if (!lesson || !course || !this.canEdit(user, course.ownerId)) throw lessonNotFound(id);
+      return lesson;
+    },
+
+    /**
+     * Cached reads are dropped everywhere after a committed change (Redis is shared, so the
+     * next read anywhere is fresh). A read that began before the commit could still store
+     * the old answer just after; a second clean a moment later removes that too.
+     */
+    async afterChange(this: ContentThis, ctx?: Context): Promise<void> {
+      await this.entityChanged("updated", null, ctx);
+      setTimeout(() => {
+        if (this.broker.started)
+          this.clearCache().catch(err => this.logger.warn("cache clean failed", err));
+      }, 250).unref();
+    },
+
+    /** The embedded default loads the starter course on first start so a newcomer can learn at once. */
+    async seedIfEmpty(this: ContentThis): Promise<void> {
+      const cfg = configOf(this.broker);
+      if (cfg.databaseUrl || cfg.contentMongoUri) return;
+      if ((await this.repo.countCourses()) > 0) return;
+      const report = await seedStarterContent(this.deps());
+      await this.clearCache();
+      this.logger.info(`starter content loaded: ${report.created.join(", ")}`);
+    },
+  },
+
+  created(this: ContentThis) {
+    const cfg = configOf(this.broker);
+    this.publicUrl = cfg.publicUrl;
+    this.storage = createMediaStorage(cfg);
+  },
+
+  async started(this: ContentThis) {
+    const cfg = configOf(this.broker);
+    this.repo = cfg.contentMongoUri
+      ? new MongoContentRepository(cfg.contentMongoUri, this.logger)
+      : new PgContentRepository(this.sequelize, this.dbSchema);
+    await this.repo.start();
+    await this.storage.start();
+    if (this.repo.store === "mongodb")
+      registerHealthCheck(this.broker, "database:content-mongo", () => this.repo.ping());
+    registerHealthCheck(this.broker, `media:${this.storage.kind}`, () => this.storage.ping());
+    await this.seedIfEmpty();
+  },
+
+  async stopped(this: ContentThis) {
+    unregisterHealthCheck(this.broker, "database:content-mongo");
+    unregisterHealthCheck(this.broker, `media:${this.storage.kind}`);
+    await this.repo?.stop();
+    await this.storage.stop();
+  },
+};
+
+export default ContentService;
