@@ -1,0 +1,6 @@
+/** GET /me/achievements */
+export interface UnlockedAchievement {
+  code: string;
+  name: string;
+  unlockedAt: string;
+}

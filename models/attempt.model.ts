@@ -1,0 +1,58 @@
+import type { AnswerValue } from "./progress.model";
+
+export interface AttemptAnswer {
+  questionId: string;
+  value: AnswerValue;
+}
+
+export interface QuestionResult {
+  questionId: string;
+  /** Full credit. */
+  correct: boolean;
+  /** Share of the question's points earned, 0..1 (partial credit for multiple and order). */
+  credit: number;
+  /** The answer key; shown so the learner sees what was expected. */
+  expected: AnswerValue;
+  explanation?: string;
+}
+
+/** POST /lessons/:id/attempts → 201 */
+export interface AttemptResult {
+  attemptId: string;
+  lessonId: string;
+  score: number;
+  maxScore: number;
+  passed: boolean;
+  xpEarned: number;
+  results: QuestionResult[];
+}
+
+/** POST /lessons/:id/complete → 201 */
+export interface CompletionResult {
+  lessonId: string;
+  xpEarned: number;
+  firstCompletion: boolean;
+}
+
+export const MAX_ANSWERS = 200;
+
+/** fastest-validator schema of POST /lessons/:id/attempts; one definition for the action and OpenAPI. */
+export const attemptParams = {
+  $$strict: true,
+  id: { type: "string", min: 1, max: 100 },
+  answers: {
+    type: "array",
+    max: MAX_ANSWERS,
+    items: {
+      type: "object",
+      strict: true,
+      props: {
+        questionId: { type: "string", min: 1, max: 100 },
+        value: [
+          { type: "string", max: 2000 },
+          { type: "array", max: 100, items: { type: "string", max: 2000 } },
+        ],
+      },
+    },
+  },
+} as const;

@@ -1,0 +1,26 @@
+export const REVIEW_RATINGS = ["again", "hard", "good", "easy"] as const;
+export type ReviewRating = (typeof REVIEW_RATINGS)[number];
+
+/** GET /me/reviews/due */
+export interface DueCard {
+  cardId: string;
+  lessonId: string;
+  front: string;
+  back: string;
+  due: string;
+}
+
+/** POST /me/reviews → 200 */
+export interface ReviewResult {
+  cardId: string;
+  due: string;
+  stability: number;
+  difficulty: number;
+  xpEarned: number;
+}
+
+export const reviewParams = {
+  $$strict: true,
+  cardId: { type: "string", min: 1, max: 100 },
+  rating: { type: "enum", values: [...REVIEW_RATINGS] },
+} as const;

@@ -1,0 +1,150 @@
+import type { Transaction } from "sequelize";
+import type { DomainEvents, DomainEventType } from "../../models/events.model";
+import { achievementName, earnedAchievements } from "./achievements";
+import { isoWeek, localDate, safeTimeZone } from "./clock";
+import { recordActivity, type StreakState } from "./streaks";
+import * as store from "./store";
+
+/**
+ * What happens inside one learner's transaction when they learn something: the streak
+ * moves on their local day, XP lands in the ledger, the weekly total and the day's
+ * activity, and the achievement rules run on the new totals. The caller holds the
+ * learner row lock (store.lockLearner), so a learner's awards never interleave.
+ */
+
+export type EmitDurable = <T extends DomainEventType>(
+  type: T,
+  data: DomainEvents[T],
+  t: Transaction,
+) => Promise<void>;
+
+export interface AwardDeps {
+  db: store.Db;
+  emit: EmitDurable;
+}
+
+export interface AwardInput {
+  learner: store.LearnerRow;
+  now: Date;
+  xp: number;
+  reason: "attempt" | "lesson" | "review";
+  ref: string;
+  lessons: number;
+  attempts: number;
+  reviews: number;
+  perfectQuiz: boolean;
+}
+
+export interface AwardOutcome {
+  userId: string;
+  name: string;
+  xpTotal: number;
+  week: string;
+  weeklyXp: number;
+  streak: StreakState;
+  unlocked: string[];
+}
+
+export async function applyAward(
+  deps: AwardDeps,
+  input: AwardInput,
+  t: Transaction,
+): Promise<AwardOutcome> {
+  const { db } = deps;
+  const { learner, now } = input;
+  const userId = learner.user_id;
+  const today = localDate(now, safeTimeZone(learner.timezone));
+  const week = isoWeek(now);
+  const streak = recordActivity(store.streakOf(learner), today).state;
+  const xpTotal = await store.saveLearnerProgress(db, userId, input.xp, streak, t);
+  const weeklyXp =
+    input.xp > 0
+      ? await store.addXp(
+          db,
+          {
+            userId,
+            amount: input.xp,
+            reason: input.reason,
+            ref: input.ref,
+            week,
+            localDate: today,
+            at: now,
+          },
+          t,
+        )
+      : await store.weeklyXp(db, userId, week, t);
+  await store.addActivity(
+    db,
+    userId,
+    today,
+    { xp: input.xp, lessons: input.lessons, attempts: input.attempts, reviews: input.reviews },
+    t,
+  );
+
+  const earned = earnedAchievements({
+    completedLessons: await store.completedLessonCount(db, userId, t),
+    completedCourses: await store.completedCourseCount(db, userId, t),
+    xp: xpTotal,
+    streak: streak.current,
+    perfectQuiz: input.perfectQuiz,
+  });
+  const unlocked = await store.unlockAchievements(
+    db,
+    userId,
+    earned.map(rule => rule.code),
+    now,
+    t,
+  );
+  for (const code of unlocked) {
+    await deps.emit(
+      "progress.achievement.unlocked",
+      { userId, code, name: achievementName(code), unlockedAt: now.toISOString() },
+      t,
+    );
+  }
+  return { userId, name: learner.name, xpTotal, week, weeklyXp, streak, unlocked };
+}
+
+export interface CompletionInput {
+  userId: string;
+  lessonId: string;
+  courseId: string;
+  score: number | null;
+  now: Date;
+  enrollmentId: string;
+}
+
+/**
+ * Records a completed lesson (enrolling the learner in its course if needed); on the
+ * first completion of the course's last lesson the course completes, once.
+ */
+export async function completeLesson(
+  deps: AwardDeps,
+  c: CompletionInput,
+  t: Transaction,
+): Promise<{ first: boolean }> {
+  const { db } = deps;
+  await store.insertEnrollment(
+    db,
+    { id: c.enrollmentId, userId: c.userId, courseId: c.courseId, at: c.now },
+    t,
+  );
+  const first = await store.recordCompletion(
+    db,
+    { userId: c.userId, lessonId: c.lessonId, courseId: c.courseId, score: c.score, at: c.now },
+    t,
+  );
+  if (first) {
+    const counts = (await store.completionCounts(db, c.userId, [c.courseId], t)).get(c.courseId);
+    if (counts && counts.total > 0 && counts.completed >= counts.total) {
+      if (await store.completeEnrollment(db, c.userId, c.courseId, c.now, t)) {
+        await deps.emit(
+          "progress.course.completed",
+          { userId: c.userId, courseId: c.courseId, completedAt: c.now.toISOString() },
+          t,
+        );
+      }
+    }
+  }
+  return { first };
+}

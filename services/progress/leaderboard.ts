@@ -1,0 +1,215 @@
+import type Redis from "ioredis";
+import type { LeaderboardPeriod } from "../../models/progress.model";
+
+/**
+ * Leaderboards. PostgreSQL holds the truth (learners.xp, weekly_xp); Redis sorted sets
+ * answer top-N (ZREVRANGE) and my rank (ZREVRANK) in O(log n).
+ *
+ * Scores are written with ZADD GT of the learner's absolute total read inside the
+ * committed transaction: totals only grow, so writes are idempotent and order-free
+ * (two awards finishing in either order leave the larger, later total). A board whose
+ * "built" marker is missing (Redis restarted, keys flushed or evicted) is rebuilt from
+ * PostgreSQL on the next read with the same ZADD GT, so racing awards are never lost.
+ */
+
+export interface BoardEntry {
+  userId: string;
+  xp: number;
+}
+
+export interface LeaderboardSource {
+  scores(week: string | null): Promise<BoardEntry[]>;
+  names(ids: string[]): Promise<Map<string, string>>;
+  top(week: string | null, limit: number): Promise<BoardEntry[]>;
+  rank(week: string | null, userId: string): Promise<{ rank: number | null; xp: number }>;
+}
+
+export interface RankedEntry {
+  rank: number;
+  userId: string;
+  name: string;
+  xp: number;
+}
+
+export interface Leaderboard {
+  /** After a committed award: the learner's all-time total and total of `week`. */
+  record(
+    userId: string,
+    name: string,
+    allTime: number,
+    week: string,
+    weekly: number,
+  ): Promise<void>;
+  top(period: LeaderboardPeriod, week: string, limit: number): Promise<RankedEntry[]>;
+  rank(
+    period: LeaderboardPeriod,
+    week: string,
+    userId: string,
+  ): Promise<{ rank: number | null; xp: number }>;
+  rename(userId: string, name: string): Promise<void>;
+  remove(userId: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Weekly boards outlive their week by a week (last week's ranks stay readable), then expire. */
+const WEEK_TTL_SECONDS = 14 * 24 * 3600;
+
+export class RedisLeaderboard implements Leaderboard {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly source: LeaderboardSource,
+  ) {}
+
+  key(period: LeaderboardPeriod, week: string): string {
+    return period === "all"
+      ? `${this.prefix}progress:lb:all`
+      : `${this.prefix}progress:lb:week:${week}`;
+  }
+
+  private get namesKey(): string {
+    return `${this.prefix}progress:lb:names`;
+  }
+
+  async record(
+    userId: string,
+    name: string,
+    allTime: number,
+    week: string,
+    weekly: number,
+  ): Promise<void> {
+    const weekKey = this.key("weekly", week);
+    const pipeline = this.redis.multi();
+    if (allTime > 0) pipeline.zadd(this.key("all", week), "GT", allTime, userId);
+    if (weekly > 0) pipeline.zadd(weekKey, "GT", weekly, userId).expire(weekKey, WEEK_TTL_SECONDS);
+    if (name) pipeline.hset(this.namesKey, userId, name);
+    await pipeline.exec();
+  }
+
+  /** Rebuilds the board from PostgreSQL when its marker is gone. */
+  async ensure(period: LeaderboardPeriod, week: string): Promise<boolean> {
+    const key = this.key(period, week);
+    if ((await this.redis.exists(`${key}:built`)) === 1) return false;
+    const scores = await this.source.scores(period === "all" ? null : week);
+    for (let i = 0; i < scores.length; i += 1000) {
+      const args: Array<string | number> = [];
+      for (const s of scores.slice(i, i + 1000)) args.push(s.xp, s.userId);
+      await this.redis.zadd(key, "GT", ...args);
+    }
+    const multi = this.redis.multi();
+    if (period === "weekly") {
+      multi.set(`${key}:built`, "1", "EX", WEEK_TTL_SECONDS);
+      if (scores.length > 0) multi.expire(key, WEEK_TTL_SECONDS);
+    } else {
+      multi.set(`${key}:built`, "1");
+    }
+    await multi.exec();
+    return true;
+  }
+
+  async top(period: LeaderboardPeriod, week: string, limit: number): Promise<RankedEntry[]> {
+    await this.ensure(period, week);
+    const flat = await this.redis.zrevrange(this.key(period, week), 0, limit - 1, "WITHSCORES");
+    const entries: BoardEntry[] = [];
+    for (let i = 0; i < flat.length; i += 2)
+      entries.push({ userId: flat[i], xp: Number(flat[i + 1]) });
+    const names = await this.namesOf(entries.map(e => e.userId));
+    return entries.map((e, i) => ({
+      rank: i + 1,
+      userId: e.userId,
+      name: names.get(e.userId) ?? "",
+      xp: e.xp,
+    }));
+  }
+
+  async rank(
+    period: LeaderboardPeriod,
+    week: string,
+    userId: string,
+  ): Promise<{ rank: number | null; xp: number }> {
+    await this.ensure(period, week);
+    const key = this.key(period, week);
+    const [rank, score] = await Promise.all([
+      this.redis.zrevrank(key, userId),
+      this.redis.zscore(key, userId),
+    ]);
+    return rank === null ? { rank: null, xp: 0 } : { rank: rank + 1, xp: Number(score) };
+  }
+
+  /** Display names from the hash; any missing (hash lost) are read from PostgreSQL and put back. */
+  private async namesOf(ids: string[]): Promise<Map<string, string>> {
+    const names = new Map<string, string>();
+    if (ids.length === 0) return names;
+    const cached = await this.redis.hmget(this.namesKey, ...ids);
+    const missing: string[] = [];
+    ids.forEach((id, i) => {
+      const name = cached[i];
+      if (name === null) missing.push(id);
+      else names.set(id, name);
+    });
+    if (missing.length > 0) {
+      const found = await this.source.names(missing);
+      if (found.size > 0) await this.redis.hset(this.namesKey, Object.fromEntries(found));
+      for (const [id, name] of found) names.set(id, name);
+    }
+    return names;
+  }
+
+  async rename(userId: string, name: string): Promise<void> {
+    await this.redis.hset(this.namesKey, userId, name);
+  }
+
+  async remove(userId: string): Promise<void> {
+    const keys: string[] = [this.key("all", "")];
+    let cursor = "0";
+    do {
+      const [next, found] = await this.redis.scan(
+        cursor,
+        "MATCH",
+        `${this.prefix}progress:lb:week:*`,
+        "COUNT",
+        200,
+      );
+      cursor = next;
+      keys.push(...found.filter(k => !k.endsWith(":built")));
+    } while (cursor !== "0");
+    const multi = this.redis.multi();
+    for (const key of keys) multi.zrem(key, userId);
+    multi.hdel(this.namesKey, userId);
+    await multi.exec();
+  }
+
+  async close(): Promise<void> {
+    await this.redis.quit().catch(() => undefined);
+  }
+}
+
+/** Without Redis: the same answers straight from PostgreSQL (indexed on (xp DESC, user_id DESC)). */
+export class SqlLeaderboard implements Leaderboard {
+  constructor(private readonly source: LeaderboardSource) {}
+
+  async record(): Promise<void> {}
+
+  async top(period: LeaderboardPeriod, week: string, limit: number): Promise<RankedEntry[]> {
+    const entries = await this.source.top(period === "all" ? null : week, limit);
+    const names = await this.source.names(entries.map(e => e.userId));
+    return entries.map((e, i) => ({
+      rank: i + 1,
+      userId: e.userId,
+      name: names.get(e.userId) ?? "",
+      xp: e.xp,
+    }));
+  }
+
+  rank(
+    period: LeaderboardPeriod,
+    week: string,
+    userId: string,
+  ): Promise<{ rank: number | null; xp: number }> {
+    return this.source.rank(period === "all" ? null : week, userId);
+  }
+
+  async rename(): Promise<void> {}
+  async remove(): Promise<void> {}
+  async close(): Promise<void> {}
+}

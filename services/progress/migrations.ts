@@ -1,0 +1,181 @@
+import type { Migration } from "../../mixins/db.mixin";
+
+/**
+ * The progress schema. PostgreSQL is the source of truth; the unique keys are what make
+ * grading, XP, achievements and reminders happen once under concurrency:
+ *  - idempotency_keys (user_id, key): a retried submission finds the first answer;
+ *  - lesson_completions (user_id, lesson_id): the first-completion bonus is paid once;
+ *  - achievements (user_id, code): every achievement unlocks once;
+ *  - streak_reminders (user_id, local_date): one reminder a learner a local day.
+ */
+function init(s: string): string {
+  return `
+CREATE TABLE IF NOT EXISTS "${s}".learners (
+  user_id text PRIMARY KEY,
+  name text NOT NULL DEFAULT '',
+  timezone text NOT NULL DEFAULT 'UTC',
+  daily_goal_xp integer NOT NULL DEFAULT 20,
+  xp integer NOT NULL DEFAULT 0,
+  streak_current integer NOT NULL DEFAULT 0,
+  streak_longest integer NOT NULL DEFAULT 0,
+  streak_last_date date,
+  streak_freezes integer NOT NULL DEFAULT 0,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS learners_rank ON "${s}".learners (xp DESC, user_id DESC) WHERE xp > 0;
+CREATE INDEX IF NOT EXISTS learners_streak ON "${s}".learners (streak_last_date) WHERE streak_current > 0;
+
+CREATE TABLE IF NOT EXISTS "${s}".courses (
+  course_id text PRIMARY KEY,
+  title text NOT NULL DEFAULT '',
+  level text NOT NULL DEFAULT '',
+  version integer NOT NULL DEFAULT 0,
+  lessons_version integer NOT NULL DEFAULT 0,
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS "${s}".course_lessons (
+  course_id text NOT NULL,
+  lesson_id text NOT NULL,
+  kind text NOT NULL,
+  PRIMARY KEY (course_id, lesson_id)
+);
+CREATE INDEX IF NOT EXISTS course_lessons_lesson ON "${s}".course_lessons (lesson_id);
+
+CREATE TABLE IF NOT EXISTS "${s}".enrollments (
+  id text PRIMARY KEY,
+  user_id text NOT NULL,
+  course_id text NOT NULL,
+  enrolled_at timestamptz NOT NULL,
+  completed_at timestamptz,
+  cards_version integer NOT NULL DEFAULT 0,
+  UNIQUE (user_id, course_id)
+);
+
+CREATE TABLE IF NOT EXISTS "${s}".lesson_completions (
+  user_id text NOT NULL,
+  lesson_id text NOT NULL,
+  course_id text NOT NULL,
+  best_score integer,
+  completions integer NOT NULL DEFAULT 1,
+  first_completed_at timestamptz NOT NULL,
+  last_completed_at timestamptz NOT NULL,
+  PRIMARY KEY (user_id, lesson_id)
+);
+
+CREATE TABLE IF NOT EXISTS "${s}".attempts (
+  id text PRIMARY KEY,
+  user_id text NOT NULL,
+  lesson_id text NOT NULL,
+  course_id text NOT NULL,
+  score integer NOT NULL,
+  max_score integer NOT NULL,
+  passed boolean NOT NULL,
+  xp_earned integer NOT NULL,
+  answers jsonb NOT NULL,
+  results jsonb NOT NULL,
+  created_at timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS attempts_user_lesson ON "${s}".attempts (user_id, lesson_id, created_at DESC);
+
+CREATE TABLE IF NOT EXISTS "${s}".idempotency_keys (
+  user_id text NOT NULL,
+  key text NOT NULL,
+  scope text NOT NULL,
+  request_hash text NOT NULL,
+  status integer NOT NULL,
+  response jsonb NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (user_id, key)
+);
+
+CREATE TABLE IF NOT EXISTS "${s}".xp_ledger (
+  id bigserial PRIMARY KEY,
+  user_id text NOT NULL,
+  amount integer NOT NULL,
+  reason text NOT NULL,
+  ref text,
+  iso_week text NOT NULL,
+  local_date date NOT NULL,
+  occurred_at timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS xp_ledger_user ON "${s}".xp_ledger (user_id, occurred_at);
+
+CREATE TABLE IF NOT EXISTS "${s}".weekly_xp (
+  iso_week text NOT NULL,
+  user_id text NOT NULL,
+  xp integer NOT NULL,
+  PRIMARY KEY (iso_week, user_id)
+);
+CREATE INDEX IF NOT EXISTS weekly_xp_rank ON "${s}".weekly_xp (iso_week, xp DESC, user_id DESC);
+
+CREATE TABLE IF NOT EXISTS "${s}".activity_days (
+  user_id text NOT NULL,
+  local_date date NOT NULL,
+  xp integer NOT NULL DEFAULT 0,
+  lessons integer NOT NULL DEFAULT 0,
+  attempts integer NOT NULL DEFAULT 0,
+  reviews integer NOT NULL DEFAULT 0,
+  PRIMARY KEY (user_id, local_date)
+);
+
+CREATE TABLE IF NOT EXISTS "${s}".achievements (
+  user_id text NOT NULL,
+  code text NOT NULL,
+  unlocked_at timestamptz NOT NULL,
+  PRIMARY KEY (user_id, code)
+);
+
+CREATE TABLE IF NOT EXISTS "${s}".review_cards (
+  user_id text NOT NULL,
+  card_id text NOT NULL,
+  lesson_id text NOT NULL,
+  course_id text NOT NULL,
+  front text NOT NULL,
+  back text NOT NULL,
+  due timestamptz NOT NULL,
+  stability double precision NOT NULL,
+  difficulty double precision NOT NULL,
+  elapsed_days integer NOT NULL,
+  scheduled_days integer NOT NULL,
+  learning_steps integer NOT NULL,
+  reps integer NOT NULL,
+  lapses integer NOT NULL,
+  state smallint NOT NULL,
+  last_review timestamptz,
+  PRIMARY KEY (user_id, card_id)
+);
+CREATE INDEX IF NOT EXISTS review_cards_due ON "${s}".review_cards (user_id, due);
+CREATE INDEX IF NOT EXISTS review_cards_lesson ON "${s}".review_cards (lesson_id);
+
+CREATE TABLE IF NOT EXISTS "${s}".review_logs (
+  id bigserial PRIMARY KEY,
+  user_id text NOT NULL,
+  card_id text NOT NULL,
+  rating smallint NOT NULL,
+  state smallint NOT NULL,
+  due timestamptz NOT NULL,
+  stability double precision NOT NULL,
+  difficulty double precision NOT NULL,
+  scheduled_days integer NOT NULL,
+  reviewed_at timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS review_logs_card ON "${s}".review_logs (user_id, card_id, reviewed_at);
+
+CREATE TABLE IF NOT EXISTS "${s}".streak_reminders (
+  user_id text NOT NULL,
+  local_date date NOT NULL,
+  sent_at timestamptz NOT NULL,
+  PRIMARY KEY (user_id, local_date)
+);
+`;
+}
+
+export const progressMigrations: Migration[] = [
+  {
+    name: "0001-progress-init",
+    async up({ context }) {
+      await context.sequelize.query(init(context.schema));
+    },
+  },
+];

@@ -1,0 +1,103 @@
+import { Errors, type Context } from "moleculer";
+import type {
+  CourseOutline,
+  CourseSummary,
+  FlashcardSource,
+  LessonForGrading,
+  UserProfile,
+} from "../../models/progress.model";
+
+/**
+ * Calls to content and users (their internal actions). A 404 from content becomes this
+ * service's own 404 type; anything else (content down: 503) passes through unchanged.
+ */
+
+const { MoleculerClientError } = Errors;
+
+function isNotFound(err: unknown): boolean {
+  return (err as { code?: number }).code === 404;
+}
+
+export async function lessonForGrading(ctx: Context, lessonId: string): Promise<LessonForGrading> {
+  try {
+    return await ctx.call<LessonForGrading, { lessonId: string }>("content.lessonForGrading", {
+      lessonId,
+    });
+  } catch (err) {
+    if (isNotFound(err))
+      throw new MoleculerClientError("Lesson not found", 404, "LESSON_NOT_FOUND", { id: lessonId });
+    throw err;
+  }
+}
+
+export async function courseOutline(ctx: Context, courseId: string): Promise<CourseOutline> {
+  try {
+    return await ctx.call<CourseOutline, { courseId: string }>("content.courseOutline", {
+      courseId,
+    });
+  } catch (err) {
+    if (isNotFound(err))
+      throw new MoleculerClientError("Course not found", 404, "COURSE_NOT_FOUND", { id: courseId });
+    throw err;
+  }
+}
+
+/** Summaries for display; an unreachable content service leaves the caller with its own copy. */
+export async function courseSummaries(
+  ctx: Context,
+  ids: string[],
+): Promise<Map<string, CourseSummary>> {
+  if (ids.length === 0) return new Map();
+  try {
+    const found = await ctx.call<CourseSummary[], { ids: string[] }>("content.coursesByIds", {
+      ids,
+    });
+    return new Map(found.map(c => [c.id, c]));
+  } catch (err) {
+    ctx.service?.logger.warn(
+      `content.coursesByIds failed, answering from progress's copy: ${(err as Error).message}`,
+    );
+    return new Map();
+  }
+}
+
+/** The cards of every flashcards lesson of a published course (a lesson gone meanwhile is skipped). */
+export async function flashcardsOf(
+  ctx: Context,
+  outline: CourseOutline,
+): Promise<Array<{ lessonId: string; cards: FlashcardSource[] }>> {
+  const decks = outline.lessons.filter(l => l.kind === "flashcards");
+  const found = await Promise.all(
+    decks.map(async deck => {
+      try {
+        const lesson = await lessonForGrading(ctx, deck.id);
+        return { lessonId: lesson.id, cards: lesson.cards ?? [] };
+      } catch (err) {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      }
+    }),
+  );
+  return found.filter((d): d is { lessonId: string; cards: FlashcardSource[] } => d !== undefined);
+}
+
+/** The learner's profile from users, or undefined when users cannot answer now. */
+export async function profileOf(
+  ctx: Context,
+  userId: string,
+  timeout = 1000,
+): Promise<UserProfile | undefined> {
+  try {
+    const found = await ctx.call<UserProfile[], { ids: string[] }>(
+      "users.profiles",
+      { ids: [userId] },
+      { timeout },
+    );
+    return found.find(p => p.id === userId);
+  } catch (err) {
+    ctx.service?.logger.warn(
+      `users.profiles failed, using progress's copy: ${(err as Error).message}`,
+    );
+    return undefined;
+  }
+}
