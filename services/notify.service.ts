@@ -1,0 +1,438 @@
+import type { Context, ServiceSchema } from "moleculer";
+import { Errors } from "moleculer";
+import { DataTypes, type Transaction } from "sequelize";
+import { configOf } from "../lib/config";
+import { DbMixin, type DbServiceThis } from "../mixins/db.mixin";
+import { DurableEvents, type DurableEventHandlers } from "../mixins/durable-events.mixin";
+import type { RequestMeta } from "../models/auth.model";
+import {
+  EMAIL_STATUSES,
+  EMAIL_TEMPLATES,
+  toEmailView,
+  type EmailStatus,
+  type EmailTemplate,
+} from "../models/email.model";
+import {
+  preferencesParams,
+  toNotificationView,
+  type EmailPreferences,
+  type NotificationPage,
+  type NotificationPreferences,
+  type Recipient,
+  type UserProfile,
+} from "../models/notification.model";
+import { consumers, type NotifyRuntime } from "./notify/consumers";
+import { deriveLinkKey, LinkTokens } from "./notify/link-tokens";
+import { appLinks, MailBuilder } from "./notify/mail-builder";
+import { createMailer, type Mailer } from "./notify/mailer";
+import { notifyMigrations } from "./notify/migrations";
+import { sampleVars } from "./notify/preview";
+import { DEFAULT_SENDER_OPTIONS, MailSender, type SenderOptions } from "./notify/sender";
+import { NotifyStore } from "./notify/store";
+import { MailTemplates } from "./notify/templates";
+
+/**
+ * notify: turns durable domain events into email (queued in the event's transaction,
+ * delivered by a sender loop on every node) and in-app notifications; tracks opens and
+ * clicks; keeps each user's email preferences. Routes: the Notifications table of
+ * shared/design/api.md (services/api/routes/notifications.routes.ts).
+ */
+
+export interface NotifySettings {
+  sender: Omit<SenderOptions, "nodeId" | "from">;
+  limits: NotifyRuntime["limits"];
+  /** How long notify waits for users.profiles before the event is retried later. */
+  profileTimeoutMs: number;
+}
+
+interface NotifyVars {
+  store: NotifyStore;
+  /** Templates compiled, key derived, mailer built: consumers may run before `started` finishes. */
+  ready: Promise<void>;
+  tokens: LinkTokens;
+  templates: MailTemplates;
+  builder: MailBuilder;
+  mailer: Mailer;
+  sender: MailSender;
+}
+
+interface NotifyMethods {
+  prepare(): Promise<void>;
+  runtime(): NotifyRuntime;
+  recipientOf(userId: string, t: Transaction): Promise<Recipient | null>;
+  requireUser(ctx: Context<unknown, RequestMeta>): string;
+}
+
+type NotifyThis = DbServiceThis & NotifyVars & NotifyMethods & { settings: NotifySettings };
+type Ctx<P = Record<string, never>> = Context<P, RequestMeta>;
+
+/** The smallest transparent GIF: the open-tracking pixel. */
+const PIXEL = Buffer.from("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7", "base64");
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const pageParams = {
+  page: { type: "number", integer: true, positive: true, convert: true, default: 1 },
+  pageSize: { type: "number", integer: true, positive: true, max: 100, convert: true, default: 20 },
+} as const;
+
+function pageOf(total: number, page: number, pageSize: number) {
+  return { total, page, pageSize, totalPages: Math.ceil(total / pageSize) };
+}
+
+/** Each durable event goes to its consumer in services/notify/consumers.ts with this node's runtime. */
+function consume<K extends keyof typeof consumers>(type: K): DurableEventHandlers<NotifyThis>[K] {
+  const handler = consumers[type] as (
+    rt: NotifyRuntime,
+    event: unknown,
+    t: Transaction,
+  ) => Promise<void>;
+  return async function (this: NotifyThis, event, t) {
+    await this.ready;
+    await handler(this.runtime(), event, t);
+  } as DurableEventHandlers<NotifyThis>[K];
+}
+
+/** `durableEvents` is read by the DurableEvents mixin; moleculer's own schema type does not know it. */
+type NotifySchema = ServiceSchema<NotifySettings, NotifyMethods, NotifyVars, NotifyThis> & {
+  durableEvents: DurableEventHandlers<NotifyThis>;
+};
+
+const NotifyService: NotifySchema = {
+  name: "notify",
+
+  mixins: [
+    DbMixin({
+      schema: "notify",
+      migrations: notifyMigrations,
+      // moleculer-db wants a main entity; the migrations own every table, all queries are in NotifyStore.
+      entity: {
+        name: "email",
+        define: {
+          id: { type: DataTypes.UUID, primaryKey: true },
+          template: { type: DataTypes.TEXT },
+          status: { type: DataTypes.TEXT },
+          to_address: { type: DataTypes.TEXT },
+        },
+        options: { tableName: "emails", timestamps: false },
+      },
+      sync: false,
+      crudActions: false,
+    }),
+    DurableEvents(),
+  ],
+
+  settings: {
+    sender: { ...DEFAULT_SENDER_OPTIONS },
+    limits: { resetMailsPerHour: 5, verifyReminderAfterMs: 24 * 3600_000 },
+    profileTimeoutMs: 3000,
+  },
+
+  durableEvents: {
+    "user.created": consume("user.created"),
+    "user.updated": consume("user.updated"),
+    "user.email_verified": consume("user.email_verified"),
+    "user.password_reset_requested": consume("user.password_reset_requested"),
+    "user.deleted": consume("user.deleted"),
+    "content.course.published": consume("content.course.published"),
+    "progress.lesson.completed": consume("progress.lesson.completed"),
+    "progress.course.completed": consume("progress.course.completed"),
+    "progress.achievement.unlocked": consume("progress.achievement.unlocked"),
+    "progress.streak.reminder_due": consume("progress.streak.reminder_due"),
+  },
+
+  actions: {
+    /** GET /me/notifications */
+    notifications: {
+      auth: true,
+      params: {
+        $$strict: true,
+        ...pageParams,
+        unread: { type: "boolean", convert: true, optional: true },
+      },
+      async handler(
+        this: NotifyThis,
+        ctx: Ctx<{ page: number; pageSize: number; unread?: boolean }>,
+      ): Promise<NotificationPage> {
+        const userId = this.requireUser(ctx);
+        const { page, pageSize } = ctx.params;
+        const result = await this.store.listNotifications(
+          userId,
+          page,
+          pageSize,
+          ctx.params.unread === true,
+        );
+        return {
+          rows: result.rows.map(toNotificationView),
+          ...pageOf(result.total, page, pageSize),
+          unread: result.unread,
+        };
+      },
+    },
+
+    /** The caller's unread count, for the gateway's dashboard. */
+    unreadCount: {
+      auth: true,
+      internal: true,
+      async handler(this: NotifyThis, ctx: Ctx): Promise<{ unread: number }> {
+        return { unread: await this.store.unreadCount(this.requireUser(ctx)) };
+      },
+    },
+
+    /** POST /me/notifications/:id/read → 204 */
+    markRead: {
+      auth: true,
+      params: { $$strict: true, id: { type: "string", min: 1, max: 100 } },
+      async handler(this: NotifyThis, ctx: Ctx<{ id: string }>): Promise<void> {
+        const userId = this.requireUser(ctx);
+        // Someone else's id answers exactly like an unknown one.
+        if (!UUID.test(ctx.params.id) || !(await this.store.markRead(userId, ctx.params.id))) {
+          throw new Errors.MoleculerClientError(
+            "Notification not found",
+            404,
+            "NOTIFICATION_NOT_FOUND",
+            { id: ctx.params.id },
+          );
+        }
+        ctx.meta.$statusCode = 204;
+      },
+    },
+
+    /** GET /me/notification-preferences */
+    getPreferences: {
+      auth: true,
+      async handler(this: NotifyThis, ctx: Ctx): Promise<NotificationPreferences> {
+        return { email: await this.store.preferences(this.requireUser(ctx)) };
+      },
+    },
+
+    /** PUT /me/notification-preferences (categories left out keep their value) */
+    updatePreferences: {
+      auth: true,
+      params: preferencesParams,
+      async handler(
+        this: NotifyThis,
+        ctx: Ctx<{ email: Partial<EmailPreferences> }>,
+      ): Promise<NotificationPreferences> {
+        const userId = this.requireUser(ctx);
+        const email = await this.withTransaction(async t => {
+          await this.store.lockKey(`notify:prefs:${userId}`, { transaction: t });
+          const next = {
+            ...(await this.store.preferences(userId, { transaction: t })),
+            ...ctx.params.email,
+          };
+          await this.store.savePreferences(userId, next, { transaction: t });
+          return next;
+        });
+        return { email };
+      },
+    },
+
+    /** GET /notifications/open/:token.gif — always the pixel, whatever the token. */
+    open: {
+      params: { token: { type: "string", min: 1, max: 4096 } },
+      async handler(this: NotifyThis, ctx: Ctx<{ token: string }>): Promise<Buffer> {
+        const token = this.tokens.verify(ctx.params.token.replace(/\.gif$/i, ""));
+        if (token?.kind === "open") await this.store.markOpened(token.mailId);
+        ctx.meta.$responseType = "image/gif";
+        ctx.meta.$responseHeaders = {
+          "Cache-Control": "no-store, no-cache, must-revalidate, max-age=0",
+          Pragma: "no-cache",
+        };
+        return PIXEL;
+      },
+    },
+
+    /** GET /notifications/click/:token — records the click, then redirects to the signed target. */
+    click: {
+      params: { token: { type: "string", min: 1, max: 4096 } },
+      async handler(this: NotifyThis, ctx: Ctx<{ token: string }>): Promise<void> {
+        const token = this.tokens.verify(ctx.params.token);
+        // Only targets this service signed: never an open redirect.
+        if (token?.kind !== "click")
+          throw new Errors.MoleculerClientError("Link not found", 404, "LINK_NOT_FOUND");
+        await this.store.markClicked(token.mailId);
+        ctx.meta.$statusCode = 302;
+        ctx.meta.$responseHeaders = { Location: token.url, "Cache-Control": "no-store" };
+      },
+    },
+
+    /** GET or POST (RFC 8058 one-click) /notifications/unsubscribe/:token — no login: the token is the proof. */
+    unsubscribe: {
+      params: { token: { type: "string", min: 1, max: 4096 } },
+      async handler(
+        this: NotifyThis,
+        ctx: Ctx<{ token: string }>,
+      ): Promise<{ unsubscribed: true; category: string }> {
+        const token = this.tokens.verify(ctx.params.token);
+        if (token?.kind !== "unsubscribe") {
+          throw new Errors.MoleculerClientError(
+            "Invalid unsubscribe link",
+            400,
+            "INVALID_UNSUBSCRIBE_TOKEN",
+          );
+        }
+        await this.withTransaction(async t => {
+          await this.store.lockKey(`notify:prefs:${token.userId}`, { transaction: t });
+          const prefs = await this.store.preferences(token.userId, { transaction: t });
+          await this.store.savePreferences(
+            token.userId,
+            { ...prefs, [token.category]: false },
+            { transaction: t },
+          );
+        });
+        this.logger.info("Unsubscribed by mail link", {
+          userId: token.userId,
+          category: token.category,
+        });
+        return { unsubscribed: true, category: token.category };
+      },
+    },
+
+    /** GET /emails (admin): the record of every mail, filtered. */
+    emails: {
+      auth: true,
+      roles: ["admin"],
+      params: {
+        $$strict: true,
+        ...pageParams,
+        to: { type: "string", min: 1, max: 320, optional: true },
+        template: { type: "enum", values: [...EMAIL_TEMPLATES], optional: true },
+        status: { type: "enum", values: [...EMAIL_STATUSES], optional: true },
+      },
+      async handler(
+        this: NotifyThis,
+        ctx: Ctx<{
+          page: number;
+          pageSize: number;
+          to?: string;
+          template?: EmailTemplate;
+          status?: EmailStatus;
+        }>,
+      ) {
+        const { page, pageSize, to, template, status } = ctx.params;
+        const result = await this.store.listEmails({ to, template, status }, page, pageSize);
+        return { rows: result.rows.map(toEmailView), ...pageOf(result.total, page, pageSize) };
+      },
+    },
+
+    /**
+     * Renders a template with sample (or given) values, for authors and designers:
+     *   mol $ call notify.preview --template welcome
+     */
+    preview: {
+      internal: true,
+      roles: ["admin", "author"],
+      params: {
+        template: { type: "enum", values: [...EMAIL_TEMPLATES] },
+        data: { type: "object", optional: true },
+      },
+      async handler(
+        this: NotifyThis,
+        ctx: Ctx<{ template: EmailTemplate; data?: Record<string, unknown> }>,
+      ) {
+        const user = ctx.meta.user;
+        if (user && !user.roles.some(role => role === "admin" || role === "author")) {
+          throw new Errors.MoleculerClientError("Forbidden", 403, "FORBIDDEN");
+        }
+        const links = this.builder.links;
+        return this.builder.render(ctx.params.template, {
+          ...sampleVars(ctx.params.template, links),
+          ...ctx.params.data,
+        });
+      },
+    },
+  },
+
+  methods: {
+    async prepare(this: NotifyThis): Promise<void> {
+      const cfg = configOf(this.broker);
+      this.templates = await MailTemplates.load();
+      this.tokens = new LinkTokens(deriveLinkKey(cfg));
+      this.builder = new MailBuilder(this.templates, this.tokens, appLinks(cfg.publicUrl));
+    },
+
+    runtime(this: NotifyThis): NotifyRuntime {
+      return {
+        store: this.store,
+        builder: this.builder,
+        logger: this.logger,
+        limits: this.settings.limits,
+        recipientOf: (userId, t) => this.recipientOf(userId, t),
+        deliverAfterCommit: t => t.afterCommit(() => this.sender.kick()),
+      };
+    },
+
+    /**
+     * The local copy first (filled by user.created/updated, so mail goes while users is
+     * slow); otherwise ask users.profiles and keep the answer. A users outage throws, and
+     * DurableEvents retries the event later.
+     */
+    async recipientOf(this: NotifyThis, userId: string, t: Transaction): Promise<Recipient | null> {
+      const local = await this.store.recipient(userId, { transaction: t });
+      if (local) return local;
+      const profiles = await this.broker.call<UserProfile[], { ids: string[] }>(
+        "users.profiles",
+        { ids: [userId] },
+        { timeout: this.settings.profileTimeoutMs },
+      );
+      const profile = profiles.find(p => p.id === userId);
+      if (!profile) return null;
+      const recipient: Recipient = {
+        userId,
+        email: profile.email,
+        name: profile.name,
+        timezone: profile.timezone,
+        emailVerified: profile.emailVerified,
+      };
+      await this.store.upsertRecipient(recipient, { transaction: t });
+      return recipient;
+    },
+
+    requireUser(this: NotifyThis, ctx: Ctx): string {
+      const id = ctx.meta.user?.id;
+      if (!id)
+        throw new Errors.MoleculerClientError("Authentication required", 401, "UNAUTHORIZED");
+      return id;
+    },
+  },
+
+  created(this: NotifyThis) {
+    this.store = new NotifyStore(this.sequelize, this.dbSchema);
+    this.ready = this.prepare();
+    // Awaited in started (which fails the node on a broken template); never an unhandled rejection meanwhile.
+    this.ready.catch(() => undefined);
+  },
+
+  async started(this: NotifyThis) {
+    const cfg = configOf(this.broker);
+    await this.ready;
+    this.mailer = createMailer(cfg);
+    const metrics = this.broker.isMetricsEnabled() ? this.broker.metrics : undefined;
+    metrics?.register({
+      type: "counter",
+      name: "notify.mails.total",
+      labelNames: ["template", "outcome"],
+      description: "Mail delivery attempts by template and outcome (sent, retry, failed)",
+    });
+    this.sender = new MailSender(
+      this.store,
+      this.mailer,
+      { ...this.settings.sender, nodeId: this.broker.nodeID, from: cfg.mailFrom },
+      this.logger,
+      (outcome, mail) =>
+        metrics?.increment("notify.mails.total", { template: mail.template, outcome }),
+    );
+    // SMTP being down does not make this node unready: mail waits in the queue by design.
+    this.sender.start();
+    this.logger.info(
+      `notify: delivering mail via ${this.mailer.mode === "smtp" ? "SMTP (pooled)" : `.eml files in ${cfg.dataDir}/outbox`}`,
+    );
+  },
+
+  async stopped(this: NotifyThis) {
+    await this.sender?.stop();
+    this.mailer?.close();
+  },
+};
+
+export default NotifyService;

@@ -1,0 +1,299 @@
+import type { Logger } from "moleculer";
+import type { Transaction } from "sequelize";
+import { v7 as uuidv7 } from "uuid";
+import type { EventEnvelope } from "../../models/events.model";
+import type { QueuedMail } from "../../models/email.model";
+import type { NewNotification, Recipient } from "../../models/notification.model";
+import type { MailBuilder } from "./mail-builder";
+import type { NotifyStore } from "./store";
+
+/**
+ * What notify does with each durable event (events.md). Every handler runs inside the
+ * transaction DurableEvents opened for that event id: mails are only *queued* here, in
+ * the same commit that marks the event processed, and the sender loop delivers them.
+ * The unique keys (event, template, recipient) make a second run a no-op as well.
+ */
+
+export interface NotifyRuntime {
+  store: NotifyStore;
+  builder: MailBuilder;
+  logger: Logger;
+  limits: { resetMailsPerHour: number; verifyReminderAfterMs: number };
+  /** The local recipient, or the users service's profile (stored locally for next time). */
+  recipientOf(userId: string, t: Transaction): Promise<Recipient | null>;
+  /** Wakes the sender once `t` commits. */
+  deliverAfterCommit(t: Transaction): void;
+}
+
+type Handler<T extends keyof DomainHandlers> = (
+  rt: NotifyRuntime,
+  event: EventEnvelope<T>,
+  t: Transaction,
+) => Promise<void>;
+type DomainHandlers = {
+  "user.created": true;
+  "user.updated": true;
+  "user.email_verified": true;
+  "user.password_reset_requested": true;
+  "user.deleted": true;
+  "content.course.published": true;
+  "progress.lesson.completed": true;
+  "progress.course.completed": true;
+  "progress.achievement.unlocked": true;
+  "progress.streak.reminder_due": true;
+};
+
+async function queue(rt: NotifyRuntime, mail: QueuedMail, t: Transaction): Promise<void> {
+  const queued = await rt.store.queueMail(mail, { transaction: t });
+  if (queued) rt.deliverAfterCommit(t);
+  else
+    rt.logger.debug("Mail already queued for this event", {
+      eventId: mail.eventId,
+      template: mail.template,
+    });
+}
+
+async function notifyInApp(
+  rt: NotifyRuntime,
+  n: Omit<NewNotification, "id">,
+  t: Transaction,
+): Promise<void> {
+  await rt.store.addNotification({ id: uuidv7(), ...n }, { transaction: t });
+}
+
+const onUserCreated: Handler<"user.created"> = async (rt, event, t) => {
+  const d = event.data;
+  const recipient: Recipient = {
+    userId: d.userId,
+    email: d.email,
+    name: d.name,
+    timezone: d.timezone,
+    emailVerified: false,
+  };
+  await rt.store.upsertRecipient(recipient, { transaction: t });
+  const verifyUrl = `${rt.builder.links.app}/verify-email?token=${encodeURIComponent(d.verificationToken)}`;
+  await queue(
+    rt,
+    rt.builder.build({ template: "welcome", eventId: event.id, recipient, vars: { verifyUrl } }),
+    t,
+  );
+  // A reminder waits in the queue; user.email_verified removes it before it is due.
+  await queue(
+    rt,
+    rt.builder.build({
+      template: "verify-reminder",
+      eventId: event.id,
+      recipient,
+      vars: { verifyUrl },
+      notBefore: new Date(Date.now() + rt.limits.verifyReminderAfterMs),
+    }),
+    t,
+  );
+};
+
+const onUserUpdated: Handler<"user.updated"> = async (rt, event, t) => {
+  await rt.store.updateRecipient(
+    event.data.userId,
+    { name: event.data.name, timezone: event.data.timezone },
+    { transaction: t },
+  );
+};
+
+const onEmailVerified: Handler<"user.email_verified"> = async (rt, event, t) => {
+  await rt.store.updateRecipient(event.data.userId, { emailVerified: true }, { transaction: t });
+  await rt.store.cancelQueued(event.data.userId, "verify-reminder", { transaction: t });
+};
+
+const onPasswordResetRequested: Handler<"user.password_reset_requested"> = async (rt, event, t) => {
+  const d = event.data;
+  const known = await rt.store.recipient(d.userId, { transaction: t });
+  const recipient: Recipient = known
+    ? { ...known, email: d.email, name: d.name }
+    : { userId: d.userId, email: d.email, name: d.name, timezone: "UTC", emailVerified: false };
+  await rt.store.upsertRecipient(recipient, { transaction: t });
+  // Count and insert under one lock per address, so parallel requests on many nodes cannot pass the cap together.
+  await rt.store.lockKey(`notify:reset:${d.email.toLowerCase()}`, { transaction: t });
+  const recent = await rt.store.countRecent("password-reset", d.email, 60, { transaction: t });
+  if (recent >= rt.limits.resetMailsPerHour) {
+    rt.logger.warn("Password-reset mail not sent: hourly cap reached for this address", {
+      userId: d.userId,
+      eventId: event.id,
+    });
+    return;
+  }
+  const resetUrl = `${rt.builder.links.app}/reset-password?token=${encodeURIComponent(d.resetToken)}`;
+  await queue(
+    rt,
+    rt.builder.build({
+      template: "password-reset",
+      eventId: event.id,
+      recipient,
+      vars: { resetUrl, expiresInMinutes: 60 },
+    }),
+    t,
+  );
+};
+
+const onUserDeleted: Handler<"user.deleted"> = async (rt, event, t) => {
+  await rt.store.eraseUser(event.data.userId, { transaction: t });
+};
+
+const onCoursePublished: Handler<"content.course.published"> = async (rt, event, t) => {
+  const d = event.data;
+  await rt.store.upsertCourse(
+    { courseId: d.courseId, title: d.title, level: d.level, topics: d.topics, version: d.version },
+    { transaction: t },
+  );
+  // Republishing an edited course is not news; only its first publication is announced.
+  if (d.version !== 1) return;
+  const courseUrl = `${rt.builder.links.app}/courses/${encodeURIComponent(d.courseId)}`;
+  const recipients = await rt.store.recipientsWithPreference("marketing", { transaction: t });
+  for (const recipient of recipients) {
+    await notifyInApp(
+      rt,
+      {
+        userId: recipient.userId,
+        eventId: event.id,
+        kind: "new_course",
+        title: `New course: ${d.title}`,
+        body: `A new ${d.level} course is available${d.topics.length ? ` (${d.topics.join(", ")})` : ""}.`,
+        link: courseUrl,
+        data: { courseId: d.courseId, level: d.level, topics: d.topics },
+      },
+      t,
+    );
+    if (!recipient.wants) continue;
+    const mail = rt.builder.build({
+      template: "new-course",
+      eventId: event.id,
+      recipient,
+      vars: { courseTitle: d.title, level: d.level, topics: d.topics.join(", "), courseUrl },
+      linkVars: ["courseUrl"],
+    });
+    await queue(rt, mail, t);
+  }
+};
+
+const onLessonCompleted: Handler<"progress.lesson.completed"> = async (rt, event, t) => {
+  const d = event.data;
+  const course = await rt.store.course(d.courseId, { transaction: t });
+  await notifyInApp(
+    rt,
+    {
+      userId: d.userId,
+      eventId: event.id,
+      kind: "lesson_completed",
+      title: "Lesson completed",
+      body: `You earned ${d.xpEarned} XP${course ? ` in ${course.title}` : ""}. Keep going!`,
+      link: `${rt.builder.links.app}/courses/${encodeURIComponent(d.courseId)}`,
+      data: {
+        lessonId: d.lessonId,
+        courseId: d.courseId,
+        score: d.score,
+        xpEarned: d.xpEarned,
+        completedAt: d.completedAt,
+      },
+    },
+    t,
+  );
+};
+
+const onCourseCompleted: Handler<"progress.course.completed"> = async (rt, event, t) => {
+  const d = event.data;
+  const course = await rt.store.course(d.courseId, { transaction: t });
+  const courseTitle = course?.title ?? "your course";
+  const certificateUrl = `${rt.builder.links.app}/courses/${encodeURIComponent(d.courseId)}/certificate`;
+  await notifyInApp(
+    rt,
+    {
+      userId: d.userId,
+      eventId: event.id,
+      kind: "course_completed",
+      title: `Course completed: ${courseTitle}`,
+      body: "Congratulations! Your certificate is ready.",
+      link: certificateUrl,
+      data: { courseId: d.courseId, completedAt: d.completedAt },
+    },
+    t,
+  );
+  const recipient = await rt.recipientOf(d.userId, t);
+  if (!recipient) return;
+  if (!(await rt.store.preferences(d.userId, { transaction: t })).achievements) return;
+  const mail = rt.builder.build({
+    template: "course-completed",
+    eventId: event.id,
+    recipient,
+    vars: {
+      courseTitle,
+      level: course?.level,
+      certificateUrl,
+      coursesUrl: `${rt.builder.links.app}/courses`,
+    },
+    linkVars: ["certificateUrl", "coursesUrl"],
+  });
+  await queue(rt, mail, t);
+};
+
+const onAchievementUnlocked: Handler<"progress.achievement.unlocked"> = async (rt, event, t) => {
+  const d = event.data;
+  const achievementsUrl = `${rt.builder.links.app}/achievements`;
+  await notifyInApp(
+    rt,
+    {
+      userId: d.userId,
+      eventId: event.id,
+      kind: "achievement_unlocked",
+      title: `Achievement unlocked: ${d.name}`,
+      body: "Great work! You earned a new badge.",
+      link: achievementsUrl,
+      data: { code: d.code, name: d.name, unlockedAt: d.unlockedAt },
+    },
+    t,
+  );
+  const recipient = await rt.recipientOf(d.userId, t);
+  if (!recipient) return;
+  if (!(await rt.store.preferences(d.userId, { transaction: t })).achievements) return;
+  const mail = rt.builder.build({
+    template: "achievement-unlocked",
+    eventId: event.id,
+    recipient,
+    vars: { achievementName: d.name, achievementCode: d.code, achievementsUrl },
+    linkVars: ["achievementsUrl"],
+  });
+  await queue(rt, mail, t);
+};
+
+const onStreakReminderDue: Handler<"progress.streak.reminder_due"> = async (rt, event, t) => {
+  const d = event.data;
+  if (!(await rt.store.preferences(d.userId, { transaction: t })).reminders) return;
+  const recipient = await rt.recipientOf(d.userId, t);
+  if (!recipient) return;
+  if (!(await rt.store.claimReminderDay(d.userId, d.localDate, { transaction: t }))) {
+    rt.logger.debug("Streak reminder already sent today", {
+      userId: d.userId,
+      localDate: d.localDate,
+    });
+    return;
+  }
+  const mail = rt.builder.build({
+    template: "streak-reminder",
+    eventId: event.id,
+    recipient,
+    vars: { currentStreak: d.currentStreak, continueUrl: `${rt.builder.links.app}/learn` },
+    linkVars: ["continueUrl"],
+  });
+  await queue(rt, mail, t);
+};
+
+export const consumers: { [K in keyof DomainHandlers]: Handler<K> } = {
+  "user.created": onUserCreated,
+  "user.updated": onUserUpdated,
+  "user.email_verified": onEmailVerified,
+  "user.password_reset_requested": onPasswordResetRequested,
+  "user.deleted": onUserDeleted,
+  "content.course.published": onCoursePublished,
+  "progress.lesson.completed": onLessonCompleted,
+  "progress.course.completed": onCourseCompleted,
+  "progress.achievement.unlocked": onAchievementUnlocked,
+  "progress.streak.reminder_due": onStreakReminderDue,
+};

@@ -1,0 +1,103 @@
+import type { Migration } from "../../mixins/db.mixin";
+
+/** Schema of the notify service (its own PostgreSQL schema; DbMixin runs these once under a lock). */
+
+export const notifyMigrations: Migration[] = [
+  {
+    name: "0001-notify-init",
+    async up({ context }) {
+      const s = `"${context.schema}"`;
+      await context.sequelize.query(`
+        CREATE SCHEMA IF NOT EXISTS ${s};
+
+        CREATE TABLE IF NOT EXISTS ${s}.recipients (
+          user_id        text PRIMARY KEY,
+          email          text NOT NULL,
+          name           text NOT NULL,
+          timezone       text NOT NULL DEFAULT 'UTC',
+          email_verified boolean NOT NULL DEFAULT false,
+          created_at     timestamptz NOT NULL DEFAULT now(),
+          updated_at     timestamptz NOT NULL DEFAULT now()
+        );
+
+        CREATE TABLE IF NOT EXISTS ${s}.courses (
+          course_id  text PRIMARY KEY,
+          title      text NOT NULL,
+          level      text NOT NULL,
+          topics     jsonb NOT NULL DEFAULT '[]',
+          version    integer NOT NULL,
+          updated_at timestamptz NOT NULL DEFAULT now()
+        );
+
+        CREATE TABLE IF NOT EXISTS ${s}.emails (
+          id               uuid PRIMARY KEY,
+          event_id         text NOT NULL,
+          template         text NOT NULL,
+          category         text NOT NULL,
+          user_id          text NOT NULL,
+          to_address       text NOT NULL,
+          subject          text NOT NULL,
+          html             text NOT NULL,
+          text             text NOT NULL,
+          headers          jsonb NOT NULL DEFAULT '{}',
+          status           text NOT NULL DEFAULT 'queued'
+                           CHECK (status IN ('queued', 'sending', 'sent', 'failed', 'opened')),
+          attempts         integer NOT NULL DEFAULT 0,
+          next_attempt_at  timestamptz NOT NULL DEFAULT now(),
+          claimed_by       text,
+          claim_expires_at timestamptz,
+          message_id       text,
+          smtp_response    text,
+          last_error       text,
+          created_at       timestamptz NOT NULL DEFAULT now(),
+          last_attempt_at  timestamptz,
+          sent_at          timestamptz,
+          failed_at        timestamptz,
+          opened_at        timestamptz,
+          open_count       integer NOT NULL DEFAULT 0,
+          clicked_at       timestamptz,
+          click_count      integer NOT NULL DEFAULT 0,
+          -- One mail per event, template and recipient: a redelivery or a second node cannot add another.
+          CONSTRAINT emails_once UNIQUE (event_id, template, user_id)
+        );
+        CREATE INDEX IF NOT EXISTS emails_due ON ${s}.emails (next_attempt_at) WHERE status IN ('queued', 'sending');
+        CREATE INDEX IF NOT EXISTS emails_user ON ${s}.emails (user_id);
+        CREATE INDEX IF NOT EXISTS emails_to ON ${s}.emails (lower(to_address), created_at DESC);
+        CREATE INDEX IF NOT EXISTS emails_created ON ${s}.emails (created_at DESC);
+
+        CREATE TABLE IF NOT EXISTS ${s}.notifications (
+          id         uuid PRIMARY KEY,
+          user_id    text NOT NULL,
+          event_id   text NOT NULL,
+          kind       text NOT NULL,
+          title      text NOT NULL,
+          body       text NOT NULL,
+          link       text,
+          data       jsonb NOT NULL DEFAULT '{}',
+          read_at    timestamptz,
+          created_at timestamptz NOT NULL DEFAULT now(),
+          CONSTRAINT notifications_once UNIQUE (event_id, user_id, kind)
+        );
+        CREATE INDEX IF NOT EXISTS notifications_user ON ${s}.notifications (user_id, created_at DESC);
+        CREATE INDEX IF NOT EXISTS notifications_unread ON ${s}.notifications (user_id) WHERE read_at IS NULL;
+
+        CREATE TABLE IF NOT EXISTS ${s}.preferences (
+          user_id       text PRIMARY KEY,
+          marketing     boolean NOT NULL,
+          achievements  boolean NOT NULL,
+          reminders     boolean NOT NULL,
+          weekly_report boolean NOT NULL,
+          updated_at    timestamptz NOT NULL DEFAULT now()
+        );
+
+        -- At most one streak reminder per user and local day.
+        CREATE TABLE IF NOT EXISTS ${s}.reminder_log (
+          user_id    text NOT NULL,
+          local_date date NOT NULL,
+          created_at timestamptz NOT NULL DEFAULT now(),
+          PRIMARY KEY (user_id, local_date)
+        );
+      `);
+    },
+  },
+];

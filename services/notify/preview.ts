@@ -1,0 +1,62 @@
+import type { EmailTemplate } from "../../models/email.model";
+import type { Links } from "./mail-builder";
+
+/** Believable values for previewing a template (notify.preview); callers may override any. */
+export function sampleVars(template: EmailTemplate, links: Links): Record<string, unknown> {
+  const common = {
+    name: "Alex Example",
+    to: "alex@example.com",
+    pixelUrl: `${links.api}/notifications/open/preview.gif`,
+  };
+  const optOut = {
+    unsubscribeUrl: `${links.api}/notifications/unsubscribe/preview`,
+    preferencesUrl: `${links.app}/settings/notifications`,
+  };
+  switch (template) {
+    case "welcome":
+    case "verify-reminder":
+      return { ...common, verifyUrl: `${links.app}/verify-email?token=preview-token` };
+    case "password-reset":
+      return {
+        ...common,
+        resetUrl: `${links.app}/reset-password?token=preview-token`,
+        expiresInMinutes: 60,
+      };
+    case "course-completed":
+      return {
+        ...common,
+        ...optOut,
+        categoryLabel: "achievement",
+        courseTitle: "Everyday English B1",
+        level: "B1",
+        certificateUrl: `${links.app}/courses/preview/certificate`,
+        coursesUrl: `${links.app}/courses`,
+      };
+    case "achievement-unlocked":
+      return {
+        ...common,
+        ...optOut,
+        categoryLabel: "achievement",
+        achievementName: "Seven-day streak",
+        achievementsUrl: `${links.app}/achievements`,
+      };
+    case "streak-reminder":
+      return {
+        ...common,
+        ...optOut,
+        categoryLabel: "reminder",
+        currentStreak: 12,
+        continueUrl: `${links.app}/learn`,
+      };
+    case "new-course":
+      return {
+        ...common,
+        ...optOut,
+        categoryLabel: "new course and news",
+        courseTitle: "Business English B2",
+        level: "B2",
+        topics: "work, meetings",
+        courseUrl: `${links.app}/courses/preview`,
+      };
+  }
+}

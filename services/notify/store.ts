@@ -1,0 +1,444 @@
+import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
+import type {
+  EmailCategory,
+  EmailRow,
+  EmailStatus,
+  EmailTemplate,
+  QueuedMail,
+} from "../../models/email.model";
+import {
+  DEFAULT_EMAIL_PREFERENCES,
+  type EmailPreferences,
+  type NewNotification,
+  type NotificationRow,
+  type Recipient,
+} from "../../models/notification.model";
+
+/** The SQL of the notify service, one method per question; every write takes the caller's transaction. */
+
+interface Options {
+  transaction?: Transaction | null;
+}
+
+const PREF_COLUMN: Record<EmailCategory, string> = {
+  marketing: "marketing",
+  achievements: "achievements",
+  reminders: "reminders",
+  weeklyReport: "weekly_report",
+};
+
+interface RecipientRow {
+  user_id: string;
+  email: string;
+  name: string;
+  timezone: string;
+  email_verified: boolean;
+}
+
+interface PreferenceRow {
+  marketing: boolean;
+  achievements: boolean;
+  reminders: boolean;
+  weekly_report: boolean;
+}
+
+const toRecipient = (row: RecipientRow): Recipient => ({
+  userId: row.user_id,
+  email: row.email,
+  name: row.name,
+  timezone: row.timezone,
+  emailVerified: row.email_verified,
+});
+
+export interface EmailFilter {
+  to?: string;
+  template?: EmailTemplate;
+  status?: EmailStatus;
+}
+
+export interface CourseInfo {
+  courseId: string;
+  title: string;
+  level: string;
+  topics: string[];
+}
+
+export class NotifyStore {
+  private readonly s: string;
+
+  constructor(
+    private readonly sequelize: Sequelize,
+    schema: string,
+  ) {
+    this.s = `"${schema}"`;
+  }
+
+  private select<T extends object>(
+    sql: string,
+    replacements: Record<string, unknown>,
+    opts: Options = {},
+  ): Promise<T[]> {
+    return this.sequelize.query<T>(sql, {
+      replacements,
+      type: QueryTypes.SELECT,
+      transaction: opts.transaction ?? null,
+    });
+  }
+
+  private async exec(
+    sql: string,
+    replacements: Record<string, unknown>,
+    opts: Options = {},
+  ): Promise<number> {
+    const [, meta] = await this.sequelize.query(sql, {
+      replacements,
+      transaction: opts.transaction ?? null,
+    });
+    // Sequelize answers INSERT/UPDATE with the row count itself, anything else with pg's result.
+    if (typeof meta === "number") return meta;
+    return (meta as { rowCount?: number } | undefined)?.rowCount ?? 0;
+  }
+
+  // Recipients -------------------------------------------------------------------------------
+
+  async upsertRecipient(r: Recipient, opts: Options): Promise<void> {
+    await this.exec(
+      `INSERT INTO ${this.s}.recipients (user_id, email, name, timezone, email_verified)
+       VALUES (:userId, :email, :name, :timezone, :emailVerified)
+       ON CONFLICT (user_id) DO UPDATE SET email = EXCLUDED.email, name = EXCLUDED.name,
+         timezone = EXCLUDED.timezone, email_verified = recipients.email_verified OR EXCLUDED.email_verified, updated_at = now()`,
+      { ...r },
+      opts,
+    );
+  }
+
+  async updateRecipient(
+    userId: string,
+    change: { name?: string; timezone?: string; emailVerified?: boolean },
+    opts: Options,
+  ): Promise<void> {
+    await this.exec(
+      `UPDATE ${this.s}.recipients SET name = COALESCE(:name, name), timezone = COALESCE(:timezone, timezone),
+         email_verified = COALESCE(:emailVerified, email_verified), updated_at = now() WHERE user_id = :userId`,
+      {
+        userId,
+        name: change.name ?? null,
+        timezone: change.timezone ?? null,
+        emailVerified: change.emailVerified ?? null,
+      },
+      opts,
+    );
+  }
+
+  async recipient(userId: string, opts: Options = {}): Promise<Recipient | null> {
+    const rows = await this.select<RecipientRow>(
+      `SELECT * FROM ${this.s}.recipients WHERE user_id = :userId`,
+      { userId },
+      opts,
+    );
+    return rows[0] ? toRecipient(rows[0]) : null;
+  }
+
+  /** Every known recipient, with whether they accept mail of `category`. */
+  async recipientsWithPreference(
+    category: EmailCategory,
+    opts: Options,
+  ): Promise<Array<Recipient & { wants: boolean }>> {
+    const column = PREF_COLUMN[category];
+    const rows = await this.select<RecipientRow & { wants: boolean | null }>(
+      `SELECT r.*, p.${column} AS wants FROM ${this.s}.recipients r
+       LEFT JOIN ${this.s}.preferences p ON p.user_id = r.user_id ORDER BY r.user_id`,
+      {},
+      opts,
+    );
+    return rows.map(row => ({
+      ...toRecipient(row),
+      wants: row.wants ?? DEFAULT_EMAIL_PREFERENCES[category],
+    }));
+  }
+
+  // Courses (titles for mails whose event carries only an id) ----------------------------------
+
+  async upsertCourse(c: CourseInfo & { version: number }, opts: Options): Promise<void> {
+    await this.exec(
+      `INSERT INTO ${this.s}.courses (course_id, title, level, topics, version)
+       VALUES (:courseId, :title, :level, CAST(:topics AS jsonb), :version)
+       ON CONFLICT (course_id) DO UPDATE SET title = EXCLUDED.title, level = EXCLUDED.level, topics = EXCLUDED.topics,
+         version = EXCLUDED.version, updated_at = now() WHERE courses.version <= EXCLUDED.version`,
+      { ...c, topics: JSON.stringify(c.topics) },
+      opts,
+    );
+  }
+
+  async course(courseId: string, opts: Options = {}): Promise<CourseInfo | null> {
+    const rows = await this.select<{
+      course_id: string;
+      title: string;
+      level: string;
+      topics: string[];
+    }>(`SELECT * FROM ${this.s}.courses WHERE course_id = :courseId`, { courseId }, opts);
+    return rows[0]
+      ? {
+          courseId: rows[0].course_id,
+          title: rows[0].title,
+          level: rows[0].level,
+          topics: rows[0].topics,
+        }
+      : null;
+  }
+
+  // Preferences --------------------------------------------------------------------------------
+
+  async preferences(userId: string, opts: Options = {}): Promise<EmailPreferences> {
+    const rows = await this.select<PreferenceRow>(
+      `SELECT * FROM ${this.s}.preferences WHERE user_id = :userId`,
+      { userId },
+      opts,
+    );
+    const row = rows[0];
+    if (!row) return { ...DEFAULT_EMAIL_PREFERENCES };
+    return {
+      marketing: row.marketing,
+      achievements: row.achievements,
+      reminders: row.reminders,
+      weeklyReport: row.weekly_report,
+    };
+  }
+
+  async savePreferences(userId: string, prefs: EmailPreferences, opts: Options): Promise<void> {
+    await this.exec(
+      `INSERT INTO ${this.s}.preferences (user_id, marketing, achievements, reminders, weekly_report)
+       VALUES (:userId, :marketing, :achievements, :reminders, :weeklyReport)
+       ON CONFLICT (user_id) DO UPDATE SET marketing = EXCLUDED.marketing, achievements = EXCLUDED.achievements,
+         reminders = EXCLUDED.reminders, weekly_report = EXCLUDED.weekly_report, updated_at = now()`,
+      { userId, ...prefs },
+      opts,
+    );
+  }
+
+  // Emails -------------------------------------------------------------------------------------
+
+  /** Queues a mail; false when this (event, template, recipient) already has one. */
+  async queueMail(mail: QueuedMail, opts: Options): Promise<boolean> {
+    const inserted = await this.exec(
+      `INSERT INTO ${this.s}.emails (id, event_id, template, category, user_id, to_address, subject, html, text, headers, next_attempt_at)
+       VALUES (:id, :eventId, :template, :category, :userId, :to, :subject, :html, :text, CAST(:headers AS jsonb), COALESCE(:notBefore, now()))
+       ON CONFLICT ON CONSTRAINT emails_once DO NOTHING`,
+      { ...mail, headers: JSON.stringify(mail.headers), notBefore: mail.notBefore ?? null },
+      opts,
+    );
+    return inserted > 0;
+  }
+
+  /** Password-reset mails queued to `address` within the last `windowMinutes`. */
+  async countRecent(
+    template: EmailTemplate,
+    address: string,
+    windowMinutes: number,
+    opts: Options,
+  ): Promise<number> {
+    const rows = await this.select<{ n: string }>(
+      `SELECT count(*) AS n FROM ${this.s}.emails WHERE lower(to_address) = lower(:address) AND template = :template
+         AND created_at > now() - make_interval(mins => :windowMinutes)`,
+      { address, template, windowMinutes },
+      opts,
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  /** Serialises decisions about one key (e.g. the reset cap of one address) across nodes, until commit. */
+  async lockKey(key: string, opts: Options): Promise<void> {
+    await this.select(`SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))`, { key }, opts);
+  }
+
+  /** Drops scheduled mails of a user that have not gone out yet (e.g. verification reminders once verified). */
+  async cancelQueued(userId: string, template: EmailTemplate, opts: Options): Promise<number> {
+    return this.exec(
+      `DELETE FROM ${this.s}.emails WHERE user_id = :userId AND template = :template AND status = 'queued'`,
+      { userId, template },
+      opts,
+    );
+  }
+
+  async listEmails(
+    filter: EmailFilter,
+    page: number,
+    pageSize: number,
+  ): Promise<{ rows: EmailRow[]; total: number }> {
+    const where: string[] = [];
+    const replacements: Record<string, unknown> = {
+      limit: pageSize,
+      offset: (page - 1) * pageSize,
+    };
+    if (filter.to) {
+      where.push(`lower(to_address) LIKE :to ESCAPE '\\'`);
+      replacements.to = `%${filter.to.toLowerCase().replace(/[\\%_]/g, m => `\\${m}`)}%`;
+    }
+    if (filter.template) {
+      where.push("template = :template");
+      replacements.template = filter.template;
+    }
+    if (filter.status) {
+      // `sending` is an internal step of `queued`.
+      where.push(
+        filter.status === "queued" ? "status IN ('queued', 'sending')" : "status = :status",
+      );
+      replacements.status = filter.status;
+    }
+    const clause = where.length ? `WHERE ${where.join(" AND ")}` : "";
+    const [rows, count] = await Promise.all([
+      this.select<EmailRow>(
+        `SELECT * FROM ${this.s}.emails ${clause} ORDER BY created_at DESC, id DESC LIMIT :limit OFFSET :offset`,
+        replacements,
+      ),
+      this.select<{ n: string }>(
+        `SELECT count(*) AS n FROM ${this.s}.emails ${clause}`,
+        replacements,
+      ),
+    ]);
+    return { rows, total: Number(count[0]?.n ?? 0) };
+  }
+
+  async email(id: string): Promise<EmailRow | null> {
+    const rows = await this.select<EmailRow>(`SELECT * FROM ${this.s}.emails WHERE id = :id`, {
+      id,
+    });
+    return rows[0] ?? null;
+  }
+
+  async markOpened(id: string): Promise<boolean> {
+    const n = await this.exec(
+      `UPDATE ${this.s}.emails SET open_count = open_count + 1, opened_at = COALESCE(opened_at, now()),
+         status = CASE WHEN status = 'sent' THEN 'opened' ELSE status END WHERE id = :id`,
+      { id },
+    );
+    return n > 0;
+  }
+
+  /** A click proves the mail was opened too (images are often blocked). */
+  async markClicked(id: string): Promise<void> {
+    await this.exec(
+      `UPDATE ${this.s}.emails SET click_count = click_count + 1, clicked_at = COALESCE(clicked_at, now()),
+         opened_at = COALESCE(opened_at, now()), status = CASE WHEN status = 'sent' THEN 'opened' ELSE status END
+       WHERE id = :id`,
+      { id },
+    );
+  }
+
+  // Sender loop --------------------------------------------------------------------------------
+
+  /**
+   * Claims up to `limit` due mails for `node`. SKIP LOCKED lets every notify node claim
+   * at once without two of them getting the same row; a claim left by a crashed node
+   * expires after `leaseMs` and the mail is claimed again.
+   */
+  async claimDue(node: string, limit: number, leaseMs: number): Promise<EmailRow[]> {
+    return this.select<EmailRow>(
+      `UPDATE ${this.s}.emails SET status = 'sending', claimed_by = :node,
+         claim_expires_at = now() + make_interval(secs => :leaseSeconds), attempts = attempts + 1, last_attempt_at = now()
+       WHERE id IN (
+         SELECT id FROM ${this.s}.emails
+         WHERE (status = 'queued' AND next_attempt_at <= now()) OR (status = 'sending' AND claim_expires_at < now())
+         ORDER BY next_attempt_at, id LIMIT :limit FOR UPDATE SKIP LOCKED)
+       RETURNING *`,
+      { node, limit, leaseSeconds: leaseMs / 1000 },
+    );
+  }
+
+  async recordSent(
+    id: string,
+    node: string,
+    delivery: { messageId: string; response: string },
+  ): Promise<void> {
+    await this.exec(
+      `UPDATE ${this.s}.emails SET status = CASE WHEN opened_at IS NULL THEN 'sent' ELSE 'opened' END, sent_at = now(),
+         message_id = :messageId, smtp_response = :response, last_error = NULL, claimed_by = NULL, claim_expires_at = NULL
+       WHERE id = :id AND claimed_by = :node`,
+      { id, node, ...delivery },
+    );
+  }
+
+  async recordRetry(id: string, node: string, reason: string, delayMs: number): Promise<void> {
+    await this.exec(
+      `UPDATE ${this.s}.emails SET status = 'queued', last_error = :reason, smtp_response = :reason,
+         next_attempt_at = now() + make_interval(secs => :delaySeconds), claimed_by = NULL, claim_expires_at = NULL
+       WHERE id = :id AND claimed_by = :node`,
+      { id, node, reason, delaySeconds: delayMs / 1000 },
+    );
+  }
+
+  async recordFailed(id: string, node: string, reason: string): Promise<void> {
+    await this.exec(
+      `UPDATE ${this.s}.emails SET status = 'failed', failed_at = now(), last_error = :reason, smtp_response = :reason,
+         claimed_by = NULL, claim_expires_at = NULL
+       WHERE id = :id AND claimed_by = :node`,
+      { id, node, reason },
+    );
+  }
+
+  // In-app notifications -----------------------------------------------------------------------
+
+  async addNotification(n: NewNotification, opts: Options): Promise<boolean> {
+    const inserted = await this.exec(
+      `INSERT INTO ${this.s}.notifications (id, user_id, event_id, kind, title, body, link, data)
+       VALUES (:id, :userId, :eventId, :kind, :title, :body, :link, CAST(:data AS jsonb))
+       ON CONFLICT ON CONSTRAINT notifications_once DO NOTHING`,
+      { ...n, data: JSON.stringify(n.data) },
+      opts,
+    );
+    return inserted > 0;
+  }
+
+  async listNotifications(userId: string, page: number, pageSize: number, unreadOnly: boolean) {
+    const filter = unreadOnly ? "AND read_at IS NULL" : "";
+    const [rows, counts] = await Promise.all([
+      this.select<NotificationRow>(
+        `SELECT * FROM ${this.s}.notifications WHERE user_id = :userId ${filter}
+         ORDER BY created_at DESC, id DESC LIMIT :limit OFFSET :offset`,
+        { userId, limit: pageSize, offset: (page - 1) * pageSize },
+      ),
+      this.select<{ total: string; unread: string }>(
+        `SELECT count(*) FILTER (WHERE true ${filter}) AS total, count(*) FILTER (WHERE read_at IS NULL) AS unread
+         FROM ${this.s}.notifications WHERE user_id = :userId`,
+        { userId },
+      ),
+    ]);
+    return { rows, total: Number(counts[0]?.total ?? 0), unread: Number(counts[0]?.unread ?? 0) };
+  }
+
+  async unreadCount(userId: string): Promise<number> {
+    const rows = await this.select<{ n: string }>(
+      `SELECT count(*) AS n FROM ${this.s}.notifications WHERE user_id = :userId AND read_at IS NULL`,
+      { userId },
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  /** Marks one of the user's own notifications read; false when it is not theirs (or does not exist). */
+  async markRead(userId: string, id: string): Promise<boolean> {
+    const rows = await this.select<{ id: string }>(
+      `UPDATE ${this.s}.notifications SET read_at = COALESCE(read_at, now()) WHERE id = :id AND user_id = :userId RETURNING id`,
+      { id, userId },
+    );
+    return rows.length > 0;
+  }
+
+  // Throttles and erasure ----------------------------------------------------------------------
+
+  /** Claims the user's streak reminder of `localDate`; false when that day already had one. */
+  async claimReminderDay(userId: string, localDate: string, opts: Options): Promise<boolean> {
+    const inserted = await this.exec(
+      `INSERT INTO ${this.s}.reminder_log (user_id, local_date) VALUES (:userId, CAST(:localDate AS date))
+       ON CONFLICT DO NOTHING`,
+      { userId, localDate },
+      opts,
+    );
+    return inserted > 0;
+  }
+
+  async eraseUser(userId: string, opts: Options): Promise<void> {
+    for (const table of ["emails", "notifications", "preferences", "reminder_log", "recipients"]) {
+      await this.exec(`DELETE FROM ${this.s}.${table} WHERE user_id = :userId`, { userId }, opts);
+    }
+  }
+}
