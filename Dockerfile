@@ -1,0 +1,45 @@
+# syntax=docker/dockerfile:1
+# One image for every node: SERVICES picks what a container runs (api, users, content,
+# progress, notify). `npm start` runs the TypeScript directly through tsx (a runtime
+# dependency), so there is no build step — the first stage only installs the production
+# dependencies, the second copies them beside the sources and drops root.
+
+ARG NODE_IMAGE=node:24-bookworm-slim
+
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+ENV NODE_ENV=production
+COPY package.json package-lock.json ./
+# --ignore-scripts: nothing in the production tree needs an install script (argon2 ships
+# prebuilt binaries, PGlite is WebAssembly); this also keeps the `node` devDependency's
+# installer out. The cache mount keeps npm's download cache out of the layer.
+RUN --mount=type=cache,target=/root/.npm \
+    npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+
+FROM ${NODE_IMAGE} AS runtime
+LABEL org.opencontainers.image.title="lingomesh" \
+      org.opencontainers.image.description="Lingomesh Moleculer node (SERVICES selects the services)"
+ENV NODE_ENV=production \
+    LOG_FORMAT=json \
+    PORT=3000 \
+    METRICS_PORT=3030 \
+    DATA_DIR=/var/lib/lingomesh \
+    NPM_CONFIG_UPDATE_NOTIFIER=false \
+    NPM_CONFIG_FUND=false
+WORKDIR /app
+# The unprivileged `node` user (uid 1000) of the official image owns only the data dir.
+RUN mkdir -p /var/lib/lingomesh && chown node:node /var/lib/lingomesh
+COPY --from=deps /app/node_modules ./node_modules
+# Sources are read-only for the runtime user; .dockerignore keeps tests, docs, k8s and
+# monitoring files, local data and secrets out.
+COPY . .
+USER node
+EXPOSE 3000 3030
+# Readiness of this node (transporter, cache, databases, broker) on METRICS_PORT — every
+# node serves it there, the gateway too.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=40s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.METRICS_PORT||3030)+'/health/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+# npm forwards SIGTERM to tsx, which forwards it to the node process: the broker stops
+# taking work, finishes in-flight calls (tracking.shutdownTimeout 10 s) and leaves.
+STOPSIGNAL SIGTERM
+CMD ["npm", "start"]
