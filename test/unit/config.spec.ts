@@ -1,0 +1,72 @@
+import { ConfigError, loadConfig } from "../../lib/config";
+
+describe("the environment contract (lib/config.ts)", () => {
+  it("when no variable is set, then every service runs on embedded stand-ins with the documented defaults", () => {
+    const cfg = loadConfig({});
+    expect(cfg.services).toEqual(["api", "users", "content", "progress", "notify"]);
+    expect(cfg).toMatchObject({
+      namespace: "lingomesh",
+      transporter: undefined,
+      cacher: undefined,
+      databaseUrl: undefined,
+      amqpUrl: undefined,
+      smtpUrl: undefined,
+      port: 3000,
+      metricsPort: 3030,
+      rateLimitRpm: 600,
+      loginFailuresMax: 10,
+      publicUrl: "http://localhost:3000",
+      clusterMode: false,
+      redisPrefix: "lingomesh:",
+    });
+    expect(cfg.dataDir.endsWith("/data")).toBe(true);
+  });
+
+  it("when SERVICES names some services, then only those run; when set but empty, then none do", () => {
+    expect(loadConfig({ SERVICES: "users, progress" }).services).toEqual(["users", "progress"]);
+    expect(loadConfig({ SERVICES: "" }).services).toEqual([]);
+  });
+
+  it("when a transporter is set, then the node is in cluster mode", () => {
+    expect(loadConfig({ TRANSPORTER: "nats://127.0.0.1:4222" }).clusterMode).toBe(true);
+  });
+
+  it.each([
+    [{ PORT: "abc" }, "PORT", 'Configuration error: PORT must be a whole number (got "abc")'],
+    [
+      { PORT: "70000" },
+      "PORT",
+      "Configuration error: PORT must be between 0 and 65535 (got 70000)",
+    ],
+    [{ SERVICES: "users,billing" }, "SERVICES", "billing"],
+    [{ DATABASE_URL: "mysql://x@y/z" }, "DATABASE_URL", "must use postgres: or postgresql:"],
+    [{ CACHER: "not a url" }, "CACHER", "is not a valid URL"],
+    [{ TRANSPORTER: "carrier-pigeon" }, "TRANSPORTER", "must be a transporter URL"],
+    [{ LOG_LEVEL: "loud" }, "LOG_LEVEL", "must be one of"],
+    [{ NAMESPACE: "a b" }, "NAMESPACE", "may only hold"],
+    [{ S3_ENDPOINT: "http://minio:9000" }, "S3_BUCKET", "S3 needs"],
+    [
+      { JWT_PRIVATE_KEY: "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----" },
+      "JWT_PUBLIC_KEY",
+      "key pair",
+    ],
+    [{ JWT_PUBLIC_KEY: "not a pem" }, "JWT_PUBLIC_KEY", "PEM-encoded public key"],
+    [{ ADMIN_EMAIL: "root@example.com" }, "ADMIN_PASSWORD", "needs both"],
+  ])("when %j is given, then start-up stops with one line naming %s", (env, variable, fragment) => {
+    let error: unknown;
+    try {
+      loadConfig(env);
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).variable).toBe(variable);
+    expect((error as ConfigError).message).toContain(fragment);
+    expect((error as ConfigError).message).not.toContain("\n");
+  });
+
+  it("when a URL with credentials is rejected, then the message does not repeat the credentials", () => {
+    expect(() => loadConfig({ AMQP_URL: "http://guest:s3cret@rabbit:5672" })).toThrow(/AMQP_URL/);
+    expect(() => loadConfig({ AMQP_URL: "http://guest:s3cret@rabbit:5672" })).not.toThrow(/s3cret/);
+  });
+});
