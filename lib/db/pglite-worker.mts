@@ -119,7 +119,7 @@ class SessionQueue {
         }
         const type = job.message[0];
         const exchangeOver = type === SYNC || type === QUERY || type === TERMINATE || type === 0;
-        this.owner = (process.env.OLD_QUEUE ? true : exchangeOver) && !this.db.isInTransaction() ? null : job.handlerId;
+        this.owner = exchangeOver && !this.db.isInTransaction() ? null : job.handlerId;
         job.resolve(bytes);
       }
     } finally {
