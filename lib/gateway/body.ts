@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import bodyParser from "body-parser";
-import { badJson, payloadTooLarge, unsupportedMediaType } from "./errors";
+import { badJson, payloadTooLarge, prototypeKey, tooDeep, unsupportedMediaType } from "./errors";
 
 export const JSON_BODY_LIMIT = 1024 * 1024;
 export const MEDIA_BODY_LIMIT = 20 * 1024 * 1024;
@@ -24,6 +24,31 @@ function declaredLength(req: IncomingMessage): number | undefined {
   return value !== undefined && /^\d+$/.test(value) ? Number(value) : undefined;
 }
 
+/** Deeper than any body of the contract (a lesson's questions' answers are 4 levels down). */
+export const JSON_MAX_DEPTH = 32;
+
+/**
+ * What is wrong with a parsed body's shape, or undefined: an own `__proto__` key anywhere
+ * (named by the top-level field holding it), or nesting deeper than JSON_MAX_DEPTH, which
+ * recursive validators and serializers further in would answer with a stack overflow.
+ */
+export function bodyShapeProblem(
+  body: unknown,
+): { kind: "prototype"; field: string } | { kind: "depth" } | undefined {
+  // Iterative, and no path strings built on the way: a 1 MiB body can nest very deep.
+  const pending: Array<[unknown, string, number]> = [[body, "", 0]];
+  while (pending.length > 0) {
+    const [value, top, depth] = pending.pop() as [unknown, string, number];
+    if (value === null || typeof value !== "object") continue;
+    if (depth >= JSON_MAX_DEPTH) return { kind: "depth" };
+    for (const key of Object.keys(value)) {
+      if (key === "__proto__") return { kind: "prototype", field: top || key };
+      pending.push([(value as Record<string, unknown>)[key], top || key, depth + 1]);
+    }
+  }
+  return undefined;
+}
+
 const parseJson = bodyParser.json({ limit: JSON_BODY_LIMIT, strict: true, type: () => true });
 
 /**
@@ -40,7 +65,11 @@ export const jsonBody: Middleware = (req, res, next) => {
   if (length !== undefined && length > JSON_BODY_LIMIT)
     return next(payloadTooLarge(JSON_BODY_LIMIT));
   parseJson(req, res, (err?: unknown) => {
-    if (!err) return next();
+    if (!err) {
+      const problem = bodyShapeProblem((req as { body?: unknown }).body);
+      if (problem?.kind === "prototype") return next(prototypeKey(problem.field));
+      return next(problem ? tooDeep(JSON_MAX_DEPTH) : undefined);
+    }
     const type = (err as { type?: string }).type;
     if (type === "entity.too.large") return next(payloadTooLarge(JSON_BODY_LIMIT));
     if (type === "entity.parse.failed") return next(badJson());

@@ -22,6 +22,10 @@ export class GatewayError extends Errors.MoleculerClientError {
 
 export const badJson = (): GatewayError =>
   new GatewayError("BadRequestError", "The body is not valid JSON", 400, "INVALID_JSON");
+export const tooDeep = (maxDepth: number): GatewayError =>
+  new GatewayError("BadRequestError", "The body nests too deeply", 400, "JSON_TOO_DEEP", {
+    maxDepth,
+  });
 export const unauthenticated = (message = "A valid access token is required"): GatewayError =>
   new GatewayError("UnauthorizedError", message, 401, "UNAUTHORIZED");
 export const forbidden = (): GatewayError =>
@@ -57,6 +61,34 @@ export const gatewayTimeout = (): GatewayError =>
     504,
     "GATEWAY_TIMEOUT",
   );
+/**
+ * A body or query field named like a path parameter (`{"id": …}` on /courses/:id): moleculer-web
+ * would silently let the path win, so the request is refused instead (security.md line 21).
+ */
+export const pathParamsInBody = (names: string[]): Errors.ValidationError =>
+  new Errors.ValidationError(
+    "Parameters validation error!",
+    "VALIDATION_ERROR",
+    names.map(name => ({
+      type: "objectStrict",
+      field: name,
+      actual: name,
+      message: `The '${name}' field comes from the path; it may not be sent in the body or query.`,
+    })),
+  );
+/**
+ * A JSON key `__proto__`: moleculer-web merges the body with Object.assign, which would make
+ * it the params' prototype — fields the strict validators never see as the body's own.
+ */
+export const prototypeKey = (field: string): Errors.ValidationError =>
+  new Errors.ValidationError("Parameters validation error!", "VALIDATION_ERROR", [
+    {
+      type: "objectStrict",
+      field,
+      actual: "__proto__",
+      message: "The key '__proto__' is not allowed.",
+    },
+  ]);
 const internal = (): PublicError => ({
   name: "InternalServerError",
   message: "Something went wrong on our side",
@@ -101,6 +133,8 @@ function isTimeout(err: Error): boolean {
 function isUnavailable(err: Error): boolean {
   const type = (err as LibraryError).type;
   return (
+    // The node lost its transporter (NATS unreachable): nothing can be reached right now.
+    err instanceof Errors.BrokerDisconnectedError ||
     err instanceof Errors.ServiceNotFoundError ||
     err instanceof Errors.ServiceNotAvailableError ||
     err instanceof Errors.QueueIsFullError ||
