@@ -11,16 +11,20 @@ export type CourseStatus = (typeof COURSE_STATUSES)[number];
 /** Languages a course may teach (ISO 639-1); the app teaches English first. */
 export const COURSE_LANGUAGES = ["en"] as const;
 
-/** The editable state of a course, as the author and admins see it. */
-export interface CourseRecord {
-  id: string;
-  ownerId: string;
+/** What describes a course in the catalogue: the same fields in a draft and in every published view. */
+export interface CourseDescription {
   title: string;
   description: string;
   level: CefrLevel;
   /** Topic slugs, e.g. "greetings", "daily-life". */
   topics: string[];
   language: string;
+}
+
+/** The editable state of a course, as the author and admins see it. */
+export interface CourseRecord extends CourseDescription {
+  id: string;
+  ownerId: string;
   status: CourseStatus;
   /** Number of the live published version; 0 until the first publish. */
   version: number;
@@ -37,14 +41,9 @@ export interface DraftCourseView extends CourseRecord {
 }
 
 /** An immutable published version of a course (what learners and the public see). */
-export interface PublishedCourse {
+export interface PublishedCourse extends CourseDescription {
   id: string;
   ownerId: string;
-  title: string;
-  description: string;
-  level: CefrLevel;
-  topics: string[];
-  language: string;
   status: "published";
   version: number;
   publishedAt: string;
@@ -52,13 +51,8 @@ export interface PublishedCourse {
 }
 
 /** One row of the public catalogue. */
-export interface CourseCard {
+export interface CourseCard extends CourseDescription {
   id: string;
-  title: string;
-  description: string;
-  level: CefrLevel;
-  topics: string[];
-  language: string;
   version: number;
   lessonCount: number;
   publishedAt: string;

@@ -74,14 +74,18 @@ export interface EmailRow {
   click_count: number;
 }
 
-/** What GET /emails lists: the record of a mail, never its body. */
-export interface EmailView {
+/** Which mail it is, why it was sent and to whom: the same in its queued form and its record. */
+export interface MailIdentity {
   id: string;
   eventId: string;
   template: EmailTemplate;
   category: MailCategory;
   userId: string | null;
   to: string;
+}
+
+/** What GET /emails lists: the record of a mail, never its body. */
+export interface EmailView extends MailIdentity {
   subject: string;
   status: EmailStatus;
   attempts: number;
@@ -135,13 +139,7 @@ export interface RenderedMail {
 }
 
 /** A mail ready to be queued (rendered, addressed, with its headers). */
-export interface QueuedMail extends RenderedMail {
-  id: string;
-  eventId: string;
-  template: EmailTemplate;
-  category: MailCategory;
-  userId: string | null;
-  to: string;
+export interface QueuedMail extends RenderedMail, MailIdentity {
   headers: Record<string, string>;
   /** Send no earlier than this (scheduled follow-ups such as the verification reminder). */
   notBefore?: Date;

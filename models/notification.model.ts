@@ -1,4 +1,5 @@
 import { EMAIL_CATEGORIES, type EmailCategory } from "./email.model";
+import type { UserSummary } from "./user.model";
 
 /** In-app notifications (GET /me/notifications) and email preferences of the notify service. */
 
@@ -107,12 +108,4 @@ export interface Recipient {
 }
 
 /** What users.profiles answers (internal action of the users service). */
-export interface UserProfile {
-  id: string;
-  email: string;
-  name: string;
-  timezone: string;
-  dailyGoalXp: number;
-  emailVerified: boolean;
-  nativeLanguage: string;
-}
+export type UserProfile = UserSummary;

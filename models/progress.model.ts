@@ -1,3 +1,5 @@
+import type { UserSummary } from "./user.model";
+
 /**
  * Shapes of the progress service: what it reads from other services (the internal
  * contracts of content and users) and what it answers on the Learning routes.
@@ -55,16 +57,8 @@ export interface CourseSummary {
   lessonCount: number;
 }
 
-/** users.profiles({ ids }). */
-export interface UserProfile {
-  id: string;
-  email: string;
-  name: string;
-  timezone: string;
-  dailyGoalXp: number;
-  emailVerified: boolean;
-  nativeLanguage?: string;
-}
+/** users.profiles({ ids }): the part progress reads. */
+export type UserProfile = Omit<UserSummary, "nativeLanguage">;
 
 export interface StreakView {
   current: number;

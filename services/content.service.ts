@@ -1,13 +1,12 @@
 import type { Readable } from "node:stream";
 import { Errors, type Context, type ServiceSchema } from "moleculer";
 import type { Transaction } from "sequelize";
-import { v7 as uuidv7 } from "uuid";
 import { configOf } from "../lib/config";
 import { registerHealthCheck, unregisterHealthCheck } from "../lib/health";
-import { createMediaStorage, type MediaStorage } from "../lib/storage";
-import { DbMixin, type DbServiceThis, type DbSettings } from "../mixins/db.mixin";
-import { DurableEvents, type DurableEventsMethods } from "../mixins/durable-events.mixin";
-import type { AuthUser, RequestMeta, Role } from "../models/auth.model";
+import { createMediaStorage } from "../lib/storage";
+import { DbMixin, type DbSettings } from "../mixins/db.mixin";
+import { DurableEvents } from "../mixins/durable-events.mixin";
+import type { AuthUser, Role } from "../models/auth.model";
 import type {
   CourseBrief,
   CourseOutline,
@@ -27,24 +26,20 @@ import type {
   PublishedLesson,
 } from "../models/lesson.model";
 import { createLessonParams, updateLessonParams } from "../models/lesson.model";
-import type { MediaRecord, MediaRef } from "../models/media.model";
+import type { MediaRef } from "../models/media.model";
 import type { TopicCount } from "../models/content.model";
 import { READ_RETRY } from "../moleculer.config";
 import * as authoring from "./content/authoring";
-import { readUpload, sniffMediaType } from "./content/media";
+import type { ContentMethods, ContentThis, ContentVars, Ctx } from "./content/context";
+import { courseNotFound, lessonNotFound } from "./content/errors";
+import { openMedia, saveUpload } from "./content/media";
 import { MongoContentRepository } from "./content/mongo-repository";
 import { contentMigrations } from "./content/pg-migrations";
 import { PgContentRepository } from "./content/pg-repository";
-import type { ContentRepository } from "./content/repository";
+import { listCourses, readCourse, readLesson } from "./content/reading";
 import { seedStarterContent, type SeedReport } from "./content/seeder";
-import { topicRows, topicSlug } from "./content/topics";
-import {
-  draftLessonView,
-  gradingView,
-  learnerLessonView,
-  mediaRef,
-  outlineView,
-} from "./content/views";
+import { topicRows } from "./content/topics";
+import { gradingView, outlineView } from "./content/views";
 
 /**
  * Content: courses → ordered lessons (reading, quiz, flashcards), media, CEFR levels and
@@ -52,33 +47,6 @@ import {
  * (cached, cleaned on every node on change). Answer keys leave only through the internal
  * `lessonForGrading`, which the gateway never routes.
  */
-
-interface ContentVars {
-  repo: ContentRepository;
-  storage: MediaStorage;
-  publicUrl: string;
-}
-
-interface ContentMethods {
-  deps(ctx?: Context): authoring.AuthoringDeps;
-  requireUser(ctx: Context<unknown, RequestMeta>): AuthUser;
-  requireRole(ctx: Context<unknown, RequestMeta>, role: Role): AuthUser;
-  canEdit(user: AuthUser | undefined, ownerId: string): boolean;
-  ownedCourse(ctx: Context<unknown, RequestMeta>, id: string): Promise<CourseRecord>;
-  ownedLesson(ctx: Context<unknown, RequestMeta>, id: string): Promise<LessonRecord>;
-  afterChange(ctx?: Context): Promise<void>;
-  seedIfEmpty(): Promise<void>;
-}
-
-type ContentThis = DbServiceThis & DurableEventsMethods & ContentVars & ContentMethods;
-type Ctx<P = Record<string, never>> = Context<P, RequestMeta>;
-
-const courseNotFound = (id: string) =>
-  new Errors.MoleculerClientError("Course not found", 404, "COURSE_NOT_FOUND", { id });
-const lessonNotFound = (id: string) =>
-  new Errors.MoleculerClientError("Lesson not found", 404, "LESSON_NOT_FOUND", { id });
-const mediaNotFound = (id: string) =>
-  new Errors.MoleculerClientError("Media not found", 404, "MEDIA_NOT_FOUND", { id });
 
 const idParam = { $$strict: true, id: { type: "string", min: 1, max: 64 } } as const;
 
@@ -106,25 +74,8 @@ const ContentService: ServiceSchema<DbSettings, ContentMethods, ContentVars, Con
         keys: ["level", "topic", "q", "page", "pageSize"],
       },
       retryPolicy: READ_RETRY,
-      async handler(this: ContentThis, ctx: Ctx<ListCoursesInput>): Promise<Page<unknown>> {
-        const { page, pageSize } = ctx.params;
-        const result = ctx.params.mine
-          ? await this.repo.listCourses(
-              this.requireRole(ctx, "author").roles.includes("admin") ? null : ctx.meta.user!.id,
-              page,
-              pageSize,
-            )
-          : await this.repo.searchPublished({
-              ...ctx.params,
-              topic: ctx.params.topic ? topicSlug(ctx.params.topic) : undefined,
-            });
-        return {
-          rows: result.rows,
-          total: result.total,
-          page,
-          pageSize,
-          totalPages: Math.ceil(result.total / pageSize),
-        };
+      handler(this: ContentThis, ctx: Ctx<ListCoursesInput>): Promise<Page<unknown>> {
+        return listCourses(this, ctx);
       },
     },
 
@@ -146,18 +97,8 @@ const ContentService: ServiceSchema<DbSettings, ContentMethods, ContentVars, Con
         view: { type: "enum", values: ["draft", "published"], optional: true },
       },
       retryPolicy: READ_RETRY,
-      async handler(this: ContentThis, ctx: Ctx<{ id: string; view?: "draft" | "published" }>) {
-        if (ctx.params.view !== "published" && ctx.meta.user) {
-          const draft = await this.repo.getCourse(ctx.params.id);
-          if (draft && this.canEdit(ctx.meta.user, draft.ownerId))
-            return authoring.courseView(this.deps(ctx), draft);
-        }
-        const published = await ctx.call<PublishedCourse | null, { id: string }>(
-          "content.publishedCourse",
-          { id: ctx.params.id },
-        );
-        if (!published) throw courseNotFound(ctx.params.id);
-        return published;
+      handler(this: ContentThis, ctx: Ctx<{ id: string; view?: "draft" | "published" }>) {
+        return readCourse(this, ctx);
       },
     },
 
@@ -216,24 +157,8 @@ const ContentService: ServiceSchema<DbSettings, ContentMethods, ContentVars, Con
       params: idParam,
       auth: true,
       retryPolicy: READ_RETRY,
-      async handler(this: ContentThis, ctx: Ctx<{ id: string }>): Promise<LessonView> {
-        const user = this.requireUser(ctx);
-        const draft = await this.repo.getLesson(ctx.params.id);
-        if (draft) {
-          const course = await this.repo.getCourse(draft.courseId);
-          if (course && this.canEdit(user, course.ownerId)) {
-            const media = (await this.repo.getMediaMany(draft.media)).map(m =>
-              mediaRef(this.publicUrl, m),
-            );
-            return draftLessonView(draft, media, this.publicUrl);
-          }
-        }
-        const published = await ctx.call<PublishedLesson | null, { id: string }>(
-          "content.publishedLesson",
-          { id: ctx.params.id },
-        );
-        if (!published) throw lessonNotFound(ctx.params.id);
-        return learnerLessonView(published);
+      handler(this: ContentThis, ctx: Ctx<{ id: string }>): Promise<LessonView> {
+        return readLesson(this, ctx);
       },
     },
 
@@ -277,43 +202,17 @@ const ContentService: ServiceSchema<DbSettings, ContentMethods, ContentVars, Con
       async handler(this: ContentThis, ctx: Ctx<{ $filename?: string }>): Promise<MediaRef> {
         const user = this.requireRole(ctx, "author");
         const stream = (ctx.stream ?? null) as Readable | null;
-        if (!stream) {
-          throw new Errors.ValidationError("Parameters validation error!", "VALIDATION_ERROR", [
-            { type: "required", field: "file", message: "Send the file as multipart/form-data." },
-          ]);
-        }
-        const bytes = await readUpload(stream);
-        const contentType = await sniffMediaType(bytes);
-        const id = uuidv7();
-        const media: MediaRecord = {
-          id,
-          ownerId: user.id,
-          contentType,
-          size: bytes.length,
-          storageKey: id,
-          filename: ctx.params.$filename ?? null,
-          createdAt: new Date().toISOString(),
-        };
-        await this.storage.put(media.storageKey, bytes, contentType);
-        await this.repo.insertMedia(media);
-        return mediaRef(this.publicUrl, media);
+        return saveUpload(this, user.id, stream, ctx.params.$filename);
       },
     },
 
     getMedia: {
       params: idParam,
       async handler(this: ContentThis, ctx: Ctx<{ id: string }>): Promise<Readable> {
-        const media = await this.repo.getMedia(ctx.params.id);
-        const object = media ? await this.storage.get(media.storageKey) : null;
-        if (!media || !object) throw mediaNotFound(ctx.params.id);
-        ctx.meta.$responseType = media.contentType;
-        // Uploads never change (a new upload gets a new id), so clients may keep them.
-        ctx.meta.$responseHeaders = {
-          "Content-Length": String(media.size),
-          "Cache-Control": "public, max-age=31536000, immutable",
-          "X-Content-Type-Options": "nosniff",
-        };
-        return object.body;
+        const { contentType, headers, body } = await openMedia(this, ctx.params.id);
+        ctx.meta.$responseType = contentType;
+        ctx.meta.$responseHeaders = headers;
+        return body;
       },
     },
 

@@ -18,8 +18,6 @@ import {
   type EmailPreferences,
   type NotificationPage,
   type NotificationPreferences,
-  type Recipient,
-  type UserProfile,
 } from "../models/notification.model";
 import { consumers, type NotifyRuntime } from "./notify/consumers";
 import { deriveLinkKey, LinkTokens } from "./notify/link-tokens";
@@ -27,7 +25,13 @@ import { appLinks, MailBuilder } from "./notify/mail-builder";
 import { createMailer, type Mailer } from "./notify/mailer";
 import { notifyMigrations } from "./notify/migrations";
 import { sampleVars } from "./notify/preview";
-import { DEFAULT_SENDER_OPTIONS, MailSender, type SenderOptions } from "./notify/sender";
+import { recipientOf } from "./notify/recipients";
+import {
+  DEFAULT_SENDER_OPTIONS,
+  meteredSender,
+  type MailSender,
+  type SenderOptions,
+} from "./notify/sender";
 import { NotifyStore } from "./notify/store";
 import { MailTemplates } from "./notify/templates";
 
@@ -59,7 +63,6 @@ interface NotifyVars {
 interface NotifyMethods {
   prepare(): Promise<void>;
   runtime(): NotifyRuntime;
-  recipientOf(userId: string, t: Transaction): Promise<Recipient | null>;
   requireUser(ctx: Context<unknown, RequestMeta>): string;
 }
 
@@ -214,15 +217,9 @@ const NotifyService: NotifySchema = {
         ctx: Ctx<{ email: Partial<EmailPreferences> }>,
       ): Promise<NotificationPreferences> {
         const userId = this.requireUser(ctx);
-        const email = await this.withTransaction(async t => {
-          await this.store.lockKey(`notify:prefs:${userId}`, { transaction: t });
-          const next = {
-            ...(await this.store.preferences(userId, { transaction: t })),
-            ...ctx.params.email,
-          };
-          await this.store.savePreferences(userId, next, { transaction: t });
-          return next;
-        });
+        const email = await this.withTransaction(t =>
+          this.store.changePreferences(userId, ctx.params.email, t),
+        );
         return { email };
       },
     },
@@ -271,15 +268,9 @@ const NotifyService: NotifySchema = {
             "INVALID_UNSUBSCRIBE_TOKEN",
           );
         }
-        await this.withTransaction(async t => {
-          await this.store.lockKey(`notify:prefs:${token.userId}`, { transaction: t });
-          const prefs = await this.store.preferences(token.userId, { transaction: t });
-          await this.store.savePreferences(
-            token.userId,
-            { ...prefs, [token.category]: false },
-            { transaction: t },
-          );
-        });
+        await this.withTransaction(t =>
+          this.store.changePreferences(token.userId, { [token.category]: false }, t),
+        );
         this.logger.info("Unsubscribed by mail link", {
           userId: token.userId,
           category: token.category,
@@ -357,35 +348,14 @@ const NotifyService: NotifySchema = {
         builder: this.builder,
         logger: this.logger,
         limits: this.settings.limits,
-        recipientOf: (userId, t) => this.recipientOf(userId, t),
+        recipientOf: (userId, t) =>
+          recipientOf(
+            { store: this.store, broker: this.broker, timeoutMs: this.settings.profileTimeoutMs },
+            userId,
+            t,
+          ),
         deliverAfterCommit: t => t.afterCommit(() => this.sender.kick()),
       };
-    },
-
-    /**
-     * The local copy first (filled by user.created/updated, so mail goes while users is
-     * slow); otherwise ask users.profiles and keep the answer. A users outage throws, and
-     * DurableEvents retries the event later.
-     */
-    async recipientOf(this: NotifyThis, userId: string, t: Transaction): Promise<Recipient | null> {
-      const local = await this.store.recipient(userId, { transaction: t });
-      if (local) return local;
-      const profiles = await this.broker.call<UserProfile[], { ids: string[] }>(
-        "users.profiles",
-        { ids: [userId] },
-        { timeout: this.settings.profileTimeoutMs },
-      );
-      const profile = profiles.find(p => p.id === userId);
-      if (!profile) return null;
-      const recipient: Recipient = {
-        userId,
-        email: profile.email,
-        name: profile.name,
-        timezone: profile.timezone,
-        emailVerified: profile.emailVerified,
-      };
-      await this.store.upsertRecipient(recipient, { transaction: t });
-      return recipient;
     },
 
     requireUser(this: NotifyThis, ctx: Ctx): string {
@@ -407,20 +377,12 @@ const NotifyService: NotifySchema = {
     const cfg = configOf(this.broker);
     await this.ready;
     this.mailer = createMailer(cfg);
-    const metrics = this.broker.isMetricsEnabled() ? this.broker.metrics : undefined;
-    metrics?.register({
-      type: "counter",
-      name: "notify.mails.total",
-      labelNames: ["template", "outcome"],
-      description: "Mail delivery attempts by template and outcome (sent, retry, failed)",
-    });
-    this.sender = new MailSender(
+    this.sender = meteredSender(
+      this.broker,
       this.store,
       this.mailer,
       { ...this.settings.sender, nodeId: this.broker.nodeID, from: cfg.mailFrom },
       this.logger,
-      (outcome, mail) =>
-        metrics?.increment("notify.mails.total", { template: mail.template, outcome }),
     );
     // SMTP being down does not make this node unready: mail waits in the queue by design.
     this.sender.start();

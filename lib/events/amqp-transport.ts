@@ -2,6 +2,7 @@ import amqp, {
   type ChannelModel,
   type ConfirmChannel,
   type ConsumeMessage,
+  type Message,
   type MessagePropertyHeaders,
   type Options,
 } from "amqplib";
@@ -17,6 +18,19 @@ import {
   type RetryPolicy,
   type Subscription,
 } from "./transport";
+
+/** The properties a message keeps when it is published again (delay queue, DLQ, replay). */
+function republished(msg: Message, headers: MessagePropertyHeaders): Options.Publish {
+  return {
+    persistent: true,
+    contentType: msg.properties.contentType,
+    messageId: msg.properties.messageId,
+    type: msg.properties.type,
+    appId: msg.properties.appId,
+    timestamp: msg.properties.timestamp,
+    headers,
+  };
+}
 
 /**
  * Durable events on RabbitMQ, on amqplib directly:
@@ -255,15 +269,7 @@ class AmqpConsumerGroup implements Subscription {
     headers["x-last-error"] = error.message.slice(0, 1000);
     headers["x-failed-at"] = new Date().toISOString();
     headers["x-consumer-group"] = this.spec.group;
-    const options: Options.Publish = {
-      persistent: true,
-      contentType: msg.properties.contentType,
-      messageId: msg.properties.messageId,
-      type: msg.properties.type,
-      appId: msg.properties.appId,
-      timestamp: msg.properties.timestamp,
-      headers,
-    };
+    const options = republished(msg, headers);
     try {
       await confirmed(
         cb => channel.sendToQueue(queue, msg.content, options, cb),
@@ -379,21 +385,7 @@ export class AmqpTransport implements EventTransport {
         headers[ATTEMPTS] = 0;
         headers["x-replayed-at"] = new Date().toISOString();
         await confirmed(
-          cb =>
-            channel.sendToQueue(
-              queue,
-              msg.content,
-              {
-                persistent: true,
-                contentType: msg.properties.contentType,
-                messageId: msg.properties.messageId,
-                type: msg.properties.type,
-                appId: msg.properties.appId,
-                timestamp: msg.properties.timestamp,
-                headers,
-              },
-              cb,
-            ),
+          cb => channel.sendToQueue(queue, msg.content, republished(msg, headers), cb),
           this.confirmTimeoutMs,
         );
         // Confirmed in the queue before it leaves the DLQ: a crash here duplicates, never loses.

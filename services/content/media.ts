@@ -1,7 +1,16 @@
 import type { Readable } from "node:stream";
 import { Errors } from "moleculer";
 import { fileTypeFromBuffer } from "file-type/core";
-import { MEDIA_MAX_BYTES, MEDIA_TYPES } from "../../models/media.model";
+import { v7 as uuidv7 } from "uuid";
+import {
+  MEDIA_MAX_BYTES,
+  MEDIA_TYPES,
+  type MediaRecord,
+  type MediaRef,
+} from "../../models/media.model";
+import type { ContentThis } from "./context";
+import { mediaNotFound } from "./errors";
+import { mediaRef } from "./views";
 
 /** Reads an upload into memory, refusing (413) as soon as it passes the limit. */
 export async function readUpload(stream: Readable, limit = MEDIA_MAX_BYTES): Promise<Buffer> {
@@ -43,4 +52,53 @@ export async function sniffMediaType(bytes: Buffer): Promise<string> {
     );
   }
   return detected.mime;
+}
+
+/** An author's upload: checked by its bytes, stored, recorded. */
+export async function saveUpload(
+  svc: ContentThis,
+  ownerId: string,
+  stream: Readable | null,
+  filename: string | undefined,
+): Promise<MediaRef> {
+  if (!stream) {
+    throw new Errors.ValidationError("Parameters validation error!", "VALIDATION_ERROR", [
+      { type: "required", field: "file", message: "Send the file as multipart/form-data." },
+    ]);
+  }
+  const bytes = await readUpload(stream);
+  const contentType = await sniffMediaType(bytes);
+  const id = uuidv7();
+  const media: MediaRecord = {
+    id,
+    ownerId,
+    contentType,
+    size: bytes.length,
+    storageKey: id,
+    filename: filename ?? null,
+    createdAt: new Date().toISOString(),
+  };
+  await svc.storage.put(media.storageKey, bytes, contentType);
+  await svc.repo.insertMedia(media);
+  return mediaRef(svc.publicUrl, media);
+}
+
+/** An upload's bytes and the headers they go with. */
+export async function openMedia(
+  svc: ContentThis,
+  id: string,
+): Promise<{ contentType: string; headers: Record<string, string>; body: Readable }> {
+  const media = await svc.repo.getMedia(id);
+  const object = media ? await svc.storage.get(media.storageKey) : null;
+  if (!media || !object) throw mediaNotFound(id);
+  return {
+    contentType: media.contentType,
+    // Uploads never change (a new upload gets a new id), so clients may keep them.
+    headers: {
+      "Content-Length": String(media.size),
+      "Cache-Control": "public, max-age=31536000, immutable",
+      "X-Content-Type-Options": "nosniff",
+    },
+    body: object.body,
+  };
 }

@@ -2,6 +2,7 @@ import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
 import type {
   CourseBrief,
   CourseCard,
+  CourseDescription,
   CourseRecord,
   PublishedCourse,
 } from "../../models/course.model";
@@ -19,15 +20,22 @@ type Row = Record<string, unknown>;
 const iso = (value: unknown): string => new Date(value as string | Date).toISOString();
 const isoOrNull = (value: unknown): string | null => (value == null ? null : iso(value));
 
+/** What the catalogue shows of a course, the same columns in every course table. */
+function descriptionOf(r: Row): CourseDescription {
+  return {
+    title: r.title as string,
+    description: r.description as string,
+    level: r.level as CourseDescription["level"],
+    topics: r.topics as string[],
+    language: r.language as string,
+  };
+}
+
 function courseOf(r: Row): CourseRecord {
   return {
     id: r.id as string,
     ownerId: r.owner_id as string,
-    title: r.title as string,
-    description: r.description as string,
-    level: r.level as CourseRecord["level"],
-    topics: r.topics as string[],
-    language: r.language as string,
+    ...descriptionOf(r),
     status: r.status as CourseRecord["status"],
     version: Number(r.version),
     hasUnpublishedChanges: Boolean(r.has_unpublished_changes),
@@ -58,11 +66,7 @@ function publishedOf(r: Row): PublishedCourse {
   return {
     id: r.id as string,
     ownerId: r.owner_id as string,
-    title: r.title as string,
-    description: r.description as string,
-    level: r.level as PublishedCourse["level"],
-    topics: r.topics as string[],
-    language: r.language as string,
+    ...descriptionOf(r),
     status: "published",
     version: Number(r.version),
     publishedAt: iso(r.published_at),
@@ -73,11 +77,7 @@ function publishedOf(r: Row): PublishedCourse {
 function cardOf(r: Row): CourseCard {
   return {
     id: r.id as string,
-    title: r.title as string,
-    description: r.description as string,
-    level: r.level as CourseCard["level"],
-    topics: r.topics as string[],
-    language: r.language as string,
+    ...descriptionOf(r),
     version: Number(r.version),
     lessonCount: Number(r.lesson_count),
     publishedAt: iso(r.published_at),
@@ -141,6 +141,21 @@ export class PgContentRepository implements ContentRepository {
     await this.sequelize.query(sql, { bind, transaction: tx as Transaction | undefined });
   }
 
+  /** One page of `SELECT columns FROM source` and the number of rows of all pages. */
+  private async page(
+    q: { columns: string; source: string; orderBy: string; bind: unknown[] },
+    page: number,
+    pageSize: number,
+  ): Promise<{ rows: Row[]; total: number }> {
+    const [count] = await this.rows(`SELECT count(*)::int AS n FROM ${q.source}`, q.bind);
+    const rows = await this.rows(
+      `SELECT ${q.columns} FROM ${q.source} ORDER BY ${q.orderBy}
+       LIMIT ${Number(pageSize)} OFFSET ${(Number(page) - 1) * Number(pageSize)}`,
+      q.bind,
+    );
+    return { rows, total: Number(count.n) };
+  }
+
   async countCourses(): Promise<number> {
     const [row] = await this.rows(`SELECT count(*)::int AS n FROM ${this.s}.courses`);
     return Number(row.n);
@@ -154,16 +169,17 @@ export class PgContentRepository implements ContentRepository {
   async listCourses(ownerId: string | null, page: number, pageSize: number) {
     const where = ownerId === null ? "" : "WHERE owner_id = $1";
     const bind = ownerId === null ? [] : [ownerId];
-    const [count] = await this.rows(
-      `SELECT count(*)::int AS n FROM ${this.s}.courses ${where}`,
-      bind,
+    const { rows, total } = await this.page(
+      {
+        columns: "*",
+        source: `${this.s}.courses ${where}`,
+        orderBy: "created_at DESC, id",
+        bind,
+      },
+      page,
+      pageSize,
     );
-    const rows = await this.rows(
-      `SELECT * FROM ${this.s}.courses ${where} ORDER BY created_at DESC, id
-       LIMIT ${Number(pageSize)} OFFSET ${(Number(page) - 1) * Number(pageSize)}`,
-      bind,
-    );
-    return { rows: rows.map(courseOf), total: Number(count.n) };
+    return { rows: rows.map(courseOf), total };
   }
 
   async insertCourse(c: CourseRecord, tx: Tx): Promise<void> {
@@ -353,19 +369,18 @@ export class PgContentRepository implements ContentRepository {
       rank = `ts_rank(search, ${query})`;
     }
     const clause = where.length > 0 ? `WHERE ${where.join(" AND ")}` : "";
-    const [count] = await this.rows(
-      `SELECT count(*)::int AS n FROM ${this.s}.published_courses ${clause}`,
-      bind,
+    const { rows, total } = await this.page(
+      {
+        columns: `id, title, description, level, topics, language, version, published_at,
+              jsonb_array_length(lessons) AS lesson_count, ${rank} AS rank`,
+        source: `${this.s}.published_courses ${clause}`,
+        orderBy: "rank DESC, level, published_at DESC, id",
+        bind,
+      },
+      f.page,
+      f.pageSize,
     );
-    const rows = await this.rows(
-      `SELECT id, title, description, level, topics, language, version, published_at,
-              jsonb_array_length(lessons) AS lesson_count, ${rank} AS rank
-         FROM ${this.s}.published_courses ${clause}
-        ORDER BY rank DESC, level, published_at DESC, id
-        LIMIT ${Number(f.pageSize)} OFFSET ${(Number(f.page) - 1) * Number(f.pageSize)}`,
-      bind,
-    );
-    return { rows: rows.map(cardOf), total: Number(count.n) };
+    return { rows: rows.map(cardOf), total };
   }
 
   async publishedBriefs(ids: string[]): Promise<CourseBrief[]> {

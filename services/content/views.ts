@@ -68,14 +68,21 @@ export function draftLessonView(l: LessonRecord, media: MediaRef[], publicUrl: s
   };
 }
 
-/** A published lesson as a learner reads it (answer keys stripped). */
-export function learnerLessonView(l: PublishedLesson): LessonView {
+/** What names a published lesson, in every view of it. */
+function publishedLessonKey(l: PublishedLesson) {
   return {
     id: l.id,
     courseId: l.courseId,
     courseVersion: l.courseVersion,
     kind: l.kind,
     title: l.title,
+  };
+}
+
+/** A published lesson as a learner reads it (answer keys stripped). */
+export function learnerLessonView(l: PublishedLesson): LessonView {
+  return {
+    ...publishedLessonKey(l),
     order: l.order,
     body: l.body,
     media: l.mediaFiles,
@@ -87,11 +94,7 @@ export function learnerLessonView(l: PublishedLesson): LessonView {
 
 export function gradingView(l: PublishedLesson): LessonForGrading {
   return {
-    id: l.id,
-    courseId: l.courseId,
-    courseVersion: l.courseVersion,
-    kind: l.kind,
-    title: l.title,
+    ...publishedLessonKey(l),
     questions: l.questions.map(q => ({
       id: q.id,
       type: q.type,

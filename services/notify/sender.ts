@@ -1,4 +1,4 @@
-import type { Logger } from "moleculer";
+import type { Logger, ServiceBroker } from "moleculer";
 import type { EmailRow } from "../../models/email.model";
 import { classifyFailure, type Mailer } from "./mailer";
 import type { NotifyStore } from "./store";
@@ -174,4 +174,24 @@ export class MailSender {
     // ±20 % jitter so a fleet of nodes does not retry in lockstep after an outage.
     return Math.min(this.opts.maxDelayMs, exp) * (0.8 + Math.random() * 0.4);
   }
+}
+
+/** This node's sender, counting outcomes in `notify.mails.total` when the broker has metrics on. */
+export function meteredSender(
+  broker: ServiceBroker,
+  store: NotifyStore,
+  mailer: Mailer,
+  opts: SenderOptions,
+  logger: Logger,
+): MailSender {
+  const metrics = broker.isMetricsEnabled() ? broker.metrics : undefined;
+  metrics?.register({
+    type: "counter",
+    name: "notify.mails.total",
+    labelNames: ["template", "outcome"],
+    description: "Mail delivery attempts by template and outcome (sent, retry, failed)",
+  });
+  return new MailSender(store, mailer, opts, logger, (outcome, mail) =>
+    metrics?.increment("notify.mails.total", { template: mail.template, outcome }),
+  );
 }

@@ -216,6 +216,18 @@ export class NotifyStore {
     );
   }
 
+  /** Applies a partial change under the user's preference lock (nodes serialise on it); returns the result. */
+  async changePreferences(
+    userId: string,
+    patch: Partial<EmailPreferences>,
+    t: Transaction,
+  ): Promise<EmailPreferences> {
+    await this.lockKey(`notify:prefs:${userId}`, { transaction: t });
+    const next = { ...(await this.preferences(userId, { transaction: t })), ...patch };
+    await this.savePreferences(userId, next, { transaction: t });
+    return next;
+  }
+
   // Emails -------------------------------------------------------------------------------------
 
   /** Queues a mail; false when this (event, template, recipient) already has one. */

@@ -29,10 +29,11 @@ export interface AwardInput {
   xp: number;
   reason: "attempt" | "lesson" | "review";
   ref: string;
-  lessons: number;
-  attempts: number;
-  reviews: number;
-  perfectQuiz: boolean;
+  /** What the award counts in the day's activity (0 when left out). */
+  lessons?: number;
+  attempts?: number;
+  reviews?: number;
+  perfectQuiz?: boolean;
 }
 
 export interface AwardOutcome {
@@ -77,7 +78,12 @@ export async function applyAward(
     db,
     userId,
     today,
-    { xp: input.xp, lessons: input.lessons, attempts: input.attempts, reviews: input.reviews },
+    {
+      xp: input.xp,
+      lessons: input.lessons ?? 0,
+      attempts: input.attempts ?? 0,
+      reviews: input.reviews ?? 0,
+    },
     t,
   );
 
@@ -86,7 +92,7 @@ export async function applyAward(
     completedCourses: await store.completedCourseCount(db, userId, t),
     xp: xpTotal,
     streak: streak.current,
-    perfectQuiz: input.perfectQuiz,
+    perfectQuiz: input.perfectQuiz ?? false,
   });
   const unlocked = await store.unlockAchievements(
     db,
@@ -118,7 +124,7 @@ export interface CompletionInput {
  * Records a completed lesson (enrolling the learner in its course if needed); on the
  * first completion of the course's last lesson the course completes, once.
  */
-export async function completeLesson(
+export async function recordLessonCompletion(
   deps: AwardDeps,
   c: CompletionInput,
   t: Transaction,

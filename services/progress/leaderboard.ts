@@ -46,19 +46,36 @@ export interface Leaderboard {
     week: string,
     userId: string,
   ): Promise<{ rank: number | null; xp: number }>;
+  /** Top `limit` and the learner's own rank, in as few round trips as the store allows. */
+  view(
+    period: LeaderboardPeriod,
+    week: string,
+    limit: number,
+    userId: string,
+  ): Promise<{ top: RankedEntry[]; me: { rank: number | null; xp: number } }>;
   rename(userId: string, name: string): Promise<void>;
   remove(userId: string): Promise<void>;
   close(): Promise<void>;
 }
 
+/**
+ * How long a node answers the top of a board from its own copy. Every learner asks for the
+ * same few top-N lists; a second of staleness there is invisible, while the learner's own
+ * rank (the part that moves after their attempt) is always read live.
+ */
+const TOP_TTL_MS = 1000;
+
 /** Weekly boards outlive their week by a week (last week's ranks stay readable), then expire. */
 const WEEK_TTL_SECONDS = 14 * 24 * 3600;
 
 export class RedisLeaderboard implements Leaderboard {
+  private readonly tops = new Map<string, { at: number; entries: Promise<RankedEntry[]> }>();
+
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
     private readonly source: LeaderboardSource,
+    private readonly now: () => number = Date.now,
   ) {}
 
   key(period: LeaderboardPeriod, week: string): string {
@@ -84,6 +101,8 @@ export class RedisLeaderboard implements Leaderboard {
     if (weekly > 0) pipeline.zadd(weekKey, "GT", weekly, userId).expire(weekKey, WEEK_TTL_SECONDS);
     if (name) pipeline.hset(this.namesKey, userId, name);
     await pipeline.exec();
+    // This node's learners see their own award on the board at once.
+    this.tops.clear();
   }
 
   /** Rebuilds the board from PostgreSQL when its marker is gone. */
@@ -122,6 +141,56 @@ export class RedisLeaderboard implements Leaderboard {
     }));
   }
 
+  /**
+   * One pipeline for the learner's rank, score and the board's built marker; the top from
+   * this node's copy of the last second (one read in flight per board and size).
+   */
+  async view(
+    period: LeaderboardPeriod,
+    week: string,
+    limit: number,
+    userId: string,
+  ): Promise<{ top: RankedEntry[]; me: { rank: number | null; xp: number } }> {
+    const key = this.key(period, week);
+    const replies = await this.redis
+      .pipeline()
+      .exists(`${key}:built`)
+      .zrevrank(key, userId)
+      .zscore(key, userId)
+      .exec();
+    const failed = replies?.find(([err]) => err);
+    if (!replies || failed) throw failed?.[0] ?? new Error("leaderboard pipeline failed");
+    if (replies[0][1] !== 1) {
+      // Board lost (Redis restarted or flushed): rebuild, then the plain reads.
+      const [top, me] = await Promise.all([
+        this.top(period, week, limit),
+        this.rank(period, week, userId),
+      ]);
+      return { top, me };
+    }
+    const rank = replies[1][1] as number | null;
+    const me =
+      rank === null ? { rank: null, xp: 0 } : { rank: rank + 1, xp: Number(replies[2][1]) };
+    return { top: await this.recentTop(period, week, limit), me };
+  }
+
+  private recentTop(
+    period: LeaderboardPeriod,
+    week: string,
+    limit: number,
+  ): Promise<RankedEntry[]> {
+    const id = `${this.key(period, week)}|${limit}`;
+    const now = this.now();
+    const held = this.tops.get(id);
+    if (held && now - held.at < TOP_TTL_MS) return held.entries;
+    const entries = this.top(period, week, limit);
+    this.tops.set(id, { at: now, entries });
+    // A failed read is not kept: the next request asks Redis again.
+    entries.catch(() => this.tops.delete(id));
+    if (this.tops.size > 64) this.tops.delete(this.tops.keys().next().value as string);
+    return entries;
+  }
+
   async rank(
     period: LeaderboardPeriod,
     week: string,
@@ -157,6 +226,7 @@ export class RedisLeaderboard implements Leaderboard {
 
   async rename(userId: string, name: string): Promise<void> {
     await this.redis.hset(this.namesKey, userId, name);
+    this.tops.clear();
   }
 
   async remove(userId: string): Promise<void> {
@@ -177,6 +247,7 @@ export class RedisLeaderboard implements Leaderboard {
     for (const key of keys) multi.zrem(key, userId);
     multi.hdel(this.namesKey, userId);
     await multi.exec();
+    this.tops.clear();
   }
 
   async close(): Promise<void> {
@@ -207,6 +278,19 @@ export class SqlLeaderboard implements Leaderboard {
     userId: string,
   ): Promise<{ rank: number | null; xp: number }> {
     return this.source.rank(period === "all" ? null : week, userId);
+  }
+
+  async view(
+    period: LeaderboardPeriod,
+    week: string,
+    limit: number,
+    userId: string,
+  ): Promise<{ top: RankedEntry[]; me: { rank: number | null; xp: number } }> {
+    const [top, me] = await Promise.all([
+      this.top(period, week, limit),
+      this.rank(period, week, userId),
+    ]);
+    return { top, me };
   }
 
   async rename(): Promise<void> {}

@@ -55,3 +55,17 @@ export async function runReminderJob(
     return { ran: true, reminded };
   });
 }
+
+/**
+ * Calls `round` every `intervalMs` until the returned stop is called. Nodes start
+ * together: a random first delay spreads their rounds apart.
+ */
+export function repeatRounds(intervalMs: number, round: () => void): () => void {
+  let timer: NodeJS.Timeout;
+  const tick = (): void => {
+    round();
+    timer = setTimeout(tick, intervalMs).unref();
+  };
+  timer = setTimeout(tick, Math.floor(Math.random() * intervalMs)).unref();
+  return () => clearTimeout(timer);
+}

@@ -1,4 +1,5 @@
 import { Errors, type Context } from "moleculer";
+import type { PublishedReadCache } from "../../lib/gateway/published-reads";
 import type {
   CourseOutline,
   CourseSummary,
@@ -15,14 +16,30 @@ import type {
 const { MoleculerClientError } = Errors;
 
 function isNotFound(err: unknown): boolean {
-  return (err as { code?: number }).code === 404;
+  // Moleculer's ServiceNotFound/NotAvailable errors are 404s too: content being down must stay a 503.
+  const { code, type } = err as { code?: number; type?: string };
+  return code === 404 && type !== "SERVICE_NOT_FOUND" && type !== "SERVICE_NOT_AVAILABLE";
+}
+
+/** The node's copy of content reads (ProgressVars.contentCopy), when the service keeps one. */
+function copyOf(ctx: Context): PublishedReadCache | undefined {
+  return (ctx.service as { contentCopy?: PublishedReadCache } | undefined)?.contentCopy;
 }
 
 export async function lessonForGrading(ctx: Context, lessonId: string): Promise<LessonForGrading> {
+  const copy = copyOf(ctx);
+  const key = `lessonForGrading:${lessonId}`;
+  const held = copy?.get(key) as LessonForGrading | undefined;
+  if (held) return held;
+  // Read before the call: a clean arriving while it is on its way keeps its answer out.
+  const generation = copy?.generation ?? 0;
   try {
-    return await ctx.call<LessonForGrading, { lessonId: string }>("content.lessonForGrading", {
-      lessonId,
-    });
+    const lesson = await ctx.call<LessonForGrading, { lessonId: string }>(
+      "content.lessonForGrading",
+      { lessonId },
+    );
+    copy?.set(key, lesson, generation);
+    return lesson;
   } catch (err) {
     if (isNotFound(err))
       throw new MoleculerClientError("Lesson not found", 404, "LESSON_NOT_FOUND", { id: lessonId });

@@ -19,17 +19,20 @@ export interface CardState {
   lastReview: Date | null;
 }
 
+/** One review as the review log keeps it. */
+export interface ReviewLog {
+  rating: number;
+  state: number;
+  due: Date;
+  stability: number;
+  difficulty: number;
+  scheduledDays: number;
+  review: Date;
+}
+
 export interface ReviewOutcome {
   card: CardState;
-  log: {
-    rating: number;
-    state: number;
-    due: Date;
-    stability: number;
-    difficulty: number;
-    scheduledDays: number;
-    review: Date;
-  };
+  log: ReviewLog;
 }
 
 const GRADES: Record<ReviewRating, Grade> = {
@@ -62,11 +65,25 @@ function toCard(s: CardState): Card {
   };
 }
 
-function fromCard(c: Card): CardState {
+/** A card as ts-fsrs and the review_cards row both spell it (the row's numerics may come as text). */
+export interface StoredCard {
+  due: Date | string;
+  stability: number | string;
+  difficulty: number | string;
+  elapsed_days: number;
+  scheduled_days: number;
+  learning_steps: number;
+  reps: number;
+  lapses: number;
+  state: number;
+  last_review?: Date | string | null;
+}
+
+export function cardStateOf(c: StoredCard): CardState {
   return {
     due: new Date(c.due),
-    stability: c.stability,
-    difficulty: c.difficulty,
+    stability: Number(c.stability),
+    difficulty: Number(c.difficulty),
     elapsedDays: c.elapsed_days,
     scheduledDays: c.scheduled_days,
     learningSteps: c.learning_steps,
@@ -79,7 +96,7 @@ function fromCard(c: Card): CardState {
 
 /** A new card: due at once. */
 export function newCardState(now: Date): CardState {
-  return fromCard(createEmptyCard(now));
+  return cardStateOf(createEmptyCard(now));
 }
 
 export function review(
@@ -90,7 +107,7 @@ export function review(
 ): ReviewOutcome {
   const { card, log } = f.next(toCard(state), now, GRADES[rating]);
   return {
-    card: fromCard(card),
+    card: cardStateOf(card),
     log: {
       rating: log.rating,
       state: log.state,

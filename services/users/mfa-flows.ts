@@ -64,6 +64,24 @@ async function guessAllowed(
   if (wait > 0) reject(ctx, wait);
 }
 
+/** A user with MFA on proves it again (a wrong code counts against the guess limit). */
+async function proveSecondFactor(
+  deps: UsersDeps,
+  userId: string,
+  otp: string,
+  ctx: Ctx,
+  reject: (ctx: Ctx, ms: number) => never,
+  opts: { totpOnly: boolean },
+): Promise<void> {
+  const user = await loadUser(deps, userId);
+  if (!user.mfaEnabled) throw mfaNotEnabled();
+  await guessAllowed(deps, ctx, userId, reject);
+  if ((opts.totpOnly && !isTotpShaped(otp)) || !(await checkSecondFactor(deps, user, otp))) {
+    await deps.limits.mfa.fail(userId);
+    throw invalidOtp();
+  }
+}
+
 async function replaceRecoveryCodes(deps: UsersDeps, userId: string): Promise<string[]> {
   const codes = newRecoveryCodes();
   await deps.withTransaction(async t => {
@@ -129,13 +147,7 @@ export async function disableMfa(
   ctx: Ctx,
   reject: (ctx: Ctx, ms: number) => never,
 ) {
-  const user = await loadUser(deps, userId);
-  if (!user.mfaEnabled) throw mfaNotEnabled();
-  await guessAllowed(deps, ctx, userId, reject);
-  if (!(await checkSecondFactor(deps, user, otp))) {
-    await deps.limits.mfa.fail(userId);
-    throw invalidOtp();
-  }
+  await proveSecondFactor(deps, userId, otp, ctx, reject, { totpOnly: false });
   await deps.withTransaction(async t => {
     await deps.User.update(
       { mfaEnabled: false, mfaSecret: null, mfaPendingSecret: null, mfaLastStep: null },
@@ -155,12 +167,6 @@ export async function regenerateRecoveryCodes(
   ctx: Ctx,
   reject: (ctx: Ctx, ms: number) => never,
 ): Promise<{ recoveryCodes: string[] }> {
-  const user = await loadUser(deps, userId);
-  if (!user.mfaEnabled) throw mfaNotEnabled();
-  await guessAllowed(deps, ctx, userId, reject);
-  if (!isTotpShaped(otp) || !(await checkSecondFactor(deps, user, otp))) {
-    await deps.limits.mfa.fail(userId);
-    throw invalidOtp();
-  }
+  await proveSecondFactor(deps, userId, otp, ctx, reject, { totpOnly: true });
   return { recoveryCodes: await replaceRecoveryCodes(deps, userId) };
 }

@@ -1,0 +1,32 @@
+import type { Context } from "moleculer";
+import type { MediaStorage } from "../../lib/storage";
+import type { DbServiceThis } from "../../mixins/db.mixin";
+import type { DurableEventsMethods } from "../../mixins/durable-events.mixin";
+import type { AuthUser, RequestMeta, Role } from "../../models/auth.model";
+import type { CourseRecord } from "../../models/course.model";
+import type { LessonRecord } from "../../models/lesson.model";
+import type { AuthoringDeps } from "./authoring";
+import type { ContentRepository } from "./repository";
+
+/** The content service as its modules see it (`this` of content.service.ts). */
+
+export type Ctx<P = Record<string, never>> = Context<P, RequestMeta>;
+
+export interface ContentVars {
+  repo: ContentRepository;
+  storage: MediaStorage;
+  publicUrl: string;
+}
+
+export interface ContentMethods {
+  deps(ctx?: Context): AuthoringDeps;
+  requireUser(ctx: Ctx<unknown>): AuthUser;
+  requireRole(ctx: Ctx<unknown>, role: Role): AuthUser;
+  canEdit(user: AuthUser | undefined, ownerId: string): boolean;
+  ownedCourse(ctx: Ctx<unknown>, id: string): Promise<CourseRecord>;
+  ownedLesson(ctx: Ctx<unknown>, id: string): Promise<LessonRecord>;
+  afterChange(ctx?: Context): Promise<void>;
+  seedIfEmpty(): Promise<void>;
+}
+
+export type ContentThis = DbServiceThis & DurableEventsMethods & ContentVars & ContentMethods;

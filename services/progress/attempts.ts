@@ -1,0 +1,136 @@
+import crypto from "node:crypto";
+import { Errors } from "moleculer";
+import type { AttemptAnswer, AttemptResult } from "../../models/attempt.model";
+import type { GradableQuestion } from "../../models/progress.model";
+import { applyAward, recordLessonCompletion } from "./awards";
+import type { Ctx, ProgressThis } from "./context";
+import { AnswerSheetError, gradeAttempt, type GradedAttempt } from "./grading";
+import { guarded, settledAnswer } from "./idempotency";
+import { announceCompletion, prepareCompletion } from "./lessons";
+import * as remote from "./remote";
+import * as store from "./store";
+import { attemptXp } from "./xp";
+
+/** A graded attempt at a lesson's questions: graded here, never trusted from the client. */
+
+const { MoleculerClientError } = Errors;
+
+/** An answer sheet that does not fit the questions is the caller's 422, not a wrong answer. */
+function grade(questions: GradableQuestion[], answers: AttemptAnswer[]): GradedAttempt {
+  try {
+    return gradeAttempt(questions, answers);
+  } catch (err) {
+    if (err instanceof AnswerSheetError) {
+      throw new Errors.ValidationError(
+        "The answers do not match the lesson's questions",
+        "VALIDATION_ERROR",
+        err.problems,
+      );
+    }
+    throw err;
+  }
+}
+
+export async function submitAttempt(
+  svc: ProgressThis,
+  ctx: Ctx<{ id: string; answers: AttemptAnswer[] }>,
+): Promise<AttemptResult> {
+  const userId = svc.userId(ctx);
+  const { id: lessonId, answers } = ctx.params;
+  // A retry of a settled request answers from the record: no grading, no content call.
+  const settled = await settledAnswer<AttemptResult>(svc, ctx, "attempt", { lessonId, answers });
+  if (settled) return settled;
+  const lesson = await remote.lessonForGrading(ctx, lessonId);
+  if (lesson.questions.length === 0) {
+    throw new MoleculerClientError(
+      "This lesson has no questions to grade",
+      409,
+      "LESSON_NOT_GRADABLE",
+      { id: lessonId, kind: lesson.kind },
+    );
+  }
+  const graded = grade(lesson.questions, answers);
+  await prepareCompletion(svc, ctx, userId, lesson);
+  const now = svc.now();
+  const emit = svc.emitter(ctx);
+  return guarded<AttemptResult>(
+    svc,
+    ctx,
+    "attempt",
+    { lessonId, answers },
+    201,
+    async (t, learner) => {
+      const attemptId = crypto.randomUUID();
+      let first = false;
+      if (graded.passed) {
+        first = (
+          await recordLessonCompletion(
+            { db: svc, emit },
+            {
+              userId,
+              lessonId,
+              courseId: lesson.courseId,
+              score: graded.score,
+              now,
+              enrollmentId: crypto.randomUUID(),
+            },
+            t,
+          )
+        ).first;
+      }
+      const xp = attemptXp(graded, first);
+      const award = await applyAward(
+        { db: svc, emit },
+        {
+          learner,
+          now,
+          xp: xp.total,
+          reason: "attempt",
+          ref: attemptId,
+          lessons: first ? 1 : 0,
+          attempts: 1,
+          perfectQuiz: graded.perfect && lesson.kind === "quiz",
+        },
+        t,
+      );
+      await store.insertAttempt(
+        svc,
+        {
+          id: attemptId,
+          userId,
+          lessonId,
+          courseId: lesson.courseId,
+          score: graded.score,
+          maxScore: graded.maxScore,
+          passed: graded.passed,
+          xpEarned: xp.total,
+          answers,
+          results: graded.results,
+          at: now,
+        },
+        t,
+      );
+      if (first) {
+        const done = {
+          userId,
+          lessonId,
+          courseId: lesson.courseId,
+          score: graded.score,
+          xpEarned: xp.total,
+          now,
+        };
+        await announceCompletion(emit, done, t);
+      }
+      const response: AttemptResult = {
+        attemptId,
+        lessonId,
+        score: graded.score,
+        maxScore: graded.maxScore,
+        passed: graded.passed,
+        xpEarned: xp.total,
+        results: graded.results,
+      };
+      return { response, award };
+    },
+  );
+}

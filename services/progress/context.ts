@@ -1,0 +1,45 @@
+import type { Context } from "moleculer";
+import type { PublishedReadCache } from "../../lib/gateway/published-reads";
+import type { DbServiceThis } from "../../mixins/db.mixin";
+import type { DurableEventsMethods } from "../../mixins/durable-events.mixin";
+import type { RequestMeta } from "../../models/auth.model";
+import type { EmitDurable } from "./awards";
+import type { Clock } from "./clock";
+import type { Leaderboard } from "./leaderboard";
+import type { ReminderRun } from "./reminders";
+
+/** The progress service as its use cases see it (`this` of progress.service.ts). */
+
+export type Ctx<P = Record<string, never>> = Context<P, RequestMeta>;
+
+export interface ProgressSettings {
+  /** How often each node tries the streak reminder job (one node does it per round). */
+  reminderIntervalMs: number;
+}
+
+export interface ProgressVars {
+  /** Injectable time source: tests set it instead of waiting. */
+  clock: Clock;
+  leaderboard: Leaderboard;
+  /** The PostgreSQL answer when Redis fails (the same object as `leaderboard` without Redis). */
+  sqlLeaderboard: Leaderboard;
+  stopReminders?: () => void;
+  /**
+   * This node's copy of content's answers for published lessons (grading views): asked on
+   * every attempt, changed only by a publish, cleared on content's `cache.clean.content`.
+   */
+  contentCopy?: PublishedReadCache;
+}
+
+export interface ProgressMethods {
+  userId(ctx: Ctx<unknown>): string;
+  now(): Date;
+  emitter(ctx?: Context): EmitDurable;
+  board(): Leaderboard;
+  runStreakReminders(now?: Date): Promise<ReminderRun>;
+}
+
+export type ProgressThis = DbServiceThis &
+  DurableEventsMethods &
+  ProgressVars &
+  ProgressMethods & { settings: ProgressSettings };

@@ -1,0 +1,79 @@
+import crypto from "node:crypto";
+import type { EnrolledCourse, Enrollment } from "../../models/enrollment.model";
+import type { Ctx, ProgressThis } from "./context";
+import { addDecks, refreshCourse } from "./course-sync";
+import { ensureLearner } from "./learners";
+import * as remote from "./remote";
+import * as store from "./store";
+
+/** Enrolling in a published course (with its flashcards) and the learner's course list. */
+
+function enrollmentOf(row: store.EnrollmentRow): Enrollment {
+  return {
+    id: row.id,
+    courseId: row.course_id,
+    enrolledAt: new Date(row.enrolled_at).toISOString(),
+    completedAt: row.completed_at ? new Date(row.completed_at).toISOString() : null,
+  };
+}
+
+/** 201 with the new enrollment; 200 with the existing one when already enrolled. */
+export async function enroll(svc: ProgressThis, ctx: Ctx<{ id: string }>): Promise<Enrollment> {
+  const userId = svc.userId(ctx);
+  const outline = await remote.courseOutline(ctx, ctx.params.id);
+  await ensureLearner(svc, ctx, userId);
+  const decks = await remote.flashcardsOf(ctx, outline);
+  const now = svc.now();
+  const { row, created } = await svc.withTransaction(async t => {
+    await store.saveCourseOutline(svc, outline, t);
+    const inserted = await store.insertEnrollment(
+      svc,
+      { id: crypto.randomUUID(), userId, courseId: outline.id, at: now },
+      t,
+    );
+    const enrollment = inserted ?? (await store.findEnrollment(svc, userId, outline.id, t));
+    if (!enrollment) throw new Error("enrollment vanished inside its transaction");
+    await addDecks(svc, { userId, outline, enrollmentId: enrollment.id, decks, now }, t);
+    return { row: enrollment, created: inserted !== undefined };
+  });
+  ctx.meta.$statusCode = created ? 201 : 200;
+  return enrollmentOf(row);
+}
+
+export async function myCourses(svc: ProgressThis, ctx: Ctx): Promise<EnrolledCourse[]> {
+  const userId = svc.userId(ctx);
+  const enrollments = await store.enrollmentsOf(svc, userId);
+  const ids = enrollments.map(e => e.course_id);
+  const summaries = await remote.courseSummaries(ctx, ids);
+  // A version published since we last looked (event or content's answer) refreshes the lesson list.
+  const known = new Map((await store.coursesByIds(svc, ids)).map(c => [c.course_id, c]));
+  for (const id of ids) {
+    const latest = Math.max(summaries.get(id)?.version ?? 0, known.get(id)?.version ?? 0);
+    if ((known.get(id)?.lessons_version ?? 0) < latest) {
+      await refreshCourse(svc, ctx, id, latest).catch((err: Error) =>
+        svc.logger.warn(`course ${id} not refreshed: ${err.message}`),
+      );
+    }
+  }
+  const courses = new Map((await store.coursesByIds(svc, ids)).map(c => [c.course_id, c]));
+  const counts = await store.completionCounts(svc, userId, ids);
+  return enrollments.map(e => {
+    const own = courses.get(e.course_id);
+    const summary = summaries.get(e.course_id);
+    const { completed = 0, total = 0 } = counts.get(e.course_id) ?? {};
+    const { enrolledAt, completedAt } = enrollmentOf(e);
+    return {
+      course: summary ?? {
+        id: e.course_id,
+        title: own?.title ?? "",
+        level: own?.level ?? "",
+        version: own?.version,
+      },
+      enrolledAt,
+      completedAt,
+      completedLessons: completed,
+      totalLessons: total,
+      completion: total > 0 ? Math.min(1, completed / total) : 0,
+    };
+  });
+}

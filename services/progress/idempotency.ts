@@ -1,0 +1,103 @@
+import crypto from "node:crypto";
+import { Errors } from "moleculer";
+import type { Transaction } from "sequelize";
+import type { AwardOutcome } from "./awards";
+import { publishScores } from "./boards";
+import type { Ctx, ProgressThis } from "./context";
+import * as store from "./store";
+
+/**
+ * A learner's change runs once per Idempotency-Key: the answer is remembered with the
+ * change, and a retry — even one racing the first request — gets the first answer.
+ */
+
+const { MoleculerClientError } = Errors;
+
+export interface Guarded<T> {
+  response: T;
+  award?: AwardOutcome;
+}
+
+/** A settled answer of an earlier request with the same Idempotency-Key. */
+class Replay extends Error {
+  constructor(readonly stored: store.StoredAnswer) {
+    super("replay");
+  }
+}
+
+function hashOf(scope: string, body: unknown): string {
+  return crypto.createHash("sha256").update(JSON.stringify({ scope, body })).digest("hex");
+}
+
+function replay<T>(ctx: Ctx<unknown>, stored: store.StoredAnswer, hash: string): T {
+  if (stored.request_hash !== hash) {
+    throw new MoleculerClientError(
+      "This Idempotency-Key was used for a different request",
+      409,
+      "IDEMPOTENCY_KEY_REUSED",
+    );
+  }
+  ctx.meta.$statusCode = stored.status;
+  ctx.meta.$responseHeaders = { ...ctx.meta.$responseHeaders, "Idempotent-Replayed": "true" };
+  return stored.response as T;
+}
+
+/** The answer of a settled request with this Idempotency-Key, before any other work is done. */
+export async function settledAnswer<T>(
+  svc: ProgressThis,
+  ctx: Ctx<unknown>,
+  scope: string,
+  body: unknown,
+): Promise<T | undefined> {
+  const key = ctx.meta.idempotencyKey;
+  if (!key) return undefined;
+  const stored = await store.findIdempotent(svc, svc.userId(ctx), key);
+  return stored ? replay<T>(ctx, stored, hashOf(scope, body)) : undefined;
+}
+
+/**
+ * Runs a learner's change in one transaction under their row lock, remembering the
+ * answer under the request's Idempotency-Key; the unique (user, key) row is the last guard.
+ */
+export async function guarded<T>(
+  svc: ProgressThis,
+  ctx: Ctx<unknown>,
+  scope: string,
+  body: unknown,
+  status: number,
+  work: (t: Transaction, learner: store.LearnerRow) => Promise<Guarded<T>>,
+): Promise<T> {
+  const userId = svc.userId(ctx);
+  const key = ctx.meta.idempotencyKey;
+  const hash = hashOf(scope, body);
+  let outcome: Guarded<T>;
+  try {
+    outcome = await svc.withTransaction(async t => {
+      const learner = await store.lockLearner(svc, userId, t);
+      if (key) {
+        const stored = await store.findIdempotent(svc, userId, key, t);
+        if (stored) throw new Replay(stored);
+      }
+      const done = await work(t, learner);
+      if (key)
+        await store.saveIdempotent(
+          svc,
+          userId,
+          key,
+          { scope, request_hash: hash, status, response: done.response },
+          t,
+        );
+      return done;
+    });
+  } catch (err) {
+    if (err instanceof Replay) return replay<T>(ctx, err.stored, hash);
+    if (key && store.isUniqueViolation(err)) {
+      const stored = await store.findIdempotent(svc, userId, key);
+      if (stored) return replay<T>(ctx, stored, hash);
+    }
+    throw err;
+  }
+  await publishScores(svc, outcome.award);
+  ctx.meta.$statusCode = status;
+  return outcome.response;
+}

@@ -1,0 +1,102 @@
+import type { Transaction } from "sequelize";
+import type { CardState, ReviewLog, StoredCard } from "../srs";
+import { exec, one, rows, S, type Db } from "./sql";
+
+/** The learners' flashcards (FSRS state) and their review log. */
+
+/** A review_cards row: the card's text and its FSRS state as ts-fsrs spells it. */
+export interface CardRow extends StoredCard {
+  card_id: string;
+  lesson_id: string;
+  course_id: string;
+  front: string;
+  back: string;
+  due: Date;
+}
+
+/** Adds a card for the learner; an existing card keeps its schedule (only its text follows content). */
+export async function upsertCard(
+  db: Db,
+  c: {
+    userId: string;
+    cardId: string;
+    lessonId: string;
+    courseId: string;
+    front: string;
+    back: string;
+    initial: CardState;
+  },
+  t: Transaction,
+): Promise<void> {
+  await exec(
+    db,
+    `INSERT INTO ${S}.review_cards (user_id, card_id, lesson_id, course_id, front, back, due, stability, difficulty,
+       elapsed_days, scheduled_days, learning_steps, reps, lapses, state, last_review)
+     VALUES (:userId, :cardId, :lessonId, :courseId, :front, :back, :due, :stability, :difficulty,
+       :elapsedDays, :scheduledDays, :learningSteps, :reps, :lapses, :state, :lastReview)
+     ON CONFLICT (user_id, card_id) DO UPDATE SET front = EXCLUDED.front, back = EXCLUDED.back, lesson_id = EXCLUDED.lesson_id`,
+    {
+      userId: c.userId,
+      cardId: c.cardId,
+      lessonId: c.lessonId,
+      courseId: c.courseId,
+      front: c.front,
+      back: c.back,
+      // The CardState fields are the statement's named columns.
+      ...c.initial,
+    },
+    t,
+  );
+}
+
+export async function dueCards(
+  db: Db,
+  userId: string,
+  now: Date,
+  limit: number,
+): Promise<CardRow[]> {
+  return rows<CardRow>(
+    db,
+    `SELECT * FROM ${S}.review_cards WHERE user_id = :userId AND due <= :now ORDER BY due, card_id LIMIT :limit`,
+    { userId, now, limit },
+  );
+}
+
+export async function lockCard(
+  db: Db,
+  userId: string,
+  cardId: string,
+  t: Transaction,
+): Promise<CardRow | undefined> {
+  return one<CardRow>(
+    db,
+    `SELECT * FROM ${S}.review_cards WHERE user_id = :userId AND card_id = :cardId FOR UPDATE`,
+    { userId, cardId },
+    t,
+  );
+}
+
+export async function saveCardReview(
+  db: Db,
+  userId: string,
+  cardId: string,
+  next: CardState,
+  log: ReviewLog,
+  t: Transaction,
+): Promise<void> {
+  await exec(
+    db,
+    `UPDATE ${S}.review_cards SET due = :due, stability = :stability, difficulty = :difficulty, elapsed_days = :elapsedDays,
+       scheduled_days = :scheduledDays, learning_steps = :learningSteps, reps = :reps, lapses = :lapses, state = :state,
+       last_review = :lastReview WHERE user_id = :userId AND card_id = :cardId`,
+    { userId, cardId, ...next },
+    t,
+  );
+  await exec(
+    db,
+    `INSERT INTO ${S}.review_logs (user_id, card_id, rating, state, due, stability, difficulty, scheduled_days, reviewed_at)
+     VALUES (:userId, :cardId, :rating, :state, :due, :stability, :difficulty, :scheduledDays, :review)`,
+    { userId, cardId, ...log },
+    t,
+  );
+}

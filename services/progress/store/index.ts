@@ -1,0 +1,10 @@
+/** SQL of the progress schema, one function a question, grouped by aggregate. */
+
+export * from "./activity";
+export * from "./attempts";
+export * from "./cards";
+export * from "./courses";
+export * from "./idempotency";
+export * from "./leaderboard";
+export * from "./learners";
+export * from "./sql";
