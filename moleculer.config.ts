@@ -2,6 +2,8 @@ import { Errors, type BrokerOptions } from "moleculer";
 import type { MetricsReporter } from "moleculer/src/metrics/registry";
 import type BaseDiscoverer from "moleculer/src/registry/discoverers/base";
 import { redisOptions } from "./lib/redis";
+import { FailOpenRedisCacher } from "./lib/redis-cacher";
+import { WatchfulNatsTransporter } from "./lib/nats-transporter";
 import { config, type AppConfig } from "./lib/config";
 import { loggerOptions } from "./lib/logging";
 import { OpsReporter } from "./lib/ops-reporter";
@@ -36,26 +38,26 @@ function transporter(cfg: AppConfig): BrokerOptions["transporter"] {
   if (!cfg.transporter) return undefined;
   if (cfg.transporter === "Fake") return "Fake";
   if (cfg.transporter.startsWith("nats://")) {
-    return {
-      type: "NATS",
-      // Keep reconnecting forever: a NATS restart must not end the process.
-      options: { url: cfg.transporter, maxReconnectAttempts: -1, reconnectTimeWait: 500 },
-    };
+    // Keep reconnecting forever: a NATS restart must not end the process. While it is
+    // away, calls fail fast instead of hanging (lib/nats-transporter.ts).
+    return new WatchfulNatsTransporter({
+      url: cfg.transporter,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 500,
+    }) as unknown as BrokerOptions["transporter"];
   }
   return cfg.transporter as BrokerOptions["transporter"];
 }
 
 function cacher(cfg: AppConfig): BrokerOptions["cacher"] {
   if (cfg.cacher) {
-    return {
-      type: "Redis",
-      options: {
-        redis: redisOptions(cfg.cacher),
-        prefix: `${cfg.redisPrefix}cache`,
-        ttl: 300,
-        maxParamsLength: 120,
-      },
-    };
+    // Fails open: with Redis unreachable, cached actions run their handlers (lib/redis-cacher.ts).
+    return new FailOpenRedisCacher({
+      redis: redisOptions(cfg.cacher),
+      prefix: `${cfg.redisPrefix}cache`,
+      ttl: 300,
+      maxParamsLength: 120,
+    }) as unknown as BrokerOptions["cacher"];
   }
   // clone: a handler that mutates a cached result must not change what the next caller gets.
   return { type: "Memory", options: { ttl: 300, clone: true, maxParamsLength: 120 } };
@@ -92,14 +94,18 @@ export function brokerOptions(cfg: AppConfig = config()): BrokerOptions & { appC
       check: neverReachedHandler,
     },
     // Open the circuit to an endpoint failing half of at least 20 calls in a minute;
-    // only server-side failures count, a 4xx is the caller's problem.
+    // only server-side failures of the endpoint count, a 4xx is the caller's problem.
     circuitBreaker: {
       enabled: true,
       threshold: 0.5,
       minRequestCount: 20,
       windowTime: 60,
       halfOpenTime: 10_000,
-      check: (err: Error) => (err as Errors.MoleculerError).code >= 500,
+      // A call this node could not even send (its own transporter is down) says nothing
+      // about the endpoint: counting it would keep healthy endpoints shut after NATS returns.
+      check: (err: Error) =>
+        (err as Errors.MoleculerError).code >= 500 &&
+        !(err instanceof Errors.BrokerDisconnectedError),
     },
     // Per action: 64 running, 512 queued; beyond that callers get a QueueIsFullError (503)
     // instead of the node drowning.
@@ -108,6 +114,10 @@ export function brokerOptions(cfg: AppConfig = config()): BrokerOptions & { appC
     // second); a live node beats every second, so a 4 s gap means a dead or frozen process.
     heartbeatInterval: 1,
     heartbeatTimeout: 4,
+    // Announce services the moment they start (Moleculer debounces this by 1 s otherwise):
+    // a node reports ready only once the other nodes can already call it. (A runtime option
+    // of service-broker.js that Moleculer's typings lack.)
+    transit: { serviceChangedDebounceTime: 0 } as BrokerOptions["transit"],
     registry: {
       strategy: "RoundRobin",
       preferLocal: true,

@@ -173,6 +173,16 @@ async function main(): Promise<void> {
     passed: results.every(r => r.passed),
   };
   fs.mkdirSync(RESULTS_DIR, { recursive: true });
+  const latest = path.join(RESULTS_DIR, "chaos-latest.json");
+  if (drills.length < ALL_DRILLS.length && fs.existsSync(latest)) {
+    // A partial run (--only) replaces its drills in the last full report, keeping the rest.
+    const previous = JSON.parse(fs.readFileSync(latest, "utf8")) as { drills?: DrillResult[] };
+    const fresh = new Set(results.map(r => r.id));
+    report.drills = [...(previous.drills ?? []).filter(d => !fresh.has(d.id)), ...results].sort(
+      (a, b) => a.id - b.id,
+    );
+    report.passed = report.drills.every(r => r.passed);
+  }
   fs.writeFileSync(
     path.join(RESULTS_DIR, "chaos-latest.json"),
     `${JSON.stringify(report, null, 2)}\n`,

@@ -8,6 +8,7 @@ interface TimerFields {
 
 const LocalDiscoverer = Discoverers.Local as unknown as new (opts?: object) => TimerFields & {
   startHeartbeatTimers(): void;
+  processRemoteNodeInfo(nodeID: string, payload: unknown): { lastHeartbeatTime: number } | null;
 };
 
 /**
@@ -27,5 +28,16 @@ export class FastCheckDiscoverer extends LocalDiscoverer {
       );
       this.checkNodesTimer.unref();
     }
+  }
+
+  /**
+   * An INFO packet is a sign of life too. Moleculer keeps the last heartbeat time of a node
+   * that restarts under the same NODE_ID before its old instance timed out, so the new
+   * instance would be dropped for the old one's silence until its own next heartbeat.
+   */
+  override processRemoteNodeInfo(nodeID: string, payload: unknown) {
+    const node = super.processRemoteNodeInfo(nodeID, payload);
+    if (node) node.lastHeartbeatTime = Math.round(process.uptime());
+    return node;
   }
 }

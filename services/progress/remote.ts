@@ -26,6 +26,11 @@ function copyOf(ctx: Context): PublishedReadCache | undefined {
   return (ctx.service as { contentCopy?: PublishedReadCache } | undefined)?.contentCopy;
 }
 
+/** The node's copy of users' profiles (ProgressVars.usersCopy), when the service keeps one. */
+function usersCopyOf(ctx: Context): PublishedReadCache | undefined {
+  return (ctx.service as { usersCopy?: PublishedReadCache } | undefined)?.usersCopy;
+}
+
 export async function lessonForGrading(ctx: Context, lessonId: string): Promise<LessonForGrading> {
   const copy = copyOf(ctx);
   const key = `lessonForGrading:${lessonId}`;
@@ -65,10 +70,16 @@ export async function courseSummaries(
   ids: string[],
 ): Promise<Map<string, CourseSummary>> {
   if (ids.length === 0) return new Map();
+  const copy = copyOf(ctx);
+  const key = `coursesByIds:${JSON.stringify([...ids].sort())}`;
+  const held = copy?.get(key) as CourseSummary[] | undefined;
+  if (held) return new Map(held.map(c => [c.id, c]));
+  const generation = copy?.generation ?? 0;
   try {
     const found = await ctx.call<CourseSummary[], { ids: string[] }>("content.coursesByIds", {
       ids,
     });
+    copy?.set(key, found, generation);
     return new Map(found.map(c => [c.id, c]));
   } catch (err) {
     ctx.service?.logger.warn(
@@ -104,13 +115,20 @@ export async function profileOf(
   userId: string,
   timeout = 1000,
 ): Promise<UserProfile | undefined> {
+  const copy = usersCopyOf(ctx);
+  const key = `profile:${userId}`;
+  const held = copy?.get(key) as UserProfile | undefined;
+  if (held) return held;
+  const generation = copy?.generation ?? 0;
   try {
     const found = await ctx.call<UserProfile[], { ids: string[] }>(
       "users.profiles",
       { ids: [userId] },
       { timeout },
     );
-    return found.find(p => p.id === userId);
+    const profile = found.find(p => p.id === userId);
+    if (profile) copy?.set(key, profile, generation);
+    return profile;
   } catch (err) {
     ctx.service?.logger.warn(
       `users.profiles failed, using progress's copy: ${(err as Error).message}`,

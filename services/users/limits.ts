@@ -52,7 +52,14 @@ function limiter(name: string, opts: IRateLimiterOptions, cfg: AppConfig, redis?
   const memory = new RateLimiterMemory({ ...opts, keyPrefix });
   // Redis down: fall back to this node's own counts instead of refusing every login.
   const store: RateLimiterAbstract = redis
-    ? new RateLimiterRedis({ ...opts, keyPrefix, storeClient: redis, insuranceLimiter: memory })
+    ? new RateLimiterRedis({
+        ...opts,
+        keyPrefix,
+        storeClient: redis,
+        insuranceLimiter: memory,
+        // Not connected: use the node's own counts at once instead of waiting for Redis.
+        rejectIfRedisNotReady: true,
+      })
     : memory;
   const points = opts.points as number;
   return {

@@ -63,6 +63,16 @@ export const rabbitOutageDrill: Drill = {
     const secondsAfterReturn = round((last - restoredAt) / 1000);
     await sleep(3000);
     const tally = smtp.tally(registered);
+    // Rows are marked sent after RabbitMQ confirms them: give the relay's last pass a moment.
+    const unsentNow = async () =>
+      Number(
+        (
+          await cluster.sql<{ n: string }>(
+            `SELECT count(*) AS n FROM users.outbox WHERE sent_at IS NULL`,
+          )
+        )[0].n,
+      );
+    await waitFor(async () => (await unsentNow()) === 0, 30_000, 500);
     const [db] = await cluster.sql<{ unsent: string; consumed: string }>(
       `SELECT (SELECT count(*) FROM users.outbox WHERE sent_at IS NULL) AS unsent,
               (SELECT count(*) FROM notify.processed_events WHERE event_type = 'user.created') AS consumed`,
