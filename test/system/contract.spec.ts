@@ -1,0 +1,815 @@
+import crypto from "node:crypto";
+import { publicRoutes, routeKey } from "../../services/api/all-routes";
+import type { RouteSpec } from "../../services/api/route-table";
+import { requireServers } from "../support/servers";
+import { createTestDatabase, uniqueName, type TestDatabase } from "../support/isolation";
+import { startProcessCluster, type ProcessCluster } from "./support/cluster";
+import {
+  ApiClient,
+  expectErrorShape,
+  expectListShape,
+  expectStatus,
+  type Answer,
+  type Json,
+} from "./support/http";
+import { PASSWORD, uniqueEmail } from "./support/journey";
+import { startSmtpCatcher, type Mail, type SmtpCatcher } from "./support/mail";
+import { waitFor } from "./support/nodes";
+import { totp } from "./support/totp";
+
+/**
+ * Every route of the routes files, called on real services (a gateway+users+content node and a
+ * progress+notify node over NATS, Redis, RabbitMQ and PostgreSQL) the way the contract
+ * (shared/design/api.md) says, with real ids: each answers its success status, lists have the
+ * list shape, and failures (401, 403, 404, 422, 400, 413, 415) have the error shape.
+ */
+
+const PUBLIC_URL = "https://learn.example.test";
+const namespace = uniqueName("sysc");
+const admin = { email: `admin.${namespace}@example.com`, password: "admin passphrase 42" };
+const PNG = Buffer.from(
+  "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==",
+  "base64",
+);
+
+let db: TestDatabase;
+let smtp: SmtpCatcher;
+let cluster: ProcessCluster;
+let origin: string;
+
+interface Account {
+  email: string;
+  id: string;
+  token: string;
+  refresh: string;
+  api: ApiClient;
+}
+
+/** Everything the cases need, made through the API in beforeAll. */
+const f = {} as {
+  admin: Account;
+  author: Account;
+  learner: Account; // verify, sessions, MFA, learning routes
+  resetter: Account; // forgot, reset, change password, profile
+  reader: Account; // notifications: has achievement mail and notifications
+  extra: Account;
+  courseId: string;
+  readingId: string;
+  quizId: string;
+  spareCourseId: string;
+  spareLessonId: string;
+  mediaId: string;
+  notificationId: string;
+  achievementMail: Mail;
+  verifyToken: string;
+  spareRefresh: string;
+  mfaSecret: string;
+  cardId: string;
+  newPassword: string;
+};
+
+const ip = () => `203.0.113.${crypto.randomInt(1, 254)}`;
+
+async function register(label: string): Promise<Account> {
+  const api = new ApiClient(origin, ip());
+  const email = uniqueEmail(label).toLowerCase();
+  const res = expectStatus(
+    await api.post("/auth/register", { email, password: PASSWORD, name: `User ${label}` }),
+    201,
+    `register ${label}`,
+  );
+  return {
+    email,
+    id: res.body.user.id,
+    token: res.body.accessToken,
+    refresh: res.body.refreshToken,
+    api,
+  };
+}
+
+function tokenLink(mail: Mail, kind: "open" | "click" | "unsubscribe"): string {
+  const all = `${mail.html}\n${mail.header("list-unsubscribe") ?? ""}`.replace(/&amp;/g, "&");
+  const match = all.match(new RegExp(`/api/v1(/notifications/${kind}/[^"'\\s<>]+)`));
+  if (!match) throw new Error(`no ${kind} link in "${mail.subject}"`);
+  return match[1];
+}
+
+const QUIZ = [
+  { type: "single", prompt: "Pick 'tea'.", options: ["tea", "toast"], answer: "tea" },
+  { type: "text", prompt: "Opposite of hot?", answer: "cold" },
+];
+
+beforeAll(async () => {
+  await requireServers("postgres", "redis", "rabbitmq", "nats");
+  db = await createTestDatabase("lm_sysc");
+  smtp = await startSmtpCatcher();
+  cluster = await startProcessCluster({
+    namespace,
+    databaseUrl: db.url,
+    env: {
+      SMTP_URL: smtp.url,
+      PUBLIC_URL,
+      ADMIN_EMAIL: admin.email,
+      ADMIN_PASSWORD: admin.password,
+      TRUSTED_PROXIES: "127.0.0.1",
+    },
+    specs: [
+      { name: "edge", services: "api,users,content", gateway: true },
+      { name: "work", services: "progress,notify" },
+    ],
+  });
+  [origin] = cluster.gateways();
+
+  const adminApi = new ApiClient(origin, ip());
+  const login = expectStatus(await adminApi.post("/auth/login", admin), 200, "admin login");
+  f.admin = {
+    email: admin.email,
+    id: login.body.user.id,
+    token: login.body.accessToken,
+    refresh: login.body.refreshToken,
+    api: adminApi,
+  };
+  [f.author, f.learner, f.resetter, f.reader, f.extra] = await Promise.all(
+    ["author", "learner", "resetter", "reader", "extra"].map(register),
+  );
+  expectStatus(
+    await adminApi.put(
+      `/users/${f.author.id}/roles`,
+      { roles: ["learner", "author"] },
+      { token: f.admin.token },
+    ),
+    200,
+  );
+  const renewed = expectStatus(
+    await f.author.api.post("/auth/refresh", { refreshToken: f.author.refresh }),
+    200,
+  );
+  f.author.token = renewed.body.accessToken;
+  const as = { token: f.author.token };
+
+  const course = expectStatus(
+    await f.author.api.post(
+      "/courses",
+      {
+        title: "At the café",
+        description: "Order drinks and snacks politely.",
+        level: "A2",
+        topics: ["Food and drink"],
+        language: "en",
+      },
+      as,
+    ),
+    201,
+  );
+  f.courseId = course.body.id;
+  const lesson = (body: Json) =>
+    f.author.api.post(`/courses/${f.courseId}/lessons`, body, as).then(r => expectStatus(r, 201));
+  f.readingId = (
+    await lesson({ title: "Ordering", kind: "lesson", order: 1, body: "Hi!" })
+  ).body.id;
+  f.quizId = (await lesson({ title: "Quiz", kind: "quiz", order: 2, questions: QUIZ })).body.id;
+  await lesson({
+    title: "Words",
+    kind: "flashcards",
+    order: 3,
+    cards: [
+      { front: "the bill", back: "the paper that says how much to pay" },
+      { front: "a menu", back: "the list of food and drinks" },
+    ],
+  });
+  expectStatus(await f.author.api.post(`/courses/${f.courseId}/publish`, undefined, as), 200);
+
+  // The reader earns an achievement: a non-transactional mail (tracking, unsubscribe) and notifications.
+  const rd = { token: f.reader.token };
+  expectStatus(await f.reader.api.post(`/courses/${f.courseId}/enroll`, undefined, rd), 201);
+  expectStatus(await f.reader.api.post(`/lessons/${f.readingId}/complete`, undefined, rd), 201);
+  [f.achievementMail] = await smtp.waitFor(f.reader.email, /^Achievement unlocked/);
+  f.notificationId = await waitFor("the reader's notification", async () => {
+    const res = await f.reader.api.get("/me/notifications", rd);
+    return res.body.rows?.[0]?.id as string | undefined;
+  });
+  const [welcome] = await smtp.waitFor(f.learner.email, /^Welcome/);
+  f.verifyToken = welcome.text.match(/verify-email\?token=([A-Za-z0-9_-]+)/)![1];
+  const spare = expectStatus(
+    await f.learner.api.post("/auth/login", { email: f.learner.email, password: PASSWORD }),
+    200,
+  );
+  f.spareRefresh = spare.body.refreshToken;
+  expectStatus(
+    await f.learner.api.post("/auth/login", { email: f.learner.email, password: PASSWORD }),
+    200,
+  );
+}, 120_000);
+
+afterAll(async () => {
+  await cluster?.stop();
+  await smtp?.close();
+  await db?.drop();
+}, 30_000);
+
+type Who = "public" | "user" | "author" | "admin";
+
+interface Case {
+  key: string;
+  who: Who;
+  /** Values of the path's parameters. */
+  params?: () => Record<string, string>;
+  body?: () => unknown | Promise<unknown>;
+  token?: () => string;
+  headers?: () => Record<string, string>;
+  status: number;
+  list?: boolean;
+  check?: (answer: Answer) => void | Promise<void>;
+}
+
+const learner = () => f.learner.token;
+const reader = () => f.reader.token;
+
+/** In the order they run: what later cases need is made by earlier ones; deletions come last. */
+const CASES: Case[] = [
+  {
+    key: "GET /auth/jwks",
+    who: "public",
+    status: 200,
+    check: a =>
+      expect(a.body.keys[0]).toEqual(expect.objectContaining({ kid: expect.any(String) })),
+  },
+  {
+    key: "POST /auth/register",
+    who: "public",
+    status: 201,
+    body: () => ({ email: uniqueEmail("case").toLowerCase(), password: PASSWORD, name: "Casey" }),
+    check: a => expect(a.body.user.roles).toEqual(["learner"]),
+  },
+  {
+    key: "POST /auth/login",
+    who: "public",
+    status: 200,
+    body: () => ({ email: f.extra.email, password: PASSWORD }),
+    check: a => {
+      f.extra.refresh = a.body.refreshToken;
+    },
+  },
+  {
+    key: "POST /auth/refresh",
+    who: "public",
+    status: 200,
+    body: () => ({ refreshToken: f.extra.refresh }),
+    check: a =>
+      expect(Object.keys(a.body)).toEqual(
+        expect.arrayContaining(["accessToken", "refreshToken", "expiresIn"]),
+      ),
+  },
+  {
+    key: "POST /auth/logout",
+    who: "user",
+    status: 204,
+    token: learner,
+    body: () => ({ refreshToken: f.spareRefresh }),
+  },
+  {
+    key: "GET /auth/sessions",
+    who: "user",
+    status: 200,
+    token: learner,
+    check: a => {
+      expect(a.body.filter((x: Json) => x.current)).toHaveLength(1);
+      expect(a.body.length).toBe(2); // register + one login (the other logged out)
+      for (const x of a.body) {
+        expect(Object.keys(x).sort()).toEqual(
+          ["createdAt", "current", "id", "ip", "lastUsedAt", "userAgent"].sort(),
+        );
+      }
+    },
+  },
+  {
+    key: "DELETE /auth/sessions/:id",
+    who: "user",
+    status: 204,
+    token: learner,
+    params: () => ({ id: "" }), // filled in below from the session list
+  },
+  {
+    key: "POST /auth/verify-email",
+    who: "public",
+    status: 204,
+    body: () => ({ token: f.verifyToken }),
+  },
+  {
+    key: "POST /auth/mfa/setup",
+    who: "user",
+    status: 200,
+    token: learner,
+    check: a => {
+      f.mfaSecret = a.body.secret;
+      expect(a.body.otpauthUrl).toMatch(/^otpauth:\/\/totp\//);
+    },
+  },
+  {
+    key: "POST /auth/mfa/enable",
+    who: "user",
+    status: 204,
+    token: learner,
+    body: () => ({ otp: totp(f.mfaSecret) }),
+  },
+  {
+    key: "POST /auth/mfa/disable",
+    who: "user",
+    status: 204,
+    token: learner,
+    body: () => ({ otp: totp(f.mfaSecret, 1) }),
+  },
+  {
+    key: "POST /auth/password/forgot",
+    who: "public",
+    status: 202,
+    body: () => ({ email: f.resetter.email }),
+  },
+  {
+    key: "POST /auth/password/reset",
+    who: "public",
+    status: 204,
+    body: async () => {
+      const [mail] = await smtp.waitFor(f.resetter.email, /^Reset your Lingomesh password/);
+      const token = mail.text.match(/reset-password\?token=([A-Za-z0-9_-]+)/)![1];
+      f.newPassword = "a brand new passphrase";
+      return { token, password: f.newPassword };
+    },
+  },
+  {
+    key: "POST /auth/password/change",
+    who: "user",
+    status: 204,
+    token: () => f.resetter.token,
+    body: () => ({ currentPassword: f.newPassword, newPassword: "yet another passphrase" }),
+  },
+  {
+    key: "GET /me",
+    who: "user",
+    status: 200,
+    token: learner,
+    check: a => {
+      expect(Object.keys(a.body).sort()).toEqual(
+        [
+          "avatarUrl",
+          "createdAt",
+          "dailyGoalXp",
+          "email",
+          "emailVerified",
+          "id",
+          "mfaEnabled",
+          "name",
+          "nativeLanguage",
+          "roles",
+          "timezone",
+        ].sort(),
+      );
+      expect(a.body).toMatchObject({ emailVerified: true, mfaEnabled: false });
+    },
+  },
+  {
+    key: "PATCH /me",
+    who: "user",
+    status: 200,
+    token: () => f.extra.token,
+    body: () => ({ timezone: "Europe/Paris", dailyGoalXp: 30 }),
+    check: a => expect(a.body).toMatchObject({ timezone: "Europe/Paris", dailyGoalXp: 30 }),
+  },
+  { key: "GET /users", who: "admin", status: 200, list: true },
+  {
+    key: "PUT /users/:id/roles",
+    who: "admin",
+    status: 200,
+    params: () => ({ id: f.extra.id }),
+    body: () => ({ roles: ["learner"] }),
+    check: a => expect(a.body.id).toBe(f.extra.id),
+  },
+  { key: "GET /courses", who: "public", status: 200, list: true },
+  {
+    key: "POST /courses",
+    who: "author",
+    status: 201,
+    body: () => ({
+      title: "Spare course",
+      description: "To be deleted.",
+      level: "B2",
+      topics: [],
+      language: "en",
+    }),
+    check: a => {
+      f.spareCourseId = a.body.id;
+    },
+  },
+  {
+    key: "GET /courses/:id",
+    who: "public",
+    status: 200,
+    params: () => ({ id: f.courseId }),
+    check: a => expect(a.body.lessons.map((l: Json) => l.order)).toEqual([1, 2, 3]),
+  },
+  {
+    key: "PATCH /courses/:id",
+    who: "author",
+    status: 200,
+    params: () => ({ id: f.courseId }),
+    body: () => ({ description: "Order drinks, snacks and the bill politely." }),
+  },
+  {
+    key: "POST /courses/:id/lessons",
+    who: "author",
+    status: 201,
+    params: () => ({ id: f.spareCourseId }),
+    body: () => ({ title: "Spare", kind: "lesson", order: 1, body: "Text" }),
+    check: a => {
+      f.spareLessonId = a.body.id;
+    },
+  },
+  {
+    key: "POST /courses/:id/publish",
+    who: "author",
+    status: 200,
+    params: () => ({ id: f.courseId }),
+    check: a => expect(a.body).toMatchObject({ status: "published", version: 2 }),
+  },
+  {
+    key: "GET /lessons/:id",
+    who: "user",
+    status: 200,
+    token: learner,
+    params: () => ({ id: f.quizId }),
+    check: a => expect(a.body.questions.some((q: Json) => "answer" in q)).toBe(false),
+  },
+  {
+    key: "PATCH /lessons/:id",
+    who: "author",
+    status: 200,
+    params: () => ({ id: f.spareLessonId }),
+    body: () => ({ title: "Spare, edited" }),
+  },
+  {
+    key: "POST /media",
+    who: "author",
+    status: 201,
+    check: a => {
+      expect(a.body).toMatchObject({ contentType: "image/png", size: PNG.length });
+      f.mediaId = a.body.id;
+    },
+  },
+  {
+    key: "GET /media/:id",
+    who: "public",
+    status: 200,
+    params: () => ({ id: f.mediaId }),
+    check: a => expect(a.headers.get("content-type")).toMatch(/^image\/png/),
+  },
+  {
+    key: "GET /topics",
+    who: "public",
+    status: 200,
+    check: a =>
+      expect(a.body).toEqual(
+        expect.arrayContaining([
+          { slug: "food-and-drink", name: "Food and drink", courseCount: 1 },
+        ]),
+      ),
+  },
+  {
+    key: "POST /courses/:id/enroll",
+    who: "user",
+    status: 201,
+    token: learner,
+    params: () => ({ id: f.courseId }),
+  },
+  { key: "GET /me/courses", who: "user", status: 200, token: learner },
+  {
+    key: "POST /lessons/:id/attempts",
+    who: "user",
+    status: 201,
+    token: learner,
+    params: () => ({ id: f.quizId }),
+    body: async () => {
+      const view = await f.learner.api.get(`/lessons/${f.quizId}`, { token: learner() });
+      return {
+        answers: view.body.questions.map((q: Json) => ({
+          questionId: q.id,
+          value: QUIZ.find(x => x.prompt === q.prompt)!.answer,
+        })),
+      };
+    },
+    check: a => expect(a.body).toMatchObject({ score: 20, maxScore: 20, passed: true }),
+  },
+  {
+    key: "POST /lessons/:id/complete",
+    who: "user",
+    status: 201,
+    token: learner,
+    params: () => ({ id: f.readingId }),
+    check: a => expect(a.body.xpEarned).toBe(20),
+  },
+  { key: "GET /me/progress", who: "user", status: 200, token: learner },
+  { key: "GET /me/achievements", who: "user", status: 200, token: learner },
+  { key: "GET /leaderboard", who: "user", status: 200, token: learner },
+  {
+    key: "GET /me/reviews/due",
+    who: "user",
+    status: 200,
+    token: learner,
+    check: a => {
+      expect(a.body).toHaveLength(2);
+      f.cardId = a.body[0].cardId;
+    },
+  },
+  {
+    key: "POST /me/reviews",
+    who: "user",
+    status: 200,
+    token: learner,
+    body: () => ({ cardId: f.cardId, rating: "easy" }),
+  },
+  { key: "GET /me/activity", who: "user", status: 200, token: learner },
+  { key: "GET /me/notifications", who: "user", status: 200, token: reader, list: true },
+  {
+    key: "POST /me/notifications/:id/read",
+    who: "user",
+    status: 204,
+    token: reader,
+    params: () => ({ id: f.notificationId }),
+  },
+  {
+    key: "GET /me/notification-preferences",
+    who: "user",
+    status: 200,
+    token: reader,
+    check: a =>
+      expect(Object.keys(a.body.email).sort()).toEqual(
+        ["achievements", "marketing", "reminders", "weeklyReport"].sort(),
+      ),
+  },
+  {
+    key: "PUT /me/notification-preferences",
+    who: "user",
+    status: 200,
+    token: reader,
+    body: () => ({ email: { marketing: true } }),
+    check: a => expect(a.body.email.marketing).toBe(true),
+  },
+  {
+    key: "GET /notifications/open/:token.gif",
+    who: "public",
+    status: 200,
+    check: a => expect(a.headers.get("content-type")).toMatch(/^image\/gif/),
+  },
+  {
+    key: "GET /notifications/click/:token",
+    who: "public",
+    status: 302,
+    check: a => expect(a.headers.get("location")).toMatch(new RegExp(`^${PUBLIC_URL}/`)),
+  },
+  {
+    key: "GET /notifications/unsubscribe/:token",
+    who: "public",
+    status: 200,
+    check: a => expect(a.body).toEqual({ unsubscribed: true, category: "achievements" }),
+  },
+  {
+    key: "POST /notifications/unsubscribe/:token",
+    who: "public",
+    status: 200,
+    check: a => expect(a.body).toEqual({ unsubscribed: true, category: "achievements" }),
+  },
+  {
+    key: "GET /emails",
+    who: "admin",
+    status: 200,
+    list: true,
+    check: a => expect(a.body.rows.length).toBeGreaterThan(0),
+  },
+  {
+    key: "GET /me/dashboard",
+    who: "user",
+    status: 200,
+    token: learner,
+    check: a =>
+      expect(Object.keys(a.body).sort()).toEqual(
+        [
+          "courses",
+          "degraded",
+          "dueReviews",
+          "leaderboard",
+          "notifications",
+          "progress",
+          "user",
+        ].sort(),
+      ),
+  },
+  {
+    key: "DELETE /lessons/:id",
+    who: "author",
+    status: 204,
+    params: () => ({ id: f.spareLessonId }),
+  },
+  {
+    key: "DELETE /courses/:id",
+    who: "author",
+    status: 204,
+    params: () => ({ id: f.spareCourseId }),
+  },
+];
+
+const ROUTES = new Map(publicRoutes().map(r => [routeKey(r), r]));
+
+function tokenOf(c: Case): string | undefined {
+  if (c.token) return c.token();
+  if (c.who === "author") return f.author.token;
+  if (c.who === "admin") return f.admin.token;
+  return undefined;
+}
+
+function pathOf(route: RouteSpec, params: Record<string, string>): string {
+  return route.path.replace(/:([A-Za-z]+)/g, (_, name: string) => encodeURIComponent(params[name]));
+}
+
+/** Values of the token routes, taken from the achievement mail. */
+function mailParams(route: RouteSpec): Record<string, string> {
+  const kind = route.path.split("/")[2] as "open" | "click" | "unsubscribe";
+  const link = tokenLink(f.achievementMail, kind);
+  return { token: link.split("/")[3].replace(/\.gif$/, "") };
+}
+
+async function send(
+  route: RouteSpec,
+  opts: { params: Record<string, string>; token?: string; body?: unknown },
+): Promise<Answer> {
+  const headers: Record<string, string> = { "x-forwarded-for": ip() };
+  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+  let body: FormData | string | undefined;
+  if (route.kind === "multipart") {
+    const form = new FormData();
+    form.append("file", new Blob([PNG], { type: "application/octet-stream" }), "photo.bin");
+    body = form;
+  } else if (route.kind === "form") {
+    headers["content-type"] = "application/x-www-form-urlencoded";
+    body = "List-Unsubscribe=One-Click";
+  } else if (opts.body !== undefined && route.method !== "GET") {
+    headers["content-type"] = "application/json";
+    body = JSON.stringify(opts.body);
+  }
+  const res = await fetch(`${origin}/api/v1${pathOf(route, opts.params)}`, {
+    method: route.method,
+    headers,
+    body,
+    redirect: "manual",
+  });
+  const text = await res.text();
+  const json = (res.headers.get("content-type") ?? "").includes("json") && text !== "";
+  return { status: res.status, headers: res.headers, text, body: json ? JSON.parse(text) : text };
+}
+
+async function paramsOf(c: Case, route: RouteSpec): Promise<Record<string, string>> {
+  if (route.path.includes(":token")) return mailParams(route);
+  if (c.key === "DELETE /auth/sessions/:id") {
+    const list = await f.learner.api.get("/auth/sessions", { token: learner() });
+    return { id: list.body.find((x: Json) => !x.current).id };
+  }
+  return c.params?.() ?? {};
+}
+
+describe("the contract on real services", () => {
+  it("when the routes files are read, then every routed path has a case below and every case is routed", () => {
+    expect(CASES.map(c => c.key).sort()).toEqual([...ROUTES.keys()].sort());
+  });
+
+  for (const c of CASES) {
+    it(`when ${c.key} is called as the contract says with real ids, then it answers ${c.status}`, async () => {
+      const route = ROUTES.get(c.key)!;
+      expect(route).toBeDefined();
+      expect(route.status ?? 200).toBe(c.status);
+      const answer = await send(route, {
+        params: await paramsOf(c, route),
+        token: tokenOf(c),
+        body: await c.body?.(),
+      });
+      expectStatus(answer, c.status, c.key);
+      if (c.status === 204) expect(answer.text).toBe("");
+      if (route.kind !== "binary" && c.status < 300 && c.status !== 204) {
+        expect(answer.headers.get("content-type")).toMatch(/^application\/json/);
+      }
+      if (c.list) expectListShape(answer.body);
+      await c.check?.(answer);
+    });
+  }
+});
+
+describe("the error shape on real services", () => {
+  const unknown = () => crypto.randomUUID();
+
+  it("when a route that needs a user is called without a token, then 401 in the contract's shape", async () => {
+    for (const c of CASES.filter(x => x.who !== "public")) {
+      const route = ROUTES.get(c.key)!;
+      const params = Object.fromEntries(
+        [...route.path.matchAll(/:([A-Za-z]+)/g)].map(m => [m[1], unknown()]),
+      );
+      const answer = await send(route, { params, body: {} });
+      expect({ key: c.key, status: answer.status }).toEqual({ key: c.key, status: 401 });
+      expectErrorShape(answer, 401);
+    }
+  });
+
+  it("when a learner calls an author or admin route, then 403 in the contract's shape", async () => {
+    for (const c of CASES.filter(x => x.who === "author" || x.who === "admin")) {
+      const route = ROUTES.get(c.key)!;
+      const params = Object.fromEntries(
+        [...route.path.matchAll(/:([A-Za-z]+)/g)].map(m => [m[1], unknown()]),
+      );
+      const answer = await send(route, { params, token: f.extra.token, body: {} });
+      expect({ key: c.key, status: answer.status }).toEqual({ key: c.key, status: 403 });
+      expectErrorShape(answer, 403);
+    }
+  });
+
+  it("when a routed path names an id that does not exist, then 404 in the contract's shape", async () => {
+    const cases = CASES.filter(x => ROUTES.get(x.key)!.path.includes(":id"));
+    expect(cases.length).toBeGreaterThanOrEqual(10);
+    for (const c of cases) {
+      const route = ROUTES.get(c.key)!;
+      const token = c.who === "user" ? learner() : c.who === "public" ? undefined : tokenOf(c);
+      const answer = await send(route, {
+        params: { id: unknown() },
+        token,
+        body: await c.body?.(),
+      });
+      expect({ key: c.key, status: answer.status }).toEqual({ key: c.key, status: 404 });
+      expectErrorShape(answer, 404);
+    }
+  });
+
+  it("when bodies are invalid, then 422 lists each field's problem in the contract's shape", async () => {
+    const api = new ApiClient(origin, ip());
+    const badEmail = await api.post("/auth/register", {
+      email: "not-an-email",
+      password: PASSWORD,
+      name: "X",
+    });
+    expectErrorShape(badEmail, 422, "VALIDATION_ERROR");
+    expect(badEmail.body.data.map((d: Json) => d.field)).toEqual(["email"]);
+    const weak = await api.post("/auth/register", {
+      email: uniqueEmail("weak"),
+      password: "short",
+      name: "X",
+    });
+    expectErrorShape(weak, 422);
+    expect(weak.body.data.map((d: Json) => d.field)).toEqual(["password"]);
+    const unknownField = await api.post("/auth/register", {
+      email: uniqueEmail("odd"),
+      password: PASSWORD,
+      name: "X",
+      roles: ["admin"],
+    });
+    expectErrorShape(unknownField, 422);
+    const protectedField = await api.patch("/me", { roles: ["admin"] }, { token: f.extra.token });
+    expectErrorShape(protectedField, 422);
+    const badQuestion = await api.post(
+      `/courses/${f.courseId}/lessons`,
+      {
+        title: "Bad",
+        kind: "quiz",
+        order: 9,
+        questions: [{ type: "single", prompt: "?", options: ["a", "b"], answer: "c" }],
+      },
+      { token: f.author.token },
+    );
+    expectErrorShape(badQuestion, 422);
+    expect(Array.isArray(badQuestion.body.data)).toBe(true);
+  });
+
+  it("when the request itself is wrong (malformed JSON, wrong type, too large), then 400, 415 and 413 in the contract's shape", async () => {
+    const post = (body: string, type: string) =>
+      fetch(`${origin}/api/v1/auth/login`, {
+        method: "POST",
+        headers: { "content-type": type, "x-forwarded-for": ip() },
+        body,
+      }).then(async res => {
+        const text = await res.text();
+        return { status: res.status, headers: res.headers, text, body: JSON.parse(text) } as Answer;
+      });
+    expectErrorShape(await post("{not json", "application/json"), 400);
+    expectErrorShape(await post("email=a", "text/plain"), 415);
+    expectErrorShape(
+      await post(
+        JSON.stringify({ email: "a@b.c", password: "x".repeat(1_100_000) }),
+        "application/json",
+      ),
+      413,
+    );
+  });
+
+  it("when a course list is paged, then the list shape follows the page asked for and pageSize is capped", async () => {
+    const api = new ApiClient(origin, ip());
+    const page2 = expectStatus(await api.get("/courses?page=2&pageSize=1"), 200);
+    expectListShape(page2.body, 2);
+    expect(page2.body.pageSize).toBe(1);
+    const capped = await api.get("/courses?pageSize=1000");
+    if (capped.status === 200) expect(capped.body.pageSize).toBeLessThanOrEqual(100);
+    else expectErrorShape(capped, 422);
+  });
+});

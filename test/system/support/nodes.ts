@@ -1,0 +1,222 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+
+const ROOT = path.resolve(__dirname, "../../..");
+const SERVER = path.join(ROOT, "server.ts");
+
+/** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 15_000,
+  intervalMs = 100,
+): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > until) {
+      const reason = lastError instanceof Error ? ` (last error: ${lastError.message})` : "";
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${reason}`);
+    }
+    await new Promise(resolve => setTimeout(resolve, intervalMs));
+  }
+}
+
+/** A TCP port nobody listens on right now (the OS picks it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const LOCK = path.join(os.tmpdir(), "lingomesh-system-startup.lock");
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Runs `fn` while no other system suite (another jest worker) is starting processes: node
+ * starts are CPU-bound, and timing a start (the 20 s readiness bar) only means something when
+ * two suites' starts do not share the two cores. A lock left by a dead worker is taken over.
+ */
+export async function startupLock<T>(fn: () => Promise<T>): Promise<T> {
+  await waitFor(
+    "the system-test startup lock",
+    () => {
+      try {
+        fs.mkdirSync(LOCK);
+        fs.writeFileSync(path.join(LOCK, "pid"), String(process.pid));
+        return true;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+        let holder = NaN;
+        try {
+          holder = Number(fs.readFileSync(path.join(LOCK, "pid"), "utf8"));
+        } catch {
+          // Just created, pid not written yet: wait.
+        }
+        if (Number.isInteger(holder) && holder > 0 && !alive(holder)) {
+          fs.rmSync(LOCK, { recursive: true, force: true });
+        }
+        return undefined;
+      }
+    },
+    240_000,
+    100,
+  );
+  try {
+    return await fn();
+  } finally {
+    fs.rmSync(LOCK, { recursive: true, force: true });
+  }
+}
+
+async function ready(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+    await res.arrayBuffer();
+    return res.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+export interface ServerProcess {
+  name: string;
+  /** Health listener of this node (METRICS_PORT). */
+  metricsUrl: string;
+  /** Gateway origin when the node runs the api service. */
+  origin?: string;
+  child: ChildProcess;
+  output(): string;
+  /** Milliseconds from spawn to /health/ready answering 200. */
+  startedInMs: number;
+  exited: Promise<number | null>;
+  /** SIGKILL: a crash, no goodbye to the cluster. */
+  kill(): Promise<void>;
+  /** SIGTERM: a graceful stop; resolves with the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/**
+ * Runs `server.ts` as its own process — Node with tsx's loader, exactly `npm start` — with
+ * nothing from the test's own environment but PATH and HOME, and resolves once the node's
+ * /health/ready answers 200 (and the gateway's too, when PORT is given).
+ */
+export async function startServer(
+  name: string,
+  env: Record<string, string>,
+  timeoutMs = 45_000,
+  opts: { lock?: boolean } = {},
+): Promise<ServerProcess> {
+  if (opts.lock !== false) {
+    return startupLock(() => startServer(name, env, timeoutMs, { lock: false }));
+  }
+  const began = Date.now();
+  const child = spawn(process.execPath, ["--import", "tsx", SERVER], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  const keep = (chunk: Buffer) => {
+    output += String(chunk);
+    // Only the end matters when a start fails; a long-running node must not grow without bound.
+    if (output.length > 200_000) output = output.slice(-100_000);
+  };
+  child.stdout?.on("data", keep);
+  child.stderr?.on("data", keep);
+  let exitCode: number | null | undefined;
+  const exited = new Promise<number | null>(resolve =>
+    child.once("exit", code => {
+      exitCode = code;
+      resolve(code);
+    }),
+  );
+  const metricsUrl = `http://127.0.0.1:${env.METRICS_PORT}`;
+  const origin = env.PORT ? `http://127.0.0.1:${env.PORT}` : undefined;
+  try {
+    await waitFor(
+      `${name} to be ready`,
+      async () => {
+        if (exitCode !== undefined) throw new Error(`${name} exited with ${exitCode}`);
+        const urls = [`${metricsUrl}/health/ready`, ...(origin ? [`${origin}/health/ready`] : [])];
+        const answers = await Promise.all(urls.map(ready));
+        return answers.every(Boolean) ? true : undefined;
+      },
+      timeoutMs,
+      150,
+    );
+  } catch (err) {
+    child.kill("SIGKILL");
+    throw new Error(`${(err as Error).message}\n--- output of ${name} ---\n${output.slice(-4000)}`);
+  }
+  return {
+    name,
+    metricsUrl,
+    origin,
+    child,
+    output: () => output,
+    startedInMs: Date.now() - began,
+    exited,
+    async kill() {
+      if (exitCode === undefined) child.kill("SIGKILL");
+      await exited;
+    },
+    async stop() {
+      if (exitCode === undefined) child.kill("SIGTERM");
+      return exited;
+    },
+  };
+}
+
+/** Kills whatever is still running (afterAll), never waiting on a node that hangs. */
+export async function killAll(processes: Array<ServerProcess | undefined>): Promise<void> {
+  await Promise.all(processes.map(p => p?.kill()));
+}
+
+/** Runs a one-off script (e.g. `scripts/seed.ts`, i.e. `npm run seed`) to its end. */
+export function runScript(
+  script: string,
+  env: Record<string, string>,
+  timeoutMs = 45_000,
+): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, script)], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout?.on("data", chunk => (output += String(chunk)));
+  child.stderr?.on("data", chunk => (output += String(chunk)));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`${script} did not finish in ${timeoutMs} ms:\n${output}`));
+    }, timeoutMs);
+    child.once("exit", code => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
+}
