@@ -19,6 +19,8 @@ export interface RequestMeta {
   idempotencyKey?: string;
   /** moleculer-web response controls. */
   $statusCode?: number;
+  /** The Location header of a 201 or 3xx answer (lib/rest-answers.ts). */
+  $location?: string;
   $responseHeaders?: Record<string, string>;
   $responseType?: string;
 }

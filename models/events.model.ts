@@ -72,3 +72,27 @@ export const DOMAIN_EVENT_TYPES = [
   "progress.achievement.unlocked",
   "progress.streak.reminder_due",
 ] as const satisfies readonly DomainEventType[];
+
+/** The services that consume durable events (each one consumer group: `<namespace>.<service>`). */
+export type ConsumingService = "notify" | "progress";
+
+/**
+ * Who consumes each event type: the "consumers" column of events.md's catalog, plus
+ * notify's copy of a user's name and time zone (user.updated), which its mails use.
+ * Producers declare these groups' queues when they start, so an event published before
+ * its consumer has ever run waits in that consumer's queue instead of being dropped.
+ * test/unit/events-catalog.spec.ts holds the services' `durableEvents` to this map.
+ */
+export const EVENT_CONSUMERS: Readonly<Record<DomainEventType, readonly ConsumingService[]>> = {
+  "user.created": ["notify", "progress"],
+  "user.updated": ["notify", "progress"],
+  "user.email_verified": ["notify"],
+  "user.password_reset_requested": ["notify"],
+  "user.deleted": ["notify", "progress"],
+  "content.course.published": ["notify", "progress"],
+  "content.lesson.deleted": ["progress"],
+  "progress.lesson.completed": ["notify"],
+  "progress.course.completed": ["notify"],
+  "progress.achievement.unlocked": ["notify"],
+  "progress.streak.reminder_due": ["notify"],
+};

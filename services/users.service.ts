@@ -24,7 +24,7 @@ import { sessionNotFound, unauthenticated, userNotFound } from "./users/errors";
 import { createAuthLimits } from "./users/limits";
 import * as mfaFlows from "./users/mfa-flows";
 import { usersMigrations } from "./users/migrations";
-import { dummyPasswordHash } from "./users/passwords";
+import { dummyPasswordHash, newPasswordParam } from "./users/passwords";
 import { listSessions, logout, revokeSessions } from "./users/sessions";
 import { loadSigningKeys } from "./users/tokens";
 
@@ -75,7 +75,12 @@ const UsersService: ServiceSchema<Record<string, never>, UsersMethods, UsersVars
 
   actions: {
     register: {
-      params: { $$strict: true, email: emailParam, password: passwordParam, name: nameParam },
+      params: {
+        $$strict: true,
+        email: emailParam,
+        password: newPasswordParam("email"),
+        name: nameParam,
+      },
       async handler(this: UsersThis, ctx: Ctx<{ email: string; password: string; name: string }>) {
         return accounts.register(this.deps, ctx.params, ctx);
       },
@@ -210,7 +215,7 @@ const UsersService: ServiceSchema<Record<string, never>, UsersMethods, UsersVars
     },
 
     resetPassword: {
-      params: { $$strict: true, token: tokenParam, password: passwordParam },
+      params: { $$strict: true, token: tokenParam, password: newPasswordParam() },
       async handler(this: UsersThis, ctx: Ctx<{ token: string; password: string }>) {
         await credentials.resetPassword(this.deps, ctx.params.token, ctx.params.password);
         return null;
@@ -219,7 +224,11 @@ const UsersService: ServiceSchema<Record<string, never>, UsersMethods, UsersVars
 
     changePassword: {
       auth: true,
-      params: { $$strict: true, currentPassword: passwordParam, newPassword: passwordParam },
+      params: {
+        $$strict: true,
+        currentPassword: passwordParam,
+        newPassword: newPasswordParam(),
+      },
       async handler(this: UsersThis, ctx: Ctx<{ currentPassword: string; newPassword: string }>) {
         await credentials.changePassword(
           this.deps,

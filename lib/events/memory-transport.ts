@@ -1,9 +1,11 @@
+import type { Logger } from "moleculer";
 import type { EventEnvelope } from "../../models/events.model";
 import {
   errorOf,
   retryDelay,
   type ConsumerGroupSpec,
   type EventTransport,
+  type GroupTopology,
   type Subscription,
 } from "./transport";
 
@@ -17,7 +19,16 @@ import {
  * A publish resolves only once every bound group has settled the event (handled or
  * dead-lettered), so the outbox row stays unsent until then: a process that exits
  * with events still queued here re-publishes them from the outbox at its next start.
+ *
+ * A group declared ahead of its consumer (EventTransport.declare) that no consumer has
+ * joined yet keeps what is published for it until one does, without holding the publish:
+ * its consumer may not run in this process at all (SERVICES), and the outbox rows — and
+ * the other groups' deliveries behind them — must not wait for it. At most
+ * AWAITING_CONSUMER_LIMIT such events are kept per group (the oldest go first).
  */
+
+/** Events a group that no consumer has joined yet keeps for it, at most. */
+export const AWAITING_CONSUMER_LIMIT = 10_000;
 
 export interface DeadLetter {
   envelope: EventEnvelope;
@@ -45,8 +56,19 @@ export class MemoryGroup {
   private readonly ready: Message[] = [];
   private readonly consumers: Consumer[] = [];
   private cursor = 0;
+  /** Whether a consumer has joined: until then the group only keeps events for it. */
+  private joined = false;
+  /** Events dropped while waiting for the first consumer (over AWAITING_CONSUMER_LIMIT). */
+  dropped = 0;
+  private warn?: (message: string) => void;
 
   constructor(readonly name: string) {}
+
+  /** Binds types ahead of the group's first consumer (a producer declaring its consumers). */
+  declare(types: string[], warn?: (message: string) => void): void {
+    for (const type of types) this.bindings.add(type);
+    this.warn ??= warn;
+  }
 
   /** Events waiting for a free consumer (not counting those waiting out a retry delay). */
   get depth(): number {
@@ -54,6 +76,18 @@ export class MemoryGroup {
   }
 
   enqueue(envelope: EventEnvelope): Promise<void> {
+    if (!this.joined) {
+      if (this.ready.length >= AWAITING_CONSUMER_LIMIT) {
+        this.ready.shift();
+        if (this.dropped++ % AWAITING_CONSUMER_LIMIT === 0) {
+          this.warn?.(
+            `In-process consumer group ${this.name} never started: dropping its oldest waiting events`,
+          );
+        }
+      }
+      this.ready.push({ envelope, attempts: 0, settle: () => undefined });
+      return Promise.resolve();
+    }
     return new Promise(resolve => {
       this.ready.push({ envelope, attempts: 0, settle: resolve });
       this.dispatch();
@@ -74,6 +108,7 @@ export class MemoryGroup {
   addConsumer(spec: ConsumerGroupSpec): Subscription {
     const consumer: Consumer = { spec, inFlight: 0, active: true, running: new Set() };
     for (const type of spec.types) this.bindings.add(type);
+    this.joined = true;
     this.consumers.push(consumer);
     this.dispatch();
     return {
@@ -191,7 +226,10 @@ export class MemoryTransport implements EventTransport {
   private closed = false;
   private readonly bus: MemoryBus;
 
-  constructor(namespace: string) {
+  constructor(
+    namespace: string,
+    private readonly logger?: Logger,
+  ) {
     this.bus = memoryBus(namespace);
   }
 
@@ -206,6 +244,11 @@ export class MemoryTransport implements EventTransport {
 
   async subscribe(spec: ConsumerGroupSpec): Promise<Subscription> {
     return this.bus.group(spec.group).addConsumer(spec);
+  }
+
+  async declare(groups: GroupTopology[]): Promise<void> {
+    const warn = this.logger && ((message: string) => this.logger?.warn(message));
+    for (const { group, types } of groups) this.bus.group(group).declare(types, warn);
   }
 
   async replayDeadLetters(group: string, limit: number): Promise<number> {

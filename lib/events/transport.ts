@@ -1,4 +1,8 @@
-import type { EventEnvelope } from "../../models/events.model";
+import {
+  EVENT_CONSUMERS,
+  type DomainEventType,
+  type EventEnvelope,
+} from "../../models/events.model";
 
 /** How a consumer group retries a failing event before dead-lettering it. */
 export interface RetryPolicy {
@@ -34,16 +38,31 @@ export interface DeliveryObserver {
   deadLettered?(envelope: EventEnvelope | undefined, attempts: number, error: Error): void;
 }
 
-export interface ConsumerGroupSpec extends DeliveryObserver {
+/** What the broker keeps for a consumer group: its queue, the types bound to it, its retry topology. */
+export interface GroupTopology {
   /** The consuming service: one queue (`<namespace>.<group>`) shared by all its nodes. */
   group: string;
   /** Event types the group is bound to. */
   types: string[];
+  retry: RetryPolicy;
+}
+
+export interface ConsumerGroupSpec extends GroupTopology, DeliveryObserver {
   /** Resolves when the event is handled (or was already); rejects to have it retried. */
   handle(envelope: EventEnvelope): Promise<void>;
   /** Most events handled at once by this node for this group. */
   prefetch: number;
-  retry: RetryPolicy;
+}
+
+/** The consumer groups of the event catalog (models/events.model.ts), each with the types it consumes. */
+export function catalogGroups(retry: RetryPolicy): GroupTopology[] {
+  const types = new Map<string, string[]>();
+  for (const [type, consumers] of Object.entries(EVENT_CONSUMERS) as Array<
+    [DomainEventType, readonly string[]]
+  >) {
+    for (const group of consumers) types.set(group, [...(types.get(group) ?? []), type]);
+  }
+  return [...types].map(([group, bound]) => ({ group, types: bound, retry }));
 }
 
 export interface Subscription {
@@ -58,6 +77,12 @@ export interface EventTransport {
   /** Resolves once the event is safely with the broker (AMQP: publisher confirm). */
   publish(envelope: EventEnvelope): Promise<void>;
   subscribe(spec: ConsumerGroupSpec): Promise<Subscription>;
+  /**
+   * Declares consumer groups without consuming (a producer declares its events' consumers),
+   * exactly as their consumers do: an event published before its consumer has ever run
+   * waits in the group's queue. Declared again whenever the transport reconnects.
+   */
+  declare(groups: GroupTopology[]): Promise<void>;
   /**
    * Moves up to `limit` dead-lettered events of a consumer group back to its queue with a
    * fresh attempt count (after the cause was fixed). Resolves with how many were moved.

@@ -69,8 +69,7 @@ export async function resetPassword(
   token: string,
   password: string,
 ): Promise<void> {
-  const problems = passwordProblems(password);
-  if (problems.length > 0) throw weakPassword(problems);
+  // Length and common passwords were checked with the other params (newPasswordParam).
   const passwordHash = await hashPassword(password);
   const email = await deps.withTransaction(async t => {
     const userId = await claimOneTimeToken(deps, t, token, "reset");
@@ -104,18 +103,19 @@ export async function changePassword(
   const accountKey = limitKey(user.email);
   const wait = await deps.limits.loginAccount.blockedFor(accountKey);
   if (wait > 0) reject(ctx, wait);
+  // Length and common passwords were checked with the params (newPasswordParam); what
+  // needs the account is checked here, and both of its problems are listed together.
+  const problems: Array<{ field: string; type: string; message: string }> = [];
   if (!(await verifyPassword(user.passwordHash, params.currentPassword))) {
     await deps.limits.loginAccount.fail(accountKey);
-    throw validationError([
-      {
-        field: "currentPassword",
-        type: "currentPasswordWrong",
-        message: "The 'currentPassword' field is not the current password.",
-      },
-    ]);
+    problems.push({
+      field: "currentPassword",
+      type: "currentPasswordWrong",
+      message: "The 'currentPassword' field is not the current password.",
+    });
   }
-  const problems = passwordProblems(params.newPassword, "newPassword", user.email);
-  if (problems.length > 0) throw weakPassword(problems);
+  problems.push(...passwordProblems(params.newPassword, "newPassword", user.email));
+  if (problems.length > 0) throw validationError(problems);
   const passwordHash = await hashPassword(params.newPassword);
   await deps.withTransaction(async t => {
     const now = new Date();

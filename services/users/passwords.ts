@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { hash, parseOptions, verify, type Algorithm, type Options } from "@node-rs/argon2";
+import { normaliseEmail, passwordParam } from "../../models/user.model";
 
 /**
  * Password hashing and policy (shared/design/security.md lines 1–2).
@@ -28,9 +29,17 @@ export function hashPassword(password: string): Promise<string> {
   return hash(password, PASSWORD_HASH_OPTIONS);
 }
 
+/** Which Argon2 parameters each verification in this process used (the enumeration proof reads it). */
+export const verifiedWith: Array<{ memoryCost: number; timeCost: number; parallelism: number }> =
+  [];
+const VERIFICATIONS_KEPT = 100;
+
 /** False (never throws) for a hash that is malformed: a corrupt row must not become a 500 with details. */
 export async function verifyPassword(passwordHash: string, password: string): Promise<boolean> {
   try {
+    const { memoryCost, timeCost, parallelism } = parseOptions(passwordHash);
+    verifiedWith.push({ memoryCost, timeCost, parallelism });
+    if (verifiedWith.length > VERIFICATIONS_KEPT) verifiedWith.shift();
     return await verify(passwordHash, password);
   } catch {
     return false;
@@ -129,4 +138,38 @@ export function passwordProblems(
     ];
   }
   return [];
+}
+
+/**
+ * The params rule of a new password: the policy runs in the action's validation pass, so
+ * a 422 lists every field's problem at once (a bad email and a short password together)
+ * instead of stopping at the first field. `emailField` names the sibling field the password
+ * must not equal (register); where the email is the account's, the action checks that.
+ * Its problems never echo the password.
+ */
+export function newPasswordParam(emailField?: string) {
+  return {
+    ...passwordParam,
+    custom(
+      value: unknown,
+      errors: PasswordProblem[],
+      _schema: unknown,
+      field: string,
+      parent: Record<string, unknown> | null,
+      context: { data?: Record<string, unknown> },
+    ): unknown {
+      // Not a string, or past the params' hard cap: the built-in rule has said so already.
+      if (typeof value !== "string" || value.length > passwordParam.max) return value;
+      // fastest-validator passes no parent for top-level params: the params are the data.
+      const email = emailField ? (parent ?? context.data)?.[emailField] : undefined;
+      errors.push(
+        ...passwordProblems(
+          value,
+          field,
+          typeof email === "string" ? normaliseEmail(email) : undefined,
+        ),
+      );
+      return value;
+    },
+  };
 }

@@ -73,6 +73,8 @@ for (const store of stores) {
     let key: SigningKey;
     const token: Record<string, string> = {};
     let starterIds: { a1: string; a2: string };
+    /** What the gateway warned about while the suite ran. */
+    const gatewayWarnings: string[] = [];
 
     const as = async (who: string, roles: Role[]) => {
       token[who] = await signAccessToken(key, { sub: who, roles });
@@ -108,6 +110,12 @@ for (const store of stores) {
       gateway = await startTestNode(["api", "content"], env);
       second = await startTestNode(["content"], { ...env, NODE_ID: `${ns}-content-2` });
       api = gateway.apiUrl!;
+      const gatewayLogger = gateway.broker.getLocalService("api").logger;
+      const warn = gatewayLogger.warn.bind(gatewayLogger);
+      jest.spyOn(gatewayLogger, "warn").mockImplementation((...args: unknown[]) => {
+        gatewayWarnings.push(args.map(String).join(" "));
+        warn(...args);
+      });
       await gateway.broker.waitForServices(["users", "content"]);
       const report = await gateway.broker.call<{ created: string[] }>("content.seedStarter");
       expect(report.created).toEqual(["Greetings and introductions", "Travel"]);
@@ -295,6 +303,7 @@ for (const store of stores) {
           lessons: [],
         });
         courseId = (res.body as Json).id as string;
+        expect(res.headers.get("location")).toBe(`/api/v1/courses/${courseId}`);
         expect((await http(`${api}/courses/${courseId}`)).status).toBe(404);
         expect(
           (await http(`${api}/courses/${courseId}`, { token: token["learner-1"] })).status,
@@ -402,6 +411,15 @@ for (const store of stores) {
         });
         expect(created.status).toBe(201);
         quizId = (created.body as Json).id as string;
+        expect(created.headers.get("location")).toBe(`/api/v1/lessons/${quizId}`);
+        // The Location resolves against the gateway to the new lesson.
+        const lessonAt = await http(
+          new URL(created.headers.get("location")!, gateway.origin).href,
+          {
+            token: token["author-1"],
+          },
+        );
+        expect((lessonAt.body as Json).id).toBe(quizId);
         expect((created.body as { questions: Json[] }).questions[0]).toMatchObject({
           answer: "Hello",
           explanation: "Hello greets.",
@@ -609,6 +627,7 @@ for (const store of stores) {
         const media = res.body as { id: string; url: string; contentType: string; size: number };
         expect(media).toMatchObject({ contentType: "image/png", size: PNG.length });
         expect(media.url).toBe(`${TEST_PUBLIC_URL}/api/v1/media/${media.id}`);
+        expect(res.headers.get("location")).toBe(`/api/v1/media/${media.id}`);
         const file = await fetch(`${api}/media/${media.id}`);
         expect(file.status).toBe(200);
         expect(file.headers.get("content-type")).toContain("image/png");
@@ -650,6 +669,12 @@ for (const store of stores) {
 
       it("when a media id is unknown, then the answer is 404", async () => {
         expect((await http(`${api}/media/does-not-exist`)).status).toBe(404);
+      });
+    });
+
+    describe("after the suite's creations", () => {
+      it("when courses, lessons and media were created above, then the gateway never warned of a missing $location", () => {
+        expect(gatewayWarnings.filter(line => line.includes("$location"))).toEqual([]);
       });
     });
   });

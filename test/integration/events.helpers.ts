@@ -8,7 +8,7 @@ import {
   type DurableEventsOptions,
 } from "../../mixins/durable-events.mixin";
 import { topologyNames } from "../../lib/events/amqp-transport";
-import { retryDelays } from "../../lib/events/transport";
+import { catalogGroups, retryDelays } from "../../lib/events/transport";
 import type { EventEnvelope } from "../../models/events.model";
 import { brokerOptions } from "../../moleculer.config";
 import { testConfig } from "../support/isolation";
@@ -143,10 +143,20 @@ export async function emitManyUserCreated(
   producer: EventsThis,
   count: number,
 ): Promise<Array<EventEnvelope<"user.created">>> {
+  return emitNamedUserCreated(
+    producer,
+    Array.from({ length: count }, () => `user-${++seq}`),
+  );
+}
+
+/** Emits one event per name, in this order, in one transaction (one commit, one relay pass). */
+export async function emitNamedUserCreated(
+  producer: EventsThis,
+  names: string[],
+): Promise<Array<EventEnvelope<"user.created">>> {
   return producer.withTransaction(async (t: Transaction) => {
     const sent: Array<EventEnvelope<"user.created">> = [];
-    for (let i = 0; i < count; i++) {
-      const name = `user-${++seq}`;
+    for (const name of names) {
       sent.push(
         await producer.emitDurable(
           "user.created",
@@ -198,7 +208,10 @@ export async function waitFor(
 
 export const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms));
 
-/** Deletes what the AMQP transport declared for these consumer groups in `namespace`. */
+/**
+ * Deletes what the AMQP transport declared for these consumer groups in `namespace` — and
+ * for the catalog's groups, which every producer declares ahead of their consumers.
+ */
 export async function deleteTopology(
   url: string,
   namespace: string,
@@ -213,7 +226,8 @@ export async function deleteTopology(
       baseDelayMs: opts.retryBaseDelayMs ?? 1000,
       maxDelayMs: opts.retryMaxDelayMs ?? 60_000,
     };
-    for (const group of groups) {
+    const catalog = catalogGroups(retry).map(topology => topology.group);
+    for (const group of new Set([...groups, ...catalog])) {
       const names = topologyNames(namespace, group, retry);
       for (const queue of [names.queue, names.dlq, ...retryDelays(retry).map(names.retryQueue)]) {
         await channel.deleteQueue(queue);

@@ -46,6 +46,8 @@ describe("notify: durable events become mail over a real SMTP server", () => {
   let notifyA: ServiceBroker;
   let env: Record<string, string>;
   let gateway: TestNode;
+  /** What the gateway warned about while the suite ran. */
+  const gatewayWarnings: string[] = [];
   const admin = { user: { id: "admin-1", roles: ["admin" as const] } };
 
   const emit = <T extends DomainEventType>(type: T, data: DomainEvents[T]) =>
@@ -100,6 +102,12 @@ describe("notify: durable events become mail over a real SMTP server", () => {
     notifyA = await startBroker(`${namespace}-notify-a`, env, [notifySchema()]);
     // The real gateway on its own node: public mail links are answered across the transporter.
     gateway = await startTestNode(["api"], { ...env, NODE_ID: `${namespace}-gateway` });
+    const gatewayLogger = gateway.broker.getLocalService("api").logger;
+    const warn = gatewayLogger.warn.bind(gatewayLogger);
+    jest.spyOn(gatewayLogger, "warn").mockImplementation((...args: unknown[]) => {
+      gatewayWarnings.push(args.map(String).join(" "));
+      warn(...args);
+    });
   });
 
   afterAll(async () => {
@@ -267,6 +275,9 @@ describe("notify: durable events become mail over a real SMTP server", () => {
     const res = await fetch(viaGateway(tracked as string), { redirect: "manual" });
     expect(res.status).toBe(302);
     expect(res.headers.get("location")).toBe(`${PUBLIC_URL}/courses/${courseId}/certificate`);
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    // The Location came from ctx.meta.$location: moleculer-web had nothing to warn about.
+    expect(gatewayWarnings.filter(line => line.includes("$location"))).toEqual([]);
     const rows = await rowsOf(
       `SELECT click_count FROM notify.emails WHERE user_id = :userId AND template = 'course-completed'`,
       { userId },

@@ -202,6 +202,23 @@ describe("mass assignment and resource limits (security.md 21, 22)", () => {
     };
   }
 
+  /**
+   * The snapshot once earlier requests' durable events (in-app notifications, XP) have landed:
+   * two reads half a second apart agree. Otherwise an event of the setup arriving during the
+   * probes would look like a change a probe made.
+   */
+  async function settledSnapshot(): Promise<unknown> {
+    let previous = await snapshot();
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline) {
+      await new Promise(resolve => setTimeout(resolve, 500));
+      const next = await snapshot();
+      if (JSON.stringify(next) === JSON.stringify(previous)) return next;
+      previous = next;
+    }
+    throw new Error("the system never settled: its state kept changing for 20 s without requests");
+  }
+
   const jsonRoutes = () => routes.filter(({ route }) => hasJsonBody(route));
 
   it("when the routes files are enumerated, then every route with a JSON body has a row here", () => {
@@ -211,7 +228,7 @@ describe("mass assignment and resource limits (security.md 21, 22)", () => {
   });
 
   it("when unknown or protected fields ride along in any body, then 422 names each one and nothing changed", async () => {
-    const before = await snapshot();
+    const before = await settledSnapshot();
     const table = targets();
     const failures: string[] = [];
     const probes: Array<{

@@ -107,6 +107,32 @@ describe("durable events in process (embedded default)", () => {
     );
   });
 
+  test("when an event is published before its consumer has ever run, then the consumer gets it once it starts", async () => {
+    const ns = uniqueName("mem");
+    const producerName = `${uniqueName("early").toLowerCase()}_p`;
+    // Only the producer so far: it declares the catalog's groups (progress consumes user.created).
+    const p = await node({ namespace: ns, nodeID: "p", services: [producerService(producerName)] });
+    const producer = serviceOf(p, producerName);
+    const event = await emitUserCreated(producer);
+    // A group nobody has joined yet keeps the event without holding the outbox.
+    await waitFor(
+      async () => (await outboxOf(producer, producerName))[0]?.sent_at != null,
+      5000,
+      "row marked sent",
+    );
+    expect(memoryBus(ns).group("progress").depth).toBe(1);
+
+    const c = await node({ namespace: ns, nodeID: "c", services: [consumerService("progress")] });
+    const consumer = serviceOf(c, "progress");
+    await waitFor(
+      async () => (await effectsOf(consumer, "progress")).length === 1,
+      5000,
+      "the waiting event",
+    );
+    expect((await effectsOf(consumer, "progress")).map(e => e.event_id)).toEqual([event.id]);
+    expect(memoryBus(ns).group("progress").depth).toBe(0);
+  });
+
   test("when a handler fails twice and then succeeds, then it is retried with back-off and its effect happens once", async () => {
     const ns = uniqueName("mem");
     const group = uniqueName("retry").toLowerCase();
