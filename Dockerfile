@@ -26,6 +26,14 @@ ENV NODE_ENV=production \
     DATA_DIR=/var/lib/lingomesh \
     NPM_CONFIG_UPDATE_NOTIFIER=false \
     NPM_CONFIG_FUND=false
+# A node's live heap is 20–50 MiB; without bounds V8 lets a busy node grow to 300–400 MiB
+# before collecting (docs/benchmarks.md). One libuv thread per core (password hashes run
+# there): raise both with the container's CPU and memory limits. glibc: two malloc arenas,
+# and big blocks (Argon2's 19 MiB per hash) unmapped when freed instead of kept.
+ENV NODE_OPTIONS="--max-old-space-size=128 --max-semi-space-size=2" \
+    UV_THREADPOOL_SIZE=2 \
+    MALLOC_ARENA_MAX=2 \
+    MALLOC_MMAP_THRESHOLD_=131072
 WORKDIR /app
 # The unprivileged `node` user (uid 1000) of the official image owns only the data dir.
 RUN mkdir -p /var/lib/lingomesh && chown node:node /var/lib/lingomesh

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
+import os from "node:os";
 import path from "node:path";
 
 /**
@@ -20,10 +21,15 @@ export interface BenchNode {
   pid: number;
   metricsPort?: number;
   output(): string;
+  /** Dashboard parts this node (the gateway) gave up as degraded, by part, from its warnings. */
+  degraded: Map<string, number>;
   exited: Promise<number | null>;
 }
 
 const nodes: BenchNode[] = [];
+
+/** V8 flags of every node, as `npm start` runs them (BENCH_NODE_FLAGS overrides for a trial). */
+export const NODE_FLAGS = "--max-old-space-size=128 --max-semi-space-size=2";
 
 /** A port nothing listens on right now (the kernel's choice), on loopback. */
 export function freePort(): Promise<number> {
@@ -49,15 +55,32 @@ export function spawnNode(
   const profile = profiled
     ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR ?? "/tmp/lingomesh-prof"}`]
     : [];
-  const child = spawn(process.execPath, [...profile, "--import", "tsx", script], {
+  const flags = (process.env.BENCH_NODE_FLAGS ?? NODE_FLAGS).split(" ").filter(Boolean);
+  // BENCH_LOADER=cjs: tsx's CommonJS hook in the main thread instead of its ESM loader.
+  const loader =
+    process.env.BENCH_LOADER === "cjs" ? ["--require", "tsx/cjs"] : ["--import", "tsx"];
+  const child = spawn(process.execPath, [...flags, ...profile, ...loader, script], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env },
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "/tmp",
+      // As the Dockerfile sets them: one libuv thread per core (password hashes run there);
+      UV_THREADPOOL_SIZE: String(Math.max(2, os.availableParallelism())),
+      // glibc: few arenas, and large blocks (Argon2's 19 MiB) mapped and unmapped, not kept.
+      MALLOC_ARENA_MAX: "2",
+      MALLOC_MMAP_THRESHOLD_: "131072",
+      ...env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
+  const degraded = new Map<string, number>();
   // Keep the tail only: a node logging warnings under load must not grow this process.
   const keep = (chunk: Buffer) => {
-    output = (output + String(chunk)).slice(-20_000);
+    const text = String(chunk);
+    output = (output + text).slice(-20_000);
+    for (const match of text.matchAll(/dashboard part \\?"(\w+)\\?" degraded/g))
+      degraded.set(match[1], (degraded.get(match[1]) ?? 0) + 1);
   };
   child.stdout?.on("data", keep);
   child.stderr?.on("data", keep);
@@ -69,6 +92,7 @@ export function spawnNode(
     pid: child.pid ?? -1,
     metricsPort,
     output: () => output,
+    degraded,
     exited,
   };
   nodes.push(node);

@@ -106,10 +106,14 @@ export function markdown(r: BenchResults): string {
       `| ${s.id} | ${s.name} | ${f0(s.rps)} | ${f1(s.p50)} | ${f1(s.p99)} | ${f1(s.max)} | ${s.errors} | ${f2(s.ratio)} | ${s.target === null ? "–" : `≥ ${s.target}`} | ${met} |`,
     );
   }
+  for (const s of r.scenarios.filter(x => x.note)) {
+    lines.push("");
+    lines.push(`Scenario ${s.id}: ${s.note}.`);
+  }
   lines.push("");
   lines.push(
     `**Login** (5): ${f0(r.login.rps)} logins/s = ${f0(r.login.perCore)} per core; raw Argon2id hash rate ` +
-      `(m = 19 MiB, t = 2, p = 1, same run, 4 libuv threads) ${f0(r.login.rawHashRate)}/s = ${f0(r.login.rawHashPerCore)} per core → ` +
+      `(m = 19 MiB, t = 2, p = 1, same run, measured in the runner: 4 libuv threads; the nodes run one per core) ${f0(r.login.rawHashRate)}/s = ${f0(r.login.rawHashPerCore)} per core → ` +
       `${f2(r.login.ratioToHash)} of the hash rate (target ≥ ${r.login.target}: ${r.login.met ? "met" : "**missed**"}).`,
   );
   lines.push("");

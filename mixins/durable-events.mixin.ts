@@ -4,7 +4,8 @@ import { configOf } from "../lib/config";
 import { registerHealthCheck, unregisterHealthCheck } from "../lib/health";
 import { AmqpTransport } from "../lib/events/amqp-transport";
 import {
-  runIdempotent,
+  BatchingRunner,
+  type DurableEventBatchHandlers,
   type DurableEventHandlers,
   type TransactionRunner,
 } from "../lib/events/consumer-runner";
@@ -13,10 +14,19 @@ import { MemoryTransport } from "../lib/events/memory-transport";
 import { countEvent, EVENT_METRICS, registerEventMetrics, setBacklog } from "../lib/events/metrics";
 import { OutboxStore } from "../lib/events/outbox-store";
 import { OutboxRelay, type RelayOptions } from "../lib/events/relay";
-import type { EventTransport, RetryPolicy, Subscription } from "../lib/events/transport";
+import {
+  catalogGroups,
+  type EventTransport,
+  type RetryPolicy,
+  type Subscription,
+} from "../lib/events/transport";
 import type { DomainEventType, DomainEvents, EventEnvelope } from "../models/events.model";
 
-export type { DurableEventHandler, DurableEventHandlers } from "../lib/events/consumer-runner";
+export type {
+  DurableEventBatchHandlers,
+  DurableEventHandler,
+  DurableEventHandlers,
+} from "../lib/events/consumer-runner";
 
 /**
  * Durable domain events (shared/design/events.md) for a service that uses DbMixin:
@@ -28,8 +38,10 @@ export type { DurableEventHandler, DurableEventHandlers } from "../lib/events/co
  */
 
 export interface DurableEventsOptions {
-  /** Events handled at once per node and service (AMQP prefetch). Default 32. */
+  /** Events handled at once per node and service (AMQP prefetch). Default 500. */
   prefetch?: number;
+  /** Most events handled in one consumer transaction (lib/events/consumer-runner.ts). Default 250. */
+  maxBatch?: number;
   /** Deliveries before an event goes to the dead-letter queue. Default 6. */
   maxAttempts?: number;
   /**
@@ -42,7 +54,7 @@ export interface DurableEventsOptions {
   retryMaxDelayMs?: number;
   /** Outbox poll interval (commits on this node are relayed at once anyway). Default 1 s. */
   pollIntervalMs?: number;
-  /** Rows claimed per relay pass. Default 100. */
+  /** Rows claimed per relay pass (published with confirms pipelined, marked sent in one write). Default 500. */
   batchSize?: number;
   /**
    * How long a claimed outbox row stays reserved for the relay that claimed it (renewed
@@ -95,7 +107,9 @@ type DurableHost = Service &
   };
 
 const DEFAULTS = {
-  prefetch: 32,
+  // Two batches' worth of deliveries: the next batch is already here while one commits.
+  prefetch: 500,
+  maxBatch: 250,
   // Six deliveries 2, 4, 8, 16 and 32 s apart: a minute of back-off rides out a short
   // outage of what the handler depends on before the event is parked in the DLQ.
   maxAttempts: 6,
@@ -103,7 +117,7 @@ const DEFAULTS = {
   retryBaseDelayMs: 2000,
   retryMaxDelayMs: 60_000,
   pollIntervalMs: 1000,
-  batchSize: 100,
+  batchSize: 500,
   leaseMs: 30_000,
   sentRetentionMs: 24 * 3600_000,
   processedRetentionMs: 30 * 24 * 3600_000,
@@ -144,7 +158,7 @@ async function acquireTransport(
     await amqp.start();
     transport = amqp;
   } else {
-    transport = new MemoryTransport(cfg.namespace);
+    transport = new MemoryTransport(cfg.namespace, broker.getLogger("durable-events"));
     transports.set(broker, { transport, users: 1 });
   }
   return transport;
@@ -273,20 +287,24 @@ export function DurableEvents(options: DurableEventsOptions = {}): Partial<Servi
           typeof self.withTransaction === "function"
             ? fn => (self.withTransaction as TransactionRunner)(fn)
             : fn => sequelize.transaction(fn);
+        const runner = new BatchingRunner({
+          store,
+          consumer: self.fullName,
+          handlers,
+          batchHandlers: (
+            self.schema as { durableEventBatches?: DurableEventBatchHandlers<DurableHost> }
+          ).durableEventBatches,
+          self,
+          transaction,
+          maxBatch: opts.maxBatch,
+        });
         state.subscription = await transport.subscribe({
           group: self.fullName,
           types,
           prefetch: opts.prefetch,
           retry,
           handle: async envelope => {
-            const outcome = await runIdempotent({
-              store,
-              consumer: self.fullName,
-              envelope,
-              handlers,
-              self,
-              transaction,
-            });
+            const outcome = await runner.handle(envelope);
             if (outcome === "handled")
               countEvent(broker, EVENT_METRICS.consumed, service, envelope.type);
             if (outcome === "duplicate")
@@ -308,6 +326,14 @@ export function DurableEvents(options: DurableEventsOptions = {}): Partial<Servi
           },
         });
       }
+      // The catalog's consumer groups (models/events.model.ts), declared before anything is
+      // relayed: what this service publishes waits for a consumer that has never run yet.
+      // With the same retry policy (the mixin's defaults) their consumers declare them with.
+      await transport.declare(
+        catalogGroups(retry).filter(
+          group => !(state.subscription && group.group === self.fullName),
+        ),
+      );
       // Relaying waits for every local service, so in-process consumers are bound first.
       state.unsubscribeStarted = whenBrokerStarted(broker, () => relay.start());
     },

@@ -8,29 +8,40 @@ import { configOf } from "../lib/config";
 import { readiness, registerHealthCheck } from "../lib/health";
 import { createRedis } from "../lib/redis";
 import { AccessTokenVerifier, InvalidTokenError } from "../lib/auth/verify-access-token";
-import { formBody, jsonBody, multipartBody, MEDIA_BODY_LIMIT } from "../lib/gateway/body";
+import { formBody, jsonBody, multipartBody } from "../lib/gateway/body";
 import { ClientIpResolver } from "../lib/gateway/client-ip";
 import { sendDocsAsset, sendDocsPage } from "../lib/gateway/docs-page";
 import {
   forbidden,
-  GatewayError,
   notFound,
+  pathParamsInBody,
   serviceUnavailable,
   toPublicError,
   unauthenticated,
 } from "../lib/gateway/errors";
 import { metricsText, recordRequest, registerGatewayMetrics } from "../lib/gateway/metrics";
-import { buildOpenApi, type ActionInfo } from "../lib/gateway/openapi";
+import { buildOpenApi, pathParams, type ActionInfo } from "../lib/gateway/openapi";
+import { PublishedReadCache, publishedReadKey } from "../lib/gateway/published-reads";
+import { retryIdempotent } from "../lib/gateway/idempotent-retry";
 import { createRateLimiters, type RateLimiterSet } from "../lib/gateway/rate-limits";
-import { acceptIdempotencyKey, acceptRequestId } from "../lib/gateway/request-id";
-import type { AuthUser, RequestMeta, Role } from "../models/auth.model";
+import { acceptRequestId } from "../lib/gateway/request-id";
+import type { AuthUser, RequestMeta } from "../models/auth.model";
 import { actionFor, publicRoutes, routeKey } from "./api/all-routes";
 import { buildDashboard } from "./api/dashboard";
+import {
+  aliasesOf,
+  clampPageSizes,
+  corsOf,
+  errorHeaders,
+  hrtimeMs,
+  idempotencyKeyOf,
+  needsUser,
+  sendJson,
+  setCacheHeaders,
+  useContractStatus,
+  type GatedAction,
+} from "./api/edge";
 import type { RouteSpec } from "./api/route-table";
-
-/** Page sizes above this are lowered to it before any service sees them (api.md "Lists"). */
-export const MAX_PAGE_SIZE = 100;
-const PAGE_SIZE_PARAMS = ["pageSize", "limit"];
 
 interface ApiSettings extends ServiceSettingSchema {
   port: number;
@@ -43,6 +54,8 @@ type Req = Omit<IncomingRequest, "$action" | "$alias"> & {
   $action?: GatedAction;
   $alias?: { spec?: RouteSpec; fullPath?: string; path?: string };
   body?: unknown;
+  /** An anonymous read the gateway may answer from its own copy (lib/gateway/published-reads). */
+  $publishedRead?: { key: string; generation: number; hit: boolean };
 };
 type Res = GatewayResponse;
 type Next = (err?: unknown) => void;
@@ -54,6 +67,7 @@ interface ApiState {
   clientIps: ClientIpResolver;
   redis?: Redis;
   openApiCache?: Record<string, unknown>;
+  publishedReads: PublishedReadCache;
   server: import("node:http").Server;
 }
 
@@ -66,43 +80,17 @@ interface ApiMethods {
   sendPublicError(req: Req, res: ServerResponse, err: unknown): void;
   fetchJwks(): Promise<{ keys: Record<string, unknown>[] }>;
   openApiDocument(): Record<string, unknown>;
+  callAction(
+    route: Route,
+    actionName: string,
+    req: Req,
+    res: Res,
+    params: Record<string, unknown>,
+    isStream?: boolean,
+  ): Promise<unknown>;
 }
 
 type ApiThis = Service<ApiSettings> & ApiMethods & ApiState;
-
-/** The gate-keeping keys every action may declare (types/moleculer.d.ts), as the registry reports them. */
-interface GatedAction {
-  auth?: boolean;
-  roles?: Role[];
-  internal?: boolean;
-}
-
-const needsUser = (action: GatedAction | undefined): boolean =>
-  action?.auth === true || (action?.roles?.length ?? 0) > 0;
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, {
-    "Content-Type": "application/json; charset=utf-8",
-    "Cache-Control": "no-store",
-  });
-  res.end(JSON.stringify(body));
-}
-
-/** moleculer-web alias definitions for contract rows: the row rides along on the alias. */
-function aliasesOf(rows: RouteSpec[]): Record<string, Record<string, unknown>> {
-  const aliases: Record<string, Record<string, unknown>> = {};
-  for (const spec of rows) {
-    aliases[routeKey(spec)] = {
-      action: spec.action,
-      type: spec.kind === "multipart" ? "multipart" : "call",
-      spec,
-      ...(spec.kind === "multipart"
-        ? { busboyConfig: { limits: { files: 1, fileSize: MEDIA_BODY_LIMIT, fields: 20 } } }
-        : {}),
-    };
-  }
-  return aliases;
-}
 
 const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
   merged(this: Service, schema: ServiceSchema<ApiSettings>): void;
@@ -139,17 +127,7 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
     const cfg = configOf(this.broker);
     const settings = schema.settings as ApiSettings;
     settings.port = cfg.port;
-    const cors =
-      cfg.corsOrigins.length > 0
-        ? {
-            origin: cfg.corsOrigins,
-            methods: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
-            allowedHeaders: ["Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id"],
-            exposedHeaders: ["X-Request-Id", "Retry-After", "ETag"],
-            credentials: false,
-            maxAge: 600,
-          }
-        : undefined;
+    const cors = corsOf(cfg);
     const rows = publicRoutes();
     // Hooks close over the service: moleculer-web calls onAfterCall of multipart aliases with
     // the alias as `this`.
@@ -270,9 +248,64 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
     "$services.changed"(this: ApiThis) {
       this.openApiCache = undefined;
     },
+    // Content committed a change (it broadcasts this to every node): drop our copies of its reads.
+    "cache.clean.content"(this: ApiThis) {
+      this.publishedReads.clear();
+    },
   },
 
   methods: {
+    /**
+     * moleculer-web's call of the routed action, except for a hot anonymous read already
+     * held here: that is answered without the round trip (same hooks, same response path).
+     */
+    async callAction(this: ApiThis, route, actionName, req, res, params, isStream) {
+      const ctx = req.$ctx as Context<unknown, Meta>;
+      const key = publishedReadKey(req.$alias?.spec?.action, req.method, !ctx.meta.user, params);
+      if (key !== undefined) {
+        const cached = this.publishedReads.get(key);
+        req.$publishedRead = {
+          key,
+          generation: this.publishedReads.generation,
+          hit: cached !== undefined,
+        };
+        if (cached !== undefined) {
+          const hooks = route as unknown as {
+            onAfterCall?: (...args: unknown[]) => unknown;
+            logging?: boolean;
+          };
+          let data: unknown = cached;
+          if (hooks.onAfterCall)
+            data = await hooks.onAfterCall.call(this, ctx, route, req, res, data);
+          const web = this as unknown as {
+            sendResponse(req: Req, res: Res, data: unknown, action: unknown): void;
+            logResponse(req: Req, res: Res, data: unknown): void;
+          };
+          web.sendResponse(
+            req,
+            res,
+            data,
+            (req as { $endpoint?: { action: unknown } }).$endpoint?.action,
+          );
+          if (hooks.logging) web.logResponse(req, res, data);
+          return true;
+        }
+      }
+      const original = (ApiGateway.methods as Record<string, (...args: unknown[]) => unknown>)
+        .callAction;
+      if (!ctx.meta.idempotencyKey || isStream) {
+        return original.call(this, route, actionName, req, res, params, isStream);
+      }
+      // The client made the request repeatable: a node lost mid-call is not the client's failure.
+      return retryIdempotent(async attempt => {
+        if (attempt > 0) {
+          const next = this.broker.findNextActionEndpoint(actionName, route.callOptions, ctx);
+          if (!(next instanceof Error)) (req as { $endpoint?: unknown }).$endpoint = next;
+        }
+        return original.call(this, route, actionName, req, res, params, isStream);
+      });
+    },
+
     edgeLimit(this: ApiThis, req: Req, _res: Res, next: Next) {
       const ip = this.clientIps.resolve(req.socket.remoteAddress, req.headers["x-forwarded-for"]);
       req.$clientIp = ip;
@@ -288,40 +321,22 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
       ctx.meta.clientIp = clientIp;
       const agent = req.headers["user-agent"];
       if (agent) ctx.meta.userAgent = agent.slice(0, 512);
-      const rawKey = req.headers["idempotency-key"];
-      if (rawKey !== undefined) {
-        const key = acceptIdempotencyKey(rawKey);
-        if (!key) {
-          throw new GatewayError(
-            "BadRequestError",
-            "Idempotency-Key must be 1 to 255 printable characters",
-            400,
-            "INVALID_IDEMPOTENCY_KEY",
-          );
-        }
-        ctx.meta.idempotencyKey = key;
+      const key = idempotencyKeyOf(req.headers["idempotency-key"]);
+      if (key) ctx.meta.idempotencyKey = key;
+      if (spec) {
+        const sent = (bag: unknown, name: string) =>
+          bag !== null && typeof bag === "object" && Object.hasOwn(bag, name);
+        const query = (req as { query?: unknown }).query;
+        const clashing = pathParams(spec.path).filter(
+          name => sent(req.body, name) || sent(query, name),
+        );
+        if (clashing.length > 0) throw pathParamsInBody(clashing);
       }
       if (spec && this.limiters.routeBuckets.includes(routeKey(spec))) {
         await this.limiters.consume(routeKey(spec), clientIp);
       }
-      const params = req.$params as Record<string, unknown>;
-      for (const name of PAGE_SIZE_PARAMS) {
-        const value = Number(params[name]);
-        if (params[name] !== undefined && Number.isFinite(value) && value > MAX_PAGE_SIZE) {
-          params[name] = MAX_PAGE_SIZE;
-        }
-      }
-      // The contract's success status, unless the action chose its own (ctx.meta.$statusCode).
-      const status = spec?.status;
-      if (status && status !== 200) {
-        const end = res.end.bind(res) as (...args: unknown[]) => Res;
-        res.end = ((...args: unknown[]) => {
-          if (res.statusCode === 200 && !ctx.meta.$statusCode && !res.headersSent) {
-            res.statusCode = status;
-          }
-          return end(...args);
-        }) as Res["end"];
-      }
+      clampPageSizes(req.$params as Record<string, unknown>);
+      useContractStatus(res, spec?.status, ctx);
     },
 
     async authenticate(this: ApiThis, ctx: Context<unknown, Meta>, _route: Route, req: Req) {
@@ -355,20 +370,10 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
 
     afterCall(this: ApiThis, ctx: Context<unknown, Meta>, req: Req, res: Res, data: unknown) {
       const spec = req.$alias?.spec;
-      if (!res.getHeader("Cache-Control")) {
-        const publicRead =
-          req.method === "GET" && spec?.tag === "Content" && !needsUser(req.$action);
-        if (publicRead && !ctx.meta.user) {
-          res.setHeader("Cache-Control", "public, max-age=60, must-revalidate");
-          res.setHeader("Vary", "Authorization, Accept-Encoding");
-        } else if (publicRead) {
-          // Authors see their drafts here: the answer is theirs alone, revalidated each time.
-          res.setHeader("Cache-Control", "private, no-cache");
-          res.setHeader("Vary", "Authorization, Accept-Encoding");
-        } else {
-          res.setHeader("Cache-Control", "no-store");
-        }
-      }
+      const read = req.$publishedRead;
+      if (read && !read.hit) this.publishedReads.set(read.key, data, read.generation);
+      const publicRead = req.method === "GET" && spec?.tag === "Content" && !needsUser(req.$action);
+      setCacheHeaders(res, publicRead, Boolean(ctx.meta.user));
       if (spec?.status === 204 && !ctx.meta.$statusCode) return null;
       return data;
     },
@@ -385,16 +390,8 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
         res.end();
         return;
       }
-      const headers: Record<string, string> = {
-        "Content-Type": "application/json; charset=utf-8",
-        "Cache-Control": "no-store",
-      };
-      const retryAfter = (body.data as { retryAfter?: number } | undefined)?.retryAfter;
-      if (body.code === 429 && retryAfter) headers["Retry-After"] = String(retryAfter);
-      if (body.code === 401) headers["WWW-Authenticate"] = 'Bearer realm="lingomesh"';
-      if (body.code === 503) headers["Retry-After"] = "5";
       for (const name of ["Content-Length", "ETag", "Content-Encoding"]) res.removeHeader(name);
-      res.writeHead(body.code, headers);
+      res.writeHead(body.code, errorHeaders(body));
       res.end(JSON.stringify(body));
       (this as unknown as { logResponse(req: Req, res: ServerResponse): void }).logResponse(
         req,
@@ -453,6 +450,7 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
     this.server.keepAliveTimeout = 95_000;
     this.server.headersTimeout = 20_000;
     this.clientIps = new ClientIpResolver(cfg.trustedProxies);
+    this.publishedReads = new PublishedReadCache();
     if (cfg.redisUrl) {
       this.redis = createRedis(cfg.redisUrl);
       const redis = this.redis;
@@ -474,10 +472,5 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
     await this.redis?.quit().catch(() => undefined);
   },
 };
-
-function hrtimeMs(start: [number, number] | number[]): number {
-  const [s, ns] = process.hrtime(start as [number, number]);
-  return s * 1000 + ns / 1e6;
-}
 
 export default ApiService;

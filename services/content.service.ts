@@ -3,6 +3,7 @@ import { Errors, type Context, type ServiceSchema } from "moleculer";
 import type { Transaction } from "sequelize";
 import { configOf } from "../lib/config";
 import { registerHealthCheck, unregisterHealthCheck } from "../lib/health";
+import { createdAt } from "../lib/rest-answers";
 import { createMediaStorage } from "../lib/storage";
 import { DbMixin, type DbSettings } from "../mixins/db.mixin";
 import { DurableEvents } from "../mixins/durable-events.mixin";
@@ -33,7 +34,7 @@ import * as authoring from "./content/authoring";
 import type { ContentMethods, ContentThis, ContentVars, Ctx } from "./content/context";
 import { courseNotFound, lessonNotFound } from "./content/errors";
 import { openMedia, saveUpload } from "./content/media";
-import { MongoContentRepository } from "./content/mongo-repository";
+import type { MongoContentRepository } from "./content/mongo-repository";
 import { contentMigrations } from "./content/pg-migrations";
 import { PgContentRepository } from "./content/pg-repository";
 import { listCourses, readCourse, readLesson } from "./content/reading";
@@ -47,6 +48,17 @@ import { gradingView, outlineView } from "./content/views";
  * (cached, cleaned on every node on change). Answer keys leave only through the internal
  * `lessonForGrading`, which the gateway never routes.
  */
+
+/** mongoose costs a node ~30 MiB: it is loaded only when content lives in MongoDB. */
+function mongoRepository(
+  ...args: ConstructorParameters<typeof MongoContentRepository>
+): MongoContentRepository {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const mod = require("./content/mongo-repository") as {
+    MongoContentRepository: typeof MongoContentRepository;
+  };
+  return new mod.MongoContentRepository(...args);
+}
 
 const idParam = { $$strict: true, id: { type: "string", min: 1, max: 64 } } as const;
 
@@ -87,6 +99,7 @@ const ContentService: ServiceSchema<DbSettings, ContentMethods, ContentVars, Con
         const user = this.requireRole(ctx, "author");
         const course = await authoring.createCourse(this.deps(ctx), user.id, ctx.params);
         await this.afterChange(ctx);
+        createdAt(ctx, `/courses/${course.id}`);
         return course;
       },
     },
@@ -149,6 +162,7 @@ const ContentService: ServiceSchema<DbSettings, ContentMethods, ContentVars, Con
         const { id: _id, ...input } = ctx.params;
         const lesson = await authoring.createLesson(this.deps(ctx), course, input);
         await this.afterChange(ctx);
+        createdAt(ctx, `/lessons/${lesson.id}`);
         return lesson;
       },
     },
@@ -202,7 +216,9 @@ const ContentService: ServiceSchema<DbSettings, ContentMethods, ContentVars, Con
       async handler(this: ContentThis, ctx: Ctx<{ $filename?: string }>): Promise<MediaRef> {
         const user = this.requireRole(ctx, "author");
         const stream = (ctx.stream ?? null) as Readable | null;
-        return saveUpload(this, user.id, stream, ctx.params.$filename);
+        const media = await saveUpload(this, user.id, stream, ctx.params.$filename);
+        createdAt(ctx, `/media/${media.id}`);
+        return media;
       },
     },
 
@@ -374,7 +390,7 @@ const ContentService: ServiceSchema<DbSettings, ContentMethods, ContentVars, Con
   async started(this: ContentThis) {
     const cfg = configOf(this.broker);
     this.repo = cfg.contentMongoUri
-      ? new MongoContentRepository(cfg.contentMongoUri, this.logger)
+      ? mongoRepository(cfg.contentMongoUri, this.logger)
       : new PgContentRepository(this.sequelize, this.dbSchema);
     await this.repo.start();
     await this.storage.start();

@@ -2,8 +2,13 @@ import type { Context, ServiceSchema } from "moleculer";
 import { Errors } from "moleculer";
 import { DataTypes, type Transaction } from "sequelize";
 import { configOf } from "../lib/config";
+import { redirectTo } from "../lib/rest-answers";
 import { DbMixin, type DbServiceThis } from "../mixins/db.mixin";
-import { DurableEvents, type DurableEventHandlers } from "../mixins/durable-events.mixin";
+import {
+  DurableEvents,
+  type DurableEventBatchHandlers,
+  type DurableEventHandlers,
+} from "../mixins/durable-events.mixin";
 import type { RequestMeta } from "../models/auth.model";
 import {
   EMAIL_STATUSES,
@@ -98,6 +103,7 @@ function consume<K extends keyof typeof consumers>(type: K): DurableEventHandler
 /** `durableEvents` is read by the DurableEvents mixin; moleculer's own schema type does not know it. */
 type NotifySchema = ServiceSchema<NotifySettings, NotifyMethods, NotifyVars, NotifyThis> & {
   durableEvents: DurableEventHandlers<NotifyThis>;
+  durableEventBatches: DurableEventBatchHandlers<NotifyThis>;
 };
 
 const NotifyService: NotifySchema = {
@@ -141,6 +147,17 @@ const NotifyService: NotifySchema = {
     "progress.course.completed": consume("progress.course.completed"),
     "progress.achievement.unlocked": consume("progress.achievement.unlocked"),
     "progress.streak.reminder_due": consume("progress.streak.reminder_due"),
+  },
+
+  // The same effects as durableEvents for a run of events in one consumer transaction.
+  durableEventBatches: {
+    async "user.updated"(this: NotifyThis, events, t) {
+      await this.ready;
+      await this.runtime().store.updateRecipientNames(
+        events.map(e => e.data),
+        { transaction: t },
+      );
+    },
   },
 
   actions: {
@@ -248,8 +265,8 @@ const NotifyService: NotifySchema = {
         if (token?.kind !== "click")
           throw new Errors.MoleculerClientError("Link not found", 404, "LINK_NOT_FOUND");
         await this.store.markClicked(token.mailId);
-        ctx.meta.$statusCode = 302;
-        ctx.meta.$responseHeaders = { Location: token.url, "Cache-Control": "no-store" };
+        redirectTo(ctx, token.url);
+        ctx.meta.$responseHeaders = { "Cache-Control": "no-store" };
       },
     },
 

@@ -3,7 +3,11 @@ import type { Transaction } from "sequelize";
 import { DataTypes } from "sequelize";
 import { PublishedReadCache } from "../lib/gateway/published-reads";
 import { DbMixin } from "../mixins/db.mixin";
-import { DurableEvents, type DurableEventHandlers } from "../mixins/durable-events.mixin";
+import {
+  DurableEvents,
+  type DurableEventBatchHandlers,
+  type DurableEventHandlers,
+} from "../mixins/durable-events.mixin";
 import type { UnlockedAchievement } from "../models/achievement.model";
 import {
   attemptParams,
@@ -59,6 +63,7 @@ type This = ProgressThis;
 /** `durableEvents` is read by the DurableEvents mixin; moleculer's own schema type does not know it. */
 type ProgressSchema = ServiceSchema<ProgressSettings, ProgressMethods, ProgressVars, This> & {
   durableEvents: DurableEventHandlers<This>;
+  durableEventBatches: DurableEventBatchHandlers<This>;
 };
 
 const ProgressService: ProgressSchema = {
@@ -263,10 +268,31 @@ const ProgressService: ProgressSchema = {
     },
   },
 
+  // The same effects as durableEvents for a run of events in one consumer transaction.
+  durableEventBatches: {
+    async "user.updated"(this: This, events: EventEnvelope<"user.updated">[], t: Transaction) {
+      await store.upsertLearnerNames(
+        this,
+        events.map(e => e.data),
+        t,
+      );
+      for (const { data } of events)
+        void this.board()
+          .rename(data.userId, data.name)
+          .catch((err: Error) =>
+            this.logger.warn(`leaderboard name of ${data.userId} not updated: ${err.message}`),
+          );
+    },
+  },
+
   events: {
     // Content committed a change (published, edited, deleted): our copy of its reads goes.
     "cache.clean.content"(this: This) {
       this.contentCopy?.clear();
+    },
+    // Users committed a change to an account (it broadcasts this, as content does).
+    "cache.clean.users"(this: This) {
+      this.usersCopy?.clear();
     },
   },
 
@@ -304,6 +330,7 @@ const ProgressService: ProgressSchema = {
   created(this: This) {
     this.clock = systemClock;
     this.contentCopy = new PublishedReadCache({ ttlMs: 30_000, maxEntries: 2000 });
+    this.usersCopy = new PublishedReadCache({ ttlMs: 30_000, maxEntries: 10_000 });
   },
 
   async started(this: This) {

@@ -39,7 +39,16 @@ export interface AccessTokenVerifierOptions {
   minRefetchIntervalMs?: number;
   /** Age after which the key set is refreshed in the background. */
   maxAgeMs?: number;
+  /** Verified tokens remembered (by token string) until they expire; 0 disables. */
+  cacheSize?: number;
   now?: () => number;
+}
+
+interface VerifiedToken {
+  user: AuthUser;
+  kid: string | undefined;
+  /** The token's own `exp` in ms: a remembered token is never believed past it. */
+  expiresAt: number;
 }
 
 /** Headers that would let a token choose its own verification key: never honoured, always refused. */
@@ -56,11 +65,20 @@ export class AccessTokenVerifier {
   private readonly now: () => number;
   /** How many times the key set was fetched (observable in tests and metrics). */
   fetchCount = 0;
+  /**
+   * Tokens already verified, by their exact string: a client sends the same access token
+   * on every request for its lifetime, and a signature check (WebCrypto on the thread pool)
+   * is the largest CPU cost of an authenticated request at the gateway. A hit is the same
+   * answer the full check gave; it ends at the token's `exp` and when its key leaves the set.
+   */
+  private readonly verified = new Map<string, VerifiedToken>();
+  private readonly cacheSize: number;
 
   constructor(private readonly opts: AccessTokenVerifierOptions) {
     this.minRefetchIntervalMs = opts.minRefetchIntervalMs ?? 1_000;
     this.maxAgeMs = opts.maxAgeMs ?? 10 * 60_000;
     this.now = opts.now ?? Date.now;
+    this.cacheSize = opts.cacheSize ?? 10_000;
   }
 
   private refresh(): Promise<void> {
@@ -71,7 +89,10 @@ export class AccessTokenVerifier {
         if (!jwks || !Array.isArray(jwks.keys)) throw new Error("the key set has no keys");
         this.fetchCount++;
         this.keys = createLocalJWKSet(jwks);
-        this.kids = new Set(jwks.keys.map(key => key.kid).filter((kid): kid is string => !!kid));
+        const kids = new Set(jwks.keys.map(key => key.kid).filter((kid): kid is string => !!kid));
+        // A key withdrawn from the set takes the tokens it signed with it.
+        if ([...this.kids].some(kid => !kids.has(kid))) this.verified.clear();
+        this.kids = kids;
         this.fetchedAt = this.now();
       } finally {
         this.inflight = undefined;
@@ -83,6 +104,7 @@ export class AccessTokenVerifier {
   /** Drop the cached keys (e.g. after the users service announced a rotation). */
   invalidate(): void {
     this.fetchedAt = 0;
+    this.verified.clear();
   }
 
   private async keysFor(kid: string | undefined): Promise<ReturnType<typeof createLocalJWKSet>> {
@@ -103,6 +125,26 @@ export class AccessTokenVerifier {
    * believe; errors reaching the key set (users service down) propagate as they are.
    */
   async verify(token: string): Promise<AuthUser> {
+    const known = this.verified.get(token);
+    if (known !== undefined) {
+      if (this.now() < known.expiresAt) return { ...known.user, roles: [...known.user.roles] };
+      this.verified.delete(token);
+    }
+    const { user, kid, exp } = await this.verifyFully(token);
+    if (this.cacheSize > 0 && exp * 1000 > this.now()) {
+      if (this.verified.size >= this.cacheSize) {
+        // Oldest first out: Map keeps insertion order.
+        const oldest = this.verified.keys().next().value as string;
+        this.verified.delete(oldest);
+      }
+      this.verified.set(token, { user, kid, expiresAt: exp * 1000 });
+    }
+    return { ...user, roles: [...user.roles] };
+  }
+
+  private async verifyFully(
+    token: string,
+  ): Promise<{ user: AuthUser; kid: string | undefined; exp: number }> {
     let header: ReturnType<typeof decodeProtectedHeader>;
     try {
       header = decodeProtectedHeader(token);
@@ -139,8 +181,10 @@ export class AccessTokenVerifier {
     const roles = claimed.filter((role): role is Role =>
       (ROLES as readonly unknown[]).includes(role),
     );
-    return typeof payload.sid === "string"
-      ? { id: payload.sub, roles, sid: payload.sid }
-      : { id: payload.sub, roles };
+    const user: AuthUser =
+      typeof payload.sid === "string"
+        ? { id: payload.sub, roles, sid: payload.sid }
+        : { id: payload.sub, roles };
+    return { user, kid: header.kid, exp: payload.exp as number };
   }
 }

@@ -1,4 +1,5 @@
 import amqp, {
+  type Channel,
   type ChannelModel,
   type ConfirmChannel,
   type ConsumeMessage,
@@ -15,6 +16,7 @@ import {
   retryDelays,
   type ConsumerGroupSpec,
   type EventTransport,
+  type GroupTopology,
   type RetryPolicy,
   type Subscription,
 } from "./transport";
@@ -66,6 +68,44 @@ export function topologyNames(
     retryQueue,
     retryQueues: retryDelays(retry).map(retryQueue),
   };
+}
+
+/**
+ * Declares a consumer group's topology: the exchange, the group's queue bound to its types,
+ * its DLQ and delay queues. Its consumers and the producers declaring it ahead of them
+ * (EventTransport.declare) both run this, so their declarations always agree: RabbitMQ
+ * refuses to re-declare a queue with other arguments.
+ */
+export async function declareGroupTopology(
+  channel: Channel,
+  names: AmqpTopologyNames,
+  topology: GroupTopology,
+): Promise<void> {
+  await channel.assertExchange(names.exchange, "topic", { durable: true });
+  // A quorum queue counts deliveries lost with their consumer (x-delivery-count) and
+  // dead-letters the event once the limit is reached; failures that reach our code are
+  // retried through the delay queues instead, which does not count against it.
+  await channel.assertQueue(names.queue, {
+    durable: true,
+    arguments: {
+      "x-queue-type": "quorum",
+      "x-delivery-limit": topology.retry.redeliveryLimit ?? 10,
+      "x-dead-letter-exchange": "",
+      "x-dead-letter-routing-key": names.dlq,
+    },
+  });
+  for (const type of topology.types) await channel.bindQueue(names.queue, names.exchange, type);
+  await channel.assertQueue(names.dlq, { durable: true });
+  for (const delay of retryDelays(topology.retry)) {
+    await channel.assertQueue(names.retryQueue(delay), {
+      durable: true,
+      arguments: {
+        "x-message-ttl": delay,
+        "x-dead-letter-exchange": "",
+        "x-dead-letter-routing-key": names.queue,
+      },
+    });
+  }
 }
 
 export interface AmqpTransportOptions {
@@ -149,31 +189,7 @@ class AmqpConsumerGroup implements Subscription {
       this.consumerTag = undefined;
       if (!this.stopping) this.transport.channelLost(`consumer channel of ${names.queue} closed`);
     });
-    await channel.assertExchange(names.exchange, "topic", { durable: true });
-    // A quorum queue counts deliveries lost with their consumer (x-delivery-count) and
-    // dead-letters the event once the limit is reached; failures that reach our code are
-    // retried through the delay queues instead, which does not count against it.
-    await channel.assertQueue(names.queue, {
-      durable: true,
-      arguments: {
-        "x-queue-type": "quorum",
-        "x-delivery-limit": spec.retry.redeliveryLimit ?? 10,
-        "x-dead-letter-exchange": "",
-        "x-dead-letter-routing-key": names.dlq,
-      },
-    });
-    for (const type of spec.types) await channel.bindQueue(names.queue, names.exchange, type);
-    await channel.assertQueue(names.dlq, { durable: true });
-    for (const delay of retryDelays(spec.retry)) {
-      await channel.assertQueue(names.retryQueue(delay), {
-        durable: true,
-        arguments: {
-          "x-message-ttl": delay,
-          "x-dead-letter-exchange": "",
-          "x-dead-letter-routing-key": names.queue,
-        },
-      });
-    }
+    await declareGroupTopology(channel, names, spec);
     await channel.prefetch(spec.prefetch);
     this.channel = channel;
     const { consumerTag } = await channel.consume(
@@ -301,6 +317,8 @@ export class AmqpTransport implements EventTransport {
   readonly confirmTimeoutMs: number;
   private readonly exchange: string;
   private readonly groups = new Set<AmqpConsumerGroup>();
+  /** Groups declared ahead of their consumers (declare), by group name. */
+  private readonly declared = new Map<string, GroupTopology>();
   private connection?: ChannelModel;
   private publisher?: ConfirmChannel;
   private ready = false;
@@ -360,6 +378,18 @@ export class AmqpTransport implements EventTransport {
       });
     }
     return group;
+  }
+
+  async declare(groups: GroupTopology[]): Promise<void> {
+    for (const topology of groups) {
+      const known = this.declared.get(topology.group);
+      const types = [...new Set([...(known?.types ?? []), ...topology.types])];
+      this.declared.set(topology.group, { ...topology, types });
+    }
+    // A connection being opened may have declared its groups before these were added.
+    await this.connecting;
+    const connection = this.connection;
+    if (this.ready && connection) await this.declareAhead(connection, groups);
   }
 
   async replayDeadLetters(group: string, limit: number): Promise<number> {
@@ -476,6 +506,8 @@ export class AmqpTransport implements EventTransport {
         if (this.publisher === publisher) this.channelLost("publish channel closed");
       });
       await publisher.assertExchange(this.exchange, "topic", { durable: true });
+      // Before the first publish on this connection: what is published has a queue to wait in.
+      await this.declareAhead(connection, [...this.declared.values()]);
       this.publisher = publisher;
       // A Set iterator also visits groups subscribed while this loop awaits.
       for (const group of this.groups) await group.attach(connection);
@@ -493,6 +525,29 @@ export class AmqpTransport implements EventTransport {
     this.ready = true;
     if (this.failures > 0) this.logger.info("AMQP broker connection restored");
     this.failures = 0;
+  }
+
+  /**
+   * Declares groups ahead of their consumers, each on a channel of its own: a group its
+   * consumer declared with other settings (another retry policy) is the consumer's to
+   * define — the broker refuses ours, which closes only that channel, and we go on.
+   */
+  private async declareAhead(connection: ChannelModel, groups: GroupTopology[]): Promise<void> {
+    for (const topology of groups) {
+      const names = topologyNames(this.opts.namespace, topology.group, topology.retry);
+      const channel = await connection.createChannel();
+      channel.on("error", () => undefined);
+      try {
+        await declareGroupTopology(channel, names, topology);
+      } catch (err) {
+        if (this.connection !== connection) throw err;
+        this.logger.warn(
+          `Could not declare ${names.queue} ahead of its consumer: ${errorOf(err).message}`,
+        );
+      } finally {
+        await bounded(channel.close(), 5000);
+      }
+    }
   }
 
   /** The connection is gone (or going): forget it and its channels, and come back later. */

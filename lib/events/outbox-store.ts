@@ -181,6 +181,33 @@ export class OutboxStore {
   }
 
   /**
+   * `markProcessed` for many events in one statement: the ids newly recorded (the others
+   * were processed already, or are being processed by another node that commits first).
+   */
+  async markProcessedMany(
+    consumer: string,
+    envelopes: EventEnvelope[],
+    transaction: Transaction,
+  ): Promise<Set<string>> {
+    if (envelopes.length === 0) return new Set();
+    const rows = await this.sequelize.query<{ event_id: string }>(
+      `INSERT INTO ${this.s}.processed_events (consumer, event_id, event_type)
+       SELECT :consumer, e.id, e.type FROM unnest(ARRAY[:ids]::uuid[], ARRAY[:types]::text[]) AS e(id, type)
+       ON CONFLICT (consumer, event_id) DO NOTHING RETURNING event_id`,
+      {
+        replacements: {
+          consumer,
+          ids: envelopes.map(e => e.id),
+          types: envelopes.map(e => e.type),
+        },
+        transaction,
+        type: QueryTypes.SELECT,
+      },
+    );
+    return new Set(rows.map(row => row.event_id.toLowerCase()));
+  }
+
+  /**
    * Records that `consumer` handles `envelope` inside `transaction`. False: it already
    * did (or another node is doing it right now and will commit first), so skip it.
    */

@@ -36,6 +36,7 @@ export class OutboxRelay {
   private again = false;
   private stopped = true;
   private lastPrune = 0;
+  private lastBacklog = 0;
   private readonly inFlight = new Map<string, Promise<void>>();
   private lastFailure = "";
 
@@ -79,6 +80,9 @@ export class OutboxRelay {
     this.stopped = true;
     clearInterval(this.timer);
     await this.running;
+    // AMQP batches whose confirms are on their way: wait for them to be marked sent.
+    if (this.transport.kind === "amqp")
+      await Promise.allSettled([...new Set(this.inFlight.values())]);
   }
 
   private async loop(): Promise<void> {
@@ -90,11 +94,15 @@ export class OutboxRelay {
         this.inFlight.size < this.opts.maxInFlight
       ) {
         const limit = Math.min(this.opts.batchSize, this.opts.maxInFlight - this.inFlight.size);
-        const rows = await this.store.claim(limit, this.opts.leaseMs, [...this.inFlight.keys()]);
+        // Rows being published stay leased (renewed each pass): the claim passes them over.
+        const skip = this.transport.kind === "amqp" ? [] : [...this.inFlight.keys()];
+        const rows = await this.store.claim(limit, this.opts.leaseMs, skip);
         if (rows.length === 0) break;
         if (this.transport.kind === "amqp") {
-          // Confirms come back within milliseconds: publish the batch, then mark it in one write.
-          await this.publishBatch(rows);
+          // Publish the batch, then mark it in one write — without waiting for its confirms
+          // before claiming the next batch: several batches' confirms are in flight at once
+          // (the broker's disk writes, not this process, set the pace of one batch).
+          this.trackBatch(rows);
         } else {
           // The in-process bus settles a publish only once it is handled: track each row alone.
           for (const row of rows) this.publishOne(row.id, row.payload);
@@ -104,6 +112,17 @@ export class OutboxRelay {
     } catch (err) {
       this.failed(errorOf(err));
     }
+  }
+
+  private trackBatch(rows: Array<{ id: string; payload: EventEnvelope }>): void {
+    const task = this.publishBatch(rows)
+      .catch((err: unknown) => this.failed(errorOf(err)))
+      .finally(() => {
+        for (const row of rows) this.inFlight.delete(row.id);
+        // Room for the next batch: go on at once rather than at the next poll.
+        this.kick();
+      });
+    for (const row of rows) this.inFlight.set(row.id, task);
   }
 
   private async publishBatch(rows: Array<{ id: string; payload: EventEnvelope }>): Promise<void> {
@@ -142,8 +161,12 @@ export class OutboxRelay {
 
   private async maintain(): Promise<void> {
     await this.store.extendLease([...this.inFlight.keys()], this.opts.leaseMs);
-    if (this.observer.backlog) this.observer.backlog(await this.store.backlog());
     const now = Date.now();
+    // A gauge: once per poll interval is enough, however often batches complete.
+    if (this.observer.backlog && now - this.lastBacklog >= this.opts.pollIntervalMs) {
+      this.lastBacklog = now;
+      this.observer.backlog(await this.store.backlog());
+    }
     if (now - this.lastPrune >= this.opts.pruneIntervalMs) {
       this.lastPrune = now;
       await this.store.prune(this.opts.sentRetentionMs, this.opts.processedRetentionMs);

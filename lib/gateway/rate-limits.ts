@@ -52,8 +52,10 @@ function limiter(
     points: spec.points,
     duration: spec.durationSeconds,
     keyPrefix,
-    // Redis down: the same budget per node instead of no limit at all.
+    // Redis down: the same budget per node instead of no limit at all — at once, without
+    // waiting on a connection that is not there.
     insuranceLimiter: memory,
+    rejectIfRedisNotReady: true,
   });
 }
 
@@ -78,19 +80,92 @@ export function createRateLimiters(opts: {
       limiter(spec, `${opts.prefix}ratelimit:${route.replace(/[^A-Za-z0-9]+/g, "_")}`, opts.redis),
     );
   }
+  const reserved = new Map<string, Reservation>();
   return {
     routeBuckets: [...limiters.keys()].filter(key => key !== "global"),
     async consume(bucket, key) {
       const rl = limiters.get(bucket);
       if (!rl) return;
-      try {
-        await rl.consume(key, 1);
-      } catch (err) {
-        if (err instanceof RateLimiterRes) {
-          throw rateLimited(Math.max(1, Math.ceil(err.msBeforeNext / 1000)));
+      const id = `${bucket}\n${key}`;
+      for (;;) {
+        const held = reserved.get(id);
+        const now = Date.now();
+        if (held && held.left > 0 && now < held.until) {
+          held.left -= 1;
+          return;
         }
-        throw err;
+        if (held?.pending) {
+          await held.pending;
+          continue;
+        }
+        await reserve(rl, reserved, id, key, held, now);
+        return;
       }
     },
   };
+}
+
+/**
+ * A busy client's points are drawn from the shared (Redis) budget a few at a time and spent
+ * here: one round trip per `size` requests instead of per request. Points are counted in
+ * Redis before they are spent, so all nodes together never admit more than the budget;
+ * points a node reserved and did not use only make the client's limit come a little early
+ * (at most `size` − 1 per node, and `size` never exceeds 1 % of the budget — the strict
+ * per-route budgets stay exact at one point per request).
+ */
+interface Reservation {
+  left: number;
+  /** Reserved points belong to the window they were counted in. */
+  until: number;
+  size: number;
+  grantedAt: number;
+  pending?: Promise<void>;
+}
+
+const MAX_RESERVATION = 64;
+const MAX_RESERVED_KEYS = 10_000;
+
+function reserve(
+  rl: RateLimiterAbstract,
+  reserved: Map<string, Reservation>,
+  id: string,
+  key: string,
+  held: Reservation | undefined,
+  now: number,
+): Promise<void> {
+  const cap = Math.min(MAX_RESERVATION, Math.max(1, Math.floor(rl.points / 100)));
+  // Grow while the client spends its points quickly, shrink back when it slows down.
+  let size = 1;
+  if (held) size = now - held.grantedAt < 1000 && held.left === 0 ? held.size * 2 : held.size / 2;
+  size = Math.max(1, Math.min(cap, Math.floor(size)));
+  const entry: Reservation = held ?? { left: 0, until: 0, size, grantedAt: now };
+  entry.left = 0;
+  const pending = rl.consume(key, size).then(
+    (res: RateLimiterRes) => {
+      entry.size = size;
+      entry.grantedAt = Date.now();
+      entry.until = entry.grantedAt + res.msBeforeNext;
+      entry.left = size - 1; // this request spends one
+    },
+    (err: unknown) => {
+      entry.size = 1;
+      entry.grantedAt = Date.now();
+      if (err instanceof RateLimiterRes) {
+        throw rateLimited(Math.max(1, Math.ceil(err.msBeforeNext / 1000)));
+      }
+      throw err;
+    },
+  );
+  entry.pending = pending.then(
+    () => undefined,
+    () => undefined,
+  );
+  void entry.pending.then(() => {
+    entry.pending = undefined;
+  });
+  if (!held) {
+    if (reserved.size >= MAX_RESERVED_KEYS) reserved.delete(reserved.keys().next().value as string);
+    reserved.set(id, entry);
+  }
+  return pending;
 }

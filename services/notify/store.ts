@@ -130,6 +130,30 @@ export class NotifyStore {
     );
   }
 
+  /**
+   * `updateRecipient` of name and time zone for many users in one statement (a batch of
+   * user.updated events): the last change of each user wins, as one by one in order.
+   */
+  async updateRecipientNames(
+    changes: Array<{ userId: string; name: string; timezone: string }>,
+    opts: Options,
+  ): Promise<void> {
+    const last = [...new Map(changes.map(c => [c.userId, c])).values()];
+    if (last.length === 0) return;
+    await this.exec(
+      `UPDATE ${this.s}.recipients r SET name = COALESCE(u.name, r.name),
+         timezone = COALESCE(u.timezone, r.timezone), updated_at = now()
+       FROM unnest(ARRAY[:ids]::text[], ARRAY[:names]::text[], ARRAY[:zones]::text[]) AS u(user_id, name, timezone)
+       WHERE r.user_id = u.user_id`,
+      {
+        ids: last.map(c => c.userId),
+        names: last.map(c => c.name),
+        zones: last.map(c => c.timezone),
+      },
+      opts,
+    );
+  }
+
   async recipient(userId: string, opts: Options = {}): Promise<Recipient | null> {
     const rows = await this.select<RecipientRow>(
       `SELECT * FROM ${this.s}.recipients WHERE user_id = :userId`,

@@ -1,7 +1,7 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import Handlebars from "handlebars";
-import mjml2html from "mjml";
+import { spawn } from "node:child_process";
 import { EMAIL_TEMPLATES, type EmailTemplate, type RenderedMail } from "../../models/email.model";
 
 /**
@@ -39,6 +39,49 @@ function decodeEntities(value: string): string {
     .replace(/&amp;/g, "&");
 }
 
+/**
+ * MJML to HTML in a short-lived child process: MJML (with its parsers and minifiers,
+ * ~45 MiB of heap) is needed only for this one step at start; in a process of its own its
+ * memory is returned to the system when it exits instead of staying in the notify node
+ * for its whole life (a worker thread's is not: the allocator keeps it).
+ */
+const MJML_COMPILER = `
+let input = "";
+process.stdin.setEncoding("utf8");
+process.stdin.on("data", chunk => (input += chunk));
+process.stdin.on("end", () => {
+  const { mjml, items } = JSON.parse(input);
+  const mjml2html = require(mjml);
+  Promise.all(items.map(item => mjml2html(item.source, item.options))).then(
+    results => process.stdout.write(JSON.stringify({ htmls: results.map(result => result.html) })),
+    err => process.stdout.write(JSON.stringify({ error: String((err && err.message) || err) })),
+  );
+});
+`;
+
+function compileMjml(items: Array<{ source: string; options: object }>): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["-e", MJML_COMPILER], {
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let out = "";
+    let err = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (out += chunk));
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (err += chunk));
+    child.once("error", reject);
+    child.once("close", code => {
+      try {
+        const answer = JSON.parse(out) as { htmls?: string[]; error?: string };
+        if (answer.htmls) resolve(answer.htmls);
+        else reject(new Error(answer.error ?? "MJML compilation failed"));
+      } catch {
+        reject(new Error(`MJML compiler exited with ${code}: ${err.slice(0, 500)}`));
+      }
+    });
+    child.stdin.end(JSON.stringify({ mjml: require.resolve("mjml"), items }));
+  });
+}
+
 export class MailTemplates {
   private constructor(private readonly compiled: Map<EmailTemplate, CompiledTemplate>) {}
 
@@ -51,18 +94,24 @@ export class MailTemplates {
       await fs.readFile(path.join(dir, "partials", "footer.txt.hbs"), "utf8"),
     );
     const compiled = new Map<EmailTemplate, CompiledTemplate>();
-    for (const name of EMAIL_TEMPLATES) {
-      const file = path.join(dir, "emails", `${name}.mjml`);
-      const source = await fs.readFile(file, "utf8");
-      const result = await mjml2html(source, {
-        filePath: file,
-        ignoreIncludes: false,
-        includePath: dir,
-        validationLevel: "strict",
-        keepComments: false,
-        // No web fonts: the system stack renders everywhere and no third party learns who opened a mail.
-        fonts: {},
-      });
+    const files = EMAIL_TEMPLATES.map(name => path.join(dir, "emails", `${name}.mjml`));
+    const sources = await Promise.all(files.map(file => fs.readFile(file, "utf8")));
+    const htmls = await compileMjml(
+      files.map((file, i) => ({
+        source: sources[i],
+        options: {
+          filePath: file,
+          ignoreIncludes: false,
+          includePath: dir,
+          validationLevel: "strict",
+          keepComments: false,
+          // No web fonts: the system stack renders everywhere and no third party learns who opened a mail.
+          fonts: {},
+        },
+      })),
+    );
+    for (const [i, name] of EMAIL_TEMPLATES.entries()) {
+      const result = { html: htmls[i] };
       const title = /<title>([\s\S]*?)<\/title>/.exec(result.html)?.[1]?.trim();
       if (!title)
         throw new Error(`templates/emails/${name}.mjml: <mj-title> (the subject) is missing`);

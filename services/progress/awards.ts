@@ -87,9 +87,10 @@ export async function applyAward(
     t,
   );
 
+  const completed = await store.completionTotals(db, userId, t);
   const earned = earnedAchievements({
-    completedLessons: await store.completedLessonCount(db, userId, t),
-    completedCourses: await store.completedCourseCount(db, userId, t),
+    completedLessons: completed.lessons,
+    completedCourses: completed.courses,
     xp: xpTotal,
     streak: streak.current,
     perfectQuiz: input.perfectQuiz ?? false,

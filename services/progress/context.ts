@@ -29,6 +29,8 @@ export interface ProgressVars {
    * every attempt, changed only by a publish, cleared on content's `cache.clean.content`.
    */
   contentCopy?: PublishedReadCache;
+  /** This node's copy of users' profiles (the daily goal), cleared on `cache.clean.users`. */
+  usersCopy?: PublishedReadCache;
 }
 
 export interface ProgressMethods {

@@ -1,4 +1,5 @@
 import crypto from "node:crypto";
+import { answerStatus } from "../../lib/rest-answers";
 import type { EnrolledCourse, Enrollment } from "../../models/enrollment.model";
 import type { Ctx, ProgressThis } from "./context";
 import { addDecks, refreshCourse } from "./course-sync";
@@ -36,7 +37,7 @@ export async function enroll(svc: ProgressThis, ctx: Ctx<{ id: string }>): Promi
     await addDecks(svc, { userId, outline, enrollmentId: enrollment.id, decks, now }, t);
     return { row: enrollment, created: inserted !== undefined };
   });
-  ctx.meta.$statusCode = created ? 201 : 200;
+  answerStatus(ctx, created ? 201 : 200);
   return enrollmentOf(row);
 }
 
@@ -47,15 +48,20 @@ export async function myCourses(svc: ProgressThis, ctx: Ctx): Promise<EnrolledCo
   const summaries = await remote.courseSummaries(ctx, ids);
   // A version published since we last looked (event or content's answer) refreshes the lesson list.
   const known = new Map((await store.coursesByIds(svc, ids)).map(c => [c.course_id, c]));
+  let refreshed = false;
   for (const id of ids) {
     const latest = Math.max(summaries.get(id)?.version ?? 0, known.get(id)?.version ?? 0);
     if ((known.get(id)?.lessons_version ?? 0) < latest) {
+      refreshed = true;
       await refreshCourse(svc, ctx, id, latest).catch((err: Error) =>
         svc.logger.warn(`course ${id} not refreshed: ${err.message}`),
       );
     }
   }
-  const courses = new Map((await store.coursesByIds(svc, ids)).map(c => [c.course_id, c]));
+  // Read again only if a course was refreshed just now.
+  const courses = refreshed
+    ? new Map((await store.coursesByIds(svc, ids)).map(c => [c.course_id, c]))
+    : known;
   const counts = await store.completionCounts(svc, userId, ids);
   return enrollments.map(e => {
     const own = courses.get(e.course_id);

@@ -1,6 +1,7 @@
 import crypto from "node:crypto";
 import { Errors } from "moleculer";
 import type { Transaction } from "sequelize";
+import { answerStatus } from "../../lib/rest-answers";
 import type { AwardOutcome } from "./awards";
 import { publishScores } from "./boards";
 import type { Ctx, ProgressThis } from "./context";
@@ -37,7 +38,7 @@ function replay<T>(ctx: Ctx<unknown>, stored: store.StoredAnswer, hash: string):
       "IDEMPOTENCY_KEY_REUSED",
     );
   }
-  ctx.meta.$statusCode = stored.status;
+  answerStatus(ctx, stored.status);
   ctx.meta.$responseHeaders = { ...ctx.meta.$responseHeaders, "Idempotent-Replayed": "true" };
   return stored.response as T;
 }
@@ -98,6 +99,6 @@ export async function guarded<T>(
     throw err;
   }
   await publishScores(svc, outcome.award);
-  ctx.meta.$statusCode = status;
+  answerStatus(ctx, status);
   return outcome.response;
 }

@@ -67,6 +67,31 @@ describe("AccessTokenVerifier (security.md 5–7)", () => {
     ).resolves.toBeDefined();
   });
 
+  it("when a verified token is presented again past its expiry and the leeway, then it is refused", async () => {
+    const token = await signAccessToken(key, { expiresInSeconds: 30 });
+    await expect(verifier.verify(token)).resolves.toMatchObject({ id: expect.any(String) });
+    await expect(verifier.verify(token)).resolves.toMatchObject({ id: expect.any(String) });
+    clock += 92_000;
+    await expect(verifier.verify(token)).rejects.toBeInstanceOf(InvalidTokenError);
+  });
+
+  it("when the key that signed a remembered token leaves the key set, then the token is refused", async () => {
+    const token = await signAccessToken(key);
+    await verifier.verify(token);
+    const next = await newSigningKey();
+    keys = [next];
+    clock += 1001;
+    await verifier.verify(await signAccessToken(next));
+    await expect(verifier.verify(token)).rejects.toBeInstanceOf(InvalidTokenError);
+  });
+
+  it("when a remembered token's answer is changed by its caller, then the next answer is unaffected", async () => {
+    const token = await signAccessToken(key, { roles: ["learner"] });
+    const first = await verifier.verify(token);
+    first.roles.push("admin");
+    expect((await verifier.verify(token)).roles).toEqual(["learner"]);
+  });
+
   it("when a token names an unknown key id, then the keys are refetched at most once per interval", async () => {
     await verifier.verify(await signAccessToken(key));
     const next = await newSigningKey();

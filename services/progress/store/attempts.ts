@@ -40,6 +40,22 @@ export async function completedLessonCount(
   );
 }
 
+/** The learner's completed lessons and courses in one round trip (the achievement rules read both). */
+export async function completionTotals(
+  db: Db,
+  userId: string,
+  t?: Transaction,
+): Promise<{ lessons: number; courses: number }> {
+  const row = await one<{ lessons: string | number; courses: string | number }>(
+    db,
+    `SELECT (SELECT COUNT(*) FROM ${S}.lesson_completions WHERE user_id = :userId) AS lessons,
+            (SELECT COUNT(*) FROM ${S}.enrollments WHERE user_id = :userId AND completed_at IS NOT NULL) AS courses`,
+    { userId },
+    t,
+  );
+  return { lessons: Number(row?.lessons ?? 0), courses: Number(row?.courses ?? 0) };
+}
+
 export async function insertAttempt(
   db: Db,
   a: {

@@ -85,6 +85,36 @@ export async function upsertLearner(
   );
 }
 
+/**
+ * `upsertLearner` of name and time zone for many learners in one statement (a batch of
+ * user.updated events): the last change of each learner wins, as one by one in order.
+ */
+export async function upsertLearnerNames(
+  db: Db,
+  changes: Array<{ userId: string; name: string; timezone: string }>,
+  t: Transaction,
+): Promise<void> {
+  const last = new Map(changes.map(c => [c.userId, c]));
+  if (last.size === 0) return;
+  const list = [...last.values()];
+  await exec(
+    db,
+    `INSERT INTO ${S}.learners (user_id, name, timezone)
+     SELECT u.user_id, COALESCE(u.name, ''), COALESCE(u.timezone, 'UTC')
+     FROM unnest(ARRAY[:ids]::text[], ARRAY[:names]::text[], ARRAY[:zones]::text[]) AS u(user_id, name, timezone)
+     ON CONFLICT (user_id) DO UPDATE SET
+       name = COALESCE(EXCLUDED.name, learners.name),
+       timezone = COALESCE(EXCLUDED.timezone, learners.timezone),
+       updated_at = now()`,
+    {
+      ids: list.map(c => c.userId),
+      names: list.map(c => c.name),
+      zones: list.map(c => c.timezone),
+    },
+    t,
+  );
+}
+
 export async function saveLearnerProgress(
   db: Db,
   userId: string,
