@@ -19,14 +19,21 @@ export function redact(value: unknown, depth = 0): unknown {
   return out;
 }
 
-function message(args: unknown[]): string {
-  return args
-    .map(arg =>
-      typeof arg === "string"
-        ? arg
-        : util.inspect(redact(arg), { depth: 4, breakLength: Infinity }),
-    )
-    .join(" ");
+/** `scheme://user:password@host` in any text (an error naming a connection URL) → `user:***@`. */
+export function scrubUrlCredentials(text: string): string {
+  return text.replace(/(\/\/[^\s:/@]+:)[^\s@/]+@/g, "$1***@");
+}
+
+export function message(args: unknown[]): string {
+  return scrubUrlCredentials(
+    args
+      .map(arg =>
+        typeof arg === "string"
+          ? arg
+          : util.inspect(redact(arg), { depth: 4, breakLength: Infinity }),
+      )
+      .join(" "),
+  );
 }
 
 type Bindings = Record<string, unknown> | undefined;
