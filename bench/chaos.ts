@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { ServiceBroker } from "moleculer";
 import { Cluster, type NodeSpec } from "./chaos/cluster";
-import { deleteAmqpTopology } from "./chaos/amqp-cleanup";
+import { deleteAmqpTopology } from "./amqp-cleanup";
 import type { Drill, DrillResult } from "./chaos/drill";
 import { killProgressDrill } from "./chaos/drills/kill-progress";
 import { sigtermDrill } from "./chaos/drills/sigterm";

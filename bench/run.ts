@@ -30,6 +30,7 @@ import {
 } from "./cluster";
 import { runLoad, type LoadResult, type LoadSpec } from "./load";
 import { writeResults, markdown, type BenchResults, type ScenarioFigure } from "./report";
+import { DEFAULT_RETRY, deleteAmqpTopology } from "./amqp-cleanup";
 import {
   eventCounts,
   fillOutbox,
@@ -218,11 +219,7 @@ async function waitForNodes(runner: ServiceBroker, services: string[], count: nu
 async function queued(namespace: string, service: string): Promise<number> {
   const connection = await amqp.connect(SERVERS.rabbitmq.url, { timeout: 5000 });
   try {
-    const names = topologyNames(namespace, service, {
-      maxAttempts: 6,
-      baseDelayMs: 2000,
-      maxDelayMs: 60_000,
-    });
+    const names = topologyNames(namespace, service, DEFAULT_RETRY);
     let total = 0;
     for (const queue of [names.queue, ...names.retryQueues, names.dlq]) {
       const channel = await connection.createChannel();
@@ -250,29 +247,6 @@ async function cleanRedis(prefix: string): Promise<void> {
     } while (cursor !== "0");
   } finally {
     redis.disconnect();
-  }
-}
-
-async function cleanAmqp(namespace: string): Promise<void> {
-  const connection = await amqp.connect(SERVERS.rabbitmq.url, { timeout: 5000 });
-  try {
-    const retry = { maxAttempts: 6, baseDelayMs: 2000, maxDelayMs: 60_000 };
-    for (const service of ALL_SERVICES) {
-      const names = topologyNames(namespace, service, retry);
-      for (const queue of [names.queue, names.dlq, ...names.retryQueues]) {
-        // One channel per delete: a failed delete closes its channel.
-        const channel = await connection.createChannel();
-        channel.on("error", () => undefined);
-        await channel.deleteQueue(queue).catch(() => undefined);
-        await channel.close().catch(() => undefined);
-      }
-    }
-    const channel = await connection.createChannel();
-    channel.on("error", () => undefined);
-    await channel.deleteExchange(`${namespace}.events`).catch(() => undefined);
-    await channel.close().catch(() => undefined);
-  } finally {
-    await connection.close().catch(() => undefined);
   }
 }
 
@@ -336,7 +310,7 @@ async function main(): Promise<void> {
     await stopAll();
     await db.drop().catch(err => log(`database not dropped: ${(err as Error).message}`));
     await cleanRedis(prefix).catch(err => log(`redis keys not removed: ${(err as Error).message}`));
-    await cleanAmqp(namespace).catch(err =>
+    await deleteAmqpTopology(namespace).catch(err =>
       log(`amqp topology not removed: ${(err as Error).message}`),
     );
     fs.rmSync(dataDir, { recursive: true, force: true });
