@@ -1,12 +1,12 @@
 import amqp from "amqplib";
-import { ALL_SERVICES } from "../../lib/config";
-import { topologyNames } from "../../lib/events/amqp-transport";
-import { SERVERS } from "../../test/support/servers";
+import { ALL_SERVICES } from "../lib/config";
+import { topologyNames } from "../lib/events/amqp-transport";
+import { SERVERS } from "../test/support/servers";
 
 /** The delivery policy DurableEvents() uses by default (its delay queues carry these delays). */
-const DEFAULT_RETRY = { maxAttempts: 6, baseDelayMs: 2000, maxDelayMs: 60_000 };
+export const DEFAULT_RETRY = { maxAttempts: 6, baseDelayMs: 2000, maxDelayMs: 60_000 };
 
-/** Deletes the RabbitMQ exchange and queues of a drill's namespace (the server is shared). */
+/** Deletes the RabbitMQ exchange and queues of a bench or drill namespace (the server is shared). */
 export async function deleteAmqpTopology(namespace: string): Promise<void> {
   const connection = await amqp.connect(SERVERS.rabbitmq.url, { timeout: 5000 });
   try {
