@@ -6,7 +6,7 @@ import { verify } from "@node-rs/argon2";
 import amqp from "amqplib";
 import Redis from "ioredis";
 import { ServiceBroker } from "moleculer";
-import { ALL_SERVICES, loadConfig, type AppConfig, type ServiceName } from "../lib/config";
+import { loadConfig, type AppConfig, type ServiceName } from "../lib/config";
 import { topologyNames } from "../lib/events/amqp-transport";
 import { brokerOptions } from "../moleculer.config";
 import { hashPassword } from "../services/users/passwords";
