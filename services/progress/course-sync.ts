@@ -75,26 +75,14 @@ async function syncCards(
 
 /** Decks of a course version published after enrolling join the learner's cards. */
 export async function syncNewDecks(svc: ProgressThis, ctx: Context, userId: string): Promise<void> {
-  const enrollments = await store.enrollmentsOf(svc, userId);
-  const courses = new Map(
-    (
-      await store.coursesByIds(
-        svc,
-        enrollments.map(e => e.course_id),
-      )
-    ).map(c => [c.course_id, c]),
-  );
-  for (const enrollment of enrollments) {
-    const known = courses.get(enrollment.course_id);
-    if (known && enrollment.cards_version < known.version) {
-      try {
-        const outline = await remote.courseOutline(ctx, enrollment.course_id);
-        await syncCards(svc, ctx, userId, outline, enrollment);
-      } catch (err) {
-        svc.logger.warn(
-          `cards of course ${enrollment.course_id} not synced: ${(err as Error).message}`,
-        );
-      }
+  for (const enrollment of await store.enrollmentsWithNewDecks(svc, userId)) {
+    try {
+      const outline = await remote.courseOutline(ctx, enrollment.course_id);
+      await syncCards(svc, ctx, userId, outline, enrollment);
+    } catch (err) {
+      svc.logger.warn(
+        `cards of course ${enrollment.course_id} not synced: ${(err as Error).message}`,
+      );
     }
   }
 }

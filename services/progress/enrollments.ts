@@ -43,15 +43,15 @@ export async function enroll(svc: ProgressThis, ctx: Ctx<{ id: string }>): Promi
 
 export async function myCourses(svc: ProgressThis, ctx: Ctx): Promise<EnrolledCourse[]> {
   const userId = svc.userId(ctx);
-  const enrollments = await store.enrollmentsOf(svc, userId);
-  const ids = enrollments.map(e => e.course_id);
+  let enrolled = await store.enrolledCoursesOf(svc, userId);
+  const ids = enrolled.map(e => e.enrollment.course_id);
   const summaries = await remote.courseSummaries(ctx, ids);
   // A version published since we last looked (event or content's answer) refreshes the lesson list.
-  const known = new Map((await store.coursesByIds(svc, ids)).map(c => [c.course_id, c]));
   let refreshed = false;
-  for (const id of ids) {
-    const latest = Math.max(summaries.get(id)?.version ?? 0, known.get(id)?.version ?? 0);
-    if ((known.get(id)?.lessons_version ?? 0) < latest) {
+  for (const { enrollment, course: known } of enrolled) {
+    const id = enrollment.course_id;
+    const latest = Math.max(summaries.get(id)?.version ?? 0, known?.version ?? 0);
+    if ((known?.lessons_version ?? 0) < latest) {
       refreshed = true;
       await refreshCourse(svc, ctx, id, latest).catch((err: Error) =>
         svc.logger.warn(`course ${id} not refreshed: ${err.message}`),
@@ -59,14 +59,9 @@ export async function myCourses(svc: ProgressThis, ctx: Ctx): Promise<EnrolledCo
     }
   }
   // Read again only if a course was refreshed just now.
-  const courses = refreshed
-    ? new Map((await store.coursesByIds(svc, ids)).map(c => [c.course_id, c]))
-    : known;
-  const counts = await store.completionCounts(svc, userId, ids);
-  return enrollments.map(e => {
-    const own = courses.get(e.course_id);
+  if (refreshed) enrolled = await store.enrolledCoursesOf(svc, userId);
+  return enrolled.map(({ enrollment: e, course: own, completed, total }) => {
     const summary = summaries.get(e.course_id);
-    const { completed = 0, total = 0 } = counts.get(e.course_id) ?? {};
     const { enrolledAt, completedAt } = enrollmentOf(e);
     return {
       course: summary ?? {

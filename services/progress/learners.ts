@@ -31,9 +31,18 @@ export async function ensureLearner(
 
 export async function myProgress(svc: ProgressThis, ctx: Ctx): Promise<ProgressView> {
   const userId = svc.userId(ctx);
-  let learner = await ensureLearner(svc, ctx, userId);
-  // The daily goal lives in users; our copy answers when users cannot.
-  const profile = await remote.profileOf(ctx, userId, 250);
+  const now = svc.now();
+  // Every time zone's date is within a day of UTC's: those days are read, today's picked below.
+  const utcToday = localDate(now, "UTC");
+  const read = () => store.learnerSummary(svc, userId, addDays(utcToday, -1), addDays(utcToday, 1));
+  // The daily goal lives in users; our copy answers when users cannot. Both asked at once.
+  const [found, profile] = await Promise.all([read(), remote.profileOf(ctx, userId, 250)]);
+  let summary = found;
+  if (!summary) {
+    await ensureLearner(svc, ctx, userId);
+    summary = (await read()) as store.LearnerSummaryRow;
+  }
+  let learner: store.LearnerRow = summary;
   if (
     profile &&
     (profile.dailyGoalXp !== learner.daily_goal_xp || profile.timezone !== learner.timezone)
@@ -44,7 +53,7 @@ export async function myProgress(svc: ProgressThis, ctx: Ctx): Promise<ProgressV
     });
     learner = { ...learner, timezone: profile.timezone, daily_goal_xp: profile.dailyGoalXp };
   }
-  const today = localDate(svc.now(), safeTimeZone(learner.timezone));
+  const today = localDate(now, safeTimeZone(learner.timezone));
   const streak = settle(store.streakOf(learner), today);
   return {
     xp: learner.xp,
@@ -54,8 +63,8 @@ export async function myProgress(svc: ProgressThis, ctx: Ctx): Promise<ProgressV
       lastActiveDate: streak.lastActiveDate,
       freezes: streak.freezes,
     },
-    completedLessons: await store.completedLessonCount(svc, userId),
-    todayXp: await store.xpOnDate(svc, userId, today),
+    completedLessons: Number(summary.completed_lessons),
+    todayXp: summary.xp_by_date[today] ?? 0,
     dailyGoalXp: learner.daily_goal_xp,
   };
 }

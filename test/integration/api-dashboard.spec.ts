@@ -54,7 +54,11 @@ const progressService = {
 
 const notifyService = {
   name: "notify",
-  actions: { mine: { auth: true, handler: () => ({ rows: [], unread: 3 }) } },
+  actions: {
+    mine: { auth: true, handler: () => ({ rows: [], unread: 3 }) },
+    // The dashboard asks only for the count (the real notify.unreadCount, internal).
+    unreadCount: { auth: true, internal: true, handler: () => ({ unread: 3 }) },
+  },
 };
 
 describe("GET /me/dashboard (real NATS)", () => {

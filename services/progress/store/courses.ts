@@ -203,3 +203,72 @@ export async function completedCourseCount(
     t,
   );
 }
+
+/** Enrollments whose cards are of an older version than the course we know (usually none). */
+export async function enrollmentsWithNewDecks(db: Db, userId: string): Promise<EnrollmentRow[]> {
+  return rows<EnrollmentRow>(
+    db,
+    `SELECT e.* FROM ${S}.enrollments e JOIN ${S}.courses c ON c.course_id = e.course_id
+     WHERE e.user_id = :userId AND e.cards_version < c.version ORDER BY e.enrolled_at DESC`,
+    { userId },
+  );
+}
+
+/** One enrollment with our copy of its course (absent: `course` undefined) and its completion. */
+export interface EnrolledCourseRow {
+  enrollment: EnrollmentRow;
+  course: CourseRow | undefined;
+  completed: number;
+  total: number;
+}
+
+/**
+ * The learner's enrollments, newest first, each with our copy of the course and the lessons
+ * completed of its lesson list — one round trip for what the course list shows.
+ */
+export async function enrolledCoursesOf(db: Db, userId: string): Promise<EnrolledCourseRow[]> {
+  const found = await rows<
+    EnrollmentRow & {
+      c_course_id: string | null;
+      c_title: string;
+      c_level: string;
+      c_version: number;
+      c_lessons_version: number;
+      total: string;
+      completed: string;
+    }
+  >(
+    db,
+    `SELECT e.*, c.course_id AS c_course_id, c.title AS c_title, c.level AS c_level,
+            c.version AS c_version, c.lessons_version AS c_lessons_version, n.total, n.completed
+     FROM ${S}.enrollments e
+     LEFT JOIN ${S}.courses c ON c.course_id = e.course_id
+     CROSS JOIN LATERAL (
+       SELECT COUNT(*) AS total, COUNT(lc.lesson_id) AS completed
+       FROM ${S}.course_lessons cl
+       LEFT JOIN ${S}.lesson_completions lc ON lc.lesson_id = cl.lesson_id AND lc.user_id = :userId
+       WHERE cl.course_id = e.course_id
+     ) n
+     WHERE e.user_id = :userId ORDER BY e.enrolled_at DESC`,
+    { userId },
+  );
+  return found.map(row => {
+    const { c_course_id, c_title, c_level, c_version, c_lessons_version, total, completed, ...e } =
+      row;
+    return {
+      enrollment: e,
+      course:
+        c_course_id === null
+          ? undefined
+          : {
+              course_id: c_course_id,
+              title: c_title,
+              level: c_level,
+              version: c_version,
+              lessons_version: c_lessons_version,
+            },
+      completed: Number(completed),
+      total: Number(total),
+    };
+  });
+}

@@ -195,3 +195,29 @@ export async function eraseUser(db: Db, userId: string, t: Transaction): Promise
     await exec(db, `DELETE FROM ${S}.${table} WHERE user_id = :userId`, { userId }, t);
   }
 }
+
+/** The learner row with what the progress view adds to it, read in one round trip. */
+export interface LearnerSummaryRow extends LearnerRow {
+  completed_lessons: string;
+  /** XP per local date of the learner's activity days between the dates asked for. */
+  xp_by_date: Record<string, number>;
+}
+
+/** The learner, their completed lesson count and their XP per day of `from`…`to` (local dates). */
+export async function learnerSummary(
+  db: Db,
+  userId: string,
+  from: string,
+  to: string,
+): Promise<LearnerSummaryRow | undefined> {
+  return one<LearnerSummaryRow>(
+    db,
+    `SELECT ${LEARNER_COLUMNS},
+       (SELECT COUNT(*) FROM ${S}.lesson_completions lc WHERE lc.user_id = l.user_id) AS completed_lessons,
+       COALESCE((SELECT json_object_agg(a.local_date::text, a.xp) FROM ${S}.activity_days a
+                 WHERE a.user_id = l.user_id AND a.local_date BETWEEN :from::date AND :to::date),
+                '{}'::json) AS xp_by_date
+     FROM ${S}.learners l WHERE l.user_id = :userId`,
+    { userId, from, to },
+  );
+}
