@@ -2,11 +2,11 @@ import { routeKey } from "../../services/api/all-routes";
 import type { RouteSpec } from "../../services/api/route-table";
 import {
   authorFixtures,
+  learnerFixtures,
   fill,
   hasPathId,
   routesWithDeclarations,
   startSecurityCluster,
-  waitFor,
   type AuthorFixtures,
   type Declaration,
   type SecurityCluster,
@@ -78,23 +78,7 @@ describe("BOLA: someone else's objects by id (security.md 19)", () => {
 
     // The victim learner's own objects: an enrollment, cards, a notification, a second session.
     const token = victimLearner.accessToken;
-    expect((await c.call("POST", `/courses/${fx.publishedCourse}/enroll`, { token })).status).toBe(
-      201,
-    );
-    expect((await c.call("POST", `/lessons/${fx.readingLesson}/complete`, { token })).status).toBe(
-      201,
-    );
-    notificationId = await waitFor("the victim's notification", async () => {
-      const res = await c.call<{ rows: Array<{ id: string }> }>("GET", "/me/notifications", {
-        token,
-      });
-      return res.body.rows[0]?.id;
-    });
-    const due = await c.call<Array<{ cardId: string; due: string }>>("GET", "/me/reviews/due", {
-      token,
-    });
-    expect(due.body.length).toBeGreaterThan(0);
-    card = due.body[0];
+    ({ notificationId, card } = await learnerFixtures(c, victimLearner, fx));
     victimSecondDevice = await c.login(victimLearner.email, victimLearner.password);
     const sessions = await c.call<Array<{ id: string; current: boolean }>>(
       "GET",

@@ -3,6 +3,7 @@ import { routeKey } from "../../services/api/all-routes";
 import type { RouteSpec } from "../../services/api/route-table";
 import {
   authorFixtures,
+  learnerFixtures,
   fill,
   hasJsonBody,
   PASSWORD,
@@ -59,21 +60,9 @@ describe("mass assignment and resource limits (security.md 21, 22)", () => {
     // One subject who is author and learner: every route below acts on its own objects.
     subject = await c.withRoles(await c.register("subject"), ["learner", "author"]);
     fx = await authorFixtures(c, subject);
-    const token = subject.accessToken;
-    expect((await c.call("POST", `/courses/${fx.publishedCourse}/enroll`, { token })).status).toBe(
-      201,
-    );
-    expect((await c.call("POST", `/lessons/${fx.readingLesson}/complete`, { token })).status).toBe(
-      201,
-    );
-    notificationId = await waitFor("a notification", async () => {
-      const res = await c.call<{ rows: Array<{ id: string }> }>("GET", "/me/notifications", {
-        token,
-      });
-      return res.body.rows[0]?.id;
-    });
-    const due = await c.call<Array<{ cardId: string }>>("GET", "/me/reviews/due", { token });
-    cardId = due.body[0].cardId;
+    const mine = await learnerFixtures(c, subject, fx);
+    notificationId = mine.notificationId;
+    cardId = mine.card.cardId;
   }, 90_000);
 
   afterAll(async () => {

@@ -381,3 +381,35 @@ export async function authorFixtures(
     media,
   };
 }
+
+export interface LearnerFixtures {
+  notificationId: string;
+  card: { cardId: string; due: string };
+}
+
+/**
+ * A learner's own objects: enrolled in the published course with its reading lesson completed,
+ * so the learner has an in-app notification and flashcards due.
+ */
+export async function learnerFixtures(
+  cluster: SecurityCluster,
+  learner: Session,
+  fx: AuthorFixtures,
+): Promise<LearnerFixtures> {
+  const token = learner.accessToken;
+  const enrolled = await cluster.call("POST", `/courses/${fx.publishedCourse}/enroll`, { token });
+  if (enrolled.status !== 201) throw new Error(`enroll answered ${enrolled.status}`);
+  const completed = await cluster.call("POST", `/lessons/${fx.readingLesson}/complete`, { token });
+  if (completed.status !== 201) throw new Error(`complete answered ${completed.status}`);
+  const notificationId = await waitFor("the learner's notification", async () => {
+    const res = await cluster.call<{ rows: Array<{ id: string }> }>("GET", "/me/notifications", {
+      token,
+    });
+    return res.body.rows[0]?.id;
+  });
+  const due = await cluster.call<Array<{ cardId: string; due: string }>>("GET", "/me/reviews/due", {
+    token,
+  });
+  if (due.body.length === 0) throw new Error("no flashcard is due after enrolling");
+  return { notificationId, card: due.body[0] };
+}
