@@ -2,7 +2,7 @@ import os from "node:os";
 import path from "node:path";
 
 /**
- * The environment contract of shared/design/config.md, parsed once and typed.
+ * The environment contract (CONFIG_VARIABLES below), parsed once and typed.
  * Every variable is optional: unset means the embedded stand-in, so `npm start`
  * works on a fresh machine. A value that is set but wrong throws a ConfigError
  * whose message is the one line the node prints before it exits.
@@ -11,9 +11,9 @@ import path from "node:path";
 export const ALL_SERVICES = ["api", "users", "content", "progress", "notify"] as const;
 export type ServiceName = (typeof ALL_SERVICES)[number];
 
-export type LogFormat = "json" | "pretty";
-export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace";
-export type TracingExporter = "none" | "console" | "jaeger" | "zipkin" | "event";
+type LogFormat = "json" | "pretty";
+type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace";
+type TracingExporter = "none" | "console" | "jaeger" | "zipkin" | "event";
 
 export interface S3Config {
   endpoint: string;
@@ -180,18 +180,96 @@ function s3(env: Env): S3Config | undefined {
   };
 }
 
-export function loadConfig(env: Env = process.env): AppConfig {
+/**
+ * TRANSPORTER: one transporter URL, or for NATS a comma-separated list of the servers of
+ * one NATS cluster (`nats://nats-1:4222,nats://nats-2:4222,nats://nats-3:4222`): the node
+ * connects to one of them and moves to another when it fails.
+ */
+function transporterUrl(env: Env): string | undefined {
   const transporter = read(env, "TRANSPORTER");
-  if (
-    transporter !== undefined &&
-    !/^(nats|redis|amqp|mqtt|tcp|kafka):\/\//.test(transporter) &&
-    transporter !== "Fake"
-  ) {
+  if (transporter === undefined || transporter === "Fake") return transporter;
+  if (!/^(nats|redis|amqp|mqtt|tcp|kafka):\/\//.test(transporter)) {
     throw new ConfigError(
       "TRANSPORTER",
       `must be a transporter URL such as nats://host:4222 (got "${transporter.split("://")[0]}…")`,
     );
   }
+  if (transporter.startsWith("nats://")) natsServers(transporter);
+  return transporter;
+}
+
+/** The host:port of every server in a TRANSPORTER list of nats:// URLs. */
+export function natsServers(transporter: string): string[] {
+  return transporter.split(",").map(item => {
+    const entry = item.trim();
+    let parsed: URL;
+    try {
+      parsed = new URL(entry);
+    } catch {
+      throw new ConfigError("TRANSPORTER", `holds "${entry}", which is not a valid URL`);
+    }
+    if (parsed.protocol !== "nats:" || parsed.hostname === "") {
+      throw new ConfigError(
+        "TRANSPORTER",
+        `lists several servers: each must be nats://host:port (got "${entry.split("://")[0]}…")`,
+      );
+    }
+    return `${parsed.hostname}:${parsed.port || "4222"}`;
+  });
+}
+
+/** A Redis reached through Sentinel: where the Sentinels are and which primary they watch. */
+export interface RedisSentinelTarget {
+  sentinels: Array<{ host: string; port: number }>;
+  /** The name the Sentinels monitor the primary under (`sentinel monitor <name> …`). */
+  name: string;
+  db: number;
+  username?: string;
+  password?: string;
+}
+
+const SENTINEL_FORM =
+  "redis-sentinel://[user:password@]host:26379[,host:26379…]/<primary name>[/db]";
+
+/**
+ * `redis-sentinel://[user:password@]s1:26379,s2:26379,s3:26379/<name>[/<db>]`: the Sentinels
+ * to ask, the primary's name, and the credentials of the Redis servers themselves. WHATWG URLs
+ * hold one host, so the host list is split by hand.
+ */
+export function parseRedisSentinelUrl(value: string, variable = "REDIS_URL"): RedisSentinelTarget {
+  const match = /^redis-sentinel:\/\/(?:([^@/]*)@)?([^/]+)\/([^/]+)(?:\/(\d+))?\/?$/.exec(value);
+  if (!match) throw new ConfigError(variable, `must have the form ${SENTINEL_FORM}`);
+  const [, credentials, hosts, name, db] = match;
+  const sentinels = hosts.split(",").map(item => {
+    const hostPort = /^([A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/.exec(item.trim());
+    if (!hostPort) {
+      throw new ConfigError(variable, `lists "${item.trim()}" as a Sentinel: it must be host:port`);
+    }
+    return { host: hostPort[1].replace(/^\[|\]$/g, ""), port: Number(hostPort[2]) };
+  });
+  let username: string | undefined;
+  let password: string | undefined;
+  if (credentials) {
+    const colon = credentials.indexOf(":");
+    username =
+      decodeURIComponent(colon >= 0 ? credentials.slice(0, colon) : credentials) || undefined;
+    password = colon >= 0 ? decodeURIComponent(credentials.slice(colon + 1)) : undefined;
+  }
+  return { sentinels, name: decodeURIComponent(name), db: db ? Number(db) : 0, username, password };
+}
+
+/** REDIS_URL / CACHER: a redis:// or rediss:// URL, or the redis-sentinel:// form. */
+function redisUrl(env: Env, name: string): string | undefined {
+  const value = read(env, name);
+  if (value?.startsWith("redis-sentinel:")) {
+    parseRedisSentinelUrl(value, name);
+    return value;
+  }
+  return url(env, name, ["redis:", "rediss:"]);
+}
+
+export function loadConfig(env: Env = process.env): AppConfig {
+  const transporter = transporterUrl(env);
   const namespace = read(env, "NAMESPACE") ?? "lingomesh";
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(namespace)) {
     throw new ConfigError("NAMESPACE", "may only hold letters, digits, '-' and '_'");
@@ -218,8 +296,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     nodeId: read(env, "NODE_ID") ?? `${os.hostname()}-${process.pid}`,
     namespace,
     transporter,
-    cacher: url(env, "CACHER", ["redis:", "rediss:"]),
-    redisUrl: url(env, "REDIS_URL", ["redis:", "rediss:"]),
+    cacher: redisUrl(env, "CACHER"),
+    redisUrl: redisUrl(env, "REDIS_URL"),
     redisPrefix: read(env, "REDIS_PREFIX") ?? `${namespace}:`,
     databaseUrl: url(env, "DATABASE_URL", ["postgres:", "postgresql:"]),
     contentMongoUri: url(env, "CONTENT_MONGO_URI", ["mongodb:", "mongodb+srv:"]),
@@ -257,17 +335,26 @@ export function loadConfig(env: Env = process.env): AppConfig {
   };
 }
 
+/**
+ * At the start of a service with durable events: in cluster mode they must cross
+ * processes, which the in-process bus cannot do (its events would be marked sent and
+ * never reach another node).
+ */
+export function requireDurableEventBroker(cfg: AppConfig): void {
+  if (cfg.clusterMode && cfg.amqpUrl === undefined) {
+    throw new ConfigError(
+      "AMQP_URL",
+      "is required in cluster mode (TRANSPORTER is set): durable events must cross processes through RabbitMQ",
+    );
+  }
+}
+
 let cached: AppConfig | undefined;
 
 /** The configuration of this process, parsed on first use. */
 export function config(): AppConfig {
   cached ??= loadConfig();
   return cached;
-}
-
-/** Tests start several nodes with different environments in one process. */
-export function setConfig(next: AppConfig): void {
-  cached = next;
 }
 
 interface BrokerWithConfig {
@@ -278,3 +365,229 @@ interface BrokerWithConfig {
 export function configOf(broker: BrokerWithConfig): AppConfig {
   return broker.options.appConfig ?? config();
 }
+
+/**
+ * The configuration contract: every variable a deployment may set, in one table. The README's
+ * configuration table is generated from it (`npm run docs:config`) and the deployment tests
+ * check that docker-compose.yml and .env.example wire every variable a node reads.
+ */
+export interface ConfigVariable {
+  /** Variables documented together; `<ID>` stands for a name the operator picks. */
+  names: readonly string[];
+  example: string;
+  /** What a node does when the variable is unset. */
+  unset: string;
+  /** False for a variable of the contract that no code reads yet. */
+  read: boolean;
+  /** What this code adds to the contract's row, or does not do yet. */
+  note?: string;
+}
+
+const NOT_BUILT = "not built yet: no node reads it";
+
+export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
+  {
+    names: ["SERVICES"],
+    example: "`users,progress` (which services this node runs)",
+    unset: "all of them (`api,users,content,progress,notify,billing`)",
+    read: true,
+    note: "set but empty: none (a REPL node); billing is not built yet (naming it is refused)",
+  },
+  { names: ["NODE_ID"], example: "`progress-1`", unset: "host name + pid", read: true },
+  {
+    names: ["NAMESPACE"],
+    example: "`prod` (nodes only see nodes of the same namespace)",
+    unset: "`lingomesh`",
+    read: true,
+  },
+  {
+    names: ["TRANSPORTER"],
+    example: "`nats://nats:4222`",
+    unset: "in-process (single node)",
+    read: true,
+    note: "a NATS cluster: its servers comma-separated, `nats://nats-1:4222,nats://nats-2:4222,nats://nats-3:4222`",
+  },
+  {
+    names: ["CACHER"],
+    example: "`redis://redis:6379`",
+    unset: "in-memory cache",
+    read: true,
+    note: "also the Sentinel form of REDIS_URL",
+  },
+  {
+    names: ["REDIS_URL"],
+    example: "`redis://redis:6379` (rate limits, leaderboards, sessions)",
+    unset: "in-process stand-ins",
+    read: true,
+    note: "behind Sentinel: `redis-sentinel://[user:password@]sentinel-1:26379,sentinel-2:26379,sentinel-3:26379/<primary name>[/db]` (the credentials are the Redis servers')",
+  },
+  {
+    names: ["DATABASE_URL"],
+    example: "`postgres://app@postgres:5432/lingomesh`",
+    unset: "embedded file store under DATA_DIR",
+    read: true,
+    note: "the embedded store is PostgreSQL (PGlite)",
+  },
+  {
+    names: ["CONTENT_MONGO_URI"],
+    example: "`mongodb://mongo:27017/content`",
+    unset: "content uses DATABASE_URL",
+    read: true,
+  },
+  {
+    names: ["AMQP_URL"],
+    example: "`amqp://guest:guest@rabbitmq:5672`",
+    unset:
+      "in-process event delivery (refused in cluster mode: events must cross processes durably)",
+    read: true,
+    note: "a cluster node running a service with durable events refuses to start without it",
+  },
+  {
+    names: ["SMTP_URL"],
+    example: "`smtp://mailpit:1025`",
+    unset: "mails written as .eml files under DATA_DIR/outbox",
+    read: true,
+  },
+  {
+    names: ["MAIL_FROM"],
+    example: "`Lingomesh <no-reply@example.com>`",
+    unset: "a local default",
+    read: true,
+    note: "`Lingomesh <no-reply@lingomesh.local>`",
+  },
+  {
+    names: ["PUBLIC_URL"],
+    example: "`https://learn.example.com` (links in mails)",
+    unset: "`http://localhost:3000`",
+    read: true,
+    note: "also the access tokens' issuer",
+  },
+  {
+    names: ["S3_ENDPOINT", "S3_BUCKET", "S3_ACCESS_KEY", "S3_SECRET_KEY"],
+    example: "MinIO or S3",
+    unset: "files under DATA_DIR/media",
+    read: true,
+  },
+  {
+    names: ["JWT_PRIVATE_KEY", "JWT_PUBLIC_KEY"],
+    example: "PEM (asymmetric)",
+    unset:
+      "generated once, kept under DATA_DIR (refused in cluster mode: every node must sign with one key)",
+    read: true,
+    note: "Ed25519; kept under DATA_DIR/keys",
+  },
+  {
+    names: ["OIDC_<ID>_ISSUER", "OIDC_<ID>_CLIENT_ID", "OIDC_<ID>_CLIENT_SECRET", "OIDC_<ID>_NAME"],
+    example:
+      "`OIDC_GOOGLE_ISSUER=https://accounts.google.com`: one provider per `<ID>` (discovery from the issuer)",
+    unset: "no providers",
+    read: false,
+    note: NOT_BUILT,
+  },
+  {
+    names: ["AUTH_REDIRECT_URIS"],
+    example:
+      "`https://learn.example.com/auth/done,com.example.app:/auth` (where sign-in may return)",
+    unset: "`PUBLIC_URL/auth/done`",
+    read: false,
+    note: NOT_BUILT,
+  },
+  {
+    names: ["VAPID_PUBLIC_KEY", "VAPID_PRIVATE_KEY", "VAPID_SUBJECT"],
+    example: "Web Push keys",
+    unset: "generated once under DATA_DIR",
+    read: false,
+    note: NOT_BUILT,
+  },
+  {
+    names: ["SMS_URL", "SMS_FROM"],
+    example: "a Twilio-compatible Messages endpoint with credentials in the URL",
+    unset: "SMS written as files under DATA_DIR/sms",
+    read: false,
+    note: NOT_BUILT,
+  },
+  {
+    names: ["STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_API_URL"],
+    example: "Stripe (the API URL only to point at a test double)",
+    unset: "a local provider whose checkout completes at once (refused in cluster mode)",
+    read: false,
+    note: NOT_BUILT,
+  },
+  {
+    names: ["XAPI_LRS_URL"],
+    example: "`https://user:pass@lrs.example.com/xapi/`",
+    unset: "statements only served at `/me/xapi`",
+    read: false,
+    note: NOT_BUILT,
+  },
+  { names: ["PORT"], example: "`3000` (gateway HTTP)", unset: "3000", read: true },
+  {
+    names: ["METRICS_PORT"],
+    example: "`3030` (Prometheus, every node)",
+    unset: "3030 (0 disables)",
+    read: true,
+    note: "also serves /health on nodes without the gateway",
+  },
+  {
+    names: ["RATE_LIMIT_RPM"],
+    example:
+      "`600` requests a minute per client at the gateway; the stricter per-route limits (register, forgot-password) scale with it",
+    unset: "600",
+    read: true,
+  },
+  {
+    names: ["LOGIN_FAILURES_MAX"],
+    example: "`10` failed logins per account per 15 min before 429",
+    unset: "10",
+    read: true,
+  },
+  {
+    names: ["LOG_LEVEL", "LOG_FORMAT"],
+    example: "`info`, `json`",
+    unset: "`info`, `pretty` on a terminal else `json`",
+    read: true,
+  },
+  { names: ["DATA_DIR"], example: "`/var/lib/lingomesh`", unset: "`./data`", read: true },
+];
+
+/** Variables this code reads beyond the contract's table. */
+export const EXTRA_CONFIG_VARIABLES: readonly ConfigVariable[] = [
+  { names: ["REDIS_PREFIX"], example: "`prod:`", unset: "`<NAMESPACE>:`", read: true },
+  { names: ["S3_REGION"], example: "`eu-west-1`", unset: "`us-east-1`", read: true },
+  {
+    names: ["JWT_PREVIOUS_PUBLIC_KEY"],
+    example: "PEM of the key before a rotation (stays in the JWKS until its tokens expire)",
+    unset: "no previous key",
+    read: true,
+  },
+  {
+    names: ["SESSION_IDLE_DAYS", "SESSION_ABSOLUTE_DAYS"],
+    example: "`30`, `90`",
+    unset: "30, 90",
+    read: true,
+  },
+  {
+    names: ["TRUSTED_PROXIES"],
+    example: "`10.0.0.0/8,172.16.0.0/12` (whose X-Forwarded-For is believed)",
+    unset: "none",
+    read: true,
+  },
+  {
+    names: ["CORS_ORIGINS"],
+    example: "`https://learn.example.com`",
+    unset: "none (no cross-origin access)",
+    read: true,
+  },
+  {
+    names: ["ADMIN_EMAIL", "ADMIN_PASSWORD"],
+    example: "bootstrap admin, created idempotently at start",
+    unset: "no admin",
+    read: true,
+  },
+  {
+    names: ["TRACING_EXPORTER"],
+    example: "`console`, `jaeger`, `zipkin`, `event`",
+    unset: "`none`",
+    read: true,
+  },
+];

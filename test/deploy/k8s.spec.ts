@@ -3,8 +3,11 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { composeEnv } from "../../scripts/compose-env";
+import YAML from "yaml";
+import { EVENT_CONSUMERS } from "../../models/events.model";
 import {
   APP_SERVICES,
+  knownMetric,
   readYaml,
   readYamlDocuments,
   repoFile,
@@ -68,6 +71,24 @@ function validateAgainstSchemas(objects: KubeObject[]): { object: string; error:
     },
   );
   return JSON.parse(output) as { object: string; error: string }[];
+}
+
+interface AdapterRule {
+  seriesQuery: string;
+  name: { matches: string; as: string };
+}
+
+/** The metric names prometheus-adapter serves from its rules (name.matches → name.as). */
+function adapterMetrics(rules: AdapterRule[]): Array<{ series: string; served: string }> {
+  return rules.map(rule => {
+    const series = /^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(rule.seriesQuery)?.[0] ?? "";
+    // The adapter's "${1}" is Go's regexp replacement; JavaScript's is "$1".
+    const served = series.replace(
+      new RegExp(rule.name.matches),
+      rule.name.as.replace(/\$\{(\d+)\}/g, "$$$1"),
+    );
+    return { series, served };
+  });
 }
 
 const of = (objects: KubeObject[], kind: string) => objects.filter(object => object.kind === kind);
@@ -153,6 +174,61 @@ describe.each(["dev", "prod"] as const)("k8s/overlays/%s", overlay => {
         }),
       }),
     );
+  });
+
+  it("when the HPAs scale beyond CPU, then each names a metric the adapter's rules serve from a metric the stack exports, and consumers scale on their queue and lag", () => {
+    const adapter = named(objects, "ConfigMap", "lingomesh-prometheus-adapter");
+    const config = YAML.parse(adapter?.data["config.yaml"] as string) as {
+      rules: AdapterRule[];
+      externalRules: AdapterRule[];
+    };
+    const custom = adapterMetrics(config.rules);
+    const external = adapterMetrics(config.externalRules);
+    for (const { series } of [...custom, ...external])
+      expect({ series, exported: knownMetric(series) }).toEqual({ series, exported: true });
+    const customNames = new Set(custom.map(metric => metric.served));
+    const externalNames = new Set(external.map(metric => metric.served));
+    for (const service of APP_SERVICES) {
+      const metrics = named(objects, "HorizontalPodAutoscaler", service)?.spec
+        .metrics as KubeObject[];
+      expect(metrics.some(metric => metric.type !== "Resource")).toBe(true);
+      for (const metric of metrics) {
+        if (metric.type === "Pods")
+          expect({
+            service,
+            name: metric.pods.metric.name,
+            served: customNames.has(metric.pods.metric.name),
+          }).toEqual(expect.objectContaining({ served: true }));
+        if (metric.type === "External")
+          expect({
+            service,
+            name: metric.external.metric.name,
+            served: externalNames.has(metric.external.metric.name),
+          }).toEqual(expect.objectContaining({ served: true }));
+      }
+    }
+    for (const service of new Set(Object.values(EVENT_CONSUMERS).flat())) {
+      const metrics = named(objects, "HorizontalPodAutoscaler", service)?.spec.metrics;
+      expect(metrics).toContainEqual(
+        expect.objectContaining({
+          type: "External",
+          external: expect.objectContaining({
+            metric: {
+              name: "rabbitmq_queue_messages_ready",
+              selector: { matchLabels: { queue: `lingomesh.${service}` } },
+            },
+          }),
+        }),
+      );
+      expect(metrics).toContainEqual(
+        expect.objectContaining({
+          type: "Pods",
+          pods: expect.objectContaining({
+            metric: { name: "lingomesh_events_consumer_age_seconds" },
+          }),
+        }),
+      );
+    }
   });
 
   it("when traffic comes from outside, then only the gateway has a Service that routes to it and an Ingress", () => {

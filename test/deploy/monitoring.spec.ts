@@ -1,8 +1,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { METRIC } from "moleculer";
-import { readYaml, repoFile, requireTool, run } from "./deploy-support";
+import { knownMetric, readYaml, repoFile, requireTool, run } from "./deploy-support";
 
 /**
  * Prometheus config and alert rules through promtool (Debian's prometheus package), the
@@ -10,34 +9,11 @@ import { readYaml, repoFile, requireTool, run } from "./deploy-support";
  * dashboards, and that every metric they name is one the stack really exports.
  */
 
-// Moleculer's own metric names (src/metrics/constants.js, exported as METRIC), as its
-// Prometheus reporter writes them (dots and dashes → _).
-const MOLECULER_METRICS = new Set(
-  Object.entries(METRIC as unknown as Record<string, string>)
-    .filter(([key]) => !key.startsWith("TYPE_") && !key.startsWith("UNIT_"))
-    .map(([, name]) => name.replace(/[.-]/g, "_")),
-);
-
-/**
- * Metrics of the other exporters the stack scrapes: RabbitMQ's rabbitmq_prometheus plugin
- * (per-object queue metrics and global counters), Traefik's Prometheus metrics, and
- * Prometheus' own `up`.
- */
-const EXTERNAL_METRICS = new Set([
-  "up",
-  "rabbitmq_queue_messages",
-  "rabbitmq_queue_messages_ready",
-  "rabbitmq_queue_messages_unacked",
-  "rabbitmq_queue_consumers",
-  "rabbitmq_global_messages_received_total",
-  "rabbitmq_global_messages_acknowledged_total",
-  "traefik_service_requests_total",
-]);
-
 const PROMQL_WORDS = new Set([
   "sum",
   "rate",
   "increase",
+  "delta",
   "histogram_quantile",
   "topk",
   "max",
@@ -71,12 +47,6 @@ function metricNames(expr: string): string[] {
     word =>
       !PROMQL_WORDS.has(word) && !/^\d/.test(word) && !word.includes(":") && !/^[smhd]$/.test(word),
   );
-}
-
-function knownMetric(name: string): boolean {
-  if (EXTERNAL_METRICS.has(name)) return true;
-  const base = name.replace(/_(bucket|sum|count)$/, "");
-  return MOLECULER_METRICS.has(name) || MOLECULER_METRICS.has(base);
 }
 
 interface Rule {
@@ -147,12 +117,16 @@ describe("Prometheus configuration and alert rules (promtool)", () => {
     expect(run(promtool, ["check", "rules", broken]).ok).toBe(false);
   });
 
-  it("when listing the alerts, then error rate, p99 latency, dead-lettered events and a node down are covered", () => {
+  it("when listing the alerts, then error rate, p99 latency, dead letters, the outbox, consumer groups and a node down are covered", () => {
     const alerts = rules.filter(rule => rule.alert).map(rule => rule.alert);
     for (const name of [
       "LingomeshHighErrorRate",
       "LingomeshHighLatencyP99",
       "LingomeshDeadLetteredEvents",
+      "LingomeshDeadLetterGrowing",
+      "LingomeshOutboxGrowing",
+      "LingomeshOutboxParked",
+      "LingomeshConsumerGroupWithoutConsumer",
       "LingomeshNodeDown",
     ]) {
       expect(alerts).toContain(name);
