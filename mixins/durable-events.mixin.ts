@@ -1,21 +1,30 @@
 import type { Context, Service, ServiceBroker, ServiceSchema } from "moleculer";
 import type { Sequelize, Transaction } from "sequelize";
-import { configOf } from "../lib/config";
+import { configOf, requireDurableEventBroker } from "../lib/config";
 import { registerHealthCheck, unregisterHealthCheck } from "../lib/health";
 import { AmqpTransport } from "../lib/events/amqp-transport";
 import {
   BatchingRunner,
+  type BeforeDurableBatch,
   type DurableEventBatchHandlers,
   type DurableEventHandlers,
   type TransactionRunner,
 } from "../lib/events/consumer-runner";
 import { createEnvelope } from "../lib/events/envelope";
 import { MemoryTransport } from "../lib/events/memory-transport";
-import { countEvent, EVENT_METRICS, registerEventMetrics, setBacklog } from "../lib/events/metrics";
+import {
+  ConsumerLag,
+  countEvent,
+  EVENT_METRICS,
+  registerEventMetrics,
+  setBacklog,
+  setParked,
+} from "../lib/events/metrics";
 import { OutboxStore } from "../lib/events/outbox-store";
-import { OutboxRelay, type RelayOptions } from "../lib/events/relay";
+import { OutboxRelay, type RelayOptions, type RelayStore } from "../lib/events/relay";
 import {
   catalogGroups,
+  type DeadLetterStore,
   type EventTransport,
   type RetryPolicy,
   type Subscription,
@@ -23,8 +32,8 @@ import {
 import type { DomainEventType, DomainEvents, EventEnvelope } from "../models/events.model";
 
 export type {
+  BeforeDurableBatch,
   DurableEventBatchHandlers,
-  DurableEventHandler,
   DurableEventHandlers,
 } from "../lib/events/consumer-runner";
 
@@ -62,19 +71,38 @@ export interface DurableEventsOptions {
    * that died. Default 30 s.
    */
   leaseMs?: number;
+  /**
+   * Publish attempts of an outbox row (the broker refused or could not route it) before it
+   * is parked, logged as an error and counted in lingomesh_events_outbox_parked. Default 100.
+   */
+  maxPublishAttempts?: number;
   /** Sent outbox rows are kept this long. Default 24 h. */
   sentRetentionMs?: number;
-  /** Processed event ids are kept this long (longer than any redelivery can take). Default 30 days. */
+  /**
+   * Processed event ids are kept this long (longer than any redelivery can take). Default
+   * 30 days; a dead letter older than that is not replayed (it might be applied twice).
+   */
   processedRetentionMs?: number;
   /** AMQP reconnect back-off bounds. Defaults 200 ms and 10 s. */
   reconnectMinMs?: number;
   reconnectMaxMs?: number;
-  /** AMQP publisher-confirm timeout. Default 10 s. */
+  /**
+   * AMQP: confirms overdue by then are logged; the publish still waits for the broker's
+   * confirm (or the channel's end) rather than publish again. Default 10 s.
+   */
   confirmTimeoutMs?: number;
+  /**
+   * A consumer that had no delivery for this long has caught up: its lag gauge
+   * (lingomesh_events_consumer_age_seconds) drops to 0. Default 10 s.
+   */
+  lagIdleMs?: number;
 }
 
-export interface EmitDurableOptions {
-  /** The transaction of the change the event reports: the event commits (or not) with it. */
+interface EmitDurableOptions {
+  /**
+   * The transaction of the change the event reports: the event commits (or not) with it.
+   * Required: an event without one would commit on its own, whatever became of the change.
+   */
   transaction?: Transaction;
   /** The request that caused it: its requestID goes into the envelope. */
   ctx?: Pick<Context, "requestID">;
@@ -87,13 +115,41 @@ export interface DurableEventsMethods {
     data: DomainEvents[T],
     opts?: EmitDurableOptions,
   ): Promise<EventEnvelope<T>>;
+  /**
+   * A relay for an outbox kept outside the service's PostgreSQL schema (the MongoDB content
+   * store's events), on the service's transport and settings; started with the service's own
+   * relay, stopped by the caller or with the service.
+   */
+  relayOutbox(store: RelayStore): OutboxRelay;
+}
+
+/** The operator tools' one parameter: how many to take at most. */
+const LIMIT_PARAMS = {
+  limit: { type: "number", integer: true, positive: true, optional: true, convert: true },
+} as const;
+
+function startedState(service: Service): DurableState {
+  const state = (service as DurableHost).$durable;
+  if (!state) throw new Error(`service '${service.fullName}' has not started`);
+  return state;
+}
+
+/** Parked rows over every outbox this service relays (PostgreSQL, and MongoDB's where content runs there). */
+async function parkedInAll(state: DurableState): Promise<number> {
+  let total = 0;
+  for (const relay of [state.relay, ...state.otherRelays]) total += await relay.store.parked();
+  return total;
 }
 
 interface DurableState {
   store: OutboxStore;
   transport: EventTransport;
   relay: OutboxRelay;
+  /** Builds a relay like `relay` for another store. */
+  newRelay(store: RelayStore): OutboxRelay;
+  otherRelays: OutboxRelay[];
   subscription?: Subscription;
+  lag?: ConsumerLag;
   unsubscribeStarted?: () => void;
 }
 
@@ -119,14 +175,19 @@ const DEFAULTS = {
   pollIntervalMs: 1000,
   batchSize: 500,
   leaseMs: 30_000,
+  maxPublishAttempts: 100,
   sentRetentionMs: 24 * 3600_000,
   processedRetentionMs: 30 * 24 * 3600_000,
   reconnectMinMs: 200,
   reconnectMaxMs: 10_000,
   confirmTimeoutMs: 10_000,
+  lagIdleMs: 10_000,
 } satisfies Required<DurableEventsOptions>;
 
-/** One transport (one AMQP connection) per broker, shared by its services. */
+/** A replay is refused this long before the processed ids could have been pruned. */
+const REPLAY_MARGIN_MS = 3600_000;
+
+/** One transport (its AMQP connections) per broker, shared by its services. */
 const transports = new WeakMap<ServiceBroker, { transport: EventTransport; users: number }>();
 
 async function acquireTransport(
@@ -138,8 +199,8 @@ async function acquireTransport(
     existing.users++;
     return existing.transport;
   }
-  // Cast: types/moleculer.d.ts's BrokerOptions.appConfig augmentation is not picked up by tsc yet.
-  const cfg = configOf(broker as unknown as Parameters<typeof configOf>[0]);
+  const cfg = configOf(broker);
+  requireDurableEventBroker(cfg);
   let transport: EventTransport;
   if (cfg.amqpUrl) {
     const amqp = new AmqpTransport({
@@ -153,12 +214,14 @@ async function acquireTransport(
     });
     transports.set(broker, { transport: amqp, users: 1 });
     registerHealthCheck(broker, "amqp", async () => {
-      if (!amqp.connected) throw new Error("not connected");
+      const problems = amqp.problems();
+      if (problems.length > 0) throw new Error(problems.join("; "));
     });
     await amqp.start();
     transport = amqp;
   } else {
-    transport = new MemoryTransport(cfg.namespace, broker.getLogger("durable-events"));
+    const here = new Set<string>(cfg.services);
+    transport = new MemoryTransport(cfg.namespace, group => here.has(group));
     transports.set(broker, { transport, users: 1 });
   }
   return transport;
@@ -192,7 +255,7 @@ export function DurableEvents(options: DurableEventsOptions = {}): Partial<Servi
     redeliveryLimit: opts.redeliveryLimit,
   };
 
-  const methods: DurableEventsMethods & ThisType<DurableHost> = {
+  const methods = {
     async emitDurable<T extends DomainEventType>(
       this: DurableHost,
       type: T,
@@ -202,17 +265,34 @@ export function DurableEvents(options: DurableEventsOptions = {}): Partial<Servi
       const state = this.$durable;
       if (!state)
         throw new Error(`emitDurable("${type}") called before service '${this.fullName}' started`);
+      const { transaction } = emitOpts;
+      if (!transaction)
+        throw new Error(
+          `emitDurable("${type}") needs { transaction }: the event must commit with the change it reports`,
+        );
       const envelope = createEnvelope(type, data, {
         producer: this.name,
         requestId: emitOpts.ctx?.requestID,
       });
-      const { transaction } = emitOpts;
       await state.store.insert(envelope, transaction);
-      if (transaction) transaction.afterCommit(() => state.relay.kick());
-      else state.relay.kick();
+      transaction.afterCommit(() => state.relay.kick());
       return envelope;
     },
-  };
+
+    relayOutbox(this: DurableHost, store: RelayStore): OutboxRelay {
+      const state = this.$durable;
+      if (!state) throw new Error(`relayOutbox called before service '${this.fullName}' started`);
+      const relay = state.newRelay(store);
+      state.otherRelays.push(relay);
+      const unsubscribe = whenBrokerStarted(this.broker, () => relay.start());
+      const previous = state.unsubscribeStarted;
+      state.unsubscribeStarted = () => {
+        previous?.();
+        unsubscribe();
+      };
+      return relay;
+    },
+  } satisfies DurableEventsMethods & ThisType<DurableHost>;
 
   return {
     actions: {
@@ -222,25 +302,52 @@ export function DurableEvents(options: DurableEventsOptions = {}): Partial<Servi
        */
       replayDeadLetters: {
         internal: true,
-        params: {
-          limit: { type: "number", integer: true, positive: true, optional: true, convert: true },
-        },
+        params: LIMIT_PARAMS,
         async handler(
           this: Service,
           ctx: Context<{ limit?: number }>,
-        ): Promise<{ replayed: number }> {
-          const state = (this as DurableHost).$durable;
-          if (!state) throw new Error(`service '${this.fullName}' has not started`);
-          const replayed = await state.transport.replayDeadLetters(
+        ): Promise<{ replayed: number; refused: number }> {
+          const state = startedState(this);
+          // Processed ids are pruned after processedRetentionMs (by when they were recorded,
+          // which is after the event occurred): for an older event, "not processed" proves nothing.
+          const oldest = Date.now() - opts.processedRetentionMs + REPLAY_MARGIN_MS;
+          const result = await state.transport.replayDeadLetters(
             this.fullName,
             ctx.params.limit ?? 1000,
+            envelope => Date.parse(envelope.occurredAt) >= oldest,
           );
-          if (replayed > 0) this.logger.info(`Replayed ${replayed} dead-lettered durable event(s)`);
-          return { replayed };
+          if (result.replayed > 0)
+            this.logger.info(`Replayed ${result.replayed} dead-lettered durable event(s)`);
+          if (result.refused > 0)
+            this.logger.warn(
+              `Left ${result.refused} dead-lettered event(s) older than the processed-id retention in the dead-letter queue: replaying them could apply them twice`,
+            );
+          return result;
+        },
+      },
+      /**
+       * Operator tool (REPL: `call <service>.retryParkedEvents`): gives outbox rows parked
+       * after maxPublishAttempts back to the relay once the cause is fixed.
+       */
+      retryParkedEvents: {
+        internal: true,
+        params: LIMIT_PARAMS,
+        async handler(
+          this: Service,
+          ctx: Context<{ limit?: number }>,
+        ): Promise<{ retried: number }> {
+          const state = startedState(this);
+          const limit = ctx.params.limit ?? 10_000;
+          let retried = 0;
+          for (const relay of [state.relay, ...state.otherRelays])
+            retried += await relay.store.unpark(limit - retried);
+          setParked(this.broker, this.name, await parkedInAll(state));
+          for (const relay of [state.relay, ...state.otherRelays]) relay.kick();
+          return { retried };
         },
       },
     },
-    methods: methods as unknown as ServiceSchema["methods"],
+    methods,
 
     async started(this: Service) {
       const self = this as DurableHost;
@@ -266,15 +373,26 @@ export function DurableEvents(options: DurableEventsOptions = {}): Partial<Servi
           transport.kind === "amqp" ? opts.confirmTimeoutMs * 2 : 0,
         ),
         maxInFlight: opts.batchSize * 5,
+        maxPublishAttempts: opts.maxPublishAttempts,
+        stopWaitMs: opts.confirmTimeoutMs,
         sentRetentionMs: opts.sentRetentionMs,
         processedRetentionMs: opts.processedRetentionMs,
         pruneIntervalMs: 60_000,
       };
-      const relay = new OutboxRelay(store, transport, relayOptions, self.logger, {
-        published: envelope => countEvent(broker, EVENT_METRICS.published, service, envelope.type),
-        backlog: count => setBacklog(broker, service, count),
-      });
-      const state: DurableState = { store, transport, relay };
+      const newRelay = (from: RelayStore) =>
+        new OutboxRelay(from, transport, relayOptions, self.logger, {
+          published: envelope =>
+            countEvent(broker, EVENT_METRICS.published, service, envelope.type),
+          backlog: count => setBacklog(broker, service, count),
+          parked: () =>
+            void parkedInAll(state).then(
+              total => setParked(broker, service, total),
+              (err: unknown) =>
+                self.logger.warn(`Counting parked outbox rows failed: ${String(err)}`),
+            ),
+        });
+      const relay = newRelay(store);
+      const state: DurableState = { store, transport, relay, newRelay, otherRelays: [] };
       self.$durable = state;
 
       const handlers =
@@ -294,19 +412,42 @@ export function DurableEvents(options: DurableEventsOptions = {}): Partial<Servi
           batchHandlers: (
             self.schema as { durableEventBatches?: DurableEventBatchHandlers<DurableHost> }
           ).durableEventBatches,
+          beforeBatch: (self.schema as { beforeDurableBatch?: BeforeDurableBatch<DurableHost> })
+            .beforeDurableBatch,
           self,
           transaction,
+          statement: (sql, t) => sequelize.query(sql, { transaction: t }),
           maxBatch: opts.maxBatch,
         });
+        const consumer = self.fullName;
+        const deadLetters: DeadLetterStore = {
+          add: (group, dead) => store.addDeadLetter(group, dead),
+          take: async (group, limit) =>
+            (await store.deadLetters(group, limit)).map(({ id, ...dead }) => ({
+              dead,
+              remove: () => store.removeDeadLetter(id),
+            })),
+        };
+        const lag = new ConsumerLag(broker, service, consumer, opts.lagIdleMs);
+        state.lag = lag;
         state.subscription = await transport.subscribe({
-          group: self.fullName,
+          group: consumer,
           types,
           prefetch: opts.prefetch,
           retry,
+          redelivered: async envelope => {
+            const record = await store.recordRedelivery(consumer, envelope.id);
+            if (record.applied)
+              countEvent(broker, EVENT_METRICS.duplicates, service, envelope.type);
+            return record;
+          },
+          deadLetters,
           handle: async envelope => {
             const outcome = await runner.handle(envelope);
-            if (outcome === "handled")
+            if (outcome === "handled") {
               countEvent(broker, EVENT_METRICS.consumed, service, envelope.type);
+              lag.handled(envelope.occurredAt);
+            }
             if (outcome === "duplicate")
               countEvent(broker, EVENT_METRICS.duplicates, service, envelope.type);
           },
@@ -344,11 +485,10 @@ export function DurableEvents(options: DurableEventsOptions = {}): Partial<Servi
       if (!state) return;
       state.unsubscribeStarted?.();
       await state.subscription?.stop();
-      await state.relay.stop();
+      state.lag?.stop();
+      await Promise.all([state.relay, ...state.otherRelays].map(relay => relay.stop()));
       self.$durable = undefined;
       await releaseTransport(self.broker);
     },
   };
 }
-
-export default DurableEvents;

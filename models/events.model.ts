@@ -16,30 +16,46 @@ export interface EventEnvelope<T extends DomainEventType = DomainEventType> {
 
 export interface DomainEvents {
   "user.created": {
+    /** The user's event counter at this event (events.md: order per aggregate). Absent in events older than the field. */
+    sequence?: number;
     userId: string;
     email: string;
     name: string;
     timezone: string;
     verificationToken: string;
+    /** True for an account created already verified (the bootstrap admin): notify asks no confirmation. Absent means false. */
+    emailVerified?: boolean;
   };
-  "user.updated": { userId: string; name: string; timezone: string };
-  "user.email_verified": { userId: string };
+  "user.updated": { userId: string; name: string; timezone: string; sequence?: number };
+  "user.email_verified": { userId: string; sequence?: number };
   "user.password_reset_requested": {
+    /** The user's event counter at this event (events.md: order per aggregate). Absent in events older than the field. */
+    sequence?: number;
     userId: string;
     email: string;
     name: string;
     resetToken: string;
   };
-  "user.deleted": { userId: string };
+  "user.deleted": { userId: string; sequence?: number };
   "content.course.published": {
     courseId: string;
     version: number;
     title: string;
     level: string;
+    /** Slugs, as courses store them (filters, GET /topics). */
     topics: string[];
+    /** The same topics' display names, in that order, for texts people read. Absent in events older than the field. */
+    topicNames?: string[];
   };
-  "content.lesson.deleted": { lessonId: string; courseId: string };
+  "content.lesson.deleted": {
+    lessonId: string;
+    courseId: string;
+    /** The course's published version when the lesson was taken down (0: never published). Absent in events older than the field. */
+    courseVersion?: number;
+  };
   "progress.lesson.completed": {
+    /** The learner's progress-event counter at this event (events.md: order per aggregate). Absent in events older than the field. */
+    sequence?: number;
     userId: string;
     lessonId: string;
     courseId: string;
@@ -47,14 +63,28 @@ export interface DomainEvents {
     xpEarned: number;
     completedAt: string;
   };
-  "progress.course.completed": { userId: string; courseId: string; completedAt: string };
+  "progress.course.completed": {
+    /** The learner's progress-event counter at this event (events.md: order per aggregate). Absent in events older than the field. */
+    sequence?: number;
+    userId: string;
+    courseId: string;
+    completedAt: string;
+  };
   "progress.achievement.unlocked": {
+    /** The learner's progress-event counter at this event (events.md: order per aggregate). Absent in events older than the field. */
+    sequence?: number;
     userId: string;
     code: string;
     name: string;
     unlockedAt: string;
   };
-  "progress.streak.reminder_due": { userId: string; currentStreak: number; localDate: string };
+  "progress.streak.reminder_due": {
+    /** The learner's progress-event counter at this event (events.md: order per aggregate). Absent in events older than the field. */
+    sequence?: number;
+    userId: string;
+    currentStreak: number;
+    localDate: string;
+  };
 }
 
 export type DomainEventType = keyof DomainEvents;

@@ -17,6 +17,7 @@ import {
   type ConsumerGroupSpec,
   type EventTransport,
   type GroupTopology,
+  type ReplayResult,
   type RetryPolicy,
   type Subscription,
 } from "./transport";
@@ -82,67 +83,84 @@ export async function declareGroupTopology(
   topology: GroupTopology,
 ): Promise<void> {
   await channel.assertExchange(names.exchange, "topic", { durable: true });
-  // A quorum queue counts deliveries lost with their consumer (x-delivery-count) and
-  // dead-letters the event once the limit is reached; failures that reach our code are
-  // retried through the delay queues instead, which does not count against it.
+  // Every hop of an event on the broker is a quorum queue whose dead-lettering is
+  // at-least-once (the message leaves its queue only once the target confirmed it, which
+  // needs overflow reject-publish): retry delays back to the queue, and the queue's
+  // backstop delivery limit to the DLQ. The consumer counts lost deliveries itself
+  // (AmqpConsumerGroup.redelivered), so changing redeliveryLimit changes no queue argument.
+  const atLeastOnce = {
+    "x-queue-type": "quorum",
+    "x-dead-letter-strategy": "at-least-once",
+    "x-overflow": "reject-publish",
+    "x-dead-letter-exchange": "",
+  };
   await channel.assertQueue(names.queue, {
     durable: true,
     arguments: {
-      "x-queue-type": "quorum",
-      "x-delivery-limit": topology.retry.redeliveryLimit ?? 10,
-      "x-dead-letter-exchange": "",
+      ...atLeastOnce,
+      "x-delivery-limit": BROKER_DELIVERY_LIMIT,
       "x-dead-letter-routing-key": names.dlq,
     },
   });
   for (const type of topology.types) await channel.bindQueue(names.queue, names.exchange, type);
-  await channel.assertQueue(names.dlq, { durable: true });
+  await channel.assertQueue(names.dlq, { durable: true, arguments: { "x-queue-type": "quorum" } });
   for (const delay of retryDelays(topology.retry)) {
     await channel.assertQueue(names.retryQueue(delay), {
       durable: true,
       arguments: {
+        ...atLeastOnce,
         "x-message-ttl": delay,
-        "x-dead-letter-exchange": "",
         "x-dead-letter-routing-key": names.queue,
       },
     });
   }
 }
 
+/**
+ * The broker's own delivery limit on a group's queue: only a backstop far above any
+ * redeliveryLimit (RabbitMQ 4 would otherwise apply its default of 20, and count the
+ * deliveries a dropped connection returns — applied or not — against it).
+ */
+export const BROKER_DELIVERY_LIMIT = 1000;
+
+/** What a PRECONDITION_FAILED on declare means, in one line naming the queue and argument. */
+export function describeDeclareError(err: unknown): string | undefined {
+  const error = errorOf(err);
+  if ((error as { code?: unknown }).code !== 406 && !/PRECONDITION.FAILED/.test(error.message))
+    return undefined;
+  const match = /inequivalent arg '([^']+)' for (queue|exchange) '([^']+)'[^:]*: (.*?)"?$/.exec(
+    error.message,
+  );
+  if (!match) return `declaration refused by the broker: ${error.message}`;
+  const [, argument, kind, name, detail] = match;
+  return `${kind} ${name} exists with another ${argument} (${detail}); see docs/operating.md "Changing queue arguments"`;
+}
+
 export interface AmqpTransportOptions {
   url: string;
   namespace: string;
   logger: Logger;
-  /** Shown in the RabbitMQ management UI. */
+  /** Shown in the RabbitMQ management UI (suffixed with ":publish" / ":consume"). */
   connectionName?: string;
   reconnectMinMs?: number;
   reconnectMaxMs?: number;
-  /** A publish the broker has not confirmed by then counts as failed (the outbox retries it). */
+  /**
+   * Confirms overdue by then are logged; the publish keeps waiting (its rows stay leased)
+   * until the broker confirms it or the channel closes: publishing again would only
+   * duplicate what the broker already holds.
+   */
   confirmTimeoutMs?: number;
   heartbeatSeconds?: number;
 }
 
 const ATTEMPTS = "x-attempts";
+/** Per publish, so that a returned message is matched to its publish and no other. */
+const PUBLISH_ID = "x-publish-id";
 
 function withHeartbeat(url: string, seconds: number): string {
   const parsed = new URL(url);
   if (!parsed.searchParams.has("heartbeat")) parsed.searchParams.set("heartbeat", String(seconds));
   return parsed.toString();
-}
-
-function confirmed(send: (cb: (err: unknown) => void) => void, timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("publisher confirm timed out")), timeoutMs);
-    try {
-      send(err => {
-        clearTimeout(timer);
-        if (err) reject(errorOf(err));
-        else resolve();
-      });
-    } catch (err) {
-      clearTimeout(timer);
-      reject(errorOf(err));
-    }
-  });
 }
 
 /** For broker round trips on stop: a half-open connection must not hold the shutdown. */
@@ -159,12 +177,143 @@ function bounded(promise: Promise<unknown>, ms: number): Promise<void> {
   ]).finally(() => clearTimeout(timer));
 }
 
+/** The broker could not route a message (mandatory publish returned): nothing holds it. */
+export class UnroutableError extends Error {
+  constructor(exchange: string, routingKey: string, reason: string) {
+    super(
+      `unroutable: no queue for ${routingKey} on ${exchange || "the default exchange"} (${reason})`,
+    );
+    this.name = "UnroutableError";
+  }
+}
+
+interface PendingPublish {
+  resolve(): void;
+  reject(err: Error): void;
+  returned?: Error;
+  overdue?: NodeJS.Timeout;
+}
+
+/**
+ * One confirm channel on the publishing connection. Every publish is mandatory: a
+ * message the broker returns (no queue bound) fails its publish even though the broker
+ * then confirms it. The channel's write buffer is respected (a full one waits for
+ * `drain`), and a publish settles only on the broker's confirm or the channel's end.
+ */
+class Publisher {
+  private readonly pending = new Map<string, PendingPublish>();
+  private drained?: Promise<void>;
+  private sequence = 0;
+  closed = false;
+
+  constructor(
+    private readonly channel: ConfirmChannel,
+    private readonly transport: AmqpTransport,
+  ) {
+    channel.on("return", (msg: Message) => {
+      const id = String(msg.properties.headers?.[PUBLISH_ID] ?? "");
+      const entry = this.pending.get(id);
+      if (entry)
+        entry.returned = new UnroutableError(
+          msg.fields.exchange,
+          msg.fields.routingKey,
+          "replyText" in msg.fields ? String(msg.fields.replyText) : "NO_ROUTE",
+        );
+    });
+    channel.on("drain", () => this.release());
+    channel.on("close", () => {
+      this.closed = true;
+      this.release();
+      for (const [id, entry] of this.pending) {
+        this.pending.delete(id);
+        clearTimeout(entry.overdue);
+        entry.reject(new Error("AMQP publish channel closed before the broker confirmed"));
+      }
+    });
+  }
+
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  async send(
+    exchange: string,
+    routingKey: string,
+    content: Buffer,
+    options: Options.Publish,
+  ): Promise<void> {
+    while (this.drained) await this.drained;
+    if (this.closed) throw new Error("AMQP publish channel closed");
+    const id = String(++this.sequence);
+    return new Promise<void>((resolve, reject) => {
+      const entry: PendingPublish = { resolve, reject };
+      entry.overdue = setTimeout(
+        () => this.transport.confirmsOverdue(this.pending.size),
+        this.transport.confirmTimeoutMs,
+      );
+      this.pending.set(id, entry);
+      let writable: boolean;
+      try {
+        writable = this.channel.publish(
+          exchange,
+          routingKey,
+          content,
+          { ...options, mandatory: true, headers: { ...options.headers, [PUBLISH_ID]: id } },
+          err => this.settle(id, err),
+        );
+      } catch (err) {
+        this.pending.delete(id);
+        clearTimeout(entry.overdue);
+        reject(errorOf(err));
+        return;
+      }
+      if (!writable)
+        this.drained ??= new Promise(done => {
+          this.onDrain = done;
+        });
+    });
+  }
+
+  close(): Promise<void> {
+    return bounded(this.channel.close(), 5000);
+  }
+
+  private onDrain?: () => void;
+
+  private release(): void {
+    const done = this.onDrain;
+    this.onDrain = undefined;
+    this.drained = undefined;
+    done?.();
+  }
+
+  private settle(id: string, err: unknown): void {
+    const entry = this.pending.get(id);
+    if (!entry) return;
+    this.pending.delete(id);
+    clearTimeout(entry.overdue);
+    if (err) entry.reject(errorOf(err));
+    else if (entry.returned) entry.reject(entry.returned);
+    else entry.resolve();
+  }
+}
+
+interface DeclareProblem {
+  queue: string;
+  message: string;
+}
+
 class AmqpConsumerGroup implements Subscription {
   readonly names: AmqpTopologyNames;
-  private channel?: ConfirmChannel;
+  private channel?: Channel;
   private consumerTag?: string;
   private stopping = false;
   private readonly running = new Set<Promise<void>>();
+  /** Deliveries that came back after a lost connection, handled one after the other. */
+  private isolated: Promise<void> = Promise.resolve();
+  private retryTimer?: NodeJS.Timeout;
+  /** Why the broker refused this group's topology (PRECONDITION_FAILED), while it does. */
+  problem?: DeclareProblem;
   attachedTo?: ChannelModel;
 
   constructor(
@@ -175,21 +324,41 @@ class AmqpConsumerGroup implements Subscription {
     this.names = topologyNames(namespace, spec.group, spec.retry);
   }
 
+  get topology(): GroupTopology {
+    return { group: this.spec.group, types: this.spec.types, retry: this.spec.retry };
+  }
+
+  /**
+   * Declares the group's topology and starts consuming. A declaration the broker refuses
+   * (PRECONDITION_FAILED: the queue exists with other arguments) closes this group's
+   * channel only: the group reports the problem and tries again later, the others run on.
+   */
   async attach(connection: ChannelModel): Promise<void> {
     if (this.stopping || this.attachedTo === connection) return;
     this.attachedTo = connection;
+    clearTimeout(this.retryTimer);
     const { names, spec } = this;
-    const channel = await connection.createConfirmChannel();
-    channel.on("error", (err: Error) =>
-      this.transport.logger.warn(`AMQP channel of ${names.queue}: ${err.message}`),
-    );
+    const channel = await connection.createChannel();
+    channel.on("error", (err: Error) => {
+      if (!describeDeclareError(err))
+        this.transport.logger.warn(`AMQP channel of ${names.queue}: ${err.message}`);
+    });
+    try {
+      await declareGroupTopology(channel, names, spec);
+    } catch (err) {
+      const problem = describeDeclareError(err);
+      if (!problem) throw err;
+      this.refused(connection, problem);
+      return;
+    }
+    if (this.problem) this.transport.logger.info(`${names.queue} declared; consuming again`);
+    this.problem = undefined;
     channel.on("close", () => {
       if (this.channel !== channel) return;
       this.channel = undefined;
       this.consumerTag = undefined;
       if (!this.stopping) this.transport.channelLost(`consumer channel of ${names.queue} closed`);
     });
-    await declareGroupTopology(channel, names, spec);
     await channel.prefetch(spec.prefetch);
     this.channel = channel;
     const { consumerTag } = await channel.consume(
@@ -202,6 +371,21 @@ class AmqpConsumerGroup implements Subscription {
     this.consumerTag = consumerTag;
   }
 
+  private refused(connection: ChannelModel, message: string): void {
+    if (this.problem?.message !== message)
+      this.transport.logger.error(
+        `Consumer group ${this.spec.group} not consuming: ${message}. Its events wait in RabbitMQ; the other groups run on.`,
+      );
+    this.problem = { queue: this.names.queue, message };
+    this.attachedTo = undefined;
+    // The operator may migrate the queue while we run: look again now and then.
+    this.retryTimer = setTimeout(() => {
+      if (!this.stopping && this.transport.isCurrent(connection))
+        this.attach(connection).catch(err => this.transport.channelLost(errorOf(err).message));
+    }, this.transport.maxBackoffMs);
+    this.retryTimer.unref();
+  }
+
   /** The connection is gone: unacked deliveries go back to the queue on the broker's side. */
   detach(): void {
     this.channel = undefined;
@@ -211,6 +395,7 @@ class AmqpConsumerGroup implements Subscription {
 
   async stop(): Promise<void> {
     this.stopping = true;
+    clearTimeout(this.retryTimer);
     const channel = this.channel;
     if (channel && this.consumerTag) await bounded(channel.cancel(this.consumerTag), 5000);
     // In-flight handlers finish and ack on the still-open channel.
@@ -220,7 +405,7 @@ class AmqpConsumerGroup implements Subscription {
     this.transport.removeGroup(this);
   }
 
-  private onMessage(channel: ConfirmChannel, msg: ConsumeMessage | null): void {
+  private onMessage(channel: Channel, msg: ConsumeMessage | null): void {
     if (msg === null) {
       // The broker cancelled us (queue deleted): declare everything again.
       if (!this.stopping)
@@ -235,7 +420,7 @@ class AmqpConsumerGroup implements Subscription {
     this.running.add(task);
   }
 
-  private async process(channel: ConfirmChannel, msg: ConsumeMessage): Promise<void> {
+  private async process(channel: Channel, msg: ConsumeMessage): Promise<void> {
     const headers: MessagePropertyHeaders = { ...(msg.properties.headers ?? {}) };
     const attempt = (Number(headers[ATTEMPTS]) || 0) + 1;
     let envelope: EventEnvelope;
@@ -247,6 +432,52 @@ class AmqpConsumerGroup implements Subscription {
       }
       return;
     }
+    if (msg.fields.redelivered && this.spec.redelivered) {
+      // Back from a connection that ended before its ack: lost, maybe while handled.
+      const run = this.isolated.then(() => this.redelivered(channel, msg, envelope, attempt));
+      this.isolated = run.catch(() => undefined);
+      return run;
+    }
+    await this.handle(channel, msg, envelope, attempt);
+  }
+
+  /**
+   * A delivery lost with its connection counts against redeliveryLimit only if a handler
+   * started on it and did not finish (a crash): one that was applied is acked, one that
+   * waited in the prefetch window is not counted. From its second lost start on it runs
+   * alone, so an event that kills its consumer is found without taking its batch along.
+   */
+  private async redelivered(
+    channel: Channel,
+    msg: ConsumeMessage,
+    envelope: EventEnvelope,
+    attempt: number,
+  ): Promise<void> {
+    const seen = await this.spec.redelivered?.(envelope);
+    if (!seen) return this.handle(channel, msg, envelope, attempt);
+    if (seen.applied) {
+      this.ack(channel, msg);
+      return;
+    }
+    const limit = this.spec.retry.redeliveryLimit ?? 10;
+    if (seen.lostStarts > limit) {
+      const error = new Error(
+        `its handling was lost ${seen.lostStarts} times without an outcome (the consumer died while handling it)`,
+      );
+      if (await this.forward(channel, msg, this.names.dlq, attempt, error))
+        this.spec.deadLettered?.(envelope, attempt, error);
+      return;
+    }
+    const handled = this.handle(channel, msg, envelope, attempt);
+    if (seen.lostStarts > 1) await handled;
+  }
+
+  private async handle(
+    channel: Channel,
+    msg: ConsumeMessage,
+    envelope: EventEnvelope,
+    attempt: number,
+  ): Promise<void> {
     try {
       await this.spec.handle(envelope);
     } catch (err) {
@@ -263,17 +494,24 @@ class AmqpConsumerGroup implements Subscription {
       }
       return;
     }
+    this.ack(channel, msg);
+    this.spec.handled?.(envelope);
+  }
+
+  private ack(channel: Channel, msg: ConsumeMessage): void {
     try {
       channel.ack(msg);
     } catch {
       // The channel died after the commit: the broker redelivers and processed_events skips it.
     }
-    this.spec.handled?.(envelope);
   }
 
-  /** Moves a failed delivery to a delay queue or the DLQ: confirmed there first, then acked here. */
+  /**
+   * Moves a failed delivery to a delay queue or the DLQ: published (mandatory, on the
+   * publishing connection) and confirmed there first, then acked here.
+   */
   private async forward(
-    channel: ConfirmChannel,
+    channel: Channel,
     msg: ConsumeMessage,
     queue: string,
     attempt: number,
@@ -281,16 +519,13 @@ class AmqpConsumerGroup implements Subscription {
   ): Promise<boolean> {
     const headers: MessagePropertyHeaders = { ...(msg.properties.headers ?? {}) };
     delete headers["x-death"];
+    delete headers[PUBLISH_ID];
     headers[ATTEMPTS] = attempt;
     headers["x-last-error"] = error.message.slice(0, 1000);
     headers["x-failed-at"] = new Date().toISOString();
     headers["x-consumer-group"] = this.spec.group;
-    const options = republished(msg, headers);
     try {
-      await confirmed(
-        cb => channel.sendToQueue(queue, msg.content, options, cb),
-        this.transport.confirmTimeoutMs,
-      );
+      await this.transport.send("", queue, msg.content, republished(msg, headers));
     } catch (err) {
       this.transport.logger.warn(
         `Could not move a failed event to ${queue}: ${errorOf(err).message}`,
@@ -302,13 +537,17 @@ class AmqpConsumerGroup implements Subscription {
       }
       return false;
     }
-    try {
-      channel.ack(msg);
-    } catch {
-      // Channel gone after the copy was confirmed: a duplicate, which processed_events absorbs.
-    }
+    this.ack(channel, msg);
     return true;
   }
+}
+
+interface Link {
+  connection?: ChannelModel;
+  ready: boolean;
+  failures: number;
+  timer?: NodeJS.Timeout;
+  opening?: Promise<void>;
 }
 
 export class AmqpTransport implements EventTransport {
@@ -319,13 +558,16 @@ export class AmqpTransport implements EventTransport {
   private readonly groups = new Set<AmqpConsumerGroup>();
   /** Groups declared ahead of their consumers (declare), by group name. */
   private readonly declared = new Map<string, GroupTopology>();
-  private connection?: ChannelModel;
-  private publisher?: ConfirmChannel;
-  private ready = false;
+  /**
+   * Two connections: RabbitMQ blocks a connection that publishes while an alarm is on,
+   * and a blocked connection also holds its acks — so consumers never publish on theirs.
+   */
+  private readonly publishing: Link = { ready: false, failures: 0 };
+  private readonly consuming: Link = { ready: false, failures: 0 };
+  private publisher?: Publisher;
+  private blocked?: string;
   private closing = false;
-  private failures = 0;
-  private reconnectTimer?: NodeJS.Timeout;
-  private connecting?: Promise<void>;
+  private lastOverdueWarning = 0;
 
   constructor(private readonly opts: AmqpTransportOptions) {
     this.logger = opts.logger;
@@ -333,49 +575,78 @@ export class AmqpTransport implements EventTransport {
     this.exchange = `${opts.namespace}.events`;
   }
 
+  /** Whether a publish can go out now: connected, topology declared, and not blocked. */
   get connected(): boolean {
-    return this.ready;
+    return this.publishing.ready && this.publisher !== undefined && this.blocked === undefined;
+  }
+
+  get maxBackoffMs(): number {
+    return this.opts.reconnectMaxMs ?? 10_000;
+  }
+
+  /**
+   * For readiness: what keeps this node's events from flowing, or nothing. A blocked
+   * broker is reported in the log, not here: every node would go unready at once.
+   */
+  problems(): string[] {
+    const out: string[] = [];
+    if (!this.publishing.ready) out.push("publishing connection down");
+    if (this.groups.size > 0 && !this.consuming.ready) out.push("consuming connection down");
+    for (const group of this.groups) if (group.problem) out.push(group.problem.message);
+    return out;
   }
 
   /** First connection attempt; if the broker is down the node starts anyway and keeps trying. */
   async start(): Promise<void> {
-    await this.connect();
+    await this.connect(this.publishing);
   }
 
   async publish(envelope: EventEnvelope): Promise<void> {
-    const channel = this.publisher;
-    if (!this.ready || !channel) throw new Error("AMQP broker not connected");
     const content = Buffer.from(JSON.stringify(envelope));
-    await confirmed(
-      cb =>
-        channel.publish(
-          this.exchange,
-          envelope.type,
-          content,
-          {
-            persistent: true,
-            contentType: "application/json",
-            messageId: envelope.id,
-            type: envelope.type,
-            appId: envelope.producer,
-            timestamp: Math.floor(Date.parse(envelope.occurredAt) / 1000),
-            headers: { [ATTEMPTS]: 0 },
-          },
-          cb,
-        ),
-      this.confirmTimeoutMs,
+    await this.send(this.exchange, envelope.type, content, {
+      persistent: true,
+      contentType: "application/json",
+      messageId: envelope.id,
+      type: envelope.type,
+      appId: envelope.producer,
+      timestamp: Math.floor(Date.parse(envelope.occurredAt) / 1000),
+      headers: { [ATTEMPTS]: 0 },
+    });
+  }
+
+  /** A mandatory, confirmed publish on the publishing connection. */
+  async send(
+    exchange: string,
+    routingKey: string,
+    content: Buffer,
+    options: Options.Publish,
+  ): Promise<void> {
+    const publisher = this.publisher;
+    if (!this.publishing.ready || !publisher) throw new Error("AMQP broker not connected");
+    if (this.blocked) throw new Error(`AMQP broker blocked publishing (${this.blocked})`);
+    await publisher.send(exchange, routingKey, content, options);
+  }
+
+  confirmsOverdue(pending: number): void {
+    const now = Date.now();
+    if (now - this.lastOverdueWarning < this.confirmTimeoutMs) return;
+    this.lastOverdueWarning = now;
+    this.logger.warn(
+      `AMQP publisher confirms overdue (${pending} pending for over ${this.confirmTimeoutMs} ms); waiting for the broker to confirm or close the channel`,
     );
   }
 
   async subscribe(spec: ConsumerGroupSpec): Promise<Subscription> {
     const group = new AmqpConsumerGroup(this, spec, this.opts.namespace);
     this.groups.add(group);
-    if (this.ready && this.connection) {
-      const connection = this.connection;
-      await group.attach(connection).catch(err => {
+    const link = this.consuming;
+    if (link.ready && link.connection) {
+      await group.attach(link.connection).catch(err => {
         this.logger.error(`Could not declare ${group.names.queue}: ${errorOf(err).message}`);
         this.channelLost("topology declaration failed");
       });
+    } else {
+      await this.connect(link);
     }
     return group;
   }
@@ -387,21 +658,28 @@ export class AmqpTransport implements EventTransport {
       this.declared.set(topology.group, { ...topology, types });
     }
     // A connection being opened may have declared its groups before these were added.
-    await this.connecting;
-    const connection = this.connection;
-    if (this.ready && connection) await this.declareAhead(connection, groups);
+    await this.publishing.opening;
+    const connection = this.publishing.connection;
+    if (this.publishing.ready && connection) await this.declareAhead(connection, groups);
   }
 
-  async replayDeadLetters(group: string, limit: number): Promise<number> {
-    const connection = this.connection;
-    if (!this.ready || !connection) throw new Error("AMQP broker not connected");
+  async replayDeadLetters(
+    group: string,
+    limit: number,
+    replayable: (envelope: EventEnvelope) => boolean = () => true,
+  ): Promise<ReplayResult> {
+    const connection = this.publishing.connection;
+    if (!this.publishing.ready || !connection) throw new Error("AMQP broker not connected");
     const queue = `${this.opts.namespace}.${group}`;
-    const channel = await connection.createConfirmChannel();
+    const dlq = `${queue}.dlq`;
+    const channel = await connection.createChannel();
     channel.on("error", () => undefined);
-    let moved = 0;
+    const result: ReplayResult = { replayed: 0, refused: 0 };
     try {
-      while (moved < limit) {
-        const msg = await channel.get(`${queue}.dlq`, { noAck: false });
+      // Refused ones go to the DLQ's tail: look at each message at most once.
+      let left = (await channel.checkQueue(dlq)).messageCount;
+      while (result.replayed < limit && left-- > 0) {
+        const msg = await channel.get(dlq, { noAck: false });
         if (msg === false) break;
         const headers: MessagePropertyHeaders = { ...(msg.properties.headers ?? {}) };
         for (const key of [
@@ -409,128 +687,168 @@ export class AmqpTransport implements EventTransport {
           "x-first-death-exchange",
           "x-first-death-queue",
           "x-first-death-reason",
+          PUBLISH_ID,
         ]) {
           delete headers[key];
         }
-        headers[ATTEMPTS] = 0;
-        headers["x-replayed-at"] = new Date().toISOString();
-        await confirmed(
-          cb => channel.sendToQueue(queue, msg.content, republished(msg, headers), cb),
-          this.confirmTimeoutMs,
-        );
-        // Confirmed in the queue before it leaves the DLQ: a crash here duplicates, never loses.
+        let envelope: EventEnvelope | undefined;
+        try {
+          envelope = parseEnvelope(msg.content);
+        } catch {
+          envelope = undefined;
+        }
+        const target = envelope && replayable(envelope) ? queue : dlq;
+        if (target === queue) {
+          headers[ATTEMPTS] = 0;
+          headers["x-replayed-at"] = new Date().toISOString();
+        } else {
+          headers["x-replay-refused"] =
+            "older than the processed-id retention: whether it was applied can no longer be told";
+        }
+        // Confirmed in its target before it leaves the DLQ: a crash here duplicates, never loses.
+        await this.send("", target, msg.content, republished(msg, headers));
         channel.ack(msg);
-        moved++;
+        if (target === queue) result.replayed++;
+        else result.refused++;
       }
     } finally {
       await bounded(channel.close(), 5000);
     }
-    return moved;
+    return result;
   }
 
   removeGroup(group: AmqpConsumerGroup): void {
     this.groups.delete(group);
   }
 
-  /** A channel died under a live connection: start over with a fresh connection. */
+  isCurrent(connection: ChannelModel): boolean {
+    return this.consuming.connection === connection;
+  }
+
+  /** A consumer channel died under a live connection: start over with a fresh connection. */
   channelLost(reason: string): void {
     if (this.closing) return;
     this.logger.warn(`AMQP ${reason}; reconnecting`);
-    const connection = this.connection;
-    if (connection) {
-      this.dropped(connection);
-      connection.close().catch(() => undefined);
-    }
+    this.restart(this.consuming);
   }
 
   async close(): Promise<void> {
     this.closing = true;
-    clearTimeout(this.reconnectTimer);
-    await this.connecting?.catch(() => undefined);
+    for (const link of [this.publishing, this.consuming]) clearTimeout(link.timer);
+    await Promise.allSettled([this.publishing.opening, this.consuming.opening]);
     await Promise.allSettled([...this.groups].map(group => group.stop()));
-    const connection = this.connection;
-    this.ready = false;
-    this.connection = undefined;
+    const publisher = this.publisher;
     this.publisher = undefined;
-    if (connection) await bounded(connection.close(), 5000);
+    if (publisher) await publisher.close();
+    for (const link of [this.publishing, this.consuming]) {
+      const connection = link.connection;
+      link.ready = false;
+      link.connection = undefined;
+      if (connection) await bounded(connection.close(), 5000);
+    }
   }
 
-  private connect(): Promise<void> {
-    this.connecting ??= this.open()
+  private restart(link: Link): void {
+    const connection = link.connection;
+    if (connection) {
+      this.dropped(link, connection);
+      connection.close().catch(() => undefined);
+    }
+  }
+
+  private connect(link: Link): Promise<void> {
+    link.opening ??= this.open(link)
       .catch(err => {
-        this.failures++;
-        const delay = this.reconnectDelay();
+        link.failures++;
+        const delay = this.reconnectDelay(link);
         this.logger.warn(
           `AMQP broker unreachable (${errorOf(err).message}); retrying in ${delay} ms`,
         );
-        this.scheduleReconnect(delay);
+        this.scheduleReconnect(link, delay);
       })
       .finally(() => {
-        this.connecting = undefined;
+        link.opening = undefined;
       });
-    return this.connecting;
+    return link.opening;
   }
 
-  private async open(): Promise<void> {
+  private async open(link: Link): Promise<void> {
     if (this.closing) return;
+    const role = link === this.publishing ? "publish" : "consume";
     const connection = await amqp.connect(
       withHeartbeat(this.opts.url, this.opts.heartbeatSeconds ?? 10),
       {
         clientProperties: {
-          connection_name: this.opts.connectionName ?? `lingomesh-${this.opts.namespace}`,
+          connection_name: `${this.opts.connectionName ?? `lingomesh-${this.opts.namespace}`}:${role}`,
         },
         // A black-holed broker must not hold the node's start for the OS's TCP timeout.
         timeout: 5000,
       },
     );
     connection.on("error", (err: Error) =>
-      this.logger.warn(`AMQP connection error: ${err.message}`),
+      this.logger.warn(`AMQP ${role} connection error: ${err.message}`),
     );
     connection.on("close", () => {
-      if (this.connection === connection) {
-        this.logger.warn("AMQP connection closed");
-        this.dropped(connection);
+      if (link.connection === connection) {
+        this.logger.warn(`AMQP ${role} connection closed`);
+        this.dropped(link, connection);
       }
     });
     if (this.closing) {
       await connection.close().catch(() => undefined);
       return;
     }
-    this.connection = connection;
+    link.connection = connection;
     try {
-      const publisher = await connection.createConfirmChannel();
-      publisher.on("error", (err: Error) =>
-        this.logger.warn(`AMQP publish channel error: ${err.message}`),
-      );
-      publisher.on("close", () => {
-        if (this.publisher === publisher) this.channelLost("publish channel closed");
-      });
-      await publisher.assertExchange(this.exchange, "topic", { durable: true });
-      // Before the first publish on this connection: what is published has a queue to wait in.
-      await this.declareAhead(connection, [...this.declared.values()]);
-      this.publisher = publisher;
+      if (link === this.publishing) await this.openPublisher(connection);
       // A Set iterator also visits groups subscribed while this loop awaits.
-      for (const group of this.groups) await group.attach(connection);
+      else for (const group of this.groups) await group.attach(connection);
     } catch (err) {
-      if (this.connection === connection) {
-        this.connection = undefined;
-        this.publisher = undefined;
-        for (const group of this.groups) group.detach();
-      }
+      if (link.connection === connection) this.dropped(link, connection, false);
       await connection.close().catch(() => undefined);
       throw err;
     }
-    if (this.connection !== connection)
+    if (link.connection !== connection)
       throw new Error("connection lost while declaring the topology");
-    this.ready = true;
-    if (this.failures > 0) this.logger.info("AMQP broker connection restored");
-    this.failures = 0;
+    link.ready = true;
+    if (link.failures > 0) this.logger.info(`AMQP ${role} connection restored`);
+    link.failures = 0;
+  }
+
+  private async openPublisher(connection: ChannelModel): Promise<void> {
+    connection.on("blocked", (reason: string) => {
+      this.blocked = reason || "resource alarm";
+      this.logger.warn(`AMQP broker blocked publishing (${this.blocked}); the outbox holds events`);
+    });
+    connection.on("unblocked", () => {
+      this.blocked = undefined;
+      this.logger.info("AMQP broker unblocked publishing");
+    });
+    this.blocked = undefined;
+    const channel = await connection.createConfirmChannel();
+    channel.on("error", (err: Error) =>
+      this.logger.warn(`AMQP publish channel error: ${err.message}`),
+    );
+    const publisher = new Publisher(channel, this);
+    channel.on("close", () => {
+      if (this.publisher === publisher && !this.closing) {
+        this.logger.warn("AMQP publish channel closed; reconnecting");
+        this.restart(this.publishing);
+      }
+    });
+    await channel.assertExchange(this.exchange, "topic", { durable: true });
+    // Before the first publish on this connection: what is published has a queue to wait in.
+    // This node's own groups first: were the catalog's siblings declared before them, a
+    // producer's retry could be routed to the siblings only (and confirmed) in between.
+    const own = [...this.groups].map(group => group.topology);
+    await this.declareAhead(connection, [...own, ...this.declared.values()]);
+    this.publisher = publisher;
   }
 
   /**
    * Declares groups ahead of their consumers, each on a channel of its own: a group its
-   * consumer declared with other settings (another retry policy) is the consumer's to
-   * define — the broker refuses ours, which closes only that channel, and we go on.
+   * consumer declared with other settings is the consumer's to define — the broker
+   * refuses ours, which closes only that channel, and we go on.
    */
   private async declareAhead(connection: ChannelModel, groups: GroupTopology[]): Promise<void> {
     for (const topology of groups) {
@@ -540,9 +858,9 @@ export class AmqpTransport implements EventTransport {
       try {
         await declareGroupTopology(channel, names, topology);
       } catch (err) {
-        if (this.connection !== connection) throw err;
+        if (this.publishing.connection !== connection) throw err;
         this.logger.warn(
-          `Could not declare ${names.queue} ahead of its consumer: ${errorOf(err).message}`,
+          `Could not declare ${names.queue} ahead of its consumer: ${describeDeclareError(err) ?? errorOf(err).message}`,
         );
       } finally {
         await bounded(channel.close(), 5000);
@@ -551,28 +869,32 @@ export class AmqpTransport implements EventTransport {
   }
 
   /** The connection is gone (or going): forget it and its channels, and come back later. */
-  private dropped(connection: ChannelModel): void {
-    if (this.connection !== connection) return;
-    this.ready = false;
-    this.connection = undefined;
-    this.publisher = undefined;
-    for (const group of this.groups) group.detach();
-    if (this.closing) return;
-    this.failures++;
-    this.scheduleReconnect(this.reconnectDelay());
+  private dropped(link: Link, connection: ChannelModel, reconnect = true): void {
+    if (link.connection !== connection) return;
+    link.ready = false;
+    link.connection = undefined;
+    if (link === this.publishing) {
+      this.publisher = undefined;
+      this.blocked = undefined;
+    } else {
+      for (const group of this.groups) group.detach();
+    }
+    if (this.closing || !reconnect) return;
+    link.failures++;
+    this.scheduleReconnect(link, this.reconnectDelay(link));
   }
 
-  private reconnectDelay(): number {
+  private reconnectDelay(link: Link): number {
     const min = this.opts.reconnectMinMs ?? 200;
-    const max = this.opts.reconnectMaxMs ?? 10_000;
-    const base = Math.min(max, min * 2 ** Math.max(0, this.failures - 1));
+    const max = this.maxBackoffMs;
+    const base = Math.min(max, min * 2 ** Math.max(0, link.failures - 1));
     // Jitter, so the nodes of a cluster do not all knock at once after a broker restart.
     return Math.round(base * (0.75 + Math.random() * 0.5));
   }
 
-  private scheduleReconnect(delay: number): void {
+  private scheduleReconnect(link: Link, delay: number): void {
     if (this.closing) return;
-    clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = setTimeout(() => void this.connect(), delay);
+    clearTimeout(link.timer);
+    link.timer = setTimeout(() => void this.connect(link), delay);
   }
 }

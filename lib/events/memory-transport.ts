@@ -1,4 +1,3 @@
-import type { Logger } from "moleculer";
 import type { EventEnvelope } from "../../models/events.model";
 import {
   errorOf,
@@ -6,6 +5,7 @@ import {
   type ConsumerGroupSpec,
   type EventTransport,
   type GroupTopology,
+  type ReplayResult,
   type Subscription,
 } from "./transport";
 
@@ -13,34 +13,27 @@ import {
  * The embedded stand-in for RabbitMQ (AMQP_URL unset): an in-process bus per
  * namespace with the same semantics the AMQP transport gives — one queue per
  * consuming service shared by every broker of that service in this process
- * (consumer group), bounded concurrency, retry with exponential back-off and a
- * dead-letter list after the delivery limit.
+ * (consumer group), bounded concurrency, retry with exponential back-off and dead
+ * letters after the delivery limit, kept in the consuming service's database.
  *
- * A publish resolves only once every bound group has settled the event (handled or
- * dead-lettered), so the outbox row stays unsent until then: a process that exits
- * with events still queued here re-publishes them from the outbox at its next start.
+ * A publish resolves only once every bound group has settled the event (handled, or
+ * dead-lettered and that dead letter stored), so the outbox row stays unsent until then:
+ * a process that exits with events still queued here re-publishes them from the outbox
+ * at its next start.
  *
- * A group declared ahead of its consumer (EventTransport.declare) that no consumer has
- * joined yet keeps what is published for it until one does, without holding the publish:
- * its consumer may not run in this process at all (SERVICES), and the outbox rows — and
- * the other groups' deliveries behind them — must not wait for it. At most
- * AWAITING_CONSUMER_LIMIT such events are kept per group (the oldest go first).
+ * A group declared ahead of its consumer (EventTransport.declare) whose service this
+ * node runs (SERVICES) but which no consumer has joined yet fails the publish at once:
+ * the row stays unsent (tried again, then parked by the relay) instead of being marked
+ * sent for a consumer that has not got it. The groups that did get the event are not
+ * given it again. A group whose service this node does not run is not bound at all:
+ * in-process delivery is single-node only (cluster mode needs AMQP_URL), so nothing
+ * would ever consume it.
  */
-
-/** Events a group that no consumer has joined yet keeps for it, at most. */
-export const AWAITING_CONSUMER_LIMIT = 10_000;
-
-export interface DeadLetter {
-  envelope: EventEnvelope;
-  attempts: number;
-  error: string;
-  failedAt: string;
-}
 
 interface Message {
   envelope: EventEnvelope;
   attempts: number;
-  settle(): void;
+  settle(error?: Error): void;
 }
 
 interface Consumer {
@@ -52,22 +45,20 @@ interface Consumer {
 
 export class MemoryGroup {
   readonly bindings = new Set<string>();
-  readonly deadLetters: DeadLetter[] = [];
   private readonly ready: Message[] = [];
   private readonly consumers: Consumer[] = [];
   private cursor = 0;
-  /** Whether a consumer has joined: until then the group only keeps events for it. */
-  private joined = false;
-  /** Events dropped while waiting for the first consumer (over AWAITING_CONSUMER_LIMIT). */
-  dropped = 0;
-  private warn?: (message: string) => void;
 
   constructor(readonly name: string) {}
 
   /** Binds types ahead of the group's first consumer (a producer declaring its consumers). */
-  declare(types: string[], warn?: (message: string) => void): void {
+  declare(types: string[]): void {
     for (const type of types) this.bindings.add(type);
-    this.warn ??= warn;
+  }
+
+  /** Whether a consumer in this process takes this group's events. */
+  get consumed(): boolean {
+    return this.consumers.some(consumer => consumer.active);
   }
 
   /** Events waiting for a free consumer (not counting those waiting out a retry delay). */
@@ -76,39 +67,50 @@ export class MemoryGroup {
   }
 
   enqueue(envelope: EventEnvelope): Promise<void> {
-    if (!this.joined) {
-      if (this.ready.length >= AWAITING_CONSUMER_LIMIT) {
-        this.ready.shift();
-        if (this.dropped++ % AWAITING_CONSUMER_LIMIT === 0) {
-          this.warn?.(
-            `In-process consumer group ${this.name} never started: dropping its oldest waiting events`,
-          );
-        }
-      }
-      this.ready.push({ envelope, attempts: 0, settle: () => undefined });
-      return Promise.resolve();
-    }
-    return new Promise(resolve => {
-      this.ready.push({ envelope, attempts: 0, settle: resolve });
+    if (!this.consumed)
+      return Promise.reject(
+        new Error(`no consumer of ${this.name} runs in this process (it needs AMQP_URL to get it)`),
+      );
+    return new Promise((resolve, reject) => {
+      this.ready.push({
+        envelope,
+        attempts: 0,
+        settle: error => (error ? reject(error) : resolve()),
+      });
       this.dispatch();
     });
   }
 
-  /** Puts dead letters back in the queue with a fresh attempt count. */
-  replay(limit: number): number {
-    const replayed = this.deadLetters.splice(0, limit);
-    for (const dead of replayed) {
-      // Settled already (its outbox row is sent): nobody waits for this second run.
-      this.ready.push({ envelope: dead.envelope, attempts: 0, settle: () => undefined });
+  /** Puts stored dead letters back in the queue with a fresh attempt count. */
+  async replay(
+    limit: number,
+    replayable: (envelope: EventEnvelope) => boolean,
+  ): Promise<ReplayResult> {
+    const store = this.consumers.find(consumer => consumer.active)?.spec.deadLetters;
+    const result: ReplayResult = { replayed: 0, refused: 0 };
+    if (!store) return result;
+    for (const { dead, remove } of await store.take(this.name, limit)) {
+      if (!replayable(dead.envelope)) {
+        result.refused++;
+        continue;
+      }
+      result.replayed++;
+      // The stored copy goes once the replayed one is settled: a crash before replays it again.
+      this.ready.push({
+        envelope: dead.envelope,
+        attempts: 0,
+        settle: error => {
+          if (!error) void remove().catch(() => undefined);
+        },
+      });
     }
     this.dispatch();
-    return replayed.length;
+    return result;
   }
 
   addConsumer(spec: ConsumerGroupSpec): Subscription {
     const consumer: Consumer = { spec, inFlight: 0, active: true, running: new Set() };
     for (const type of spec.types) this.bindings.add(type);
-    this.joined = true;
     this.consumers.push(consumer);
     this.dispatch();
     return {
@@ -117,7 +119,8 @@ export class MemoryGroup {
         await Promise.allSettled([...consumer.running]);
         const index = this.consumers.indexOf(consumer);
         if (index >= 0) this.consumers.splice(index, 1);
-        // What it left queued goes to the others.
+        // What it left queued goes to the others, or fails its publish (the row stays unsent).
+        if (!this.consumed) for (const message of this.ready.splice(0)) message.settle(stopped);
         this.dispatch();
       },
     };
@@ -163,14 +166,24 @@ export class MemoryGroup {
     consumer.running.add(task);
   }
 
-  private failed(spec: ConsumerGroupSpec, message: Message, error: Error): void {
+  private async failed(spec: ConsumerGroupSpec, message: Message, error: Error): Promise<void> {
     if (message.attempts >= spec.retry.maxAttempts) {
-      this.deadLetters.push({
+      const dead = {
         envelope: message.envelope,
         attempts: message.attempts,
         error: error.message,
         failedAt: new Date().toISOString(),
-      });
+      };
+      try {
+        if (!spec.deadLetters) throw new Error("no dead-letter store");
+        await spec.deadLetters.add(this.name, dead);
+      } catch (err) {
+        // Not stored: the publish fails, so the outbox row stays unsent and comes back.
+        message.settle(
+          new Error(`dead letter of ${this.name} not stored: ${errorOf(err).message}`),
+        );
+        return;
+      }
       spec.deadLettered?.(message.envelope, message.attempts, error);
       message.settle();
       return;
@@ -187,8 +200,12 @@ export class MemoryGroup {
   }
 }
 
+const stopped = new Error("the group's last consumer in this process stopped");
+
 export class MemoryBus {
   private readonly groups = new Map<string, MemoryGroup>();
+  /** Per event id still being published: the groups that have settled it already. */
+  private readonly settled = new Map<string, Set<string>>();
 
   group(name: string): MemoryGroup {
     let group = this.groups.get(name);
@@ -199,13 +216,22 @@ export class MemoryBus {
     return group;
   }
 
-  /** Like a topic exchange: every group bound to the type gets its own copy. */
+  /** Like a topic exchange: every group bound to the type gets its own copy, once. */
   async publish(envelope: EventEnvelope): Promise<void> {
-    const deliveries: Promise<void>[] = [];
-    for (const group of this.groups.values()) {
-      if (group.bindings.has(envelope.type)) deliveries.push(group.enqueue(envelope));
+    const done = this.settled.get(envelope.id) ?? new Set<string>();
+    const targets = [...this.groups.values()].filter(
+      group => group.bindings.has(envelope.type) && !done.has(group.name),
+    );
+    const results = await Promise.allSettled(
+      targets.map(group => group.enqueue(envelope).then(() => void done.add(group.name))),
+    );
+    const failure = results.find(result => result.status === "rejected");
+    if (!failure) {
+      this.settled.delete(envelope.id);
+      return;
     }
-    await Promise.all(deliveries);
+    this.settled.set(envelope.id, done);
+    throw errorOf(failure.reason);
   }
 }
 
@@ -228,7 +254,8 @@ export class MemoryTransport implements EventTransport {
 
   constructor(
     namespace: string,
-    private readonly logger?: Logger,
+    /** Whether this node runs the service of a consumer group (SERVICES). */
+    private readonly runsHere: (group: string) => boolean,
   ) {
     this.bus = memoryBus(namespace);
   }
@@ -247,12 +274,16 @@ export class MemoryTransport implements EventTransport {
   }
 
   async declare(groups: GroupTopology[]): Promise<void> {
-    const warn = this.logger && ((message: string) => this.logger?.warn(message));
-    for (const { group, types } of groups) this.bus.group(group).declare(types, warn);
+    for (const { group, types } of groups)
+      if (this.runsHere(group)) this.bus.group(group).declare(types);
   }
 
-  async replayDeadLetters(group: string, limit: number): Promise<number> {
-    return this.bus.group(group).replay(limit);
+  async replayDeadLetters(
+    group: string,
+    limit: number,
+    replayable: (envelope: EventEnvelope) => boolean = () => true,
+  ): Promise<ReplayResult> {
+    return this.bus.group(group).replay(limit, replayable);
   }
 
   async close(): Promise<void> {

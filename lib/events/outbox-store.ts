@@ -6,6 +6,9 @@ import type { EventEnvelope } from "../../models/events.model";
  *   outbox            events written in the producer's transaction, relayed after commit
  *   processed_events  (consumer, event id) of every event a consumer handled, so a
  *                     redelivery changes nothing twice
+ *   delivery_starts   (consumer, event id) of redelivered events whose handling started
+ *                     again: what counts against the redelivery limit
+ *   dead_letters      the in-process bus's dead letters (AMQP keeps them in its DLQ)
  * The mixin creates them itself (idempotently, under an advisory lock) so it works
  * beside any migration list.
  */
@@ -22,6 +25,10 @@ export interface OutboxRow {
   payload: EventEnvelope;
 }
 
+/** Claimed rows go out in id order (UUIDv7: creation order) whichever store held them. */
+export const inIdOrder = (a: OutboxRow, b: OutboxRow): number =>
+  a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+
 export class OutboxStore {
   private readonly s: string;
 
@@ -32,13 +39,20 @@ export class OutboxStore {
     this.s = quoteSchema(schema);
   }
 
-  /** Many nodes may start at once: the lock makes the DDL run one at a time. */
+  /**
+   * Many nodes may start at once: the lock makes the DDL run one at a time. The DDL locks
+   * the tables (even where nothing is missing), and a node already running holds row locks
+   * on them in its own transactions: a node that finds the tables in place runs none of it,
+   * checked again under the lock for the nodes that waited on it.
+   */
   async ensureTables(): Promise<void> {
+    if (await this.tablesInPlace()) return;
     await this.sequelize.transaction(async transaction => {
       await this.sequelize.query("SELECT pg_advisory_xact_lock(hashtext(:key))", {
         replacements: { key: `lingomesh:durable-events:${this.schema}` },
         transaction,
       });
+      if (await this.tablesInPlace(transaction)) return;
       await this.sequelize.query(`CREATE SCHEMA IF NOT EXISTS ${this.s}`, { transaction });
       await this.sequelize.query(
         `CREATE TABLE IF NOT EXISTS ${this.s}.outbox (
@@ -76,7 +90,58 @@ export class OutboxStore {
         `CREATE INDEX IF NOT EXISTS processed_events_at_idx ON ${this.s}.processed_events (processed_at)`,
         { transaction },
       );
+      // Rows whose publish failed too often: kept, but out of the relay's way until an operator acts.
+      await this.sequelize.query(
+        `ALTER TABLE ${this.s}.outbox ADD COLUMN IF NOT EXISTS parked_at timestamptz`,
+        { transaction },
+      );
+      await this.sequelize.query(
+        `CREATE TABLE IF NOT EXISTS ${this.s}.delivery_starts (
+           consumer text NOT NULL,
+           event_id uuid NOT NULL,
+           starts integer NOT NULL,
+           updated_at timestamptz NOT NULL DEFAULT now(),
+           PRIMARY KEY (consumer, event_id)
+         )`,
+        { transaction },
+      );
+      await this.sequelize.query(
+        `CREATE TABLE IF NOT EXISTS ${this.s}.dead_letters (
+           id bigserial PRIMARY KEY,
+           consumer text NOT NULL,
+           event_id uuid NOT NULL,
+           payload jsonb NOT NULL,
+           attempts integer NOT NULL,
+           error text NOT NULL,
+           failed_at timestamptz NOT NULL
+         )`,
+        { transaction },
+      );
     });
+  }
+
+  /**
+   * Whether the objects ensureTables added last are there: it creates everything in one
+   * transaction, so they stand for the rest. A new object joins this check.
+   */
+  private async tablesInPlace(transaction?: Transaction): Promise<boolean> {
+    const [row] = await this.sequelize.query<{ in_place: boolean }>(
+      `SELECT to_regclass(:deadLetters) IS NOT NULL
+          AND to_regclass(:deliveryStarts) IS NOT NULL
+          AND EXISTS (SELECT 1 FROM pg_attribute
+                       WHERE attrelid = to_regclass(:outbox) AND attname = 'parked_at'
+                         AND NOT attisdropped) AS in_place`,
+      {
+        replacements: {
+          deadLetters: `${this.s}.dead_letters`,
+          deliveryStarts: `${this.s}.delivery_starts`,
+          outbox: `${this.s}.outbox`,
+        },
+        transaction,
+        type: QueryTypes.SELECT,
+      },
+    );
+    return row?.in_place === true;
   }
 
   async insert(envelope: EventEnvelope, transaction?: Transaction): Promise<void> {
@@ -104,7 +169,7 @@ export class OutboxStore {
     const rows = await this.sequelize.query<{ id: string; payload: EventEnvelope | string }>(
       `WITH claimed AS (
          SELECT id FROM ${this.s}.outbox
-         WHERE sent_at IS NULL
+         WHERE sent_at IS NULL AND parked_at IS NULL
            AND (lease_until IS NULL OR lease_until < now())
            ${skipIds.length > 0 ? "AND NOT (id = ANY(ARRAY[:skipIds]::uuid[]))" : ""}
          ORDER BY id
@@ -128,15 +193,17 @@ export class OutboxStore {
             ? (JSON.parse(row.payload) as EventEnvelope)
             : row.payload,
       }))
-      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      .sort(inIdOrder);
   }
 
   /** Keeps rows this relay is still publishing reserved (in-process delivery can take a while). */
   async extendLease(ids: string[], leaseMs: number): Promise<void> {
     if (ids.length === 0) return;
+    // Only rows still leased: a row released after a failed publish while the relay still
+    // listed it in flight must stay free for the next poll, not be held for a whole lease.
     await this.sequelize.query(
       `UPDATE ${this.s}.outbox SET lease_until = now() + (:leaseMs * interval '1 millisecond')
-       WHERE id = ANY(ARRAY[:ids]::uuid[]) AND sent_at IS NULL`,
+       WHERE id = ANY(ARRAY[:ids]::uuid[]) AND sent_at IS NULL AND lease_until IS NOT NULL`,
       { replacements: { ids, leaseMs } },
     );
   }
@@ -160,9 +227,134 @@ export class OutboxStore {
     );
   }
 
+  /**
+   * Parks the unsent rows claimed `maxAttempts` times already (each claim is a publish
+   * attempt): the relay passes them over from then on. Returns what was parked.
+   */
+  async parkExhausted(
+    maxAttempts: number,
+  ): Promise<Array<{ id: string; type: string; lastError: string | null }>> {
+    const rows = await this.sequelize.query<{
+      id: string;
+      type: string;
+      last_error: string | null;
+    }>(
+      `UPDATE ${this.s}.outbox SET parked_at = now(), lease_until = NULL
+       WHERE sent_at IS NULL AND parked_at IS NULL AND attempts >= :maxAttempts
+         AND (lease_until IS NULL OR lease_until < now())
+       RETURNING id, type, last_error`,
+      { replacements: { maxAttempts }, type: QueryTypes.SELECT },
+    );
+    return rows.map(row => ({ id: row.id, type: row.type, lastError: row.last_error }));
+  }
+
+  /** Gives parked rows back to the relay with a fresh attempt count. */
+  async unpark(limit: number): Promise<number> {
+    const rows = await this.sequelize.query<{ id: string }>(
+      `UPDATE ${this.s}.outbox SET parked_at = NULL, attempts = 0
+       WHERE id IN (SELECT id FROM ${this.s}.outbox WHERE parked_at IS NOT NULL AND sent_at IS NULL
+                    ORDER BY id LIMIT :limit)
+       RETURNING id`,
+      { replacements: { limit }, type: QueryTypes.SELECT },
+    );
+    return rows.length;
+  }
+
+  async parked(): Promise<number> {
+    const [row] = await this.sequelize.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM ${this.s}.outbox WHERE parked_at IS NOT NULL AND sent_at IS NULL`,
+      { type: QueryTypes.SELECT },
+    );
+    return row?.n ?? 0;
+  }
+
+  /**
+   * For an event the broker delivers again: whether `consumer` applied it already and,
+   * if not, one more start of its handling recorded (autocommitted before it runs, so a
+   * crash in the handler still counts).
+   */
+  async recordRedelivery(
+    consumer: string,
+    eventId: string,
+  ): Promise<{ applied: boolean; lostStarts: number }> {
+    const [row] = await this.sequelize.query<{ applied: boolean; starts: number | null }>(
+      `WITH applied AS (
+         SELECT 1 FROM ${this.s}.processed_events WHERE consumer = :consumer AND event_id = :eventId
+       ), counted AS (
+         INSERT INTO ${this.s}.delivery_starts (consumer, event_id, starts)
+         SELECT :consumer, :eventId, 1 WHERE NOT EXISTS (SELECT 1 FROM applied)
+         ON CONFLICT (consumer, event_id)
+         DO UPDATE SET starts = ${this.s}.delivery_starts.starts + 1, updated_at = now()
+         RETURNING starts
+       )
+       SELECT EXISTS (SELECT 1 FROM applied) AS applied, (SELECT starts FROM counted) AS starts`,
+      { replacements: { consumer, eventId }, type: QueryTypes.SELECT },
+    );
+    return { applied: Boolean(row?.applied), lostStarts: row?.starts ?? 0 };
+  }
+
+  async addDeadLetter(
+    consumer: string,
+    dead: { envelope: EventEnvelope; attempts: number; error: string; failedAt: string },
+  ): Promise<void> {
+    await this.sequelize.query(
+      `INSERT INTO ${this.s}.dead_letters (consumer, event_id, payload, attempts, error, failed_at)
+       VALUES (:consumer, :eventId, CAST(:payload AS jsonb), :attempts, :error, :failedAt)`,
+      {
+        replacements: {
+          consumer,
+          eventId: dead.envelope.id,
+          payload: JSON.stringify(dead.envelope),
+          attempts: dead.attempts,
+          error: dead.error.slice(0, 1000),
+          failedAt: dead.failedAt,
+        },
+      },
+    );
+  }
+
+  async deadLetters(
+    consumer: string,
+    limit: number,
+  ): Promise<
+    Array<{
+      id: string;
+      envelope: EventEnvelope;
+      attempts: number;
+      error: string;
+      failedAt: string;
+    }>
+  > {
+    const rows = await this.sequelize.query<{
+      id: string;
+      payload: EventEnvelope | string;
+      attempts: number;
+      error: string;
+      failed_at: Date;
+    }>(
+      `SELECT id, payload, attempts, error, failed_at FROM ${this.s}.dead_letters
+       WHERE consumer = :consumer ORDER BY id LIMIT :limit`,
+      { replacements: { consumer, limit }, type: QueryTypes.SELECT },
+    );
+    return rows.map(row => ({
+      id: String(row.id),
+      envelope:
+        typeof row.payload === "string" ? (JSON.parse(row.payload) as EventEnvelope) : row.payload,
+      attempts: row.attempts,
+      error: row.error,
+      failedAt: new Date(row.failed_at).toISOString(),
+    }));
+  }
+
+  async removeDeadLetter(id: string): Promise<void> {
+    await this.sequelize.query(`DELETE FROM ${this.s}.dead_letters WHERE id = :id`, {
+      replacements: { id },
+    });
+  }
+
   async backlog(): Promise<number> {
     const [row] = await this.sequelize.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM ${this.s}.outbox WHERE sent_at IS NULL`,
+      `SELECT count(*)::int AS n FROM ${this.s}.outbox WHERE sent_at IS NULL AND parked_at IS NULL`,
       { type: QueryTypes.SELECT },
     );
     return row?.n ?? 0;
@@ -176,6 +368,10 @@ export class OutboxStore {
     );
     await this.sequelize.query(
       `DELETE FROM ${this.s}.processed_events WHERE processed_at < now() - (:ms * interval '1 millisecond')`,
+      { replacements: { ms: processedRetentionMs } },
+    );
+    await this.sequelize.query(
+      `DELETE FROM ${this.s}.delivery_starts WHERE updated_at < now() - (:ms * interval '1 millisecond')`,
       { replacements: { ms: processedRetentionMs } },
     );
   }
@@ -226,5 +422,18 @@ export class OutboxStore {
       },
     );
     return rows.length > 0;
+  }
+
+  /**
+   * Forgets that `consumer` handled these events, inside the batch `transaction` that
+   * recorded them: their handlers failed (and were rolled back to their savepoints), so a
+   * redelivery must run them again.
+   */
+  async unmarkProcessed(consumer: string, ids: string[], transaction: Transaction): Promise<void> {
+    if (ids.length === 0) return;
+    await this.sequelize.query(
+      `DELETE FROM ${this.s}.processed_events WHERE consumer = :consumer AND event_id = ANY(ARRAY[:ids]::uuid[])`,
+      { replacements: { consumer, ids }, transaction },
+    );
   }
 }

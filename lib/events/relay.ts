@@ -3,6 +3,21 @@ import type { EventEnvelope } from "../../models/events.model";
 import type { OutboxStore } from "./outbox-store";
 import { errorOf, type EventTransport } from "./transport";
 
+/** What the relay needs of an outbox: the PostgreSQL one, or a MongoDB store's (mongo-outbox-store.ts). */
+export type RelayStore = Pick<
+  OutboxStore,
+  | "schema"
+  | "claim"
+  | "extendLease"
+  | "markSent"
+  | "release"
+  | "backlog"
+  | "prune"
+  | "parkExhausted"
+  | "parked"
+  | "unpark"
+>;
+
 export interface RelayOptions {
   /** Poll for rows committed by other nodes, or left behind by a failed publish. */
   pollIntervalMs: number;
@@ -14,6 +29,10 @@ export interface RelayOptions {
   leaseMs: number;
   /** Most rows being published at once by this relay. */
   maxInFlight: number;
+  /** Publish attempts (claims) of a row before it is parked and an alert raised. */
+  maxPublishAttempts: number;
+  /** How long stop() waits for confirms still on their way (their rows stay leased). */
+  stopWaitMs: number;
   sentRetentionMs: number;
   processedRetentionMs: number;
   pruneIntervalMs: number;
@@ -22,6 +41,8 @@ export interface RelayOptions {
 export interface RelayObserver {
   published?(envelope: EventEnvelope): void;
   backlog?(count: number): void;
+  /** Rows parked now, and how many are parked in all. */
+  parked?(rows: Array<{ id: string; type: string; lastError: string | null }>, total: number): void;
 }
 
 /**
@@ -37,11 +58,12 @@ export class OutboxRelay {
   private stopped = true;
   private lastPrune = 0;
   private lastBacklog = 0;
+  private lastPark = 0;
   private readonly inFlight = new Map<string, Promise<void>>();
   private lastFailure = "";
 
   constructor(
-    private readonly store: OutboxStore,
+    readonly store: RelayStore,
     private readonly transport: EventTransport,
     private readonly opts: RelayOptions,
     private readonly logger: Logger,
@@ -80,9 +102,16 @@ export class OutboxRelay {
     this.stopped = true;
     clearInterval(this.timer);
     await this.running;
-    // AMQP batches whose confirms are on their way: wait for them to be marked sent.
-    if (this.transport.kind === "amqp")
-      await Promise.allSettled([...new Set(this.inFlight.values())]);
+    // AMQP batches whose confirms are on their way: wait for them to be marked sent — for a
+    // while: a blocked broker may hold them for long, and their leases hand them on anyway.
+    if (this.transport.kind === "amqp") {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled([...new Set(this.inFlight.values())]),
+        new Promise(resolve => (timer = setTimeout(resolve, this.opts.stopWaitMs))),
+      ]);
+      clearTimeout(timer);
+    }
   }
 
   private async loop(): Promise<void> {
@@ -116,16 +145,26 @@ export class OutboxRelay {
 
   private trackBatch(rows: Array<{ id: string; payload: EventEnvelope }>): void {
     const task = this.publishBatch(rows)
-      .catch((err: unknown) => this.failed(errorOf(err)))
-      .finally(() => {
+      .then(
+        allSent => allSent,
+        (err: unknown) => {
+          this.failed(errorOf(err));
+          return false;
+        },
+      )
+      .then(allSent => {
         for (const row of rows) this.inFlight.delete(row.id);
-        // Room for the next batch: go on at once rather than at the next poll.
-        this.kick();
+        // Room for the next batch: go on at once rather than at the next poll — unless
+        // publishing failed, which the next poll tries again (not a hot loop of attempts).
+        if (allSent) this.kick();
       });
     for (const row of rows) this.inFlight.set(row.id, task);
   }
 
-  private async publishBatch(rows: Array<{ id: string; payload: EventEnvelope }>): Promise<void> {
+  /** Resolves with whether every row of the batch was sent. */
+  private async publishBatch(
+    rows: Array<{ id: string; payload: EventEnvelope }>,
+  ): Promise<boolean> {
     const results = await Promise.allSettled(rows.map(row => this.transport.publish(row.payload)));
     const sent = rows.filter((_, i) => results[i].status === "fulfilled");
     const failures = results.filter(r => r.status === "rejected");
@@ -136,9 +175,10 @@ export class OutboxRelay {
       this.failed(error);
       const failedIds = rows.filter((_, i) => results[i].status === "rejected").map(row => row.id);
       await this.store.release(failedIds, error.message);
-    } else {
-      this.lastFailure = "";
+      return false;
     }
+    this.lastFailure = "";
+    return true;
   }
 
   private publishOne(id: string, envelope: EventEnvelope): void {
@@ -166,6 +206,18 @@ export class OutboxRelay {
     if (this.observer.backlog && now - this.lastBacklog >= this.opts.pollIntervalMs) {
       this.lastBacklog = now;
       this.observer.backlog(await this.store.backlog());
+    }
+    let parked: Awaited<ReturnType<OutboxStore["parkExhausted"]>> = [];
+    if (now - this.lastPark >= this.opts.pollIntervalMs) {
+      this.lastPark = now;
+      parked = await this.store.parkExhausted(this.opts.maxPublishAttempts);
+    }
+    if (parked.length > 0) {
+      const total = await this.store.parked();
+      this.logger.error(
+        `Outbox relay of ${this.store.schema}: parked ${parked.length} event(s) after ${this.opts.maxPublishAttempts} failed publish attempts (${total} parked in all; last error: ${parked[0].lastError ?? "none"}); call <service>.retryParkedEvents once the cause is fixed`,
+      );
+      this.observer.parked?.(parked, total);
     }
     if (now - this.lastPrune >= this.opts.pruneIntervalMs) {
       this.lastPrune = now;

@@ -38,6 +38,21 @@ export interface DeliveryObserver {
   deadLettered?(envelope: EventEnvelope | undefined, attempts: number, error: Error): void;
 }
 
+/** What the consumer's database knows of an event the broker delivers again. */
+export interface RedeliveryRecord {
+  /** Already handled: the delivery is acked without running anything. */
+  applied: boolean;
+  /** Redelivered deliveries of it whose handling started (this one included). */
+  lostStarts: number;
+}
+
+export interface ReplayResult {
+  /** Moved back to the group's queue. */
+  replayed: number;
+  /** Left in the dead-letter queue: too old to tell whether it was applied. */
+  refused: number;
+}
+
 /** What the broker keeps for a consumer group: its queue, the types bound to it, its retry topology. */
 export interface GroupTopology {
   /** The consuming service: one queue (`<namespace>.<group>`) shared by all its nodes. */
@@ -52,6 +67,27 @@ export interface ConsumerGroupSpec extends GroupTopology, DeliveryObserver {
   handle(envelope: EventEnvelope): Promise<void>;
   /** Most events handled at once by this node for this group. */
   prefetch: number;
+  /**
+   * AMQP: called (one at a time) for a delivery the broker redelivers after a lost
+   * connection, before it is handled; records that its handling starts again.
+   */
+  redelivered?(envelope: EventEnvelope): Promise<RedeliveryRecord>;
+  /** In-process delivery: where dead letters are kept (the consuming service's database). */
+  deadLetters?: DeadLetterStore;
+}
+
+export interface DeadLetter {
+  envelope: EventEnvelope;
+  attempts: number;
+  error: string;
+  failedAt: string;
+}
+
+/** Dead letters of the in-process bus, kept in the consuming service's database. */
+export interface DeadLetterStore {
+  add(group: string, dead: DeadLetter): Promise<void>;
+  /** Up to `limit` of the oldest, each with a function that removes it once replayed. */
+  take(group: string, limit: number): Promise<Array<{ dead: DeadLetter; remove(): Promise<void> }>>;
 }
 
 /** The consumer groups of the event catalog (models/events.model.ts), each with the types it consumes. */
@@ -85,9 +121,14 @@ export interface EventTransport {
   declare(groups: GroupTopology[]): Promise<void>;
   /**
    * Moves up to `limit` dead-lettered events of a consumer group back to its queue with a
-   * fresh attempt count (after the cause was fixed). Resolves with how many were moved.
+   * fresh attempt count (after the cause was fixed). One `replayable` refuses stays
+   * dead-lettered (its consumer could no longer tell whether it was applied).
    */
-  replayDeadLetters(group: string, limit: number): Promise<number>;
+  replayDeadLetters(
+    group: string,
+    limit: number,
+    replayable?: (envelope: EventEnvelope) => boolean,
+  ): Promise<ReplayResult>;
   close(): Promise<void>;
 }
 
