@@ -1,6 +1,5 @@
 import { Errors, type BrokerOptions } from "moleculer";
 import type { MetricsReporter } from "moleculer/src/metrics/registry";
-import type BaseDiscoverer from "moleculer/src/registry/discoverers/base";
 import { redisOptions } from "./lib/redis";
 import { FailOpenRedisCacher } from "./lib/redis-cacher";
 import { WatchfulNatsTransporter } from "./lib/nats-transporter";
@@ -8,6 +7,7 @@ import { config, type AppConfig } from "./lib/config";
 import { loggerOptions } from "./lib/logging";
 import { OpsReporter } from "./lib/ops-reporter";
 import { FastCheckDiscoverer } from "./lib/fast-discoverer";
+import { GuardMiddleware } from "./middlewares/guard.middleware";
 import { RequestScopeMiddleware } from "./middlewares/request-scope.middleware";
 
 /**
@@ -16,19 +16,27 @@ import { RequestScopeMiddleware } from "./middlewares/request-scope.middleware";
  * nodes with different configs in one process) and the benchmark cluster.
  */
 
-/** A call that provably never reached a handler is safe to repeat, whatever it does. */
-export function neverReachedHandler(err: Error): boolean {
+/**
+ * A call that provably never reached a handler is safe to repeat, whatever it does. A
+ * BrokerDisconnectedError is raised before the request is sent: this node had just lost its
+ * NATS server (with a NATS cluster it is back on another one within milliseconds).
+ */
+function neverReachedHandler(err: Error): boolean {
   return (
-    err instanceof Errors.ServiceNotAvailableError || err instanceof Errors.ServiceNotFoundError
+    err instanceof Errors.ServiceNotAvailableError ||
+    err instanceof Errors.ServiceNotFoundError ||
+    err instanceof Errors.BrokerDisconnectedError
   );
 }
 
 /** Reads may also be repeated after a timeout or a lost node; actions opt in with `retryPolicy: READ_RETRY`. */
-export function safeToRepeatRead(err: Error): boolean {
+function safeToRepeatRead(err: Error): boolean {
   return (
     neverReachedHandler(err) ||
     err instanceof Errors.RequestTimeoutError ||
-    (err as Errors.MoleculerError).type === "NODE_IS_UNAVAILABLE"
+    (err as Errors.MoleculerError).type === "NODE_IS_UNAVAILABLE" ||
+    // Released by our NATS transporter when its connection dropped with the call in flight.
+    err instanceof Errors.RequestRejectedError
   );
 }
 
@@ -41,10 +49,13 @@ function transporter(cfg: AppConfig): BrokerOptions["transporter"] {
     // Keep reconnecting forever: a NATS restart must not end the process. While it is
     // away, calls fail fast instead of hanging (lib/nats-transporter.ts).
     return new WatchfulNatsTransporter({
+      // Several comma-separated URLs: the servers of one NATS cluster (moleculer splits them).
       url: cfg.transporter,
+      // The node's ID as its NATS connection name: `connz` on a NATS server shows who is on it.
+      name: cfg.nodeId,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 500,
-    }) as unknown as BrokerOptions["transporter"];
+    });
   }
   return cfg.transporter as BrokerOptions["transporter"];
 }
@@ -57,10 +68,17 @@ function cacher(cfg: AppConfig): BrokerOptions["cacher"] {
       prefix: `${cfg.redisPrefix}cache`,
       ttl: 300,
       maxParamsLength: 120,
-    }) as unknown as BrokerOptions["cacher"];
+    });
   }
   // clone: a handler that mutates a cached result must not change what the next caller gets.
   return { type: "Memory", options: { ttl: 300, clone: true, maxParamsLength: 120 } };
+}
+
+/** An instance, not a name: moleculer accepts any reporter that extends its base class. */
+function opsReporter(port: number): MetricsReporter {
+  // Cast: metrics/registry.d.ts's MetricsReporter lists only `{type, options}` objects; the
+  // runtime (metrics/reporters/index.js resolve) takes a reporter instance too.
+  return new OpsReporter({ port }) as unknown as MetricsReporter;
 }
 
 function tracing(cfg: AppConfig): BrokerOptions["tracing"] {
@@ -121,7 +139,7 @@ export function brokerOptions(cfg: AppConfig = config()): BrokerOptions & { appC
     registry: {
       strategy: "RoundRobin",
       preferLocal: true,
-      discoverer: new FastCheckDiscoverer() as unknown as BaseDiscoverer,
+      discoverer: new FastCheckDiscoverer(),
     },
     // SIGTERM: refuse new work, wait up to 10 s for in-flight calls, then leave.
     tracking: { enabled: true, shutdownTimeout: 10_000 },
@@ -131,16 +149,12 @@ export function brokerOptions(cfg: AppConfig = config()): BrokerOptions & { appC
     validator: true,
     metrics: {
       enabled: true,
-      // An instance, not a name: moleculer accepts any reporter that extends its base class.
-      reporter:
-        cfg.metricsPort > 0
-          ? [new OpsReporter({ port: cfg.metricsPort }) as unknown as MetricsReporter]
-          : [],
+      reporter: cfg.metricsPort > 0 ? [opsReporter(cfg.metricsPort)] : [],
     },
     tracing: tracing(cfg),
-    middlewares: [RequestScopeMiddleware],
+    // The guard first: the innermost wrapper, so its refusals are logged inside the request scope.
+    middlewares: [GuardMiddleware, RequestScopeMiddleware],
   };
 }
 
 // moleculer-runner accepts a function; it is called once the environment is loaded.
-export default brokerOptions;

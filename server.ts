@@ -20,13 +20,43 @@ export function serviceFile(name: string): string {
   return path.join(__dirname, "services", `${name}.service.ts`);
 }
 
+/**
+ * What a REPL node must be told at start: with no services and no transporter it can reach no
+ * service at all, and every `call` would answer ServiceNotFoundError without saying why.
+ */
+export function replHint(cfg: AppConfig): string | undefined {
+  if (cfg.services.length > 0 || cfg.transporter !== undefined) return undefined;
+  return (
+    "This REPL node runs no services and, without TRANSPORTER, joins no cluster: every call " +
+    "answers ServiceNotFoundError. Run `npm run dev` for all services with the REPL in one " +
+    "process, or set TRANSPORTER (and NAMESPACE) to join a running cluster."
+  );
+}
+
 export async function startNode(
   cfg: AppConfig,
   opts: { repl?: boolean; hot?: boolean } = {},
 ): Promise<ServiceBroker> {
-  const broker = new ServiceBroker({ ...brokerOptions(cfg), hotReload: Boolean(opts.hot) });
+  const hint = opts.repl ? replHint(cfg) : undefined;
+  const broker = new ServiceBroker({
+    ...brokerOptions(cfg),
+    hotReload: Boolean(opts.hot),
+    // The hint is also in the REPL's `help`, as a command that prints it.
+    replOptions: hint
+      ? {
+          customCommands: [
+            {
+              command: "alone",
+              description: hint,
+              action: async () => console.warn(hint),
+            },
+          ],
+        }
+      : undefined,
+  });
   for (const name of cfg.services) broker.loadService(serviceFile(name));
   await broker.start();
+  if (hint) console.warn(hint);
   if (opts.repl) await broker.repl();
   return broker;
 }

@@ -1,3 +1,4 @@
+import type { ServerResponse } from "node:http";
 import type { ServiceBroker } from "moleculer";
 
 /** Resolves when the dependency answers; rejects (or times out) when it does not. */
@@ -84,4 +85,25 @@ export async function readiness(broker: ServiceBroker, timeoutMs = 2000): Promis
     report.checks.broker = { status: "ok" };
   }
   return report;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, {
+    "Content-Type": "application/json; charset=utf-8",
+    "Cache-Control": "no-store",
+  });
+  res.end(JSON.stringify(body));
+}
+
+/** The answer of `/health/live` and `/health/ready`, on the public port and on METRICS_PORT alike. */
+export function sendHealth(
+  broker: ServiceBroker,
+  probe: "live" | "ready",
+  res: ServerResponse,
+): void {
+  if (probe === "live") return sendJson(res, 200, { status: "ok" });
+  readiness(broker).then(
+    report => sendJson(res, report.status === "ok" ? 200 : 503, report),
+    () => sendJson(res, 503, { status: "fail", checks: {} }),
+  );
 }

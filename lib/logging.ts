@@ -20,7 +20,7 @@ export function redact(value: unknown, depth = 0): unknown {
 }
 
 /** `scheme://user:password@host` in any text (an error naming a connection URL) → `user:***@`. */
-export function scrubUrlCredentials(text: string): string {
+function scrubUrlCredentials(text: string): string {
   return text.replace(/(\/\/[^\s:/@]+:)[^\s@/]+@/g, "$1***@");
 }
 

@@ -11,7 +11,7 @@ import type { RequestMeta } from "../models/auth.model";
  */
 
 /** The public base path of the REST API (shared/design/api.md). */
-export const API_BASE_PATH = "/api/v1";
+const API_BASE_PATH = "/api/v1";
 
 /** 201 Created, with the API path of the created resource (`/courses/<id>`). */
 export function createdAt(ctx: Context<unknown, RequestMeta>, path: string): void {

@@ -19,7 +19,7 @@ export interface CacheCleanerOptions {
 }
 
 /** Payload of `cache.clean.<service>`: the node that already cleaned its own cacher. */
-export interface CacheCleanPayload {
+interface CacheCleanPayload {
   origin?: string;
 }
 
@@ -30,12 +30,12 @@ export interface CacheCleanerMethods {
   cleanCacheOf(service: string, ctx?: Context): Promise<void>;
 }
 
-export function cacheCleanEvent(service: string): string {
+function cacheCleanEvent(service: string): string {
   return `cache.clean.${service}`;
 }
 
 /** Keys of a service's cached results. `**` because keys hold params that may contain dots. */
-export function cacheKeyPattern(service: string): string {
+function cacheKeyPattern(service: string): string {
   return `${service}.**`;
 }
 

@@ -22,10 +22,10 @@ import {
   type DbTarget,
 } from "../lib/db/connection";
 import { acquireEmbeddedPostgres, type EmbeddedPostgres } from "../lib/db/embedded";
-import { migrate, type Migration, type MigrationContext } from "../lib/db/migrator";
+import { migrate, type Migration } from "../lib/db/migrator";
 import { CacheCleaner, type CacheCleanerMethods, type MixinSchema } from "./cache-cleaner.mixin";
 
-export type { Migration, MigrationContext };
+export type { Migration };
 
 /**
  * Data mixin: moleculer-db with the Sequelize adapter on PostgreSQL, one schema per
@@ -42,7 +42,7 @@ export type { Migration, MigrationContext };
  * database is still open.
  */
 
-export interface DbEntity {
+interface DbEntity {
   /** Sequelize model name. */
   name: string;
   define: ModelAttributes;
@@ -82,14 +82,14 @@ export interface DbMixinOptions<M extends DbModels = DbModels> {
 }
 
 /** Properties DbMixin gives the service. */
-export interface DbServiceVars<M extends DbModels = DbModels> {
+export interface DbServiceVars<M extends DbModels = DbModels, E extends Model = Model> {
   adapter: SequelizeDbAdapter;
   /** This service's Sequelize instance; its tables live in `dbSchema`. */
   sequelize: Sequelize;
   /** The PostgreSQL schema of this service. */
   dbSchema: string;
-  /** The main entity's model. */
-  model: ModelStatic<Model>;
+  /** The main entity's model (E: its row types, as the service's `entity.define` declares them). */
+  model: ModelStatic<E>;
   /** What `opts.models` returned. */
   models: M;
 }
@@ -116,9 +116,11 @@ export interface DbServiceMethods
 }
 
 /** `this` inside a service using DbMixin. */
-export type DbServiceThis<M extends DbModels = DbModels, S = ServiceSettingSchema> = Service<S> &
-  DbServiceVars<M> &
-  DbServiceMethods;
+export type DbServiceThis<
+  M extends DbModels = DbModels,
+  S = ServiceSettingSchema,
+  E extends Model = Model,
+> = Service<S> & DbServiceVars<M, E> & DbServiceMethods;
 
 /** Settings DbMixin sets (moleculer-db's). */
 export type DbSettings = DbServiceSettings & ServiceSettingSchema;
@@ -145,6 +147,8 @@ const CRUD_ACTIONS = [
 
 /** moleculer-db's own started/stopped connect with endless retries; DbMixin runs its own. */
 function dbServiceBase(): Partial<ServiceSchema> {
+  // Cast: moleculer-db's d.ts declares DbService as a Service subclass; its index.js exports
+  // the mixin's schema object, which is what is spread here.
   const base = { ...(DbService as unknown as Partial<ServiceSchema>) };
   delete base.started;
   delete base.stopped;
@@ -160,7 +164,7 @@ function isModel(value: unknown): value is ModelStatic<Model> {
 }
 
 /** Moves `fn` to the front of a merged lifecycle list. */
-function first(list: unknown, fn: unknown): unknown {
+function first<H>(list: H | H[] | undefined, fn: H): H | H[] | undefined {
   if (!Array.isArray(list)) return list;
   return [fn, ...list.filter(item => item !== fn)];
 }
@@ -179,8 +183,7 @@ export function DbMixin<M extends DbModels = DbModels>(
 
   function created(this: Service) {
     const self = this as Internal;
-    // Cast: types/moleculer.d.ts's BrokerOptions.appConfig augmentation is not picked up by tsc yet.
-    const cfg = configOf(this.broker as unknown as Parameters<typeof configOf>[0]);
+    const cfg = configOf(this.broker);
     const state: DbState = {
       stopped: false,
       target: { kind: "url", url: "" },
@@ -219,7 +222,7 @@ export function DbMixin<M extends DbModels = DbModels>(
     self.models = opts.models ? opts.models(self.sequelize, schema) : ({} as M);
     // moleculer-db's created (which runs next) takes the adapter and model from the schema.
     self.schema.model = self.model;
-    self.schema.adapter = new SequelizeDbAdapter(self.sequelize as unknown as object);
+    self.schema.adapter = new SequelizeDbAdapter(self.sequelize);
   }
 
   async function started(this: Service) {
@@ -290,10 +293,9 @@ export function DbMixin<M extends DbModels = DbModels>(
     merged(this: Service, merged: ServiceSchema) {
       // Lifecycle handlers of mixins run last-mixin-first; the database must come first on
       // start and last on stop whatever the service lists (stopped runs in reverse).
-      const target = merged as unknown as Record<string, unknown>;
-      target.created = first(target.created, created);
-      target.started = first(target.started, started);
-      target.stopped = first(target.stopped, stopped);
+      merged.created = first(merged.created, created);
+      merged.started = first(merged.started, started);
+      merged.stopped = first(merged.stopped, stopped);
     },
     created,
     started,

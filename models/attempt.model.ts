@@ -1,4 +1,5 @@
 import type { AnswerValue } from "./progress.model";
+import { idRule } from "../lib/params";
 
 export interface AttemptAnswer {
   questionId: string;
@@ -34,12 +35,12 @@ export interface CompletionResult {
   firstCompletion: boolean;
 }
 
-export const MAX_ANSWERS = 200;
+const MAX_ANSWERS = 200;
 
 /** fastest-validator schema of POST /lessons/:id/attempts; one definition for the action and OpenAPI. */
 export const attemptParams = {
   $$strict: true,
-  id: { type: "string", min: 1, max: 100 },
+  id: idRule,
   answers: {
     type: "array",
     max: MAX_ANSWERS,

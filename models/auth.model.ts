@@ -17,6 +17,8 @@ export interface RequestMeta {
   userAgent?: string;
   /** Idempotency-Key header of a POST that creates or grades. */
   idempotencyKey?: string;
+  /** The request headers a route hands its action (RouteSpec.requestHeaders), lower-case names. */
+  requestHeaders?: Record<string, string>;
   /** moleculer-web response controls. */
   $statusCode?: number;
   /** The Location header of a 201 or 3xx answer (lib/rest-answers.ts). */

@@ -1,15 +1,15 @@
 import type { LessonOutline } from "./lesson.model";
+import { idRule, pageParams } from "../lib/params";
 
 /** CEFR levels, easiest first (the list order is the browse order). */
-export const CEFR_LEVELS = ["A1", "A2", "B1", "B2", "C1", "C2"] as const;
-export type CefrLevel = (typeof CEFR_LEVELS)[number];
+const CEFR_LEVELS = ["A1", "A2", "B1", "B2", "C1", "C2"] as const;
+type CefrLevel = (typeof CEFR_LEVELS)[number];
 
-export const COURSE_STATUSES = ["draft", "published"] as const;
 /** "published" once a version is live; later draft edits do not take it down. */
-export type CourseStatus = (typeof COURSE_STATUSES)[number];
+type CourseStatus = "draft" | "published";
 
 /** Languages a course may teach (ISO 639-1); the app teaches English first. */
-export const COURSE_LANGUAGES = ["en"] as const;
+const COURSE_LANGUAGES = ["en"] as const;
 
 /** What describes a course in the catalogue: the same fields in a draft and in every published view. */
 export interface CourseDescription {
@@ -107,7 +107,7 @@ export const createCourseParams = {
 /** PATCH /courses/:id — any of the editable fields, at least one. */
 export const updateCourseParams = {
   $$strict: true,
-  id: { type: "string", min: 1, max: 64 },
+  id: idRule,
   title: { ...title, optional: true },
   description: { ...description, optional: true },
   level: { ...level, optional: true },
@@ -133,24 +133,7 @@ export const listCoursesParams = {
   q: { type: "string", trim: true, min: 1, max: 200, optional: true },
   /** Authors: list the courses they own (drafts included) instead of the public catalogue. */
   mine: { type: "boolean", convert: true, optional: true },
-  page: {
-    type: "number",
-    integer: true,
-    min: 1,
-    max: 100_000,
-    convert: true,
-    optional: true,
-    default: 1,
-  },
-  pageSize: {
-    type: "number",
-    integer: true,
-    min: 1,
-    max: 100,
-    convert: true,
-    optional: true,
-    default: 20,
-  },
+  ...pageParams,
 } as const;
 
 export interface ListCoursesInput {

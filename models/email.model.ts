@@ -42,7 +42,7 @@ export const CATEGORY_LABEL: Record<EmailCategory, string> = {
 export const EMAIL_STATUSES = ["queued", "sent", "failed", "opened"] as const;
 export type EmailStatus = (typeof EMAIL_STATUSES)[number];
 /** `sending`: claimed by one node's sender; shown as `queued` to admins. */
-export type StoredEmailStatus = EmailStatus | "sending";
+type StoredEmailStatus = EmailStatus | "sending";
 
 /** A row of notify.emails as SQL returns it. */
 export interface EmailRow {
@@ -75,7 +75,7 @@ export interface EmailRow {
 }
 
 /** Which mail it is, why it was sent and to whom: the same in its queued form and its record. */
-export interface MailIdentity {
+interface MailIdentity {
   id: string;
   eventId: string;
   template: EmailTemplate;

@@ -1,4 +1,4 @@
-import type { CourseSummary } from "./progress.model";
+import type { CourseBrief } from "./course.model";
 
 /** POST /courses/:id/enroll → 201 (200 when already enrolled) */
 export interface Enrollment {
@@ -10,7 +10,8 @@ export interface Enrollment {
 
 /** One row of GET /me/courses. */
 export interface EnrolledCourse {
-  course: Pick<CourseSummary, "id" | "title" | "level"> & Partial<CourseSummary>;
+  /** Content's brief, or this node's copy when content cannot answer (level "" if it has none). */
+  course: CourseBrief | { id: string; title: string; level: string; version?: number };
   enrolledAt: string;
   completedAt: string | null;
   completedLessons: number;

@@ -1,17 +1,19 @@
 import type { MediaRef } from "./media.model";
+import { idRule } from "../lib/params";
 
-export const LESSON_KINDS = ["lesson", "quiz", "flashcards"] as const;
+const LESSON_KINDS = ["lesson", "quiz", "flashcards"] as const;
 /** lesson: reading/listening (Markdown body + media); quiz: graded questions; flashcards: a review deck. */
 export type LessonKind = (typeof LESSON_KINDS)[number];
 
-export const QUESTION_TYPES = ["single", "multiple", "text", "order"] as const;
-export type QuestionType = (typeof QUESTION_TYPES)[number];
+const QUESTION_TYPES = ["single", "multiple", "text", "order"] as const;
+type QuestionType = (typeof QUESTION_TYPES)[number];
 
 /**
  * A quiz question with its answer key.
  * - single: `answer` is one of `options`
  * - multiple: `answer` is a non-empty subset of `options`
- * - text: `answer` is the expected text (compared case- and whitespace-insensitively); no options
+ * - text: `answer` is the accepted text or a list of accepted texts (normalised as
+ *   services/progress/grading.ts says); no options
  * - order: `options` are the items, `answer` is the same items in the right order
  */
 export interface Question {
@@ -119,14 +121,17 @@ export interface LessonForGrading {
 }
 
 const text = (max: number) => ({ type: "string", trim: true, min: 1, max }) as const;
-const optionList = { type: "array", min: 2, max: 10, items: text(200) } as const;
+/** How many options a question needs depends on its type: services/content/validation.ts says so in its own words. */
+const optionList = { type: "array", max: 10, items: text(200) } as const;
+/** Author-chosen ids are opaque (api.md, Content); uniqueness within the lesson is checked in validation.ts. */
+const itemId = { type: "string", min: 1, max: 64, optional: true } as const;
 
 /** Shape checks; the rules that relate fields (answer vs options) are in services/content/validation.ts. */
-export const questionSchema = {
+const questionSchema = {
   type: "object",
   strict: true,
   props: {
-    id: { type: "uuid", optional: true },
+    id: itemId,
     type: { type: "enum", values: [...QUESTION_TYPES] },
     prompt: text(1000),
     options: { ...optionList, optional: true },
@@ -135,11 +140,11 @@ export const questionSchema = {
   },
 } as const;
 
-export const cardSchema = {
+const cardSchema = {
   type: "object",
   strict: true,
   props: {
-    id: { type: "uuid", optional: true },
+    id: itemId,
     front: text(300),
     back: text(300),
     example: { ...text(500), optional: true },
@@ -158,30 +163,32 @@ const lessonFields = {
   cards: { type: "array", max: 500, items: cardSchema },
 } as const;
 
+/** The same rules, each made optional (a create's defaults, a patch's "any of the fields"). */
+function optional<T extends Record<string, object>>(
+  fields: T,
+): {
+  [K in keyof T]: T[K] & { optional: true };
+} {
+  const rules = Object.entries(fields).map(([name, rule]) => [name, { ...rule, optional: true }]);
+  return Object.fromEntries(rules) as { [K in keyof T]: T[K] & { optional: true } };
+}
+
+const { title, kind, ...lessonContent } = lessonFields;
+
 /** POST /courses/:id/lessons — strict. */
 export const createLessonParams = {
   $$strict: true,
-  id: { type: "string", min: 1, max: 64 },
-  title: lessonFields.title,
-  kind: lessonFields.kind,
-  order: { ...lessonFields.order, optional: true },
-  body: { ...lessonFields.body, optional: true },
-  media: { ...lessonFields.media, optional: true },
-  questions: { ...lessonFields.questions, optional: true },
-  cards: { ...lessonFields.cards, optional: true },
+  id: idRule,
+  title,
+  kind,
+  ...optional(lessonContent),
 } as const;
 
 /** PATCH /lessons/:id — any of the fields; the merged lesson is validated as a whole. */
 export const updateLessonParams = {
   $$strict: true,
-  id: { type: "string", min: 1, max: 64 },
-  title: { ...lessonFields.title, optional: true },
-  kind: { ...lessonFields.kind, optional: true },
-  order: { ...lessonFields.order, optional: true },
-  body: { ...lessonFields.body, optional: true },
-  media: { ...lessonFields.media, optional: true },
-  questions: { ...lessonFields.questions, optional: true },
-  cards: { ...lessonFields.cards, optional: true },
+  id: idRule,
+  ...optional(lessonFields),
 } as const;
 
 export type QuestionInput = Omit<Question, "id"> & { id?: string };

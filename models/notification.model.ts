@@ -1,15 +1,9 @@
 import { EMAIL_CATEGORIES, type EmailCategory } from "./email.model";
-import type { UserSummary } from "./user.model";
 
 /** In-app notifications (GET /me/notifications) and email preferences of the notify service. */
 
-export const NOTIFICATION_KINDS = [
-  "lesson_completed",
-  "course_completed",
-  "achievement_unlocked",
-  "new_course",
-] as const;
-export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
+type NotificationKind =
+  "lesson_completed" | "course_completed" | "achievement_unlocked" | "new_course";
 
 export interface NotificationRow {
   id: string;
@@ -106,6 +100,3 @@ export interface Recipient {
   timezone: string;
   emailVerified: boolean;
 }
-
-/** What users.profiles answers (internal action of the users service). */
-export type UserProfile = UserSummary;

@@ -1,66 +1,27 @@
-import type { UserSummary } from "./user.model";
+import type { LessonForGrading } from "./lesson.model";
 
 /**
- * Shapes of the progress service: what it reads from other services (the internal
- * contracts of content and users) and what it answers on the Learning routes.
+ * Shapes of the progress service: what it answers on the Learning routes, and the parts of
+ * other services' answers it reads. Those answers are defined once, by the service that gives
+ * them (content.lessonForGrading: models/lesson.model.ts; content.courseOutline and
+ * content.coursesByIds: models/course.model.ts; users.profiles: models/user.model.ts).
  */
 
-export type QuestionType = "single" | "multiple" | "text" | "order";
-export type LessonKind = "lesson" | "quiz" | "flashcards";
 export type AnswerValue = string | string[];
 
-/** A question with its answer key, as content.lessonForGrading gives it (never sent to learners). */
-export interface GradableQuestion {
-  id: string;
-  type: QuestionType;
-  prompt: string;
-  options?: string[];
-  answer: AnswerValue;
-  explanation?: string;
-}
+type QuestionForGrading = LessonForGrading["questions"][number];
 
-export interface FlashcardSource {
-  id: string;
-  front: string;
-  back: string;
-  example?: string;
-  audioUrl?: string;
-}
+/**
+ * What grading reads of a question (services/progress/grading.ts): its key always, its options
+ * and explanation when it has them.
+ */
+export type GradableQuestion = Pick<QuestionForGrading, "id" | "type" | "answer"> &
+  Partial<Pick<QuestionForGrading, "prompt" | "options" | "explanation">>;
 
-/** content.lessonForGrading({ lessonId }): the published version of a lesson. */
-export interface LessonForGrading {
-  id: string;
-  courseId: string;
-  courseVersion: number;
-  kind: LessonKind;
-  title: string;
-  questions: GradableQuestion[];
-  cards: FlashcardSource[];
-}
+/** A flashcard of a published lesson, as content.lessonForGrading gives it. */
+export type FlashcardSource = LessonForGrading["cards"][number];
 
-/** content.courseOutline({ courseId }): the published version of a course. */
-export interface CourseOutline {
-  id: string;
-  title: string;
-  level: string;
-  version: number;
-  lessons: Array<{ id: string; title: string; order: number; kind: LessonKind }>;
-}
-
-/** content.coursesByIds({ ids }). */
-export interface CourseSummary {
-  id: string;
-  title: string;
-  level: string;
-  topics: string[];
-  version: number;
-  lessonCount: number;
-}
-
-/** users.profiles({ ids }): the part progress reads. */
-export type UserProfile = Omit<UserSummary, "nativeLanguage">;
-
-export interface StreakView {
+interface StreakView {
   current: number;
   longest: number;
   /** The learner's local date (YYYY-MM-DD) of the last day that counted. */
@@ -91,6 +52,3 @@ export interface LeaderboardView {
   top: Array<{ rank: number; userId: string; name: string; xp: number }>;
   me: { rank: number | null; xp: number };
 }
-
-export const DEFAULT_DAILY_GOAL_XP = 20;
-export const DEFAULT_TIMEZONE = "UTC";

@@ -1,4 +1,4 @@
-export const REVIEW_RATINGS = ["again", "hard", "good", "easy"] as const;
+const REVIEW_RATINGS = ["again", "hard", "good", "easy"] as const;
 export type ReviewRating = (typeof REVIEW_RATINGS)[number];
 
 /** GET /me/reviews/due */
@@ -12,6 +12,7 @@ export interface DueCard {
 
 /** POST /me/reviews → 200 */
 export interface ReviewResult {
+  lessonId: string;
   cardId: string;
   due: string;
   stability: number;
@@ -19,8 +20,10 @@ export interface ReviewResult {
   xpEarned: number;
 }
 
+/** A card id is its lesson's (api.md, Content): the lesson names which card is meant. */
 export const reviewParams = {
   $$strict: true,
-  cardId: { type: "string", min: 1, max: 100 },
+  lessonId: { type: "string", min: 1, max: 100 },
+  cardId: { type: "string", min: 1, max: 64 },
   rating: { type: "enum", values: [...REVIEW_RATINGS] },
 } as const;

@@ -21,7 +21,7 @@ export type SessionRevocation =
   "logout" | "revoked" | "reuse" | "password_change" | "password_reset";
 
 /** A refresh token is stored only as its SHA-256 digest; `usedAt` set = rotated away. */
-export interface RefreshTokenRow {
+interface RefreshTokenRow {
   tokenHash: string;
   sessionId: string;
   createdAt: Date;
@@ -31,7 +31,7 @@ export interface RefreshTokenRow {
 export type OneTimePurpose = "verify" | "reset";
 
 /** Email-verification and password-reset tokens: digest only, single use, short-lived. */
-export interface OneTimeTokenRow {
+interface OneTimeTokenRow {
   tokenHash: string;
   userId: string;
   purpose: OneTimePurpose;
@@ -40,7 +40,7 @@ export interface OneTimeTokenRow {
   usedAt: Date | null;
 }
 
-export interface RecoveryCodeRow {
+interface RecoveryCodeRow {
   userId: string;
   codeHash: string;
   usedAt: Date | null;
@@ -56,18 +56,12 @@ export interface SessionView {
   current: boolean;
 }
 
-export type SessionModel = ModelStatic<
+type SessionModel = ModelStatic<
   Model<SessionRow, Optional<SessionRow, "revokedAt" | "revokedReason">>
 >;
-export type RefreshTokenModel = ModelStatic<
-  Model<RefreshTokenRow, Optional<RefreshTokenRow, "usedAt">>
->;
-export type OneTimeTokenModel = ModelStatic<
-  Model<OneTimeTokenRow, Optional<OneTimeTokenRow, "usedAt">>
->;
-export type RecoveryCodeModel = ModelStatic<
-  Model<RecoveryCodeRow, Optional<RecoveryCodeRow, "usedAt">>
->;
+type RefreshTokenModel = ModelStatic<Model<RefreshTokenRow, Optional<RefreshTokenRow, "usedAt">>>;
+type OneTimeTokenModel = ModelStatic<Model<OneTimeTokenRow, Optional<OneTimeTokenRow, "usedAt">>>;
+type RecoveryCodeModel = ModelStatic<Model<RecoveryCodeRow, Optional<RecoveryCodeRow, "usedAt">>>;
 
 export type SessionModels = {
   Session: SessionModel;

@@ -47,7 +47,9 @@ export type UserCreation = Optional<
   | "createdAt"
   | "updatedAt"
 >;
-export type UserModel = ModelStatic<Model<UserRow, UserCreation>>;
+/** A user row as Sequelize holds it. */
+export type UserEntity = Model<UserRow, UserCreation>;
+export type UserModel = ModelStatic<UserEntity>;
 
 /** GET /me, PUT /users/:id/roles and the admin list: the account as its owner or an admin sees it. */
 export interface UserProfile {
@@ -75,8 +77,8 @@ export interface UserSummary {
   nativeLanguage: string | null;
 }
 
-export const DEFAULT_TIMEZONE = "UTC";
-export const DEFAULT_DAILY_GOAL_XP = 20;
+const DEFAULT_TIMEZONE = "UTC";
+const DEFAULT_DAILY_GOAL_XP = 20;
 
 export function toProfile(user: UserRow): UserProfile {
   return {
@@ -110,7 +112,7 @@ export function normaliseEmail(email: string): string {
   return email.trim().toLowerCase();
 }
 
-export function isIanaTimezone(value: string): boolean {
+function isIanaTimezone(value: string): boolean {
   try {
     // Intl knows the IANA database; it throws a RangeError for anything else.
     new Intl.DateTimeFormat("en-US", { timeZone: value });
@@ -120,7 +122,7 @@ export function isIanaTimezone(value: string): boolean {
   }
 }
 
-export function isLanguageTag(value: string): boolean {
+function isLanguageTag(value: string): boolean {
   try {
     return Intl.getCanonicalLocales(value).length === 1;
   } catch {
@@ -229,6 +231,3 @@ export const userAttributes: ModelAttributes<Model<UserRow, UserCreation>, UserR
   createdAt: { type: DataTypes.DATE, allowNull: false, field: "created_at" },
   updatedAt: { type: DataTypes.DATE, allowNull: false, field: "updated_at" },
 };
-
-/** Column names never to reveal, even to an admin (security.md line 18). */
-export const USER_SECRET_FIELDS = ["passwordHash", "mfaSecret", "mfaPendingSecret"] as const;

@@ -5,26 +5,31 @@ import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "mole
 import ApiGateway, { type GatewayResponse, type IncomingRequest, type Route } from "moleculer-web";
 import { version as packageVersion } from "../package.json";
 import { configOf } from "../lib/config";
-import { readiness, registerHealthCheck } from "../lib/health";
+import { registerHealthCheck, sendHealth } from "../lib/health";
 import { createRedis } from "../lib/redis";
-import { AccessTokenVerifier, InvalidTokenError } from "../lib/auth/verify-access-token";
-import { formBody, jsonBody, multipartBody } from "../lib/gateway/body";
-import { ClientIpResolver } from "../lib/gateway/client-ip";
-import { sendDocsAsset, sendDocsPage } from "../lib/gateway/docs-page";
 import {
-  forbidden,
-  notFound,
-  pathParamsInBody,
-  serviceUnavailable,
-  toPublicError,
-  unauthenticated,
-} from "../lib/gateway/errors";
-import { metricsText, recordRequest, registerGatewayMetrics } from "../lib/gateway/metrics";
-import { buildOpenApi, pathParams, type ActionInfo } from "../lib/gateway/openapi";
-import { PublishedReadCache, publishedReadKey } from "../lib/gateway/published-reads";
-import { retryIdempotent } from "../lib/gateway/idempotent-retry";
-import { createRateLimiters, type RateLimiterSet } from "../lib/gateway/rate-limits";
-import { acceptRequestId } from "../lib/gateway/request-id";
+  parseRevocations,
+  REVOCATION_EVENT,
+  RevocationFeed,
+  revocationStoreOf,
+  RevocationSet,
+} from "../lib/auth/revocations";
+import { AccessTokenVerifier, InvalidTokenError } from "../lib/auth/verify-access-token";
+import { formBody, jsonBody, multipartBody } from "./api/body";
+import { ClientIpResolver } from "./api/client-ip";
+import { sendDocsAsset, sendDocsPage } from "./api/docs-page";
+import { notFound, pathParamsInBody, serviceUnavailable, toPublicError } from "./api/errors";
+import { recordRequest, registerGatewayMetrics } from "./api/metrics";
+import { buildOpenApi, pathParams, type ActionInfo } from "./api/openapi";
+import { PublishedReadCache } from "../lib/published-read-cache";
+import { needsUser, refusal } from "../lib/auth/guard";
+import { unauthenticated, validationError } from "../lib/errors";
+import { publishedReadKey } from "./api/published-reads";
+import { retryIdempotent } from "./api/idempotent-retry";
+import { webMethods } from "./api/web-methods";
+import { createRateLimiters, type RateLimiterSet } from "./api/rate-limits";
+import { acceptRequestId } from "./api/request-id";
+import { textProblems, unknownQueryParams } from "./api/text-input";
 import type { AuthUser, RequestMeta } from "../models/auth.model";
 import { actionFor, publicRoutes, routeKey } from "./api/all-routes";
 import { buildDashboard } from "./api/dashboard";
@@ -32,12 +37,12 @@ import {
   aliasesOf,
   clampPageSizes,
   corsOf,
+  embeddableAnswer,
   errorHeaders,
   hrtimeMs,
   idempotencyKeyOf,
-  needsUser,
-  sendJson,
   setCacheHeaders,
+  setEdgeHeaders,
   useContractStatus,
   type GatedAction,
 } from "./api/edge";
@@ -54,7 +59,7 @@ type Req = Omit<IncomingRequest, "$action" | "$alias"> & {
   $action?: GatedAction;
   $alias?: { spec?: RouteSpec; fullPath?: string; path?: string };
   body?: unknown;
-  /** An anonymous read the gateway may answer from its own copy (lib/gateway/published-reads). */
+  /** An anonymous read the gateway may answer from its own copy (services/api/published-reads). */
   $publishedRead?: { key: string; generation: number; hit: boolean };
 };
 type Res = GatewayResponse;
@@ -63,6 +68,8 @@ type Meta = RequestMeta & { user?: AuthUser | null };
 
 interface ApiState {
   verifier: AccessTokenVerifier;
+  revocations: RevocationSet;
+  revocationFeed: RevocationFeed;
   limiters: RateLimiterSet;
   clientIps: ClientIpResolver;
   redis?: Redis;
@@ -77,7 +84,9 @@ interface ApiMethods {
   beforeCall(ctx: Context<unknown, Meta>, req: Req, res: Res): Promise<void>;
   afterCall(ctx: Context<unknown, Meta>, req: Req, res: Res, data: unknown): unknown;
   edgeLimit(req: Req, res: Res, next: Next): void;
+  httpHandler(req: Req, res: Res, next?: Next): Promise<void>;
   sendPublicError(req: Req, res: ServerResponse, err: unknown): void;
+  logResponse(req: Req, res: ServerResponse): void;
   fetchJwks(): Promise<{ keys: Record<string, unknown>[] }>;
   openApiDocument(): Record<string, unknown>;
   callAction(
@@ -93,7 +102,8 @@ interface ApiMethods {
 type ApiThis = Service<ApiSettings> & ApiMethods & ApiState;
 
 const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
-  merged(this: Service, schema: ServiceSchema<ApiSettings>): void;
+  // Its hooks run per request, once the service has every method and its state.
+  merged(this: ApiThis, schema: ServiceSchema<ApiSettings>): void;
 } = {
   name: "api",
   mixins: [ApiGateway],
@@ -129,9 +139,8 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
     settings.port = cfg.port;
     const cors = corsOf(cfg);
     const rows = publicRoutes();
-    // Hooks close over the service: moleculer-web calls onAfterCall of multipart aliases with
-    // the alias as `this`.
-    const svc = this as unknown as ApiThis;
+    // The hooks are arrows that keep the service as `this`: moleculer-web calls onAfterCall of
+    // multipart aliases with the alias as `this`.
     const hooks = {
       authentication: true,
       authorization: true,
@@ -141,16 +150,16 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
       etag: "weak",
       cors,
       onBeforeCall: (ctx: Context<unknown, Meta>, _route: Route, req: Req, res: Res) =>
-        svc.beforeCall(ctx, req, res),
+        this.beforeCall(ctx, req, res),
       onAfterCall: (
         ctx: Context<unknown, Meta>,
         _route: Route,
         req: Req,
         res: Res,
         data: unknown,
-      ) => svc.afterCall(ctx, req, res, data),
+      ) => this.afterCall(ctx, req, res, data),
     };
-    const edgeLimit = (req: Req, res: Res, next: Next) => svc.edgeLimit(req, res, next);
+    const edgeLimit = (req: Req, res: Res, next: Next) => this.edgeLimit(req, res, next);
     settings.routes = [
       {
         name: "api",
@@ -183,21 +192,11 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
         cors,
         use: [compression()],
         aliases: {
-          "GET /health/live"(_req: Req, res: Res) {
-            sendJson(res, 200, { status: "ok" });
+          "GET /health/live"(this: ApiThis, _req: Req, res: Res) {
+            sendHealth(this.broker, "live", res);
           },
           "GET /health/ready"(this: ApiThis, _req: Req, res: Res) {
-            readiness(this.broker).then(
-              report => sendJson(res, report.status === "ok" ? 200 : 503, report),
-              () => sendJson(res, 503, { status: "fail", checks: {} }),
-            );
-          },
-          "GET /metrics"(this: ApiThis, _req: Req, res: Res) {
-            res.writeHead(200, {
-              "Content-Type": "text/plain; version=0.0.4; charset=utf-8",
-              "Cache-Control": "no-store",
-            });
-            res.end(metricsText(this.broker));
+            sendHealth(this.broker, "ready", res);
           },
           "GET /api/openapi.json"(this: ApiThis, _req: Req, res: Res) {
             res.writeHead(200, {
@@ -245,11 +244,15 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
 
   events: {
     // A new service (and its params) joined or left: the reference document changes with it.
-    "$services.changed"(this: ApiThis) {
+    "$services.changed"() {
       this.openApiCache = undefined;
     },
+    // The users service ended sessions or changed a user: those tokens stop working here now.
+    [REVOCATION_EVENT](ctx: Context<unknown>) {
+      this.revocations.apply(parseRevocations(ctx.params));
+    },
     // Content committed a change (it broadcasts this to every node): drop our copies of its reads.
-    "cache.clean.content"(this: ApiThis) {
+    "cache.clean.content"() {
       this.publishedReads.clear();
     },
   },
@@ -259,7 +262,7 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
      * moleculer-web's call of the routed action, except for a hot anonymous read already
      * held here: that is answered without the round trip (same hooks, same response path).
      */
-    async callAction(this: ApiThis, route, actionName, req, res, params, isStream) {
+    async callAction(route, actionName, req, res, params, isStream) {
       const ctx = req.$ctx as Context<unknown, Meta>;
       const key = publishedReadKey(req.$alias?.spec?.action, req.method, !ctx.meta.user, params);
       if (key !== undefined) {
@@ -270,29 +273,21 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
           hit: cached !== undefined,
         };
         if (cached !== undefined) {
-          const hooks = route as unknown as {
-            onAfterCall?: (...args: unknown[]) => unknown;
-            logging?: boolean;
-          };
           let data: unknown = cached;
-          if (hooks.onAfterCall)
-            data = await hooks.onAfterCall.call(this, ctx, route, req, res, data);
-          const web = this as unknown as {
-            sendResponse(req: Req, res: Res, data: unknown, action: unknown): void;
-            logResponse(req: Req, res: Res, data: unknown): void;
-          };
-          web.sendResponse(
+          if (route.onAfterCall)
+            data = await route.onAfterCall.call(this, ctx, route, req, res, data);
+          webMethods.sendResponse.call(
+            this,
             req,
             res,
             data,
             (req as { $endpoint?: { action: unknown } }).$endpoint?.action,
           );
-          if (hooks.logging) web.logResponse(req, res, data);
+          if (route.logging) this.logResponse(req, res);
           return true;
         }
       }
-      const original = (ApiGateway.methods as Record<string, (...args: unknown[]) => unknown>)
-        .callAction;
+      const original = webMethods.callAction;
       if (!ctx.meta.idempotencyKey || isStream) {
         return original.call(this, route, actionName, req, res, params, isStream);
       }
@@ -306,7 +301,13 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
       });
     },
 
-    edgeLimit(this: ApiThis, req: Req, _res: Res, next: Next) {
+    /** Every request of the public port, routed or not, before moleculer-web sees it. */
+    httpHandler(req: Req, res: Res, next?: Next) {
+      setEdgeHeaders(res);
+      return webMethods.httpHandler.call(this, req, res, next);
+    },
+
+    edgeLimit(req: Req, _res: Res, next: Next) {
       const ip = this.clientIps.resolve(req.socket.remoteAddress, req.headers["x-forwarded-for"]);
       req.$clientIp = ip;
       this.limiters.consume("global", ip).then(
@@ -315,7 +316,7 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
       );
     },
 
-    async beforeCall(this: ApiThis, ctx: Context<unknown, Meta>, req: Req, res: Res) {
+    async beforeCall(ctx: Context<unknown, Meta>, req: Req, res: Res) {
       const spec = req.$alias?.spec;
       const clientIp = req.$clientIp ?? "unknown";
       ctx.meta.clientIp = clientIp;
@@ -331,6 +332,11 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
           name => sent(req.body, name) || sent(query, name),
         );
         if (clashing.length > 0) throw pathParamsInBody(clashing);
+        const problems = [
+          ...unknownQueryParams(query, req.$action?.params),
+          ...textProblems(req.$params),
+        ];
+        if (problems.length > 0) throw validationError(problems);
       }
       if (spec && this.limiters.routeBuckets.includes(routeKey(spec))) {
         await this.limiters.consume(routeKey(spec), clientIp);
@@ -339,13 +345,15 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
       useContractStatus(res, spec?.status, ctx);
     },
 
-    async authenticate(this: ApiThis, ctx: Context<unknown, Meta>, _route: Route, req: Req) {
+    async authenticate(ctx: Context<unknown, Meta>, _route: Route, req: Req) {
       const action = req.$action;
       const header = req.headers.authorization;
       if (!header) return null;
       const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(header);
       try {
         if (!match) throw new InvalidTokenError("not a bearer token");
+        // Only in the moment between the port opening and the first load of revocations.
+        if (!this.revocationFeed.settled) await this.revocationFeed.load();
         return await this.verifier.verify(match[1]);
       } catch (err) {
         // A public route ignores a stale token (a client refreshing sends its expired one).
@@ -356,29 +364,27 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
       }
     },
 
-    authorize(this: ApiThis, ctx: Context<unknown, Meta>, _route: Route, req: Req) {
+    authorize(ctx: Context<unknown, Meta>, _route: Route, req: Req) {
       const action = req.$action;
       // Internal actions are for other services over the transporter, never for HTTP.
       if (!action || action.internal === true) throw notFound();
-      if (!needsUser(action)) return;
-      const user = ctx.meta.user;
-      if (!user) throw unauthenticated();
-      const roles = action.roles ?? [];
-      if (roles.length === 0 || user.roles.includes("admin")) return;
-      if (!roles.some(role => user.roles.includes(role))) throw forbidden();
+      // The same guard runs again on the action's node (middlewares/guard.middleware.ts).
+      const problem = refusal(action, ctx.meta.user, "edge");
+      if (problem) throw problem;
     },
 
-    afterCall(this: ApiThis, ctx: Context<unknown, Meta>, req: Req, res: Res, data: unknown) {
+    afterCall(ctx: Context<unknown, Meta>, req: Req, res: Res, data: unknown) {
       const spec = req.$alias?.spec;
       const read = req.$publishedRead;
       if (read && !read.hit) this.publishedReads.set(read.key, data, read.generation);
       const publicRead = req.method === "GET" && spec?.tag === "Content" && !needsUser(req.$action);
       setCacheHeaders(res, publicRead, Boolean(ctx.meta.user));
+      embeddableAnswer(res, spec);
       if (spec?.status === 204 && !ctx.meta.$statusCode) return null;
       return data;
     },
 
-    sendPublicError(this: ApiThis, req: Req, res: ServerResponse, err: unknown) {
+    sendPublicError(req: Req, res: ServerResponse, err: unknown) {
       const body = toPublicError(err);
       if (body.code >= 500) {
         const e = err as Error;
@@ -393,21 +399,18 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
       for (const name of ["Content-Length", "ETag", "Content-Encoding"]) res.removeHeader(name);
       res.writeHead(body.code, errorHeaders(body));
       res.end(JSON.stringify(body));
-      (this as unknown as { logResponse(req: Req, res: ServerResponse): void }).logResponse(
-        req,
-        res,
-      );
+      this.logResponse(req, res);
     },
 
     // moleculer-web's default logs 5xx with their stack; ours logs one line in sendPublicError.
-    errorHandler(this: ApiThis, req: Req, res: ServerResponse, err: unknown) {
+    errorHandler(req: Req, res: ServerResponse, err: unknown) {
       this.sendPublicError(req, res, err);
     },
 
     /** The route pattern, never the raw URL: paths can carry tokens (unsubscribe, open pixel). */
     logRequest() {},
 
-    logResponse(this: ApiThis, req: Req, res: ServerResponse) {
+    logResponse(req: Req, res: ServerResponse) {
       const route = req.$alias?.fullPath ?? (req.$alias ? String(req.$alias.path) : "(unrouted)");
       const started = req.$startTime;
       const ms = started ? hrtimeMs(started) : 0;
@@ -419,19 +422,18 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
       this.logger.info(`<= ${res.statusCode} ${req.method} ${route} ${ms.toFixed(1)} ms`);
     },
 
-    async fetchJwks(this: ApiThis) {
+    async fetchJwks() {
       const action = actionFor("GET", "/auth/jwks") ?? "users.jwks";
       return this.broker.call(action, {}, { timeout: 3000, retries: 1 }) as Promise<{
         keys: Record<string, unknown>[];
       }>;
     },
 
-    openApiDocument(this: ApiThis) {
+    openApiDocument() {
       if (!this.openApiCache) {
         const actions = new Map<string, ActionInfo>();
         for (const item of this.broker.registry.getActionList({ skipInternal: true })) {
-          const info = item as unknown as { name: string; action?: ActionInfo };
-          if (info.action) actions.set(info.name, info.action);
+          if (item.action) actions.set(item.name, item.action);
         }
         this.openApiCache = buildOpenApi({
           routes: publicRoutes(),
@@ -461,14 +463,35 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
       redis: this.redis,
       prefix: cfg.redisPrefix,
     });
+    this.revocations = new RevocationSet();
+    this.revocationFeed = new RevocationFeed(
+      this.revocations,
+      revocationStoreOf(this.broker, this.redis, cfg.redisPrefix),
+      {
+        onError: err =>
+          this.logger.warn(`gateway: revocations could not be read, retrying: ${err.message}`),
+      },
+    );
     this.verifier = new AccessTokenVerifier({
       publicUrl: cfg.publicUrl,
       fetchJwks: () => this.fetchJwks(),
+      revocations: this.revocations,
     });
     registerGatewayMetrics(this.broker);
   },
 
+  /** Not ready before the revocations a restarted gateway must know are loaded. */
+  async started() {
+    const feed = this.revocationFeed;
+    registerHealthCheck(this.broker, "revocations", async () => {
+      if (!feed.loaded) throw new Error("revocations not loaded yet");
+    });
+    await feed.load();
+    feed.start();
+  },
+
   async stopped() {
+    this.revocationFeed.stop();
     await this.redis?.quit().catch(() => undefined);
   },
 };

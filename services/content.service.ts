@@ -1,13 +1,16 @@
 import type { Readable } from "node:stream";
-import { Errors, type Context, type ServiceSchema } from "moleculer";
+import type { Context, ServiceSchema } from "moleculer";
 import type { Transaction } from "sequelize";
+import { actorOf } from "../lib/auth/guard";
 import { configOf } from "../lib/config";
 import { registerHealthCheck, unregisterHealthCheck } from "../lib/health";
 import { createdAt } from "../lib/rest-answers";
 import { createMediaStorage } from "../lib/storage";
 import { DbMixin, type DbSettings } from "../mixins/db.mixin";
 import { DurableEvents } from "../mixins/durable-events.mixin";
-import type { AuthUser, Role } from "../models/auth.model";
+import { createEnvelope } from "../lib/events/envelope";
+import { PendingEvents } from "../lib/events/mongo-outbox-store";
+import type { AuthUser } from "../models/auth.model";
 import type {
   CourseBrief,
   CourseOutline,
@@ -33,7 +36,7 @@ import { READ_RETRY } from "../moleculer.config";
 import * as authoring from "./content/authoring";
 import type { ContentMethods, ContentThis, ContentVars, Ctx } from "./content/context";
 import { courseNotFound, lessonNotFound } from "./content/errors";
-import { openMedia, saveUpload } from "./content/media";
+import { answerMedia, headMedia, openMedia, saveUpload } from "./content/media";
 import type { MongoContentRepository } from "./content/mongo-repository";
 import { contentMigrations } from "./content/pg-migrations";
 import { PgContentRepository } from "./content/pg-repository";
@@ -41,6 +44,7 @@ import { listCourses, readCourse, readLesson } from "./content/reading";
 import { seedStarterContent, type SeedReport } from "./content/seeder";
 import { topicRows } from "./content/topics";
 import { gradingView, outlineView } from "./content/views";
+import { idParam } from "../lib/params";
 
 /**
  * Content: courses → ordered lessons (reading, quiz, flashcards), media, CEFR levels and
@@ -59,8 +63,6 @@ function mongoRepository(
   };
   return new mod.MongoContentRepository(...args);
 }
-
-const idParam = { $$strict: true, id: { type: "string", min: 1, max: 64 } } as const;
 
 const ContentService: ServiceSchema<DbSettings, ContentMethods, ContentVars, ContentThis> = {
   name: "content",
@@ -86,7 +88,7 @@ const ContentService: ServiceSchema<DbSettings, ContentMethods, ContentVars, Con
         keys: ["level", "topic", "q", "page", "pageSize"],
       },
       retryPolicy: READ_RETRY,
-      handler(this: ContentThis, ctx: Ctx<ListCoursesInput>): Promise<Page<unknown>> {
+      handler(ctx: Ctx<ListCoursesInput>): Promise<Page<unknown>> {
         return listCourses(this, ctx);
       },
     },
@@ -95,8 +97,8 @@ const ContentService: ServiceSchema<DbSettings, ContentMethods, ContentVars, Con
       params: createCourseParams,
       auth: true,
       roles: ["author"],
-      async handler(this: ContentThis, ctx: Ctx<CreateCourseInput>) {
-        const user = this.requireRole(ctx, "author");
+      async handler(ctx: Ctx<CreateCourseInput>) {
+        const user = actorOf(ctx);
         const course = await authoring.createCourse(this.deps(ctx), user.id, ctx.params);
         await this.afterChange(ctx);
         createdAt(ctx, `/courses/${course.id}`);
@@ -110,7 +112,7 @@ const ContentService: ServiceSchema<DbSettings, ContentMethods, ContentVars, Con
         view: { type: "enum", values: ["draft", "published"], optional: true },
       },
       retryPolicy: READ_RETRY,
-      handler(this: ContentThis, ctx: Ctx<{ id: string; view?: "draft" | "published" }>) {
+      handler(ctx: Ctx<{ id: string; view?: "draft" | "published" }>) {
         return readCourse(this, ctx);
       },
     },
@@ -119,7 +121,7 @@ const ContentService: ServiceSchema<DbSettings, ContentMethods, ContentVars, Con
       params: updateCourseParams,
       auth: true,
       roles: ["author"],
-      async handler(this: ContentThis, ctx: Ctx<UpdateCourseInput & { id: string }>) {
+      async handler(ctx: Ctx<UpdateCourseInput & { id: string }>) {
         const course = await this.ownedCourse(ctx, ctx.params.id);
         const { id: _id, ...input } = ctx.params;
         const view = await authoring.updateCourse(this.deps(ctx), course, input);
@@ -132,7 +134,7 @@ const ContentService: ServiceSchema<DbSettings, ContentMethods, ContentVars, Con
       params: idParam,
       auth: true,
       roles: ["author"],
-      async handler(this: ContentThis, ctx: Ctx<{ id: string }>): Promise<null> {
+      async handler(ctx: Ctx<{ id: string }>): Promise<null> {
         const course = await this.ownedCourse(ctx, ctx.params.id);
         await authoring.deleteCourse(this.deps(ctx), course);
         await this.afterChange(ctx);
@@ -145,7 +147,7 @@ const ContentService: ServiceSchema<DbSettings, ContentMethods, ContentVars, Con
       params: idParam,
       auth: true,
       roles: ["author"],
-      async handler(this: ContentThis, ctx: Ctx<{ id: string }>) {
+      async handler(ctx: Ctx<{ id: string }>) {
         const course = await this.ownedCourse(ctx, ctx.params.id);
         const view = await authoring.publishCourse(this.deps(ctx), course.id);
         await this.afterChange(ctx);
@@ -157,7 +159,7 @@ const ContentService: ServiceSchema<DbSettings, ContentMethods, ContentVars, Con
       params: createLessonParams,
       auth: true,
       roles: ["author"],
-      async handler(this: ContentThis, ctx: Ctx<LessonInput & { id: string }>) {
+      async handler(ctx: Ctx<LessonInput & { id: string }>) {
         const course = await this.ownedCourse(ctx, ctx.params.id);
         const { id: _id, ...input } = ctx.params;
         const lesson = await authoring.createLesson(this.deps(ctx), course, input);
@@ -171,7 +173,7 @@ const ContentService: ServiceSchema<DbSettings, ContentMethods, ContentVars, Con
       params: idParam,
       auth: true,
       retryPolicy: READ_RETRY,
-      handler(this: ContentThis, ctx: Ctx<{ id: string }>): Promise<LessonView> {
+      handler(ctx: Ctx<{ id: string }>): Promise<LessonView> {
         return readLesson(this, ctx);
       },
     },
@@ -180,7 +182,7 @@ const ContentService: ServiceSchema<DbSettings, ContentMethods, ContentVars, Con
       params: updateLessonParams,
       auth: true,
       roles: ["author"],
-      async handler(this: ContentThis, ctx: Ctx<Partial<LessonInput> & { id: string }>) {
+      async handler(ctx: Ctx<Partial<LessonInput> & { id: string }>) {
         const lesson = await this.ownedLesson(ctx, ctx.params.id);
         const { id: _id, ...input } = ctx.params;
         const view = await authoring.updateLesson(this.deps(ctx), lesson, input);
@@ -193,7 +195,7 @@ const ContentService: ServiceSchema<DbSettings, ContentMethods, ContentVars, Con
       params: idParam,
       auth: true,
       roles: ["author"],
-      async handler(this: ContentThis, ctx: Ctx<{ id: string }>): Promise<null> {
+      async handler(ctx: Ctx<{ id: string }>): Promise<null> {
         const lesson = await this.ownedLesson(ctx, ctx.params.id);
         await authoring.deleteLesson(this.deps(ctx), lesson);
         await this.afterChange(ctx);
@@ -213,8 +215,8 @@ const ContentService: ServiceSchema<DbSettings, ContentMethods, ContentVars, Con
       },
       auth: true,
       roles: ["author"],
-      async handler(this: ContentThis, ctx: Ctx<{ $filename?: string }>): Promise<MediaRef> {
-        const user = this.requireRole(ctx, "author");
+      async handler(ctx: Ctx<{ $filename?: string }>): Promise<MediaRef> {
+        const user = actorOf(ctx);
         const stream = (ctx.stream ?? null) as Readable | null;
         const media = await saveUpload(this, user.id, stream, ctx.params.$filename);
         createdAt(ctx, `/media/${media.id}`);
@@ -224,18 +226,22 @@ const ContentService: ServiceSchema<DbSettings, ContentMethods, ContentVars, Con
 
     getMedia: {
       params: idParam,
-      async handler(this: ContentThis, ctx: Ctx<{ id: string }>): Promise<Readable> {
-        const { contentType, headers, body } = await openMedia(this, ctx.params.id);
-        ctx.meta.$responseType = contentType;
-        ctx.meta.$responseHeaders = headers;
-        return body;
+      async handler(ctx: Ctx<{ id: string }>): Promise<Readable | null> {
+        return answerMedia(ctx, await openMedia(this, ctx.params.id, ctx.meta.requestHeaders));
+      },
+    },
+
+    headMedia: {
+      params: idParam,
+      async handler(ctx: Ctx<{ id: string }>): Promise<Readable | null> {
+        return answerMedia(ctx, await headMedia(this, ctx.params.id));
       },
     },
 
     topics: {
       cache: { keys: [] },
       retryPolicy: READ_RETRY,
-      async handler(this: ContentThis): Promise<TopicCount[]> {
+      async handler(): Promise<TopicCount[]> {
         return topicRows(await this.repo.topicCounts());
       },
     },
@@ -245,7 +251,7 @@ const ContentService: ServiceSchema<DbSettings, ContentMethods, ContentVars, Con
       params: idParam,
       cache: { keys: ["id"] },
       retryPolicy: READ_RETRY,
-      handler(this: ContentThis, ctx: Ctx<{ id: string }>): Promise<PublishedCourse | null> {
+      handler(ctx: Ctx<{ id: string }>): Promise<PublishedCourse | null> {
         return this.repo.getPublishedCourse(ctx.params.id);
       },
     },
@@ -255,7 +261,7 @@ const ContentService: ServiceSchema<DbSettings, ContentMethods, ContentVars, Con
       params: idParam,
       cache: { keys: ["id"] },
       retryPolicy: READ_RETRY,
-      handler(this: ContentThis, ctx: Ctx<{ id: string }>): Promise<PublishedLesson | null> {
+      handler(ctx: Ctx<{ id: string }>): Promise<PublishedLesson | null> {
         return this.repo.getPublishedLesson(ctx.params.id);
       },
     },
@@ -265,7 +271,7 @@ const ContentService: ServiceSchema<DbSettings, ContentMethods, ContentVars, Con
       params: { lessonId: { type: "string", min: 1, max: 64 } },
       cache: { keys: ["lessonId"] },
       retryPolicy: READ_RETRY,
-      async handler(this: ContentThis, ctx: Ctx<{ lessonId: string }>): Promise<LessonForGrading> {
+      async handler(ctx: Ctx<{ lessonId: string }>): Promise<LessonForGrading> {
         const lesson = await this.repo.getPublishedLesson(ctx.params.lessonId);
         if (!lesson) throw lessonNotFound(ctx.params.lessonId);
         return gradingView(lesson);
@@ -277,7 +283,7 @@ const ContentService: ServiceSchema<DbSettings, ContentMethods, ContentVars, Con
       params: { courseId: { type: "string", min: 1, max: 64 } },
       cache: { keys: ["courseId"] },
       retryPolicy: READ_RETRY,
-      async handler(this: ContentThis, ctx: Ctx<{ courseId: string }>): Promise<CourseOutline> {
+      async handler(ctx: Ctx<{ courseId: string }>): Promise<CourseOutline> {
         const course = await this.repo.getPublishedCourse(ctx.params.courseId);
         if (!course) throw courseNotFound(ctx.params.courseId);
         return outlineView(course);
@@ -289,7 +295,7 @@ const ContentService: ServiceSchema<DbSettings, ContentMethods, ContentVars, Con
       params: { ids: { type: "array", max: 500, items: { type: "string", min: 1, max: 64 } } },
       cache: { keys: ["ids"] },
       retryPolicy: READ_RETRY,
-      async handler(this: ContentThis, ctx: Ctx<{ ids: string[] }>): Promise<CourseBrief[]> {
+      async handler(ctx: Ctx<{ ids: string[] }>): Promise<CourseBrief[]> {
         const byId = new Map(
           (await this.repo.publishedBriefs([...new Set(ctx.params.ids)])).map(c => [c.id, c]),
         );
@@ -300,7 +306,7 @@ const ContentService: ServiceSchema<DbSettings, ContentMethods, ContentVars, Con
     /** `npm run seed` and the REPL (`call content.seedStarter`): the starter English course, idempotent. */
     seedStarter: {
       internal: true,
-      async handler(this: ContentThis, ctx: Ctx): Promise<SeedReport> {
+      async handler(ctx: Ctx): Promise<SeedReport> {
         const report = await seedStarterContent(this.deps(ctx));
         await this.afterChange(ctx);
         return report;
@@ -309,7 +315,28 @@ const ContentService: ServiceSchema<DbSettings, ContentMethods, ContentVars, Con
   },
 
   methods: {
-    deps(this: ContentThis, ctx?: Context): authoring.AuthoringDeps {
+    deps(ctx?: Context): authoring.AuthoringDeps {
+      const mongoRelay = this.mongoRelay;
+      if (mongoRelay) {
+        // No transaction spans MongoDB documents: a unit of work collects its events and the
+        // store's carrying write takes them (lib/events/mongo-outbox-store.ts).
+        return {
+          repo: this.repo,
+          publicUrl: this.publicUrl,
+          transaction: async fn => {
+            const pending = new PendingEvents();
+            const result = await fn(pending);
+            pending.assertAllCarried();
+            if (pending.carried > 0) mongoRelay.kick();
+            return result;
+          },
+          emit: async (type, data, t) => {
+            if (!(t instanceof PendingEvents))
+              throw new Error(`${type} emitted outside a unit of work`);
+            t.add(createEnvelope(type, data, { producer: this.name, requestId: ctx?.requestID }));
+          },
+        };
+      }
       return {
         repo: this.repo,
         publicUrl: this.publicUrl,
@@ -320,37 +347,21 @@ const ContentService: ServiceSchema<DbSettings, ContentMethods, ContentVars, Con
       };
     },
 
-    requireUser(this: ContentThis, ctx: Ctx<unknown>): AuthUser {
-      const user = ctx.meta.user;
-      if (!user)
-        throw new Errors.MoleculerClientError("Authentication required", 401, "UNAUTHORIZED");
-      return user;
-    },
-
-    /** The gateway checks roles too; checked here again for callers inside the cluster. */
-    requireRole(this: ContentThis, ctx: Ctx<unknown>, role: Role): AuthUser {
-      const user = this.requireUser(ctx);
-      if (!user.roles.includes(role) && !user.roles.includes("admin")) {
-        throw new Errors.MoleculerClientError("Forbidden", 403, "FORBIDDEN", { role });
-      }
-      return user;
-    },
-
     canEdit(user: AuthUser | undefined, ownerId: string): boolean {
       if (!user) return false;
       return user.roles.includes("admin") || (user.roles.includes("author") && user.id === ownerId);
     },
 
     /** Someone else's course answers 404, like one that does not exist. */
-    async ownedCourse(this: ContentThis, ctx: Ctx<unknown>, id: string): Promise<CourseRecord> {
-      const user = this.requireRole(ctx, "author");
+    async ownedCourse(ctx: Ctx<unknown>, id: string): Promise<CourseRecord> {
+      const user = actorOf(ctx);
       const course = await this.repo.getCourse(id);
       if (!course || !this.canEdit(user, course.ownerId)) throw courseNotFound(id);
       return course;
     },
 
-    async ownedLesson(this: ContentThis, ctx: Ctx<unknown>, id: string): Promise<LessonRecord> {
-      const user = this.requireRole(ctx, "author");
+    async ownedLesson(ctx: Ctx<unknown>, id: string): Promise<LessonRecord> {
+      const user = actorOf(ctx);
       const lesson = await this.repo.getLesson(id);
       const course = lesson ? await this.repo.getCourse(lesson.courseId) : null;
       if (!lesson || !course || !this.canEdit(user, course.ownerId)) throw lessonNotFound(id);
@@ -362,7 +373,7 @@ const ContentService: ServiceSchema<DbSettings, ContentMethods, ContentVars, Con
      * next read anywhere is fresh). A read that began before the commit could still store
      * the old answer just after; a second clean a moment later removes that too.
      */
-    async afterChange(this: ContentThis, ctx?: Context): Promise<void> {
+    async afterChange(ctx?: Context): Promise<void> {
       await this.entityChanged("updated", null, ctx);
       setTimeout(() => {
         if (this.broker.started)
@@ -371,7 +382,7 @@ const ContentService: ServiceSchema<DbSettings, ContentMethods, ContentVars, Con
     },
 
     /** The embedded default loads the starter course on first start so a newcomer can learn at once. */
-    async seedIfEmpty(this: ContentThis): Promise<void> {
+    async seedIfEmpty(): Promise<void> {
       const cfg = configOf(this.broker);
       if (cfg.databaseUrl || cfg.contentMongoUri) return;
       if ((await this.repo.countCourses()) > 0) return;
@@ -381,18 +392,23 @@ const ContentService: ServiceSchema<DbSettings, ContentMethods, ContentVars, Con
     },
   },
 
-  created(this: ContentThis) {
+  created() {
     const cfg = configOf(this.broker);
     this.publicUrl = cfg.publicUrl;
     this.storage = createMediaStorage(cfg);
   },
 
-  async started(this: ContentThis) {
+  async started() {
     const cfg = configOf(this.broker);
-    this.repo = cfg.contentMongoUri
-      ? mongoRepository(cfg.contentMongoUri, this.logger)
-      : new PgContentRepository(this.sequelize, this.dbSchema);
-    await this.repo.start();
+    if (cfg.contentMongoUri) {
+      const mongo = mongoRepository(cfg.contentMongoUri, this.logger);
+      await mongo.start();
+      this.repo = mongo;
+      this.mongoRelay = this.relayOutbox(mongo.outbox());
+    } else {
+      this.repo = new PgContentRepository(this.sequelize, this.dbSchema);
+      await this.repo.start();
+    }
     await this.storage.start();
     if (this.repo.store === "mongodb")
       registerHealthCheck(this.broker, "database:content-mongo", () => this.repo.ping());
@@ -400,9 +416,10 @@ const ContentService: ServiceSchema<DbSettings, ContentMethods, ContentVars, Con
     await this.seedIfEmpty();
   },
 
-  async stopped(this: ContentThis) {
+  async stopped() {
     unregisterHealthCheck(this.broker, "database:content-mongo");
     unregisterHealthCheck(this.broker, `media:${this.storage.kind}`);
+    await this.mongoRelay?.stop();
     await this.repo?.stop();
     await this.storage.stop();
   },

@@ -1,16 +1,19 @@
 import type { Context, ServiceSchema } from "moleculer";
-import { Errors } from "moleculer";
 import { DataTypes, type Transaction } from "sequelize";
+import { actorOf } from "../lib/auth/guard";
 import { configOf } from "../lib/config";
+import { idParam, pageOf, pageParams } from "../lib/params";
 import { redirectTo } from "../lib/rest-answers";
 import { DbMixin, type DbServiceThis } from "../mixins/db.mixin";
 import {
   DurableEvents,
+  type BeforeDurableBatch,
   type DurableEventBatchHandlers,
   type DurableEventHandlers,
 } from "../mixins/durable-events.mixin";
 import type { RequestMeta } from "../models/auth.model";
 import {
+  CATEGORY_LABEL,
   EMAIL_STATUSES,
   EMAIL_TEMPLATES,
   toEmailView,
@@ -25,12 +28,13 @@ import {
   type NotificationPreferences,
 } from "../models/notification.model";
 import { consumers, type NotifyRuntime } from "./notify/consumers";
-import { deriveLinkKey, LinkTokens } from "./notify/link-tokens";
+import { invalidUnsubscribeToken, linkNotFound, notificationNotFound } from "./notify/errors";
+import { deriveLinkKey, LinkTokens, type LinkToken } from "./notify/link-tokens";
 import { appLinks, MailBuilder } from "./notify/mail-builder";
 import { createMailer, type Mailer } from "./notify/mailer";
 import { notifyMigrations } from "./notify/migrations";
 import { sampleVars } from "./notify/preview";
-import { recipientOf } from "./notify/recipients";
+import { fetchMissingRecipients, recipientOf, type AbsentUsers } from "./notify/recipients";
 import {
   DEFAULT_SENDER_OPTIONS,
   meteredSender,
@@ -39,6 +43,13 @@ import {
 } from "./notify/sender";
 import { NotifyStore } from "./notify/store";
 import { MailTemplates } from "./notify/templates";
+import {
+  confirmPage,
+  donePage,
+  PAGE_HEADERS,
+  PAGE_TYPE,
+  wantsHtml,
+} from "./notify/unsubscribe-page";
 
 /**
  * notify: turns durable domain events into email (queued in the event's transaction,
@@ -63,29 +74,25 @@ interface NotifyVars {
   builder: MailBuilder;
   mailer: Mailer;
   sender: MailSender;
+  /** users.profiles answered "no such user" for these, recently (services/notify/recipients.ts). */
+  absentUsers: AbsentUsers;
 }
 
 interface NotifyMethods {
   prepare(): Promise<void>;
   runtime(): NotifyRuntime;
-  requireUser(ctx: Context<unknown, RequestMeta>): string;
+  /** The verified unsubscribe token, or the 400 every bad link gets. */
+  unsubscribeToken(raw: string): UnsubscribeToken;
+  preferencesUrl(): string;
 }
 
+type UnsubscribeToken = Extract<LinkToken, { kind: "unsubscribe" }>;
 type NotifyThis = DbServiceThis & NotifyVars & NotifyMethods & { settings: NotifySettings };
 type Ctx<P = Record<string, never>> = Context<P, RequestMeta>;
 
 /** The smallest transparent GIF: the open-tracking pixel. */
 const PIXEL = Buffer.from("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7", "base64");
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-const pageParams = {
-  page: { type: "number", integer: true, positive: true, convert: true, default: 1 },
-  pageSize: { type: "number", integer: true, positive: true, max: 100, convert: true, default: 20 },
-} as const;
-
-function pageOf(total: number, page: number, pageSize: number) {
-  return { total, page, pageSize, totalPages: Math.ceil(total / pageSize) };
-}
 
 /** Each durable event goes to its consumer in services/notify/consumers.ts with this node's runtime. */
 function consume<K extends keyof typeof consumers>(type: K): DurableEventHandlers<NotifyThis>[K] {
@@ -104,6 +111,7 @@ function consume<K extends keyof typeof consumers>(type: K): DurableEventHandler
 type NotifySchema = ServiceSchema<NotifySettings, NotifyMethods, NotifyVars, NotifyThis> & {
   durableEvents: DurableEventHandlers<NotifyThis>;
   durableEventBatches: DurableEventBatchHandlers<NotifyThis>;
+  beforeDurableBatch: BeforeDurableBatch<NotifyThis>;
 };
 
 const NotifyService: NotifySchema = {
@@ -153,11 +161,30 @@ const NotifyService: NotifySchema = {
   durableEventBatches: {
     async "user.updated"(this: NotifyThis, events, t) {
       await this.ready;
-      await this.runtime().store.updateRecipientNames(
+      const { store } = this.runtime();
+      await store.lockUsers(
+        events.map(e => e.data.userId),
+        { transaction: t },
+      );
+      await store.updateRecipientNames(
         events.map(e => e.data),
         { transaction: t },
       );
     },
+  },
+
+  // users.profiles (up to 3 s) is asked here, before the batch transaction opens, never inside it.
+  async beforeDurableBatch(this: NotifyThis, events) {
+    await fetchMissingRecipients(
+      {
+        store: this.store,
+        broker: this.broker,
+        logger: this.logger,
+        timeoutMs: this.settings.profileTimeoutMs,
+        absent: this.absentUsers,
+      },
+      events,
+    );
   },
 
   actions: {
@@ -170,10 +197,9 @@ const NotifyService: NotifySchema = {
         unread: { type: "boolean", convert: true, optional: true },
       },
       async handler(
-        this: NotifyThis,
         ctx: Ctx<{ page: number; pageSize: number; unread?: boolean }>,
       ): Promise<NotificationPage> {
-        const userId = this.requireUser(ctx);
+        const userId = actorOf(ctx).id;
         const { page, pageSize } = ctx.params;
         const result = await this.store.listNotifications(
           userId,
@@ -193,25 +219,20 @@ const NotifyService: NotifySchema = {
     unreadCount: {
       auth: true,
       internal: true,
-      async handler(this: NotifyThis, ctx: Ctx): Promise<{ unread: number }> {
-        return { unread: await this.store.unreadCount(this.requireUser(ctx)) };
+      async handler(ctx: Ctx): Promise<{ unread: number }> {
+        return { unread: await this.store.unreadCount(actorOf(ctx).id) };
       },
     },
 
     /** POST /me/notifications/:id/read → 204 */
     markRead: {
       auth: true,
-      params: { $$strict: true, id: { type: "string", min: 1, max: 100 } },
-      async handler(this: NotifyThis, ctx: Ctx<{ id: string }>): Promise<void> {
-        const userId = this.requireUser(ctx);
+      params: idParam,
+      async handler(ctx: Ctx<{ id: string }>): Promise<void> {
+        const userId = actorOf(ctx).id;
         // Someone else's id answers exactly like an unknown one.
         if (!UUID.test(ctx.params.id) || !(await this.store.markRead(userId, ctx.params.id))) {
-          throw new Errors.MoleculerClientError(
-            "Notification not found",
-            404,
-            "NOTIFICATION_NOT_FOUND",
-            { id: ctx.params.id },
-          );
+          throw notificationNotFound(ctx.params.id);
         }
         ctx.meta.$statusCode = 204;
       },
@@ -220,8 +241,8 @@ const NotifyService: NotifySchema = {
     /** GET /me/notification-preferences */
     getPreferences: {
       auth: true,
-      async handler(this: NotifyThis, ctx: Ctx): Promise<NotificationPreferences> {
-        return { email: await this.store.preferences(this.requireUser(ctx)) };
+      async handler(ctx: Ctx): Promise<NotificationPreferences> {
+        return { email: await this.store.preferences(actorOf(ctx).id) };
       },
     },
 
@@ -230,10 +251,9 @@ const NotifyService: NotifySchema = {
       auth: true,
       params: preferencesParams,
       async handler(
-        this: NotifyThis,
         ctx: Ctx<{ email: Partial<EmailPreferences> }>,
       ): Promise<NotificationPreferences> {
-        const userId = this.requireUser(ctx);
+        const userId = actorOf(ctx).id;
         const email = await this.withTransaction(t =>
           this.store.changePreferences(userId, ctx.params.email, t),
         );
@@ -244,7 +264,7 @@ const NotifyService: NotifySchema = {
     /** GET /notifications/open/:token.gif — always the pixel, whatever the token. */
     open: {
       params: { token: { type: "string", min: 1, max: 4096 } },
-      async handler(this: NotifyThis, ctx: Ctx<{ token: string }>): Promise<Buffer> {
+      async handler(ctx: Ctx<{ token: string }>): Promise<Buffer> {
         const token = this.tokens.verify(ctx.params.token.replace(/\.gif$/i, ""));
         if (token?.kind === "open") await this.store.markOpened(token.mailId);
         ctx.meta.$responseType = "image/gif";
@@ -259,32 +279,36 @@ const NotifyService: NotifySchema = {
     /** GET /notifications/click/:token — records the click, then redirects to the signed target. */
     click: {
       params: { token: { type: "string", min: 1, max: 4096 } },
-      async handler(this: NotifyThis, ctx: Ctx<{ token: string }>): Promise<void> {
+      async handler(ctx: Ctx<{ token: string }>): Promise<void> {
         const token = this.tokens.verify(ctx.params.token);
-        // Only targets this service signed: never an open redirect.
-        if (token?.kind !== "click")
-          throw new Errors.MoleculerClientError("Link not found", 404, "LINK_NOT_FOUND");
+        if (token?.kind !== "click") throw linkNotFound();
         await this.store.markClicked(token.mailId);
         redirectTo(ctx, token.url);
         ctx.meta.$responseHeaders = { "Cache-Control": "no-store" };
       },
     },
 
-    /** GET or POST (RFC 8058 one-click) /notifications/unsubscribe/:token — no login: the token is the proof. */
+    /** GET /notifications/unsubscribe/:token — a page that asks; opening the link changes nothing. */
+    unsubscribePage: {
+      params: { token: { type: "string", min: 1, max: 4096 } },
+      async handler(ctx: Ctx<{ token: string }>): Promise<string> {
+        const token = this.unsubscribeToken(ctx.params.token);
+        ctx.meta.$responseType = PAGE_TYPE;
+        ctx.meta.$responseHeaders = { ...PAGE_HEADERS };
+        return confirmPage(CATEGORY_LABEL[token.category], this.preferencesUrl());
+      },
+    },
+
+    /**
+     * POST /notifications/unsubscribe/:token — RFC 8058 one-click, or the page's button; no
+     * login: the token is the proof. A browser (Accept: text/html) gets a page, others JSON.
+     */
     unsubscribe: {
       params: { token: { type: "string", min: 1, max: 4096 } },
       async handler(
-        this: NotifyThis,
         ctx: Ctx<{ token: string }>,
-      ): Promise<{ unsubscribed: true; category: string }> {
-        const token = this.tokens.verify(ctx.params.token);
-        if (token?.kind !== "unsubscribe") {
-          throw new Errors.MoleculerClientError(
-            "Invalid unsubscribe link",
-            400,
-            "INVALID_UNSUBSCRIBE_TOKEN",
-          );
-        }
+      ): Promise<{ unsubscribed: true; category: string } | string> {
+        const token = this.unsubscribeToken(ctx.params.token);
         await this.withTransaction(t =>
           this.store.changePreferences(token.userId, { [token.category]: false }, t),
         );
@@ -292,6 +316,11 @@ const NotifyService: NotifySchema = {
           userId: token.userId,
           category: token.category,
         });
+        if (wantsHtml(ctx.meta.requestHeaders?.accept)) {
+          ctx.meta.$responseType = PAGE_TYPE;
+          ctx.meta.$responseHeaders = { ...PAGE_HEADERS };
+          return donePage(CATEGORY_LABEL[token.category], this.preferencesUrl());
+        }
         return { unsubscribed: true, category: token.category };
       },
     },
@@ -308,7 +337,6 @@ const NotifyService: NotifySchema = {
         status: { type: "enum", values: [...EMAIL_STATUSES], optional: true },
       },
       async handler(
-        this: NotifyThis,
         ctx: Ctx<{
           page: number;
           pageSize: number;
@@ -326,6 +354,7 @@ const NotifyService: NotifySchema = {
     /**
      * Renders a template with sample (or given) values, for authors and designers:
      *   mol $ call notify.preview --template welcome
+     * (The guard admits that call, which carries no user; a caller's user must hold a role.)
      */
     preview: {
       internal: true,
@@ -334,14 +363,7 @@ const NotifyService: NotifySchema = {
         template: { type: "enum", values: [...EMAIL_TEMPLATES] },
         data: { type: "object", optional: true },
       },
-      async handler(
-        this: NotifyThis,
-        ctx: Ctx<{ template: EmailTemplate; data?: Record<string, unknown> }>,
-      ) {
-        const user = ctx.meta.user;
-        if (user && !user.roles.some(role => role === "admin" || role === "author")) {
-          throw new Errors.MoleculerClientError("Forbidden", 403, "FORBIDDEN");
-        }
+      async handler(ctx: Ctx<{ template: EmailTemplate; data?: Record<string, unknown> }>) {
         const links = this.builder.links;
         return this.builder.render(ctx.params.template, {
           ...sampleVars(ctx.params.template, links),
@@ -352,45 +374,45 @@ const NotifyService: NotifySchema = {
   },
 
   methods: {
-    async prepare(this: NotifyThis): Promise<void> {
+    async prepare(): Promise<void> {
       const cfg = configOf(this.broker);
       this.templates = await MailTemplates.load();
       this.tokens = new LinkTokens(deriveLinkKey(cfg));
       this.builder = new MailBuilder(this.templates, this.tokens, appLinks(cfg.publicUrl));
     },
 
-    runtime(this: NotifyThis): NotifyRuntime {
+    runtime(): NotifyRuntime {
       return {
         store: this.store,
         builder: this.builder,
         logger: this.logger,
         limits: this.settings.limits,
         recipientOf: (userId, t) =>
-          recipientOf(
-            { store: this.store, broker: this.broker, timeoutMs: this.settings.profileTimeoutMs },
-            userId,
-            t,
-          ),
+          recipientOf({ store: this.store, absent: this.absentUsers }, userId, t),
         deliverAfterCommit: t => t.afterCommit(() => this.sender.kick()),
       };
     },
 
-    requireUser(this: NotifyThis, ctx: Ctx): string {
-      const id = ctx.meta.user?.id;
-      if (!id)
-        throw new Errors.MoleculerClientError("Authentication required", 401, "UNAUTHORIZED");
-      return id;
+    unsubscribeToken(raw: string): UnsubscribeToken {
+      const token = this.tokens.verify(raw);
+      if (token?.kind !== "unsubscribe") throw invalidUnsubscribeToken();
+      return token;
+    },
+
+    preferencesUrl(): string {
+      return `${this.builder.links.app}/settings/notifications`;
     },
   },
 
-  created(this: NotifyThis) {
+  created() {
     this.store = new NotifyStore(this.sequelize, this.dbSchema);
+    this.absentUsers = new Map();
     this.ready = this.prepare();
     // Awaited in started (which fails the node on a broken template); never an unhandled rejection meanwhile.
     this.ready.catch(() => undefined);
   },
 
-  async started(this: NotifyThis) {
+  async started() {
     const cfg = configOf(this.broker);
     await this.ready;
     this.mailer = createMailer(cfg);
@@ -408,7 +430,7 @@ const NotifyService: NotifySchema = {
     );
   },
 
-  async stopped(this: NotifyThis) {
+  async stopped() {
     await this.sender?.stop();
     this.mailer?.close();
   },

@@ -1,7 +1,7 @@
-import { Errors, type Context, type ServiceSchema } from "moleculer";
+import type { Context, ServiceSchema } from "moleculer";
 import type { Transaction } from "sequelize";
 import { DataTypes } from "sequelize";
-import { PublishedReadCache } from "../lib/gateway/published-reads";
+import { PublishedReadCache } from "../lib/published-read-cache";
 import { DbMixin } from "../mixins/db.mixin";
 import {
   DurableEvents,
@@ -16,7 +16,7 @@ import {
   type CompletionResult,
 } from "../models/attempt.model";
 import type { EnrolledCourse, Enrollment } from "../models/enrollment.model";
-import type { EventEnvelope } from "../models/events.model";
+import type { DomainEvents, EventEnvelope } from "../models/events.model";
 import type {
   ActivityDay,
   LeaderboardPeriod,
@@ -48,6 +48,7 @@ import { progressMigrations } from "./progress/migrations";
 import { repeatRounds, runReminderJob, type ReminderRun } from "./progress/reminders";
 import { dueReviews, reviewCard } from "./progress/reviews";
 import * as store from "./progress/store";
+import { idParam } from "../lib/params";
 
 /**
  * progress: every learner's learning state — enrollments, graded attempts, XP, streaks,
@@ -55,8 +56,6 @@ import * as store from "./progress/store";
  * shared/design/api.md). PostgreSQL (schema "progress") is the truth; Redis holds the
  * leaderboards. Rules: docs/learning-rules.md.
  */
-
-const { MoleculerClientError } = Errors;
 
 type This = ProgressThis;
 
@@ -97,8 +96,8 @@ const ProgressService: ProgressSchema = {
   actions: {
     enroll: {
       auth: true,
-      params: { $$strict: true, id: { type: "string", min: 1, max: 100 } },
-      handler(this: This, ctx: Ctx<{ id: string }>): Promise<Enrollment> {
+      params: idParam,
+      handler(ctx: Ctx<{ id: string }>): Promise<Enrollment> {
         return enroll(this, ctx);
       },
     },
@@ -106,7 +105,7 @@ const ProgressService: ProgressSchema = {
     myCourses: {
       auth: true,
       params: { $$strict: "remove" },
-      handler(this: This, ctx: Ctx): Promise<EnrolledCourse[]> {
+      handler(ctx: Ctx): Promise<EnrolledCourse[]> {
         return myCourses(this, ctx);
       },
     },
@@ -114,18 +113,15 @@ const ProgressService: ProgressSchema = {
     submitAttempt: {
       auth: true,
       params: attemptParams,
-      handler(
-        this: This,
-        ctx: Ctx<{ id: string; answers: AttemptAnswer[] }>,
-      ): Promise<AttemptResult> {
+      handler(ctx: Ctx<{ id: string; answers: AttemptAnswer[] }>): Promise<AttemptResult> {
         return submitAttempt(this, ctx);
       },
     },
 
     completeLesson: {
       auth: true,
-      params: { $$strict: true, id: { type: "string", min: 1, max: 100 } },
-      handler(this: This, ctx: Ctx<{ id: string }>): Promise<CompletionResult> {
+      params: idParam,
+      handler(ctx: Ctx<{ id: string }>): Promise<CompletionResult> {
         return completeLesson(this, ctx);
       },
     },
@@ -133,7 +129,7 @@ const ProgressService: ProgressSchema = {
     myProgress: {
       auth: true,
       params: { $$strict: "remove" },
-      handler(this: This, ctx: Ctx): Promise<ProgressView> {
+      handler(ctx: Ctx): Promise<ProgressView> {
         return myProgress(this, ctx);
       },
     },
@@ -141,7 +137,7 @@ const ProgressService: ProgressSchema = {
     myAchievements: {
       auth: true,
       params: { $$strict: "remove" },
-      handler(this: This, ctx: Ctx): Promise<UnlockedAchievement[]> {
+      handler(ctx: Ctx): Promise<UnlockedAchievement[]> {
         return myAchievements(this, ctx);
       },
     },
@@ -161,10 +157,7 @@ const ProgressService: ProgressSchema = {
           default: 10,
         },
       },
-      handler(
-        this: This,
-        ctx: Ctx<{ period: LeaderboardPeriod; limit: number }>,
-      ): Promise<LeaderboardView> {
+      handler(ctx: Ctx<{ period: LeaderboardPeriod; limit: number }>): Promise<LeaderboardView> {
         return leaderboardView(this, ctx);
       },
     },
@@ -183,7 +176,7 @@ const ProgressService: ProgressSchema = {
           default: 100,
         },
       },
-      handler(this: This, ctx: Ctx<{ limit: number }>): Promise<DueCard[]> {
+      handler(ctx: Ctx<{ limit: number }>): Promise<DueCard[]> {
         return dueReviews(this, ctx);
       },
     },
@@ -192,8 +185,7 @@ const ProgressService: ProgressSchema = {
       auth: true,
       params: reviewParams,
       handler(
-        this: This,
-        ctx: Ctx<{ cardId: string; rating: ReviewRating }>,
+        ctx: Ctx<{ lessonId: string; cardId: string; rating: ReviewRating }>,
       ): Promise<ReviewResult> {
         return reviewCard(this, ctx);
       },
@@ -213,7 +205,7 @@ const ProgressService: ProgressSchema = {
           default: 90,
         },
       },
-      handler(this: This, ctx: Ctx<{ days: number }>): Promise<ActivityDay[]> {
+      handler(ctx: Ctx<{ days: number }>): Promise<ActivityDay[]> {
         return myActivity(this, ctx);
       },
     },
@@ -222,7 +214,7 @@ const ProgressService: ProgressSchema = {
     runStreakReminders: {
       internal: true,
       params: { $$strict: true, at: { type: "date", convert: true, optional: true } },
-      handler(this: This, ctx: Context<{ at?: Date }>): Promise<ReminderRun> {
+      handler(ctx: Context<{ at?: Date }>): Promise<ReminderRun> {
         return this.runStreakReminders(ctx.params.at);
       },
     },
@@ -230,12 +222,12 @@ const ProgressService: ProgressSchema = {
 
   durableEvents: {
     async "user.created"(this: This, event: EventEnvelope<"user.created">, t: Transaction) {
-      const { userId, name, timezone } = event.data;
-      await store.upsertLearner(this, userId, { name, timezone }, t);
+      const { userId, name, timezone, sequence } = event.data;
+      await store.upsertLearner(this, userId, { name, timezone, sequence }, t);
     },
     async "user.updated"(this: This, event: EventEnvelope<"user.updated">, t: Transaction) {
-      const { userId, name, timezone } = event.data;
-      await store.upsertLearner(this, userId, { name, timezone }, t);
+      const { userId, name, timezone, sequence } = event.data;
+      await store.upsertLearner(this, userId, { name, timezone, sequence }, t);
       // Rewriting a name twice is harmless, so the board may be told before the commit —
       // without holding the transaction for the round trip (one Redis connection keeps the
       // renames of a learner in order).
@@ -287,37 +279,37 @@ const ProgressService: ProgressSchema = {
 
   events: {
     // Content committed a change (published, edited, deleted): our copy of its reads goes.
-    "cache.clean.content"(this: This) {
+    "cache.clean.content"() {
       this.contentCopy?.clear();
     },
     // Users committed a change to an account (it broadcasts this, as content does).
-    "cache.clean.users"(this: This) {
+    "cache.clean.users"() {
       this.usersCopy?.clear();
     },
   },
 
   methods: {
-    userId(ctx: Ctx<unknown>): string {
-      const id = ctx.meta.user?.id;
-      if (!id) throw new MoleculerClientError("Authentication required", 401, "UNAUTHORIZED");
-      return id;
-    },
-
-    now(this: This): Date {
+    now(): Date {
       return this.clock();
     },
 
-    emitter(this: This, ctx?: Context): EmitDurable {
+    emitter(ctx?: Context): EmitDurable {
       return async (type, data, t) => {
-        await this.emitDurable(type, data, { transaction: t, ctx });
+        // events.md: a per-aggregate version in every event — here the learner's, bumped
+        // in the event's own transaction (the row lock orders a learner's events as they commit).
+        const sequence = await store.nextEventSequence(this, data.userId, t);
+        await this.emitDurable(type, { ...data, sequence } as DomainEvents[typeof type], {
+          transaction: t,
+          ctx,
+        });
       };
     },
 
-    board(this: This): Leaderboard {
+    board(): Leaderboard {
       return this.leaderboard;
     },
 
-    async runStreakReminders(this: This, at?: Date): Promise<ReminderRun> {
+    async runStreakReminders(at?: Date): Promise<ReminderRun> {
       const run = await runReminderJob(this, this.emitter(), at ?? this.now(), fn =>
         this.withTransaction(fn),
       );
@@ -327,13 +319,13 @@ const ProgressService: ProgressSchema = {
     },
   },
 
-  created(this: This) {
+  created() {
     this.clock = systemClock;
     this.contentCopy = new PublishedReadCache({ ttlMs: 30_000, maxEntries: 2000 });
     this.usersCopy = new PublishedReadCache({ ttlMs: 30_000, maxEntries: 10_000 });
   },
 
-  async started(this: This) {
+  async started() {
     openLeaderboards(this);
     this.stopReminders = repeatRounds(this.settings.reminderIntervalMs, () => {
       this.runStreakReminders().catch((err: Error) =>
@@ -342,7 +334,7 @@ const ProgressService: ProgressSchema = {
     });
   },
 
-  async stopped(this: This) {
+  async stopped() {
     this.stopReminders?.();
     await closeLeaderboards(this);
   },

@@ -1,5 +1,12 @@
-import type { Context, ServiceSchema } from "moleculer";
+import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import type Redis from "ioredis";
+import {
+  REVOCATION_EVENT,
+  revocationStoreOf,
+  sessionEnded,
+  type RevocationPayload,
+} from "../lib/auth/revocations";
+import { actorOf } from "../lib/auth/guard";
 import { configOf } from "../lib/config";
 import { registerHealthCheck, unregisterHealthCheck } from "../lib/health";
 import { createRedis } from "../lib/redis";
@@ -10,23 +17,24 @@ import type { RequestMeta, Role } from "../models/auth.model";
 import { defineSessionModels, type SessionModels } from "../models/session.model";
 import {
   emailParam,
-  nameParam,
   passwordParam,
   profileUpdateParams,
   rolesParam,
   userAttributes,
-  type UserModel,
+  type UserEntity,
 } from "../models/user.model";
 import * as accounts from "./users/accounts";
 import * as credentials from "./users/credentials";
 import type { UsersDeps } from "./users/deps";
-import { sessionNotFound, unauthenticated, userNotFound } from "./users/errors";
+import { sessionNotFound, userNotFound } from "./users/errors";
 import { createAuthLimits } from "./users/limits";
+import { displayNameParam, optionalDisplayNameParam } from "./users/names";
 import * as mfaFlows from "./users/mfa-flows";
 import { usersMigrations } from "./users/migrations";
 import { dummyPasswordHash, newPasswordParam } from "./users/passwords";
 import { listSessions, logout, revokeSessions } from "./users/sessions";
 import { loadSigningKeys } from "./users/tokens";
+import { idParam, pageParams } from "../lib/params";
 
 /**
  * users: the identity provider — accounts, passwords, access tokens and their key set,
@@ -43,18 +51,21 @@ interface UsersVars {
   pending: Set<Promise<void>>;
 }
 
-interface UsersMethods {
-  requireUser(ctx: { meta: RequestMeta }): string;
-}
-
-type UsersThis = DbServiceThis<SessionModels> & DurableEventsMethods & UsersVars & UsersMethods;
+type UsersThis = DbServiceThis<SessionModels, ServiceSettingSchema, UserEntity> &
+  DurableEventsMethods &
+  UsersVars;
 type Ctx<P = Record<string, never>> = Context<P, RequestMeta>;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const otpParam = { type: "string", min: 1, max: 64 } as const;
 const tokenParam = { type: "string", min: 1, max: 512 } as const;
 
-const UsersService: ServiceSchema<Record<string, never>, UsersMethods, UsersVars, UsersThis> = {
+const UsersService: ServiceSchema<
+  Record<string, never>,
+  Record<string, never>,
+  UsersVars,
+  UsersThis
+> = {
   name: "users",
   mixins: [
     DbMixin({
@@ -79,9 +90,9 @@ const UsersService: ServiceSchema<Record<string, never>, UsersMethods, UsersVars
         $$strict: true,
         email: emailParam,
         password: newPasswordParam("email"),
-        name: nameParam,
+        name: displayNameParam,
       },
-      async handler(this: UsersThis, ctx: Ctx<{ email: string; password: string; name: string }>) {
+      async handler(ctx: Ctx<{ email: string; password: string; name: string }>) {
         return accounts.register(this.deps, ctx.params, ctx);
       },
     },
@@ -93,14 +104,14 @@ const UsersService: ServiceSchema<Record<string, never>, UsersMethods, UsersVars
         password: passwordParam,
         otp: { ...otpParam, optional: true },
       },
-      async handler(this: UsersThis, ctx: Ctx<{ email: string; password: string; otp?: string }>) {
+      async handler(ctx: Ctx<{ email: string; password: string; otp?: string }>) {
         return accounts.login(this.deps, ctx.params, ctx);
       },
     },
 
     refresh: {
       params: { $$strict: true, refreshToken: tokenParam },
-      async handler(this: UsersThis, ctx: Ctx<{ refreshToken: string }>) {
+      async handler(ctx: Ctx<{ refreshToken: string }>) {
         return accounts.refresh(this.deps, ctx.params.refreshToken, ctx);
       },
     },
@@ -108,8 +119,8 @@ const UsersService: ServiceSchema<Record<string, never>, UsersMethods, UsersVars
     logout: {
       auth: true,
       params: { $$strict: true, refreshToken: tokenParam },
-      async handler(this: UsersThis, ctx: Ctx<{ refreshToken: string }>) {
-        await logout(this.deps, this.requireUser(ctx), ctx.params.refreshToken);
+      async handler(ctx: Ctx<{ refreshToken: string }>) {
+        await logout(this.deps, actorOf(ctx).id, ctx.params.refreshToken, ctx);
         return null;
       },
     },
@@ -117,24 +128,28 @@ const UsersService: ServiceSchema<Record<string, never>, UsersMethods, UsersVars
     sessions: {
       auth: true,
       params: { $$strict: true },
-      async handler(this: UsersThis, ctx: Ctx) {
-        return listSessions(this.deps, this.requireUser(ctx), ctx.meta.user?.sid);
+      async handler(ctx: Ctx) {
+        return listSessions(this.deps, actorOf(ctx).id, ctx.meta.user?.sid);
       },
     },
 
     revokeSession: {
       auth: true,
-      params: { $$strict: true, id: { type: "string", min: 1, max: 64 } },
-      async handler(this: UsersThis, ctx: Ctx<{ id: string }>) {
-        const userId = this.requireUser(ctx);
+      params: idParam,
+      async handler(ctx: Ctx<{ id: string }>) {
+        const userId = actorOf(ctx).id;
         const { id } = ctx.params;
         // Someone else's session id answers like one that does not exist.
         const revoked = UUID.test(id)
           ? await this.withTransaction(t =>
               revokeSessions(this.deps, t, userId, "revoked", { only: id }),
             )
-          : 0;
-        if (revoked === 0) throw sessionNotFound(id);
+          : [];
+        if (revoked.length === 0) throw sessionNotFound(id);
+        await this.deps.revoke(
+          revoked.map(sid => sessionEnded(sid)),
+          ctx,
+        );
         return null;
       },
     },
@@ -142,18 +157,18 @@ const UsersService: ServiceSchema<Record<string, never>, UsersMethods, UsersVars
     mfaSetup: {
       auth: true,
       params: { $$strict: true },
-      async handler(this: UsersThis, ctx: Ctx) {
-        return mfaFlows.setupMfa(this.deps, this.requireUser(ctx));
+      async handler(ctx: Ctx) {
+        return mfaFlows.setupMfa(this.deps, actorOf(ctx).id);
       },
     },
 
     mfaEnable: {
       auth: true,
       params: { $$strict: true, otp: otpParam },
-      async handler(this: UsersThis, ctx: Ctx<{ otp: string }>) {
+      async handler(ctx: Ctx<{ otp: string }>) {
         await mfaFlows.enableMfa(
           this.deps,
-          this.requireUser(ctx),
+          actorOf(ctx).id,
           ctx.params.otp,
           ctx,
           accounts.rejectTooMany,
@@ -165,10 +180,10 @@ const UsersService: ServiceSchema<Record<string, never>, UsersMethods, UsersVars
     mfaDisable: {
       auth: true,
       params: { $$strict: true, otp: otpParam },
-      async handler(this: UsersThis, ctx: Ctx<{ otp: string }>) {
+      async handler(ctx: Ctx<{ otp: string }>) {
         await mfaFlows.disableMfa(
           this.deps,
-          this.requireUser(ctx),
+          actorOf(ctx).id,
           ctx.params.otp,
           ctx,
           accounts.rejectTooMany,
@@ -182,10 +197,10 @@ const UsersService: ServiceSchema<Record<string, never>, UsersMethods, UsersVars
       auth: true,
       internal: true,
       params: { $$strict: true, otp: otpParam },
-      async handler(this: UsersThis, ctx: Ctx<{ otp: string }>) {
+      async handler(ctx: Ctx<{ otp: string }>) {
         return mfaFlows.regenerateRecoveryCodes(
           this.deps,
-          this.requireUser(ctx),
+          actorOf(ctx).id,
           ctx.params.otp,
           ctx,
           accounts.rejectTooMany,
@@ -195,7 +210,7 @@ const UsersService: ServiceSchema<Record<string, never>, UsersMethods, UsersVars
 
     verifyEmail: {
       params: { $$strict: true, token: tokenParam },
-      async handler(this: UsersThis, ctx: Ctx<{ token: string }>) {
+      async handler(ctx: Ctx<{ token: string }>) {
         await credentials.verifyEmail(this.deps, ctx.params.token, ctx);
         return null;
       },
@@ -203,7 +218,7 @@ const UsersService: ServiceSchema<Record<string, never>, UsersMethods, UsersVars
 
     forgotPassword: {
       params: { $$strict: true, email: emailParam },
-      async handler(this: UsersThis, ctx: Ctx<{ email: string }>) {
+      async handler(ctx: Ctx<{ email: string }>) {
         // Answer first, then look the address up: a taken and a free email look the same, timing included.
         const work = credentials
           .requestPasswordReset(this.deps, ctx.params.email, ctx)
@@ -216,8 +231,8 @@ const UsersService: ServiceSchema<Record<string, never>, UsersMethods, UsersVars
 
     resetPassword: {
       params: { $$strict: true, token: tokenParam, password: newPasswordParam() },
-      async handler(this: UsersThis, ctx: Ctx<{ token: string; password: string }>) {
-        await credentials.resetPassword(this.deps, ctx.params.token, ctx.params.password);
+      async handler(ctx: Ctx<{ token: string; password: string }>) {
+        await credentials.resetPassword(this.deps, ctx.params.token, ctx.params.password, ctx);
         return null;
       },
     },
@@ -229,10 +244,10 @@ const UsersService: ServiceSchema<Record<string, never>, UsersMethods, UsersVars
         currentPassword: passwordParam,
         newPassword: newPasswordParam(),
       },
-      async handler(this: UsersThis, ctx: Ctx<{ currentPassword: string; newPassword: string }>) {
+      async handler(ctx: Ctx<{ currentPassword: string; newPassword: string }>) {
         await credentials.changePassword(
           this.deps,
-          this.requireUser(ctx),
+          actorOf(ctx).id,
           ctx.params,
           ctx,
           accounts.rejectTooMany,
@@ -244,7 +259,7 @@ const UsersService: ServiceSchema<Record<string, never>, UsersMethods, UsersVars
     jwks: {
       params: { $$strict: true },
       retryPolicy: READ_RETRY,
-      handler(this: UsersThis) {
+      handler() {
         return this.deps.keys.jwks;
       },
     },
@@ -253,16 +268,16 @@ const UsersService: ServiceSchema<Record<string, never>, UsersMethods, UsersVars
       auth: true,
       params: { $$strict: true },
       retryPolicy: READ_RETRY,
-      async handler(this: UsersThis, ctx: Ctx) {
-        return accounts.profileOf(this.deps, this.requireUser(ctx));
+      async handler(ctx: Ctx) {
+        return accounts.profileOf(this.deps, actorOf(ctx).id);
       },
     },
 
     updateMe: {
       auth: true,
-      params: profileUpdateParams,
-      async handler(this: UsersThis, ctx: Ctx<accounts.ProfileChanges>) {
-        return accounts.updateProfile(this.deps, this.requireUser(ctx), ctx.params, ctx);
+      params: { ...profileUpdateParams, name: optionalDisplayNameParam },
+      async handler(ctx: Ctx<accounts.ProfileChanges>) {
+        return accounts.updateProfile(this.deps, actorOf(ctx).id, ctx.params, ctx);
       },
     },
 
@@ -271,25 +286,17 @@ const UsersService: ServiceSchema<Record<string, never>, UsersMethods, UsersVars
       params: {
         $$strict: true,
         q: { type: "string", trim: true, max: 200, optional: true },
-        page: { type: "number", integer: true, positive: true, convert: true, default: 1 },
-        pageSize: {
-          type: "number",
-          integer: true,
-          positive: true,
-          max: 100,
-          convert: true,
-          default: 20,
-        },
+        ...pageParams,
       },
-      async handler(this: UsersThis, ctx: Ctx<{ q?: string; page: number; pageSize: number }>) {
+      async handler(ctx: Ctx<{ q?: string; page: number; pageSize: number }>) {
         return accounts.listUsers(this.deps, ctx.params);
       },
     },
 
     setRoles: {
       roles: ["admin"],
-      params: { $$strict: true, id: { type: "string", min: 1, max: 64 }, roles: rolesParam },
-      async handler(this: UsersThis, ctx: Ctx<{ id: string; roles: Role[] }>) {
+      params: { ...idParam, roles: rolesParam },
+      async handler(ctx: Ctx<{ id: string; roles: Role[] }>) {
         if (!UUID.test(ctx.params.id)) throw userNotFound(ctx.params.id);
         return accounts.setRoles(this.deps, ctx.params.id, ctx.params.roles, ctx);
       },
@@ -298,8 +305,8 @@ const UsersService: ServiceSchema<Record<string, never>, UsersMethods, UsersVars
     /** Deletes an account and everything of it (REPL: `call users.remove --id …`); emits user.deleted. */
     remove: {
       internal: true,
-      params: { $$strict: true, id: { type: "string", min: 1, max: 64 } },
-      async handler(this: UsersThis, ctx: Ctx<{ id: string }>) {
+      params: idParam,
+      async handler(ctx: Ctx<{ id: string }>) {
         if (!UUID.test(ctx.params.id)) throw userNotFound(ctx.params.id);
         return accounts.removeUser(this.deps, ctx.params.id, ctx);
       },
@@ -311,25 +318,17 @@ const UsersService: ServiceSchema<Record<string, never>, UsersMethods, UsersVars
       params: { ids: { type: "array", items: { type: "string", max: 64 }, max: 1000 } },
       cache: { keys: ["ids"] },
       retryPolicy: READ_RETRY,
-      async handler(this: UsersThis, ctx: Ctx<{ ids: string[] }>) {
+      async handler(ctx: Ctx<{ ids: string[] }>) {
         return accounts.summaries(this.deps, ctx.params.ids);
       },
     },
   },
 
-  methods: {
-    requireUser(ctx: { meta: RequestMeta }): string {
-      const id = ctx.meta.user?.id;
-      if (!id) throw unauthenticated();
-      return id;
-    },
-  },
-
-  created(this: UsersThis) {
+  created() {
     this.pending = new Set();
   },
 
-  async started(this: UsersThis) {
+  async started() {
     const cfg = configOf(this.broker);
     // Cluster mode without a key pair ends the start here (security.md line 17).
     const keys = await loadSigningKeys(cfg);
@@ -339,15 +338,34 @@ const UsersService: ServiceSchema<Record<string, never>, UsersMethods, UsersVars
       this.redis = redis;
       registerHealthCheck(this.broker, "redis:users", () => redis.ping());
     }
+    const revocations = revocationStoreOf(this.broker, this.redis, cfg.redisPrefix);
     this.deps = {
       cfg,
-      User: this.model as unknown as UserModel,
+      User: this.model,
       models: this.models,
       withTransaction: fn => this.withTransaction(fn),
       emitDurable: (type, data, opts) => this.emitDurable(type, data, opts),
       // The flows pass the action's own context along: broadcasting with it keeps the request id.
       userChanged: (userId, ctx) =>
         this.entityChanged("updated", { id: userId }, ctx as Context | undefined),
+      revoke: async (entries, ctx) => {
+        if (entries.length === 0) return;
+        // The store is for gateways that start later; the broadcast reaches those running now,
+        // so a store that is down does not keep the revocation from working.
+        await revocations
+          .add(entries)
+          .catch((err: Error) =>
+            this.logger.warn(
+              `users: revocations not stored (gateways starting later miss them): ${err.message}`,
+            ),
+          );
+        const payload: RevocationPayload = { entries };
+        await this.broker.broadcast(
+          REVOCATION_EVENT,
+          payload,
+          ctx ? { requestID: ctx.requestID } : {},
+        );
+      },
       keys,
       limits: createAuthLimits(cfg, this.redis),
       logger: this.logger,
@@ -358,7 +376,7 @@ const UsersService: ServiceSchema<Record<string, never>, UsersMethods, UsersVars
     }
   },
 
-  async stopped(this: UsersThis) {
+  async stopped() {
     await Promise.allSettled([...this.pending]);
     if (this.redis) {
       unregisterHealthCheck(this.broker, "redis:users");

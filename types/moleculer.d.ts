@@ -8,9 +8,9 @@ import type { DurableEventHandlers } from "../lib/events/consumer-runner";
 declare module "moleculer/src/service" {
   // eslint-disable-next-line @typescript-eslint/no-unused-vars
   interface ActionSchema<TThis> {
-    /** Needs an authenticated caller (the gateway enforces it before the call). */
+    /** Needs an authenticated caller (lib/auth/guard.ts: at the gateway and on the action's node). */
     auth?: boolean;
-    /** Any one of these roles admits the caller; "admin" always does. */
+    /** Any one of these roles admits the caller; "admin" always does (lib/auth/guard.ts). */
     roles?: Role[];
     /** Never routed at the gateway: other services call it over the transporter only. */
     internal?: boolean;

@@ -1,5 +1,3 @@
-import type { Role } from "../../models/auth.model";
-
 /**
  * The one definition of what an access token says, shared by the users service (which
  * signs) and every verifier (the gateway, any node): Ed25519 (EdDSA) JWTs per RFC 9068.
@@ -15,16 +13,3 @@ export function tokenIssuer(publicUrl: string): string {
 export const ACCESS_TOKEN_TTL_SECONDS = 15 * 60;
 /** Leeway for exp/nbf between nodes' clocks (security.md line 6: at most 60 s). */
 export const CLOCK_TOLERANCE_SECONDS = 30;
-
-export interface AccessTokenClaims {
-  iss: string;
-  aud: string;
-  sub: string;
-  roles: Role[];
-  /** Session id: lets a revoked session's access tokens be told apart in logs and listings. */
-  sid: string;
-  iat: number;
-  nbf: number;
-  exp: number;
-  jti: string;
-}

@@ -7,6 +7,7 @@ import {
   type JWTPayload,
 } from "jose";
 import { ROLES, type AuthUser, type Role } from "../../models/auth.model";
+import type { RevocationSet } from "./revocations";
 import {
   ACCESS_TOKEN_ALGORITHM,
   ACCESS_TOKEN_TYPE,
@@ -41,6 +42,8 @@ export interface AccessTokenVerifierOptions {
   maxAgeMs?: number;
   /** Verified tokens remembered (by token string) until they expire; 0 disables. */
   cacheSize?: number;
+  /** Tokens revoked before they expire (lib/auth/revocations.ts): looked at on every verify. */
+  revocations?: RevocationSet;
   now?: () => number;
 }
 
@@ -49,6 +52,7 @@ interface VerifiedToken {
   kid: string | undefined;
   /** The token's own `exp` in ms: a remembered token is never believed past it. */
   expiresAt: number;
+  issuedAtMs: number;
 }
 
 /** Headers that would let a token choose its own verification key: never honoured, always refused. */
@@ -127,24 +131,36 @@ export class AccessTokenVerifier {
   async verify(token: string): Promise<AuthUser> {
     const known = this.verified.get(token);
     if (known !== undefined) {
-      if (this.now() < known.expiresAt) return { ...known.user, roles: [...known.user.roles] };
+      if (this.now() < known.expiresAt) return this.unlessRevoked(known);
       this.verified.delete(token);
     }
-    const { user, kid, exp } = await this.verifyFully(token);
-    if (this.cacheSize > 0 && exp * 1000 > this.now()) {
+    const verified = await this.verifyFully(token);
+    if (this.cacheSize > 0 && verified.expiresAt > this.now()) {
       if (this.verified.size >= this.cacheSize) {
         // Oldest first out: Map keeps insertion order.
         const oldest = this.verified.keys().next().value as string;
         this.verified.delete(oldest);
       }
-      this.verified.set(token, { user, kid, expiresAt: exp * 1000 });
+      this.verified.set(token, verified);
     }
-    return { ...user, roles: [...user.roles] };
+    return this.unlessRevoked(verified);
   }
 
-  private async verifyFully(
-    token: string,
-  ): Promise<{ user: AuthUser; kid: string | undefined; exp: number }> {
+  /** A remembered signature is still checked against revocations: they may come at any time. */
+  private unlessRevoked({ user, issuedAtMs }: VerifiedToken): AuthUser {
+    const roles = this.opts.revocations
+      ? this.opts.revocations.rolesOf({
+          userId: user.id,
+          sid: user.sid,
+          issuedAtMs,
+          roles: user.roles,
+        })
+      : user.roles;
+    if (roles === null) throw new InvalidTokenError("revoked");
+    return { ...user, roles: [...roles] };
+  }
+
+  private async verifyFully(token: string): Promise<VerifiedToken> {
     let header: ReturnType<typeof decodeProtectedHeader>;
     try {
       header = decodeProtectedHeader(token);
@@ -185,6 +201,11 @@ export class AccessTokenVerifier {
       typeof payload.sid === "string"
         ? { id: payload.sub, roles, sid: payload.sid }
         : { id: payload.sub, roles };
-    return { user, kid: header.kid, exp: payload.exp as number };
+    return {
+      user,
+      kid: header.kid,
+      expiresAt: (payload.exp as number) * 1000,
+      issuedAtMs: Math.round((payload.iat as number) * 1000),
+    };
   }
 }

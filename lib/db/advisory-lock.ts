@@ -39,7 +39,7 @@ export interface AdvisoryLockOptions {
   inProcess?: boolean;
 }
 
-export class LockTimeoutError extends Error {
+class LockTimeoutError extends Error {
   constructor(key: string, timeoutMs: number) {
     super(
       `advisory lock "${key}" still held by another node after ${Math.round(timeoutMs / 1000)} s`,
@@ -50,6 +50,11 @@ export class LockTimeoutError extends Error {
 
 interface PgConnection {
   query(sql: string, values?: unknown[]): Promise<{ rows: Array<Record<string, unknown>> }>;
+}
+
+/** Sequelize types its pooled connection as an opaque object; on Postgres it is a pg Client. */
+function isPgConnection(connection: object): connection is PgConnection {
+  return typeof (connection as { query?: unknown }).query === "function";
 }
 
 /** Runs `fn` while holding the advisory lock `key` on this database. */
@@ -71,7 +76,11 @@ async function holdAdvisoryLock<T>(
   onWait: (() => void) | undefined,
 ): Promise<T> {
   const manager = sequelize.connectionManager;
-  const connection = (await manager.getConnection({ type: "write" })) as unknown as PgConnection;
+  const connection = await manager.getConnection({ type: "write" });
+  if (!isPgConnection(connection)) {
+    manager.releaseConnection(connection);
+    throw new Error("advisory locks need a PostgreSQL connection");
+  }
   let locked = false;
   let healthy = true;
   try {
@@ -109,8 +118,7 @@ async function holdAdvisoryLock<T>(
         healthy = false;
       }
     }
-    const pooled = connection as unknown as Parameters<typeof manager.releaseConnection>[0];
-    if (healthy) manager.releaseConnection(pooled);
-    else await manager.destroyConnection(pooled);
+    if (healthy) manager.releaseConnection(connection);
+    else await manager.destroyConnection(connection);
   }
 }

@@ -19,7 +19,7 @@ export type DbTarget =
  * inside the server; 3 allow one transaction, a migration lock and a health probe side by
  * side. Acquire waits longer (15 s) because a queued query waits for the transaction ahead.
  */
-export const POOL: Record<DbTarget["kind"], PoolOptions> = {
+const POOL: Record<DbTarget["kind"], PoolOptions> = {
   url: { max: 5, min: 0, idle: 10_000, acquire: 8_000, evict: 1_000 },
   embedded: { max: 3, min: 0, idle: 10_000, acquire: 15_000, evict: 1_000 },
 };
@@ -95,7 +95,7 @@ export function createSequelize({
   });
 }
 
-export class DatabaseUnavailableError extends Error {
+class DatabaseUnavailableError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = "DatabaseUnavailableError";

@@ -3,7 +3,7 @@ import { SequelizeStorage, Umzug, type MigrationParams } from "umzug";
 import { withAdvisoryLock } from "./advisory-lock";
 
 /** What every migration receives as `context`. */
-export interface MigrationContext {
+interface MigrationContext {
   sequelize: Sequelize;
   queryInterface: QueryInterface;
   /** The service's PostgreSQL schema: pass it as `{ schema, tableName }` or qualify raw SQL with it. */
@@ -23,7 +23,7 @@ export interface Migration {
 }
 
 /** Name of the table, in each service's schema, that records applied migrations. */
-export const MIGRATIONS_TABLE = "migrations";
+const MIGRATIONS_TABLE = "migrations";
 
 export interface MigrateOptions {
   sequelize: Sequelize;
@@ -36,11 +36,11 @@ export interface MigrateOptions {
   embedded?: boolean;
 }
 
-export function quoteIdentifier(name: string): string {
+function quoteIdentifier(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
-export function migrationLockKey(schema: string): string {
+function migrationLockKey(schema: string): string {
   return `migrate:${schema}`;
 }
 

@@ -141,6 +141,9 @@ async function main(): Promise<void> {
       return;
     }
     const handler = new PGLiteSocketHandler({
+      // Cast: pglite-socket types the option as its class QueryQueueManager, whose private
+      // fields no other class can match; the handler calls only its public methods, which
+      // SessionQueue has with the same signatures.
       queryQueue: queue as unknown as Queue,
       closeOnDetach: true,
     });

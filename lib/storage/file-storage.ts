@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { Readable } from "node:stream";
-import type { MediaStorage } from "./index";
+import type { MediaStorage, StoredRange } from "./media-storage";
 
 /** The embedded default: one file per object under DATA_DIR/media. */
 export class FileStorage implements MediaStorage {
@@ -28,11 +28,16 @@ export class FileStorage implements MediaStorage {
     await fs.promises.rename(temp, target);
   }
 
-  async get(key: string): Promise<{ body: Readable; size: number } | null> {
+  async get(key: string, range?: StoredRange): Promise<{ body: Readable; size: number } | null> {
     const target = this.file(key);
+    const stat = await this.stat(key);
+    if (!stat) return null;
+    return { body: fs.createReadStream(target, range ?? {}), size: stat.size };
+  }
+
+  async stat(key: string): Promise<{ size: number } | null> {
     try {
-      const stat = await fs.promises.stat(target);
-      return { body: fs.createReadStream(target), size: stat.size };
+      return { size: (await fs.promises.stat(this.file(key))).size };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
       throw err;

@@ -1,21 +1,10 @@
 import path from "node:path";
-import type { Readable } from "node:stream";
 import type { AppConfig } from "../config";
 import { FileStorage } from "./file-storage";
+import type { MediaStorage } from "./media-storage";
 import type { S3Storage } from "./s3-storage";
 
-/** Where uploaded media bytes live: S3-compatible storage, or files under DATA_DIR/media. */
-export interface MediaStorage {
-  readonly kind: "s3" | "file";
-  /** Prepares the store (creates the bucket or directory). */
-  start(): Promise<void>;
-  put(key: string, body: Buffer, contentType: string): Promise<void>;
-  /** The bytes of an object, or null when there is none. */
-  get(key: string): Promise<{ body: Readable; size?: number } | null>;
-  /** Throws when the store does not answer (readiness). */
-  ping(): Promise<void>;
-  stop(): Promise<void>;
-}
+export type { MediaStorage } from "./media-storage";
 
 export function createMediaStorage(cfg: AppConfig): MediaStorage {
   if (cfg.s3) {
@@ -26,6 +15,3 @@ export function createMediaStorage(cfg: AppConfig): MediaStorage {
   }
   return new FileStorage(path.join(cfg.dataDir, "media"));
 }
-
-export { FileStorage } from "./file-storage";
-export type { S3Storage } from "./s3-storage";

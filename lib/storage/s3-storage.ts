@@ -3,13 +3,19 @@ import {
   CreateBucketCommand,
   GetObjectCommand,
   HeadBucketCommand,
+  HeadObjectCommand,
   NoSuchKey,
   PutObjectCommand,
   S3Client,
   S3ServiceException,
 } from "@aws-sdk/client-s3";
 import type { S3Config } from "../config";
-import type { MediaStorage } from "./index";
+import type { MediaStorage, StoredRange } from "./media-storage";
+
+/** HEAD answers carry no error body, so a missing object is known by its status alone. */
+function isMissing(err: unknown): boolean {
+  return err instanceof NoSuchKey || (err as S3ServiceException).$metadata?.httpStatusCode === 404;
+}
 
 /** S3-compatible object storage (AWS S3, MinIO) through the AWS SDK. */
 export class S3Storage implements MediaStorage {
@@ -48,15 +54,30 @@ export class S3Storage implements MediaStorage {
     );
   }
 
-  async get(key: string): Promise<{ body: Readable; size?: number } | null> {
+  async get(key: string, range?: StoredRange): Promise<{ body: Readable; size?: number } | null> {
     try {
       const answer = await this.client.send(
-        new GetObjectCommand({ Bucket: this.cfg.bucket, Key: key }),
+        new GetObjectCommand({
+          Bucket: this.cfg.bucket,
+          Key: key,
+          Range: range ? `bytes=${range.start}-${range.end}` : undefined,
+        }),
       );
       return { body: answer.Body as Readable, size: answer.ContentLength };
     } catch (err) {
-      if (err instanceof NoSuchKey || (err as S3ServiceException).$metadata?.httpStatusCode === 404)
-        return null;
+      if (isMissing(err)) return null;
+      throw err;
+    }
+  }
+
+  async stat(key: string): Promise<{ size: number } | null> {
+    try {
+      const answer = await this.client.send(
+        new HeadObjectCommand({ Bucket: this.cfg.bucket, Key: key }),
+      );
+      return { size: answer.ContentLength ?? 0 };
+    } catch (err) {
+      if (isMissing(err)) return null;
       throw err;
     }
   }

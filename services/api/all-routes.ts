@@ -5,7 +5,7 @@ import { learningRoutes } from "./routes/learning.routes";
 import { notificationsRoutes } from "./routes/notifications.routes";
 
 /** The gateway's own row of the contract (Aggregation). */
-export const aggregationRoutes: RouteSpec[] = [
+const aggregationRoutes: RouteSpec[] = [
   {
     method: "GET",
     path: "/me/dashboard",

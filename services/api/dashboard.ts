@@ -3,10 +3,22 @@ import { actionFor } from "./all-routes";
 import type { RouteSpec } from "./route-table";
 
 /** How long one part of the dashboard may take before it is given up as degraded. */
-export const DASHBOARD_PART_DEADLINE_MS = 300;
+const DASHBOARD_PART_DEADLINE_MS = 300;
 
-interface Part {
-  name: DashboardPart;
+/** What each part of the dashboard holds when it answered. */
+interface PartValues {
+  user: unknown;
+  progress: unknown;
+  courses: unknown;
+  dueReviews: unknown;
+  leaderboard: { rank: number | null; top: unknown[] };
+  notifications: { unread: number };
+}
+
+type DashboardPart = keyof PartValues;
+
+interface Part<K extends DashboardPart> {
+  name: K;
   /** The contract row whose action answers this part (the same action the route maps). */
   route: [RouteSpec["method"], string];
   /**
@@ -15,26 +27,17 @@ interface Part {
    */
   action?: string;
   params: Record<string, unknown>;
-  shape: (answer: unknown) => unknown;
+  shape: (answer: unknown) => PartValues[K];
 }
 
-export type DashboardPart =
-  "user" | "progress" | "courses" | "dueReviews" | "leaderboard" | "notifications";
+type DashboardParts = { [K in DashboardPart]: PartValues[K] | null };
 
-export interface Dashboard {
-  user: unknown;
-  progress: unknown;
-  courses: unknown;
-  dueReviews: unknown;
-  leaderboard: { rank: number | null; top: unknown[] } | null;
-  notifications: { unread: number } | null;
-  degraded: DashboardPart[];
-}
+export type Dashboard = DashboardParts & { degraded: DashboardPart[] };
 
 const asRecord = (value: unknown): Record<string, unknown> =>
   value !== null && typeof value === "object" ? (value as Record<string, unknown>) : {};
 
-const PARTS: Part[] = [
+const PARTS: Array<{ [K in DashboardPart]: Part<K> }[DashboardPart]> = [
   { name: "user", route: ["GET", "/me"], params: {}, shape: answer => answer },
   { name: "progress", route: ["GET", "/me/progress"], params: {}, shape: answer => answer },
   { name: "courses", route: ["GET", "/me/courses"], params: {}, shape: answer => answer },
@@ -87,31 +90,40 @@ function deadline<T>(promise: Promise<T>, ms: number): Promise<T> {
  * and the answer is still complete in shape.
  */
 export async function buildDashboard(ctx: Context): Promise<Dashboard> {
-  const results = await Promise.all(
-    PARTS.map(async part => {
-      const action = part.action ?? actionFor(part.route[0], part.route[1]);
-      if (!action) return { part, ok: false as const };
-      try {
-        // The deadline is this answer's, not a call timeout: a part that is late under load
-        // is left out here, but must not count as the endpoint failing — timeouts would open
-        // the circuit breaker and shut that service for every other caller too.
-        const answer = await deadline(
-          ctx.call(action, part.params, { retries: 0 }),
-          DASHBOARD_PART_DEADLINE_MS,
-        );
-        return { part, ok: true as const, value: part.shape(answer) };
-      } catch (err) {
-        ctx.service?.logger.warn(
-          `dashboard part "${part.name}" degraded: ${(err as Error).message}`,
-        );
-        return { part, ok: false as const };
-      }
-    }),
-  );
-  const dashboard: Record<string, unknown> = { degraded: [] };
-  for (const result of results) {
-    dashboard[result.part.name] = result.ok ? result.value : null;
-    if (!result.ok) (dashboard.degraded as DashboardPart[]).push(result.part.name);
+  const dashboard: Dashboard = {
+    user: null,
+    progress: null,
+    courses: null,
+    dueReviews: null,
+    leaderboard: null,
+    notifications: null,
+    degraded: [],
+  };
+  const answered = await Promise.all(PARTS.map(part => answerPart(ctx, part, dashboard)));
+  // In the parts' own order, whichever answered first.
+  dashboard.degraded = PARTS.filter((_part, i) => !answered[i]).map(part => part.name);
+  return dashboard;
+}
+
+async function answerPart<K extends DashboardPart>(
+  ctx: Context,
+  part: Part<K>,
+  parts: DashboardParts,
+): Promise<boolean> {
+  const action = part.action ?? actionFor(part.route[0], part.route[1]);
+  if (!action) return false;
+  try {
+    // The deadline is this answer's, not a call timeout: a part that is late under load
+    // is left out here, but must not count as the endpoint failing — timeouts would open
+    // the circuit breaker and shut that service for every other caller too.
+    const answer = await deadline(
+      ctx.call(action, part.params, { retries: 0 }),
+      DASHBOARD_PART_DEADLINE_MS,
+    );
+    parts[part.name] = part.shape(answer);
+    return true;
+  } catch (err) {
+    ctx.service?.logger.warn(`dashboard part "${part.name}" degraded: ${(err as Error).message}`);
+    return false;
   }
-  return dashboard as unknown as Dashboard;
 }

@@ -1,29 +1,27 @@
-import type { ServerResponse } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Context } from "moleculer";
 import type { GatewayResponse } from "moleculer-web";
+import type { GuardedAction } from "../../lib/auth/guard";
 import type { AppConfig } from "../../lib/config";
-import { MEDIA_BODY_LIMIT } from "../../lib/gateway/body";
-import { GatewayError, type PublicError } from "../../lib/gateway/errors";
-import { acceptIdempotencyKey } from "../../lib/gateway/request-id";
-import type { RequestMeta, Role } from "../../models/auth.model";
+import { MEDIA_BODY_LIMIT } from "./body";
+import { ContractError } from "../../lib/errors";
+import type { PublicError } from "./errors";
+import { acceptIdempotencyKey } from "./request-id";
+import type { RequestMeta } from "../../models/auth.model";
 import { routeKey } from "./all-routes";
 import type { RouteSpec } from "./route-table";
 
 /** What the gateway does to every request before the call and to every answer after it. */
 
 /** Page sizes above this are lowered to it before any service sees them (api.md "Lists"). */
-export const MAX_PAGE_SIZE = 100;
+const MAX_PAGE_SIZE = 100;
 const PAGE_SIZE_PARAMS = ["pageSize", "limit"];
 
 /** The gate-keeping keys every action may declare (types/moleculer.d.ts), as the registry reports them. */
-export interface GatedAction {
-  auth?: boolean;
-  roles?: Role[];
-  internal?: boolean;
+export interface GatedAction extends GuardedAction {
+  /** The action's fastest-validator schema: the parameters it takes. */
+  params?: Record<string, unknown>;
 }
-
-export const needsUser = (action: GatedAction | undefined): boolean =>
-  action?.auth === true || (action?.roles?.length ?? 0) > 0;
 
 /** CORS for the configured origins only; none configured → no CORS headers at all. */
 export function corsOf(cfg: AppConfig): Record<string, unknown> | undefined {
@@ -38,6 +36,28 @@ export function corsOf(cfg: AppConfig): Record<string, unknown> | undefined {
   };
 }
 
+/** Longest request header value handed to an action: meta crosses the network on every call. */
+const HANDED_HEADER_MAX = 1024;
+
+type AliasRequest = IncomingMessage & { $ctx: Context<unknown, RequestMeta> };
+
+/**
+ * An alias's own step (moleculer-web runs it after authentication, right before the call):
+ * copies the headers the row names into the call's meta.
+ */
+function handHeaders(names: string[]) {
+  return (req: AliasRequest, _res: ServerResponse, next: () => void): void => {
+    const handed: Record<string, string> = {};
+    for (const name of names) {
+      const raw = req.headers[name];
+      const value = Array.isArray(raw) ? raw.join(", ") : raw;
+      if (value !== undefined) handed[name] = value.slice(0, HANDED_HEADER_MAX);
+    }
+    req.$ctx.meta.requestHeaders = handed;
+    next();
+  };
+}
+
 /** moleculer-web alias definitions for contract rows: the row rides along on the alias. */
 export function aliasesOf(rows: RouteSpec[]): Record<string, Record<string, unknown>> {
   const aliases: Record<string, Record<string, unknown>> = {};
@@ -46,6 +66,7 @@ export function aliasesOf(rows: RouteSpec[]): Record<string, Record<string, unkn
       action: spec.action,
       type: spec.kind === "multipart" ? "multipart" : "call",
       spec,
+      ...(spec.requestHeaders?.length ? { handler: handHeaders(spec.requestHeaders) } : {}),
       ...(spec.kind === "multipart"
         ? { busboyConfig: { limits: { files: 1, fileSize: MEDIA_BODY_LIMIT, fields: 20 } } }
         : {}),
@@ -59,7 +80,7 @@ export function idempotencyKeyOf(header: string | string[] | undefined): string 
   if (header === undefined) return undefined;
   const key = acceptIdempotencyKey(header);
   if (!key) {
-    throw new GatewayError(
+    throw new ContractError(
       "BadRequestError",
       "Idempotency-Key must be 1 to 255 printable characters",
       400,
@@ -116,6 +137,22 @@ export function setCacheHeaders(
   }
 }
 
+/**
+ * On every answer of the public port, error or not (security.md line 30): no content sniffing,
+ * no Referer leaving with a link a page of ours holds (tokens ride in some paths), and no
+ * other site embedding our answers — except the binary ones made to be embedded (media in
+ * the app's pages, the open pixel in mail clients), see embeddableAnswer.
+ */
+export function setEdgeHeaders(res: ServerResponse): void {
+  res.setHeader("X-Content-Type-Options", "nosniff");
+  res.setHeader("Referrer-Policy", "no-referrer");
+  res.setHeader("Cross-Origin-Resource-Policy", "same-origin");
+}
+
+export function embeddableAnswer(res: ServerResponse, spec: RouteSpec | undefined): void {
+  if (spec?.kind === "binary") res.setHeader("Cross-Origin-Resource-Policy", "cross-origin");
+}
+
 export function errorHeaders(body: PublicError): Record<string, string> {
   const headers: Record<string, string> = {
     "Content-Type": "application/json; charset=utf-8",
@@ -125,15 +162,9 @@ export function errorHeaders(body: PublicError): Record<string, string> {
   if (body.code === 429 && retryAfter) headers["Retry-After"] = String(retryAfter);
   if (body.code === 401) headers["WWW-Authenticate"] = 'Bearer realm="lingomesh"';
   if (body.code === 503) headers["Retry-After"] = "5";
+  const size = (body.data as { size?: unknown } | undefined)?.size;
+  if (body.code === 416 && typeof size === "number") headers["Content-Range"] = `bytes */${size}`;
   return headers;
-}
-
-export function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, {
-    "Content-Type": "application/json; charset=utf-8",
-    "Cache-Control": "no-store",
-  });
-  res.end(JSON.stringify(body));
 }
 
 export function hrtimeMs(start: [number, number] | number[]): number {

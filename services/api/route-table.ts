@@ -5,7 +5,7 @@
  * the actions' own `params` schemas. Who may call is declared on the action itself
  * (`auth`, `roles`), not here.
  */
-export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+type HttpMethod = "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE";
 
 export interface RouteSpec {
   method: HttpMethod;
@@ -22,7 +22,13 @@ export interface RouteSpec {
   /**
    * Not JSON: multipart upload (media), a binary answer (tracking pixel), or a form post
    * whose body carries nothing the action needs (RFC 8058 one-click unsubscribe, sent by
-   * mail clients as application/x-www-form-urlencoded).
+   * mail clients as application/x-www-form-urlencoded), or an HTML page for people (the
+   * unsubscribe confirmation).
    */
-  kind?: "json" | "multipart" | "binary" | "form";
+  kind?: "json" | "multipart" | "binary" | "form" | "html";
+  /**
+   * Request headers the action needs (lower-case), handed over in `ctx.meta.requestHeaders`:
+   * `range` for media, `accept` where a browser gets a page instead of JSON.
+   */
+  requestHeaders?: string[];
 }

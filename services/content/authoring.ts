@@ -16,8 +16,9 @@ import type {
 } from "../../models/lesson.model";
 import type { MediaRef } from "../../models/media.model";
 import type { ContentRepository, Tx } from "./repository";
-import { topicSlugs } from "./topics";
-import { assertValidLesson, validationError, withIds } from "./validation";
+import { topicName, topicSlugs } from "./topics";
+import { validationError } from "../../lib/errors";
+import { assertValidLesson, withIds } from "./validation";
 import { draftLessonView, mediaRef, withAudioUrl } from "./views";
 
 /**
@@ -88,9 +89,13 @@ export async function updateCourse(
 export async function deleteCourse(deps: AuthoringDeps, course: CourseRecord): Promise<void> {
   await deps.transaction(async t => {
     const lessons = await deps.repo.listLessons(course.id, t);
-    await deps.repo.deleteCourse(course.id, t);
     for (const lesson of lessons)
-      await deps.emit("content.lesson.deleted", { lessonId: lesson.id, courseId: course.id }, t);
+      await deps.emit(
+        "content.lesson.deleted",
+        { lessonId: lesson.id, courseId: course.id, courseVersion: course.version },
+        t,
+      );
+    await deps.repo.deleteCourse(course.id, t);
   });
 }
 
@@ -194,7 +199,7 @@ export async function updateLesson(
 /** Deleting is a take-down: the lesson leaves the draft and the live version at once. */
 export async function deleteLesson(deps: AuthoringDeps, lesson: LessonRecord): Promise<void> {
   await deps.transaction(async t => {
-    await deps.repo.deleteLesson(lesson.id, t);
+    const course = await deps.repo.getCourse(lesson.courseId, t);
     await deps.repo.withdrawPublishedLesson(lesson.courseId, lesson.id, t);
     await deps.repo.updateCourse(
       lesson.courseId,
@@ -203,9 +208,11 @@ export async function deleteLesson(deps: AuthoringDeps, lesson: LessonRecord): P
     );
     await deps.emit(
       "content.lesson.deleted",
-      { lessonId: lesson.id, courseId: lesson.courseId },
+      // The course's aggregate version (events.md): the published version the lesson leaves.
+      { lessonId: lesson.id, courseId: lesson.courseId, courseVersion: course?.version ?? 0 },
       t,
     );
+    await deps.repo.deleteLesson(lesson.id, t);
   });
 }
 
@@ -259,6 +266,18 @@ export async function publishCourse(
         cards: l.cards.map((c: Card) => withAudioUrl(deps.publicUrl, c)),
       });
     }
+    await deps.emit(
+      "content.course.published",
+      {
+        courseId: course.id,
+        version,
+        title: course.title,
+        level: course.level,
+        topics: course.topics,
+        topicNames: course.topics.map(topicName),
+      },
+      t,
+    );
     await deps.repo.savePublished(published, frozen, t);
     const patch: Partial<CourseRecord> = {
       status: "published",
@@ -268,17 +287,6 @@ export async function publishCourse(
       updatedAt: at,
     };
     await deps.repo.updateCourse(course.id, patch, t);
-    await deps.emit(
-      "content.course.published",
-      {
-        courseId: course.id,
-        version,
-        title: course.title,
-        level: course.level,
-        topics: course.topics,
-      },
-      t,
-    );
     return { ...course, ...patch, lessons: published.lessons };
   });
 }

@@ -1,8 +1,9 @@
 import type { Context } from "moleculer";
+import type { OutboxRelay } from "../../lib/events/relay";
 import type { MediaStorage } from "../../lib/storage";
 import type { DbServiceThis } from "../../mixins/db.mixin";
 import type { DurableEventsMethods } from "../../mixins/durable-events.mixin";
-import type { AuthUser, RequestMeta, Role } from "../../models/auth.model";
+import type { AuthUser, RequestMeta } from "../../models/auth.model";
 import type { CourseRecord } from "../../models/course.model";
 import type { LessonRecord } from "../../models/lesson.model";
 import type { AuthoringDeps } from "./authoring";
@@ -14,14 +15,14 @@ export type Ctx<P = Record<string, never>> = Context<P, RequestMeta>;
 
 export interface ContentVars {
   repo: ContentRepository;
+  /** Relays the MongoDB store's events (content in MongoDB only). */
+  mongoRelay?: OutboxRelay;
   storage: MediaStorage;
   publicUrl: string;
 }
 
 export interface ContentMethods {
   deps(ctx?: Context): AuthoringDeps;
-  requireUser(ctx: Ctx<unknown>): AuthUser;
-  requireRole(ctx: Ctx<unknown>, role: Role): AuthUser;
   canEdit(user: AuthUser | undefined, ownerId: string): boolean;
   ownedCourse(ctx: Ctx<unknown>, id: string): Promise<CourseRecord>;
   ownedLesson(ctx: Ctx<unknown>, id: string): Promise<LessonRecord>;

@@ -1,19 +1,20 @@
 import type { Readable } from "node:stream";
-import { Errors } from "moleculer";
 import { fileTypeFromBuffer } from "file-type/core";
 import { v7 as uuidv7 } from "uuid";
+import { validationError } from "../../lib/errors";
 import {
   MEDIA_MAX_BYTES,
   MEDIA_TYPES,
   type MediaRecord,
   type MediaRef,
 } from "../../models/media.model";
-import type { ContentThis } from "./context";
-import { mediaNotFound } from "./errors";
+import type { ContentThis, Ctx } from "./context";
+import { fileTooLarge, mediaNotFound, rangeNotSatisfiable, unsupportedMediaType } from "./errors";
+import { byteRangeOf } from "./byte-range";
 import { mediaRef } from "./views";
 
 /** Reads an upload into memory, refusing (413) as soon as it passes the limit. */
-export async function readUpload(stream: Readable, limit = MEDIA_MAX_BYTES): Promise<Buffer> {
+async function readUpload(stream: Readable, limit = MEDIA_MAX_BYTES): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of stream) {
@@ -21,14 +22,7 @@ export async function readUpload(stream: Readable, limit = MEDIA_MAX_BYTES): Pro
     size += buf.length;
     if (size > limit) {
       stream.destroy();
-      throw new Errors.MoleculerClientError(
-        `A file may be at most ${limit / 1024 / 1024} MiB.`,
-        413,
-        "PAYLOAD_TOO_LARGE",
-        {
-          limit,
-        },
-      );
+      throw fileTooLarge(limit);
     }
     chunks.push(buf);
   }
@@ -36,20 +30,13 @@ export async function readUpload(stream: Readable, limit = MEDIA_MAX_BYTES): Pro
 }
 
 /** The media type from the bytes (the file name and the client's claim are ignored). */
-export async function sniffMediaType(bytes: Buffer): Promise<string> {
+async function sniffMediaType(bytes: Buffer): Promise<string> {
   if (bytes.length === 0) {
-    throw new Errors.ValidationError("Parameters validation error!", "VALIDATION_ERROR", [
-      { type: "required", field: "file", message: "The file is empty." },
-    ]);
+    throw validationError([{ type: "required", field: "file", message: "The file is empty." }]);
   }
   const detected = await fileTypeFromBuffer(bytes);
   if (!detected || !(detected.mime in MEDIA_TYPES)) {
-    throw new Errors.MoleculerClientError(
-      "Only images (PNG, JPEG, GIF, WebP, AVIF) and audio (MP3, OGG, Opus, WAV, FLAC, AAC, M4A, WebM) can be uploaded.",
-      415,
-      "UNSUPPORTED_MEDIA_TYPE",
-      { detected: detected?.mime ?? null },
-    );
+    throw unsupportedMediaType(detected?.mime ?? null);
   }
   return detected.mime;
 }
@@ -62,7 +49,7 @@ export async function saveUpload(
   filename: string | undefined,
 ): Promise<MediaRef> {
   if (!stream) {
-    throw new Errors.ValidationError("Parameters validation error!", "VALIDATION_ERROR", [
+    throw validationError([
       { type: "required", field: "file", message: "Send the file as multipart/form-data." },
     ]);
   }
@@ -83,22 +70,64 @@ export async function saveUpload(
   return mediaRef(svc.publicUrl, media);
 }
 
-/** An upload's bytes and the headers they go with. */
+/** What GET or HEAD answers for an upload: status, headers and (GET only) the bytes. */
+export interface MediaAnswer {
+  status: 200 | 206;
+  contentType: string;
+  headers: Record<string, string>;
+  body: Readable | null;
+}
+
+function mediaHeaders(media: MediaRecord): Record<string, string> {
+  return {
+    "Content-Type": media.contentType,
+    "Content-Length": String(media.size),
+    "Accept-Ranges": "bytes",
+    // Uploads never change (a new upload gets a new id), so clients may keep them.
+    "Cache-Control": "public, max-age=31536000, immutable",
+    "X-Content-Type-Options": "nosniff",
+  };
+}
+
+/**
+ * GET /media/:id: the whole upload, or the one byte range the request's `Range` names
+ * (206 with Content-Range; 416 when it starts past the end) — audio players seek, and
+ * iOS Safari plays audio only through ranges.
+ */
 export async function openMedia(
   svc: ContentThis,
   id: string,
-): Promise<{ contentType: string; headers: Record<string, string>; body: Readable }> {
+  request: { range?: string; "if-range"?: string } = {},
+): Promise<MediaAnswer> {
   const media = await svc.repo.getMedia(id);
-  const object = media ? await svc.storage.get(media.storageKey) : null;
+  if (!media) throw mediaNotFound(id);
+  const range = byteRangeOf(request.range, request["if-range"], media.size);
+  if (range.kind === "unsatisfiable") throw rangeNotSatisfiable(media.size);
+  const part = range.kind === "part" ? { start: range.start, end: range.end } : undefined;
+  const object = await svc.storage.get(media.storageKey, part);
+  if (!object) throw mediaNotFound(id);
+  const headers = mediaHeaders(media);
+  if (!part) return { status: 200, contentType: media.contentType, headers, body: object.body };
+  headers["Content-Length"] = String(part.end - part.start + 1);
+  headers["Content-Range"] = `bytes ${part.start}-${part.end}/${media.size}`;
+  return { status: 206, contentType: media.contentType, headers, body: object.body };
+}
+
+/** HEAD /media/:id: the headers of the whole file's GET, without opening the bytes. */
+export async function headMedia(svc: ContentThis, id: string): Promise<MediaAnswer> {
+  const media = await svc.repo.getMedia(id);
+  const object = media ? await svc.storage.stat(media.storageKey) : null;
   if (!media || !object) throw mediaNotFound(id);
-  return {
-    contentType: media.contentType,
-    // Uploads never change (a new upload gets a new id), so clients may keep them.
-    headers: {
-      "Content-Length": String(media.size),
-      "Cache-Control": "public, max-age=31536000, immutable",
-      "X-Content-Type-Options": "nosniff",
-    },
-    body: object.body,
-  };
+  return { status: 200, contentType: media.contentType, headers: mediaHeaders(media), body: null };
+}
+
+/**
+ * Hands an answer to moleculer-web. Content-Type goes in the headers as well: a HEAD's
+ * empty body ends the response before moleculer-web would set it from $responseType.
+ */
+export function answerMedia(ctx: Ctx<unknown>, answer: MediaAnswer): Readable | null {
+  ctx.meta.$responseType = answer.contentType;
+  ctx.meta.$responseHeaders = answer.headers;
+  if (answer.status !== 200) ctx.meta.$statusCode = answer.status;
+  return answer.body;
 }

@@ -1,6 +1,13 @@
-import mongoose, { Schema, type Model } from "mongoose";
-import MongooseDbAdapter from "moleculer-db-adapter-mongoose";
+import mongoose, { Schema, type Connection, type Model } from "mongoose";
 import type { Service } from "moleculer";
+import {
+  LIVE,
+  MongoOutboxStore,
+  OUTBOX_SCHEMA_FIELDS,
+  PendingEvents,
+  withEvents,
+} from "../../lib/events/mongo-outbox-store";
+import type { EventEnvelope } from "../../models/events.model";
 import type {
   CourseBrief,
   CourseCard,
@@ -9,13 +16,18 @@ import type {
 } from "../../models/course.model";
 import type { LessonRecord, PublishedLesson } from "../../models/lesson.model";
 import type { MediaRecord } from "../../models/media.model";
-import type { ContentRepository, CourseFilter } from "./repository";
+import type { ContentRepository, CourseFilter, Tx } from "./repository";
+import { searchTokens } from "./search-tokens";
 
 /**
- * MongoDB store (CONTENT_MONGO_URI): one collection per document kind, `_id` = our id.
- * Lesson documents are stored as they are; search uses a weighted text index.
- * Writes are not part of the caller's PostgreSQL outbox transaction (caveat: an event
- * may be lost if the outbox commit fails right after a MongoDB write).
+ * MongoDB store (CONTENT_MONGO_URI): one collection per document kind, `_id` = our id,
+ * on a connection of its own. It uses nothing FerretDB v1 lacks: no `$text` index (search
+ * is an indexed array of normalised tokens, ranked here), no multi-document transaction
+ * (each use case's events ride in one single-document write: lib/events/mongo-outbox-store.ts).
+ * The carrying writes: a lesson's deletion (the lesson becomes a tombstone with its
+ * `content.lesson.deleted`) and a publish (the live course document with its
+ * `content.course.published`); the other writes of a use case come before them and are
+ * idempotent, so a use case cut short is finished by repeating it.
  */
 
 const opts = { versionKey: false, _id: false } as const;
@@ -53,6 +65,7 @@ const lessonSchema = new Schema(
     cards: [mixed],
     createdAt: String,
     updatedAt: String,
+    ...OUTBOX_SCHEMA_FIELDS,
   },
   opts,
 );
@@ -70,12 +83,12 @@ const publishedCourseSchema = new Schema(
     version: Number,
     publishedAt: String,
     lessons: [mixed],
+    /** Normalised words of the title, and of title and description (the indexed one). */
+    titleTokens: { type: [String], default: undefined },
+    searchTokens: { type: [String], index: true, default: undefined },
+    ...OUTBOX_SCHEMA_FIELDS,
   },
   opts,
-);
-publishedCourseSchema.index(
-  { title: "text", description: "text" },
-  { weights: { title: 4, description: 1 }, default_language: "english" },
 );
 
 const publishedLessonSchema = new Schema(
@@ -101,15 +114,33 @@ const mediaSchema = new Schema(
 
 type Doc = Record<string, unknown> & { _id: string };
 
+const INTERNAL_FIELDS = [
+  "titleTokens",
+  "searchTokens",
+  ...Object.keys(OUTBOX_SCHEMA_FIELDS),
+] as const;
+
 function strip<T>(doc: Doc | null): T | null {
   if (!doc) return null;
   const { _id, ...rest } = doc;
+  for (const field of INTERNAL_FIELDS) delete rest[field];
   return { id: _id, ...rest } as T;
+}
+
+/** Title words weigh four times description words, as in the PostgreSQL store's ranking. */
+const TITLE_WEIGHT = 4;
+
+/** The events of the unit of work `tx` that this write carries. */
+function eventsFor(tx: Tx, match?: (envelope: EventEnvelope) => boolean): EventEnvelope[] {
+  if (tx === undefined || tx === null) return [];
+  if (!(tx instanceof PendingEvents))
+    throw new Error("the MongoDB content store takes its events as PendingEvents");
+  return tx.take(match);
 }
 
 export class MongoContentRepository implements ContentRepository {
   readonly store = "mongodb" as const;
-  private adapter?: MongooseDbAdapter<mongoose.Document>;
+  private connection?: Connection;
   private models!: {
     Course: Model<Doc>;
     Lesson: Model<Doc>;
@@ -125,44 +156,45 @@ export class MongoContentRepository implements ContentRepository {
   ) {}
 
   async start(): Promise<void> {
-    const Course =
-      mongoose.models.ContentCourse ??
-      mongoose.model<Doc>("ContentCourse", courseSchema, "courses");
-    // The moleculer-db adapter owns the connection (reconnects, logging); the other
-    // collections share it.
-    const adapter = new MongooseDbAdapter<mongoose.Document>(this.uri);
-    adapter.init(
-      null as never,
-      { schema: { model: Course }, settings: {}, logger: this.logger } as never,
-    );
-    await adapter.connect();
-    this.adapter = adapter;
+    // A connection of its own (not mongoose's default): several nodes may share a process.
+    const connection = mongoose.createConnection(this.uri);
+    connection.on("disconnected", () => this.logger.warn("MongoDB connection lost"));
+    connection.on("reconnected", () => this.logger.info("MongoDB connection back"));
+    await connection.asPromise();
+    this.connection = connection;
     this.models = {
-      Course: mongoose.model<Doc>("ContentCourse"),
-      Lesson:
-        mongoose.models.ContentLesson ??
-        mongoose.model<Doc>("ContentLesson", lessonSchema, "lessons"),
-      PublishedCourse:
-        mongoose.models.ContentPublishedCourse ??
-        mongoose.model<Doc>("ContentPublishedCourse", publishedCourseSchema, "published_courses"),
-      PublishedLesson:
-        mongoose.models.ContentPublishedLesson ??
-        mongoose.model<Doc>("ContentPublishedLesson", publishedLessonSchema, "published_lessons"),
-      Version:
-        mongoose.models.ContentVersion ??
-        mongoose.model<Doc>("ContentVersion", versionSchema, "course_versions"),
-      Media:
-        mongoose.models.ContentMedia ?? mongoose.model<Doc>("ContentMedia", mediaSchema, "media"),
-    } as typeof this.models;
+      Course: connection.model<Doc>("ContentCourse", courseSchema, "courses"),
+      Lesson: connection.model<Doc>("ContentLesson", lessonSchema, "lessons"),
+      PublishedCourse: connection.model<Doc>(
+        "ContentPublishedCourse",
+        publishedCourseSchema,
+        "published_courses",
+      ),
+      PublishedLesson: connection.model<Doc>(
+        "ContentPublishedLesson",
+        publishedLessonSchema,
+        "published_lessons",
+      ),
+      Version: connection.model<Doc>("ContentVersion", versionSchema, "course_versions"),
+      Media: connection.model<Doc>("ContentMedia", mediaSchema, "media"),
+    };
     await Promise.all(Object.values(this.models).map(model => model.syncIndexes()));
   }
 
+  /** The outbox of the documents that carry events, for the service's relay. */
+  outbox(): MongoOutboxStore {
+    return new MongoOutboxStore("content (MongoDB)", [
+      this.models.Lesson,
+      this.models.PublishedCourse,
+    ]);
+  }
+
   async stop(): Promise<void> {
-    await this.adapter?.disconnect();
+    await this.connection?.close();
   }
 
   async ping(): Promise<void> {
-    const db = mongoose.connection.db;
+    const db = this.connection?.db;
     if (!db) throw new Error("not connected");
     await db.admin().ping();
   }
@@ -198,18 +230,30 @@ export class MongoContentRepository implements ContentRepository {
     await this.models.Course.updateOne({ _id: id }, { $set: rest });
   }
 
-  async deleteCourse(id: string): Promise<void> {
-    await Promise.all([
-      this.models.Course.deleteOne({ _id: id }),
-      this.models.Lesson.deleteMany({ courseId: id }),
-      this.models.PublishedCourse.deleteOne({ _id: id }),
-      this.models.PublishedLesson.deleteMany({ courseId: id }),
-      this.models.Version.deleteMany({ courseId: id }),
-    ]);
+  /**
+   * Takes the live version down first, then turns each draft lesson into a tombstone
+   * carrying its `content.lesson.deleted`, then drops the course: cut short, the course is
+   * still there and deleting it again finishes the job (each event stored exactly once).
+   */
+  async deleteCourse(id: string, tx: Tx): Promise<void> {
+    await this.removeCarrier(this.models.PublishedCourse, { _id: id });
+    await this.models.PublishedLesson.deleteMany({ courseId: id });
+    await this.models.Version.deleteMany({ courseId: id });
+    const lessons = await this.models.Lesson.find({ courseId: id, ...LIVE }, { _id: 1 }).lean<
+      Doc[]
+    >();
+    for (const lesson of lessons) await this.deleteLesson(lesson._id, tx);
+    await this.models.Course.deleteOne({ _id: id });
+  }
+
+  /** A document still carrying unpublished events becomes a tombstone instead (the relay removes it). */
+  private async removeCarrier(model: Model<Doc>, filter: Record<string, unknown>): Promise<void> {
+    await model.deleteMany({ ...filter, "outboxPending.0": { $exists: false } });
+    await model.updateMany(filter, { $set: { deleted: true } });
   }
 
   async listLessons(courseId: string): Promise<LessonRecord[]> {
-    const docs = await this.models.Lesson.find({ courseId })
+    const docs = await this.models.Lesson.find({ courseId, ...LIVE })
       .sort({ order: 1, createdAt: 1, _id: 1 })
       .lean<Doc[]>();
     return docs.map(d => MongoContentRepository.lesson(d));
@@ -221,7 +265,7 @@ export class MongoContentRepository implements ContentRepository {
   }
 
   async getLesson(id: string): Promise<LessonRecord | null> {
-    const doc = await this.models.Lesson.findById(id).lean<Doc>();
+    const doc = await this.models.Lesson.findOne({ _id: id, ...LIVE }).lean<Doc>();
     return doc ? MongoContentRepository.lesson(doc) : null;
   }
 
@@ -235,12 +279,23 @@ export class MongoContentRepository implements ContentRepository {
     await this.models.Lesson.replaceOne({ _id: id }, rest);
   }
 
-  async deleteLesson(id: string): Promise<void> {
-    await this.models.Lesson.deleteOne({ _id: id });
+  /** The lesson becomes a tombstone carrying its deletion event, in one write. */
+  async deleteLesson(id: string, tx: Tx): Promise<void> {
+    const events = eventsFor(
+      tx,
+      e => e.type === "content.lesson.deleted" && "lessonId" in e.data && e.data.lessonId === id,
+    );
+    if (events.length === 0) {
+      await this.removeCarrier(this.models.Lesson, { _id: id });
+      return;
+    }
+    await this.models.Lesson.updateOne({ _id: id }, withEvents({ deleted: true }, events));
   }
 
   async getPublishedCourse(id: string): Promise<PublishedCourse | null> {
-    return strip<PublishedCourse>(await this.models.PublishedCourse.findById(id).lean<Doc>());
+    return strip<PublishedCourse>(
+      await this.models.PublishedCourse.findOne({ _id: id, ...LIVE }).lean<Doc>(),
+    );
   }
 
   async getPublishedLesson(id: string): Promise<PublishedLesson | null> {
@@ -248,9 +303,12 @@ export class MongoContentRepository implements ContentRepository {
     return doc ? (doc.doc as PublishedLesson) : null;
   }
 
-  async savePublished(c: PublishedCourse, lessons: PublishedLesson[]): Promise<void> {
+  /**
+   * The lessons and the history first, then the live course document, which carries the
+   * publish event: that write is the one that makes the version live.
+   */
+  async savePublished(c: PublishedCourse, lessons: PublishedLesson[], tx: Tx): Promise<void> {
     const { id, ...rest } = c;
-    await this.models.PublishedCourse.replaceOne({ _id: id }, rest, { upsert: true });
     await this.models.PublishedLesson.deleteMany({ courseId: id });
     if (lessons.length > 0) {
       await this.models.PublishedLesson.insertMany(
@@ -262,33 +320,85 @@ export class MongoContentRepository implements ContentRepository {
       { courseId: id, version: c.version, snapshot: { course: c, lessons } },
       { upsert: true },
     );
+    const titleTokens = searchTokens(c.title);
+    const fields = {
+      ...rest,
+      deleted: false,
+      titleTokens,
+      searchTokens: [...new Set([...titleTokens, ...searchTokens(c.description)])],
+    };
+    await this.models.PublishedCourse.updateOne(
+      { _id: id },
+      withEvents(
+        fields,
+        eventsFor(tx, e => e.type === "content.course.published"),
+      ),
+      { upsert: true },
+    );
   }
 
   async withdrawPublishedLesson(courseId: string, lessonId: string): Promise<void> {
     await this.models.PublishedLesson.deleteOne({ _id: lessonId });
+    // Read and set, not $pull with a condition: FerretDB v1 pulls exact values only.
+    const course = await this.models.PublishedCourse.findById(courseId, { lessons: 1 }).lean<Doc>();
+    const lessons = (course?.lessons ?? []) as Array<{ id: string }>;
+    if (!lessons.some(l => l.id === lessonId)) return;
     await this.models.PublishedCourse.updateOne(
       { _id: courseId },
-      { $pull: { lessons: { id: lessonId } } },
+      { $set: { lessons: lessons.filter(l => l.id !== lessonId) } },
     );
   }
 
+  /**
+   * Every word of the query must occur (as websearch_to_tsquery asks in the PostgreSQL
+   * store); matches rank by their words in the title (×4) and description, then by level
+   * and newest. The index narrows to the matches; ranking them happens here.
+   */
   async searchPublished(f: CourseFilter): Promise<{ rows: CourseCard[]; total: number }> {
-    const filter: Record<string, unknown> = {};
+    const filter: Record<string, unknown> = { ...LIVE };
     if (f.level) filter.level = f.level;
     if (f.topic) filter.topics = f.topic;
-    if (f.q) filter.$text = { $search: f.q, $language: "english" };
-    const sort: Record<string, 1 | -1 | { $meta: "textScore" }> = f.q
-      ? { score: { $meta: "textScore" }, level: 1, publishedAt: -1 }
-      : { level: 1, publishedAt: -1, _id: 1 };
-    const projection = f.q ? { score: { $meta: "textScore" } } : {};
-    const [total, docs] = await Promise.all([
-      this.models.PublishedCourse.countDocuments(filter),
-      this.models.PublishedCourse.find(filter, projection)
-        .sort(sort)
-        .skip((f.page - 1) * f.pageSize)
-        .limit(f.pageSize)
-        .lean<Doc[]>(),
-    ]);
+    const words = f.q ? searchTokens(f.q) : [];
+    if (f.q && words.length === 0) return { rows: [], total: 0 };
+    let docs: Doc[];
+    let total: number;
+    if (words.length > 0) {
+      filter.searchTokens = { $all: words };
+      const matches = await this.models.PublishedCourse.find(filter, {
+        titleTokens: 1,
+        level: 1,
+        publishedAt: 1,
+      }).lean<Array<Doc & { titleTokens?: string[]; level: string; publishedAt: string }>>();
+      const score = (m: (typeof matches)[number]) =>
+        words.reduce((sum, w) => sum + (m.titleTokens?.includes(w) ? TITLE_WEIGHT : 1), 0);
+      const ranked = matches
+        .map(m => ({ id: m._id, score: score(m), level: m.level, publishedAt: m.publishedAt }))
+        .sort(
+          (a, b) =>
+            b.score - a.score ||
+            a.level.localeCompare(b.level) ||
+            b.publishedAt.localeCompare(a.publishedAt) ||
+            a.id.localeCompare(b.id),
+        );
+      total = ranked.length;
+      const pageIds = ranked.slice((f.page - 1) * f.pageSize, f.page * f.pageSize).map(r => r.id);
+      const byId = new Map(
+        (await this.models.PublishedCourse.find({ _id: { $in: pageIds } }).lean<Doc[]>()).map(d => [
+          d._id,
+          d,
+        ]),
+      );
+      docs = pageIds.flatMap(id => byId.get(id) ?? []);
+    } else {
+      [total, docs] = await Promise.all([
+        this.models.PublishedCourse.countDocuments(filter),
+        this.models.PublishedCourse.find(filter)
+          .sort({ level: 1, publishedAt: -1, _id: 1 })
+          .skip((f.page - 1) * f.pageSize)
+          .limit(f.pageSize)
+          .lean<Doc[]>(),
+      ]);
+    }
     const rows = docs.map(d => {
       const c = strip<PublishedCourse>(d) as PublishedCourse;
       return {
@@ -307,7 +417,9 @@ export class MongoContentRepository implements ContentRepository {
   }
 
   async publishedBriefs(ids: string[]): Promise<CourseBrief[]> {
-    const docs = await this.models.PublishedCourse.find({ _id: { $in: ids } }).lean<Doc[]>();
+    const docs = await this.models.PublishedCourse.find({ _id: { $in: ids }, ...LIVE }).lean<
+      Doc[]
+    >();
     return docs.map(d => {
       const c = strip<PublishedCourse>(d) as PublishedCourse;
       return {
@@ -323,6 +435,7 @@ export class MongoContentRepository implements ContentRepository {
 
   async topicCounts(): Promise<Array<{ slug: string; count: number }>> {
     const rows = await this.models.PublishedCourse.aggregate<{ _id: string; count: number }>([
+      { $match: LIVE },
       { $unwind: "$topics" },
       { $group: { _id: "$topics", count: { $sum: 1 } } },
     ]);

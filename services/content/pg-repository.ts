@@ -1,4 +1,5 @@
-import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
+import type { Sequelize, Transaction } from "sequelize";
+import { execute, selectRows } from "../../lib/db/sql";
 import type {
   CourseBrief,
   CourseCard,
@@ -130,15 +131,14 @@ export class PgContentRepository implements ContentRepository {
   }
 
   private rows(sql: string, bind: unknown[] = [], tx?: Tx): Promise<Row[]> {
-    return this.sequelize.query<Row>(sql, {
+    return selectRows<Row>(this.sequelize, sql, {
       bind,
-      type: QueryTypes.SELECT,
       transaction: tx as Transaction | undefined,
     });
   }
 
   private async exec(sql: string, bind: unknown[], tx: Tx): Promise<void> {
-    await this.sequelize.query(sql, { bind, transaction: tx as Transaction | undefined });
+    await execute(this.sequelize, sql, { bind, transaction: tx as Transaction | undefined });
   }
 
   /** One page of `SELECT columns FROM source` and the number of rows of all pages. */

@@ -15,8 +15,9 @@ import type { MediaRecord } from "../../models/media.model";
  * interface only, so one test suite covers both.
  *
  * `tx` is the PostgreSQL transaction the caller holds for its outbox write; the
- * PostgreSQL store writes in it, so data and event commit together. The MongoDB
- * store writes immediately (its documents live elsewhere) and ignores it.
+ * PostgreSQL store writes in it, so data and event commit together. For the MongoDB
+ * store it is the unit of work's PendingEvents: each write applies at once, and the
+ * deletions and the publish store the unit's events in that same document write.
  */
 export type Tx = unknown;
 

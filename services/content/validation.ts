@@ -1,4 +1,4 @@
-import { Errors } from "moleculer";
+import { validationError, type FieldProblem } from "../../lib/errors";
 import { v7 as uuidv7 } from "uuid";
 import type {
   Card,
@@ -7,18 +7,6 @@ import type {
   Question,
   QuestionInput,
 } from "../../models/lesson.model";
-
-/** One problem, in fastest-validator's shape so every 422 of the API reads the same. */
-export interface FieldProblem {
-  type: string;
-  field: string;
-  message: string;
-  actual?: unknown;
-}
-
-export function validationError(problems: FieldProblem[]): Errors.ValidationError {
-  return new Errors.ValidationError("Parameters validation error!", "VALIDATION_ERROR", problems);
-}
 
 /** The kind-specific rules of a lesson and of every question and card in it. */
 export interface LessonShape {
@@ -92,11 +80,12 @@ function checkQuestion(q: QuestionInput, at: string, problems: FieldProblem[]): 
           message: "A text question has no options.",
         });
       }
-      if (typeof q.answer !== "string") {
+      // One accepted answer, or a list of them (api.md, Content): the schema checks each is text.
+      if (Array.isArray(q.answer) && new Set(q.answer.map(norm)).size !== q.answer.length) {
         problems.push({
-          type: "string",
+          type: "unique",
           field: `${at}.answer`,
-          message: "The answer of a text question must be a string.",
+          message: "The accepted answers of a text question must differ from each other.",
           actual: q.answer,
         });
       }

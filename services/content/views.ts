@@ -12,7 +12,7 @@ import type {
 import type { MediaRecord, MediaRef } from "../../models/media.model";
 import type { PublishedCourse } from "../../models/course.model";
 
-export function mediaUrl(publicUrl: string, id: string): string {
+function mediaUrl(publicUrl: string, id: string): string {
   return `${publicUrl}/api/v1/media/${encodeURIComponent(id)}`;
 }
 

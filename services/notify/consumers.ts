@@ -19,7 +19,7 @@ export interface NotifyRuntime {
   builder: MailBuilder;
   logger: Logger;
   limits: { resetMailsPerHour: number; verifyReminderAfterMs: number };
-  /** The local recipient, or the users service's profile (stored locally for next time). */
+  /** The local recipient (users.profiles was asked before the batch's transaction); null: no such user. */
   recipientOf(userId: string, t: Transaction): Promise<Recipient | null>;
   /** Wakes the sender once `t` commits. */
   deliverAfterCommit(t: Transaction): void;
@@ -61,16 +61,32 @@ async function notifyInApp(
   await rt.store.addNotification({ id: uuidv7(), ...n }, { transaction: t });
 }
 
+/**
+ * Every user.* handler starts here: on two nodes, a user.created and a user.updated,
+ * user.email_verified or user.deleted of the same user would otherwise each miss what the
+ * other is about to commit (an update kept for a recipient the creation did not see, a
+ * creation after the erasure checked its tombstone).
+ */
+function lockUser(rt: NotifyRuntime, userId: string, t: Transaction): Promise<void> {
+  return rt.store.lockUsers([userId], { transaction: t });
+}
+
 const onUserCreated: Handler<"user.created"> = async (rt, event, t) => {
   const d = event.data;
+  await lockUser(rt, d.userId, t);
   const recipient: Recipient = {
     userId: d.userId,
     email: d.email,
     name: d.name,
     timezone: d.timezone,
-    emailVerified: false,
+    // user.email_verified may have been handled first (events arrive out of order).
+    emailVerified:
+      d.emailVerified === true || (await rt.store.verifiedEarly(d.userId, { transaction: t })),
   };
-  await rt.store.upsertRecipient(recipient, { transaction: t });
+  // Erased already (user.deleted was handled first): no recipient again, no welcome mail.
+  if (!(await rt.store.upsertRecipient(recipient, { transaction: t }, d.sequence))) return;
+  // The welcome mail is the confirmation request: an address verified at creation needs neither it nor the reminder.
+  if (recipient.emailVerified) return;
   const verifyUrl = `${rt.builder.links.app}/verify-email?token=${encodeURIComponent(d.verificationToken)}`;
   await queue(
     rt,
@@ -92,25 +108,24 @@ const onUserCreated: Handler<"user.created"> = async (rt, event, t) => {
 };
 
 const onUserUpdated: Handler<"user.updated"> = async (rt, event, t) => {
-  await rt.store.updateRecipient(
-    event.data.userId,
-    { name: event.data.name, timezone: event.data.timezone },
-    { transaction: t },
-  );
+  await lockUser(rt, event.data.userId, t);
+  await rt.store.renameRecipient(event.data, { transaction: t });
 };
 
 const onEmailVerified: Handler<"user.email_verified"> = async (rt, event, t) => {
-  await rt.store.updateRecipient(event.data.userId, { emailVerified: true }, { transaction: t });
+  await lockUser(rt, event.data.userId, t);
+  await rt.store.markVerified(event.data.userId, { transaction: t });
   await rt.store.cancelQueued(event.data.userId, "verify-reminder", { transaction: t });
 };
 
 const onPasswordResetRequested: Handler<"user.password_reset_requested"> = async (rt, event, t) => {
   const d = event.data;
+  await lockUser(rt, d.userId, t);
   const known = await rt.store.recipient(d.userId, { transaction: t });
   const recipient: Recipient = known
     ? { ...known, email: d.email, name: d.name }
     : { userId: d.userId, email: d.email, name: d.name, timezone: "UTC", emailVerified: false };
-  await rt.store.upsertRecipient(recipient, { transaction: t });
+  await rt.store.upsertRecipient(recipient, { transaction: t }, d.sequence);
   // Count and insert under one lock per address, so parallel requests on many nodes cannot pass the cap together.
   await rt.store.lockKey(`notify:reset:${d.email.toLowerCase()}`, { transaction: t });
   const recent = await rt.store.countRecent("password-reset", d.email, 60, { transaction: t });
@@ -135,6 +150,7 @@ const onPasswordResetRequested: Handler<"user.password_reset_requested"> = async
 };
 
 const onUserDeleted: Handler<"user.deleted"> = async (rt, event, t) => {
+  await lockUser(rt, event.data.userId, t);
   await rt.store.eraseUser(event.data.userId, { transaction: t });
 };
 
@@ -147,6 +163,8 @@ const onCoursePublished: Handler<"content.course.published"> = async (rt, event,
   // Republishing an edited course is not news; only its first publication is announced.
   if (d.version !== 1) return;
   const courseUrl = `${rt.builder.links.app}/courses/${encodeURIComponent(d.courseId)}`;
+  // People read names; an event from before topicNames existed only has the slugs.
+  const topics = (d.topicNames ?? d.topics).join(", ");
   const recipients = await rt.store.recipientsWithPreference("marketing", { transaction: t });
   for (const recipient of recipients) {
     await notifyInApp(
@@ -156,7 +174,7 @@ const onCoursePublished: Handler<"content.course.published"> = async (rt, event,
         eventId: event.id,
         kind: "new_course",
         title: `New course: ${d.title}`,
-        body: `A new ${d.level} course is available${d.topics.length ? ` (${d.topics.join(", ")})` : ""}.`,
+        body: `A new ${d.level} course is available${topics ? ` (${topics})` : ""}.`,
         link: courseUrl,
         data: { courseId: d.courseId, level: d.level, topics: d.topics },
       },
@@ -167,7 +185,7 @@ const onCoursePublished: Handler<"content.course.published"> = async (rt, event,
       template: "new-course",
       eventId: event.id,
       recipient,
-      vars: { courseTitle: d.title, level: d.level, topics: d.topics.join(", "), courseUrl },
+      vars: { courseTitle: d.title, level: d.level, topics, courseUrl },
       linkVars: ["courseUrl"],
     });
     await queue(rt, mail, t);

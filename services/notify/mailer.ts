@@ -10,7 +10,7 @@ import type { AppConfig } from "../../lib/config";
  * which any mail client opens.
  */
 
-export interface OutgoingMail {
+interface OutgoingMail {
   id: string;
   from: string;
   to: string;
@@ -23,7 +23,7 @@ export interface OutgoingMail {
   template: string;
 }
 
-export interface Delivery {
+interface Delivery {
   messageId: string;
   /** The server's final answer (`250 2.0.0 Ok: queued as …`) or where the .eml file went. */
   response: string;
@@ -35,7 +35,7 @@ export interface Delivery {
  * - `unavailable`: no usable server at all (refused, timeout, TLS, auth): every mail waits, none is lost;
  * - `permanent`: the server refused this mail (5xx): retrying cannot help.
  */
-export type FailureKind = "temporary" | "unavailable" | "permanent";
+type FailureKind = "temporary" | "unavailable" | "permanent";
 
 export interface ClassifiedFailure {
   kind: FailureKind;
@@ -98,7 +98,7 @@ function toMessage(mail: OutgoingMail) {
   };
 }
 
-export function createSmtpMailer(smtpUrl: string): Mailer {
+function createSmtpMailer(smtpUrl: string): Mailer {
   const transport = nodemailer.createTransport({
     url: smtpUrl,
     pool: true,
@@ -123,7 +123,7 @@ export function createSmtpMailer(smtpUrl: string): Mailer {
   };
 }
 
-export function createOutboxMailer(dir: string): Mailer {
+function createOutboxMailer(dir: string): Mailer {
   const transport = nodemailer.createTransport({
     streamTransport: true,
     buffer: true,

@@ -100,4 +100,41 @@ export const notifyMigrations: Migration[] = [
       `);
     },
   },
+  {
+    name: "0002-notify-erased-users-event-order",
+    async up({ context }) {
+      const s = `"${context.schema}"`;
+      await context.sequelize.query(`
+        -- Tombstones of erased users (user.deleted): no row of theirs is written again.
+        CREATE TABLE IF NOT EXISTS ${s}.erased_users (
+          user_id   text PRIMARY KEY,
+          erased_at timestamptz NOT NULL
+        );
+        -- The newest user.* event (its sequence) whose name and time zone the row holds.
+        ALTER TABLE ${s}.recipients ADD COLUMN IF NOT EXISTS sequence bigint NOT NULL DEFAULT 0;
+        -- user.email_verified handled before user.created: kept for when the recipient arrives.
+        CREATE TABLE IF NOT EXISTS ${s}.verified_early (
+          user_id     text PRIMARY KEY,
+          verified_at timestamptz NOT NULL DEFAULT now()
+        );
+      `);
+    },
+  },
+  {
+    name: "0003-notify-early-profiles",
+    async up({ context }) {
+      const s = `"${context.schema}"`;
+      await context.sequelize.query(`
+        -- user.updated handled before the user's user.created (no recipient yet): the newest
+        -- such name and time zone, applied when the recipient arrives if still newer than it.
+        CREATE TABLE IF NOT EXISTS ${s}.early_profiles (
+          user_id     text PRIMARY KEY,
+          name        text NOT NULL,
+          timezone    text NOT NULL,
+          sequence    bigint NOT NULL,
+          received_at timestamptz NOT NULL DEFAULT now()
+        );
+      `);
+    },
+  },
 ];

@@ -55,7 +55,7 @@ export function sampleVars(template: EmailTemplate, links: Links): Record<string
         categoryLabel: "new course and news",
         courseTitle: "Business English B2",
         level: "B2",
-        topics: "work, meetings",
+        topics: "Work, Business",
         courseUrl: `${links.app}/courses/preview`,
       };
   }

@@ -1,4 +1,6 @@
-import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
+import type { Sequelize, Transaction } from "sequelize";
+import { execute, selectRows } from "../../lib/db/sql";
+import { newestPerUser } from "../../lib/events/newest";
 import type {
   EmailCategory,
   EmailRow,
@@ -42,6 +44,9 @@ interface PreferenceRow {
   weekly_report: boolean;
 }
 
+/** The incoming event is newer than the one the recipient row holds (or carries no sequence). */
+const NEWER = `(EXCLUDED.sequence = 0 OR EXCLUDED.sequence > recipients.sequence)`;
+
 const toRecipient = (row: RecipientRow): Recipient => ({
   userId: row.user_id,
   email: row.email,
@@ -65,12 +70,15 @@ export interface CourseInfo {
 
 export class NotifyStore {
   private readonly s: string;
+  /** True while :userId has no tombstone: nothing is written for an erased user again. */
+  private readonly notErased: string;
 
   constructor(
     private readonly sequelize: Sequelize,
     schema: string,
   ) {
     this.s = `"${schema}"`;
+    this.notErased = `NOT EXISTS (SELECT 1 FROM ${this.s}.erased_users e WHERE e.user_id = :userId)`;
   }
 
   private select<T extends object>(
@@ -78,9 +86,8 @@ export class NotifyStore {
     replacements: Record<string, unknown>,
     opts: Options = {},
   ): Promise<T[]> {
-    return this.sequelize.query<T>(sql, {
+    return selectRows<T>(this.sequelize, sql, {
       replacements,
-      type: QueryTypes.SELECT,
       transaction: opts.transaction ?? null,
     });
   }
@@ -90,66 +97,145 @@ export class NotifyStore {
     replacements: Record<string, unknown>,
     opts: Options = {},
   ): Promise<number> {
-    const [, meta] = await this.sequelize.query(sql, {
-      replacements,
-      transaction: opts.transaction ?? null,
-    });
-    // Sequelize answers INSERT/UPDATE with the row count itself, anything else with pg's result.
-    if (typeof meta === "number") return meta;
-    return (meta as { rowCount?: number } | undefined)?.rowCount ?? 0;
+    return execute(this.sequelize, sql, { replacements, transaction: opts.transaction ?? null });
   }
 
   // Recipients -------------------------------------------------------------------------------
 
-  async upsertRecipient(r: Recipient, opts: Options): Promise<void> {
-    await this.exec(
-      `INSERT INTO ${this.s}.recipients (user_id, email, name, timezone, email_verified)
-       VALUES (:userId, :email, :name, :timezone, :emailVerified)
-       ON CONFLICT (user_id) DO UPDATE SET email = EXCLUDED.email, name = EXCLUDED.name,
-         timezone = EXCLUDED.timezone, email_verified = recipients.email_verified OR EXCLUDED.email_verified, updated_at = now()`,
-      { ...r },
-      opts,
-    );
-  }
-
-  async updateRecipient(
-    userId: string,
-    change: { name?: string; timezone?: string; emailVerified?: boolean },
-    opts: Options,
-  ): Promise<void> {
-    await this.exec(
-      `UPDATE ${this.s}.recipients SET name = COALESCE(:name, name), timezone = COALESCE(:timezone, timezone),
-         email_verified = COALESCE(:emailVerified, email_verified), updated_at = now() WHERE user_id = :userId`,
-      {
-        userId,
-        name: change.name ?? null,
-        timezone: change.timezone ?? null,
-        emailVerified: change.emailVerified ?? null,
-      },
+  /**
+   * Serialises the event handlers of these users across nodes until the transaction ends:
+   * an erasure, a creation and a profile change of one user cannot interleave (each
+   * statement after the lock sees what the other committed). Sorted, so two batches
+   * locking overlapping users take them in the same order.
+   */
+  async lockUsers(userIds: string[], opts: Options): Promise<void> {
+    if (userIds.length === 0) return;
+    await this.select(
+      `SELECT pg_advisory_xact_lock(k) FROM (
+         SELECT DISTINCT hashtextextended('notify:user:' || id, 0) AS k FROM unnest(ARRAY[:userIds]::text[]) AS id
+         ORDER BY k) keys`,
+      { userIds },
       opts,
     );
   }
 
   /**
-   * `updateRecipient` of name and time zone for many users in one statement (a batch of
-   * user.updated events): the last change of each user wins, as one by one in order.
+   * False when nothing was written: the user was erased. Name and time zone change only
+   * for an event newer than the one the row holds (`sequence`; absent: a profile or an
+   * event from before sequences, applied as it comes). An event's write also takes the
+   * name and time zone of a user.updated handled before it, if that one is newer.
    */
-  async updateRecipientNames(
-    changes: Array<{ userId: string; name: string; timezone: string }>,
+  async upsertRecipient(r: Recipient, opts: Options, sequence?: number): Promise<boolean> {
+    const written = await this.exec(
+      `INSERT INTO ${this.s}.recipients (user_id, email, name, timezone, email_verified, sequence)
+       SELECT :userId, :email, :name, :timezone, :emailVerified, COALESCE(CAST(:sequence AS bigint), 0) WHERE ${this.notErased}
+       ON CONFLICT (user_id) DO UPDATE SET email = EXCLUDED.email,
+         name = CASE WHEN ${NEWER} THEN EXCLUDED.name ELSE recipients.name END,
+         timezone = CASE WHEN ${NEWER} THEN EXCLUDED.timezone ELSE recipients.timezone END,
+         email_verified = recipients.email_verified OR EXCLUDED.email_verified,
+         sequence = GREATEST(recipients.sequence, EXCLUDED.sequence), updated_at = now()`,
+      { ...r, sequence: sequence ?? null },
+      opts,
+    );
+    if (written > 0 && sequence !== undefined) await this.applyEarlyProfile(r.userId, opts);
+    return written > 0;
+  }
+
+  /**
+   * A recipient from users' profile (fetched outside any event), in a transaction of its
+   * own under the user's lock: an erasure being handled on another node is seen.
+   */
+  async upsertProfile(r: Recipient): Promise<void> {
+    await this.sequelize.transaction(async transaction => {
+      await this.lockUsers([r.userId], { transaction });
+      await this.upsertRecipient(r, { transaction });
+    });
+  }
+
+  /** The user.updated kept in early_profiles, moved onto the recipient row unless the row is newer. */
+  private async applyEarlyProfile(userId: string, opts: Options): Promise<void> {
+    await this.exec(
+      `WITH early AS (DELETE FROM ${this.s}.early_profiles WHERE user_id = :userId RETURNING *)
+       UPDATE ${this.s}.recipients r SET name = early.name, timezone = early.timezone,
+         sequence = GREATEST(r.sequence, early.sequence), updated_at = now()
+       FROM early WHERE r.user_id = early.user_id AND (early.sequence = 0 OR early.sequence > r.sequence)`,
+      { userId },
+      opts,
+    );
+  }
+
+  /** Name and time zone of a user.updated, unless the row already holds a newer event's. */
+  async renameRecipient(
+    change: { userId: string; name: string; timezone: string; sequence?: number },
     opts: Options,
   ): Promise<void> {
-    const last = [...new Map(changes.map(c => [c.userId, c])).values()];
+    await this.updateRecipientNames([change], opts);
+  }
+
+  /** Marks the address verified; false when notify has no recipient for the user yet. */
+  async markVerified(userId: string, opts: Options): Promise<boolean> {
+    const changed = await this.exec(
+      `UPDATE ${this.s}.recipients SET email_verified = true, updated_at = now() WHERE user_id = :userId`,
+      { userId },
+      opts,
+    );
+    if (changed > 0) return true;
+    await this.exec(
+      `INSERT INTO ${this.s}.verified_early (user_id) SELECT :userId WHERE ${this.notErased} ON CONFLICT DO NOTHING`,
+      { userId },
+      opts,
+    );
+    return false;
+  }
+
+  /** Whether user.email_verified came before the user's user.created. */
+  async verifiedEarly(userId: string, opts: Options): Promise<boolean> {
+    const rows = await this.select(
+      `SELECT 1 FROM ${this.s}.verified_early WHERE user_id = :userId`,
+      { userId },
+      opts,
+    );
+    return rows.length > 0;
+  }
+
+  /**
+   * Name and time zone of many user.updated events (a batch): per user the newest event
+   * (by sequence; without one, the last given) wins, and none older than what the row
+   * holds is applied. A user with no recipient yet (user.created still on its way) keeps
+   * the newest of them in early_profiles for when the recipient arrives.
+   */
+  async updateRecipientNames(
+    changes: Array<{ userId: string; name: string; timezone: string; sequence?: number }>,
+    opts: Options,
+  ): Promise<void> {
+    const last = newestPerUser(changes);
     if (last.length === 0) return;
+    const columns = {
+      ids: last.map(c => c.userId),
+      names: last.map(c => c.name),
+      zones: last.map(c => c.timezone),
+      sequences: last.map(c => c.sequence ?? null),
+    };
     await this.exec(
       `UPDATE ${this.s}.recipients r SET name = COALESCE(u.name, r.name),
-         timezone = COALESCE(u.timezone, r.timezone), updated_at = now()
-       FROM unnest(ARRAY[:ids]::text[], ARRAY[:names]::text[], ARRAY[:zones]::text[]) AS u(user_id, name, timezone)
-       WHERE r.user_id = u.user_id`,
-      {
-        ids: last.map(c => c.userId),
-        names: last.map(c => c.name),
-        zones: last.map(c => c.timezone),
-      },
+         timezone = COALESCE(u.timezone, r.timezone), sequence = COALESCE(u.sequence, r.sequence), updated_at = now()
+       FROM unnest(ARRAY[:ids]::text[], ARRAY[:names]::text[], ARRAY[:zones]::text[], ARRAY[:sequences]::bigint[])
+         AS u(user_id, name, timezone, sequence)
+       WHERE r.user_id = u.user_id AND (u.sequence IS NULL OR u.sequence > r.sequence)`,
+      columns,
+      opts,
+    );
+    await this.exec(
+      `INSERT INTO ${this.s}.early_profiles (user_id, name, timezone, sequence)
+       SELECT u.user_id, u.name, u.timezone, COALESCE(u.sequence, 0)
+       FROM unnest(ARRAY[:ids]::text[], ARRAY[:names]::text[], ARRAY[:zones]::text[], ARRAY[:sequences]::bigint[])
+         AS u(user_id, name, timezone, sequence)
+       WHERE NOT EXISTS (SELECT 1 FROM ${this.s}.recipients r WHERE r.user_id = u.user_id)
+         AND NOT EXISTS (SELECT 1 FROM ${this.s}.erased_users e WHERE e.user_id = u.user_id)
+       ON CONFLICT (user_id) DO UPDATE SET name = EXCLUDED.name, timezone = EXCLUDED.timezone,
+         sequence = EXCLUDED.sequence, received_at = now()
+       WHERE EXCLUDED.sequence = 0 OR EXCLUDED.sequence > early_profiles.sequence`,
+      columns,
       opts,
     );
   }
@@ -161,6 +247,15 @@ export class NotifyStore {
       opts,
     );
     return rows[0] ? toRecipient(rows[0]) : null;
+  }
+
+  /** Which of these users notify has a recipient row for (read outside any transaction). */
+  async knownRecipients(userIds: string[]): Promise<Set<string>> {
+    const rows = await this.select<{ user_id: string }>(
+      `SELECT user_id FROM ${this.s}.recipients WHERE user_id IN (:userIds)`,
+      { userIds },
+    );
+    return new Set(rows.map(row => row.user_id));
   }
 
   /** Every known recipient, with whether they accept mail of `category`. */
@@ -232,7 +327,7 @@ export class NotifyStore {
   async savePreferences(userId: string, prefs: EmailPreferences, opts: Options): Promise<void> {
     await this.exec(
       `INSERT INTO ${this.s}.preferences (user_id, marketing, achievements, reminders, weekly_report)
-       VALUES (:userId, :marketing, :achievements, :reminders, :weeklyReport)
+       SELECT :userId, :marketing, :achievements, :reminders, :weeklyReport WHERE ${this.notErased}
        ON CONFLICT (user_id) DO UPDATE SET marketing = EXCLUDED.marketing, achievements = EXCLUDED.achievements,
          reminders = EXCLUDED.reminders, weekly_report = EXCLUDED.weekly_report, updated_at = now()`,
       { userId, ...prefs },
@@ -258,7 +353,8 @@ export class NotifyStore {
   async queueMail(mail: QueuedMail, opts: Options): Promise<boolean> {
     const inserted = await this.exec(
       `INSERT INTO ${this.s}.emails (id, event_id, template, category, user_id, to_address, subject, html, text, headers, next_attempt_at)
-       VALUES (:id, :eventId, :template, :category, :userId, :to, :subject, :html, :text, CAST(:headers AS jsonb), COALESCE(:notBefore, now()))
+       SELECT :id, :eventId, :template, :category, :userId, :to, :subject, :html, :text, CAST(:headers AS jsonb), COALESCE(:notBefore, now())
+       WHERE ${this.notErased}
        ON CONFLICT ON CONSTRAINT emails_once DO NOTHING`,
       { ...mail, headers: JSON.stringify(mail.headers), notBefore: mail.notBefore ?? null },
       opts,
@@ -417,7 +513,7 @@ export class NotifyStore {
   async addNotification(n: NewNotification, opts: Options): Promise<boolean> {
     const inserted = await this.exec(
       `INSERT INTO ${this.s}.notifications (id, user_id, event_id, kind, title, body, link, data)
-       VALUES (:id, :userId, :eventId, :kind, :title, :body, :link, CAST(:data AS jsonb))
+       SELECT :id, :userId, :eventId, :kind, :title, :body, :link, CAST(:data AS jsonb) WHERE ${this.notErased}
        ON CONFLICT ON CONSTRAINT notifications_once DO NOTHING`,
       { ...n, data: JSON.stringify(n.data) },
       opts,
@@ -464,7 +560,7 @@ export class NotifyStore {
   /** Claims the user's streak reminder of `localDate`; false when that day already had one. */
   async claimReminderDay(userId: string, localDate: string, opts: Options): Promise<boolean> {
     const inserted = await this.exec(
-      `INSERT INTO ${this.s}.reminder_log (user_id, local_date) VALUES (:userId, CAST(:localDate AS date))
+      `INSERT INTO ${this.s}.reminder_log (user_id, local_date) SELECT :userId, CAST(:localDate AS date) WHERE ${this.notErased}
        ON CONFLICT DO NOTHING`,
       { userId, localDate },
       opts,
@@ -472,8 +568,25 @@ export class NotifyStore {
     return inserted > 0;
   }
 
+  /**
+   * Deletes every row of the user and keeps a tombstone that every write checks: a late
+   * user.created (events arrive out of order) or an in-flight progress event writes nothing.
+   */
   async eraseUser(userId: string, opts: Options): Promise<void> {
-    for (const table of ["emails", "notifications", "preferences", "reminder_log", "recipients"]) {
+    await this.exec(
+      `INSERT INTO ${this.s}.erased_users (user_id, erased_at) VALUES (:userId, now()) ON CONFLICT (user_id) DO NOTHING`,
+      { userId },
+      opts,
+    );
+    for (const table of [
+      "emails",
+      "notifications",
+      "preferences",
+      "reminder_log",
+      "recipients",
+      "early_profiles",
+      "verified_early",
+    ]) {
       await this.exec(`DELETE FROM ${this.s}.${table} WHERE user_id = :userId`, { userId }, opts);
     }
   }

@@ -11,7 +11,7 @@ import { EMAIL_TEMPLATES, type EmailTemplate, type RenderedMail } from "../../mo
  * then only runs the cheap Handlebars step.
  */
 
-export const TEMPLATES_DIR = path.resolve(__dirname, "..", "..", "templates");
+const TEMPLATES_DIR = path.resolve(__dirname, "..", "..", "templates");
 
 /** Variables every template may use (the footer and tracking); each template adds its own. */
 export interface BaseTemplateVars {
@@ -82,6 +82,20 @@ function compileMjml(items: Array<{ source: string; options: object }>): Promise
   });
 }
 
+const ENGLISH_PLURALS = new Intl.PluralRules("en");
+
+/**
+ * `{{plural count one="day" other="days"}}`: the word for that count by the language's
+ * plural rules (English has one/other; a translation adds its own forms, e.g. few, many).
+ */
+function plural(count: unknown, options: Handlebars.HelperOptions): string {
+  const forms = options.hash as Record<string, unknown>;
+  const form = typeof count === "number" ? ENGLISH_PLURALS.select(count) : "other";
+  const word = forms[form] ?? forms.other;
+  if (typeof word !== "string") throw new Error(`plural: no "${form}" or "other" form given`);
+  return word;
+}
+
 export class MailTemplates {
   private constructor(private readonly compiled: Map<EmailTemplate, CompiledTemplate>) {}
 
@@ -89,6 +103,7 @@ export class MailTemplates {
     // Separate instances: HTML escapes values, the text part and the subject must not.
     const htmlBars = Handlebars.create();
     const textBars = Handlebars.create();
+    for (const bars of [htmlBars, textBars]) bars.registerHelper("plural", plural);
     textBars.registerPartial(
       "footer",
       await fs.readFile(path.join(dir, "partials", "footer.txt.hbs"), "utf8"),

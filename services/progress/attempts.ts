@@ -1,8 +1,10 @@
+import { actorOf } from "../../lib/auth/guard";
 import crypto from "node:crypto";
-import { Errors } from "moleculer";
+import { validationError } from "../../lib/errors";
 import type { AttemptAnswer, AttemptResult } from "../../models/attempt.model";
 import type { GradableQuestion } from "../../models/progress.model";
 import { applyAward, recordLessonCompletion } from "./awards";
+import { localDate, safeTimeZone } from "./clock";
 import type { Ctx, ProgressThis } from "./context";
 import { AnswerSheetError, gradeAttempt, type GradedAttempt } from "./grading";
 import { guarded, settledAnswer } from "./idempotency";
@@ -10,10 +12,9 @@ import { announceCompletion, prepareCompletion } from "./lessons";
 import * as remote from "./remote";
 import * as store from "./store";
 import { attemptXp } from "./xp";
+import { lessonNotGradable } from "./errors";
 
 /** A graded attempt at a lesson's questions: graded here, never trusted from the client. */
-
-const { MoleculerClientError } = Errors;
 
 /** An answer sheet that does not fit the questions is the caller's 422, not a wrong answer. */
 function grade(questions: GradableQuestion[], answers: AttemptAnswer[]): GradedAttempt {
@@ -21,11 +22,7 @@ function grade(questions: GradableQuestion[], answers: AttemptAnswer[]): GradedA
     return gradeAttempt(questions, answers);
   } catch (err) {
     if (err instanceof AnswerSheetError) {
-      throw new Errors.ValidationError(
-        "The answers do not match the lesson's questions",
-        "VALIDATION_ERROR",
-        err.problems,
-      );
+      throw validationError(err.problems, err.message);
     }
     throw err;
   }
@@ -35,19 +32,14 @@ export async function submitAttempt(
   svc: ProgressThis,
   ctx: Ctx<{ id: string; answers: AttemptAnswer[] }>,
 ): Promise<AttemptResult> {
-  const userId = svc.userId(ctx);
+  const userId = actorOf(ctx).id;
   const { id: lessonId, answers } = ctx.params;
   // A retry of a settled request answers from the record: no grading, no content call.
   const settled = await settledAnswer<AttemptResult>(svc, ctx, "attempt", { lessonId, answers });
   if (settled) return settled;
   const lesson = await remote.lessonForGrading(ctx, lessonId);
   if (lesson.questions.length === 0) {
-    throw new MoleculerClientError(
-      "This lesson has no questions to grade",
-      409,
-      "LESSON_NOT_GRADABLE",
-      { id: lessonId, kind: lesson.kind },
-    );
+    throw lessonNotGradable(lessonId, lesson.kind);
   }
   const graded = grade(lesson.questions, answers);
   await prepareCompletion(svc, ctx, userId, lesson);
@@ -78,7 +70,20 @@ export async function submitAttempt(
           )
         ).first;
       }
-      const xp = attemptXp(graded, first);
+      const repeatXpToday =
+        graded.passed && !first
+          ? await store.repeatXpOn(
+              svc,
+              {
+                userId,
+                lessonId,
+                timeZone: safeTimeZone(learner.timezone),
+                date: localDate(now, safeTimeZone(learner.timezone)),
+              },
+              t,
+            )
+          : 0;
+      const xp = attemptXp(graded, first, repeatXpToday);
       const award = await applyAward(
         { db: svc, emit },
         {
@@ -87,6 +92,8 @@ export async function submitAttempt(
           xp: xp.total,
           reason: "attempt",
           ref: attemptId,
+          lessonId,
+          repeat: graded.passed && !first,
           lessons: first ? 1 : 0,
           attempts: 1,
           perfectQuiz: graded.perfect && lesson.kind === "quiz",

@@ -12,9 +12,12 @@ import * as store from "./store";
  * learner row lock (store.lockLearner), so a learner's awards never interleave.
  */
 
-export type EmitDurable = <T extends DomainEventType>(
+type ProgressEventType = Extract<DomainEventType, `progress.${string}`>;
+
+/** Emits a progress.* event in `t`; the emitter adds the learner's next `sequence`. */
+export type EmitDurable = <T extends ProgressEventType>(
   type: T,
-  data: DomainEvents[T],
+  data: Omit<DomainEvents[T], "sequence">,
   t: Transaction,
 ) => Promise<void>;
 
@@ -29,6 +32,9 @@ export interface AwardInput {
   xp: number;
   reason: "attempt" | "lesson" | "review";
   ref: string;
+  /** The lesson that pays, and whether it pays for a repeat (the daily cap per lesson). */
+  lessonId?: string;
+  repeat?: boolean;
   /** What the award counts in the day's activity (0 when left out). */
   lessons?: number;
   attempts?: number;
@@ -67,6 +73,8 @@ export async function applyAward(
             amount: input.xp,
             reason: input.reason,
             ref: input.ref,
+            lessonId: input.lessonId ?? null,
+            repeat: input.repeat ?? false,
             week,
             localDate: today,
             at: now,

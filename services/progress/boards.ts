@@ -1,3 +1,4 @@
+import { actorOf } from "../../lib/auth/guard";
 import { configOf } from "../../lib/config";
 import { registerHealthCheck, unregisterHealthCheck } from "../../lib/health";
 import { createRedis } from "../../lib/redis";
@@ -57,7 +58,7 @@ export async function leaderboardView(
   svc: ProgressThis,
   ctx: Ctx<{ period: LeaderboardPeriod; limit: number }>,
 ): Promise<LeaderboardView> {
-  const userId = svc.userId(ctx);
+  const userId = actorOf(ctx).id;
   const { period, limit } = ctx.params;
   const week = isoWeek(svc.now());
   const answer = async (board: Leaderboard): Promise<LeaderboardView> => {

@@ -1,5 +1,5 @@
 import type { Context } from "moleculer";
-import type { PublishedReadCache } from "../../lib/gateway/published-reads";
+import type { PublishedReadCache } from "../../lib/published-read-cache";
 import type { DbServiceThis } from "../../mixins/db.mixin";
 import type { DurableEventsMethods } from "../../mixins/durable-events.mixin";
 import type { RequestMeta } from "../../models/auth.model";
@@ -34,7 +34,6 @@ export interface ProgressVars {
 }
 
 export interface ProgressMethods {
-  userId(ctx: Ctx<unknown>): string;
   now(): Date;
   emitter(ctx?: Context): EmitDurable;
   board(): Leaderboard;

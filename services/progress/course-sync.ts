@@ -1,6 +1,7 @@
 import type { Context } from "moleculer";
 import type { Transaction } from "sequelize";
-import type { CourseOutline, FlashcardSource } from "../../models/progress.model";
+import type { CourseOutline } from "../../models/course.model";
+import type { FlashcardSource } from "../../models/progress.model";
 import type { ProgressThis } from "./context";
 import * as remote from "./remote";
 import { newCardState } from "./srs";

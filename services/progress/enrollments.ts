@@ -1,8 +1,10 @@
+import { actorOf } from "../../lib/auth/guard";
 import crypto from "node:crypto";
 import { answerStatus } from "../../lib/rest-answers";
 import type { EnrolledCourse, Enrollment } from "../../models/enrollment.model";
 import type { Ctx, ProgressThis } from "./context";
 import { addDecks, refreshCourse } from "./course-sync";
+import { accountErased } from "./errors";
 import { ensureLearner } from "./learners";
 import * as remote from "./remote";
 import * as store from "./store";
@@ -20,12 +22,13 @@ function enrollmentOf(row: store.EnrollmentRow): Enrollment {
 
 /** 201 with the new enrollment; 200 with the existing one when already enrolled. */
 export async function enroll(svc: ProgressThis, ctx: Ctx<{ id: string }>): Promise<Enrollment> {
-  const userId = svc.userId(ctx);
+  const userId = actorOf(ctx).id;
   const outline = await remote.courseOutline(ctx, ctx.params.id);
   await ensureLearner(svc, ctx, userId);
   const decks = await remote.flashcardsOf(ctx, outline);
   const now = svc.now();
   const { row, created } = await svc.withTransaction(async t => {
+    if (!(await store.lockLearner(svc, userId, t))) throw accountErased(userId);
     await store.saveCourseOutline(svc, outline, t);
     const inserted = await store.insertEnrollment(
       svc,
@@ -42,15 +45,21 @@ export async function enroll(svc: ProgressThis, ctx: Ctx<{ id: string }>): Promi
 }
 
 export async function myCourses(svc: ProgressThis, ctx: Ctx): Promise<EnrolledCourse[]> {
-  const userId = svc.userId(ctx);
-  let enrolled = await store.enrolledCoursesOf(svc, userId);
-  const ids = enrolled.map(e => e.enrollment.course_id);
-  const summaries = await remote.courseSummaries(ctx, ids);
+  const userId = actorOf(ctx).id;
+  const all = await store.enrolledCoursesOf(svc, userId);
+  const summaries = await remote.courseSummaries(
+    ctx,
+    all.map(e => e.enrollment.course_id),
+  );
+  // A course content no longer has (deleted) leaves the list; without content's answer, our copy stays.
+  const live = (e: store.EnrolledCourseRow) =>
+    summaries === undefined || summaries.has(e.enrollment.course_id);
+  let enrolled = all.filter(live);
   // A version published since we last looked (event or content's answer) refreshes the lesson list.
   let refreshed = false;
   for (const { enrollment, course: known } of enrolled) {
     const id = enrollment.course_id;
-    const latest = Math.max(summaries.get(id)?.version ?? 0, known?.version ?? 0);
+    const latest = Math.max(summaries?.get(id)?.version ?? 0, known?.version ?? 0);
     if ((known?.lessons_version ?? 0) < latest) {
       refreshed = true;
       await refreshCourse(svc, ctx, id, latest).catch((err: Error) =>
@@ -59,9 +68,9 @@ export async function myCourses(svc: ProgressThis, ctx: Ctx): Promise<EnrolledCo
     }
   }
   // Read again only if a course was refreshed just now.
-  if (refreshed) enrolled = await store.enrolledCoursesOf(svc, userId);
+  if (refreshed) enrolled = (await store.enrolledCoursesOf(svc, userId)).filter(live);
   return enrolled.map(({ enrollment: e, course: own, completed, total }) => {
-    const summary = summaries.get(e.course_id);
+    const summary = summaries?.get(e.course_id);
     const { enrolledAt, completedAt } = enrollmentOf(e);
     return {
       course: summary ?? {

@@ -4,11 +4,12 @@ import type { AnswerValue, GradableQuestion } from "../../models/progress.model"
 /**
  * Server-side grading against content's answer keys. Every question is worth
  * POINTS_PER_QUESTION points; `multiple` and `order` earn partial credit, `single` and
- * `text` are all or nothing. A lesson is passed at PASS_RATIO of the maximum score.
+ * `text` are all or nothing. A lesson is passed at PASS_MARK of the maximum score.
  */
 
-export const POINTS_PER_QUESTION = 10;
-export const PASS_RATIO = 0.8;
+const POINTS_PER_QUESTION = 10;
+/** The pass mark, 80 %, as a fraction so it is compared exactly. */
+const PASS_MARK = { right: 4n, of: 5n } as const;
 
 export interface GradedAttempt {
   score: number;
@@ -19,9 +20,21 @@ export interface GradedAttempt {
   results: QuestionResult[];
 }
 
-/** Case-, accent-width- and whitespace-insensitive: "  New   York " equals "new york". */
+/**
+ * How free-text answers are compared (api.md, Content): Unicode NFKC, typographic quotes and
+ * dashes folded to ASCII (phone keyboards type ’ and –), case folded, whitespace collapsed,
+ * final punctuation ignored. `I’m` equals `I'm`, "  New   York! " equals "new york".
+ */
 export function normalizeText(value: string): string {
-  return value.normalize("NFKC").trim().replace(/\s+/g, " ").toLocaleLowerCase("en");
+  return value
+    .normalize("NFKC")
+    .replace(/[\u2018\u2019\u201A\u201B\u2032\u02BC\u0060\u00B4]/g, "'")
+    .replace(/[\u201C\u201D\u201E\u201F\u2033\u00AB\u00BB]/g, '"')
+    .replace(/[\u2010-\u2015\u2212\uFE58\uFE63\uFF0D]/g, "-")
+    .toLocaleLowerCase("en")
+    .replace(/\s+/g, " ")
+    .trim()
+    .replace(/[\s.!?,;:\u2026]+$/u, "");
 }
 
 function asList(value: AnswerValue | undefined): string[] {
@@ -36,70 +49,95 @@ function asText(value: AnswerValue | undefined): string | undefined {
   return undefined;
 }
 
+/** A share of a question's points as an exact fraction: sums and the pass mark never round. */
+interface Credit {
+  right: number;
+  of: number;
+}
+
+const NONE: Credit = { right: 0, of: 1 };
+const FULL: Credit = { right: 1, of: 1 };
+
 /** Correct picks minus wrong picks over the size of the key, never below zero. */
-function gradeMultiple(given: string[], key: string[]): number {
+function gradeMultiple(given: string[], key: string[]): Credit {
   const expected = new Set(key.map(normalizeText));
   const picked = new Set(given.map(normalizeText));
-  if (expected.size === 0) return picked.size === 0 ? 1 : 0;
+  if (expected.size === 0) return picked.size === 0 ? FULL : NONE;
   let right = 0;
   let wrong = 0;
   for (const choice of picked) {
     if (expected.has(choice)) right += 1;
     else wrong += 1;
   }
-  return Math.max(0, (right - wrong) / expected.size);
+  return { right: Math.max(0, right - wrong), of: expected.size };
 }
 
 /** Share of positions holding the expected item; a sequence of another length is matched position by position. */
-function gradeOrder(given: string[], key: string[]): number {
-  if (key.length === 0) return given.length === 0 ? 1 : 0;
+function gradeOrder(given: string[], key: string[]): Credit {
+  if (key.length === 0) return given.length === 0 ? FULL : NONE;
   let right = 0;
   for (let i = 0; i < key.length; i += 1) {
     if (given[i] !== undefined && normalizeText(given[i]) === normalizeText(key[i])) right += 1;
   }
   // Extra items beyond the key are wrong positions too.
-  const positions = Math.max(key.length, given.length);
-  return right / positions;
+  return { right, of: Math.max(key.length, given.length) };
 }
 
-export function gradeQuestion(question: GradableQuestion, value: AnswerValue | undefined): number {
+function creditOf(question: GradableQuestion, value: AnswerValue | undefined): Credit {
   switch (question.type) {
     case "single":
     case "text": {
       const given = asText(value);
-      const key = asText(question.answer);
-      if (given === undefined || key === undefined) return 0;
-      return normalizeText(given) === normalizeText(key) ? 1 : 0;
+      if (given === undefined) return NONE;
+      // A text question may accept several answers; a single choice has exactly one key.
+      const accepted = asList(question.answer).map(normalizeText);
+      return accepted.includes(normalizeText(given)) ? FULL : NONE;
     }
     case "multiple":
-      return value === undefined ? 0 : gradeMultiple(asList(value), asList(question.answer));
+      return value === undefined ? NONE : gradeMultiple(asList(value), asList(question.answer));
     case "order":
-      return value === undefined ? 0 : gradeOrder(asList(value), asList(question.answer));
+      return value === undefined ? NONE : gradeOrder(asList(value), asList(question.answer));
     default:
-      return 0;
+      return NONE;
   }
 }
 
+/** The share (0..1) of the question's points the answer earns. */
+export function gradeQuestion(question: GradableQuestion, value: AnswerValue | undefined): number {
+  const credit = creditOf(question, value);
+  return credit.right / credit.of;
+}
+
+export type SheetProblem = { field: string; message: string; questionId?: string };
+
 export class AnswerSheetError extends Error {
-  constructor(readonly problems: Array<{ field: string; message: string; questionId: string }>) {
+  constructor(readonly problems: SheetProblem[]) {
     super("The answers do not match the lesson's questions");
   }
 }
 
-/** Grades a whole sheet. Unanswered questions score zero; answers to unknown questions are rejected. */
+function gcd(a: bigint, b: bigint): bigint {
+  return b === 0n ? a : gcd(b, a % b);
+}
+
+/**
+ * Grades a whole sheet. Every question must be answered exactly once and nothing else:
+ * a sheet that is not complete is refused before anything is graded, so it cannot reveal
+ * the answer key. Points are summed as exact fractions and compared with the pass mark
+ * unrounded (31.67 of 40 is 79.2 %: not a pass at 80 %).
+ */
 export function gradeAttempt(
   questions: GradableQuestion[],
   answers: AttemptAnswer[],
 ): GradedAttempt {
   const byId = new Map<string, AnswerValue>();
   const known = new Set(questions.map(q => q.id));
-  const problems: AnswerSheetError["problems"] = [];
+  const problems: SheetProblem[] = [];
   answers.forEach((answer, index) => {
     if (!known.has(answer.questionId)) {
       problems.push({
         field: `answers[${index}].questionId`,
         message: "is not a question of this lesson",
-        questionId: answer.questionId,
       });
     } else if (byId.has(answer.questionId)) {
       problems.push({
@@ -111,29 +149,46 @@ export function gradeAttempt(
       byId.set(answer.questionId, answer.value);
     }
   });
+  for (const question of questions) {
+    if (!byId.has(question.id)) {
+      problems.push({
+        field: "answers",
+        message: "must answer every question of the lesson",
+        questionId: question.id,
+      });
+    }
+  }
   if (problems.length > 0) throw new AnswerSheetError(problems);
 
-  let score = 0;
+  // The sum of every credit as one fraction num/den.
+  let num = 0n;
+  let den = 1n;
   let correctCount = 0;
   const results = questions.map<QuestionResult>(question => {
-    const credit = gradeQuestion(question, byId.get(question.id));
-    const points = Math.round(credit * POINTS_PER_QUESTION);
-    score += points;
-    if (credit === 1) correctCount += 1;
+    const credit = creditOf(question, byId.get(question.id));
+    num = num * BigInt(credit.of) + BigInt(credit.right) * den;
+    den *= BigInt(credit.of);
+    const common = gcd(num, den);
+    num /= common;
+    den /= common;
+    const correct = credit.right === credit.of;
+    if (correct) correctCount += 1;
     return {
       questionId: question.id,
-      correct: credit === 1,
-      credit: Math.round(credit * 100) / 100,
+      correct,
+      credit: Math.round((credit.right / credit.of) * 100) / 100,
       expected: question.answer,
       ...(question.explanation ? { explanation: question.explanation } : {}),
     };
   });
+  const count = BigInt(questions.length);
   const maxScore = questions.length * POINTS_PER_QUESTION;
   return {
-    score,
+    // Shown to two decimals; the exact sum decides the pass.
+    score: Number((num * BigInt(POINTS_PER_QUESTION) * 100n + den / 2n) / den) / 100,
     maxScore,
-    passed: maxScore > 0 && score >= PASS_RATIO * maxScore,
-    perfect: maxScore > 0 && score === maxScore,
+    passed: count > 0n && num * PASS_MARK.of >= PASS_MARK.right * count * den,
+    perfect: count > 0n && num === count * den,
     correctCount,
     results,
   };

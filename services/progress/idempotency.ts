@@ -1,18 +1,18 @@
+import { isUniqueViolation } from "../../lib/db/sql";
+import { actorOf } from "../../lib/auth/guard";
 import crypto from "node:crypto";
-import { Errors } from "moleculer";
 import type { Transaction } from "sequelize";
 import { answerStatus } from "../../lib/rest-answers";
 import type { AwardOutcome } from "./awards";
 import { publishScores } from "./boards";
 import type { Ctx, ProgressThis } from "./context";
+import { accountErased, idempotencyKeyReused } from "./errors";
 import * as store from "./store";
 
 /**
  * A learner's change runs once per Idempotency-Key: the answer is remembered with the
  * change, and a retry — even one racing the first request — gets the first answer.
  */
-
-const { MoleculerClientError } = Errors;
 
 export interface Guarded<T> {
   response: T;
@@ -32,11 +32,7 @@ function hashOf(scope: string, body: unknown): string {
 
 function replay<T>(ctx: Ctx<unknown>, stored: store.StoredAnswer, hash: string): T {
   if (stored.request_hash !== hash) {
-    throw new MoleculerClientError(
-      "This Idempotency-Key was used for a different request",
-      409,
-      "IDEMPOTENCY_KEY_REUSED",
-    );
+    throw idempotencyKeyReused();
   }
   answerStatus(ctx, stored.status);
   ctx.meta.$responseHeaders = { ...ctx.meta.$responseHeaders, "Idempotent-Replayed": "true" };
@@ -52,7 +48,7 @@ export async function settledAnswer<T>(
 ): Promise<T | undefined> {
   const key = ctx.meta.idempotencyKey;
   if (!key) return undefined;
-  const stored = await store.findIdempotent(svc, svc.userId(ctx), key);
+  const stored = await store.findIdempotent(svc, actorOf(ctx).id, key);
   return stored ? replay<T>(ctx, stored, hashOf(scope, body)) : undefined;
 }
 
@@ -68,13 +64,14 @@ export async function guarded<T>(
   status: number,
   work: (t: Transaction, learner: store.LearnerRow) => Promise<Guarded<T>>,
 ): Promise<T> {
-  const userId = svc.userId(ctx);
+  const userId = actorOf(ctx).id;
   const key = ctx.meta.idempotencyKey;
   const hash = hashOf(scope, body);
   let outcome: Guarded<T>;
   try {
     outcome = await svc.withTransaction(async t => {
       const learner = await store.lockLearner(svc, userId, t);
+      if (!learner) throw accountErased(userId);
       if (key) {
         const stored = await store.findIdempotent(svc, userId, key, t);
         if (stored) throw new Replay(stored);
@@ -92,7 +89,7 @@ export async function guarded<T>(
     });
   } catch (err) {
     if (err instanceof Replay) return replay<T>(ctx, err.stored, hash);
-    if (key && store.isUniqueViolation(err)) {
+    if (key && isUniqueViolation(err)) {
       const stored = await store.findIdempotent(svc, userId, key);
       if (stored) return replay<T>(ctx, stored, hash);
     }

@@ -12,7 +12,7 @@ import type { LeaderboardPeriod } from "../../models/progress.model";
  * PostgreSQL on the next read with the same ZADD GT, so racing awards are never lost.
  */
 
-export interface BoardEntry {
+interface BoardEntry {
   userId: string;
   xp: number;
 }
@@ -21,7 +21,7 @@ export interface LeaderboardSource {
   scores(week: string | null): Promise<BoardEntry[]>;
   names(ids: string[]): Promise<Map<string, string>>;
   top(week: string | null, limit: number): Promise<BoardEntry[]>;
-  rank(week: string | null, userId: string): Promise<{ rank: number | null; xp: number }>;
+  rank(week: string | null, userId: string): Promise<OwnRank>;
 }
 
 export interface RankedEntry {
@@ -29,6 +29,34 @@ export interface RankedEntry {
   userId: string;
   name: string;
   xp: number;
+}
+
+type OwnRank = { rank: number | null; xp: number };
+type BoardView = { top: RankedEntry[]; me: OwnRank };
+
+/** Entries in score order, numbered from 1, with the names known for them. */
+function ranked(entries: BoardEntry[], names: Map<string, string>): RankedEntry[] {
+  return entries.map((e, i) => ({
+    rank: i + 1,
+    userId: e.userId,
+    name: names.get(e.userId) ?? "",
+    xp: e.xp,
+  }));
+}
+
+/** The top and the learner's rank by two independent reads. */
+async function readView(
+  board: Leaderboard,
+  period: LeaderboardPeriod,
+  week: string,
+  limit: number,
+  userId: string,
+): Promise<BoardView> {
+  const [top, me] = await Promise.all([
+    board.top(period, week, limit),
+    board.rank(period, week, userId),
+  ]);
+  return { top, me };
 }
 
 export interface Leaderboard {
@@ -41,18 +69,9 @@ export interface Leaderboard {
     weekly: number,
   ): Promise<void>;
   top(period: LeaderboardPeriod, week: string, limit: number): Promise<RankedEntry[]>;
-  rank(
-    period: LeaderboardPeriod,
-    week: string,
-    userId: string,
-  ): Promise<{ rank: number | null; xp: number }>;
+  rank(period: LeaderboardPeriod, week: string, userId: string): Promise<OwnRank>;
   /** Top `limit` and the learner's own rank, in as few round trips as the store allows. */
-  view(
-    period: LeaderboardPeriod,
-    week: string,
-    limit: number,
-    userId: string,
-  ): Promise<{ top: RankedEntry[]; me: { rank: number | null; xp: number } }>;
+  view(period: LeaderboardPeriod, week: string, limit: number, userId: string): Promise<BoardView>;
   rename(userId: string, name: string): Promise<void>;
   remove(userId: string): Promise<void>;
   close(): Promise<void>;
@@ -132,13 +151,7 @@ export class RedisLeaderboard implements Leaderboard {
     const entries: BoardEntry[] = [];
     for (let i = 0; i < flat.length; i += 2)
       entries.push({ userId: flat[i], xp: Number(flat[i + 1]) });
-    const names = await this.namesOf(entries.map(e => e.userId));
-    return entries.map((e, i) => ({
-      rank: i + 1,
-      userId: e.userId,
-      name: names.get(e.userId) ?? "",
-      xp: e.xp,
-    }));
+    return ranked(entries, await this.namesOf(entries.map(e => e.userId)));
   }
 
   /**
@@ -150,7 +163,7 @@ export class RedisLeaderboard implements Leaderboard {
     week: string,
     limit: number,
     userId: string,
-  ): Promise<{ top: RankedEntry[]; me: { rank: number | null; xp: number } }> {
+  ): Promise<BoardView> {
     const key = this.key(period, week);
     const replies = await this.redis
       .pipeline()
@@ -162,11 +175,7 @@ export class RedisLeaderboard implements Leaderboard {
     if (!replies || failed) throw failed?.[0] ?? new Error("leaderboard pipeline failed");
     if (replies[0][1] !== 1) {
       // Board lost (Redis restarted or flushed): rebuild, then the plain reads.
-      const [top, me] = await Promise.all([
-        this.top(period, week, limit),
-        this.rank(period, week, userId),
-      ]);
-      return { top, me };
+      return readView(this, period, week, limit, userId);
     }
     const rank = replies[1][1] as number | null;
     const me =
@@ -191,11 +200,7 @@ export class RedisLeaderboard implements Leaderboard {
     return entries;
   }
 
-  async rank(
-    period: LeaderboardPeriod,
-    week: string,
-    userId: string,
-  ): Promise<{ rank: number | null; xp: number }> {
+  async rank(period: LeaderboardPeriod, week: string, userId: string): Promise<OwnRank> {
     await this.ensure(period, week);
     const key = this.key(period, week);
     const [rank, score] = await Promise.all([
@@ -263,20 +268,10 @@ export class SqlLeaderboard implements Leaderboard {
 
   async top(period: LeaderboardPeriod, week: string, limit: number): Promise<RankedEntry[]> {
     const entries = await this.source.top(period === "all" ? null : week, limit);
-    const names = await this.source.names(entries.map(e => e.userId));
-    return entries.map((e, i) => ({
-      rank: i + 1,
-      userId: e.userId,
-      name: names.get(e.userId) ?? "",
-      xp: e.xp,
-    }));
+    return ranked(entries, await this.source.names(entries.map(e => e.userId)));
   }
 
-  rank(
-    period: LeaderboardPeriod,
-    week: string,
-    userId: string,
-  ): Promise<{ rank: number | null; xp: number }> {
+  rank(period: LeaderboardPeriod, week: string, userId: string): Promise<OwnRank> {
     return this.source.rank(period === "all" ? null : week, userId);
   }
 
@@ -285,12 +280,8 @@ export class SqlLeaderboard implements Leaderboard {
     week: string,
     limit: number,
     userId: string,
-  ): Promise<{ top: RankedEntry[]; me: { rank: number | null; xp: number } }> {
-    const [top, me] = await Promise.all([
-      this.top(period, week, limit),
-      this.rank(period, week, userId),
-    ]);
-    return { top, me };
+  ): Promise<BoardView> {
+    return readView(this, period, week, limit, userId);
   }
 
   async rename(): Promise<void> {}

@@ -1,4 +1,6 @@
+import { actorOf } from "../../lib/auth/guard";
 import type { Context } from "moleculer";
+import { accountErased } from "./errors";
 import type { UnlockedAchievement } from "../../models/achievement.model";
 import type { ActivityDay, ProgressView } from "../../models/progress.model";
 import { achievementName } from "./achievements";
@@ -10,7 +12,10 @@ import { settle } from "./streaks";
 
 /** The learner: their row (a copy of users' profile) and what they read about themselves. */
 
-/** The learner's row; a learner we have not heard of (event still on its way) is created from users' profile. */
+/**
+ * The learner's row; a learner we have not heard of (event still on its way) is created
+ * from users' profile, an erased one never again.
+ */
 export async function ensureLearner(
   svc: ProgressThis,
   ctx: Context,
@@ -26,15 +31,17 @@ export async function ensureLearner(
       ? { name: profile.name, timezone: profile.timezone, dailyGoalXp: profile.dailyGoalXp }
       : {},
   );
-  return (await store.findLearner(svc, userId)) as store.LearnerRow;
+  const created = await store.findLearner(svc, userId);
+  if (!created) throw accountErased(userId);
+  return created;
 }
 
 export async function myProgress(svc: ProgressThis, ctx: Ctx): Promise<ProgressView> {
-  const userId = svc.userId(ctx);
+  const userId = actorOf(ctx).id;
   const now = svc.now();
-  // Every time zone's date is within a day of UTC's: those days are read, today's picked below.
-  const utcToday = localDate(now, "UTC");
-  const read = () => store.learnerSummary(svc, userId, addDays(utcToday, -1), addDays(utcToday, 1));
+  // A local day is at most ~26 hours long and ends within 14 hours of now: two days of entries cover it.
+  const since = new Date(now.getTime() - 2 * 86_400_000);
+  const read = () => store.learnerSummary(svc, userId, since);
   // The daily goal lives in users; our copy answers when users cannot. Both asked at once.
   const [found, profile] = await Promise.all([read(), remote.profileOf(ctx, userId, 250)]);
   let summary = found;
@@ -64,13 +71,15 @@ export async function myProgress(svc: ProgressThis, ctx: Ctx): Promise<ProgressV
       freezes: streak.freezes,
     },
     completedLessons: Number(summary.completed_lessons),
-    todayXp: summary.xp_by_date[today] ?? 0,
+    todayXp: summary.recent_xp
+      .filter(([at]) => localDate(new Date(at), safeTimeZone(learner.timezone)) === today)
+      .reduce((sum, [, xp]) => sum + xp, 0),
     dailyGoalXp: learner.daily_goal_xp,
   };
 }
 
 export async function myAchievements(svc: ProgressThis, ctx: Ctx): Promise<UnlockedAchievement[]> {
-  const unlocked = await store.achievementsOf(svc, svc.userId(ctx));
+  const unlocked = await store.achievementsOf(svc, actorOf(ctx).id);
   return unlocked.map(a => ({
     code: a.code,
     name: achievementName(a.code),
@@ -83,12 +92,14 @@ export async function myActivity(
   svc: ProgressThis,
   ctx: Ctx<{ days: number }>,
 ): Promise<ActivityDay[]> {
-  const userId = svc.userId(ctx);
+  const userId = actorOf(ctx).id;
   const learner = await ensureLearner(svc, ctx, userId);
   const today = localDate(svc.now(), safeTimeZone(learner.timezone));
   const from = addDays(today, -(ctx.params.days - 1));
   const recorded = new Map(
-    (await store.activityBetween(svc, userId, from, today)).map(d => [d.date, d]),
+    (await store.activityBetween(svc, userId, safeTimeZone(learner.timezone), from, today)).map(
+      d => [d.date, d],
+    ),
   );
   const days: ActivityDay[] = [];
   for (let i = 0; i < ctx.params.days; i += 1) {

@@ -1,8 +1,9 @@
+import { actorOf } from "../../lib/auth/guard";
 import crypto from "node:crypto";
-import { Errors, type Context } from "moleculer";
+import type { Context } from "moleculer";
 import type { Transaction } from "sequelize";
 import type { CompletionResult } from "../../models/attempt.model";
-import type { LessonForGrading } from "../../models/progress.model";
+import type { LessonForGrading } from "../../models/lesson.model";
 import { applyAward, recordLessonCompletion, type EmitDurable } from "./awards";
 import type { Ctx, ProgressThis } from "./context";
 import { refreshCourse } from "./course-sync";
@@ -10,10 +11,9 @@ import { guarded, settledAnswer } from "./idempotency";
 import { ensureLearner } from "./learners";
 import * as remote from "./remote";
 import { completionXp } from "./xp";
+import { lessonRequiresAttempt } from "./errors";
 
 /** Completing a lesson: shared by a reading lesson's "done" and a passed attempt. */
-
-const { MoleculerClientError } = Errors;
 
 /** The learner's row and progress's copy of the lesson's course, ready before their transaction. */
 export async function prepareCompletion(
@@ -58,18 +58,13 @@ export async function completeLesson(
   svc: ProgressThis,
   ctx: Ctx<{ id: string }>,
 ): Promise<CompletionResult> {
-  const userId = svc.userId(ctx);
+  const userId = actorOf(ctx).id;
   const lessonId = ctx.params.id;
   const settled = await settledAnswer<CompletionResult>(svc, ctx, "complete", { lessonId });
   if (settled) return settled;
   const lesson = await remote.lessonForGrading(ctx, lessonId);
   if (lesson.kind === "quiz") {
-    throw new MoleculerClientError(
-      "A quiz is completed by passing an attempt",
-      409,
-      "LESSON_REQUIRES_ATTEMPT",
-      { id: lessonId, kind: lesson.kind },
-    );
+    throw lessonRequiresAttempt(lessonId, lesson.kind);
   }
   await prepareCompletion(svc, ctx, userId, lesson);
   const now = svc.now();
@@ -96,6 +91,7 @@ export async function completeLesson(
         xp: xpEarned,
         reason: "lesson",
         ref: lessonId,
+        lessonId,
         lessons: first ? 1 : 0,
       },
       t,

@@ -171,11 +171,70 @@ CREATE TABLE IF NOT EXISTS "${s}".streak_reminders (
 `;
 }
 
+/**
+ * Card and question ids are the author's, unique only within their lesson: a learner's card
+ * state and its review log are keyed by (lesson, card), so a deck elsewhere reusing an id
+ * cannot touch them. Scores keep their fractions (the pass mark is compared exactly). The
+ * ledger says which lesson paid and whether it was a repeat (the daily cap per lesson), and
+ * erased learners leave a tombstone that every write path checks.
+ */
+function scopedIds(s: string): string {
+  return `
+ALTER TABLE "${s}".review_cards DROP CONSTRAINT IF EXISTS review_cards_pkey;
+ALTER TABLE "${s}".review_cards ADD PRIMARY KEY (user_id, lesson_id, card_id);
+
+ALTER TABLE "${s}".review_logs ADD COLUMN IF NOT EXISTS lesson_id text;
+UPDATE "${s}".review_logs l SET lesson_id = c.lesson_id FROM "${s}".review_cards c
+  WHERE l.lesson_id IS NULL AND c.user_id = l.user_id AND c.card_id = l.card_id;
+DROP INDEX IF EXISTS "${s}".review_logs_card;
+CREATE INDEX IF NOT EXISTS review_logs_card ON "${s}".review_logs (user_id, lesson_id, card_id, reviewed_at);
+
+ALTER TABLE "${s}".attempts ALTER COLUMN score TYPE double precision;
+ALTER TABLE "${s}".lesson_completions ALTER COLUMN best_score TYPE double precision;
+
+ALTER TABLE "${s}".xp_ledger ADD COLUMN IF NOT EXISTS lesson_id text;
+ALTER TABLE "${s}".xp_ledger ADD COLUMN IF NOT EXISTS repeat boolean NOT NULL DEFAULT false;
+UPDATE "${s}".xp_ledger SET lesson_id = ref WHERE reason = 'lesson' AND lesson_id IS NULL;
+UPDATE "${s}".xp_ledger x SET lesson_id = a.lesson_id FROM "${s}".attempts a
+  WHERE x.reason = 'attempt' AND x.lesson_id IS NULL AND a.id = x.ref;
+CREATE INDEX IF NOT EXISTS xp_ledger_lesson ON "${s}".xp_ledger (user_id, lesson_id, occurred_at) WHERE repeat;
+
+CREATE TABLE IF NOT EXISTS "${s}".erased_users (
+  user_id text PRIMARY KEY,
+  erased_at timestamptz NOT NULL
+);
+`;
+}
+
 export const progressMigrations: Migration[] = [
   {
     name: "0001-progress-init",
     async up({ context }) {
       await context.sequelize.query(init(context.schema));
+    },
+  },
+  {
+    name: "0002-progress-lesson-scoped-ids",
+    async up({ context }) {
+      await context.sequelize.query(scopedIds(context.schema));
+    },
+  },
+  {
+    name: "0003-progress-learner-event-sequence",
+    async up({ context }) {
+      // The newest user.* event (its sequence) whose name and time zone the learner row holds.
+      await context.sequelize.query(
+        `ALTER TABLE "${context.schema}".learners ADD COLUMN IF NOT EXISTS profile_sequence bigint NOT NULL DEFAULT 0`,
+      );
+    },
+  },
+  {
+    name: "0004-progress-event-sequence",
+    async up({ context }) {
+      // The learner's progress.* event counter (events.md: a per-aggregate version in every event).
+      await context.sequelize.query(
+        `ALTER TABLE "${context.schema}".learners ADD COLUMN IF NOT EXISTS event_sequence bigint NOT NULL DEFAULT 0`,
+      );
     },
   },
 ];

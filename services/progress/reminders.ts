@@ -14,8 +14,8 @@ import * as store from "./store";
  * alive but today has not counted yet.
  */
 
-export const EVENING_HOUR = 19;
-export const REMINDER_LOCK_KEY = 0x4c4d5052; // "LMPR"
+const EVENING_HOUR = 19;
+const REMINDER_LOCK_KEY = 0x4c4d5052; // "LMPR"
 
 export interface ReminderRun {
   /** False when another node held the lock and did this round. */

@@ -1,19 +1,15 @@
-import { Errors, type Context } from "moleculer";
-import type { PublishedReadCache } from "../../lib/gateway/published-reads";
-import type {
-  CourseOutline,
-  CourseSummary,
-  FlashcardSource,
-  LessonForGrading,
-  UserProfile,
-} from "../../models/progress.model";
+import type { Context } from "moleculer";
+import type { PublishedReadCache } from "../../lib/published-read-cache";
+import type { CourseBrief, CourseOutline } from "../../models/course.model";
+import type { LessonForGrading } from "../../models/lesson.model";
+import type { FlashcardSource } from "../../models/progress.model";
+import type { UserSummary } from "../../models/user.model";
+import { courseNotFound, lessonNotFound } from "./errors";
 
 /**
  * Calls to content and users (their internal actions). A 404 from content becomes this
  * service's own 404 type; anything else (content down: 503) passes through unchanged.
  */
-
-const { MoleculerClientError } = Errors;
 
 function isNotFound(err: unknown): boolean {
   // Moleculer's ServiceNotFound/NotAvailable errors are 404s too: content being down must stay a 503.
@@ -46,8 +42,7 @@ export async function lessonForGrading(ctx: Context, lessonId: string): Promise<
     copy?.set(key, lesson, generation);
     return lesson;
   } catch (err) {
-    if (isNotFound(err))
-      throw new MoleculerClientError("Lesson not found", 404, "LESSON_NOT_FOUND", { id: lessonId });
+    if (isNotFound(err)) throw lessonNotFound(lessonId);
     throw err;
   }
 }
@@ -58,25 +53,27 @@ export async function courseOutline(ctx: Context, courseId: string): Promise<Cou
       courseId,
     });
   } catch (err) {
-    if (isNotFound(err))
-      throw new MoleculerClientError("Course not found", 404, "COURSE_NOT_FOUND", { id: courseId });
+    if (isNotFound(err)) throw courseNotFound(courseId);
     throw err;
   }
 }
 
-/** Summaries for display; an unreachable content service leaves the caller with its own copy. */
+/**
+ * Summaries of the published courses among `ids` (a course absent from the answer no longer
+ * exists); undefined when content cannot answer, leaving the caller with its own copy.
+ */
 export async function courseSummaries(
   ctx: Context,
   ids: string[],
-): Promise<Map<string, CourseSummary>> {
+): Promise<Map<string, CourseBrief> | undefined> {
   if (ids.length === 0) return new Map();
   const copy = copyOf(ctx);
   const key = `coursesByIds:${JSON.stringify([...ids].sort())}`;
-  const held = copy?.get(key) as CourseSummary[] | undefined;
+  const held = copy?.get(key) as CourseBrief[] | undefined;
   if (held) return new Map(held.map(c => [c.id, c]));
   const generation = copy?.generation ?? 0;
   try {
-    const found = await ctx.call<CourseSummary[], { ids: string[] }>("content.coursesByIds", {
+    const found = await ctx.call<CourseBrief[], { ids: string[] }>("content.coursesByIds", {
       ids,
     });
     copy?.set(key, found, generation);
@@ -85,7 +82,7 @@ export async function courseSummaries(
     ctx.service?.logger.warn(
       `content.coursesByIds failed, answering from progress's copy: ${(err as Error).message}`,
     );
-    return new Map();
+    return undefined;
   }
 }
 
@@ -114,14 +111,14 @@ export async function profileOf(
   ctx: Context,
   userId: string,
   timeout = 1000,
-): Promise<UserProfile | undefined> {
+): Promise<UserSummary | undefined> {
   const copy = usersCopyOf(ctx);
   const key = `profile:${userId}`;
-  const held = copy?.get(key) as UserProfile | undefined;
+  const held = copy?.get(key) as UserSummary | undefined;
   if (held) return held;
   const generation = copy?.generation ?? 0;
   try {
-    const found = await ctx.call<UserProfile[], { ids: string[] }>(
+    const found = await ctx.call<UserSummary[], { ids: string[] }>(
       "users.profiles",
       { ids: [userId] },
       { timeout },

@@ -1,4 +1,4 @@
-import { Errors } from "moleculer";
+import { actorOf } from "../../lib/auth/guard";
 import type { DueCard, ReviewRating, ReviewResult } from "../../models/review.model";
 import { applyAward } from "./awards";
 import type { Ctx, ProgressThis } from "./context";
@@ -8,16 +8,15 @@ import { ensureLearner } from "./learners";
 import { cardStateOf, review } from "./srs";
 import * as store from "./store";
 import { reviewXp } from "./xp";
+import { cardNotFound } from "./errors";
 
 /** Flashcard reviews: the cards due now and a rating that reschedules one (FSRS). */
-
-const { MoleculerClientError } = Errors;
 
 export async function dueReviews(
   svc: ProgressThis,
   ctx: Ctx<{ limit: number }>,
 ): Promise<DueCard[]> {
-  const userId = svc.userId(ctx);
+  const userId = actorOf(ctx).id;
   await syncNewDecks(svc, ctx, userId);
   const due = await store.dueCards(svc, userId, svc.now(), ctx.params.limit);
   return due.map(c => ({
@@ -31,19 +30,21 @@ export async function dueReviews(
 
 export async function reviewCard(
   svc: ProgressThis,
-  ctx: Ctx<{ cardId: string; rating: ReviewRating }>,
+  ctx: Ctx<{ lessonId: string; cardId: string; rating: ReviewRating }>,
 ): Promise<ReviewResult> {
-  const userId = svc.userId(ctx);
-  const { cardId, rating } = ctx.params;
+  const userId = actorOf(ctx).id;
+  const { lessonId, cardId, rating } = ctx.params;
+  const key = { userId, lessonId, cardId };
   await ensureLearner(svc, ctx, userId);
   const now = svc.now();
   const emit = svc.emitter(ctx);
-  return guarded<ReviewResult>(svc, ctx, "review", { cardId, rating }, 200, async (t, learner) => {
-    const card = await store.lockCard(svc, userId, cardId, t);
-    if (!card) throw new MoleculerClientError("Card not found", 404, "CARD_NOT_FOUND", { cardId });
+  const body = { lessonId, cardId, rating };
+  return guarded<ReviewResult>(svc, ctx, "review", body, 200, async (t, learner) => {
+    const card = await store.lockCard(svc, key, t);
+    if (!card) throw cardNotFound(lessonId, cardId);
     const wasDue = new Date(card.due).getTime() <= now.getTime();
     const outcome = review(cardStateOf(card), rating, now);
-    await store.saveCardReview(svc, userId, cardId, outcome.card, outcome.log, t);
+    await store.saveCardReview(svc, key, outcome.card, outcome.log, t);
     const xpEarned = reviewXp(wasDue);
     const award = await applyAward(
       { db: svc, emit },
@@ -52,12 +53,13 @@ export async function reviewCard(
         now,
         xp: xpEarned,
         reason: "review",
-        ref: cardId,
+        ref: `${lessonId}/${cardId}`,
         reviews: 1,
       },
       t,
     );
     const response: ReviewResult = {
+      lessonId,
       cardId,
       due: outcome.card.due.toISOString(),
       stability: outcome.card.stability,

@@ -12,7 +12,7 @@ import { daysBetween } from "./clock";
  *   the same day: a time-zone move never breaks or double-counts a streak.
  */
 
-export const FREEZE_EVERY = 7;
+const FREEZE_EVERY = 7;
 export const MAX_FREEZES = 2;
 
 export interface StreakState {

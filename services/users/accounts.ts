@@ -1,6 +1,7 @@
 import type { Context } from "moleculer";
 import { Op, UniqueConstraintError, type Transaction, type WhereOptions } from "sequelize";
 import { v7 as uuidv7 } from "uuid";
+import { rolesChanged, sessionEnded, userErased } from "../../lib/auth/revocations";
 import type { RequestMeta, Role } from "../../models/auth.model";
 import {
   normaliseEmail,
@@ -11,11 +12,14 @@ import {
   type UserSummary,
 } from "../../models/user.model";
 import type { UsersDeps } from "./deps";
+import { emitUserEvent } from "./user-events";
 import {
   emailTaken,
   invalidCredentials,
   invalidRefreshToken,
+  lastAdmin,
   mfaRequired,
+  ownAdminRole,
   tooManyAttempts,
   userNotFound,
 } from "./errors";
@@ -31,9 +35,10 @@ import {
 } from "./passwords";
 import { openSession, rotateRefreshToken, type ClientInfo } from "./sessions";
 import { signAccessToken } from "./tokens";
+import { pageOf } from "../../lib/params";
 
 /** Email verification links stay valid three days (there is no resend route in the contract). */
-export const VERIFY_TOKEN_TTL_MS = 72 * 60 * 60 * 1000;
+const VERIFY_TOKEN_TTL_MS = 72 * 60 * 60 * 1000;
 
 export interface AuthAnswer {
   user: UserProfile;
@@ -51,7 +56,7 @@ export interface TokenAnswer {
 // Any action's context: only meta is read here.
 type Ctx = Pick<Context<unknown, RequestMeta>, "meta" | "requestID">;
 
-export function clientOf(meta: RequestMeta): ClientInfo {
+function clientOf(meta: RequestMeta): ClientInfo {
   return { userAgent: meta.userAgent, ip: meta.clientIp };
 }
 
@@ -76,11 +81,7 @@ async function tokensFor(
   return { accessToken, refreshToken, expiresIn };
 }
 
-export async function findUser(
-  deps: UsersDeps,
-  id: string,
-  t?: Transaction,
-): Promise<UserRow | null> {
+async function findUser(deps: UsersDeps, id: string, t?: Transaction): Promise<UserRow | null> {
   const row = await deps.User.findByPk(id, { transaction: t });
   return row ? row.get({ plain: true }) : null;
 }
@@ -123,9 +124,17 @@ export async function register(
         "verify",
         VERIFY_TOKEN_TTL_MS,
       );
-      await deps.emitDurable(
+      await emitUserEvent(
+        deps,
         "user.created",
-        { userId: user.id, email, name: user.name, timezone: user.timezone, verificationToken },
+        {
+          userId: user.id,
+          email,
+          name: user.name,
+          timezone: user.timezone,
+          verificationToken,
+          emailVerified: false,
+        },
         { transaction: t, ctx },
       );
       const session = await openSession(deps, t, user.id, clientOf(ctx.meta));
@@ -203,8 +212,11 @@ export async function refresh(
 ): Promise<TokenAnswer> {
   const result = await rotateRefreshToken(deps, refreshToken, clientOf(ctx.meta));
   if (!result.ok) {
-    if (result.reason === "reuse")
+    if (result.reason === "reuse") {
       deps.logger.warn("Refresh token reuse detected; the session was revoked");
+      // The holder of the copy may also hold the family's current access token.
+      await deps.revoke([sessionEnded(result.sessionId)], ctx);
+    }
     throw invalidRefreshToken();
   }
   return tokensFor(deps, result.user, result.sessionId, result.refreshToken);
@@ -235,7 +247,8 @@ export async function updateProfile(
     await row.update({ ...changes, updatedAt: new Date() }, { transaction: t });
     const after = row.get({ plain: true });
     if (after.name !== before.name || after.timezone !== before.timezone) {
-      await deps.emitDurable(
+      await emitUserEvent(
+        deps,
         "user.updated",
         { userId, name: after.name, timezone: after.timezone },
         { transaction: t, ctx },
@@ -279,11 +292,25 @@ export async function listUsers(
   );
   return {
     rows: rows.map(row => toProfile(row.get({ plain: true }))),
-    total: count,
-    page: params.page,
-    pageSize: params.pageSize,
-    totalPages: Math.ceil(count / params.pageSize),
+    ...pageOf(count, params.page, params.pageSize),
   };
+}
+
+/**
+ * Refuses (409) to leave the cluster without an admin: `userId` may lose its admin role only
+ * while another admin remains. Every admin row is locked, in id order, so two admins
+ * demoting each other at once are serialised and the second finds itself the last.
+ */
+async function keepAnotherAdmin(deps: UsersDeps, t: Transaction, userId: string): Promise<void> {
+  const admins = await deps.User.findAll({
+    attributes: ["id"],
+    where: { roles: { [Op.contains]: ["admin"] } },
+    order: [["id", "ASC"]],
+    lock: t.LOCK.UPDATE,
+    transaction: t,
+  });
+  const ids = admins.map(row => row.get("id"));
+  if (ids.includes(userId) && ids.length === 1) throw lastAdmin();
 }
 
 export async function setRoles(
@@ -292,11 +319,20 @@ export async function setRoles(
   roles: Role[],
   ctx: Ctx,
 ): Promise<UserProfile> {
-  const [count] = await deps.User.update(
-    { roles, updatedAt: new Date() },
-    { where: { id: userId } },
-  );
-  if (count === 0) throw userNotFound(userId);
+  const now = new Date();
+  await deps.withTransaction(async t => {
+    if (!roles.includes("admin")) {
+      if (ctx.meta.user?.id === userId) throw ownAdminRole();
+      await keepAnotherAdmin(deps, t, userId);
+    }
+    const [count] = await deps.User.update(
+      { roles, updatedAt: now },
+      { where: { id: userId }, transaction: t },
+    );
+    if (count === 0) throw userNotFound(userId);
+  });
+  // A token issued before keeps only the roles still held: a demoted author gets 403 at once.
+  await deps.revoke([rolesChanged(userId, roles, now.getTime())], ctx);
   await deps.userChanged(userId, ctx);
   return profileOf(deps, userId);
 }
@@ -307,10 +343,14 @@ export async function removeUser(
   ctx: Ctx,
 ): Promise<{ id: string; deleted: true }> {
   await deps.withTransaction(async t => {
-    const count = await deps.User.destroy({ where: { id: userId }, transaction: t });
-    if (count === 0) throw userNotFound(userId);
-    await deps.emitDurable("user.deleted", { userId }, { transaction: t, ctx });
+    await keepAnotherAdmin(deps, t, userId);
+    const exists = await deps.User.count({ where: { id: userId }, transaction: t });
+    if (exists === 0) throw userNotFound(userId);
+    // Versioned from the row, so before it goes.
+    await emitUserEvent(deps, "user.deleted", { userId }, { transaction: t, ctx });
+    await deps.User.destroy({ where: { id: userId }, transaction: t });
   });
+  await deps.revoke([userErased(userId)], ctx);
   await deps.userChanged(userId, ctx);
   return { id: userId, deleted: true };
 }
@@ -364,7 +404,8 @@ export async function ensureAdmin(
         "verify",
         VERIFY_TOKEN_TTL_MS,
       );
-      await deps.emitDurable(
+      await emitUserEvent(
+        deps,
         "user.created",
         {
           userId: row.id,
@@ -372,6 +413,7 @@ export async function ensureAdmin(
           name: row.name,
           timezone: row.timezone,
           verificationToken,
+          emailVerified: true,
         },
         { transaction: t },
       );

@@ -1,8 +1,11 @@
 import type { Context } from "moleculer";
+import { sessionEnded, tokensIssuedBefore, type Revocation } from "../../lib/auth/revocations";
 import type { RequestMeta } from "../../models/auth.model";
 import { normaliseEmail } from "../../models/user.model";
 import type { UsersDeps } from "./deps";
-import { invalidOneTimeToken, userNotFound, validationError, weakPassword } from "./errors";
+import { emitUserEvent } from "./user-events";
+import { validationError } from "../../lib/errors";
+import { invalidOneTimeToken, userNotFound, weakPassword } from "./errors";
 import { limitKey } from "./limits";
 import { claimOneTimeToken, issueOneTimeToken, voidOneTimeTokens } from "./one-time-tokens";
 import { hashPassword, passwordProblems, verifyPassword } from "./passwords";
@@ -11,7 +14,7 @@ import { revokeSessions } from "./sessions";
 type Ctx = Pick<Context<unknown, RequestMeta>, "meta" | "requestID">;
 
 /** Reset links live one hour (security.md line 16). */
-export const RESET_TOKEN_TTL_MS = 60 * 60 * 1000;
+const RESET_TOKEN_TTL_MS = 60 * 60 * 1000;
 
 export async function verifyEmail(deps: UsersDeps, token: string, ctx: Ctx): Promise<void> {
   const userId = await deps.withTransaction(async t => {
@@ -22,7 +25,7 @@ export async function verifyEmail(deps: UsersDeps, token: string, ctx: Ctx): Pro
       { where: { id, emailVerified: false }, transaction: t },
     );
     if (changed === 1)
-      await deps.emitDurable("user.email_verified", { userId: id }, { transaction: t, ctx });
+      await emitUserEvent(deps, "user.email_verified", { userId: id }, { transaction: t, ctx });
     return id;
   });
   if (userId === null) throw invalidOneTimeToken();
@@ -51,7 +54,8 @@ export async function requestPasswordReset(
     // Only the newest link works: older ones in the mailbox are void.
     await voidOneTimeTokens(deps, t, user.id, "reset");
     const resetToken = await issueOneTimeToken(deps, t, user.id, "reset", RESET_TOKEN_TTL_MS);
-    await deps.emitDurable(
+    await emitUserEvent(
+      deps,
       "user.password_reset_requested",
       { userId: user.id, email: user.email, name: user.name, resetToken },
       { transaction: t, ctx },
@@ -68,10 +72,11 @@ export async function resetPassword(
   deps: UsersDeps,
   token: string,
   password: string,
+  ctx?: Pick<Context, "requestID">,
 ): Promise<void> {
   // Length and common passwords were checked with the other params (newPasswordParam).
   const passwordHash = await hashPassword(password);
-  const email = await deps.withTransaction(async t => {
+  const { email, revoked } = await deps.withTransaction(async t => {
     const userId = await claimOneTimeToken(deps, t, token, "reset");
     if (userId === null) throw invalidOneTimeToken();
     const row = await deps.User.findByPk(userId, { transaction: t, lock: t.LOCK.UPDATE });
@@ -83,9 +88,10 @@ export async function resetPassword(
     const now = new Date();
     await row.update({ passwordHash, passwordChangedAt: now, updatedAt: now }, { transaction: t });
     await voidOneTimeTokens(deps, t, userId, "reset");
-    await revokeSessions(deps, t, userId, "password_reset");
-    return user.email;
+    const ended = await revokeSessions(deps, t, userId, "password_reset");
+    return { email: user.email, revoked: passwordRevocations(userId, ended, now) };
   });
+  await deps.revoke(revoked, ctx);
   await deps.limits.loginAccount.reset(limitKey(email));
 }
 
@@ -117,19 +123,32 @@ export async function changePassword(
   problems.push(...passwordProblems(params.newPassword, "newPassword", user.email));
   if (problems.length > 0) throw validationError(problems);
   const passwordHash = await hashPassword(params.newPassword);
-  await deps.withTransaction(async t => {
+  const revoked = await deps.withTransaction(async t => {
     const now = new Date();
     await deps.User.update(
       { passwordHash, passwordChangedAt: now, updatedAt: now },
       { where: { id: userId }, transaction: t },
     );
     await voidOneTimeTokens(deps, t, userId, "reset");
-    await revokeSessions(
+    const ended = await revokeSessions(
       deps,
       t,
       userId,
       "password_change",
       ctx.meta.user?.sid ? { except: ctx.meta.user.sid } : {},
     );
+    return passwordRevocations(userId, ended, now);
   });
+  await deps.revoke(revoked, ctx);
+}
+
+/**
+ * After a new password, no access token issued before it works (api.md): the caller's own
+ * too — its session stays, so its refresh token gets one that does.
+ */
+function passwordRevocations(userId: string, endedSessions: string[], at: Date): Revocation[] {
+  return [
+    tokensIssuedBefore(userId, at.getTime()),
+    ...endedSessions.map(sid => sessionEnded(sid, at.getTime())),
+  ];
 }

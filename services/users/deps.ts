@@ -1,5 +1,6 @@
 import type { Context, Logger } from "moleculer";
 import type { Transaction } from "sequelize";
+import type { Revocation } from "../../lib/auth/revocations";
 import type { AppConfig } from "../../lib/config";
 import type { DomainEvents, DomainEventType } from "../../models/events.model";
 import type { SessionModels } from "../../models/session.model";
@@ -20,6 +21,12 @@ export interface UsersDeps {
   ) => Promise<unknown>;
   /** Clears every node's cached results of this service that involve the user. */
   userChanged: (userId: string, ctx?: Pick<Context, "requestID">) => Promise<void>;
+  /**
+   * Makes access tokens stop working now, not at their expiry: records the revocations for
+   * gateways that start later and broadcasts them to every gateway running. Call it after
+   * the transaction that ended the sessions has committed.
+   */
+  revoke: (entries: Revocation[], ctx?: Pick<Context, "requestID">) => Promise<void>;
   keys: SigningKeys;
   limits: AuthLimits;
   logger: Logger;

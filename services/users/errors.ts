@@ -1,7 +1,8 @@
 import { Errors } from "moleculer";
+import { validationError } from "../../lib/errors";
 import type { PasswordProblem } from "./passwords";
 
-const { MoleculerClientError, ValidationError } = Errors;
+const { MoleculerClientError } = Errors;
 
 /** One answer for an unknown email and a wrong password (security.md line 4). */
 export const invalidCredentials = () =>
@@ -32,16 +33,24 @@ export const invalidOneTimeToken = () =>
 export const emailTaken = () =>
   new MoleculerClientError("This email is already registered", 409, "EMAIL_TAKEN");
 
+/** Removing or demoting the last admin would leave nobody to administer (api.md, Identity). */
+export const lastAdmin = () =>
+  new MoleculerClientError(
+    "This is the last admin: make another user admin first",
+    409,
+    "LAST_ADMIN",
+  );
+
+/** An admin's own role is taken away by another admin, never by a slip of its own. */
+export const ownAdminRole = () =>
+  new MoleculerClientError(
+    "An admin cannot remove its own admin role; another admin can",
+    409,
+    "OWN_ADMIN_ROLE",
+  );
+
 export const userNotFound = (id?: string) =>
   new MoleculerClientError("User not found", 404, "USER_NOT_FOUND", id ? { id } : undefined);
-
-export const unauthenticated = () =>
-  new MoleculerClientError("Authentication required", 401, "UNAUTHORIZED");
-
-/** A field-level problem in fastest-validator's shape, so clients handle it like any 422. */
-export function validationError(problems: Array<{ field: string; type: string; message: string }>) {
-  return new ValidationError("Parameters validation error!", "VALIDATION_ERROR", problems);
-}
 
 export const weakPassword = (problems: PasswordProblem[]) => validationError(problems);
 

@@ -16,14 +16,14 @@ import type { AppConfig } from "../../lib/config";
  * reset clears the account's counter at once.
  */
 
-export const LOGIN_WINDOW_SECONDS = 15 * 60;
+const LOGIN_WINDOW_SECONDS = 15 * 60;
 /** One client IP may fail this many times the per-account limit (NAT'd offices share an IP). */
-export const IP_FACTOR = 5;
-export const MFA_GUESSES_MAX = 5;
+const IP_FACTOR = 5;
+const MFA_GUESSES_MAX = 5;
 /** Reset and verification mails per address per hour (security.md line 22). */
-export const MAILS_PER_HOUR = 3;
+const MAILS_PER_HOUR = 3;
 
-export interface Limiter {
+interface Limiter {
   readonly name: string;
   readonly points: number;
   /** Milliseconds until `key` may try again; 0 when it is not blocked. */

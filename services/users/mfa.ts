@@ -8,11 +8,11 @@ import { digest } from "./tokens";
  * returned so the caller can refuse it the second time (see UserRow.mfaLastStep).
  */
 
-export const TOTP_PERIOD_SECONDS = 30;
-export const TOTP_DIGITS = 6;
-export const TOTP_WINDOW = 1;
-export const TOTP_SECRET_BYTES = 20;
-export const RECOVERY_CODE_COUNT = 10;
+const TOTP_PERIOD_SECONDS = 30;
+const TOTP_DIGITS = 6;
+const TOTP_WINDOW = 1;
+const TOTP_SECRET_BYTES = 20;
+const RECOVERY_CODE_COUNT = 10;
 
 export function newTotpSecret(): string {
   return new Secret({ size: TOTP_SECRET_BYTES }).base32;

@@ -1,7 +1,7 @@
 import type { QueryInterface, Sequelize } from "sequelize";
 
 /** Migration context the db mixin hands to each step (see mixins/db.mixin.ts). */
-export interface MigrationContext {
+interface MigrationContext {
   sequelize: Sequelize;
   queryInterface: QueryInterface;
   schema: string;
@@ -81,6 +81,15 @@ export const usersMigrations: UsersMigration[] = [
           PRIMARY KEY (user_id, code_hash)
         );
       `);
+    },
+  },
+  {
+    name: "0002-users-event-sequence",
+    async up({ context: { sequelize, schema } }) {
+      // The per-user version every user.* event carries (events.md): bumped with the outbox row.
+      await sequelize.query(
+        `ALTER TABLE ${q(schema)}.users ADD COLUMN IF NOT EXISTS event_sequence bigint NOT NULL DEFAULT 0`,
+      );
     },
   },
 ];

@@ -1,3 +1,4 @@
+import diagnostics_channel from "node:diagnostics_channel";
 import fs from "node:fs";
 import path from "node:path";
 import { hash, parseOptions, verify, type Algorithm, type Options } from "@node-rs/argon2";
@@ -22,24 +23,35 @@ export const PASSWORD_HASH_OPTIONS: Readonly<Options> = Object.freeze({
   parallelism: 1,
 });
 
-export const PASSWORD_MIN_LENGTH = 10;
-export const PASSWORD_MAX_LENGTH = 128;
+const PASSWORD_MIN_LENGTH = 10;
+const PASSWORD_MAX_LENGTH = 128;
 
 export function hashPassword(password: string): Promise<string> {
   return hash(password, PASSWORD_HASH_OPTIONS);
 }
 
-/** Which Argon2 parameters each verification in this process used (the enumeration proof reads it). */
-export const verifiedWith: Array<{ memoryCost: number; timeCost: number; parallelism: number }> =
-  [];
-const VERIFICATIONS_KEPT = 100;
+/**
+ * Publishes the Argon2 parameters of each verification (what the enumeration proof observes);
+ * with no subscriber, publishing costs nothing and nothing is kept.
+ */
+export const PASSWORD_VERIFICATIONS = diagnostics_channel.channel(
+  "lingomesh.users.password-verify",
+);
+
+export interface PasswordVerification {
+  memoryCost: number;
+  timeCost: number;
+  parallelism: number;
+}
 
 /** False (never throws) for a hash that is malformed: a corrupt row must not become a 500 with details. */
 export async function verifyPassword(passwordHash: string, password: string): Promise<boolean> {
   try {
     const { memoryCost, timeCost, parallelism } = parseOptions(passwordHash);
-    verifiedWith.push({ memoryCost, timeCost, parallelism });
-    if (verifiedWith.length > VERIFICATIONS_KEPT) verifiedWith.shift();
+    if (PASSWORD_VERIFICATIONS.hasSubscribers) {
+      const used: PasswordVerification = { memoryCost, timeCost, parallelism };
+      PASSWORD_VERIFICATIONS.publish(used);
+    }
     return await verify(passwordHash, password);
   } catch {
     return false;
@@ -85,13 +97,31 @@ export function commonPasswordList(): Set<string> {
 
 export interface PasswordProblem {
   field: string;
-  type: "passwordTooShort" | "passwordTooLong" | "passwordTooCommon" | "passwordIsEmail";
+  type:
+    | "passwordTooShort"
+    | "passwordTooLong"
+    | "passwordControlCharacters"
+    | "passwordTrivial"
+    | "passwordTooCommon"
+    | "passwordIsEmail";
   message: string;
 }
 
+/** Control characters (NUL, tabs, line breaks, DEL, C1) and unpaired surrogates: nothing a keyboard types. */
+const UNTYPABLE = /[\p{Cc}\p{Cs}]/u;
+
 /**
- * The policy: 10–128 characters as typed (no trimming, no composition rules), not one of
- * the common passwords (compared case-insensitively, which is stricter), not the email.
+ * One character over and over, or nothing but white space: ten spaces or `aaaaaaaaaa` pass
+ * the length rule and no list of common passwords holds every such string.
+ */
+function isTrivial(password: string): boolean {
+  return new Set(password).size === 1 || /^\s+$/u.test(password);
+}
+
+/**
+ * The policy: 10–128 characters as typed (no trimming, no composition rules), no control
+ * characters, not one character repeated nor only white space, not one of the common
+ * passwords (compared case-insensitively, which is stricter), not the email.
  * Length counts code points so an emoji is one character, as the user sees it.
  */
 export function passwordProblems(
@@ -115,6 +145,24 @@ export function passwordProblems(
         field,
         type: "passwordTooLong",
         message: `The '${field}' field must be at most ${PASSWORD_MAX_LENGTH} characters long.`,
+      },
+    ];
+  }
+  if (UNTYPABLE.test(password)) {
+    return [
+      {
+        field,
+        type: "passwordControlCharacters",
+        message: `The '${field}' field must not contain control characters such as NUL, tabs or line breaks.`,
+      },
+    ];
+  }
+  if (isTrivial(password)) {
+    return [
+      {
+        field,
+        type: "passwordTrivial",
+        message: `The '${field}' field must not be one character repeated or only white space.`,
       },
     ];
   }

@@ -1,5 +1,7 @@
 import crypto from "node:crypto";
+import type { Context } from "moleculer";
 import { Op, type Transaction } from "sequelize";
+import { sessionEnded } from "../../lib/auth/revocations";
 import type { AppConfig } from "../../lib/config";
 import type { SessionRevocation, SessionRow, SessionView } from "../../models/session.model";
 import type { UserRow } from "../../models/user.model";
@@ -59,7 +61,8 @@ export async function openSession(
 
 export type RotationResult =
   | { ok: true; user: UserRow; sessionId: string; refreshToken: string }
-  | { ok: false; reason: "unknown" | "reuse" | "ended" };
+  | { ok: false; reason: "reuse"; sessionId: string }
+  | { ok: false; reason: "unknown" | "ended" };
 
 export async function rotateRefreshToken(
   deps: UsersDeps,
@@ -90,7 +93,7 @@ export async function rotateRefreshToken(
           { where: { id: session.id, revokedAt: null }, transaction: t },
         );
       }
-      return { ok: false, reason: "reuse" };
+      return { ok: false, reason: "reuse", sessionId: session.id };
     }
     if (!sessionAlive(session, deps.cfg, now.getTime())) return { ok: false, reason: "ended" };
     const user = await deps.User.findByPk(session.userId, { transaction: t });
@@ -108,32 +111,42 @@ export async function rotateRefreshToken(
   });
 }
 
+/** Ends sessions of the user; answers the ids of those that were still open. */
 export async function revokeSessions(
   deps: UsersDeps,
   t: Transaction,
   userId: string,
   reason: SessionRevocation,
   opts: { only?: string; except?: string } = {},
-): Promise<number> {
+): Promise<string[]> {
   const where: Record<string | symbol, unknown> = { userId, revokedAt: null };
   if (opts.only !== undefined) where.id = opts.only;
   else if (opts.except !== undefined) where.id = { [Op.ne]: opts.except };
-  const [count] = await deps.models.Session.update(
+  const [, rows] = await deps.models.Session.update(
     { revokedAt: new Date(), revokedReason: reason },
-    { where, transaction: t },
+    { where, transaction: t, returning: ["id"] },
   );
-  return count;
+  return rows.map(row => row.get({ plain: true }).id);
 }
 
-/** Logout: the session of this refresh token, if it is the caller's, ends. */
-export async function logout(deps: UsersDeps, userId: string, refreshToken: string): Promise<void> {
-  await deps.withTransaction(async t => {
+/** Logout: the session of this refresh token, if it is the caller's, ends, access tokens included. */
+export async function logout(
+  deps: UsersDeps,
+  userId: string,
+  refreshToken: string,
+  ctx?: Pick<Context, "requestID">,
+): Promise<void> {
+  const ended = await deps.withTransaction(async t => {
     const token = (
       await deps.models.RefreshToken.findByPk(digest(refreshToken), { transaction: t })
     )?.get({ plain: true });
-    if (!token) return;
-    await revokeSessions(deps, t, userId, "logout", { only: token.sessionId });
+    if (!token) return [];
+    return revokeSessions(deps, t, userId, "logout", { only: token.sessionId });
   });
+  await deps.revoke(
+    ended.map(sid => sessionEnded(sid)),
+    ctx,
+  );
 }
 
 export async function listSessions(

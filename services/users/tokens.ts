@@ -26,7 +26,7 @@ export interface SigningKeys {
   jwks: { keys: JWK[] };
 }
 
-export class SigningKeyError extends Error {}
+class SigningKeyError extends Error {}
 
 const KEY_FILES = {
   private: "jwt-private.pem",
@@ -128,13 +128,16 @@ export async function signAccessToken(
   cfg: AppConfig,
   subject: { userId: string; roles: Role[]; sessionId: string },
 ): Promise<IssuedAccessToken> {
-  const now = Math.floor(Date.now() / 1000);
+  const nowMs = Date.now();
+  const now = Math.floor(nowMs / 1000);
   const accessToken = await new SignJWT({ roles: subject.roles, sid: subject.sessionId })
     .setProtectedHeader({ alg: ACCESS_TOKEN_ALGORITHM, kid: keys.kid, typ: ACCESS_TOKEN_TYPE })
     .setIssuer(tokenIssuer(cfg.publicUrl))
     .setAudience(TOKEN_AUDIENCE)
     .setSubject(subject.userId)
-    .setIssuedAt(now)
+    // To the millisecond (a NumericDate may have a fraction, RFC 7519 §2): "issued before a
+    // password change" must tell apart a token from just before it and one from just after.
+    .setIssuedAt(nowMs / 1000)
     .setNotBefore(now)
     .setExpirationTime(now + ACCESS_TOKEN_TTL_SECONDS)
     .setJti(crypto.randomUUID())

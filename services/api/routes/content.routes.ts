@@ -89,7 +89,17 @@ export const contentRoutes: RouteSpec[] = [
     method: "GET",
     path: "/media/:id",
     action: "content.getMedia",
-    summary: "The bytes of an uploaded media file",
+    summary:
+      "The bytes of an uploaded media file; one `Range: bytes=…` answers 206 with Content-Range (416 past the end)",
+    tag: "Content",
+    kind: "binary",
+    requestHeaders: ["range", "if-range"],
+  },
+  {
+    method: "HEAD",
+    path: "/media/:id",
+    action: "content.headMedia",
+    summary: "The headers of GET /media/:id (type, size, Accept-Ranges) without the bytes",
     tag: "Content",
     kind: "binary",
   },

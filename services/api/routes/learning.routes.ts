@@ -67,7 +67,8 @@ export const learningRoutes: RouteSpec[] = [
     method: "POST",
     path: "/me/reviews",
     action: "progress.review",
-    summary: "Review a flashcard: again, hard, good or easy; returns its next due time",
+    summary:
+      "Review a flashcard of a lesson ({lessonId, cardId}): again, hard, good or easy; returns its next due time",
     tag: "Learning",
   },
   {

@@ -50,18 +50,21 @@ export const notificationsRoutes: RouteSpec[] = [
   {
     method: "GET",
     path: "/notifications/unsubscribe/:token",
-    action: "notify.unsubscribe",
+    action: "notify.unsubscribePage",
     summary:
-      "Unsubscribe that email's recipient from its category (no login: the signed token is the proof)",
+      "The mail's unsubscribe link: an HTML page naming the category with a confirm button (changes nothing by itself)",
     tag: "Notifications",
+    kind: "html",
   },
   {
     method: "POST",
     path: "/notifications/unsubscribe/:token",
     action: "notify.unsubscribe",
-    summary: "RFC 8058 one-click unsubscribe (List-Unsubscribe-Post)",
+    summary:
+      "Unsubscribe that email's recipient from its category: RFC 8058 one-click (List-Unsubscribe-Post) or the page's button (no login: the signed token is the proof)",
     tag: "Notifications",
     kind: "form",
+    requestHeaders: ["accept"],
   },
   {
     method: "GET",

@@ -8,6 +8,10 @@ export interface XpEntry {
   amount: number;
   reason: string;
   ref: string;
+  /** The lesson that paid (null for what no lesson pays, e.g. a review). */
+  lessonId: string | null;
+  /** A repeat of a lesson already completed: counts against the lesson's daily cap. */
+  repeat: boolean;
   week: string;
   localDate: string;
   at: Date;
@@ -17,8 +21,8 @@ export interface XpEntry {
 export async function addXp(db: Db, e: XpEntry, t: Transaction): Promise<number> {
   await exec(
     db,
-    `INSERT INTO ${S}.xp_ledger (user_id, amount, reason, ref, iso_week, local_date, occurred_at)
-     VALUES (:userId, :amount, :reason, :ref, :week, :localDate::date, :at)`,
+    `INSERT INTO ${S}.xp_ledger (user_id, amount, reason, ref, lesson_id, repeat, iso_week, local_date, occurred_at)
+     VALUES (:userId, :amount, :reason, :ref, :lessonId, :repeat, :week, :localDate::date, :at)`,
     { ...e },
     t,
   );
@@ -73,25 +77,51 @@ export async function addActivity(
   );
 }
 
+/**
+ * A learner's days as seen from one time zone: the ledger's instants and the first
+ * completions are put on the dates of `timeZone` (the learner's zone now), so XP earned
+ * under an earlier zone stays on the calendar after a move, on the day it happened there.
+ */
+const DAY_BOUNDS = `occurred_at >= (:from::date - 1) AND occurred_at < (:to::date + 2)`;
+
 export async function activityBetween(
   db: Db,
   userId: string,
+  timeZone: string,
   from: string,
   to: string,
 ): Promise<Array<{ date: string; xp: number; lessons: number }>> {
   return rows(
     db,
-    `SELECT local_date::text AS date, xp, lessons FROM ${S}.activity_days
-     WHERE user_id = :userId AND local_date BETWEEN :from::date AND :to::date ORDER BY local_date`,
-    { userId, from, to },
+    `WITH xp AS (
+       SELECT (occurred_at AT TIME ZONE :timeZone)::date AS day, SUM(amount) AS xp FROM ${S}.xp_ledger
+       WHERE user_id = :userId AND ${DAY_BOUNDS} GROUP BY 1
+     ), done AS (
+       SELECT (first_completed_at AT TIME ZONE :timeZone)::date AS day, COUNT(*) AS lessons
+       FROM ${S}.lesson_completions
+       WHERE user_id = :userId AND first_completed_at >= (:from::date - 1) AND first_completed_at < (:to::date + 2)
+       GROUP BY 1
+     )
+     SELECT day::text AS date, COALESCE(xp.xp, 0)::int AS xp, COALESCE(done.lessons, 0)::int AS lessons
+     FROM xp FULL JOIN done USING (day)
+     WHERE day BETWEEN :from::date AND :to::date ORDER BY day`,
+    { userId, timeZone, from, to },
   );
 }
 
-export async function xpOnDate(db: Db, userId: string, localDate: string): Promise<number> {
-  const row = await one<{ xp: number }>(
+/** What repeats of one lesson paid the learner on a local date (the daily cap per lesson). */
+export async function repeatXpOn(
+  db: Db,
+  c: { userId: string; lessonId: string; timeZone: string; date: string },
+  t: Transaction,
+): Promise<number> {
+  const row = await one<{ xp: string | null }>(
     db,
-    `SELECT xp FROM ${S}.activity_days WHERE user_id = :userId AND local_date = :localDate::date`,
-    { userId, localDate },
+    `SELECT SUM(amount) AS xp FROM ${S}.xp_ledger
+     WHERE user_id = :userId AND lesson_id = :lessonId AND repeat AND ${DAY_BOUNDS}
+       AND (occurred_at AT TIME ZONE :timeZone)::date = :from::date`,
+    { ...c, from: c.date, to: c.date },
+    t,
   );
-  return row?.xp ?? 0;
+  return Number(row?.xp ?? 0);
 }

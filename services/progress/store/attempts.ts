@@ -1,5 +1,5 @@
 import type { Transaction } from "sequelize";
-import { count, exec, one, rows, S, type Db } from "./sql";
+import { exec, one, rows, S, type Db } from "./sql";
 
 /** Lesson completions, graded attempts and unlocked achievements. */
 
@@ -25,19 +25,6 @@ export async function recordCompletion(
     t,
   );
   return false;
-}
-
-export async function completedLessonCount(
-  db: Db,
-  userId: string,
-  t?: Transaction,
-): Promise<number> {
-  return count(
-    db,
-    `SELECT COUNT(*) AS n FROM ${S}.lesson_completions WHERE user_id = :userId`,
-    { userId },
-    t,
-  );
 }
 
 /** The learner's completed lessons and courses in one round trip (the achievement rules read both). */

@@ -14,7 +14,10 @@ export interface CardRow extends StoredCard {
   due: Date;
 }
 
-/** Adds a card for the learner; an existing card keeps its schedule (only its text follows content). */
+/**
+ * Adds a card for the learner; an existing card keeps its schedule (only its text follows
+ * content). A card is its lesson's: the same id in another lesson is another card.
+ */
 export async function upsertCard(
   db: Db,
   c: {
@@ -34,7 +37,7 @@ export async function upsertCard(
        elapsed_days, scheduled_days, learning_steps, reps, lapses, state, last_review)
      VALUES (:userId, :cardId, :lessonId, :courseId, :front, :back, :due, :stability, :difficulty,
        :elapsedDays, :scheduledDays, :learningSteps, :reps, :lapses, :state, :lastReview)
-     ON CONFLICT (user_id, card_id) DO UPDATE SET front = EXCLUDED.front, back = EXCLUDED.back, lesson_id = EXCLUDED.lesson_id`,
+     ON CONFLICT (user_id, lesson_id, card_id) DO UPDATE SET front = EXCLUDED.front, back = EXCLUDED.back`,
     {
       userId: c.userId,
       cardId: c.cardId,
@@ -57,29 +60,30 @@ export async function dueCards(
 ): Promise<CardRow[]> {
   return rows<CardRow>(
     db,
-    `SELECT * FROM ${S}.review_cards WHERE user_id = :userId AND due <= :now ORDER BY due, card_id LIMIT :limit`,
+    `SELECT * FROM ${S}.review_cards WHERE user_id = :userId AND due <= :now ORDER BY due, lesson_id, card_id LIMIT :limit`,
     { userId, now, limit },
   );
 }
 
-export async function lockCard(
-  db: Db,
-  userId: string,
-  cardId: string,
-  t: Transaction,
-): Promise<CardRow | undefined> {
+/** A learner's card: which lesson it belongs to is part of its name. */
+export interface CardKey {
+  userId: string;
+  lessonId: string;
+  cardId: string;
+}
+
+export async function lockCard(db: Db, key: CardKey, t: Transaction): Promise<CardRow | undefined> {
   return one<CardRow>(
     db,
-    `SELECT * FROM ${S}.review_cards WHERE user_id = :userId AND card_id = :cardId FOR UPDATE`,
-    { userId, cardId },
+    `SELECT * FROM ${S}.review_cards WHERE user_id = :userId AND lesson_id = :lessonId AND card_id = :cardId FOR UPDATE`,
+    { ...key },
     t,
   );
 }
 
 export async function saveCardReview(
   db: Db,
-  userId: string,
-  cardId: string,
+  key: CardKey,
   next: CardState,
   log: ReviewLog,
   t: Transaction,
@@ -88,15 +92,15 @@ export async function saveCardReview(
     db,
     `UPDATE ${S}.review_cards SET due = :due, stability = :stability, difficulty = :difficulty, elapsed_days = :elapsedDays,
        scheduled_days = :scheduledDays, learning_steps = :learningSteps, reps = :reps, lapses = :lapses, state = :state,
-       last_review = :lastReview WHERE user_id = :userId AND card_id = :cardId`,
-    { userId, cardId, ...next },
+       last_review = :lastReview WHERE user_id = :userId AND lesson_id = :lessonId AND card_id = :cardId`,
+    { ...key, ...next },
     t,
   );
   await exec(
     db,
-    `INSERT INTO ${S}.review_logs (user_id, card_id, rating, state, due, stability, difficulty, scheduled_days, reviewed_at)
-     VALUES (:userId, :cardId, :rating, :state, :due, :stability, :difficulty, :scheduledDays, :review)`,
-    { userId, cardId, ...log },
+    `INSERT INTO ${S}.review_logs (user_id, lesson_id, card_id, rating, state, due, stability, difficulty, scheduled_days, reviewed_at)
+     VALUES (:userId, :lessonId, :cardId, :rating, :state, :due, :stability, :difficulty, :scheduledDays, :review)`,
+    { ...key, ...log },
     t,
   );
 }

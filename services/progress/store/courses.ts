@@ -1,5 +1,5 @@
 import type { Transaction } from "sequelize";
-import { count, exec, one, rows, S, type Db } from "./sql";
+import { exec, one, rows, S, type Db } from "./sql";
 
 /** Progress's copy of published courses (lesson lists) and the learners' enrollments. */
 
@@ -24,16 +24,10 @@ export async function findCourse(
   );
 }
 
-export async function coursesByIds(db: Db, ids: string[]): Promise<CourseRow[]> {
-  if (ids.length === 0) return [];
-  return rows<CourseRow>(
-    db,
-    `SELECT course_id, title, level, version, lessons_version FROM ${S}.courses WHERE course_id IN (:ids)`,
-    { ids },
-  );
-}
-
-/** A newer published version is known (from the event): its lessons are fetched on next use. */
+/**
+ * A newer published version is known (from the event): its lessons are fetched on next use.
+ * An older version's event arriving late changes nothing (events.md: consumers ignore older versions).
+ */
 export async function markCoursePublished(
   db: Db,
   c: { courseId: string; version: number; title: string; level: string },
@@ -43,7 +37,8 @@ export async function markCoursePublished(
     db,
     `INSERT INTO ${S}.courses (course_id, title, level, version) VALUES (:courseId, :title, :level, :version)
      ON CONFLICT (course_id) DO UPDATE SET title = EXCLUDED.title, level = EXCLUDED.level,
-       version = GREATEST(courses.version, EXCLUDED.version), updated_at = now()`,
+       version = EXCLUDED.version, updated_at = now()
+     WHERE courses.version <= EXCLUDED.version`,
     c,
     t,
   );
@@ -129,14 +124,6 @@ export async function findEnrollment(
   );
 }
 
-export async function enrollmentsOf(db: Db, userId: string): Promise<EnrollmentRow[]> {
-  return rows<EnrollmentRow>(
-    db,
-    `SELECT * FROM ${S}.enrollments WHERE user_id = :userId ORDER BY enrolled_at DESC`,
-    { userId },
-  );
-}
-
 export async function setCardsVersion(
   db: Db,
   enrollmentId: string,
@@ -189,19 +176,6 @@ export async function completeEnrollment(
     t,
   );
   return row !== undefined;
-}
-
-export async function completedCourseCount(
-  db: Db,
-  userId: string,
-  t?: Transaction,
-): Promise<number> {
-  return count(
-    db,
-    `SELECT COUNT(*) AS n FROM ${S}.enrollments WHERE user_id = :userId AND completed_at IS NOT NULL`,
-    { userId },
-    t,
-  );
 }
 
 /** Enrollments whose cards are of an older version than the course we know (usually none). */

@@ -3,14 +3,11 @@ import { count, one, rows, S, type Db } from "./sql";
 
 /** The scores the leaderboards are built and rebuilt from (PostgreSQL is the truth). */
 
-export async function allTimeScores(db: Db): Promise<Array<{ userId: string; xp: number }>> {
+async function allTimeScores(db: Db): Promise<Array<{ userId: string; xp: number }>> {
   return rows(db, `SELECT user_id AS "userId", xp FROM ${S}.learners WHERE xp > 0`);
 }
 
-export async function weeklyScores(
-  db: Db,
-  week: string,
-): Promise<Array<{ userId: string; xp: number }>> {
+async function weeklyScores(db: Db, week: string): Promise<Array<{ userId: string; xp: number }>> {
   return rows(
     db,
     `SELECT user_id AS "userId", xp FROM ${S}.weekly_xp WHERE iso_week = :week AND xp > 0`,
@@ -18,7 +15,7 @@ export async function weeklyScores(
   );
 }
 
-export async function learnerNames(db: Db, ids: string[]): Promise<Map<string, string>> {
+async function learnerNames(db: Db, ids: string[]): Promise<Map<string, string>> {
   if (ids.length === 0) return new Map();
   const found = await rows<{ user_id: string; name: string }>(
     db,
@@ -29,7 +26,7 @@ export async function learnerNames(db: Db, ids: string[]): Promise<Map<string, s
 }
 
 /** Top and rank straight from PostgreSQL: the stand-in when no Redis is configured. Ties order by user id, as Redis does. */
-export async function sqlTop(
+async function sqlTop(
   db: Db,
   week: string | null,
   limit: number,
@@ -48,7 +45,7 @@ export async function sqlTop(
   );
 }
 
-export async function sqlRank(
+async function sqlRank(
   db: Db,
   week: string | null,
   userId: string,

@@ -1,9 +1,9 @@
-import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
+import type { Sequelize, Transaction } from "sequelize";
+import { execute, selectRows } from "../../../lib/db/sql";
 
 /**
- * The SQL helpers of the progress schema. Every write takes the caller's transaction;
- * reads that happen inside one take it too (the embedded store serves one transaction at
- * a time, so a query outside it would wait for ever).
+ * The progress schema's queries, with named `:replacements`, over the shared SQL helper
+ * (lib/db/sql.ts). Every write takes the caller's transaction; reads inside one take it too.
  */
 
 export const SCHEMA = "progress";
@@ -21,7 +21,7 @@ export async function rows<T extends object>(
   replacements: Replacements = {},
   t?: Transaction,
 ): Promise<T[]> {
-  return db.sequelize.query<T>(sql, { replacements, type: QueryTypes.SELECT, transaction: t });
+  return selectRows<T>(db.sequelize, sql, { replacements, transaction: t });
 }
 
 export async function one<T extends object>(
@@ -39,23 +39,7 @@ export async function exec(
   replacements: Replacements = {},
   t?: Transaction,
 ): Promise<void> {
-  await db.sequelize.query(sql, { replacements, type: QueryTypes.RAW, transaction: t });
-}
-
-/** PostgreSQL's unique_violation (23505), however Sequelize wraps it. */
-export function isUniqueViolation(err: unknown): boolean {
-  const e = err as {
-    name?: string;
-    parent?: { code?: string };
-    original?: { code?: string };
-    code?: string;
-  };
-  return (
-    e?.name === "SequelizeUniqueConstraintError" ||
-    e?.parent?.code === "23505" ||
-    e?.original?.code === "23505" ||
-    e?.code === "23505"
-  );
+  await execute(db.sequelize, sql, { replacements, transaction: t });
 }
 
 /** The number a `SELECT COUNT(*) AS n …` answers (PostgreSQL gives bigints as text). */

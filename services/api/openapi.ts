@@ -1,4 +1,5 @@
-import type { RouteSpec } from "../../services/api/route-table";
+import { needsUser, type GuardedAction } from "../../lib/auth/guard";
+import type { RouteSpec } from "./route-table";
 import { objectSchema, ruleToJsonSchema, isOptional, type JsonSchema } from "./fv-json-schema";
 
 /**
@@ -7,26 +8,23 @@ import { objectSchema, ruleToJsonSchema, isOptional, type JsonSchema } from "./f
  * as the service registry reports them (so remote services' schemas are included).
  */
 
-export interface ActionInfo {
+export interface ActionInfo extends GuardedAction {
   params?: Record<string, unknown>;
-  auth?: boolean;
-  roles?: string[];
 }
 
-export interface OpsPath {
+interface OpsPath {
   path: string;
   summary: string;
   contentType: string;
 }
 
-export const OPS_PATHS: OpsPath[] = [
+const OPS_PATHS: OpsPath[] = [
   { path: "/health/live", summary: "200 while the process runs", contentType: "application/json" },
   {
     path: "/health/ready",
     summary: "200 when every dependency of this node answers, 503 otherwise",
     contentType: "application/json",
   },
-  { path: "/metrics", summary: "Prometheus metrics of this node", contentType: "text/plain" },
   { path: "/api/openapi.json", summary: "This document", contentType: "application/json" },
   { path: "/api/docs", summary: "Interactive API reference", contentType: "text/html" },
 ];
@@ -93,7 +91,7 @@ function operation(route: RouteSpec, action: ActionInfo | undefined): JsonSchema
     tags: [route.tag],
     "x-moleculer-action": route.action,
   };
-  const bodyless = route.method === "GET" || route.method === "DELETE";
+  const bodyless = route.method === "GET" || route.method === "HEAD" || route.method === "DELETE";
   if (bodyless) {
     for (const [name, rule] of Object.entries(rest)) {
       parameters.push({
@@ -141,12 +139,14 @@ function operation(route: RouteSpec, action: ActionInfo | undefined): JsonSchema
       description: "Binary answer",
       content: { "application/octet-stream": {} },
     };
+  } else if (route.kind === "html") {
+    responses[status] = { description: "A page for people", content: { "text/html": {} } };
   } else {
     responses[status] = { description: "Success", content: { "application/json": { schema: {} } } };
   }
-  const needsUser = action?.auth === true || (action?.roles?.length ?? 0) > 0;
+  const signedIn = needsUser(action);
   const codes = ["429", "503", "504"];
-  if (needsUser) codes.push("401");
+  if (signedIn) codes.push("401");
   if (action?.roles?.length) codes.push("403");
   if (inPath.length > 0) codes.push("404");
   if (!bodyless && route.kind !== "multipart") codes.push("400", "413", "415");
@@ -155,7 +155,7 @@ function operation(route: RouteSpec, action: ActionInfo | undefined): JsonSchema
   for (const code of [...new Set(codes)].sort())
     responses[code] = errorResponse(ERROR_STATUSES[code]);
   op.responses = responses;
-  if (needsUser) {
+  if (signedIn) {
     op.security = [{ bearerAuth: [] }];
     if (action?.roles?.length) {
       op.description = `Roles: ${action.roles.join(", ")} (admin always admitted).`;
@@ -171,7 +171,8 @@ export function buildOpenApi(opts: {
   actions: (name: string) => ActionInfo | undefined;
   version: string;
 }): JsonSchema {
-  const paths: Record<string, Record<string, JsonSchema>> = {};
+  // A path item holds its operations and, for the ops paths, its own `servers` list.
+  const paths: Record<string, Record<string, JsonSchema | JsonSchema[]>> = {};
   for (const route of opts.routes) {
     const key = openApiPath(route.path);
     paths[key] ??= {};
@@ -179,7 +180,7 @@ export function buildOpenApi(opts: {
   }
   for (const ops of OPS_PATHS) {
     paths[ops.path] = {
-      servers: [{ url: "/" }] as unknown as JsonSchema,
+      servers: [{ url: "/" }],
       get: {
         operationId: `ops${ops.path.replace(/[^A-Za-z0-9]+(.)?/g, (_m, c?: string) => (c ? c.toUpperCase() : ""))}`,
         summary: ops.summary,

@@ -1,30 +1,7 @@
-import { MetricReporters, type ServiceBroker } from "moleculer";
-import { prometheusText } from "../ops-reporter";
+import type { ServiceBroker } from "moleculer";
 
-interface PrometheusShape {
-  registry: unknown;
-  defaultLabels: unknown;
-  generatePrometheusResponse(): string;
-}
-
-const Prometheus = MetricReporters.Prometheus as unknown as new (opts?: object) => PrometheusShape;
-
-/**
- * The node's metrics in Prometheus text. Normally the ops reporter's (METRICS_PORT); when
- * that listener is disabled (METRICS_PORT=0) the gateway still renders the same registry,
- * through a reporter that is never started (no second listener).
- */
-export function metricsText(broker: ServiceBroker): string {
-  const text = prometheusText(broker);
-  if (text !== undefined) return text;
-  const reporter = new Prometheus({});
-  reporter.registry = broker.metrics;
-  reporter.defaultLabels = {};
-  return reporter.generatePrometheusResponse();
-}
-
-export const HTTP_REQUESTS = "lingomesh.gateway.requests.total";
-export const HTTP_DURATION = "lingomesh.gateway.request.duration";
+const HTTP_REQUESTS = "lingomesh.gateway.requests.total";
+const HTTP_DURATION = "lingomesh.gateway.request.duration";
 
 export function registerGatewayMetrics(broker: ServiceBroker): void {
   if (!broker.isMetricsEnabled()) return;

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import bodyParser from "body-parser";
 import { badJson, payloadTooLarge, prototypeKey, tooDeep, unsupportedMediaType } from "./errors";
 
-export const JSON_BODY_LIMIT = 1024 * 1024;
+const JSON_BODY_LIMIT = 1024 * 1024;
 export const MEDIA_BODY_LIMIT = 20 * 1024 * 1024;
 
 type Next = (err?: unknown) => void;
@@ -25,14 +25,14 @@ function declaredLength(req: IncomingMessage): number | undefined {
 }
 
 /** Deeper than any body of the contract (a lesson's questions' answers are 4 levels down). */
-export const JSON_MAX_DEPTH = 32;
+const JSON_MAX_DEPTH = 32;
 
 /**
  * What is wrong with a parsed body's shape, or undefined: an own `__proto__` key anywhere
  * (named by the top-level field holding it), or nesting deeper than JSON_MAX_DEPTH, which
  * recursive validators and serializers further in would answer with a stack overflow.
  */
-export function bodyShapeProblem(
+function bodyShapeProblem(
   body: unknown,
 ): { kind: "prototype"; field: string } | { kind: "depth" } | undefined {
   // Iterative, and no path strings built on the way: a 1 MiB body can nest very deep.
@@ -52,15 +52,13 @@ export function bodyShapeProblem(
 const parseJson = bodyParser.json({ limit: JSON_BODY_LIMIT, strict: true, type: () => true });
 
 /**
- * JSON routes: a body must say it is JSON (415 otherwise), be at most 1 MiB (413, refused
- * from Content-Length before reading when possible) and parse (400).
+ * JSON routes: a body must be sent as application/json (415 otherwise: a JSON Patch or Merge
+ * Patch document is a different language that would be read as a plain body), be at most
+ * 1 MiB (413, refused from Content-Length before reading when possible) and parse (400).
  */
 export const jsonBody: Middleware = (req, res, next) => {
   if (!hasBody(req)) return next();
-  const type = mediaType(req);
-  if (type !== "application/json" && !/^application\/[a-z0-9.+-]+\+json$/.test(type)) {
-    return next(unsupportedMediaType("application/json"));
-  }
+  if (mediaType(req) !== "application/json") return next(unsupportedMediaType("application/json"));
   const length = declaredLength(req);
   if (length !== undefined && length > JSON_BODY_LIMIT)
     return next(payloadTooLarge(JSON_BODY_LIMIT));
@@ -94,7 +92,7 @@ export const multipartBody: Middleware = (req, _res, next) => {
 };
 
 /** A form post's body is at most a few fields (`List-Unsubscribe=One-Click`). */
-export const FORM_BODY_LIMIT = 4 * 1024;
+const FORM_BODY_LIMIT = 4 * 1024;
 const FORM_TYPES = ["application/x-www-form-urlencoded", "multipart/form-data", "text/plain"];
 
 /**

@@ -15,13 +15,13 @@ import { rateLimited } from "./errors";
  * limiter of the same size rather than letting traffic through unlimited.
  */
 
-export interface LimitSpec {
+interface LimitSpec {
   points: number;
   durationSeconds: number;
 }
 
 /** The stricter per-route budgets (account creation and mail-sending routes), keyed by "METHOD /path". */
-export function strictRouteLimits(rpm: number): Record<string, LimitSpec> {
+function strictRouteLimits(rpm: number): Record<string, LimitSpec> {
   // 1 % of the general budget per minute, at least 3: 600 rpm -> 6 registrations a minute per client.
   const perMinute = Math.max(3, Math.floor(rpm / 100));
   return {

@@ -1,0 +1,39 @@
+/**
+ * Which anonymous reads the gateway answers from its own copy (a `PublishedReadCache`):
+ * the content service broadcasts `cache.clean.content` after every committed change and the
+ * gateway clears the copy on it; entries expire sooner than the `max-age=60` such answers
+ * already carry.
+ */
+/** The actions whose anonymous answers may be kept, and the params that may vary. */
+const CACHEABLE: Record<
+  string,
+  { params: string[]; allow?: (p: Record<string, unknown>) => boolean }
+> = {
+  "content.getCourse": {
+    params: ["id", "view"],
+    allow: p => p.view === undefined || p.view === "published",
+  },
+};
+
+/**
+ * The cache key of an anonymous read that may be served from the gateway's copy, or
+ * undefined. Any unexpected param disqualifies it, so a request the action would refuse
+ * (422) never gets a cached 200.
+ */
+export function publishedReadKey(
+  action: string | undefined,
+  method: string | undefined,
+  anonymous: boolean,
+  params: Record<string, unknown>,
+): string | undefined {
+  if (!action || method !== "GET" || !anonymous) return undefined;
+  const rule = CACHEABLE[action];
+  if (!rule) return undefined;
+  const names = Object.keys(params);
+  if (names.some(name => !rule.params.includes(name))) return undefined;
+  if (rule.allow && !rule.allow(params)) return undefined;
+  if (names.some(name => params[name] !== undefined && typeof params[name] !== "string")) {
+    return undefined;
+  }
+  return `${action}:${JSON.stringify(rule.params.map(name => params[name] ?? null))}`;
+}

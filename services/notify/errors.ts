@@ -1,0 +1,13 @@
+import { Errors } from "moleculer";
+
+const { MoleculerClientError } = Errors;
+
+/** Someone else's notification answers exactly like an unknown one. */
+export const notificationNotFound = (id: string) =>
+  new MoleculerClientError("Notification not found", 404, "NOTIFICATION_NOT_FOUND", { id });
+
+/** A click link this service did not sign: never an open redirect. */
+export const linkNotFound = () => new MoleculerClientError("Link not found", 404, "LINK_NOT_FOUND");
+
+export const invalidUnsubscribeToken = () =>
+  new MoleculerClientError("Invalid unsubscribe link", 400, "INVALID_UNSUBSCRIBE_TOKEN");

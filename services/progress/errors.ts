@@ -1,0 +1,41 @@
+import { Errors } from "moleculer";
+import type { LessonKind } from "../../models/lesson.model";
+
+const { MoleculerClientError } = Errors;
+
+/** An erased account's token may outlive it for a moment: progress answers as for no account. */
+export const accountErased = (userId: string) =>
+  new MoleculerClientError("This account has been erased", 401, "ACCOUNT_ERASED", { userId });
+
+export const lessonNotFound = (id: string) =>
+  new MoleculerClientError("Lesson not found", 404, "LESSON_NOT_FOUND", { id });
+
+export const courseNotFound = (id: string) =>
+  new MoleculerClientError("Course not found", 404, "COURSE_NOT_FOUND", { id });
+
+export const cardNotFound = (lessonId: string, cardId: string) =>
+  new MoleculerClientError("Card not found", 404, "CARD_NOT_FOUND", { lessonId, cardId });
+
+export const lessonNotGradable = (id: string, kind: LessonKind) =>
+  new MoleculerClientError("This lesson has no questions to grade", 409, "LESSON_NOT_GRADABLE", {
+    id,
+    kind,
+  });
+
+export const lessonRequiresAttempt = (id: string, kind: LessonKind) =>
+  new MoleculerClientError(
+    "A quiz is completed by passing an attempt",
+    409,
+    "LESSON_REQUIRES_ATTEMPT",
+    {
+      id,
+      kind,
+    },
+  );
+
+export const idempotencyKeyReused = () =>
+  new MoleculerClientError(
+    "This Idempotency-Key was used for a different request",
+    409,
+    "IDEMPOTENCY_KEY_REUSED",
+  );
