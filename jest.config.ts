@@ -1,8 +1,6 @@
 import type { Config } from "jest";
 
-// Suites are isolated (own database, namespace, Redis prefix, queue names), so they run
-// in parallel; two workers match CI's two cores.
-const config: Config = {
+const shared = {
   testEnvironment: "node",
   transform: {
     "^.+\\.ts$": ["@swc/jest", { jsc: { target: "es2023", parser: { syntax: "typescript" } } }],
@@ -14,12 +12,33 @@ const config: Config = {
   transformIgnorePatterns: [
     "/node_modules/(?!(jose|uuid|file-type|strtok3|token-types|uint8array-extras|@tokenizer|@borewit)/)",
   ],
-  testMatch: ["<rootDir>/test/**/*.spec.ts"],
+} satisfies Config;
+
+// Suites are isolated (own database, namespace, Redis prefix, queue names), so they run
+// in parallel; two workers match CI's two cores. Two projects: the unit suites need no server
+// (`npm run test:unit` runs only them); every other suite gets the servers' global setup, which
+// checks that PostgreSQL, Redis, RabbitMQ and NATS answer and starts FerretDB (it runs only when
+// a suite of that project is selected).
+const config: Config = {
   maxWorkers: 2,
+  // A run-wide option: jest ignores it inside a project.
   testTimeout: 30_000,
-  globalSetup: "<rootDir>/test/support/global-setup.ts",
-  globalTeardown: "<rootDir>/test/support/global-teardown.ts",
   reporters: ["default", "<rootDir>/test/support/summary-reporter.js"],
+  projects: [
+    {
+      ...shared,
+      displayName: "unit",
+      testMatch: ["<rootDir>/test/unit/**/*.spec.ts"],
+    },
+    {
+      ...shared,
+      displayName: "servers",
+      testMatch: ["<rootDir>/test/**/*.spec.ts"],
+      testPathIgnorePatterns: ["/node_modules/", "<rootDir>/test/unit/"],
+      globalSetup: "<rootDir>/test/support/global-setup.ts",
+      globalTeardown: "<rootDir>/test/support/global-teardown.ts",
+    },
+  ],
 };
 
 export default config;

@@ -115,7 +115,8 @@ describe("GET /me/dashboard (real NATS)", () => {
         degraded: ["leaderboard"],
         notifications: { unread: 3 },
       });
-      expect(elapsed).toBeLessThan(700);
+      // The slow part takes 1.5 s: answering sooner shows the deadline cut it off (margin for a loaded machine).
+      expect(elapsed).toBeLessThan(1400);
     } finally {
       behaviour.boardDelayMs = 0;
     }

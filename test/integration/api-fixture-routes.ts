@@ -106,4 +106,19 @@ export const fixtureRoutes: RouteSpec[] = [
     tag: "Notifications",
   },
   { method: "GET", path: "/chain", action: "test.chain", summary: "chain", tag: "Identity" },
+  {
+    method: "PATCH",
+    path: "/profile",
+    action: "test.profile",
+    summary: "profile",
+    tag: "Identity",
+  },
+  {
+    method: "GET",
+    path: "/pixel/:token.gif",
+    action: "test.pixel",
+    summary: "pixel",
+    tag: "Notifications",
+    kind: "binary",
+  },
 ];

@@ -1,5 +1,6 @@
 import { Errors, type Context, type ServiceBroker, type ServiceSchema } from "moleculer";
 import nodeHttp from "node:http";
+import net from "node:net";
 import type { Readable } from "node:stream";
 import { startTestNode, type TestNode } from "../support/cluster";
 import { requireServers } from "../support/servers";
@@ -32,7 +33,7 @@ type Meta = {
   idempotencyKey?: string;
 };
 
-const calls = { echo: 0, remove: 0 };
+const calls = { echo: 0, remove: 0, profile: 0 };
 
 const testService = {
   name: "test",
@@ -109,6 +110,30 @@ const testService = {
         return { removed: true };
       },
     },
+    profile: {
+      params: {
+        $$strict: true,
+        level: { type: "enum", values: ["A1", "A2", "B1"], optional: true },
+        avatarUrl: {
+          type: "multi",
+          optional: true,
+          rules: [{ type: "url" }, { type: "equal", value: null }],
+        },
+        nick: { type: "string", min: 1, optional: true },
+        tags: { type: "array", min: 2, items: "string", optional: true },
+      },
+      handler: () => {
+        calls.profile++;
+        return { ok: true };
+      },
+    },
+    pixel: {
+      params: { token: "string" },
+      handler(ctx: Context<unknown, { $responseType?: string }>) {
+        ctx.meta.$responseType = "image/gif";
+        return Buffer.from("GIF89a");
+      },
+    },
     upload: {
       roles: ["author"],
       async handler(ctx: Context<Record<string, string>> & { stream?: Readable }) {
@@ -119,6 +144,18 @@ const testService = {
     },
   },
 };
+
+/** A port nobody listens on right now (the OS picks it), for the gateway node's METRICS_PORT. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+    server.on("error", reject);
+  });
+}
 
 function rawGet(
   url: string,
@@ -142,6 +179,7 @@ describe("api gateway conventions (real NATS + Redis)", () => {
   let services: ServiceBroker;
   let key: SigningKey;
   let api: string;
+  let metricsPort: number;
   const token = (roles: AuthUser["roles"] = ["learner"], sub = "user-1") =>
     signAccessToken(key, { roles, sub });
 
@@ -157,7 +195,12 @@ describe("api gateway conventions (real NATS + Redis)", () => {
       fakeUsersService(ring),
       testService as unknown as ServiceSchema,
     ]);
-    gateway = await startTestNode(["api"], { ...env, NODE_ID: `${namespace}-gw` });
+    metricsPort = await freePort();
+    gateway = await startTestNode(["api"], {
+      ...env,
+      NODE_ID: `${namespace}-gw`,
+      METRICS_PORT: String(metricsPort),
+    });
     await gateway.broker.waitForServices(["users", "test"], 10_000);
     api = gateway.apiUrl as string;
   });
@@ -390,6 +433,111 @@ describe("api gateway conventions (real NATS + Redis)", () => {
       expect(form.status).toBe(415);
     });
 
+    it("when a JSON Patch or Merge Patch document is sent, then 415 and the action never runs", async () => {
+      const before = calls.echo;
+      for (const type of [
+        "application/json-patch+json",
+        "application/merge-patch+json",
+        "application/vnd.lingomesh+json",
+      ]) {
+        const res = await http(`${api}/echo`, {
+          method: "POST",
+          headers: { "Content-Type": type },
+          body: JSON.stringify({ name: "abc" }),
+        });
+        expect([type, res.status, (res.body as { type?: string }).type]).toEqual([
+          type,
+          415,
+          "UNSUPPORTED_MEDIA_TYPE",
+        ]);
+      }
+      const charset = await http(`${api}/echo`, {
+        method: "POST",
+        headers: { "Content-Type": "Application/JSON; charset=utf-8" },
+        body: JSON.stringify({ name: "abc" }),
+      });
+      expect(charset.status).toBe(201);
+      expect(calls.echo).toBe(before + 1);
+    });
+
+    it("when a text field holds NUL or an unpaired surrogate, in the body, a key, the query or the path, then 422 names it and the action never runs", async () => {
+      const before = { ...calls };
+      const cases: Array<[string, string, RequestInit & { json?: unknown }, string, string]> = [
+        ["POST", "/echo", { json: { name: "Bo\u0000b" } }, "name", "textNul"],
+        ["POST", "/echo", { json: { name: "Bob\uD800" } }, "name", "textLoneSurrogate"],
+        [
+          "POST",
+          "/echo",
+          { json: { name: "ab", "pass\u0000word": "x" } },
+          "pass\uFFFDword",
+          "textNul",
+        ],
+        [
+          "PATCH",
+          "/profile",
+          { json: { tags: ["ok", "b\uDC00ad"] } },
+          "tags[1]",
+          "textLoneSurrogate",
+        ],
+        ["GET", "/things?page=1%00", {}, "page", "textNul"],
+        ["DELETE", "/things/t%001", {}, "id", "textNul"],
+      ];
+      const learner = await token();
+      for (const [method, path, init, field, type] of cases) {
+        const res = await http(`${api}${path}`, { method, token: learner, ...init });
+        const body = res.body as { type?: string; data?: Array<Record<string, unknown>> };
+        expect([path, res.status, body.type, body.data]).toEqual([
+          path,
+          422,
+          "VALIDATION_ERROR",
+          [expect.objectContaining({ field, type, message: expect.stringContaining(field) })],
+        ]);
+        expect(res.text).not.toMatch(/\\u0000|\\ud[89a-f]/i);
+      }
+      expect(calls).toEqual(before);
+      // Well-formed text outside the BMP (a surrogate pair) is ordinary text.
+      const emoji = await http(`${api}/echo`, { method: "POST", json: { name: "Bob 🦄" } });
+      expect(emoji.status).toBe(201);
+    });
+
+    it("when a query parameter the action does not take is sent, then 422 on every route alike", async () => {
+      const learner = await token();
+      for (const path of [
+        "/things?color=red",
+        "/things?page=1&$$strict=false",
+        "/whoami?debug=1",
+        "/me/dashboard?full=1",
+      ]) {
+        const res = await http(`${api}${path}`, { token: learner });
+        const body = res.body as { type?: string; data?: Array<Record<string, unknown>> };
+        expect([path, res.status, body.type]).toEqual([path, 422, "VALIDATION_ERROR"]);
+        expect(body.data).toEqual([
+          expect.objectContaining({ type: "objectStrict", actual: expect.any(String) }),
+        ]);
+      }
+      const declared = await http(`${api}/things?page=2&pageSize=5`);
+      expect(declared.status).toBe(200);
+    });
+
+    it("when validation fails, then each message says what is wrong with the value sent (no allowed list as the value, no \"equal to ''\" for a nullable field)", async () => {
+      const res = await http(`${api}/profile`, {
+        method: "PATCH",
+        json: { level: "Z9", avatarUrl: "not a url", nick: "", tags: ["one"], extra: 1 },
+      });
+      expect(res.status).toBe(422);
+      const items = (res.body as { data: Array<{ field?: string; message: string }> }).data;
+      expect(items.map(item => [item.field, item.message])).toEqual([
+        ["level", "The 'level' field must be one of: A1, A2, B1."],
+        ["avatarUrl", "The 'avatarUrl' field must be a valid URL, or null."],
+        ["nick", "The 'nick' field must be at least 1 character long."],
+        ["tags", "The 'tags' field must have at least 2 items."],
+        [undefined, "Not a field of this request: 'extra'."],
+      ]);
+      expect(res.text).not.toContain("equal to");
+      expect(res.text).not.toContain("Z9");
+      expect(calls.profile).toBe(0);
+    });
+
     it("when the JSON is malformed, then 400", async () => {
       const res = await http(`${api}/echo`, {
         method: "POST",
@@ -611,7 +759,7 @@ describe("api gateway conventions (real NATS + Redis)", () => {
       expect(server.headersTimeout).toBeLessThanOrEqual(30_000);
     });
 
-    it("when health and metrics are asked for, then they answer on the gateway port", async () => {
+    it("when health is asked for, then it answers on the gateway port; metrics answer on METRICS_PORT only", async () => {
       expect((await http(`${gateway.origin}/health/live`)).status).toBe(200);
       const ready = await http(`${gateway.origin}/health/ready`);
       expect(ready.status).toBe(200);
@@ -619,9 +767,60 @@ describe("api gateway conventions (real NATS + Redis)", () => {
         status: "ok",
         checks: { transporter: { status: "ok" }, "redis:gateway": { status: "ok" } },
       });
-      const metrics = await http(`${gateway.origin}/metrics`);
+      const publicPort = await http(`${gateway.origin}/metrics`);
+      expect(publicPort.status).toBe(404);
+      expect(publicPort.body).toMatchObject({ code: 404, type: "NOT_FOUND" });
+      expect(publicPort.text).not.toContain("lingomesh_gateway_requests_total");
+      const metrics = await http(`http://127.0.0.1:${metricsPort}/metrics`);
+      expect(metrics.status).toBe(200);
       expect(metrics.text).toContain("lingomesh_gateway_requests_total");
       expect(metrics.text).toMatch(/route="\/api\/v1\/things"/);
+    });
+
+    it("when anything is answered on the public port, then it carries nosniff, Referrer-Policy and Cross-Origin-Resource-Policy", async () => {
+      const learner = await token();
+      const answers = {
+        json: await http(`${api}/things`),
+        created: await http(`${api}/echo`, { method: "POST", json: { name: "ab" } }),
+        noContent: await http(`${api}/things/t1`, { method: "DELETE", token: learner }),
+        unauthenticated: await http(`${api}/whoami`),
+        validation: await http(`${api}/echo`, { method: "POST", json: { name: "a" } }),
+        crash: await http(`${api}/boom`),
+        unrouted: await http(`${gateway.origin}/nowhere`),
+        unsupported: await http(`${api}/echo`, {
+          method: "POST",
+          headers: { "Content-Type": "text/plain" },
+          body: "x",
+        }),
+        health: await http(`${gateway.origin}/health/live`),
+        openapi: await http(`${gateway.origin}/api/openapi.json`),
+        docs: await http(`${gateway.origin}/api/docs`),
+        docsMissing: await http(`${gateway.origin}/api/docs/nothing.js`),
+        preflight: await http(`${api}/echo`, {
+          method: "OPTIONS",
+          headers: {
+            Origin: "https://app.example.com",
+            "Access-Control-Request-Method": "POST",
+          },
+        }),
+        binary: await http(`${api}/pixel/abc.gif`),
+      };
+      const seen = Object.entries(answers).map(([label, res]) => [
+        label,
+        res.headers.get("x-content-type-options"),
+        res.headers.get("referrer-policy"),
+        res.headers.get("cross-origin-resource-policy"),
+      ]);
+      expect(seen).toEqual(
+        Object.keys(answers).map(label => [
+          label,
+          "nosniff",
+          "no-referrer",
+          // Made to be embedded by other origins (media in the app, the pixel in mail clients).
+          label === "binary" ? "cross-origin" : "same-origin",
+        ]),
+      );
+      expect(answers.binary.status).toBe(200);
     });
   });
 

@@ -4,7 +4,6 @@ import { exportJWK, SignJWT, type JWK } from "jose";
 import { brokerOptions } from "../../moleculer.config";
 import { testConfig } from "../support/isolation";
 import { SERVERS } from "../support/servers";
-import type { RouteSpec } from "../../services/api/route-table";
 import type { AuthUser, Role } from "../../models/auth.model";
 
 /**
@@ -151,11 +150,6 @@ export async function http(
   }
   return { status: res.status, headers: res.headers, body: parsed, text };
 }
-
-export const notFoundError = (message: string): Errors.MoleculerClientError =>
-  new Errors.MoleculerClientError(message, 404, "THING_NOT_FOUND");
-
-export type { RouteSpec };
 
 /**
  * Replicas of the real services that carry their actions' real declarations (params,

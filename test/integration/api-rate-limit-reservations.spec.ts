@@ -1,11 +1,11 @@
 import Redis from "ioredis";
-import { createRateLimiters } from "../../lib/gateway/rate-limits";
+import { createRateLimiters } from "../../services/api/rate-limits";
 import { uniqueName } from "../support/isolation";
 import { requireServers, SERVERS } from "../support/servers";
 
 /**
  * A busy client's points are drawn from the shared Redis budget several at a time and spent
- * at the gateway (lib/gateway/rate-limits.ts): these tests hold two gateways drawing on one
+ * at the gateway (services/api/rate-limits.ts): these tests hold two gateways drawing on one
  * budget to the limit itself — never more admitted, at most one reservation per node less.
  */
 

@@ -1,5 +1,6 @@
 import amqp from "amqplib";
 import type { ServiceBroker } from "moleculer";
+import { QueryTypes } from "sequelize";
 import { topologyNames } from "../../lib/events/amqp-transport";
 import { EVENT_METRICS } from "../../lib/events/metrics";
 import { readiness } from "../../lib/health";
@@ -220,7 +221,12 @@ describe("durable events over RabbitMQ", () => {
       second.id,
       third.id,
     ]);
-    expect((await readiness(c)).checks.amqp).toEqual({ status: "ok" });
+    // Its publishing connection (forwards to the retry queues) comes back on its own back-off.
+    await waitFor(
+      async () => (await readiness(c)).checks.amqp.status === "ok",
+      10_000,
+      "both connections back",
+    );
   });
 
   test("when a poison event fails every attempt, then it ends in the DLQ after the delivery limit and the others are all handled", async () => {
@@ -382,6 +388,12 @@ describe("durable events over RabbitMQ", () => {
     const labels = { type: "user.created" };
     expect(value(p, EVENT_METRICS.published, { service: `${group}_p`, ...labels })).toBe(3);
     expect(value(c, EVENT_METRICS.consumed, { service: group, ...labels })).toBe(3);
+    const consumerGroup = serviceOf(c, group).fullName;
+    const age = value(c, EVENT_METRICS.consumerAge, { service: group, group: consumerGroup });
+    expect(typeof age).toBe("number");
+    expect(age).toBeGreaterThan(0);
+    // Handled moments after being emitted: far below a minute, not a timestamp by mistake.
+    expect(age).toBeLessThan(60);
     await waitFor(
       () => value(p, EVENT_METRICS.backlog, { service: `${group}_p` }) === 0,
       3000,
@@ -468,7 +480,10 @@ describe("durable events over RabbitMQ", () => {
     );
 
     broken = false;
-    await expect(c.call(`${group}.replayDeadLetters`, {})).resolves.toEqual({ replayed: 1 });
+    await expect(c.call(`${group}.replayDeadLetters`, {})).resolves.toEqual({
+      replayed: 1,
+      refused: 0,
+    });
     await waitFor(
       async () => (await effectsOf(serviceOf(c, group), group)).length === 1,
       5000,
@@ -476,7 +491,10 @@ describe("durable events over RabbitMQ", () => {
     );
     expect((await effectsOf(serviceOf(c, group), group)).map(e => e.event_id)).toEqual([event.id]);
     expect((await channel.checkQueue(dlq)).messageCount).toBe(0);
-    await expect(c.call(`${group}.replayDeadLetters`, {})).resolves.toEqual({ replayed: 0 });
+    await expect(c.call(`${group}.replayDeadLetters`, {})).resolves.toEqual({
+      replayed: 0,
+      refused: 0,
+    });
   });
 
   test("when several nodes of a producing service relay one outbox, then each event is published once", async () => {
@@ -512,10 +530,11 @@ describe("durable events over RabbitMQ", () => {
     );
   });
 
-  test("when the consumer's queue is deleted under it, then the topology is declared again and consumption resumes", async () => {
+  test("when the consumer's queue is deleted under it and events are emitted before it is back, then none is marked sent unrouted and all are handled once it is declared again", async () => {
     const group = uniqueName("redeclare").toLowerCase();
     const ns = isolate([group]);
-    const c = await node("c", ns, [consumerService(group)]);
+    const link = await proxy();
+    const c = await node("c", ns, [consumerService(group)], link.urlFor(AMQP));
     const p = await node("p", ns, [producerService(`${group}_p`)]);
     const producer = serviceOf(p, `${group}_p`);
     const first = await emitUserCreated(producer);
@@ -525,36 +544,50 @@ describe("durable events over RabbitMQ", () => {
       "first event",
     );
 
+    // The consumer is away (so it cannot declare its queue again), then the queue goes —
+    // with the catalog's queues the producer declared for user.created: RabbitMQ routes
+    // what is published now to no queue at all.
+    link.cut();
     const connection = await amqp.connect(AMQP);
     cleanup.push(() => connection.close());
     const channel = await connection.createChannel();
-    const queue = topologyNames(ns, group, RETRY).queue;
-    await channel.deleteQueue(queue);
+    for (const name of [group, "notify", "progress"])
+      await channel.deleteQueue(topologyNames(ns, name, RETRY).queue);
+    const inGap = [await emitUserCreated(producer), await emitUserCreated(producer)];
+    // The publishes are returned (mandatory): the rows stay unsent, with the reason.
     await waitFor(
-      async () => {
-        const ch = await connection.createChannel();
-        ch.on("error", () => undefined);
-        try {
-          return (await ch.checkQueue(queue)).consumerCount === 1;
-        } catch {
-          return false;
-        } finally {
-          await ch.close().catch(() => undefined);
-        }
-      },
+      async () =>
+        (
+          await producer.sequelize.query<{ last_error: string | null }>(
+            `SELECT last_error FROM "${group}_p".outbox WHERE sent_at IS NULL`,
+            { type: QueryTypes.SELECT },
+          )
+        ).filter(row => /unroutable/.test(row.last_error ?? "")).length === 2,
       10_000,
-      "the queue to be declared again with its consumer",
+      "the unroutable publishes to fail",
     );
+    const unsent = (await outboxOf(producer, `${group}_p`)).filter(row => row.sent_at === null);
+    expect(unsent.map(row => row.id).sort()).toEqual(inGap.map(e => e.id).sort());
 
-    const second = await emitUserCreated(producer);
+    link.restore();
+    // The consumer comes back on its reconnect schedule: up to reconnectMaxMs (10 s) plus jitter.
     await waitFor(
-      async () => (await effectsOf(serviceOf(c, group), group)).length === 2,
-      5000,
-      "second event",
+      async () => (await effectsOf(serviceOf(c, group), group)).length === 3,
+      30_000,
+      "the events emitted in the gap",
     );
-    expect((await effectsOf(serviceOf(c, group), group)).map(e => e.event_id)).toEqual([
-      first.id,
-      second.id,
-    ]);
-  });
+    const third = await emitUserCreated(producer);
+    await waitFor(
+      async () => (await effectsOf(serviceOf(c, group), group)).length === 4,
+      5000,
+      "an event after",
+    );
+    const effects = (await effectsOf(serviceOf(c, group), group)).map(e => e.event_id);
+    expect(effects.sort()).toEqual([first, ...inGap, third].map(e => e.id).sort());
+    await waitFor(
+      async () => (await outboxOf(producer, `${group}_p`)).every(row => row.sent_at !== null),
+      5000,
+      "every row sent",
+    );
+  }, 60_000);
 });

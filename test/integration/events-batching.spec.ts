@@ -1,5 +1,9 @@
 import { QueryTypes, Sequelize, type Transaction } from "sequelize";
-import { BatchingRunner, type TransactionRunner } from "../../lib/events/consumer-runner";
+import {
+  BatchingRunner,
+  SwallowedDatabaseError,
+  type TransactionRunner,
+} from "../../lib/events/consumer-runner";
 import { createEnvelope } from "../../lib/events/envelope";
 import { OutboxStore } from "../../lib/events/outbox-store";
 import type { EventEnvelope } from "../../models/events.model";
@@ -47,7 +51,10 @@ async function effects(): Promise<Array<{ event_id: string; name: string }>> {
 
 function runner(opts: {
   consumer: string;
+  maxBatch?: number;
   onEvent?: (event: EventEnvelope<"user.updated">) => void;
+  /** Runs before the handler's insert; "done" skips it. */
+  before?: (event: EventEnvelope<"user.updated">, t: Transaction) => Promise<"done" | undefined>;
   transactions?: { count: number };
   batch?: (events: EventEnvelope<"user.updated">[], t: Transaction) => Promise<void>;
 }) {
@@ -61,11 +68,13 @@ function runner(opts: {
     consumer: opts.consumer,
     self: {},
     transaction: counted,
-    maxBatch: 50,
+    statement: (sql, t) => sequelize.query(sql, { transaction: t }),
+    maxBatch: opts.maxBatch ?? 50,
     handlers: {
       async "user.updated"(event, t) {
         calls.push(event.data.name);
         opts.onEvent?.(event);
+        if ((await opts.before?.(event, t)) === "done") return;
         await sequelize.query(`INSERT INTO "${schema}".effects VALUES (:id, :user, :name)`, {
           replacements: { id: event.id, user: event.data.userId, name: event.data.name },
           transaction: t,
@@ -151,4 +160,77 @@ test("when a batch handler is declared, then a run of events goes through it; if
   );
   expect(outcomes).toEqual(["handled", "handled"]);
   expect(failing.calls.sort()).toEqual(["p", "q"]);
+});
+
+test("when 125 events of a batch of 250 fail, then every handler runs once in one transaction and the 125 others commit", async () => {
+  const transactions = { count: 0 };
+  const { r, calls } = runner({
+    consumer: "c6",
+    maxBatch: 250,
+    transactions,
+    onEvent: e => {
+      if (e.data.name.startsWith("bad")) throw new Error("cannot digest");
+    },
+  });
+  const events = Array.from({ length: 250 }, (_, i) =>
+    updated(`u${i}`, i % 2 === 0 ? `good${i}` : `bad${i}`),
+  );
+  const results = await Promise.allSettled(events.map(e => r.handle(e)));
+  // Before savepoints: 8 125 handler calls and 126 transactions.
+  expect(calls).toHaveLength(250);
+  expect(transactions.count).toBe(1);
+  expect(results.filter(x => x.status === "rejected")).toHaveLength(125);
+  const committed = await effects();
+  expect(committed).toHaveLength(125);
+  expect(committed.every(e => e.name.startsWith("good"))).toBe(true);
+  const [processed] = await sequelize.query<{ n: string }>(
+    `SELECT count(*) AS n FROM "${schema}".processed_events WHERE consumer = 'c6'`,
+    { type: QueryTypes.SELECT },
+  );
+  expect(Number(processed.n)).toBe(125);
+});
+
+test("when a handler catches a database error and goes on, then its event fails and the rest of the batch commits", async () => {
+  const swallower = updated("u5", "swallow");
+  const { r } = runner({
+    consumer: "c7",
+    before: async (e, t) => {
+      if (e.id !== swallower.id) return undefined;
+      try {
+        await sequelize.query(`SELECT * FROM "${schema}".no_such_table`, { transaction: t });
+      } catch {
+        // The bug under test: the error is dropped and the handler resolves.
+      }
+      return "done";
+    },
+  });
+  const good = [updated("u1", "s1"), updated("u2", "s2")];
+  const results = await Promise.allSettled([
+    r.handle(good[0]),
+    r.handle(swallower),
+    r.handle(good[1]),
+  ]);
+  expect(results.map(x => x.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+  const failure = results[1];
+  expect(failure.status === "rejected" && failure.reason).toBeInstanceOf(SwallowedDatabaseError);
+  expect((await effects()).map(e => e.name)).toEqual(["s1", "s2"]);
+  // Alone in its batch it fails the same way, instead of acking a commit that rolled back.
+  await expect(r.handle(swallower)).rejects.toBeInstanceOf(SwallowedDatabaseError);
+});
+
+test("when a node starts beside one whose transaction holds outbox and processed-event rows, then its table set-up neither waits for it nor locks the tables", async () => {
+  const running = await sequelize.transaction();
+  try {
+    await store.insert(updated("u-beside", "Ada"), running);
+    await store.markProcessed("beside", updated("u-beside", "Ada"), running);
+    // A second node's store on the same schema, while the first node's transaction is open.
+    const starting = new OutboxStore(sequelize, schema);
+    const outcome = await Promise.race([
+      starting.ensureTables().then(() => "started"),
+      new Promise(resolve => setTimeout(() => resolve("waited on the running node"), 5000)),
+    ]);
+    expect(outcome).toBe("started");
+  } finally {
+    await running.rollback();
+  }
 });

@@ -94,6 +94,8 @@ export interface EventsNodeOptions {
   amqpUrl?: string;
   dataDir?: string;
   services: ServiceSchema[];
+  /** SERVICES of the node (which catalog services it runs); none by default. */
+  runs?: string;
 }
 
 export async function startEventsNode(opts: EventsNodeOptions): Promise<ServiceBroker> {
@@ -105,6 +107,7 @@ export async function startEventsNode(opts: EventsNodeOptions): Promise<ServiceB
     DATABASE_URL: opts.databaseUrl,
     AMQP_URL: opts.amqpUrl,
     DATA_DIR: opts.dataDir,
+    SERVICES: opts.runs ?? "",
   });
   const broker = new ServiceBroker({ ...brokerOptions(cfg), nodeID: opts.nodeID });
   for (const schema of opts.services) broker.createService(schema);

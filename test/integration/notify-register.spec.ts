@@ -1,9 +1,12 @@
 import fs from "node:fs";
 import path from "node:path";
 import PostalMime from "postal-mime";
+import { QueryTypes, type Sequelize } from "sequelize";
 import { startTestNode, type TestNode } from "../support/cluster";
 import { tempDataDir } from "../support/isolation";
 import { waitUntil } from "./notify.helpers";
+
+const ADMIN_EMAIL = "ops@example.test";
 
 describe("notify with the real users service and gateway (embedded defaults)", () => {
   let node: TestNode;
@@ -11,7 +14,11 @@ describe("notify with the real users service and gateway (embedded defaults)", (
 
   beforeAll(async () => {
     dataDir = tempDataDir("notify-register");
-    node = await startTestNode(["api", "users", "notify"], { DATA_DIR: dataDir });
+    node = await startTestNode(["api", "users", "notify"], {
+      DATA_DIR: dataDir,
+      ADMIN_EMAIL: ADMIN_EMAIL,
+      ADMIN_PASSWORD: "bootstrap admin passphrase",
+    });
   }, 60_000);
 
   afterAll(async () => {
@@ -67,5 +74,28 @@ describe("notify with the real users service and gateway (embedded defaults)", (
     });
     expect(list.status).toBe(200);
     expect(await list.json()).toMatchObject({ rows: [], total: 0, unread: 0 });
+  });
+
+  it("when the bootstrap admin is created (already verified), then no confirmation mail and no reminder are queued for it", async () => {
+    const sql = (node.broker.getLocalService("notify") as unknown as { sequelize: Sequelize })
+      .sequelize;
+    // notify stores the recipient in the same commit as any mail it queues for user.created.
+    const [recipient] = await waitUntil(
+      async () => {
+        const rows = await sql.query<{ user_id: string; email_verified: boolean }>(
+          `SELECT user_id, email_verified FROM notify.recipients WHERE email = :email`,
+          { replacements: { email: ADMIN_EMAIL }, type: QueryTypes.SELECT },
+        );
+        return rows.length > 0 ? rows : undefined;
+      },
+      20_000,
+      "admin recipient",
+    );
+    expect(recipient.email_verified).toBe(true);
+    const mails = await sql.query<{ template: string }>(
+      `SELECT template FROM notify.emails WHERE user_id = :userId`,
+      { replacements: { userId: recipient.user_id }, type: QueryTypes.SELECT },
+    );
+    expect(mails.map(m => m.template)).toEqual([]);
   });
 });

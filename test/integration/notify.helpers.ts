@@ -142,7 +142,7 @@ export const producerSchema: ServiceSchema<
 };
 
 /** Sender timings short enough for tests (production waits seconds to minutes). */
-export const FAST_SENDER: Partial<NotifySettings["sender"]> = {
+const FAST_SENDER: Partial<NotifySettings["sender"]> = {
   pollMs: 100,
   baseDelayMs: 150,
   maxDelayMs: 600,

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { ServiceBroker, ServiceSchema } from "moleculer";
 import { QueryTypes, type Sequelize } from "sequelize";
 import { v7 as uuidv7 } from "uuid";
@@ -373,7 +374,7 @@ describe("notify: durable events become mail over a real SMTP server", () => {
     expect(mailsTo(email).filter(m => m.parsed.subject?.includes("streak"))).toHaveLength(1);
   });
 
-  it("when the unsubscribe link in the mail body is opened (GET), then that category stops", async () => {
+  it("when the unsubscribe link in the mail body is opened (GET), then a confirmation page shows and nothing changes until its button posts", async () => {
     const { email, meta } = await newUser("unsubget");
     await notifyA.call("notify.updatePreferences", { email: { marketing: true } }, { meta });
     await emit("content.course.published", {
@@ -390,19 +391,59 @@ describe("notify: durable events become mail over a real SMTP server", () => {
     const link = linksOf(mail.parsed.html as string).find(l =>
       l.includes("/notifications/unsubscribe/"),
     ) as string;
-    const res = await fetch(viaGateway(link));
-    expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ unsubscribed: true, category: "marketing" });
-    const prefs = await notifyA.call<{ email: Record<string, boolean> }, Record<string, unknown>>(
-      "notify.getPreferences",
-      {},
-      { meta },
-    );
-    expect(prefs.email.marketing).toBe(false);
-    const tampered = await fetch(
-      viaGateway(link.slice(0, -2) + (link.endsWith("AA") ? "BB" : "AA")),
-    );
-    expect(tampered.status).toBe(400);
+    const marketing = async () =>
+      (
+        await notifyA.call<{ email: Record<string, boolean> }, Record<string, unknown>>(
+          "notify.getPreferences",
+          {},
+          { meta },
+        )
+      ).email.marketing;
+
+    // A link scanner (or the recipient) opening the link: a page, and the preference stays.
+    const page = await fetch(viaGateway(link), { headers: { accept: "text/html" } });
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toBe("text/html; charset=utf-8");
+    const csp = page.headers.get("content-security-policy") ?? "";
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).toContain("form-action 'self'");
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(csp).not.toContain("unsafe-inline");
+    expect(page.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(page.headers.get("referrer-policy")).toBe("no-referrer");
+    expect(page.headers.get("cache-control")).toBe("no-store");
+    const html = await page.text();
+    expect(html).toMatch(/^<!doctype html>/i);
+    expect(html).toContain("new course and news");
+    expect(html).not.toMatch(/<script/i);
+    // The form posts back to the page's own address (no action attribute: the token is not repeated).
+    const form = /<form\b([^>]*)>([\s\S]*?)<\/form>/i.exec(html);
+    expect(form?.[1]).toMatch(/method="post"/i);
+    expect(form?.[1]).not.toMatch(/action=/i);
+    expect(form?.[2]).toMatch(/<button[^>]*type="submit"/i);
+    // Every inline style is allowed by its hash, nothing else.
+    const style = /<style>([\s\S]*?)<\/style>/.exec(html)?.[1] ?? "";
+    const hash = createHash("sha256").update(style).digest("base64");
+    expect(csp).toContain(`style-src 'sha256-${hash}'`);
+    expect(await marketing()).toBe(true);
+
+    // The button: a browser's form post, answered with a page.
+    const done = await fetch(viaGateway(link), {
+      method: "POST",
+      headers: {
+        accept: "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+        "content-type": "application/x-www-form-urlencoded",
+      },
+      body: "",
+    });
+    expect(done.status).toBe(200);
+    expect(done.headers.get("content-type")).toBe("text/html; charset=utf-8");
+    expect(await done.text()).toContain("unsubscribed");
+    expect(await marketing()).toBe(false);
+
+    const tampered = viaGateway(link.slice(0, -2) + (link.endsWith("AA") ? "BB" : "AA"));
+    expect((await fetch(tampered)).status).toBe(400);
+    expect((await fetch(tampered, { method: "POST" })).status).toBe(400);
   });
 
   it("when preferences switch a category off, then its mail stops but in-app notifications stay; marketing needs an opt-in", async () => {
@@ -470,6 +511,59 @@ describe("notify: durable events become mail over a real SMTP server", () => {
     await smtp.waitFor(() => mailsTo(email).some(m => m.parsed.subject?.includes("9-day")));
     await settle(1200);
     expect(mailsTo(email).filter(m => m.parsed.subject?.includes("9-day"))).toHaveLength(1);
+  });
+
+  it('when a streak is one day long, then the mail says "1 day in a row"; longer streaks say days', async () => {
+    const one = await newUser("streak-one");
+    const two = await newUser("streak-two");
+    await emit("progress.streak.reminder_due", {
+      userId: one.userId,
+      currentStreak: 1,
+      localDate: "2026-11-20",
+    });
+    await emit("progress.streak.reminder_due", {
+      userId: two.userId,
+      currentStreak: 2,
+      localDate: "2026-11-20",
+    });
+    await smtp.waitFor(
+      () =>
+        mailsTo(one.email).some(m => m.parsed.subject?.includes("-day streak")) &&
+        mailsTo(two.email).some(m => m.parsed.subject?.includes("-day streak")),
+    );
+    const [single] = mailsTo(one.email).filter(m => m.parsed.subject?.includes("-day streak"));
+    const [plural] = mailsTo(two.email).filter(m => m.parsed.subject?.includes("-day streak"));
+    expect(single.parsed.text).toContain("1 day in a row!");
+    expect(single.parsed.html).toContain("1 day in a row!");
+    expect(`${single.parsed.text}${single.parsed.html}`).not.toContain("1 days");
+    expect(plural.parsed.text).toContain("2 days in a row!");
+    expect(plural.parsed.html).toContain("2 days in a row!");
+  });
+
+  it("when a course is published, then its mail and in-app text name its topics, not their slugs", async () => {
+    const { userId, email, meta } = await newUser("topics");
+    await notifyA.call("notify.updatePreferences", { email: { marketing: true } }, { meta });
+    await emit("content.course.published", {
+      courseId: uuidv7(),
+      version: 1,
+      title: "On the Phone",
+      level: "A2",
+      topics: ["phone", "everyday-english"],
+      topicNames: ["Phone calls", "Everyday English"],
+    });
+    await smtp.waitFor(() => mailsTo(email).some(m => m.parsed.subject?.includes("On the Phone")));
+    const mail = mailsTo(email).find(m => m.parsed.subject?.includes("On the Phone")) as CaughtMail;
+    expect(mail.parsed.text).toContain("about Phone calls, Everyday English");
+    expect(mail.parsed.html).toContain("about Phone calls, Everyday English");
+    expect(`${mail.parsed.text}${mail.parsed.html}`).not.toContain("everyday-english");
+    const inbox = await notifyA.call<
+      { rows: Array<{ kind: string; body: string; data: { topics: string[] } }> },
+      Record<string, unknown>
+    >("notify.notifications", {}, { meta: { user: { id: userId, roles: ["learner"] } } });
+    const note = inbox.rows.find(r => r.kind === "new_course");
+    expect(note?.body).toBe("A new A2 course is available (Phone calls, Everyday English).");
+    // The machine-readable part keeps the slugs clients filter with.
+    expect(note?.data.topics).toEqual(["phone", "everyday-english"]);
   });
 
   it("when lessons are completed, then in-app notifications list newest first with the unread count, and only the owner can mark one read", async () => {
@@ -602,16 +696,24 @@ describe("notify: durable events become mail over a real SMTP server", () => {
     for (const a of addresses) expect(mailsTo(a)).toHaveLength(1);
   });
 
-  it("when the recipient is not known locally, then users.profiles is asked and the mail still goes", async () => {
+  it("when the recipient is not known locally, then users.profiles is asked outside the batch transaction and the mail still goes", async () => {
     const userId = uuidv7();
     const email = `profile-${userId.slice(-6)}@example.test`;
+    const openDuringCall: number[] = [];
     const users = await startBroker(`profiles-${userId.slice(-6)}`, env, [
       {
         name: "users",
         actions: {
           profiles: {
-            handler: (ctx: { params: { ids: string[] } }) =>
-              ctx.params.ids.map(id => ({
+            handler: async (ctx: { params: { ids: string[] } }) => {
+              // A consumer transaction left waiting on this call shows as idle in transaction.
+              const [row] = await rowsOf(
+                `SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database()
+                   AND state = 'idle in transaction' AND query ILIKE '%recipients%'`,
+                {},
+              );
+              openDuringCall.push(Number(row.n));
+              return ctx.params.ids.map(id => ({
                 id,
                 email,
                 name: "From Profiles",
@@ -619,7 +721,8 @@ describe("notify: durable events become mail over a real SMTP server", () => {
                 dailyGoalXp: 20,
                 emailVerified: true,
                 nativeLanguage: "fr",
-              })),
+              }));
+            },
           },
         },
       } as unknown as ServiceSchema,
@@ -636,6 +739,8 @@ describe("notify: durable events become mail over a real SMTP server", () => {
         .waitFor(() => mailsTo(email).length === 1)
         .then(() => mailsTo(email));
       expect(mail.parsed.text).toContain("From Profiles");
+      // Asked before the batch's transaction opened, never while holding it.
+      expect(openDuringCall).toEqual([0]);
     } finally {
       await users.stop();
     }
@@ -703,6 +808,109 @@ describe("notify: durable events become mail over a real SMTP server", () => {
       10_000,
       "erased",
     );
+  });
+
+  it("when user.created and a progress event arrive after user.deleted, then notify writes nothing for that user again", async () => {
+    const userId = uuidv7();
+    const email = `late-${userId.slice(-6)}@example.test`;
+    const meta = { user: { id: userId, roles: ["learner" as const] } };
+    const ids = [(await emit("user.deleted", { userId })).id];
+    ids.push(
+      (
+        await emit("user.created", {
+          userId,
+          email,
+          name: "Learner late",
+          timezone: "UTC",
+          verificationToken: `vt-${userId}`,
+        })
+      ).id,
+    );
+    ids.push(
+      (
+        await emit("progress.lesson.completed", {
+          userId,
+          lessonId: uuidv7(),
+          courseId: uuidv7(),
+          score: 1,
+          xpEarned: 5,
+          completedAt: new Date().toISOString(),
+        })
+      ).id,
+    );
+    await waitUntil(
+      async () =>
+        (
+          await rowsOf(`SELECT 1 FROM notify.processed_events WHERE event_id IN (:ids)`, {
+            ids,
+          })
+        ).length === 3,
+      10_000,
+      "all three handled",
+    );
+    const left = await rowsOf(
+      `SELECT (SELECT count(*) FROM notify.emails WHERE user_id = :userId) + (SELECT count(*) FROM notify.notifications WHERE user_id = :userId)
+       + (SELECT count(*) FROM notify.recipients WHERE user_id = :userId) AS n`,
+      { userId },
+    );
+    expect(Number(left[0].n)).toBe(0);
+    // What the dashboard shows: no notification, none unread.
+    const page = await notifyA.call<{ total: number }, Record<string, unknown>>(
+      "notify.notifications",
+      {},
+      { meta },
+    );
+    expect(page.total).toBe(0);
+    expect(await notifyA.call("notify.unreadCount", {}, { meta })).toEqual({ unread: 0 });
+    await settle();
+    expect(mailsTo(email)).toHaveLength(0);
+  });
+
+  it("when a user's events arrive out of order, then notify keeps the newest name and a verification handled before user.created is kept (no welcome, no reminder)", async () => {
+    const handled = (ids: string[]) =>
+      waitUntil(
+        async () =>
+          (await rowsOf(`SELECT 1 FROM notify.processed_events WHERE event_id IN (:ids)`, { ids }))
+            .length === ids.length,
+        10_000,
+        "events handled",
+      );
+    const userId = uuidv7();
+    const email = `order-${userId.slice(-6)}@example.test`;
+    const verified = await emit("user.email_verified", { userId, sequence: 2 });
+    await handled([verified.id]);
+    const created = await emit("user.created", {
+      userId,
+      email,
+      name: "Name 1",
+      timezone: "UTC",
+      verificationToken: `vt-${userId}`,
+      sequence: 1,
+    });
+    await handled([created.id]);
+    const newest = await emit("user.updated", {
+      userId,
+      name: "Name 4",
+      timezone: "Asia/Tokyo",
+      sequence: 4,
+    });
+    await handled([newest.id]);
+    const older = await emit("user.updated", {
+      userId,
+      name: "Name 3",
+      timezone: "UTC",
+      sequence: 3,
+    });
+    await handled([older.id]);
+    const [row] = await rowsOf(
+      `SELECT name, timezone, email_verified FROM notify.recipients WHERE user_id = :userId`,
+      { userId },
+    );
+    expect(row).toEqual({ name: "Name 4", timezone: "Asia/Tokyo", email_verified: true });
+    const queued = await rowsOf(`SELECT template FROM notify.emails WHERE user_id = :userId`, {
+      userId,
+    });
+    expect(queued).toEqual([]);
   });
 
   it("when the admin lists emails, then filters and contract pagination apply", async () => {
@@ -776,6 +984,7 @@ describe("notify: durable events become mail over a real SMTP server", () => {
       body: "List-Unsubscribe=One-Click",
     });
     expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ unsubscribed: true, category: "marketing" });
     const prefs = await notifyA.call<{ email: Record<string, boolean> }, Record<string, unknown>>(
       "notify.getPreferences",
       {},

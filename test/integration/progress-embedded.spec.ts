@@ -1,6 +1,6 @@
 import { Errors, ServiceBroker, type Context, type ServiceSchema } from "moleculer";
 import { brokerOptions } from "../../moleculer.config";
-import type { LessonForGrading } from "../../models/progress.model";
+import type { LessonForGrading } from "../../models/lesson.model";
 import { serviceFile } from "../../server";
 import type { Clock } from "../../services/progress/clock";
 import { tempDataDir, testConfig, uniqueName } from "../support/isolation";
@@ -18,8 +18,15 @@ const QUIZ: LessonForGrading = {
   title: "Quiz",
   cards: [],
   questions: [
-    { id: "q1", type: "text", prompt: "Say hi", answer: "Hello" },
-    { id: "q2", type: "order", prompt: "Order", answer: ["a", "b"] },
+    { id: "q1", type: "text", prompt: "Say hi", options: [], answer: "Hello", explanation: null },
+    {
+      id: "q2",
+      type: "order",
+      prompt: "Order",
+      options: [],
+      answer: ["a", "b"],
+      explanation: null,
+    },
   ],
 };
 const DECK: LessonForGrading = {
@@ -29,7 +36,7 @@ const DECK: LessonForGrading = {
   kind: "flashcards",
   title: "Deck",
   questions: [],
-  cards: [{ id: "card-e", front: "sun", back: "Sonne" }],
+  cards: [{ id: "card-e", front: "sun", back: "Sonne", example: null, audioUrl: null }],
 };
 
 const StandIns: ServiceSchema[] = [
@@ -152,10 +159,10 @@ describe("progress on embedded defaults", () => {
       },
     ]);
     await expect(
-      call("u1", "progress.review", { cardId: "card-e", rating: "easy" }),
+      call("u1", "progress.review", { lessonId: "deck-e", cardId: "card-e", rating: "easy" }),
     ).resolves.toMatchObject({ cardId: "card-e", xpEarned: 2 });
     await expect(
-      call("u2", "progress.review", { cardId: "card-e", rating: "easy" }),
+      call("u2", "progress.review", { lessonId: "deck-e", cardId: "card-e", rating: "easy" }),
     ).rejects.toMatchObject({ code: 404 });
 
     expect(await call("u1", "progress.myProgress")).toEqual({

@@ -10,7 +10,9 @@ import Redis from "ioredis";
 import { DbMixin, type DbServiceThis } from "../../mixins/db.mixin";
 import { DurableEvents, type DurableEventsMethods } from "../../mixins/durable-events.mixin";
 import { brokerOptions } from "../../moleculer.config";
-import type { CourseOutline, LessonForGrading, UserProfile } from "../../models/progress.model";
+import type { CourseOutline } from "../../models/course.model";
+import type { LessonForGrading } from "../../models/lesson.model";
+import type { UserSummary } from "../../models/user.model";
 import type { AttemptResult } from "../../models/attempt.model";
 import type { Clock } from "../../services/progress/clock";
 import { startTestNode, type TestNode } from "../support/cluster";
@@ -52,23 +54,46 @@ const LESSONS: Record<string, LessonForGrading> = {
     title: "Quiz",
     cards: [],
     questions: [
-      { id: "q1", type: "single", prompt: "Pick", options: ["cat", "dog"], answer: "cat" },
+      {
+        id: "q1",
+        type: "single",
+        prompt: "Pick",
+        options: ["cat", "dog"],
+        answer: "cat",
+        explanation: null,
+      },
       {
         id: "q2",
         type: "multiple",
         prompt: "All vowels",
         options: ["a", "b", "e"],
         answer: ["a", "e"],
+        explanation: null,
       },
-      { id: "q3", type: "text", prompt: "Hello in English", answer: "Good Morning" },
+      {
+        id: "q3",
+        type: "text",
+        prompt: "Hello in English",
+        options: [],
+        answer: "Good Morning",
+        explanation: null,
+      },
       {
         id: "q4",
         type: "order",
         prompt: "Order",
         options: ["I", "am", "here"],
         answer: ["I", "am", "here"],
+        explanation: null,
       },
-      { id: "q5", type: "single", prompt: "Pick", options: ["x", "y"], answer: "y" },
+      {
+        id: "q5",
+        type: "single",
+        prompt: "Pick",
+        options: ["x", "y"],
+        answer: "y",
+        explanation: null,
+      },
     ],
   },
   "read-1": {
@@ -88,11 +113,14 @@ const LESSONS: Record<string, LessonForGrading> = {
     title: "Words",
     questions: [],
     cards: [
-      { id: "card-1", front: "apple", back: "Apfel" },
-      { id: "card-2", front: "pear", back: "Birne" },
+      { id: "card-1", front: "apple", back: "Apfel", example: null, audioUrl: null },
+      { id: "card-2", front: "pear", back: "Birne", example: null, audioUrl: null },
     ],
   },
 };
+
+/** Every course the content stand-in knows; tests add and remove some as authors would. */
+const COURSES = new Map<string, CourseOutline>([[COURSE.id, COURSE]]);
 
 const PERFECT = [
   { questionId: "q1", value: "cat" },
@@ -102,10 +130,18 @@ const PERFECT = [
   { questionId: "q5", value: "y" },
 ];
 
-const profiles = new Map<string, UserProfile>();
+const profiles = new Map<string, UserSummary>();
 
-function profile(id: string, name: string, timezone = "UTC", dailyGoalXp = 30): UserProfile {
-  const p = { id, email: `${id}@example.com`, name, timezone, dailyGoalXp, emailVerified: true };
+function profile(id: string, name: string, timezone = "UTC", dailyGoalXp = 30): UserSummary {
+  const p = {
+    id,
+    email: `${id}@example.com`,
+    name,
+    timezone,
+    dailyGoalXp,
+    emailVerified: true,
+    nativeLanguage: null,
+  };
   profiles.set(id, p);
   return p;
 }
@@ -127,23 +163,20 @@ const ContentStandIn: ServiceSchema = {
     courseOutline: {
       internal: true,
       handler(ctx: Context<{ courseId: string }>) {
-        if (ctx.params.courseId !== COURSE.id) throw notFound("Course");
-        return COURSE;
+        const course = COURSES.get(ctx.params.courseId);
+        if (!course) throw notFound("Course");
+        return course;
       },
     },
     coursesByIds: {
       internal: true,
       handler(ctx: Context<{ ids: string[] }>) {
-        return ctx.params.ids
-          .filter(id => id === COURSE.id)
-          .map(() => ({
-            id: COURSE.id,
-            title: COURSE.title,
-            level: COURSE.level,
-            topics: ["basics"],
-            version: COURSE.version,
-            lessonCount: 3,
-          }));
+        return ctx.params.ids.flatMap(id => {
+          const course = COURSES.get(id);
+          if (!course) return [];
+          const { title, level, version, lessons } = course;
+          return [{ id, title, level, topics: ["basics"], version, lessonCount: lessons.length }];
+        });
       },
     },
   },
@@ -336,6 +369,8 @@ describe("progress service on a cluster", () => {
         { questionId: "q1", value: "dog" },
         { questionId: "q2", value: ["a"] },
         { questionId: "q3", value: "good morning" },
+        { questionId: "q4", value: [] },
+        { questionId: "q5", value: "x" },
       ],
     });
     expect(result).toMatchObject({ score: 15, maxScore: 50, passed: false, xpEarned: 0 });
@@ -394,8 +429,8 @@ describe("progress service on a cluster", () => {
       ),
     );
     const xp = answers.map(a => a.result.xpEarned).sort((a, b) => b - a);
-    expect(xp).toEqual([90, 12, 12, 12]); // 50 × 0.25 = 12 per repeat
-    expect((await call<{ xp: number }>("dave", "progress.myProgress")).result.xp).toBe(126);
+    expect(xp).toEqual([90, 12, 12, 6]); // 50 × 0.25 = 12 a repeat, 30 a day for the lesson's repeats
+    expect((await call<{ xp: number }>("dave", "progress.myProgress")).result.xp).toBe(120);
     expect(await outboxOf("progress.lesson.completed", "dave")).toHaveLength(1);
     const unlocked = await outboxOf("progress.achievement.unlocked", "dave");
     expect(unlocked.map(e => e.code).sort()).toEqual(["first_lesson", "perfect_quiz", "xp_100"]);
@@ -405,7 +440,16 @@ describe("progress service on a cluster", () => {
     expect(Number(rows[0].n)).toBe(3);
   });
 
-  it("when a reading lesson is completed, then 201 with its XP; a quiz cannot be completed without an attempt", async () => {
+  it("when a learner's progress events are emitted, then each carries the learner's next sequence", async () => {
+    // Dave's four events so far (a completion, three achievements), from four racing attempts.
+    const events = await sql<{ type: string; sequence: number | null }>(
+      `SELECT type, (payload->'data'->>'sequence')::int AS sequence FROM progress.outbox
+       WHERE type LIKE 'progress.%' AND payload->'data'->>'userId' = 'dave' ORDER BY sequence`,
+    );
+    expect(events.map(e => e.sequence)).toEqual([1, 2, 3, 4]);
+  });
+
+  it("when a reading lesson is completed, then 201 with its XP, once; a quiz cannot be completed without an attempt", async () => {
     const first = await call<{ xpEarned: number }>("alice", "progress.completeLesson", {
       id: "read-1",
     });
@@ -416,7 +460,7 @@ describe("progress service on a cluster", () => {
     expect(
       (await call<{ xpEarned: number }>("alice", "progress.completeLesson", { id: "read-1" }))
         .result.xpEarned,
-    ).toBe(5);
+    ).toBe(0);
     await expect(call("alice", "progress.completeLesson", { id: "quiz-1" })).rejects.toMatchObject({
       code: 409,
       type: "LESSON_REQUIRES_ATTEMPT",
@@ -438,7 +482,7 @@ describe("progress service on a cluster", () => {
       stability: number;
       difficulty: number;
       xpEarned: number;
-    }>("alice", "progress.review", { cardId: "card-1", rating: "good" });
+    }>("alice", "progress.review", { lessonId: "deck-1", cardId: "card-1", rating: "good" });
     expect(reviewed.status).toBe(200);
     expect(new Date(reviewed.result.due).getTime()).toBeGreaterThan(now.getTime());
     expect(reviewed.result.stability).toBeGreaterThan(0);
@@ -446,15 +490,19 @@ describe("progress service on a cluster", () => {
     const left = await call<Array<{ cardId: string }>>("alice", "progress.dueReviews");
     expect(left.result.map(c => c.cardId)).toEqual(["card-2"]);
     const logs = await sql<{ n: string }>(
-      `SELECT COUNT(*) AS n FROM progress.review_logs WHERE user_id = 'alice' AND card_id = 'card-1'`,
+      `SELECT COUNT(*) AS n FROM progress.review_logs WHERE user_id = 'alice' AND lesson_id = 'deck-1' AND card_id = 'card-1'`,
     );
     expect(Number(logs[0].n)).toBe(1);
     // Bob is not enrolled: alice's card ids mean nothing for him.
     await expect(
-      call("bob", "progress.review", { cardId: "card-1", rating: "good" }),
+      call("bob", "progress.review", { lessonId: "deck-1", cardId: "card-1", rating: "good" }),
     ).rejects.toMatchObject({ code: 404, type: "CARD_NOT_FOUND" });
     await expect(
-      call("alice", "progress.review", { cardId: "card-1", rating: "great" }),
+      call("alice", "progress.review", { lessonId: "deck-1", cardId: "card-1", rating: "great" }),
+    ).rejects.toMatchObject({ code: 422 });
+    // A card is named by its lesson and its id: the id alone is not enough.
+    await expect(
+      call("alice", "progress.review", { cardId: "card-2", rating: "good" }),
     ).rejects.toMatchObject({ code: 422 });
   });
 
@@ -493,12 +541,12 @@ describe("progress service on a cluster", () => {
 
   it("when progress is read, then XP, streak, today's XP and the users daily goal are returned", async () => {
     const { result } = await call("alice", "progress.myProgress");
-    // 90 (quiz) + 20 + 5 (reading) + 2 (review) + 20 (deck)
+    // 90 (quiz) + 20 + 0 (reading, again) + 2 (review) + 20 (deck)
     expect(result).toEqual({
-      xp: 137,
+      xp: 132,
       streak: { current: 1, longest: 1, lastActiveDate: "2026-11-18", freezes: 0 },
       completedLessons: 3,
-      todayXp: 137,
+      todayXp: 132,
       dailyGoalXp: 50,
     });
   });
@@ -512,7 +560,7 @@ describe("progress service on a cluster", () => {
     expect(result).toEqual([
       { date: "2026-11-16", xp: 0, lessons: 0 },
       { date: "2026-11-17", xp: 0, lessons: 0 },
-      { date: "2026-11-18", xp: 137, lessons: 3 },
+      { date: "2026-11-18", xp: 132, lessons: 3 },
     ]);
     expect((await call<unknown[]>("alice", "progress.myActivity")).result).toHaveLength(90);
   });
@@ -524,8 +572,8 @@ describe("progress service on a cluster", () => {
       me: { rank: number; xp: number };
     }>("bob", "progress.leaderboard", { period: "weekly", limit: 10 });
     expect(weekly.result.top.slice(0, 3)).toEqual([
-      { rank: 1, userId: "alice", name: "Alice", xp: 137 },
-      { rank: 2, userId: "dave", name: "Dave", xp: 126 },
+      { rank: 1, userId: "alice", name: "Alice", xp: 132 },
+      { rank: 2, userId: "dave", name: "Dave", xp: 120 },
       { rank: 3, userId: "carol", name: "Carol", xp: 90 },
     ]);
     expect(weekly.result.me).toEqual({ rank: null, xp: 0 });
@@ -538,10 +586,10 @@ describe("progress service on a cluster", () => {
       me: { rank: number; xp: number };
     }>("dave", "progress.leaderboard", { period: "all", limit: "2" });
     expect(all.result.top).toEqual([
-      { rank: 1, userId: "alice", name: "Alice", xp: 137 },
-      { rank: 2, userId: "dave", name: "Dave", xp: 126 },
+      { rank: 1, userId: "alice", name: "Alice", xp: 132 },
+      { rank: 2, userId: "dave", name: "Dave", xp: 120 },
     ]);
-    expect(all.result.me).toEqual({ rank: 2, xp: 126 });
+    expect(all.result.me).toEqual({ rank: 2, xp: 120 });
     expect(await redis.zscore(`${namespace}:progress:lb:all`, "carol")).toBe("90");
   });
 
@@ -617,7 +665,7 @@ describe("progress service on a cluster", () => {
     expect(runs.flatMap(r => r.reminded).filter(id => id === "frank")).toEqual(["frank"]);
     await svcB.runStreakReminders();
     expect(await outboxOf("progress.streak.reminder_due", "frank")).toEqual([
-      { userId: "frank", currentStreak: 1, localDate: "2026-11-18" },
+      { userId: "frank", currentStreak: 1, localDate: "2026-11-18", sequence: expect.any(Number) },
     ]);
     // Alice (Berlin) was active on the 18th; at 02:30 on the 19th in Berlin it is not evening.
     expect(await outboxOf("progress.streak.reminder_due", "alice")).toEqual([]);
@@ -666,6 +714,50 @@ describe("progress service on a cluster", () => {
     );
   });
 
+  it("when a learner's user.updated events arrive out of order, then the newest name and time zone stay", async () => {
+    const emit = (name: string, timezone: string, sequence: number) =>
+      stubs.call("users.emit", {
+        type: "user.updated",
+        data: { userId: "hana", name, timezone, sequence },
+      });
+    await emit("Hana 3", "Asia/Tokyo", 3);
+    await eventually(
+      async () =>
+        (await sql(`SELECT 1 FROM progress.learners WHERE user_id = 'hana' AND name = 'Hana 3'`))
+          .length === 1,
+    );
+    await emit("Hana 2", "UTC", 2);
+    await stubs.call("users.emit", {
+      type: "user.created",
+      data: {
+        userId: "hana",
+        email: "h@example.com",
+        name: "Hana 1",
+        timezone: "UTC",
+        verificationToken: "x",
+        sequence: 1,
+      },
+    });
+    // A marker after both: once it is handled, so are they (one consumer, in order of arrival).
+    await emit("Hana 4", "Europe/Paris", 4);
+    await eventually(
+      async () =>
+        (await sql(`SELECT 1 FROM progress.learners WHERE user_id = 'hana' AND name = 'Hana 4'`))
+          .length === 1,
+    );
+    await emit("Hana 2 again", "UTC", 2);
+    const processedOlder = async () =>
+      (await sql(`SELECT 1 FROM progress.learners WHERE user_id = 'hana' AND name <> 'Hana 4'`))
+        .length;
+    // Give the stale event every chance to land, then check it did not.
+    await new Promise(r => setTimeout(r, 1000));
+    expect(await processedOlder()).toBe(0);
+    const [row] = await sql<{ name: string; timezone: string }>(
+      `SELECT name, timezone FROM progress.learners WHERE user_id = 'hana'`,
+    );
+    expect(row).toEqual({ name: "Hana 4", timezone: "Europe/Paris" });
+  });
+
   it("when content.lesson.deleted arrives, then the lesson leaves the completion totals", async () => {
     const svc = nodeA.broker.getLocalService("progress") as unknown as DurableEventsMethods &
       DbServiceThis;
@@ -685,6 +777,255 @@ describe("progress service on a cluster", () => {
     expect(courses.result).toEqual([
       expect.objectContaining({ totalLessons: 2, completedLessons: 2, completion: 1 }),
     ]);
+  });
+});
+
+describe("learning integrity", () => {
+  const now = new Date("2026-11-18T12:00:00Z");
+
+  function reading(id: string, courseId: string): LessonForGrading {
+    return { id, courseId, courseVersion: 1, kind: "lesson", title: id, questions: [], cards: [] };
+  }
+
+  /** Publishes a course on the content stand-in (a new version when it exists). */
+  async function publish(id: string, lessons: LessonForGrading[], version = 1): Promise<void> {
+    for (const lesson of lessons) LESSONS[lesson.id] = { ...lesson, courseVersion: version };
+    COURSES.set(id, {
+      id,
+      title: id,
+      level: "A1",
+      version,
+      lessons: lessons.map((l, i) => ({ id: l.id, title: l.title, order: i + 1, kind: l.kind })),
+    });
+    // What content broadcasts on every change: progress's copy of its reads goes.
+    await stubs.broadcast("cache.clean.content");
+  }
+
+  type Course = { course: { id: string }; completion: number; completedAt: string | null };
+
+  beforeAll(() => setClock(() => now));
+
+  it("when an author publishes a deck reusing a starter card's id, then no learner's review of the starter card changes", async () => {
+    profile("kim", "Kim");
+    await call("kim", "progress.enroll", { id: "course-1" });
+    const reviewed = await call<{ due: string }>("kim", "progress.review", {
+      lessonId: "deck-1",
+      cardId: "card-1",
+      rating: "good",
+    });
+    await publish("course-x", [
+      {
+        id: "deck-x",
+        courseId: "course-x",
+        courseVersion: 1,
+        kind: "flashcards",
+        title: "X",
+        questions: [],
+        cards: [
+          { id: "card-1", front: "INJECTED BY X", back: "gotcha", example: null, audioUrl: null },
+        ],
+      },
+    ]);
+    await call("kim", "progress.enroll", { id: "course-x" });
+
+    const due = await call<Array<{ lessonId: string; cardId: string; front: string }>>(
+      "kim",
+      "progress.dueReviews",
+    );
+    expect(due.result.map(c => [c.lessonId, c.cardId, c.front])).toEqual([
+      ["deck-1", "card-2", "pear"],
+      ["deck-x", "card-1", "INJECTED BY X"],
+    ]);
+    const starter = await sql<{ front: string; due: Date; reps: number }>(
+      `SELECT front, due, reps FROM progress.review_cards WHERE user_id = 'kim' AND lesson_id = 'deck-1' AND card_id = 'card-1'`,
+    );
+    expect(starter).toEqual([{ front: "apple", due: new Date(reviewed.result.due), reps: 1 }]);
+    // Reviewing the other deck's card-1 leaves the starter card as it was.
+    await call("kim", "progress.review", { lessonId: "deck-x", cardId: "card-1", rating: "again" });
+    const after = await sql<{ reps: number }>(
+      `SELECT reps FROM progress.review_cards WHERE user_id = 'kim' AND lesson_id = 'deck-1' AND card_id = 'card-1'`,
+    );
+    expect(after).toEqual([{ reps: 1 }]);
+  });
+
+  it("when an answer sheet is empty, partial or names an unknown question, then it is 422 and reveals no answer", async () => {
+    profile("lena", "Lena");
+    for (const answers of [
+      [],
+      PERFECT.slice(0, 4),
+      [...PERFECT, { questionId: "q9", value: "x" }],
+    ]) {
+      const refused = await call("lena", "progress.submitAttempt", { id: "quiz-1", answers }).then(
+        () => undefined,
+        (err: { code: number; data: unknown }) => err,
+      );
+      expect(refused?.code).toBe(422);
+      const told = JSON.stringify(refused?.data);
+      for (const secret of ["cat", "Good Morning", "here"]) expect(told).not.toContain(secret);
+    }
+    expect(await sql(`SELECT 1 FROM progress.attempts WHERE user_id = 'lena'`)).toEqual([]);
+  });
+
+  it("when a reading lesson is completed 20 times, then only the first completion pays", async () => {
+    profile("max", "Max");
+    await publish("course-read", [reading("read-farm", "course-read")]);
+    for (let i = 0; i < 20; i += 1)
+      await call("max", "progress.completeLesson", { id: "read-farm" });
+    expect((await call<{ xp: number }>("max", "progress.myProgress")).result.xp).toBe(20);
+  });
+
+  it("when a quiz is passed again and again, then repeats pay a quarter and nothing past the lesson's daily cap", async () => {
+    profile("nina", "Nina");
+    const paid: number[] = [];
+    for (let i = 0; i < 6; i += 1) {
+      const { result } = await call<AttemptResult>("nina", "progress.submitAttempt", {
+        id: "quiz-1",
+        answers: PERFECT,
+      });
+      paid.push(result.xpEarned);
+    }
+    expect(paid).toEqual([90, 12, 12, 6, 0, 0]);
+    // The next local day the cap starts again.
+    setClock(() => new Date("2026-11-19T12:00:00Z"));
+    const tomorrow = await call<AttemptResult>("nina", "progress.submitAttempt", {
+      id: "quiz-1",
+      answers: PERFECT,
+    });
+    expect(tomorrow.result.xpEarned).toBe(12);
+    setClock(() => now);
+  });
+
+  it("when a 100-question quiz is passed, then one attempt pays no more than 100 + 20 + 20 XP", async () => {
+    profile("omar", "Omar");
+    const questions = Array.from({ length: 100 }, (_, i) => ({
+      id: `b${i}`,
+      type: "single" as const,
+      prompt: "Pick",
+      options: ["yes", "no"],
+      answer: "yes",
+      explanation: null,
+    }));
+    await publish("course-big", [
+      {
+        id: "quiz-big",
+        courseId: "course-big",
+        courseVersion: 1,
+        kind: "quiz",
+        title: "Big",
+        cards: [],
+        questions,
+      },
+    ]);
+    const { result } = await call<AttemptResult>("omar", "progress.submitAttempt", {
+      id: "quiz-big",
+      answers: questions.map(q => ({ questionId: q.id, value: "yes" })),
+    });
+    expect(result).toMatchObject({ score: 1000, passed: true, xpEarned: 140 });
+  });
+
+  it("when a learner is erased, then their still-valid token writes nothing again and the boards do not show them", async () => {
+    profile("pia", "Pia");
+    await publish("course-pia", [
+      reading("read-pia-1", "course-pia"),
+      reading("read-pia-2", "course-pia"),
+    ]);
+    await call("pia", "progress.completeLesson", { id: "read-pia-1" });
+    await stubs.call("users.emit", { type: "user.deleted", data: { userId: "pia" } });
+    await eventually(
+      async () => (await sql(`SELECT 1 FROM progress.learners WHERE user_id = 'pia'`)).length === 0,
+    );
+    for (const [action, params] of [
+      ["progress.completeLesson", { id: "read-pia-2" }],
+      ["progress.submitAttempt", { id: "quiz-1", answers: PERFECT }],
+      ["progress.enroll", { id: "course-1" }],
+      ["progress.myProgress", {}],
+    ] as const) {
+      await expect(call("pia", action, params)).rejects.toMatchObject({
+        code: 401,
+        type: "ACCOUNT_ERASED",
+      });
+    }
+    // A late user.updated does not bring the learner back either.
+    await stubs.call("users.emit", {
+      type: "user.updated",
+      data: { userId: "pia", name: "Pia", timezone: "UTC" },
+    });
+    await new Promise(resolve => setTimeout(resolve, 500));
+    for (const table of ["learners", "enrollments", "lesson_completions", "xp_ledger", "weekly_xp"])
+      expect(await sql(`SELECT 1 FROM progress.${table} WHERE user_id = 'pia'`)).toEqual([]);
+    const board = await call<{ top: Array<{ userId: string }> }>("kim", "progress.leaderboard", {
+      period: "all",
+      limit: 100,
+    });
+    expect(board.result.top.map(e => e.userId)).not.toContain("pia");
+  });
+
+  it("when an enrolled course is deleted, then it leaves /me/courses", async () => {
+    profile("rob", "Rob");
+    await publish("course-gone", [reading("read-gone", "course-gone")]);
+    await call("rob", "progress.enroll", { id: "course-gone" });
+    await call("rob", "progress.enroll", { id: "course-1" });
+    COURSES.delete("course-gone");
+    await stubs.broadcast("cache.clean.content");
+    const courses = await call<Course[]>("rob", "progress.myCourses");
+    expect(courses.result.map(c => c.course.id)).toEqual(["course-1"]);
+  });
+
+  it("when a completed course is republished with one more lesson, then completion is of the current version and completedAt stays", async () => {
+    profile("sam", "Sam");
+    const lessons = [1, 2, 3].map(i => reading(`read-v${i}`, "course-v"));
+    await publish("course-v", lessons);
+    for (const lesson of lessons) await call("sam", "progress.completeLesson", { id: lesson.id });
+    const done = (await call<Course[]>("sam", "progress.myCourses")).result[0];
+    expect(done).toMatchObject({ completion: 1, completedAt: now.toISOString() });
+
+    await publish("course-v", [...lessons, reading("read-v4", "course-v")], 2);
+    const grown = (await call<Course[]>("sam", "progress.myCourses")).result[0];
+    expect(grown).toMatchObject({ completion: 0.75, completedAt: now.toISOString() });
+    await call("sam", "progress.completeLesson", { id: "read-v4" });
+    const again = (await call<Course[]>("sam", "progress.myCourses")).result[0];
+    expect(again).toMatchObject({ completion: 1, completedAt: now.toISOString() });
+    // Completed once: one event, one achievement.
+    expect(await outboxOf("progress.course.completed", "sam")).toHaveLength(1);
+  });
+
+  it("when a learner changes time zone, then XP earned under the old zone stays on their activity calendar", async () => {
+    profile("tia", "Tia", "Asia/Tokyo");
+    await publish("course-tz", [
+      reading("read-tz-1", "course-tz"),
+      reading("read-tz-2", "course-tz"),
+    ]);
+    // 16:00 UTC on the 18th is already the 19th in Tokyo.
+    setClock(() => new Date("2026-11-18T16:00:00Z"));
+    await call("tia", "progress.completeLesson", { id: "read-tz-1" });
+    profile("tia", "Tia", "America/New_York");
+    await stubs.call("users.emit", {
+      type: "user.updated",
+      data: { userId: "tia", name: "Tia", timezone: "America/New_York" },
+    });
+    await eventually(
+      async () =>
+        (
+          await sql(
+            `SELECT 1 FROM progress.learners WHERE user_id = 'tia' AND timezone = 'America/New_York'`,
+          )
+        ).length === 1,
+    );
+    // 12:00 in New York, still the 18th.
+    setClock(() => new Date("2026-11-18T17:00:00Z"));
+    await call("tia", "progress.submitAttempt", { id: "quiz-1", answers: PERFECT });
+    const activity = await call<Array<{ date: string; xp: number; lessons: number }>>(
+      "tia",
+      "progress.myActivity",
+      { days: 2 },
+    );
+    expect(activity.result).toEqual([
+      { date: "2026-11-17", xp: 0, lessons: 0 },
+      { date: "2026-11-18", xp: 110, lessons: 2 },
+    ]);
+    const progress = await call<{ xp: number; todayXp: number }>("tia", "progress.myProgress");
+    expect(progress.result).toMatchObject({ xp: 110, todayXp: 110 });
+    setClock(() => now);
   });
 });
 
@@ -765,15 +1106,26 @@ describe("the Learning table through the gateway", () => {
       "card-1",
       "card-2",
     ]);
-    const reviewed = await req("POST", "/me/reviews", { cardId: "card-2", rating: "good" });
+    const reviewed = await req("POST", "/me/reviews", {
+      lessonId: "deck-1",
+      cardId: "card-2",
+      rating: "good",
+    });
     expect(reviewed.status).toBe(200);
     expect(reviewed.body).toMatchObject({
+      lessonId: "deck-1",
       cardId: "card-2",
       stability: expect.any(Number),
       difficulty: expect.any(Number),
     });
     expect(
-      (await req("POST", "/me/reviews", { cardId: "card-unknown", rating: "good" })).status,
+      (
+        await req("POST", "/me/reviews", {
+          lessonId: "deck-1",
+          cardId: "card-unknown",
+          rating: "good",
+        })
+      ).status,
     ).toBe(404);
 
     const activity = await req("GET", "/me/activity?days=2");

@@ -1,6 +1,6 @@
 import Redis from "ioredis";
 import { Errors, ServiceBroker, type Context } from "moleculer";
-import { toPublicError } from "../../lib/gateway/errors";
+import { toPublicError } from "../../services/api/errors";
 import { createRedis } from "../../lib/redis";
 import { brokerOptions } from "../../moleculer.config";
 import { testConfig, uniqueName } from "../support/isolation";
@@ -89,6 +89,32 @@ describe("a node while Redis is unreachable", () => {
     await broker.call("catalogue.read", { id: "d" });
     await broker.call("catalogue.read", { id: "d" });
     expect(handled).toBe(5);
+  });
+
+  test("when a node stops while Redis is cut, then its cacher gives up the connection instead of reconnecting for ever", async () => {
+    const own = await startTcpProxy({ port: Number(new URL(SERVERS.redis.url).port) || 6379 });
+    const stopping = new ServiceBroker({
+      ...brokerOptions(
+        testConfig({ NAMESPACE: namespace, CACHER: own.urlFor(SERVERS.redis.url), SERVICES: "" }),
+      ),
+      nodeID: `${namespace}-stopping`,
+    });
+    await stopping.start();
+    const client = (stopping.cacher as unknown as { client: Redis }).client;
+    try {
+      expect(await waitUntil(() => client.status === "ready")).toBe(true);
+      own.cut();
+      expect(await waitUntil(() => client.status === "reconnecting")).toBe(true);
+      await stopping.stop();
+      own.restore();
+      // A client still reconnecting is back within its 1 s backoff once Redis answers again.
+      await new Promise(resolve => setTimeout(resolve, 2500));
+      expect(own.connections).toBe(0);
+      expect(client.status).not.toBe("ready");
+    } finally {
+      client.disconnect();
+      await own.close();
+    }
   });
 
   test("when Redis is cut after the client was ready, then a command is rejected instead of queued for the outage", async () => {

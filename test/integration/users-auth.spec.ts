@@ -1,8 +1,14 @@
 import crypto from "node:crypto";
 import { hash as argon2Hash, parseOptions } from "@node-rs/argon2";
 import { createLocalJWKSet, jwtVerify, SignJWT, type JSONWebKeySet } from "jose";
-import { PASSWORD_HASH_OPTIONS, verifiedWith } from "../../services/users/passwords";
+import {
+  PASSWORD_HASH_OPTIONS,
+  PASSWORD_VERIFICATIONS,
+  type PasswordVerification,
+} from "../../services/users/passwords";
+import Redis from "ioredis";
 import { startTestNode, type TestNode } from "../support/cluster";
+import { SERVERS } from "../support/servers";
 import {
   clusterEnv,
   createTestDatabase,
@@ -36,6 +42,7 @@ jest.setTimeout(60_000);
 let db: TestDatabase;
 let node: TestNode;
 let http: ReturnType<typeof api>;
+const ns = uniqueName("users");
 const consoleLines: string[] = [];
 const spies: jest.SpyInstance[] = [];
 const ADMIN_EMAIL = "Root.Admin@Example.com";
@@ -67,7 +74,6 @@ beforeAll(async () => {
     );
   }
   db = await createTestDatabase("lm_users");
-  const ns = uniqueName("users");
   node = await startTestNode(["api", "users"], {
     ...clusterEnv(ns, db.url),
     LOG_LEVEL: "info",
@@ -156,6 +162,64 @@ describe("accounts and passwords", () => {
     expect(res.body.type).toBe("VALIDATION_ERROR");
     expect(res.body.data).toEqual([expect.objectContaining({ field: "password", type })]);
     expect(JSON.stringify(res.body)).not.toContain(password.slice(0, 9));
+  });
+
+  test.each([
+    ["ten spaces", " ".repeat(10), "passwordTrivial"],
+    ["one letter ten times", "aaaaaaaaaa", "passwordTrivial"],
+    ["one digit ten times", "0000000000", "passwordTrivial"],
+    ["one emoji twelve times", "🦄".repeat(12), "passwordTrivial"],
+    ["only white space of several kinds", "  \u3000  \u00a0  \u2003  ", "passwordTrivial"],
+    ["ten control characters", "\u0001".repeat(10), "passwordControlCharacters"],
+    ["a passphrase with a line break", "correct horse\nbattery", "passwordControlCharacters"],
+  ])(
+    "when the password is %s, then register, change and reset refuse it with 422",
+    async (_label, password, type) => {
+      type Problems = { type: string; data: Array<{ field: string; type: string }> };
+      const registered = await http.post<Problems>("/auth/register", {
+        email: newEmail("trivial"),
+        password,
+        name: "T",
+      });
+      expect(registered.status).toBe(422);
+      expect(registered.body.data).toEqual([expect.objectContaining({ field: "password", type })]);
+      const body = await register("trivial");
+      const changed = await http.post<Problems>(
+        "/auth/password/change",
+        { currentPassword: PASSWORD, newPassword: password },
+        body.accessToken,
+      );
+      expect(changed.status).toBe(422);
+      expect(changed.body.data).toEqual([expect.objectContaining({ field: "newPassword", type })]);
+      await http.post("/auth/password/forgot", { email: body.user.email });
+      const event = await waitFor(
+        async () => (await outboxEvents(db.url, "user.password_reset_requested", body.user.id))[0],
+      );
+      const reset = await http.post<Problems>("/auth/password/reset", {
+        token: event.data.resetToken,
+        password,
+      });
+      expect(reset.status).toBe(422);
+      expect(reset.body.data).toEqual([expect.objectContaining({ field: "password", type })]);
+      expect((await login(body.user.email)).status).toBe(200);
+      expect((await login(body.user.email, password)).status).toBe(401);
+    },
+  );
+
+  test("when ten NULs are the password, then the gateway refuses them and so does the service called directly", async () => {
+    const nuls = "\u0000".repeat(10);
+    const overHttp = await http.post<{ data: Array<{ field: string; type: string }> }>(
+      "/auth/register",
+      { email: newEmail("nul"), password: nuls, name: "N" },
+    );
+    expect(overHttp.status).toBe(422);
+    expect(overHttp.body.data).toEqual([expect.objectContaining({ field: "password" })]);
+    await expect(
+      node.broker.call("users.register", { email: newEmail("nul"), password: nuls, name: "N" }),
+    ).rejects.toMatchObject({
+      code: 422,
+      data: [expect.objectContaining({ field: "password", type: "passwordControlCharacters" })],
+    });
   });
 
   test("when both the email and the password are bad, then 422 lists each field's problem at once", async () => {
@@ -271,11 +335,17 @@ describe("accounts and passwords", () => {
     const body = await register("enum");
     await login(body.user.email, "wrong password 123");
     const costOf = async (email: string) => {
-      const before = verifiedWith.length;
-      const answer = await login(email, "wrong password 123");
-      // Both paths verify exactly one hash with the current parameters, so their time is
-      // the same work (a wall-clock comparison would only measure the machine's load).
-      return { answer, verifications: verifiedWith.slice(before) };
+      const verifications: PasswordVerification[] = [];
+      const record = (used: unknown) => verifications.push(used as PasswordVerification);
+      PASSWORD_VERIFICATIONS.subscribe(record);
+      try {
+        const answer = await login(email, "wrong password 123");
+        // Both paths verify exactly one hash with the current parameters, so their time is
+        // the same work (a wall-clock comparison would only measure the machine's load).
+        return { answer, verifications };
+      } finally {
+        PASSWORD_VERIFICATIONS.unsubscribe(record);
+      }
     };
     const unknown = await costOf(newEmail("ghost"));
     const wrong = await costOf(body.user.email);
@@ -598,7 +668,13 @@ describe("passwords: change, forgot, reset; email verification", () => {
     });
     // Three mails an hour per address at most.
     expect(events).toHaveLength(3);
-    expect(Object.keys(events[0].data).sort()).toEqual(["email", "name", "resetToken", "userId"]);
+    expect(Object.keys(events[0].data).sort()).toEqual([
+      "email",
+      "name",
+      "resetToken",
+      "sequence",
+      "userId",
+    ]);
   });
 
   test("when a reset token is used, then the password changes, every session ends, the token works once, and an older link is void", async () => {
@@ -697,7 +773,9 @@ describe("passwords: change, forgot, reset; email verification", () => {
     );
     expect(Object.keys(created.data).sort()).toEqual([
       "email",
+      "emailVerified",
       "name",
+      "sequence",
       "timezone",
       "userId",
       "verificationToken",
@@ -922,6 +1000,7 @@ describe("profiles, admin and internal actions", () => {
     expect(updated.data).toEqual({
       userId: body.user.id,
       name: "Grace",
+      sequence: 2,
       timezone: "America/Sao_Paulo",
     });
   });
@@ -945,6 +1024,145 @@ describe("profiles, admin and internal actions", () => {
     expect(JSON.stringify(res.body.data)).toContain(field);
     const me = await http.get<Record<string, unknown>>("/me", body.accessToken);
     expect(me.body).toEqual(body.user);
+  });
+
+  test.each([
+    ["a line break", "Bo\r\nb"],
+    ["a bell", "Bob\u0007"],
+    ["a right-to-left override", "Bob\u202Egnp.exe"],
+    ["a left-to-right embedding", "\u202ABob"],
+    ["a first-strong isolate", "Bob\u2068x\u2069"],
+    ["a right-to-left mark", "Bob\u200F"],
+    ["a line separator", "Bob\u2028Admin"],
+  ])(
+    "when a name holds %s, then register and PATCH /me refuse it with 422",
+    async (_label, name) => {
+      type Problems = { type: string; data: Array<{ field: string; type: string }> };
+      const registered = await http.post<Problems>("/auth/register", {
+        email: newEmail("name"),
+        password: PASSWORD,
+        name,
+      });
+      expect(registered.status).toBe(422);
+      expect(registered.body.data).toEqual([
+        expect.objectContaining({ field: "name", type: "nameCharacters" }),
+      ]);
+      const body = await register("name");
+      const patched = await http.call<Problems>("PATCH", "/me", {
+        token: body.accessToken,
+        body: { name },
+      });
+      expect(patched.status).toBe(422);
+      expect(patched.body.data).toEqual([
+        expect.objectContaining({ field: "name", type: "nameCharacters" }),
+      ]);
+      expect((await http.get<{ name: string }>("/me", body.accessToken)).body.name).toBe(
+        "Name name",
+      );
+    },
+  );
+
+  test("when a name holds NUL or a lone surrogate, then 422 over HTTP and on a direct call, never a 500", async () => {
+    const body = await register("nulname");
+    for (const name of ["Bo\u0000b", "Bob\uD800"]) {
+      const patched = await http.call<{ data: Array<{ field: string }> }>("PATCH", "/me", {
+        token: body.accessToken,
+        body: { name },
+      });
+      expect([name, patched.status, patched.body.data.map(item => item.field)]).toEqual([
+        name,
+        422,
+        ["name"],
+      ]);
+      await expect(
+        node.broker.call(
+          "users.updateMe",
+          { name },
+          { meta: { user: { id: body.user.id, roles: ["learner"], sid: "direct" } } },
+        ),
+      ).rejects.toMatchObject({
+        code: 422,
+        data: [expect.objectContaining({ field: "name", type: "nameCharacters" })],
+      });
+    }
+    const ok = await http.call<{ name: string }>("PATCH", "/me", {
+      token: body.accessToken,
+      body: { name: "Zoë 🦄 O'Brien-Łukasz" },
+    });
+    expect(ok.status).toBe(200);
+    expect(ok.body.name).toBe("Zoë 🦄 O'Brien-Łukasz");
+  });
+
+  test("when an admin removes its own admin role, or the last admin would be demoted or removed, then 409 and the roles stay", async () => {
+    const bootstrap = await login(ADMIN_EMAIL, ADMIN_PASSWORD);
+    const adminId = bootstrap.body.user.id;
+    const setRoles = (id: string, roles: string[], accessToken: string) =>
+      http.call<{ type?: string; code?: number; roles?: string[] }>("PUT", `/users/${id}/roles`, {
+        token: accessToken,
+        body: { roles },
+      });
+    const rolesOf = async (id: string) =>
+      (
+        await sql<{ roles: string[] }>(db.url, "SELECT roles FROM users.users WHERE id = $1", [id])
+      )[0].roles;
+    const adminCount = async () =>
+      Number(
+        (
+          await sql<{ n: string }>(
+            db.url,
+            "SELECT count(*) AS n FROM users.users WHERE 'admin' = ANY(roles)",
+          )
+        )[0].n,
+      );
+
+    const own = await setRoles(adminId, ["learner"], bootstrap.body.accessToken);
+    expect(own.status).toBe(409);
+    expect(own.body).toEqual({
+      name: "MoleculerClientError",
+      message: expect.any(String),
+      code: 409,
+      type: "OWN_ADMIN_ROLE",
+    });
+    expect(await rolesOf(adminId)).toEqual(["admin"]);
+
+    // The last admin, changed without a caller of its own (the REPL): 409 LAST_ADMIN.
+    await expect(
+      node.broker.call("users.setRoles", { id: adminId, roles: ["author"] }),
+    ).rejects.toMatchObject({ code: 409, type: "LAST_ADMIN" });
+    await expect(node.broker.call("users.remove", { id: adminId })).rejects.toMatchObject({
+      code: 409,
+      type: "LAST_ADMIN",
+    });
+    expect(await rolesOf(adminId)).toEqual(["admin"]);
+
+    // With a second admin, one may demote the other; demoting each other at once leaves one.
+    const second = await register("second-admin");
+    expect((await setRoles(second.user.id, ["admin"], bootstrap.body.accessToken)).status).toBe(
+      200,
+    );
+    expect(await adminCount()).toBe(2);
+    const other = await login(second.user.email);
+    const [a, b] = await Promise.all([
+      setRoles(second.user.id, ["learner"], bootstrap.body.accessToken),
+      setRoles(adminId, ["learner"], other.body.accessToken),
+    ]);
+    const statuses = [a.status, b.status].sort();
+    expect(statuses[0]).toBe(200);
+    // The loser is refused: 409 LAST_ADMIN, or 403 once its own demotion reached the gateway.
+    expect([403, 409]).toContain(statuses[1]);
+    expect(await adminCount()).toBe(1);
+    if ((await rolesOf(adminId)).includes("admin")) {
+      expect(await rolesOf(second.user.id)).toEqual(["learner"]);
+    } else {
+      // The bootstrap admin lost the race: the remaining admin gives its role back.
+      const winner = await login(second.user.email);
+      expect((await setRoles(adminId, ["admin"], winner.body.accessToken)).status).toBe(200);
+      const restored = await login(ADMIN_EMAIL, ADMIN_PASSWORD);
+      expect((await setRoles(second.user.id, ["learner"], restored.body.accessToken)).status).toBe(
+        200,
+      );
+    }
+    expect(await rolesOf(adminId)).toEqual(["admin"]);
   });
 
   test("when ADMIN_EMAIL/ADMIN_PASSWORD are set, then that admin exists and can list, search and change roles", async () => {
@@ -1037,6 +1255,152 @@ describe("profiles, admin and internal actions", () => {
   });
 });
 
+describe("revocation takes effect at once (api.md Identity, security.md 25)", () => {
+  /** Status of the old access token on a few protected routes of the users service. */
+  async function statusesOf(token: string): Promise<number[]> {
+    return [
+      (await http.get("/me", token)).status,
+      (await http.get("/auth/sessions", token)).status,
+      (await http.call("PATCH", "/me", { token, body: { name: "Still here" } })).status,
+    ];
+  }
+
+  test("when a user logs out, then that session's access token answers 401 at once; another session's still works", async () => {
+    const body = await register("revoke-logout");
+    const other = await login(body.user.email);
+    expect(await statusesOf(body.accessToken)).toEqual([200, 200, 200]);
+    expect(
+      (await http.post("/auth/logout", { refreshToken: body.refreshToken }, body.accessToken))
+        .status,
+    ).toBe(204);
+    expect(await statusesOf(body.accessToken)).toEqual([401, 401, 401]);
+    expect((await http.get("/me", body.accessToken)).body).toMatchObject({
+      code: 401,
+      type: "UNAUTHORIZED",
+    });
+    expect(await statusesOf(other.body.accessToken)).toEqual([200, 200, 200]);
+  });
+
+  test("when a session is deleted, then its access token answers 401 at once and the caller's own keeps working", async () => {
+    const body = await register("revoke-session");
+    const other = await login(body.user.email);
+    const otherSid = decodeJwt(other.body.accessToken).payload.sid as string;
+    expect(
+      (await http.call("DELETE", `/auth/sessions/${otherSid}`, { token: body.accessToken })).status,
+    ).toBe(204);
+    expect(await statusesOf(other.body.accessToken)).toEqual([401, 401, 401]);
+    expect(await statusesOf(body.accessToken)).toEqual([200, 200, 200]);
+  });
+
+  test("when a rotated refresh token comes back, then every access token of that family answers 401", async () => {
+    const body = await register("revoke-reuse");
+    const rotated = await http.post<AuthBody>("/auth/refresh", { refreshToken: body.refreshToken });
+    expect(rotated.status).toBe(200);
+    expect(await statusesOf(rotated.body.accessToken)).toEqual([200, 200, 200]);
+    expect((await http.post("/auth/refresh", { refreshToken: body.refreshToken })).status).toBe(
+      401,
+    );
+    expect(await statusesOf(body.accessToken)).toEqual([401, 401, 401]);
+    expect(await statusesOf(rotated.body.accessToken)).toEqual([401, 401, 401]);
+  });
+
+  test("when the password is changed, then every access token issued before answers 401, the caller's too; its refresh token gets one that works", async () => {
+    const body = await register("revoke-change");
+    const other = await login(body.user.email);
+    expect(
+      (
+        await http.post(
+          "/auth/password/change",
+          { currentPassword: PASSWORD, newPassword: "a changed passphrase 7" },
+          body.accessToken,
+        )
+      ).status,
+    ).toBe(204);
+    expect(await statusesOf(body.accessToken)).toEqual([401, 401, 401]);
+    expect(await statusesOf(other.body.accessToken)).toEqual([401, 401, 401]);
+    // At once, in the same second as the change: a token issued after it is not caught.
+    const renewed = await http.post<AuthBody>("/auth/refresh", { refreshToken: body.refreshToken });
+    expect(renewed.status).toBe(200);
+    expect(await statusesOf(renewed.body.accessToken)).toEqual([200, 200, 200]);
+  });
+
+  test("when the password is reset, then access tokens issued before answer 401 and a login right after gets one that works", async () => {
+    const body = await register("revoke-reset");
+    await http.post("/auth/password/forgot", { email: body.user.email });
+    const requested = await waitFor(
+      async () => (await outboxEvents(db.url, "user.password_reset_requested", body.user.id))[0],
+    );
+    expect(
+      (
+        await http.post("/auth/password/reset", {
+          token: requested.data.resetToken,
+          password: "a reset passphrase 9",
+        })
+      ).status,
+    ).toBe(204);
+    expect(await statusesOf(body.accessToken)).toEqual([401, 401, 401]);
+    const fresh = await login(body.user.email, "a reset passphrase 9");
+    expect(fresh.status).toBe(200);
+    expect(await statusesOf(fresh.body.accessToken)).toEqual([200, 200, 200]);
+  });
+
+  test("when an admin is demoted, then the old token answers 403 on admin routes at once and keeps only the roles still held", async () => {
+    const admin = await login(ADMIN_EMAIL, ADMIN_PASSWORD);
+    const target = await register("revoke-demote");
+    const setRoles = (roles: string[]) =>
+      http.call("PUT", `/users/${target.user.id}/roles`, {
+        token: admin.body.accessToken,
+        body: { roles },
+      });
+    expect((await setRoles(["learner", "admin"])).status).toBe(200);
+    const promoted = await login(target.user.email);
+    expect(decodeJwt(promoted.body.accessToken).payload.roles).toEqual(["learner", "admin"]);
+    expect((await http.get("/users", promoted.body.accessToken)).status).toBe(200);
+
+    expect((await setRoles(["learner"])).status).toBe(200);
+    const denied = await http.get("/users", promoted.body.accessToken);
+    expect(denied.status).toBe(403);
+    expect(denied.body).toMatchObject({ code: 403, type: "FORBIDDEN" });
+    expect(
+      (
+        await http.call("PUT", `/users/${target.user.id}/roles`, {
+          token: promoted.body.accessToken,
+          body: { roles: ["learner", "admin"] },
+        })
+      ).status,
+    ).toBe(403);
+    // The learner part of the token still holds.
+    expect((await http.get("/me", promoted.body.accessToken)).status).toBe(200);
+  });
+
+  test("when users.remove erases an account, then its still-valid access token answers 401 everywhere at once", async () => {
+    const body = await register("revoke-erase");
+    expect(await statusesOf(body.accessToken)).toEqual([200, 200, 200]);
+    await node.broker.call("users.remove", { id: body.user.id });
+    expect(await statusesOf(body.accessToken)).toEqual([401, 401, 401]);
+  });
+
+  test("when revocations are made, then they are kept in Redis for as long as an access token lives", async () => {
+    const body = await register("revoke-stored");
+    await http.post("/auth/logout", { refreshToken: body.refreshToken }, body.accessToken);
+    const redis = new Redis(SERVERS.redis.url);
+    try {
+      const key = `${ns}:auth:revocations`;
+      const members = await redis.zrange(key, 0, -1);
+      const sid = decodeJwt(body.accessToken).payload.sid as string;
+      expect(members.map(member => JSON.parse(member) as Record<string, unknown>)).toEqual(
+        expect.arrayContaining([expect.objectContaining({ kind: "session", sid })]),
+      );
+      expect(members.join()).not.toContain(body.refreshToken);
+      const ttl = await redis.pttl(key);
+      expect(ttl).toBeGreaterThan(15 * 60_000);
+      expect(ttl).toBeLessThanOrEqual(16 * 60_000);
+    } finally {
+      redis.disconnect();
+    }
+  });
+});
+
 describe("secrets", () => {
   test("when every flow above has run, then no password, hash, token value or TOTP secret appears in a log line or a non-token event", async () => {
     const body = await register("secrets");
@@ -1061,11 +1425,19 @@ describe("secrets", () => {
       "SELECT type, payload FROM users.outbox",
     );
     const allowed: Record<string, string[]> = {
-      "user.created": ["email", "name", "timezone", "userId", "verificationToken"],
-      "user.updated": ["name", "timezone", "userId"],
-      "user.email_verified": ["userId"],
-      "user.password_reset_requested": ["email", "name", "resetToken", "userId"],
-      "user.deleted": ["userId"],
+      "user.created": [
+        "email",
+        "emailVerified",
+        "name",
+        "sequence",
+        "timezone",
+        "userId",
+        "verificationToken",
+      ],
+      "user.updated": ["name", "sequence", "timezone", "userId"],
+      "user.email_verified": ["sequence", "userId"],
+      "user.password_reset_requested": ["email", "name", "resetToken", "sequence", "userId"],
+      "user.deleted": ["sequence", "userId"],
     };
     for (const event of events)
       expect(Object.keys(event.payload.data).sort()).toEqual(allowed[event.type]);

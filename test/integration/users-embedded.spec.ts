@@ -53,14 +53,16 @@ test("when nothing is configured, then register → verify-less login → refres
   );
   expect(answers.filter(answer => answer.status === 200)).toHaveLength(1);
 
-  const setup = await http.post<{ secret: string }>("/auth/mfa/setup", {}, reg.body.accessToken);
+  // The reuse above ended reg's session, its access tokens included: sign in again.
+  const live = (await http.post<AuthBody>("/auth/login", { email, password: PASSWORD })).body;
+  const setup = await http.post<{ secret: string }>("/auth/mfa/setup", {}, live.accessToken);
   const step = currentStep();
   expect(
     (
       await http.post(
         "/auth/mfa/enable",
         { otp: totpAt(setup.body.secret, step) },
-        reg.body.accessToken,
+        live.accessToken,
       )
     ).status,
   ).toBe(204);

@@ -59,7 +59,7 @@ export function newEmail(tag = "user"): string {
 export const PASSWORD = "correct horse battery staple";
 
 /** RFC 6238 / RFC 4226 written here from the RFCs with node:crypto, not with the server's library. */
-export function base32Decode(input: string): Buffer {
+function base32Decode(input: string): Buffer {
   const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
   let bits = "";
   for (const ch of input.replace(/=+$/, "").toUpperCase()) {

@@ -57,7 +57,7 @@ describe("BOLA: someone else's objects by id (security.md 19)", () => {
   let fx: AuthorFixtures;
   let victimSessionId: string;
   let notificationId: string;
-  let card: { cardId: string; due: string };
+  let card: { lessonId: string; cardId: string; due: string };
   let routes: Array<{ route: RouteSpec; decl: Declaration }>;
 
   beforeAll(async () => {
@@ -189,15 +189,25 @@ describe("BOLA: someone else's objects by id (security.md 19)", () => {
       kind: "owned",
       probes: [{ label: "victim's notification", params: { id: notificationId } }],
     },
-    // The card id is in the body: the attacking author is not enrolled (no card of that id
-    // is theirs → 404); the attacking learner is, so the review is of its own card state.
+    // The card is named in the body: the attacking author is not enrolled (no such card is
+    // theirs → 404); the attacking learner is, so the review is of its own card state.
     "POST /me/reviews": {
       kind: "owned",
-      probes: [{ label: "victim's card", json: { cardId: card.cardId, rating: "easy" } }],
+      probes: [
+        {
+          label: "victim's card",
+          json: { lessonId: card.lessonId, cardId: card.cardId, rating: "easy" },
+        },
+      ],
       expected: attacker => (attacker.name === "learner A" ? [200] : [404]),
     },
     // Public by contract: uploaded files are served to anyone holding the id (lessons link them).
     "GET /media/:id": {
+      kind: "capability",
+      probes: [{ label: "victim's media", params: { id: fx.media } }],
+      expected: () => [200],
+    },
+    "HEAD /media/:id": {
       kind: "capability",
       probes: [{ label: "victim's media", params: { id: fx.media } }],
       expected: () => [200],
@@ -339,10 +349,14 @@ describe("BOLA: someone else's objects by id (security.md 19)", () => {
       { token },
     );
     expect(notifications.body.rows.find(n => n.id === notificationId)?.read).toBe(false);
-    const due = await c.call<Array<{ cardId: string; due: string }>>("GET", "/me/reviews/due", {
-      token,
-    });
-    expect(due.body.find(d => d.cardId === card.cardId)?.due).toBe(card.due);
+    const due = await c.call<Array<{ lessonId: string; cardId: string; due: string }>>(
+      "GET",
+      "/me/reviews/due",
+      { token },
+    );
+    expect(due.body.find(d => d.lessonId === card.lessonId && d.cardId === card.cardId)?.due).toBe(
+      card.due,
+    );
     const me = await c.call<{ roles: string[] }>("GET", "/me", { token });
     expect(me.body.roles).toEqual(["learner"]);
 

@@ -4,7 +4,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
 import { SignJWT } from "jose";
-import { openApiPath } from "../../lib/gateway/openapi";
+import { openApiPath } from "../../services/api/openapi";
 import { routeKey } from "../../services/api/all-routes";
 import type { RouteSpec } from "../../services/api/route-table";
 import { testKeyPair } from "../support/isolation";
@@ -317,6 +317,134 @@ describe("the API edge: authentication, function-level authorization, internal a
         )
         .filter(key => !documented.has(key) && !/^GET \/(health|metrics|api\/)/.test(key));
       expect(extra).toEqual([]);
+    });
+  });
+
+  describe("line 30: text input, one rule for query parameters, headers on every answer", () => {
+    it("when NUL or a lone surrogate rides in a name, a lesson body or an attempt value, then 422 names the field, never a 500", async () => {
+      const course = await c.call<{ id: string }>("POST", "/courses", {
+        token: author.accessToken,
+        json: { title: "Text input", description: "d", level: "A1", topics: ["travel"] },
+      });
+      expect(course.status).toBe(201);
+      const nameBefore = await c.call<{ name: string }>("GET", "/me", {
+        token: learner.accessToken,
+      });
+      const cases: Array<[string, string, Session, unknown, string]> = [
+        ["PATCH", "/me", learner, { name: "Bo\u0000b" }, "name"],
+        ["PATCH", "/me", learner, { name: "Bob\uD800" }, "name"],
+        [
+          "POST",
+          `/courses/${course.body.id}/lessons`,
+          author,
+          { title: "Reading", kind: "lesson", order: 1, body: "Hello\u0000world" },
+          "body",
+        ],
+        [
+          "POST",
+          `/lessons/${ANY_ID}/attempts`,
+          learner,
+          { answers: [{ questionId: "q1", value: "I\u0000m" }] },
+          "answers[0].value",
+        ],
+        [
+          "POST",
+          `/lessons/${ANY_ID}/attempts`,
+          learner,
+          { answers: [{ questionId: "q1", value: ["a", "b\uDFFF"] }] },
+          "answers[0].value[1]",
+        ],
+      ];
+      for (const [method, path, who, json, field] of cases) {
+        const res = await c.call<{ type?: string; data?: Array<{ field: string }> }>(method, path, {
+          token: who.accessToken,
+          json,
+        });
+        expect([method, path, res.status, res.body.type, res.body.data?.map(d => d.field)]).toEqual(
+          [method, path, 422, "VALIDATION_ERROR", [field]],
+        );
+      }
+      const lessons = await c.call<{ lessons: unknown[] }>("GET", `/courses/${course.body.id}`, {
+        token: author.accessToken,
+      });
+      expect(lessons.body.lessons).toEqual([]);
+      const me = await c.call<{ name: string }>("GET", "/me", { token: learner.accessToken });
+      expect(me.body.name).toBe(nameBefore.body.name);
+    });
+
+    it("when a query parameter no route declares is sent to every route, or NUL in a path id, then 422 before any action runs", async () => {
+      const failures: string[] = [];
+      for (const { route } of routes) {
+        const { path, opts } = requestFor(route);
+        const unknown = await c.call<{ type?: string; data?: Array<{ type: string }> }>(
+          route.method,
+          `${path}?somethingUnknown=1`,
+          { token: admin.accessToken, ...opts },
+        );
+        // A HEAD answer carries no body: its status is all there is to check.
+        const unknownType = route.method === "HEAD" ? "objectStrict" : unknown.body.data?.[0]?.type;
+        if (unknown.status !== 422 || unknownType !== "objectStrict") {
+          failures.push(`${routeKey(route)}?somethingUnknown: ${unknown.status}`);
+        }
+        if (!/:[A-Za-z]/.test(route.path)) continue;
+        const nul = await c.call<{ data?: Array<{ type: string }> }>(
+          route.method,
+          path.replace(ANY_ID, "x%00y"),
+          { token: admin.accessToken, ...opts },
+        );
+        const nulType = route.method === "HEAD" ? "textNul" : nul.body.data?.[0]?.type;
+        if (nul.status !== 422 || nulType !== "textNul") {
+          failures.push(`${routeKey(route)} with %00: ${nul.status}`);
+        }
+      }
+      expect(failures).toEqual([]);
+      // The routes that used to drop unknown parameters silently (issue 12, §4).
+      for (const path of [
+        "/me/progress",
+        "/me/courses",
+        "/me/achievements",
+        "/me/dashboard",
+        "/me/notification-preferences",
+      ]) {
+        const res = await c.call("GET", `${path}?verbose=true`, { token: learner.accessToken });
+        expect([path, res.status]).toEqual([path, 422]);
+        expect((await c.call("GET", path, { token: learner.accessToken })).status).toBe(200);
+      }
+    });
+
+    it("when the real services answer (JSON, errors, docs, media), then nosniff, Referrer-Policy and Cross-Origin-Resource-Policy are on each", async () => {
+      const form = new FormData();
+      form.append("file", new Blob([PNG], { type: "image/png" }), "pixel.png");
+      const upload = await c.call<{ id: string }>("POST", "/media", {
+        token: author.accessToken,
+        body: form,
+      });
+      expect(upload.status).toBe(201);
+      const answers = {
+        me: await c.call("GET", "/me", { token: learner.accessToken }),
+        courses: await c.call("GET", "/courses"),
+        created: upload,
+        unauthenticated: await c.call("GET", "/me"),
+        notFound: await c.call("GET", `/lessons/${ANY_ID}`, { token: learner.accessToken }),
+        docs: await c.call("GET", `${c.origin}/api/docs`),
+        media: await c.call("GET", `/media/${upload.body.id}`),
+      };
+      const seen = Object.entries(answers).map(([label, res]) => [
+        label,
+        res.headers.get("x-content-type-options"),
+        res.headers.get("referrer-policy"),
+        res.headers.get("cross-origin-resource-policy"),
+      ]);
+      expect(seen).toEqual(
+        Object.keys(answers).map(label => [
+          label,
+          "nosniff",
+          "no-referrer",
+          label === "media" ? "cross-origin" : "same-origin",
+        ]),
+      );
+      expect(answers.media.status).toBe(200);
+      expect((await fetch(`${c.origin}/metrics`)).status).toBe(404);
     });
   });
 });

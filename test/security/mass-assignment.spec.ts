@@ -50,7 +50,7 @@ describe("mass assignment and resource limits (security.md 21, 22)", () => {
   let admin: Session;
   let fx: AuthorFixtures;
   let notificationId: string;
-  let cardId: string;
+  let card: { lessonId: string; cardId: string };
   let routes: Array<{ route: RouteSpec; decl: Declaration }>;
 
   beforeAll(async () => {
@@ -62,7 +62,7 @@ describe("mass assignment and resource limits (security.md 21, 22)", () => {
     fx = await authorFixtures(c, subject);
     const mine = await learnerFixtures(c, subject, fx);
     notificationId = mine.notificationId;
-    cardId = mine.card.cardId;
+    card = { lessonId: mine.card.lessonId, cardId: mine.card.cardId };
   }, 90_000);
 
   afterAll(async () => {
@@ -132,7 +132,7 @@ describe("mass assignment and resource limits (security.md 21, 22)", () => {
       params: { id: fx.readingLesson },
       body: {},
     },
-    "POST /me/reviews": { as: "subject", body: { cardId, rating: "easy" } },
+    "POST /me/reviews": { as: "subject", body: { ...card, rating: "easy" } },
     "POST /me/notifications/:id/read": {
       as: "subject",
       params: { id: notificationId },

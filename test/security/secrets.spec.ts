@@ -239,6 +239,15 @@ describe("secrets never leak (security.md 18)", () => {
         })
       ).status,
     ).toBe(204);
+    // A new password ends every access token issued before it; the session's refresh token renews.
+    expect((await c.call("GET", "/me", { token })).status).toBe(401);
+    const afterChange = tokensOf(
+      await c.call<Tokens>("POST", "/auth/refresh", {
+        json: { refreshToken: afterReset.refreshToken },
+      }),
+      "after change",
+    );
+    token = afterChange.accessToken;
     const sessions = await c.call<Array<{ id: string }>>("GET", "/auth/sessions", { token });
     expect(sessions.status).toBe(200);
     expect((await c.call("GET", "/me", { token })).status).toBe(200);
@@ -249,14 +258,14 @@ describe("secrets never leak (security.md 18)", () => {
       (
         await c.call("POST", "/auth/logout", {
           token,
-          json: { refreshToken: afterReset.refreshToken },
+          json: { refreshToken: afterChange.refreshToken },
         })
       ).status,
     ).toBe(204);
     expect(
       (
         await c.call("POST", "/auth/refresh", {
-          json: { refreshToken: afterReset.refreshToken },
+          json: { refreshToken: afterChange.refreshToken },
         })
       ).status,
     ).toBe(401);

@@ -22,7 +22,7 @@ import type { Role } from "../../models/auth.model";
 
 export const PUBLIC_URL = "http://lingomesh.test";
 export const PASSWORD = "correct horse battery staple";
-export const ADMIN_PASSWORD = "admin horse battery staple 1";
+const ADMIN_PASSWORD = "admin horse battery staple 1";
 
 export interface Answer<T = unknown> {
   method: string;
@@ -384,7 +384,7 @@ export async function authorFixtures(
 
 export interface LearnerFixtures {
   notificationId: string;
-  card: { cardId: string; due: string };
+  card: { lessonId: string; cardId: string; due: string };
 }
 
 /**
@@ -407,9 +407,12 @@ export async function learnerFixtures(
     });
     return res.body.rows[0]?.id;
   });
-  const due = await cluster.call<Array<{ cardId: string; due: string }>>("GET", "/me/reviews/due", {
-    token,
-  });
+  const due = await cluster.call<Array<{ lessonId: string; cardId: string; due: string }>>(
+    "GET",
+    "/me/reviews/due",
+    { token },
+  );
   if (due.body.length === 0) throw new Error("no flashcard is due after enrolling");
-  return { notificationId, card: due.body[0] };
+  const { lessonId, cardId, due: dueAt } = due.body[0];
+  return { notificationId, card: { lessonId, cardId, due: dueAt } };
 }

@@ -1,8 +1,8 @@
 import { Errors } from "moleculer";
-import { ClientIpResolver } from "../../lib/gateway/client-ip";
-import { toPublicError } from "../../lib/gateway/errors";
-import { ruleToJsonSchema, objectSchema } from "../../lib/gateway/fv-json-schema";
-import { acceptRequestId } from "../../lib/gateway/request-id";
+import { ClientIpResolver } from "../../services/api/client-ip";
+import { toPublicError } from "../../services/api/errors";
+import { ruleToJsonSchema, objectSchema } from "../../services/api/fv-json-schema";
+import { acceptRequestId } from "../../services/api/request-id";
 
 describe("client IP resolution", () => {
   const resolver = new ClientIpResolver(["10.0.0.0/8", "::1", "192.168.1.5"]);

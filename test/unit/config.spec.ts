@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from "../../lib/config";
+import { ConfigError, loadConfig, requireDurableEventBroker } from "../../lib/config";
 
 describe("the environment contract (lib/config.ts)", () => {
   it("when no variable is set, then every service runs on embedded stand-ins with the documented defaults", () => {
@@ -29,6 +29,18 @@ describe("the environment contract (lib/config.ts)", () => {
 
   it("when a transporter is set, then the node is in cluster mode", () => {
     expect(loadConfig({ TRANSPORTER: "nats://127.0.0.1:4222" }).clusterMode).toBe(true);
+  });
+
+  it("when a transporter is set without AMQP_URL, then a service with durable events refuses to start, naming AMQP_URL", () => {
+    expect(() =>
+      requireDurableEventBroker(loadConfig({ TRANSPORTER: "nats://127.0.0.1:4222" })),
+    ).toThrow(/^Configuration error: AMQP_URL is required in cluster mode/);
+    expect(() =>
+      requireDurableEventBroker(
+        loadConfig({ TRANSPORTER: "nats://127.0.0.1:4222", AMQP_URL: "amqp://127.0.0.1:5672" }),
+      ),
+    ).not.toThrow();
+    expect(() => requireDurableEventBroker(loadConfig({}))).not.toThrow();
   });
 
   it.each([

@@ -71,6 +71,15 @@ describe("lesson validation", () => {
     ).toEqual(["questions[0].options"]);
   });
 
+  it("when a text question accepts several answers, then they are valid unless two are the same", () => {
+    expect(problemsOf(quiz([{ type: "text", prompt: "p", answer: ["colour", "color"] }]))).toEqual(
+      [],
+    );
+    expect(problemsOf(quiz([{ type: "text", prompt: "p", answer: ["Color", "color "] }]))).toEqual([
+      "questions[0].answer",
+    ]);
+  });
+
   it("when content does not match the kind, then the misplaced field is named", () => {
     expect(problemsOf({ kind: "lesson", media: [], questions: [], cards: [] })).toEqual(["body"]);
     expect(problemsOf({ kind: "flashcards", media: [], questions: [], cards: [] })).toEqual([

@@ -1,5 +1,5 @@
 import { Errors } from "moleculer";
-import { lostWithNode, retryIdempotent } from "../../lib/gateway/idempotent-retry";
+import { lostWithNode, retryIdempotent } from "../../services/api/idempotent-retry";
 
 describe("retrying a request that carries an Idempotency-Key", () => {
   test("when the node handling it vanished, then it is sent again and the second answer is returned", async () => {

@@ -5,6 +5,7 @@ import { appLinks, MailBuilder } from "../../services/notify/mail-builder";
 import { classifyFailure } from "../../services/notify/mailer";
 import { sampleVars } from "../../services/notify/preview";
 import { MailTemplates } from "../../services/notify/templates";
+import { confirmPage, escapeHtml, wantsHtml } from "../../services/notify/unsubscribe-page";
 import { tempDataDir, testConfig } from "../support/isolation";
 
 describe("notify link tokens", () => {
@@ -150,5 +151,24 @@ describe("notify templates", () => {
     expect(welcome.headers["List-Unsubscribe"]).toBeUndefined();
     expect(welcome.html).toContain('href="https://learn.example.test/verify-email?token=t"');
     expect(welcome.html).not.toContain("/notifications/click/");
+  });
+});
+
+describe("notify unsubscribe page", () => {
+  it("when values carry markup, then the page shows them as text", () => {
+    expect(escapeHtml(`<a href="x">'&'</a>`)).toBe(
+      "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;",
+    );
+    const html = confirmPage("<img src=x onerror=alert(1)>", 'https://x.test/"><script>');
+    expect(html).not.toContain("<img");
+    expect(html).not.toContain("<script");
+  });
+
+  it("when the Accept header names text/html, then a page is wanted; */*, JSON or q=0 are not", () => {
+    expect(wantsHtml("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")).toBe(true);
+    expect(wantsHtml("*/*")).toBe(false);
+    expect(wantsHtml("application/json")).toBe(false);
+    expect(wantsHtml("text/html;q=0, application/json")).toBe(false);
+    expect(wantsHtml(undefined)).toBe(false);
   });
 });

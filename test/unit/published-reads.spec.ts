@@ -1,4 +1,5 @@
-import { PublishedReadCache, publishedReadKey } from "../../lib/gateway/published-reads";
+import { PublishedReadCache } from "../../lib/published-read-cache";
+import { publishedReadKey } from "../../services/api/published-reads";
 
 describe("gateway copy of published reads", () => {
   it("when an anonymous course read is asked for, then it has a key; signed-in, drafts or odd params have none", () => {

@@ -27,10 +27,10 @@ export interface LearnerState {
   xp: number;
 }
 
-export const A1 = STARTER_COURSES.find(c => c.level === "A1")!;
+const A1 = STARTER_COURSES.find(c => c.level === "A1")!;
 
 /** The answer key of a starter quiz, from the seed file (never from the server), by prompt. */
-export function seedAnswers(lessonTitle: string): Map<string, unknown> {
+function seedAnswers(lessonTitle: string): Map<string, unknown> {
   for (const course of STARTER_COURSES) {
     const lesson = course.lessons.find(l => l.title === lessonTitle);
     if (lesson) return new Map((lesson.questions ?? []).map(q => [q.prompt, q.answer]));
@@ -43,7 +43,7 @@ export function uniqueEmail(label: string): string {
   return `${label}.${crypto.randomBytes(4).toString("hex")}@Example.com`;
 }
 
-export function escapeRegExp(text: string): string {
+function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
@@ -287,10 +287,14 @@ export function learnerJourney(env: () => JourneyEnv, label: string): LearnerSta
     const card = due.body[0];
     expect(Date.parse(card.due)).toBeLessThanOrEqual(Date.now());
     const reviewed = expectStatus(
-      await api.post("/me/reviews", { cardId: card.cardId, rating: "good" }, auth()),
+      await api.post(
+        "/me/reviews",
+        { lessonId: card.lessonId, cardId: card.cardId, rating: "good" },
+        auth(),
+      ),
       200,
     );
-    expect(reviewed.body.cardId).toBe(card.cardId);
+    expect(reviewed.body).toMatchObject({ lessonId: card.lessonId, cardId: card.cardId });
     expect(Date.parse(reviewed.body.due)).toBeGreaterThan(Date.now());
     expect(reviewed.body.stability).toBeGreaterThan(0);
     expect(reviewed.body.difficulty).toBeGreaterThan(0);

@@ -109,8 +109,6 @@ export interface ServerProcess {
   origin?: string;
   child: ChildProcess;
   output(): string;
-  /** Milliseconds from spawn to /health/ready answering 200. */
-  startedInMs: number;
   exited: Promise<number | null>;
   /** SIGKILL: a crash, no goodbye to the cluster. */
   kill(): Promise<void>;
@@ -132,7 +130,6 @@ export async function startServer(
   if (opts.lock !== false) {
     return startupLock(() => startServer(name, env, timeoutMs, { lock: false }));
   }
-  const began = Date.now();
   const child = spawn(process.execPath, ["--import", "tsx", SERVER], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env },
@@ -177,7 +174,6 @@ export async function startServer(
     origin,
     child,
     output: () => output,
-    startedInMs: Date.now() - began,
     exited,
     async kill() {
       if (exitCode === undefined) child.kill("SIGKILL");

@@ -1,5 +1,6 @@
 import type { ServiceBroker } from "moleculer";
-import { memoryBus } from "../../lib/events/memory-transport";
+import { QueryTypes } from "sequelize";
+import { EVENT_METRICS } from "../../lib/events/metrics";
 import {
   createTestDatabase,
   tempDataDir,
@@ -15,6 +16,7 @@ import {
   outboxOf,
   producerService,
   serviceOf,
+  sleep,
   startEventsNode,
   waitFor,
 } from "../integration/events.helpers";
@@ -107,30 +109,48 @@ describe("durable events in process (embedded default)", () => {
     );
   });
 
-  test("when an event is published before its consumer has ever run, then the consumer gets it once it starts", async () => {
+  test("when an event is published before its consumer has ever run, then its row stays unsent until a consumer in the process has it, and each group gets it once", async () => {
     const ns = uniqueName("mem");
     const producerName = `${uniqueName("early").toLowerCase()}_p`;
-    // Only the producer so far: it declares the catalog's groups (progress consumes user.created).
-    const p = await node({ namespace: ns, nodeID: "p", services: [producerService(producerName)] });
+    // Only the producer so far, on a node meant to run notify and progress (which consume
+    // user.created): it declares their groups.
+    const p = await node({
+      namespace: ns,
+      nodeID: "p",
+      runs: "notify,progress",
+      services: [producerService(producerName)],
+    });
     const producer = serviceOf(p, producerName);
     const event = await emitUserCreated(producer);
-    // A group nobody has joined yet keeps the event without holding the outbox.
-    await waitFor(
-      async () => (await outboxOf(producer, producerName))[0]?.sent_at != null,
-      5000,
-      "row marked sent",
-    );
-    expect(memoryBus(ns).group("progress").depth).toBe(1);
+    const rowOf = async () =>
+      (
+        await producer.sequelize.query<{ sent_at: Date | null; last_error: string | null }>(
+          `SELECT sent_at, last_error FROM "${producerName}".outbox`,
+          { type: QueryTypes.SELECT },
+        )
+      )[0];
+    // Nothing in this process consumes it yet: the publish fails, the row waits.
+    await waitFor(async () => (await rowOf())?.last_error != null, 5000, "a failed publish");
+    expect(await rowOf()).toMatchObject({ sent_at: null });
+    expect((await rowOf()).last_error).toMatch(/no consumer of (notify|progress)/);
 
-    const c = await node({ namespace: ns, nodeID: "c", services: [consumerService("progress")] });
+    const c = await node({
+      namespace: ns,
+      nodeID: "c",
+      runs: "progress",
+      services: [consumerService("progress")],
+    });
     const consumer = serviceOf(c, "progress");
     await waitFor(
       async () => (await effectsOf(consumer, "progress")).length === 1,
-      5000,
+      15_000,
       "the waiting event",
     );
+    // notify still has no consumer here: the row stays unsent, progress is not given it again.
+    await sleep(1000);
     expect((await effectsOf(consumer, "progress")).map(e => e.event_id)).toEqual([event.id]);
-    expect(memoryBus(ns).group("progress").depth).toBe(0);
+    expect(await rowOf()).toMatchObject({ sent_at: null });
+    expect((await rowOf()).last_error).toMatch(/no consumer of notify/);
   });
 
   test("when a handler fails twice and then succeeds, then it is retried with back-off and its effect happens once", async () => {
@@ -186,8 +206,13 @@ describe("durable events in process (embedded default)", () => {
     const poison = await emitUserCreated(producer, "poison");
     good.push(await emitUserCreated(producer, "g3"));
 
-    const deadLetters = memoryBus(ns).group(group).deadLetters;
-    await waitFor(() => deadLetters.length === 1, 5000, "the dead letter");
+    // Kept in the consuming service's database: they outlive the process.
+    const deadLettersOf = () =>
+      consumer.sequelize.query<{ event_id: string; attempts: number; error: string }>(
+        `SELECT event_id, attempts, error FROM "${group}".dead_letters`,
+        { type: QueryTypes.SELECT },
+      );
+    await waitFor(async () => (await deadLettersOf()).length === 1, 5000, "the dead letter");
     await waitFor(
       async () => (await effectsOf(consumer, group)).length === 3,
       5000,
@@ -196,8 +221,9 @@ describe("durable events in process (embedded default)", () => {
     expect(new Set((await effectsOf(consumer, group)).map(e => e.event_id))).toEqual(
       new Set(good.map(e => e.id)),
     );
-    expect(deadLetters[0]).toMatchObject({ attempts: FAST.maxAttempts, error: "always fails" });
-    expect(deadLetters[0].envelope.id).toBe(poison.id);
+    expect(await deadLettersOf()).toEqual([
+      { event_id: poison.id, attempts: FAST.maxAttempts, error: "always fails" },
+    ]);
     expect(poisonAttempts).toBe(FAST.maxAttempts);
     // Dead-lettered is settled: the relay does not publish it again.
     await waitFor(
@@ -208,13 +234,16 @@ describe("durable events in process (embedded default)", () => {
 
     // Once the cause is fixed, an operator replays the dead letters.
     cured = true;
-    await expect(broker.call(`${group}.replayDeadLetters`, {})).resolves.toEqual({ replayed: 1 });
+    await expect(broker.call(`${group}.replayDeadLetters`, {})).resolves.toEqual({
+      replayed: 1,
+      refused: 0,
+    });
     await waitFor(
       async () => (await effectsOf(consumer, group)).length === 4,
       5000,
       "the replayed effect",
     );
-    expect(deadLetters).toHaveLength(0);
+    await waitFor(async () => (await deadLettersOf()).length === 0, 5000, "the stored copy gone");
   });
 
   test("when two brokers of one namespace run the consuming service in one process, then each event is handled once", async () => {
@@ -301,5 +330,46 @@ describe("durable events in process (embedded default)", () => {
       5000,
       "row marked sent",
     );
+  });
+
+  test("when emitDurable is called without a transaction, then it is refused and nothing is written", async () => {
+    const ns = uniqueName("mem");
+    const name = `${uniqueName("notx").toLowerCase()}_p`;
+    const p = await node({ namespace: ns, nodeID: "p", services: [producerService(name)] });
+    const producer = serviceOf(p, name);
+    await expect(producer.emitDurable("user.email_verified", { userId: "u-1" })).rejects.toThrow(
+      /needs \{ transaction \}/,
+    );
+    expect(await outboxOf(producer, name)).toEqual([]);
+  });
+
+  test("when an event cannot be published maxPublishAttempts times, then its row is parked and counted, and an operator can retry it", async () => {
+    const ns = uniqueName("mem");
+    const name = `${uniqueName("park").toLowerCase()}_p`;
+    // The node runs notify, but no notify consumer joins: every publish fails.
+    const p = await node({
+      namespace: ns,
+      nodeID: "p",
+      runs: "notify",
+      services: [producerService(name, { ...FAST, maxPublishAttempts: 3 })],
+    });
+    const producer = serviceOf(p, name);
+    await emitUserCreated(producer);
+    const parkedOf = async () =>
+      (
+        await producer.sequelize.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM "${name}".outbox WHERE parked_at IS NOT NULL AND sent_at IS NULL`,
+          { type: QueryTypes.SELECT },
+        )
+      )[0].n;
+    await waitFor(async () => (await parkedOf()) === 1, 20_000, "the row parked");
+    // The gauge is set once the relay has counted the parked rows, just after it parked them.
+    await waitFor(
+      async () => p.metrics.getMetric(EVENT_METRICS.parked)?.get({ service: name })?.value === 1,
+      5_000,
+      "the parked gauge at 1",
+    );
+    await expect(p.call(`${name}.retryParkedEvents`, {})).resolves.toEqual({ retried: 1 });
+    expect(await parkedOf()).toBe(0);
   });
 });
