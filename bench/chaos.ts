@@ -4,7 +4,7 @@ import path from "node:path";
 import { ServiceBroker } from "moleculer";
 import { Cluster, type NodeSpec } from "./chaos/cluster";
 import { deleteAmqpTopology } from "./amqp-cleanup";
-import type { Drill, DrillResult } from "./chaos/drill";
+import type { AnyDrill, DrillResult } from "./chaos/drill";
 import { killProgressDrill } from "./chaos/drills/kill-progress";
 import { sigtermDrill } from "./chaos/drills/sigterm";
 import { notifyOfflineDrill } from "./chaos/drills/notify-offline";
@@ -12,19 +12,30 @@ import { rabbitOutageDrill } from "./chaos/drills/rabbit-outage";
 import { redisOutageDrill } from "./chaos/drills/redis-outage";
 import { natsOutageDrill } from "./chaos/drills/nats-outage";
 import { poisonEventDrill } from "./chaos/drills/poison-event";
+import { queueRedeclaredDrill } from "./chaos/drills/queue-redeclared";
+import { brokerBlockedDrill } from "./chaos/drills/broker-blocked";
+import { connectionClosesDrill } from "./chaos/drills/connection-closes";
+import { relayKilledDrill } from "./chaos/drills/relay-killed";
+import { outOfOrderDrill } from "./chaos/drills/out-of-order";
+import { mongoOutboxDrill } from "./chaos/drills/mongo-outbox";
+import { natsClusterDrill } from "./chaos/drills/nats-cluster";
+import { redisFailoverDrill } from "./chaos/drills/redis-failover";
+import { rollingRestartDrill } from "./chaos/drills/rolling-restart";
+import { notifyScaleOutDrill } from "./chaos/drills/notify-scale-out";
+import { killOwnClustersNow } from "./chaos/own-cluster";
 import { SmtpSink } from "./chaos/smtp-sink";
 import { renderMarkdown, renderTable } from "./chaos/report";
 
 /**
- * `npm run chaos`: the fault drills of issue 9 on a real multi-process cluster on
- * loopback. Prints each drill's figures as it goes and a table at the end; writes
+ * `npm run chaos`: the fault drills of issues 9, 13 and 22 on real multi-process clusters on
+ * loopback (drills 1–12 share one; 13–16 each build their own). Prints each drill's figures as it goes and a table at the end; writes
  * bench/results/chaos-latest.json and bench/results/chaos-latest.md.
  *
  *   npm run chaos                 every drill
  *   npm run chaos -- --only 1,6   some of them
  */
 
-const ALL_DRILLS: Drill[] = [
+const ALL_DRILLS: AnyDrill[] = [
   killProgressDrill,
   sigtermDrill,
   notifyOfflineDrill,
@@ -32,6 +43,16 @@ const ALL_DRILLS: Drill[] = [
   redisOutageDrill,
   natsOutageDrill,
   poisonEventDrill,
+  queueRedeclaredDrill,
+  brokerBlockedDrill,
+  connectionClosesDrill,
+  relayKilledDrill,
+  outOfOrderDrill,
+  natsClusterDrill,
+  redisFailoverDrill,
+  rollingRestartDrill,
+  notifyScaleOutDrill,
+  mongoOutboxDrill,
 ];
 
 const TOPOLOGY: NodeSpec[] = [
@@ -48,7 +69,7 @@ const RESULTS_DIR = path.join(__dirname, "results");
 const RUN_LIMIT_MS = 30 * 60_000;
 const DRILL_LIMIT_MS = 6 * 60_000;
 
-function selectedDrills(argv: string[]): Drill[] {
+function selectedDrills(argv: string[]): AnyDrill[] {
   const index = argv.indexOf("--only");
   const raw = index >= 0 ? argv[index + 1] : argv.find(a => a.startsWith("--only="))?.slice(7);
   if (!raw) return ALL_DRILLS;
@@ -86,37 +107,47 @@ async function main(): Promise<void> {
   fs.rmSync(logDir, { recursive: true, force: true });
   const cluster = new Cluster({ nodes: TOPOLOGY, env: { SMTP_URL: smtp.url }, logDir });
   // Whatever happens (error, Ctrl-C, the run limit), no node process outlives the harness.
-  process.on("exit", () => cluster.killAllNow());
+  process.on("exit", () => {
+    cluster.killAllNow();
+    killOwnClustersNow();
+  });
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     process.once(signal, () => {
       cluster.killAllNow();
+      killOwnClustersNow();
       process.exit(130);
     });
   }
 
   const started = new Date();
   const results: DrillResult[] = [];
+  // Drills with a cluster of their own need no shared one.
+  const sharedCluster = drills.some(drill => !drill.ownCluster);
   try {
-    log(
-      `starting the cluster (namespace ${cluster.namespace}): ${TOPOLOGY.map(n => n.name).join(", ")}`,
-    );
-    const t0 = performance.now();
-    await cluster.start();
-    log(
-      `cluster ready in ${((performance.now() - t0) / 1000).toFixed(1)} s; node logs in ${logDir}`,
-    );
+    if (sharedCluster) {
+      log(
+        `starting the cluster (namespace ${cluster.namespace}): ${TOPOLOGY.map(n => n.name).join(", ")}`,
+      );
+      const t0 = performance.now();
+      await cluster.start();
+      log(
+        `cluster ready in ${((performance.now() - t0) / 1000).toFixed(1)} s; node logs in ${logDir}`,
+      );
+    }
     for (const drill of drills) {
       log(`drill ${drill.id}: ${drill.name}`);
       const t = performance.now();
       let result: DrillResult;
+      const basics = { smtp, logDir, log: (line: string) => log(`  ${line}`) };
       try {
-        if (!(await cluster.allReady())) await cluster.waitForEndpoints();
-        const out = await withLimit(
-          drill.run({ cluster, smtp, log: line => log(`  ${line}`) }),
-          DRILL_LIMIT_MS,
-          `drill ${drill.id}`,
-        );
-        const crashed = cluster.crashed();
+        let run: ReturnType<AnyDrill["run"]>;
+        if (drill.ownCluster) run = drill.run(basics);
+        else {
+          if (!(await cluster.allReady())) await cluster.waitForEndpoints();
+          run = drill.run({ ...basics, cluster });
+        }
+        const out = await withLimit(run, drill.limitMs ?? DRILL_LIMIT_MS, `drill ${drill.id}`);
+        const crashed = drill.ownCluster ? [] : cluster.crashed();
         if (crashed.length > 0)
           out.notes.push(`processes that exited on their own: ${crashed.join(", ")}`);
         result = {
@@ -152,8 +183,10 @@ async function main(): Promise<void> {
       );
     }
   } finally {
-    await cluster.stop().catch(err => log(`cluster stop: ${(err as Error).message}`));
-    await deleteAmqpTopology(cluster.namespace).catch(() => undefined);
+    if (sharedCluster) {
+      await cluster.stop().catch(err => log(`cluster stop: ${(err as Error).message}`));
+      await deleteAmqpTopology(cluster.namespace).catch(() => undefined);
+    }
     await smtp.stop().catch(() => undefined);
   }
 
@@ -168,7 +201,7 @@ async function main(): Promise<void> {
     versions: { node: process.version, moleculer: ServiceBroker.MOLECULER_VERSION },
     topology: TOPOLOGY.map(n => `${n.name} (${n.services.join(",")})`),
     faults:
-      "NATS, Redis and RabbitMQ are the machine's shared servers; each outage is a TCP proxy in front of the server, cut for this cluster only.",
+      "Drills 1–12: NATS, Redis and RabbitMQ are the machine's shared servers; each outage is a TCP proxy in front of the server, cut for this cluster only. Drills 13–16: clusters of their own (own database, namespace and RabbitMQ vhost), with their own NATS cluster or Redis Sentinel group whose servers are killed with SIGKILL.",
     drills: results,
     passed: results.every(r => r.passed),
   };

@@ -1,11 +1,11 @@
-import { fork } from "node:child_process";
+import { fork, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import autocannon from "autocannon";
 
 /**
  * The load generator: autocannon's programmatic API in a process of its own (forked by
- * `runLoad`), so the client's CPU is not the runner's and its event loop is not shared
- * with anything it measures. One job per process; the result comes back over IPC.
+ * `LoadWorker`), so the client's CPU is not the runner's and its event loop is not shared
+ * with anything it measures. One job at a time; each result comes back over IPC.
  */
 
 export interface LoadSpec {
@@ -98,39 +98,76 @@ function runHere(spec: LoadSpec): Promise<LoadResult> {
   });
 }
 
-/** Runs one load job in a fresh child process; bounded by the job's duration plus slack. */
-export function runLoad(spec: LoadSpec): Promise<LoadResult> {
-  return new Promise((resolve, reject) => {
+/**
+ * One load process for the whole run, given one job at a time: the interleaved schedule
+ * runs a hundred short slices, and a fresh process per slice (tsx and autocannon loaded
+ * again each time) would cost more CPU than a slice of the slower scenarios measures.
+ */
+export class LoadWorker {
+  private child?: ChildProcess;
+  private next = 0;
+  private readonly pending = new Map<
+    number,
+    { resolve: (r: LoadResult) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
+  >();
+
+  start(): void {
     const child = fork(path.join(__dirname, "load.ts"), [], {
       execArgv: ["--import", "tsx"],
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
-    const timer = setTimeout(
-      () => {
-        child.kill("SIGKILL");
-        reject(new Error(`load job on ${spec.url} did not finish in time`));
-      },
-      (spec.durationSec + 30) * 1000,
-    );
-    child.once("message", (message: { result?: LoadResult; error?: string }) => {
-      clearTimeout(timer);
-      child.kill();
-      if (message.error) reject(new Error(message.error));
-      else resolve(message.result as LoadResult);
+    child.on("message", (message: { id: number; result?: LoadResult; error?: string }) => {
+      const job = this.pending.get(message.id);
+      if (!job) return;
+      this.pending.delete(message.id);
+      clearTimeout(job.timer);
+      if (message.error !== undefined) job.reject(new Error(message.error));
+      else job.resolve(message.result as LoadResult);
     });
     child.once("exit", code => {
-      clearTimeout(timer);
-      reject(new Error(`load process exited with ${code} before answering`));
+      for (const job of this.pending.values()) {
+        clearTimeout(job.timer);
+        job.reject(new Error(`load process exited with ${code} before answering`));
+      }
+      this.pending.clear();
+      this.child = undefined;
     });
-    child.send({ spec });
-  });
+    this.child = child;
+  }
+
+  /** Runs `spec` in the load process; bounded by the job's duration plus slack. */
+  run(spec: LoadSpec): Promise<LoadResult> {
+    if (!this.child) this.start();
+    const child = this.child as ChildProcess;
+    const id = this.next++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => {
+          this.pending.delete(id);
+          reject(new Error(`load job on ${spec.url} did not finish in time`));
+          // Its connections may still be open: a fresh process for the next job.
+          this.stop();
+        },
+        (spec.durationSec + 30) * 1000,
+      );
+      this.pending.set(id, { resolve, reject, timer });
+      child.send({ id, spec });
+    });
+  }
+
+  stop(): void {
+    this.child?.kill("SIGKILL");
+    this.child = undefined;
+  }
 }
 
 if (require.main === module && process.send) {
-  process.once("message", (message: { spec: LoadSpec }) => {
+  // The runner gone (even killed), its load process goes too.
+  process.once("disconnect", () => process.exit(0));
+  process.on("message", (message: { id: number; spec: LoadSpec }) => {
     runHere(message.spec).then(
-      result => process.send?.({ result }, () => process.exit(0)),
-      (err: Error) => process.send?.({ error: err.message }, () => process.exit(1)),
+      result => process.send?.({ id: message.id, result }),
+      (err: Error) => process.send?.({ id: message.id, error: err.message }),
     );
   });
 }

@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
+import type { MeasuredSlice, RatioPoint, Verdict } from "./slices";
 
 /** The shape of bench/results/latest.json and its Markdown rendering (bench/results/latest.md). */
 
@@ -7,18 +8,46 @@ export interface ScenarioFigure {
   name: string;
   /** Short id: "1", "2", …, "7a" (what the issue numbers them). */
   id: string;
+  /** Median req/s over the scenario's slices, and their lowest and highest. */
   rps: number;
+  rpsMin: number;
+  rpsMax: number;
+  /** Medians over the slices of each slice's percentile; max is the largest seen. */
   p50: number;
   p99: number;
   max: number;
   errors: number;
-  /** rps / baseline rps of the same run. */
+  /** Median of the slices' ratios, each slice's req/s over the baseline slices around it. */
   ratio: number;
+  ratioMin: number;
+  ratioMax: number;
+  /** (ratioMax − ratioMin) / ratio. */
+  spread: number;
   /** The target ratio (or null when the scenario has none). */
   target: number | null;
+  verdict: Verdict;
+  /** True only when every slice's ratio reaches the target and the spread is within bounds. */
   met: boolean | null;
   requests: number;
+  slices: number;
+  /** 1-minute load average seen at the ends of its slices, CPU stolen and busy during them. */
+  load1: { min: number; max: number };
+  stealPct: { median: number; max: number };
+  busyPct: { median: number; max: number };
+  /** Each slice's ratio with the indices of the baseline slices it was divided by (see `slices`). */
+  points: RatioPoint[];
   note?: string;
+}
+
+/** The settle check's outcome as printed. */
+export interface SettleReport {
+  rule: string;
+  settled: boolean;
+  waitedSec: number;
+  load1: number;
+  busyPct: number;
+  stealPct: number;
+  over: string[];
 }
 
 export interface BenchResults {
@@ -30,17 +59,32 @@ export interface BenchResults {
     platform: string;
     kernel: string;
     loadAverageAtStart: number[];
+    /** Before the cluster starts (outside load), and once it is seeded, before the first slice. */
+    settle: { atStart: SettleReport; beforeMeasuring: SettleReport };
   };
   versions: Record<string, string>;
   settings: {
     connections: number;
-    durationSec: number;
+    sliceSec: number;
     warmupSec: number;
+    rounds: number;
+    maxSpread: number;
     learners: number;
     attempts: number;
     tokens: number;
+    quick: boolean;
   };
-  baseline: { rps: number; p50: number; p99: number; max: number; errors: number };
+  baseline: {
+    rps: number;
+    rpsMin: number;
+    rpsMax: number;
+    spread: number;
+    p50: number;
+    p99: number;
+    max: number;
+    errors: number;
+    slices: number;
+  };
   scenarios: ScenarioFigure[];
   login: {
     rps: number;
@@ -76,11 +120,58 @@ export interface BenchResults {
   rssAtReadyMiB: Record<string, number>;
   seed: Record<string, number>;
   targets: Array<{ target: string; value: string; met: boolean; cause?: string }>;
+  dashboardDegradedParts: number;
+  nodeFlags: string;
+  cpuMsPerRequest: Record<string, Record<string, number>>;
+  /** Every slice in the order it ran: the ratios, medians and spreads above are computed from these. */
+  slices: MeasuredSlice[];
+  /** The bound on other processes' CPU during a slice, and the slices set aside for passing it. */
+  foreignMaxCores: number;
+  disturbedSlices: MeasuredSlice[];
 }
 
 const f0 = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString("en-US") : "–");
 const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : "–");
 const f2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : "–");
+
+/** The line saying which slices were measured again because a neighbour took CPU. */
+export function disturbedText(
+  r: Pick<BenchResults, "foreignMaxCores" | "disturbedSlices">,
+): string {
+  const bound = `other processes over ${r.foreignMaxCores} of a core`;
+  if (r.disturbedSlices.length === 0) return `No slice was measured again (${bound}: none).`;
+  const worst = Math.max(...r.disturbedSlices.map(s => s.foreignCores));
+  const ids = [...new Set(r.disturbedSlices.map(s => s.id))].join(", ");
+  return (
+    `${r.disturbedSlices.length} slice(s) measured again because ${bound} (up to ${f2(worst)} cores) ` +
+    `ran beside them (${ids}); the set-aside slices are in \`disturbedSlices\`.`
+  );
+}
+const pct = (n: number) => (Number.isFinite(n) ? `${Math.round(n * 100)} %` : "–");
+
+export function verdictText(s: Pick<ScenarioFigure, "verdict" | "spread">, maxSpread: number) {
+  switch (s.verdict) {
+    case "met":
+      return "met";
+    case "missed":
+      return "**missed**";
+    case "straddles":
+      return "**not met** (the spread straddles the target)";
+    case "noisy":
+      return `spread ${pct(s.spread)} > ${pct(maxSpread)}: no verdict`;
+    case "none":
+      return "–";
+  }
+}
+
+export function settleText(what: string, s: SettleReport): string {
+  const seen = `load ${f2(s.load1)}, CPU busy ${f0(s.busyPct)} %, steal ${f1(s.stealPct)} %`;
+  return s.settled
+    ? `${what}: settled after ${f0(s.waitedSec)} s (${s.rule}; ${seen}).`
+    : `${what}: **did not settle** within ${f0(s.waitedSec)} s (${s.rule}; last: ${seen}` +
+        (s.over.length > 0 ? `; over: ${s.over.join(", ")}` : "") +
+        ") — the machine was not quiet: read the figures with the load and steal beside them.";
+}
 
 export function markdown(r: BenchResults): string {
   const lines: string[] = [];
@@ -88,24 +179,40 @@ export function markdown(r: BenchResults): string {
     `Measured ${r.date} on ${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.memoryGiB} GiB, ` +
       `${r.machine.platform} ${r.machine.kernel}; Node ${r.versions.node}, moleculer ${r.versions.moleculer}, ` +
       `moleculer-web ${r.versions["moleculer-web"]}, autocannon ${r.versions.autocannon}. ` +
-      `${r.settings.connections} connections, ${r.settings.durationSec} s per scenario after ${r.settings.warmupSec} s warm-up; ` +
-      `${f0(r.settings.learners)} learners, ${f0(r.settings.attempts)} seeded attempts. ` +
+      `${r.settings.connections} connections; ${r.settings.rounds} rounds of ${r.settings.sliceSec} s slices, ` +
+      `a baseline slice between every two scenario slices, after a ${r.settings.warmupSec} s warm-up of each; ` +
+      `${f0(r.settings.learners)} learners, ${f0(r.settings.attempts)} seeded attempts` +
+      `${r.settings.quick ? " (BENCH_QUICK: a short trial, not a result)" : ""}. ` +
       `Load average at start: ${r.machine.loadAverageAtStart.map(f2).join(" / ")}.`,
   );
   lines.push("");
+  lines.push(settleText("Settle check at start", r.machine.settle.atStart));
+  lines.push(settleText("Settle check before the first slice", r.machine.settle.beforeMeasuring));
+  lines.push("");
   lines.push(
-    "| # | scenario | req/s | p50 ms | p99 ms | max ms | errors | × baseline | target | met |",
+    "× baseline: each scenario slice's req/s over the mean of the baseline slices just before and after it; " +
+      `median of the slices, min–max, spread = (max − min) / median. A verdict needs a spread ≤ ${pct(r.settings.maxSpread)}; ` +
+      "met = every slice reaches the target. req/s, p50 and p99 are medians over the slices; load is the 1-minute load average " +
+      "at the slices' ends, steal the CPU time the hypervisor took during them (median / max).",
   );
-  lines.push("|---|---|---:|---:|---:|---:|---:|---:|---:|:---:|");
+  lines.push("");
   lines.push(
-    `| – | baseline: bare moleculer-web → echo action over NATS | ${f0(r.baseline.rps)} | ${f1(r.baseline.p50)} | ${f1(r.baseline.p99)} | ${f1(r.baseline.max)} | ${r.baseline.errors} | 1.00 | – | – |`,
+    "| # | scenario | req/s | p50 ms | p99 ms | errors | × baseline | min–max | spread | load 1 min | steal % | target | verdict |",
+  );
+  lines.push("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---|");
+  const b = r.baseline;
+  const baselineSlices = r.slices.filter(s => s.kind === "baseline");
+  const load = (xs: number[]) => `${f1(Math.min(...xs))}–${f1(Math.max(...xs))}`;
+  lines.push(
+    `| – | baseline: bare moleculer-web → echo action over NATS (${b.slices} slices) | ${f0(b.rps)} (${f0(b.rpsMin)}–${f0(b.rpsMax)}) | ${f1(b.p50)} | ${f1(b.p99)} | ${b.errors} | 1.00 | ${f2(b.rpsMin / b.rps)}–${f2(b.rpsMax / b.rps)} | ${pct(b.spread)} | ${load(baselineSlices.map(s => s.load1))} | ${f1(Math.max(...baselineSlices.map(s => s.stealPct)))} max | – | – |`,
   );
   for (const s of r.scenarios) {
-    const met = s.met === null ? "–" : s.met ? "yes" : "**no**";
     lines.push(
-      `| ${s.id} | ${s.name} | ${f0(s.rps)} | ${f1(s.p50)} | ${f1(s.p99)} | ${f1(s.max)} | ${s.errors} | ${f2(s.ratio)} | ${s.target === null ? "–" : `≥ ${s.target}`} | ${met} |`,
+      `| ${s.id} | ${s.name} | ${f0(s.rps)} | ${f1(s.p50)} | ${f1(s.p99)} | ${s.errors} | ${f2(s.ratio)} | ${f2(s.ratioMin)}–${f2(s.ratioMax)} | ${pct(s.spread)} | ${f1(s.load1.min)}–${f1(s.load1.max)} | ${f1(s.stealPct.median)} / ${f1(s.stealPct.max)} | ${s.target === null ? "–" : `≥ ${s.target}`} | ${verdictText(s, r.settings.maxSpread)} |`,
     );
   }
+  lines.push("");
+  lines.push(disturbedText(r));
   for (const s of r.scenarios.filter(x => x.note)) {
     lines.push("");
     lines.push(`Scenario ${s.id}: ${s.note}.`);
@@ -131,7 +238,7 @@ export function markdown(r: BenchResults): string {
   lines.push("**Horizontal** (7):");
   lines.push("");
   lines.push(
-    "| scenario | 1 node req/s | 2 nodes req/s | gain | projection, 1 core per node | note |",
+    "| scenario | 1 node req/s | 2 nodes req/s | gain (of the × baseline medians) | projection, 1 core per node | note |",
   );
   lines.push("|---|---:|---:|---:|---:|---|");
   for (const h of r.horizontal) {
@@ -160,11 +267,16 @@ export function markdown(r: BenchResults): string {
   return lines.join("\n") + "\n";
 }
 
+/** Where every run's figures are also kept, one file per run, for `npm run bench:compare`. */
+export const RUNS_DIR = "runs";
+
 export function writeResults(dir: string, results: BenchResults): { json: string; md: string } {
-  fs.mkdirSync(dir, { recursive: true });
+  fs.mkdirSync(path.join(dir, RUNS_DIR), { recursive: true });
   const json = path.join(dir, "latest.json");
   const md = path.join(dir, "latest.md");
-  fs.writeFileSync(json, JSON.stringify(results, null, 2) + "\n");
+  const text = JSON.stringify(results, null, 2) + "\n";
+  fs.writeFileSync(json, text);
+  fs.writeFileSync(path.join(dir, RUNS_DIR, `${results.date.replace(/[:.]/g, "-")}.json`), text);
   fs.writeFileSync(md, markdown(results));
   return { json, md };
 }

@@ -28,8 +28,27 @@ import {
   waitReady,
   type BenchNode,
 } from "./cluster";
-import { runLoad, type LoadResult, type LoadSpec } from "./load";
-import { writeResults, markdown, type BenchResults, type ScenarioFigure } from "./report";
+import { LoadWorker, type LoadSpec } from "./load";
+import {
+  writeResults,
+  markdown,
+  settleText,
+  type BenchResults,
+  type ScenarioFigure,
+  type SettleReport,
+} from "./report";
+import { foreignUse, readProcesses } from "./foreign";
+import { SystemProbe, waitForSettle, type SettleOutcome, type SettleRule } from "./settle";
+import {
+  interleave,
+  MAX_SPREAD,
+  median,
+  roundFits,
+  summarize,
+  verdict,
+  type MeasuredSlice,
+  type ScenarioSummary,
+} from "./slices";
 import { DEFAULT_RETRY, deleteAmqpTopology } from "./amqp-cleanup";
 import {
   eventCounts,
@@ -48,25 +67,74 @@ import {
  * `npm run bench`: a real multi-process cluster on loopback (one process per service,
  * the gateway on its own, over NATS, Redis, RabbitMQ and PostgreSQL), seeded with
  * realistic data, loaded by autocannon from a separate process, every figure printed
- * next to a baseline measured in the same run. Fresh database, namespace and key prefix;
- * every process it starts is killed at the end, also on failure or Ctrl-C.
+ * next to a baseline measured in the same run — interleaved with the scenarios: rounds of
+ * short slices, a baseline slice between every two scenario slices, each scenario slice
+ * divided by the baseline slices around it, median and spread over the rounds (see
+ * bench/slices.ts). It waits for the machine to settle first (bench/settle.ts). Fresh
+ * database, namespace and key prefix; every process it starts is killed at the end, also
+ * on failure or Ctrl-C.
  *
- * Tunables (env): BENCH_DURATION (s, default 10), BENCH_CONNECTIONS (50), BENCH_WARMUP (2),
- * BENCH_LEARNERS (10000), BENCH_ATTEMPTS (100000), BENCH_EVENTS (100000),
- * BENCH_SCENARIOS (comma-separated ids among baseline,1,1b,2,3,4,5,6,7: a partial trial run
- * that prints its figures and CPU per request per node but writes no results files).
+ * Tunables (env): BENCH_SLICE (s per slice, default 3), BENCH_ROUNDS (5), BENCH_WARMUP (s
+ * per scenario before its first slice, 2), BENCH_CONNECTIONS (50), BENCH_LEARNERS (10000),
+ * BENCH_ATTEMPTS (100000), BENCH_EVENTS (100000), BENCH_SETTLE_MAX (s, 60),
+ * BENCH_SETTLE_LOAD (1-minute load average, half the cores), BENCH_SETTLE_STEAL (%, 5),
+ * BENCH_FOREIGN_CORES (cores other processes may use during a slice before it is measured
+ * again, 0.2);
+ * BENCH_QUICK=1 (a short trial: 1.5 s slices, 2 rounds, smaller seed, results written to the
+ * temporary directory, not bench/results); BENCH_SCENARIOS (comma-separated ids among
+ * 1,1b,2,3,4,5,6: a partial trial run, interleaved with the baseline as well, that prints
+ * its figures and CPU per request per node but writes no results files).
  */
 
 const num = (name: string, fallback: number) => {
   const value = Number(process.env[name]);
   return Number.isFinite(value) && value > 0 ? value : fallback;
 };
-const DURATION = num("BENCH_DURATION", 10);
+const QUICK = process.env.BENCH_QUICK === "1";
+const SLICE = num("BENCH_SLICE", QUICK ? 1.5 : 3);
+const ROUNDS = Math.round(num("BENCH_ROUNDS", QUICK ? 2 : 5));
+const WARMUP = num("BENCH_WARMUP", QUICK ? 1 : 2);
 const CONNECTIONS = num("BENCH_CONNECTIONS", 50);
-const WARMUP = num("BENCH_WARMUP", 2);
-const LEARNERS = num("BENCH_LEARNERS", 10_000);
-const ATTEMPTS = num("BENCH_ATTEMPTS", 100_000);
-const EVENTS = num("BENCH_EVENTS", 100_000);
+const LEARNERS = num("BENCH_LEARNERS", QUICK ? 2000 : 10_000);
+const ATTEMPTS = num("BENCH_ATTEMPTS", QUICK ? 20_000 : 100_000);
+const EVENTS = num("BENCH_EVENTS", QUICK ? 10_000 : 100_000);
+const CORES = os.availableParallelism();
+/** Outside load: the 1-minute load average and the hypervisor's steal, before the cluster starts. */
+const SETTLE_AT_START: SettleRule = {
+  maxLoad1: num("BENCH_SETTLE_LOAD", CORES / 2),
+  maxStealPct: num("BENCH_SETTLE_STEAL", 5),
+  consecutive: 2,
+};
+/**
+ * Once seeded, the cluster's own after-work (PostgreSQL's analyze and autovacuum, the
+ * relay): CPU busy now, not the load average, which still remembers the seeding for minutes.
+ */
+const SETTLE_BEFORE_MEASURING: SettleRule = {
+  maxBusyPct: 30,
+  maxStealPct: SETTLE_AT_START.maxStealPct,
+  consecutive: 2,
+};
+const SETTLE_MAX_MS = num("BENCH_SETTLE_MAX", QUICK ? 10 : 60) * 1000;
+/**
+ * After a slice, until the nodes are idle: requests still in flight when the load stops
+ * (50 logins take seconds of hashing) and the events an attempt emits would otherwise be
+ * served during the next slice — the baseline after a login slice read half its rate.
+ */
+const DRAIN_MAX_MS = 5000;
+const DRAIN_WINDOW_MS = 250;
+/** Cores' worth of CPU all nodes together may still use and count as idle (relay polls, metrics). */
+const DRAIN_IDLE_CORES = 0.15;
+/**
+ * A slice during which processes outside the bench and its servers used more than this
+ * (bench/foreign.ts) is set aside and measured again, at most MAX_REMEASURES times: a
+ * neighbour's burst would otherwise move that slice's ratio by its own weight.
+ */
+const FOREIGN_MAX_CORES = num("BENCH_FOREIGN_CORES", 0.2);
+const MAX_REMEASURES = 2;
+/** Per slice beyond its duration: the drain, the job's IPC, autocannon opening its connections. */
+const SLICE_OVERHEAD_MS = 1000;
+/** Fewer rounds than this and a spread means little; the time bound never cuts below it. */
+const MIN_ROUNDS = Math.min(3, ROUNDS);
 const TOKENS = 1000;
 const ONLY = process.env.BENCH_SCENARIOS?.split(",")
   .map(id => id.trim())
@@ -74,6 +142,10 @@ const ONLY = process.env.BENCH_SCENARIOS?.split(",")
 /** Whether scenario `id` runs in this trial (every scenario unless BENCH_SCENARIOS narrows it). */
 const wanted = (id: string) => !ONLY || ONLY.length === 0 || ONLY.includes(id);
 const TOTAL_BUDGET_MS = 9.5 * 60_000;
+/** Where each phase's rounds must end (from the start of the run), so that the rest still fits. */
+const SCENARIOS_END_MS = 6.5 * 60_000;
+const HORIZONTAL_END_MS = 8.25 * 60_000;
+const EVENTS_END_MS = 9 * 60_000;
 const EVENTS_BUDGET_MS = 200_000;
 
 const TARGETS = {
@@ -137,43 +209,227 @@ async function startServiceNode(
   return node;
 }
 
-/** CPU seconds each live node spends while `fn` runs. */
-async function measuringCpu<T>(
-  fn: () => Promise<T>,
-): Promise<{ value: T; cpu: Record<string, number> }> {
-  const before = new Map(liveNodes().map(n => [n.name, cpuSeconds(n.pid) ?? 0]));
-  const value = await fn();
-  const cpu: Record<string, number> = {};
-  for (const node of liveNodes()) {
-    const start = before.get(node.name);
-    const now = cpuSeconds(node.pid);
-    if (start !== undefined && now !== undefined) cpu[node.name] = now - start;
-  }
-  return { value, cpu };
+type ScenarioSpec = Omit<LoadSpec, "durationSec" | "connections">;
+
+interface Plan {
+  id: string;
+  label: string;
+  spec: ScenarioSpec;
 }
 
-interface Measured {
-  result: LoadResult;
-  /** CPU milliseconds per served request, per node. */
-  cpuMsPerRequest: Record<string, number>;
+/**
+ * Runs the slices of the whole run, one at a time, through one load process, and keeps
+ * each slice's figures: req/s and latency, the CPU every node spent, the load average at
+ * its end and the CPU busy and stolen during it.
+ */
+class SliceRunner {
+  readonly slices: MeasuredSlice[] = [];
+  /** Slices measured while a neighbour used more than FOREIGN_MAX_CORES, then measured again. */
+  readonly disturbed: MeasuredSlice[] = [];
+  private readonly worker = new LoadWorker();
+  private readonly probe = new SystemProbe();
+
+  constructor(private readonly baseline: ScenarioSpec) {}
+
+  private async slice(
+    kind: MeasuredSlice["kind"],
+    id: string,
+    round: number,
+    spec: ScenarioSpec,
+    seconds: number,
+  ): Promise<MeasuredSlice> {
+    const cpuBefore = new Map(liveNodes().map(n => [n.name, cpuSeconds(n.pid) ?? 0]));
+    const processesBefore = readProcesses();
+    const mark = this.probe.mark();
+    const startedAt = new Date().toISOString();
+    const result = await this.worker.run({
+      ...spec,
+      connections: CONNECTIONS,
+      durationSec: seconds,
+    });
+    const system = this.probe.sample(mark);
+    const foreign = foreignUse(processesBefore, readProcesses(), process.pid, seconds);
+    if (foreign.cores > FOREIGN_MAX_CORES) {
+      const top = foreign.top.map(t => `${t.comm} ${t.cores.toFixed(2)}`).join(", ");
+      log(`${id} slice: other processes used ${foreign.cores.toFixed(2)} cores (${top})`);
+    }
+    const cpu: Record<string, number> = {};
+    for (const node of liveNodes()) {
+      const start = cpuBefore.get(node.name);
+      const now = cpuSeconds(node.pid);
+      if (start !== undefined && now !== undefined)
+        cpu[node.name] = Number((now - start).toFixed(3));
+    }
+    if (result.errors > 0)
+      log(`${id} slice: ${result.errors} errors ${JSON.stringify(result.statusCodes)}`);
+    const drainedSec = await this.drain();
+    return {
+      index: this.slices.length,
+      kind,
+      id,
+      round,
+      startedAt,
+      durationSec: seconds,
+      rps: Number(result.rps.toFixed(1)),
+      requests: result.requests,
+      p50: result.p50,
+      p99: result.p99,
+      max: result.max,
+      errors: result.errors,
+      load1: system.load1,
+      busyPct: Number(system.busyPct.toFixed(1)),
+      stealPct: Number(system.stealPct.toFixed(2)),
+      cpuSeconds: cpu,
+      drainedSec,
+      foreignCores: foreign.cores,
+    };
+  }
+
+  /** Waits until every node together is under DRAIN_IDLE_CORES (at most DRAIN_MAX_MS); the seconds it took. */
+  private async drain(): Promise<number> {
+    const started = Date.now();
+    const total = () => liveNodes().reduce((sum, n) => sum + (cpuSeconds(n.pid) ?? 0), 0);
+    while (Date.now() - started < DRAIN_MAX_MS) {
+      const before = total();
+      const windowStart = Date.now();
+      await sleep(DRAIN_WINDOW_MS);
+      const cores = (total() - before) / ((Date.now() - windowStart) / 1000);
+      if (cores <= DRAIN_IDLE_CORES) break;
+    }
+    return Number(((Date.now() - started) / 1000).toFixed(2));
+  }
+
+  /** Unrecorded load of each scenario (and the baseline) first: JIT, caches, pools. Returns requests per id. */
+  async warmUp(plans: Plan[]): Promise<Record<string, number>> {
+    const requests: Record<string, number> = {};
+    for (const plan of [{ id: "baseline", label: "baseline", spec: this.baseline }, ...plans]) {
+      const s = await this.slice("scenario", plan.id, -1, plan.spec, WARMUP);
+      requests[plan.id] = s.requests;
+    }
+    log(`warmed up ${["baseline", ...plans.map(p => p.id)].join(", ")} (${WARMUP} s each)`);
+    return requests;
+  }
+
+  /**
+   * Rounds of `plans` interleaved with the baseline (bench/slices.ts `interleave`); a round
+   * past the first MIN_ROUNDS starts only if it ends by `deadline`.
+   */
+  async rounds(plans: Plan[], deadline: number): Promise<void> {
+    const ids = plans.map(p => p.id);
+    const specs = new Map(plans.map(p => [p.id, p.spec]));
+    let round = 0;
+    for (const planned of interleave(ids, ROUNDS)) {
+      if (planned.kind === "scenario" && planned.round !== round) {
+        log(`round ${planned.round} of ${ROUNDS} (${ids.join(", ")}) done`);
+        round = planned.round;
+        const sliceMs = SLICE * 1000;
+        if (
+          !roundFits(
+            round,
+            MIN_ROUNDS,
+            Date.now(),
+            deadline,
+            ids.length * 2,
+            sliceMs,
+            SLICE_OVERHEAD_MS,
+          )
+        ) {
+          log(`time bound: stopping after ${round} rounds (of ${ROUNDS})`);
+          return;
+        }
+      }
+      const [kind, id] =
+        planned.kind === "baseline"
+          ? (["baseline", "baseline"] as const)
+          : (["scenario", planned.id] as const);
+      const spec = specs.get(id) ?? this.baseline;
+      this.slices.push(await this.undisturbedSlice(kind, id, round, spec));
+    }
+    log(`round ${ROUNDS} of ${ROUNDS} (${ids.join(", ")}) done`);
+  }
+
+  /** A slice, measured again (at most MAX_REMEASURES times) while a neighbour took too much CPU. */
+  private async undisturbedSlice(
+    kind: MeasuredSlice["kind"],
+    id: string,
+    round: number,
+    spec: ScenarioSpec,
+  ): Promise<MeasuredSlice> {
+    let slice = await this.slice(kind, id, round, spec, SLICE);
+    for (
+      let again = 0;
+      again < MAX_REMEASURES && slice.foreignCores > FOREIGN_MAX_CORES;
+      again += 1
+    ) {
+      this.disturbed.push(slice);
+      slice = await this.slice(kind, id, round, spec, SLICE);
+    }
+    return slice;
+  }
+
+  stop(): void {
+    this.worker.stop();
+  }
 }
 
-async function measure(
-  label: string,
-  spec: Omit<LoadSpec, "durationSec" | "connections">,
-): Promise<Measured> {
-  const full: LoadSpec = { ...spec, connections: CONNECTIONS, durationSec: DURATION };
-  if (WARMUP > 0) await runLoad({ ...full, durationSec: WARMUP });
-  const { value: result, cpu } = await measuringCpu(() => runLoad(full));
-  const cpuMsPerRequest: Record<string, number> = {};
-  for (const [node, seconds] of Object.entries(cpu)) {
-    if (result.requests > 0) cpuMsPerRequest[node] = (seconds * 1000) / result.requests;
-  }
+function settleReport(rule: SettleRule, outcome: SettleOutcome): SettleReport {
+  const bounds = [
+    rule.maxLoad1 !== undefined ? `load ≤ ${rule.maxLoad1}` : undefined,
+    rule.maxBusyPct !== undefined ? `CPU busy ≤ ${rule.maxBusyPct} %` : undefined,
+    rule.maxStealPct !== undefined ? `steal ≤ ${rule.maxStealPct} %` : undefined,
+  ].filter(Boolean);
+  return {
+    rule: `${bounds.join(", ")}, ${rule.consecutive} samples in a row`,
+    settled: outcome.settled,
+    waitedSec: outcome.waitedSec,
+    load1: outcome.last.load1,
+    busyPct: Number(outcome.last.busyPct.toFixed(1)),
+    stealPct: Number(outcome.last.stealPct.toFixed(2)),
+    over: outcome.over,
+  };
+}
+
+async function settle(
+  what: string,
+  rule: SettleRule,
+  intervalMs: number,
+  maxWaitMs: number,
+): Promise<SettleReport> {
+  const report = settleReport(rule, await waitForSettle(rule, maxWaitMs, intervalMs));
+  log(settleText(what, report).replace(/\*\*/g, ""));
+  return report;
+}
+
+/** One line per scenario as the rounds give it: the figures the table prints. */
+function logSummary(label: string, s: ScenarioSummary): void {
+  const r = s.ratio;
   log(
-    `${label}: ${Math.round(result.rps)} req/s, p50 ${result.p50} ms, p99 ${result.p99} ms, max ${result.max} ms, errors ${result.errors}` +
-      (result.errors > 0 ? ` ${JSON.stringify(result.statusCodes)}` : ""),
+    `${label}: ${Math.round(s.rps.median)} req/s (${Math.round(s.rps.min)}–${Math.round(s.rps.max)}), p50 ${s.p50} ms, p99 ${s.p99} ms, errors ${s.errors}; ` +
+      `× baseline ${r.median.toFixed(3)} (${r.min.toFixed(3)}–${r.max.toFixed(3)}, spread ${(r.spread * 100).toFixed(0)} %); ` +
+      `load ${s.load1.min.toFixed(1)}–${s.load1.max.toFixed(1)}, steal ${s.stealPct.median.toFixed(1)} % (max ${s.stealPct.max.toFixed(1)})`,
   );
-  return { result, cpuMsPerRequest };
+}
+
+/**
+ * The raw Argon2id rate login is divided by: the median of three 2 s measurements, each
+ * measured again (at most MAX_REMEASURES times) while a neighbour took more than
+ * FOREIGN_MAX_CORES — one measurement next to a neighbour's build read half the rate.
+ */
+async function undisturbedHashRate(phc: string): Promise<number> {
+  const rates: number[] = [];
+  for (let i = 0; i < 3; i += 1) {
+    for (let attempt = 0; ; attempt += 1) {
+      const before = readProcesses();
+      const rate = await hashRate(phc, 2);
+      const foreign = foreignUse(before, readProcesses(), process.pid, 2);
+      if (foreign.cores <= FOREIGN_MAX_CORES || attempt === MAX_REMEASURES) {
+        rates.push(rate);
+        break;
+      }
+      log(`raw hash rate: other processes used ${foreign.cores.toFixed(2)} cores, measuring again`);
+    }
+  }
+  return median(rates);
 }
 
 /** Raw Argon2id verifications per second, the users service's parameters, 4 libuv threads (its default). */
@@ -253,24 +509,39 @@ async function cleanRedis(prefix: string): Promise<void> {
 function figure(
   id: string,
   name: string,
-  m: Measured,
-  baselineRps: number,
+  s: ScenarioSummary,
   target: number | null,
   note?: string,
 ): ScenarioFigure {
-  const ratio = m.result.rps / baselineRps;
+  const judged = verdict(s.ratio, target);
+  const round3 = (n: number) => Number(n.toFixed(3));
   return {
     id,
     name,
-    rps: Math.round(m.result.rps),
-    p50: m.result.p50,
-    p99: m.result.p99,
-    max: m.result.max,
-    errors: m.result.errors,
-    ratio: Number(ratio.toFixed(3)),
+    rps: Math.round(s.rps.median),
+    rpsMin: Math.round(s.rps.min),
+    rpsMax: Math.round(s.rps.max),
+    p50: s.p50,
+    p99: s.p99,
+    max: s.max,
+    errors: s.errors,
+    ratio: round3(s.ratio.median),
+    ratioMin: round3(s.ratio.min),
+    ratioMax: round3(s.ratio.max),
+    spread: round3(s.ratio.spread),
     target,
-    met: target === null ? null : ratio >= target,
-    requests: m.result.requests,
+    verdict: judged,
+    met: target === null ? null : judged === "met",
+    requests: s.requests,
+    slices: s.slices,
+    load1: s.load1,
+    stealPct: s.stealPct,
+    busyPct: s.busyPct,
+    points: s.points.map(p => ({
+      ...p,
+      baselineRps: Number(p.baselineRps.toFixed(1)),
+      ratio: Number(p.ratio.toFixed(4)),
+    })),
     ...(note ? { note } : {}),
   };
 }
@@ -293,14 +564,18 @@ function projectOneCorePerNode(cpuMsPerRequest: Record<string, number>, scaled: 
 async function main(): Promise<void> {
   const startedAt = Date.now();
   await requireServers("postgres", "redis", "rabbitmq", "nats");
+  const loadAverageAtStart = os.loadavg();
+  const atStart = await settle("settle check at start", SETTLE_AT_START, 2000, SETTLE_MAX_MS);
   const namespace = uniqueName("bench").toLowerCase();
   const prefix = `${namespace}:`;
   const db = await createTestDatabase("lm_bench");
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "lingomesh-bench-"));
   const sampler = new RssSampler();
   let runner: ServiceBroker | undefined;
+  let slicer: SliceRunner | undefined;
   const cleanup = async () => {
     sampler.stop();
+    slicer?.stop();
     // The nodes' last output (warnings and errors only, LOG_LEVEL=warn), kept for a look afterwards.
     const logDir = path.join(os.tmpdir(), "lingomesh-bench-logs");
     fs.mkdirSync(logDir, { recursive: true });
@@ -330,7 +605,6 @@ async function main(): Promise<void> {
   process.once("exit", killAllNow);
 
   try {
-    const loadAverageAtStart = os.loadavg();
     const keys = testKeyPair();
     const apiPort = await freePort();
     const baselinePort = await freePort();
@@ -453,8 +727,55 @@ async function main(): Promise<void> {
       "login",
     );
 
+    const sheets = [0, 0, 1, 0, 3].map(answerSheet);
+    const attemptSpec: ScenarioSpec = {
+      url: `${api}/lessons/${quiz.lessonId}/attempts`,
+      method: "POST",
+      headers: json,
+      rotateHeaders: auth,
+      rotateBodies: sheets,
+    };
+    const plans: Plan[] = [
+      { id: "1", label: "1 course (anonymous)", spec: { url: `${api}/courses/${courseId}` } },
+      {
+        id: "1b",
+        label: "1b course (learner)",
+        spec: { url: `${api}/courses/${courseId}`, rotateHeaders: auth },
+      },
+      {
+        id: "2",
+        label: "2 leaderboard",
+        spec: { url: `${api}/leaderboard?period=weekly`, rotateHeaders: auth },
+      },
+      { id: "3", label: "3 dashboard", spec: { url: `${api}/me/dashboard`, rotateHeaders: auth } },
+      { id: "4", label: "4 attempt", spec: attemptSpec },
+      {
+        id: "5",
+        label: "5 login",
+        spec: {
+          url: `${api}/auth/login`,
+          method: "POST",
+          headers: json,
+          rotateBodies: emails.map(email => JSON.stringify({ email, password: LEARNER_PASSWORD })),
+        },
+      },
+    ];
+    slicer = new SliceRunner({ url: `${cluster.baselineOrigin}/echo` });
+    const beforeMeasuring = await settle(
+      "settle check before the first slice",
+      SETTLE_BEFORE_MEASURING,
+      1000,
+      // Half the bound: outside load was waited for already; this is the seeding's after-work.
+      SETTLE_MAX_MS / 2,
+    );
+
     if (ONLY && ONLY.length > 0) {
-      await partialRun(api, cluster, { courseId, quiz, auth, emails, answerSheet, json });
+      await partialRun(
+        cluster,
+        slicer,
+        plans.filter(p => wanted(p.id)),
+        startedAt,
+      );
       sampler.stop();
       log(
         `peak RSS (MiB): ${[...sampler.peaks].map(([name, mib]) => `${name} ${mib.toFixed(0)}`).join(", ")}`,
@@ -462,52 +783,25 @@ async function main(): Promise<void> {
       return;
     }
 
-    // Scenarios. Baseline first, in the same run.
-    const baseline = await measure("baseline", { url: `${cluster.baselineOrigin}/echo` });
-    const b = baseline.result.rps;
-    const courseAnon = await measure("1 course (anonymous)", { url: `${api}/courses/${courseId}` });
-    const courseAuth = await measure("1b course (learner)", {
-      url: `${api}/courses/${courseId}`,
-      rotateHeaders: auth,
-    });
-    const leaderboard = await measure("2 leaderboard", {
-      url: `${api}/leaderboard?period=weekly`,
-      rotateHeaders: auth,
-    });
+    // 1–5, in rounds interleaved with the baseline.
     const degradedParts = () =>
       [...serviceNodes[0].degraded.values()].reduce((sum, n) => sum + n, 0);
     const degradedBefore = degradedParts();
-    const dashboard = await measure("3 dashboard", {
-      url: `${api}/me/dashboard`,
-      rotateHeaders: auth,
-    });
+    const warmed = await slicer.warmUp(plans);
+    await slicer.rounds(plans, startedAt + SCENARIOS_END_MS);
     // Parts later than the dashboard's 300 ms deadline are left out of that answer (still a 200).
     const dashboardDegradedParts = degradedParts() - degradedBefore;
+    const dashboardsServed = warmed["3"] + summarize(slicer.slices, "3").requests;
     log(
-      `3 dashboard: ${dashboardDegradedParts} parts answered late (degraded) during warm-up + run`,
+      `3 dashboard: ${dashboardDegradedParts} parts of ${dashboardsServed} dashboards answered late (degraded), warm-up included`,
     );
-    const sheets = [answerSheet(0), answerSheet(0), answerSheet(1), answerSheet(0), answerSheet(3)];
-    const attemptSpec: Omit<LoadSpec, "durationSec" | "connections"> = {
-      url: `${api}/lessons/${quiz.lessonId}/attempts`,
-      method: "POST",
-      headers: json,
-      rotateHeaders: auth,
-      rotateBodies: sheets,
-    };
-    const attempt = await measure("4 attempt", attemptSpec);
-    const login = await measure("5 login", {
-      url: `${api}/auth/login`,
-      method: "POST",
-      headers: json,
-      rotateBodies: emails.map(email => JSON.stringify({ email, password: LEARNER_PASSWORD })),
-    });
     log("5 raw Argon2id hash rate (cluster idle)");
     const phc = await hashPassword(LEARNER_PASSWORD);
-    const rawHash = await hashRate(phc, 5);
-    const cores = os.availableParallelism();
+    const rawHash = await undisturbedHashRate(phc);
+    const cores = CORES;
     log(`raw hash rate ${rawHash.toFixed(1)}/s on ${cores} cores`);
 
-    // 7: a second node of content and of progress.
+    // 7: a second node of content and of progress, the same interleaving.
     log("7 horizontal: adding content-2 and progress-2");
     serviceNodes.push(
       ...(await Promise.all([
@@ -517,25 +811,41 @@ async function main(): Promise<void> {
     );
     await waitForNodes(runner, ["content", "progress"], 2);
     await sleep(2000);
-    const courseAnon2 = await measure("7 course (anonymous), 2 content nodes", {
-      url: `${api}/courses/${courseId}`,
-    });
-    const courseAuth2 = await measure("7 course (learner), 2 content nodes", {
-      url: `${api}/courses/${courseId}`,
-      rotateHeaders: auth,
-    });
-    const attempt2 = await measure("7 attempt, 2 progress nodes", attemptSpec);
+    const horizontalPlans: Plan[] = [
+      { id: "7a", label: "7a course (anonymous), 2 content nodes", spec: plans[0].spec },
+      { id: "7b", label: "7b course (learner), 2 content nodes", spec: plans[1].spec },
+      { id: "7c", label: "7c attempt, 2 progress nodes", spec: attemptSpec },
+    ];
+    await slicer.warmUp(horizontalPlans);
+    await slicer.rounds(horizontalPlans, startedAt + HORIZONTAL_END_MS);
+    slicer.stop();
+    const slices = slicer.slices;
+    const summary = new Map(
+      ["baseline", ...plans.map(p => p.id), ...horizontalPlans.map(p => p.id)].map(id => [
+        id,
+        summarize(slices, id),
+      ]),
+    );
+    const sum = (id: string) => summary.get(id) as ScenarioSummary;
+    for (const plan of [{ id: "baseline", label: "baseline" }, ...plans, ...horizontalPlans])
+      logSummary(plan.label, sum(plan.id));
+
     // 6: durable events end to end, on the one-node-per-service cluster again.
     const extra = serviceNodes.filter(n => n.name.endsWith("-2"));
     await Promise.all(extra.map(n => stopNode(n)));
     log(`6 durable events: ${EVENTS} user.updated through the users outbox → progress + notify`);
     const committedAt = await fillOutbox(db.url, EVENTS);
-    const eventsDeadline = Date.now() + EVENTS_BUDGET_MS;
+    // Bounded so that the whole run stays within its time budget, whatever the rounds took.
+    const eventsDeadline = Math.min(
+      Date.now() + EVENTS_BUDGET_MS,
+      Math.max(Date.now() + 15_000, startedAt + EVENTS_END_MS),
+    );
     let counts = await eventCounts(db.url);
     while (Date.now() < eventsDeadline && Math.min(counts.progress, counts.notify) < EVENTS) {
       await sleep(500);
       counts = await eventCounts(db.url);
     }
+    const eventsBoundSec = (eventsDeadline - committedAt) / 1000;
     const consumed = Math.min(counts.progress, counts.notify);
     // Not consumed in time is not lost: stop the consumers (in-flight events finish and are
     // acknowledged), then what is neither processed nor waiting in a queue is lost.
@@ -564,60 +874,54 @@ async function main(): Promise<void> {
 
     // Figures.
     const scenarios: ScenarioFigure[] = [
-      figure("1", "GET /courses/:id, published, cached (anonymous)", courseAnon, b, TARGETS.course),
+      figure("1", "GET /courses/:id, published, cached (anonymous)", sum("1"), TARGETS.course),
       figure(
         "1b",
         "GET /courses/:id as a signed-in learner (through the hop to content)",
-        courseAuth,
-        b,
+        sum("1b"),
         null,
       ),
-      figure(
-        "2",
-        "GET /leaderboard?period=weekly (authenticated)",
-        leaderboard,
-        b,
-        TARGETS.leaderboard,
-      ),
+      figure("2", "GET /leaderboard?period=weekly (authenticated)", sum("2"), TARGETS.leaderboard),
       figure(
         "3",
         "GET /me/dashboard (six parts in parallel)",
-        dashboard,
-        b,
+        sum("3"),
         TARGETS.dashboard,
-        `${dashboardDegradedParts} parts (of 6 per answer, warm-up included) missed the 300 ms part deadline and were answered as degraded`,
+        `${dashboardDegradedParts} parts (of 6 per answer, ${dashboardsServed} answers, warm-up included) missed the 300 ms part deadline and were answered as degraded`,
       ),
-      figure("4", "POST /lessons/:id/attempts (graded, XP, events)", attempt, b, TARGETS.attempt),
-      figure("5", "POST /auth/login (Argon2id)", login, b, null),
-      figure("7a", "scenario 1 with 2 content nodes", courseAnon2, b, null),
-      figure("7b", "scenario 1b with 2 content nodes", courseAuth2, b, null),
-      figure("7c", "scenario 4 with 2 progress nodes", attempt2, b, null),
+      figure("4", "POST /lessons/:id/attempts (graded, XP, events)", sum("4"), TARGETS.attempt),
+      figure("5", "POST /auth/login (Argon2id)", sum("5"), null),
+      figure("7a", "scenario 1 with 2 content nodes", sum("7a"), null),
+      figure("7b", "scenario 1b with 2 content nodes", sum("7b"), null),
+      figure("7c", "scenario 4 with 2 progress nodes", sum("7c"), null),
     ];
     const horizontal = [
       {
         scenario: "1 course (anonymous) — content ×2",
-        one: courseAnon,
-        two: courseAnon2,
+        one: "1",
+        two: "7a",
         scaled: "content",
       },
       {
         scenario: "1b course (learner) — content ×2",
-        one: courseAuth,
-        two: courseAuth2,
+        one: "1b",
+        two: "7b",
         scaled: "content",
       },
-      { scenario: "4 attempt — progress ×2", one: attempt, two: attempt2, scaled: "progress" },
+      { scenario: "4 attempt — progress ×2", one: "4", two: "7c", scaled: "progress" },
     ].map(h => {
-      const projected = projectOneCorePerNode(h.one.cpuMsPerRequest, h.scaled);
+      const [one, two] = [sum(h.one), sum(h.two)];
+      const projected = projectOneCorePerNode(one.cpuMsPerRequest, h.scaled);
       return {
         scenario: h.scenario,
-        oneNode: Math.round(h.one.result.rps),
-        twoNodes: Math.round(h.two.result.rps),
-        gain: Number((h.two.result.rps / h.one.result.rps).toFixed(2)),
+        oneNode: Math.round(one.rps.median),
+        twoNodes: Math.round(two.rps.median),
+        // Of the ratios, not of req/s: the two phases ran minutes apart, each next to its own baseline.
+        gain: Number((two.ratio.median / one.ratio.median).toFixed(2)),
         projectedOneCorePerNode: Math.round(projected),
         note:
           `${cores} cores shared by every process: a second node adds no CPU, only balancing. ` +
-          `Projection from CPU per request measured with one node (busiest: ${busiest(h.one.cpuMsPerRequest)}).`,
+          `Projection from CPU per request measured with one node (busiest: ${busiest(one.cpuMsPerRequest)}).`,
       };
     });
     const rssMiB: Record<string, number> = {};
@@ -628,7 +932,7 @@ async function main(): Promise<void> {
     const maxRss = Math.max(...serviceRss.map(([, v]) => v));
     const reads = scenarios.filter(s => ["1", "1b", "2", "3"].includes(s.id));
     const worstRead = reads.reduce((a, s) => (s.p99 > a.p99 ? s : a), reads[0]);
-    const loginRatio = login.result.rps / rawHash;
+    const loginRatio = sum("5").rps.median / rawHash;
     const eventsMet = consumed === EVENTS && lost === 0 && perSecond >= TARGETS.events;
     const byId = (id: string) => scenarios.find(s => s.id === id) as ScenarioFigure;
 
@@ -637,9 +941,9 @@ async function main(): Promise<void> {
         const s = byId(id);
         return {
           target: `${s.name} ≥ ${s.target} × baseline`,
-          value: `${s.ratio.toFixed(2)} ×`,
+          value: `median ${s.ratio.toFixed(2)} × (${s.ratioMin.toFixed(2)}–${s.ratioMax.toFixed(2)})`,
           met: s.met === true,
-          cause: s.met ? undefined : causeOf(id, courseAnon, leaderboard, dashboard, attempt),
+          cause: s.met ? undefined : causeOf(s, sum(id)),
         };
       }),
       {
@@ -669,7 +973,7 @@ async function main(): Promise<void> {
           : lost > 0
             ? `${lost} events neither processed nor queued`
             : consumed < EVENTS
-              ? `only ${consumed} of ${EVENTS} consumed within ${EVENTS_BUDGET_MS / 1000} s (the rest waited in RabbitMQ, none lost); consumers take batches of up to 250 events per PostgreSQL transaction (prefetch 500); the relay publishes batches of 500 with confirms to quorum queues`
+              ? `only ${consumed} of ${EVENTS} consumed within ${eventsBoundSec.toFixed(0)} s (the rest waited in RabbitMQ, none lost); consumers take batches of up to 250 events per PostgreSQL transaction (prefetch 500); the relay publishes batches of 500 with confirms to quorum queues`
               : "consumers handle up to 250 events per PostgreSQL transaction and the relay publishes batches of 500 with pipelined confirms; on 2 cores RabbitMQ's quorum-queue writes, PostgreSQL and the three Node processes share the CPU",
       },
       {
@@ -689,6 +993,7 @@ async function main(): Promise<void> {
         platform: `${os.type()} ${os.arch()}`,
         kernel: os.release(),
         loadAverageAtStart: loadAverageAtStart.map(v => Number(v.toFixed(2))),
+        settle: { atStart, beforeMeasuring },
       },
       versions: {
         node: process.versions.node,
@@ -703,23 +1008,30 @@ async function main(): Promise<void> {
       },
       settings: {
         connections: CONNECTIONS,
-        durationSec: DURATION,
+        sliceSec: SLICE,
         warmupSec: WARMUP,
+        rounds: ROUNDS,
+        maxSpread: MAX_SPREAD,
         learners: LEARNERS,
         attempts: ATTEMPTS,
         tokens: TOKENS,
+        quick: QUICK,
       },
       baseline: {
-        rps: Math.round(b),
-        p50: baseline.result.p50,
-        p99: baseline.result.p99,
-        max: baseline.result.max,
-        errors: baseline.result.errors,
+        rps: Math.round(sum("baseline").rps.median),
+        rpsMin: Math.round(sum("baseline").rps.min),
+        rpsMax: Math.round(sum("baseline").rps.max),
+        spread: Number(sum("baseline").rps.spread.toFixed(3)),
+        p50: sum("baseline").p50,
+        p99: sum("baseline").p99,
+        max: sum("baseline").max,
+        errors: sum("baseline").errors,
+        slices: sum("baseline").slices,
       },
       scenarios,
       login: {
-        rps: Number(login.result.rps.toFixed(1)),
-        perCore: Number((login.result.rps / cores).toFixed(1)),
+        rps: Number(sum("5").rps.median.toFixed(1)),
+        perCore: Number((sum("5").rps.median / cores).toFixed(1)),
         rawHashRate: Number(rawHash.toFixed(1)),
         rawHashPerCore: Number((rawHash / cores).toFixed(1)),
         ratioToHash: Number(loginRatio.toFixed(3)),
@@ -751,24 +1063,20 @@ async function main(): Promise<void> {
         seedSeconds: Number(seeded.seconds.toFixed(1)),
       },
       targets,
+      dashboardDegradedParts,
+      nodeFlags: process.env.BENCH_NODE_FLAGS ?? NODE_FLAGS,
+      cpuMsPerRequest: Object.fromEntries([...summary].map(([id, x]) => [id, x.cpuMsPerRequest])),
+      slices,
+      foreignMaxCores: FOREIGN_MAX_CORES,
+      disturbedSlices: slicer.disturbed,
     };
-    (results as unknown as Record<string, unknown>).dashboardDegradedParts = dashboardDegradedParts;
-    (results as unknown as Record<string, unknown>).nodeFlags =
-      process.env.BENCH_NODE_FLAGS ?? NODE_FLAGS;
-    (results as unknown as Record<string, unknown>).cpuMsPerRequest = {
-      baseline: baseline.cpuMsPerRequest,
-      course: courseAnon.cpuMsPerRequest,
-      courseLearner: courseAuth.cpuMsPerRequest,
-      leaderboard: leaderboard.cpuMsPerRequest,
-      dashboard: dashboard.cpuMsPerRequest,
-      attempt: attempt.cpuMsPerRequest,
-      login: login.cpuMsPerRequest,
-    };
-    const files = writeResults(path.join(ROOT, "bench", "results"), results);
+    // A quick trial is no result: its files go to the temporary directory.
+    const resultsDir = QUICK
+      ? path.join(os.tmpdir(), "lingomesh-bench-quick")
+      : path.join(ROOT, "bench", "results");
+    const files = writeResults(resultsDir, results);
     console.log("\n" + markdown(results));
-    log(
-      `wrote ${path.relative(ROOT, files.json)} and ${path.relative(ROOT, files.md)} in ${((Date.now() - startedAt) / 1000).toFixed(0)} s`,
-    );
+    log(`wrote ${files.json} and ${files.md} in ${((Date.now() - startedAt) / 1000).toFixed(0)} s`);
   } finally {
     clearTimeout(budget);
     log("stopping every bench process");
@@ -776,46 +1084,29 @@ async function main(): Promise<void> {
   }
 }
 
-/** BENCH_SCENARIOS: only the named scenarios, figures printed with CPU per request per node. */
+/** BENCH_SCENARIOS: only the named scenarios, interleaved with the baseline, figures printed with CPU per request per node. */
 async function partialRun(
-  api: string,
   cluster: Cluster,
-  p: {
-    courseId: string;
-    quiz: ReturnType<typeof starterQuizzes>[number];
-    auth: Array<Record<string, string>>;
-    emails: string[];
-    answerSheet: (wrong: number) => string;
-    json: Record<string, string>;
-  },
+  slicer: SliceRunner,
+  plans: Plan[],
+  startedAt: number,
 ): Promise<void> {
-  const rows: Array<[string, Measured]> = [];
-  const run = async (id: string, spec: Omit<LoadSpec, "durationSec" | "connections">) => {
-    if (!wanted(id)) return;
-    rows.push([id, await measure(id, spec)]);
-  };
-  await run("baseline", { url: `${cluster.baselineOrigin}/echo` });
-  await run("1", { url: `${api}/courses/${p.courseId}` });
-  await run("1b", { url: `${api}/courses/${p.courseId}`, rotateHeaders: p.auth });
-  await run("2", { url: `${api}/leaderboard?period=weekly`, rotateHeaders: p.auth });
-  await run("3", { url: `${api}/me/dashboard`, rotateHeaders: p.auth });
-  const sheets = [0, 0, 1, 0, 3].map(p.answerSheet);
-  await run("4", {
-    url: `${api}/lessons/${p.quiz.lessonId}/attempts`,
-    method: "POST",
-    headers: p.json,
-    rotateHeaders: p.auth,
-    rotateBodies: sheets,
-  });
-  await run("5", {
-    url: `${api}/auth/login`,
-    method: "POST",
-    headers: p.json,
-    rotateBodies: p.emails.map(email => JSON.stringify({ email, password: LEARNER_PASSWORD })),
-  });
+  if (plans.length > 0) {
+    await slicer.warmUp(plans);
+    await slicer.rounds(plans, startedAt + SCENARIOS_END_MS);
+    for (const plan of [{ id: "baseline", label: "baseline" }, ...plans]) {
+      const s = summarize(slicer.slices, plan.id);
+      logSummary(plan.label, s);
+      if (plan.id === "baseline") continue;
+      if (verdict(s.ratio, null) === "noisy")
+        log(`  spread over ${MAX_SPREAD * 100} %: this trial says nothing about its target`);
+      log(`  CPU ms/request: ${busiest(s.cpuMsPerRequest, 6)}`);
+    }
+  }
+  slicer.stop();
   if (wanted("5")) {
     const phc = await hashPassword(LEARNER_PASSWORD);
-    log(`raw Argon2id hash rate ${(await hashRate(phc, 5)).toFixed(1)}/s`);
+    log(`raw Argon2id hash rate ${(await undisturbedHashRate(phc)).toFixed(1)}/s`);
   }
   if (wanted("6")) {
     const committedAt = await fillOutbox(cluster.env.DATABASE_URL, EVENTS);
@@ -835,7 +1126,6 @@ async function partialRun(
       `6 events: published ${counts.published}, progress ${counts.progress}, notify ${counts.notify} in ${seconds.toFixed(1)} s → ${Math.round(Math.min(counts.progress, counts.notify) / seconds)}/s`,
     );
   }
-  for (const [id, m] of rows) log(`${id} CPU ms/request: ${busiest(m.cpuMsPerRequest, 6)}`);
   const gateway = liveNodes().find(n => n.name === "api-1");
   if (gateway && gateway.degraded.size > 0)
     log(`dashboard parts degraded: ${JSON.stringify(Object.fromEntries(gateway.degraded))}`);
@@ -852,15 +1142,15 @@ function busiest(cpu: Record<string, number>, top = 2): string {
     .join(", ");
 }
 
-function causeOf(
-  id: string,
-  course: Measured,
-  leaderboard: Measured,
-  dashboard: Measured,
-  attempt: Measured,
-): string {
-  const m = { "1": course, "2": leaderboard, "3": dashboard, "4": attempt }[id] as Measured;
-  return `CPU per request: ${busiest(m.cpuMsPerRequest)} (2 cores shared by every node, PostgreSQL, Redis, NATS and the load generator)`;
+/** Why a ratio target is not met: the run could not judge it, or what each request costs. */
+function causeOf(s: ScenarioFigure, summary: ScenarioSummary): string {
+  const weather = `load ${s.load1.min.toFixed(1)}–${s.load1.max.toFixed(1)}, steal up to ${s.stealPct.max.toFixed(1)} %`;
+  if (s.verdict === "noisy")
+    return `the slices spread ${(s.spread * 100).toFixed(0)} % (> ${MAX_SPREAD * 100} %): no verdict from this run (${weather})`;
+  const cost = `CPU per request: ${busiest(summary.cpuMsPerRequest)} (2 cores shared by every node, PostgreSQL, Redis, NATS and the load generator)`;
+  if (s.verdict === "straddles")
+    return `the lowest slice (${s.ratioMin.toFixed(2)} ×) is under the target; ${cost}`;
+  return cost;
 }
 
 void main().then(

@@ -6,8 +6,10 @@ import os from "node:os";
 import path from "node:path";
 import { Client } from "pg";
 import type { ServiceName } from "../../lib/config";
+import { createRunVhost, deleteRunVhost } from "../../test/support/rabbitmq-vhost";
 import { SERVERS, requireServers } from "../../test/support/servers";
 import { startTcpProxy, type TcpProxy } from "../../test/support/tcp-proxy";
+import { HttpBalancer } from "./balancer";
 import { sleep, waitFor } from "./util";
 
 /**
@@ -34,6 +36,8 @@ export interface ClusterNode {
   child: ChildProcess;
   nodeId: string;
   metricsPort: number;
+  /** Its own HTTP port, for a gateway behind the cluster's balancer (0 otherwise). */
+  httpPort: number;
   /** Resolves with the exit code (or signal name) once the process is gone. */
   exited: Promise<string>;
   exitInfo?: string;
@@ -47,6 +51,13 @@ export interface ClusterOptions {
   /** Extra environment for every node. */
   env?: Record<string, string>;
   logDir: string;
+  /** A RabbitMQ vhost of the cluster's own (deleted at stop) instead of the default one. */
+  ownVhost?: boolean;
+  /**
+   * Gateways on ports of their own behind an HTTP balancer on the cluster's gateway port
+   * (bench/chaos/balancer.ts), for several api nodes; otherwise the one api node listens there.
+   */
+  balanced?: boolean;
 }
 
 async function freePort(): Promise<number> {
@@ -71,6 +82,10 @@ export class Cluster {
   databaseUrl = "";
   databaseName = "";
   gatewayPort = 0;
+  /** The balancer in front of the gateways when the cluster is `balanced`. */
+  balancer?: HttpBalancer;
+  /** The cluster's own vhost (`ownVhost`), as an AMQP URL to the broker itself. */
+  vhostUrl?: string;
   private baseEnv: Record<string, string> = {};
   private db?: Client;
   private dataDir = "";
@@ -117,7 +132,15 @@ export class Cluster {
     this.proxies.nats = await startTcpProxy({ port: portOf(SERVERS.nats.url, 4222) });
     this.proxies.redis = await startTcpProxy({ port: portOf(SERVERS.redis.url, 6379) });
     this.proxies.amqp = await startTcpProxy({ port: portOf(SERVERS.rabbitmq.url, 5672) });
+    if (this.opts.ownVhost) {
+      this.vhostUrl = await createRunVhost(SERVERS.rabbitmq.url);
+      if (!this.vhostUrl) throw new Error("rabbitmqctl is needed for the cluster's own vhost");
+    }
     this.gatewayPort = await freePort();
+    if (this.opts.balanced) {
+      this.balancer = new HttpBalancer();
+      await this.balancer.listen(this.gatewayPort);
+    }
     const keys = crypto.generateKeyPairSync("ed25519", {
       privateKeyEncoding: { type: "pkcs8", format: "pem" },
       publicKeyEncoding: { type: "spki", format: "pem" },
@@ -130,7 +153,7 @@ export class Cluster {
       REDIS_URL: redisUrl,
       REDIS_PREFIX: `${this.namespace}:`,
       DATABASE_URL: this.databaseUrl,
-      AMQP_URL: this.proxies.amqp.urlFor(SERVERS.rabbitmq.url),
+      AMQP_URL: this.proxies.amqp.urlFor(this.vhostUrl ?? SERVERS.rabbitmq.url),
       JWT_PRIVATE_KEY: keys.privateKey,
       JWT_PUBLIC_KEY: keys.publicKey,
       // The drills measure faults, not the per-client budgets: one loopback client sends it all.
@@ -181,6 +204,8 @@ export class Cluster {
       throw new Error(`node ${spec.name} is still running`);
     }
     const metricsPort = existing?.metricsPort ?? (await freePort());
+    const gateway = spec.services.includes("api");
+    const httpPort = gateway && this.balancer ? (existing?.httpPort ?? (await freePort())) : 0;
     const nodeId = `${this.namespace}-${spec.name}-${crypto.randomBytes(2).toString("hex")}`;
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? "",
@@ -190,7 +215,7 @@ export class Cluster {
       SERVICES: spec.services.join(","),
       NODE_ID: nodeId,
       METRICS_PORT: String(metricsPort),
-      PORT: spec.services.includes("api") ? String(this.gatewayPort) : "0",
+      PORT: gateway ? String(httpPort || this.gatewayPort) : "0",
     };
     // Node itself with tsx's loader: a signal reaches the node, not a tsx wrapper process.
     const child = spawn(process.execPath, ["--import", "tsx", SERVER_TS], {
@@ -207,6 +232,7 @@ export class Cluster {
       child,
       nodeId,
       metricsPort,
+      httpPort,
       exited: Promise.resolve(""),
       unexpectedExit: false,
       stopping: false,
@@ -231,6 +257,8 @@ export class Cluster {
         `node ${spec.name} not ready in ${timeoutMs} ms (exit: ${node.exitInfo ?? "running"}); see ${path.join(this.logDir, `${spec.name}.log`)}`,
       );
     }
+    // Readiness before traffic: the balancer sends it requests only from now on.
+    if (httpPort) this.balancer?.add(spec.name, httpPort);
     return node;
   }
 
@@ -267,6 +295,8 @@ export class Cluster {
     const timer = setTimeout(() => node.child.kill("SIGKILL"), timeoutMs);
     const info = await node.exited;
     clearTimeout(timer);
+    // A gateway that is gone takes no more requests (a readiness probe would find out too).
+    if (node.httpPort) this.balancer?.leave(node.spec.name);
     return info;
   }
 
@@ -311,6 +341,8 @@ export class Cluster {
     await Promise.all(
       Object.values(this.proxies).map(proxy => proxy?.close().catch(() => undefined)),
     );
+    await this.balancer?.close().catch(() => undefined);
+    await deleteRunVhost(this.vhostUrl);
     await this.db?.end().catch(() => undefined);
     this.db = undefined;
     if (this.databaseName) {

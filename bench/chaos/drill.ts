@@ -22,17 +22,44 @@ export interface DrillResult {
   error?: string;
 }
 
-export interface DrillContext {
-  cluster: Cluster;
+type DrillOutcome = Omit<DrillResult, "id" | "name" | "passed" | "durationSeconds">;
+
+/** What every drill gets: the SMTP sink the notify nodes send to, and the run's log. */
+export interface DrillBasics {
   smtp: SmtpSink;
   log(line: string): void;
+  /** Where node logs go (a drill with a cluster of its own writes into a folder of its own). */
+  logDir: string;
 }
 
+export interface DrillContext extends DrillBasics {
+  cluster: Cluster;
+}
+
+/** A drill on the harness's shared six-node cluster. */
 export interface Drill {
   id: number;
   name: string;
-  run(ctx: DrillContext): Promise<Omit<DrillResult, "id" | "name" | "passed" | "durationSeconds">>;
+  /** The most it may take (the harness's default otherwise). */
+  limitMs?: number;
+  ownCluster?: false;
+  run(ctx: DrillContext): Promise<DrillOutcome>;
 }
+
+/**
+ * A drill that builds a cluster of its own (other infrastructure, other topology), starts it
+ * itself and stops it whatever happens; the harness starts no shared cluster for it.
+ */
+export interface OwnClusterDrill {
+  id: number;
+  name: string;
+  /** The most it may take (the harness's default otherwise). */
+  limitMs?: number;
+  ownCluster: true;
+  run(ctx: DrillBasics): Promise<DrillOutcome>;
+}
+
+export type AnyDrill = Drill | OwnClusterDrill;
 
 export function check(
   figure: string,

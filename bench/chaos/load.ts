@@ -3,6 +3,8 @@ import { percentile, round, sleep } from "./util";
 
 /** One request of a load run, timed relative to the run's start. */
 export interface Sample {
+  /** The request's number in the run (`send`'s `i`). */
+  index: number;
   startMs: number;
   endMs: number;
   status: number;
@@ -16,6 +18,8 @@ export interface LoadOptions {
   /** Sends request number `i` of worker `worker`. */
   send(i: number, worker: number): Promise<Reply>;
   ok(reply: Reply): boolean;
+  /** Ends the run early once it holds (checked before each request). */
+  stop?: () => boolean;
   /** Things to do at given offsets into the run (kill a node, cut a proxy…). */
   at?: Array<{ ms: number; run: () => Promise<void> | void }>;
 }
@@ -40,11 +44,12 @@ export async function runLoad(opts: LoadOptions): Promise<LoadRun> {
     await step.run();
   });
   const workers = Array.from({ length: opts.concurrency }, async (_, worker) => {
-    while (elapsed() < opts.durationMs) {
+    while (elapsed() < opts.durationMs && !opts.stop?.()) {
       const i = counter++;
       const startMs = elapsed();
       const reply = await opts.send(i, worker);
       samples.push({
+        index: i,
         startMs,
         endMs: elapsed(),
         status: reply.status,

@@ -9,10 +9,15 @@ import { round } from "../util";
  * while one of the two progress nodes goes away.
  */
 
-let learners: Learner[] | undefined;
+/** Registered once per cluster: drills 13 and 15 run on clusters of their own. */
+const learnersOf = new WeakMap<Cluster, Promise<Learner[]>>();
 
-export async function attemptLearners(cluster: Cluster): Promise<Learner[]> {
-  learners ??= await registerLearners(cluster.apiUrl, `attempts-${cluster.namespace}`, 24);
+function attemptLearners(cluster: Cluster): Promise<Learner[]> {
+  let learners = learnersOf.get(cluster);
+  if (!learners) {
+    learners = registerLearners(cluster.apiUrl, `attempts-${cluster.namespace}`, 24);
+    learnersOf.set(cluster, learners);
+  }
   return learners;
 }
 
@@ -73,6 +78,8 @@ export async function gradedTwiceCheck(cluster: Cluster): Promise<{
   keysWithoutAttempt: number;
   keysSharingAnAttempt: number;
   xpRowsPerAttemptOff: number;
+  /** Attempts graded more than once by any of the measures above: the drills' target is 0. */
+  gradedTwice: number;
 }> {
   const [row] = await cluster.sql<Record<string, string>>(`
     SELECT
@@ -90,7 +97,7 @@ export async function gradedTwiceCheck(cluster: Cluster): Promise<{
          GROUP BY a.id, a.xp_earned
          HAVING count(x.id) <> CASE WHEN a.xp_earned > 0 THEN 1 ELSE 0 END) d) AS xp_off
   `);
-  return {
+  const found = {
     attempts: Number(row.attempts),
     keys: Number(row.keys),
     attemptsWithoutKey: Number(row.attempts_without_key),
@@ -98,6 +105,12 @@ export async function gradedTwiceCheck(cluster: Cluster): Promise<{
     keysSharingAnAttempt: Number(row.keys_sharing),
     xpRowsPerAttemptOff: Number(row.xp_off),
   };
+  const gradedTwice =
+    found.attemptsWithoutKey +
+    found.keysSharingAnAttempt +
+    found.xpRowsPerAttemptOff +
+    found.keysWithoutAttempt;
+  return { ...found, gradedTwice };
 }
 
 export function loadFigures(run: LoadRun): ReturnType<typeof summarize> & { rps: number } {

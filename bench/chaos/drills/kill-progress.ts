@@ -19,11 +19,7 @@ export const killProgressDrill: Drill = {
     const load = loadFigures(run);
     const window = failureWindow(run);
     const db = await gradedTwiceCheck(cluster);
-    const gradedTwice =
-      db.attemptsWithoutKey +
-      db.keysSharingAnAttempt +
-      db.xpRowsPerAttemptOff +
-      db.keysWithoutAttempt;
+    const { gradedTwice } = db;
     log(`restarting progress-2`);
     await cluster.startNode(victim.spec);
     await cluster.waitForEndpoints();

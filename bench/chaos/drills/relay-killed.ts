@@ -1,0 +1,128 @@
+import { check, type Drill } from "../drill";
+import { labChecks, startEventsLab } from "../events-lab";
+import { startRelay, type RelayProcess } from "../relay-process";
+import { sleep, waitFor } from "../util";
+
+const EVENTS = 20_000;
+/** The relay is killed once this many events are applied, each time inside the window. */
+const KILL_AFTER = [3_000, 9_000, 15_000];
+/** Drill 11: `kill -9` of the relay between the broker's confirm and the row marked sent. */
+export const relayKilledDrill: Drill = {
+  id: 11,
+  name: "kill -9 of the relay between confirm and marking sent (3 times in 20 000 events)",
+  async run({ cluster, log }) {
+    const lab = await startEventsLab(cluster.databaseUrl, "killed");
+    const schema = `${lab.group}_relay`;
+    const env = {
+      RELAY_SCHEMA: schema,
+      RELAY_NAMESPACE: lab.namespace,
+      RELAY_DATABASE_URL: cluster.databaseUrl,
+      RELAY_AMQP_URL: lab.amqpUrl,
+    };
+    let relay: RelayProcess | undefined;
+    let peakRssMb = 0;
+    const inWindow = async () =>
+      Number(
+        (
+          await cluster.sql<{ n: string }>(
+            `SELECT count(*) AS n FROM "${schema}".outbox o
+              WHERE o.sent_at IS NULL
+                AND EXISTS (SELECT 1 FROM "${lab.group}".effects e WHERE e.event_id = o.id)`,
+          )
+        )[0].n,
+      );
+    const applied = async () =>
+      Number(
+        (await cluster.sql<{ n: string }>(`SELECT count(*) AS n FROM "${lab.group}".effects`))[0].n,
+      );
+    try {
+      relay = await startRelay({ ...env, RELAY_EMIT: String(EVENTS) });
+      const hits: number[] = [];
+      const polls: number[] = [];
+      const emitted: string[] = [];
+      let kills = 0;
+      for (const threshold of KILL_AFTER) {
+        if (!(await waitFor(async () => (await applied()) >= threshold, 180_000, 100)))
+          throw new Error(`fewer than ${threshold} events applied within 180 s`);
+        // Poll until rows are applied by the consumer but not yet marked sent by the relay:
+        // published and routed (so confirmed or about to be), the mark still to come. The mark
+        // may land between the poll and the kill: such a kill missed the window and is tried
+        // again (at most 10 times per threshold).
+        let caught = 0;
+        for (let attempt = 0; caught === 0 && attempt < 10; attempt++) {
+          let tries = 0;
+          let seen = false;
+          const deadline = Date.now() + 60_000;
+          while (!seen && Date.now() < deadline) {
+            tries++;
+            seen = (await inWindow()) > 0;
+          }
+          relay.child.kill("SIGKILL");
+          kills++;
+          await new Promise(resolve => relay?.child.once("exit", resolve));
+          relay.stop();
+          peakRssMb = Math.max(peakRssMb, relay.peakRssMb);
+          caught = await inWindow();
+          hits.push(caught);
+          polls.push(tries);
+          log(
+            `relay killed after ${threshold}+ applied: ${caught} rows applied but unsent (poll ${tries})`,
+          );
+          // The new relay commits what the killed one had not committed yet.
+          emitted.push(...relay.committed);
+          relay = await startRelay({ ...env, RELAY_EMIT: String(EVENTS - emitted.length) });
+        }
+        if (caught === 0)
+          throw new Error("the window between confirm and marking sent was never hit");
+      }
+      const last = relay;
+      await waitFor(() => emitted.length + last.committed.length >= EVENTS, 120_000, 500);
+      emitted.push(...last.committed);
+      await waitFor(
+        async () => {
+          const f = await lab.figures(emitted);
+          // The unsent rows that matter are the relay process's, not the lab's idle producer's.
+          const [{ n }] = await cluster.sql<{ n: string }>(
+            `SELECT count(*) AS n FROM "${schema}".outbox WHERE sent_at IS NULL`,
+          );
+          return f.lost === 0 && Number(n) === 0;
+        },
+        240_000,
+        1000,
+      );
+      await sleep(2000);
+      const f = await lab.figures(emitted);
+      const [{ unsent }] = await cluster.sql<{ unsent: string }>(
+        `SELECT count(*) AS unsent FROM "${schema}".outbox WHERE sent_at IS NULL`,
+      );
+      relay.child.kill("SIGKILL");
+      relay.stop();
+      peakRssMb = Math.max(peakRssMb, relay.peakRssMb);
+      const figures = { ...f, unsent: Number(unsent), published: emitted.length };
+      return {
+        checks: [
+          ...labChecks(figures, emitted.length, peakRssMb),
+          check(
+            "kills inside the window",
+            hits.filter(n => n > 0).length,
+            String(KILL_AFTER.length),
+            hits.filter(n => n > 0).length === KILL_AFTER.length,
+          ),
+          check("kills", kills),
+          check("rows applied but unsent at each kill", hits.join(", ")),
+        ],
+        notes: [
+          `A producer node in its own process commits ${EVENTS} events and relays them; the harness's consumer node applies them. After ${KILL_AFTER.join(", ")} effects the harness polls PostgreSQL for outbox rows that the consumer has already applied but the relay has not marked sent (published, routed, confirmed or about to be) and sends SIGKILL the moment it sees one; it counts them again once the process is gone (0 means the mark landed between the poll and the kill: a miss, tried again), then starts a new relay process, which commits the events the killed one had not committed yet and publishes the caught rows again.`,
+          "committed = ids the relay processes reported after each commit (a batch committed in the instant before a kill is not counted); published = committed, each at least once (the killed relays' counters die with them); duplicates delivered are the republished rows the consumer skipped as already handled. Producer RSS is the relay process's own (/proc VmRSS).",
+        ],
+        details: { figures, hits, polls },
+      };
+    } finally {
+      if (relay) {
+        relay.child.kill("SIGKILL");
+        relay.stop();
+      }
+      await lab.stop();
+    }
+  },
+};
