@@ -53,12 +53,23 @@ describe("notify on the embedded defaults (no SMTP_URL, no DATABASE_URL, no AMQP
     expect(linksOf(parsed.html as string)).toContain(
       "http://localhost:3000/verify-email?token=tok-1",
     );
-    const listing = await broker.call<
-      { rows: Array<{ status: string; smtpResponse: string }> },
-      Record<string, unknown>
-    >("notify.emails", { template: "welcome" }, { meta: { user: { id: "a", roles: ["admin"] } } });
-    expect(listing.rows[0].status).toBe("sent");
-    expect(listing.rows[0].smtpResponse).toContain(file);
+    // The file is written before the row is marked sent, so the row may still read "queued".
+    const sent = await waitUntil(
+      async () => {
+        const listing = await broker.call<
+          { rows: Array<{ status: string; smtpResponse: string }> },
+          Record<string, unknown>
+        >(
+          "notify.emails",
+          { template: "welcome" },
+          { meta: { user: { id: "a", roles: ["admin"] } } },
+        );
+        return listing.rows.find(row => row.status === "sent");
+      },
+      10_000,
+      "the welcome mail marked sent",
+    );
+    expect(sent.smtpResponse).toContain(file);
     // The link signing key was made once and kept with the data.
     expect(fs.existsSync(path.join(dataDir, "notify", "link-signing.key"))).toBe(true);
   });
