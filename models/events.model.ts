@@ -1,3 +1,5 @@
+import type { SubscriptionStatus } from "./billing.model";
+
 /**
  * The durable event catalog of shared/design/events.md: one definition of each
  * event's data, used by producers (emitDurable) and consumers (durableEvents) alike.
@@ -85,6 +87,19 @@ export interface DomainEvents {
     currentStreak: number;
     localDate: string;
   };
+  /** A subscription's state changed (checkout, renewal, failed payment, cancellation, end). */
+  "billing.subscription.changed": {
+    /** The user's billing-event counter at this event (events.md: order per aggregate). */
+    sequence: number;
+    userId: string;
+    subscriptionId: string;
+    planId: string | null;
+    status: SubscriptionStatus;
+    currentPeriodEnd: string | null;
+    cancelAtPeriodEnd: boolean;
+    /** Whether the user holds the premium entitlement after this change. */
+    premium: boolean;
+  };
 }
 
 export type DomainEventType = keyof DomainEvents;
@@ -101,6 +116,7 @@ export const DOMAIN_EVENT_TYPES = [
   "progress.course.completed",
   "progress.achievement.unlocked",
   "progress.streak.reminder_due",
+  "billing.subscription.changed",
 ] as const satisfies readonly DomainEventType[];
 
 /** The services that consume durable events (each one consumer group: `<namespace>.<service>`). */
@@ -125,4 +141,5 @@ export const EVENT_CONSUMERS: Readonly<Record<DomainEventType, readonly Consumin
   "progress.course.completed": ["notify"],
   "progress.achievement.unlocked": ["notify"],
   "progress.streak.reminder_due": ["notify"],
+  "billing.subscription.changed": [],
 };

@@ -15,7 +15,7 @@ import {
   RevocationSet,
 } from "../lib/auth/revocations";
 import { AccessTokenVerifier, InvalidTokenError } from "../lib/auth/verify-access-token";
-import { formBody, jsonBody, multipartBody } from "./api/body";
+import { formBody, jsonBody, multipartBody, rawBody } from "./api/body";
 import { ClientIpResolver } from "./api/client-ip";
 import { sendDocsAsset, sendDocsPage } from "./api/docs-page";
 import { notFound, pathParamsInBody, serviceUnavailable, toPublicError } from "./api/errors";
@@ -166,7 +166,17 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
         path: "/api/v1",
         ...hooks,
         use: [compression(), edgeLimit, jsonBody],
-        aliases: aliasesOf(rows.filter(row => row.kind !== "multipart" && row.kind !== "form")),
+        aliases: aliasesOf(
+          rows.filter(row => row.kind !== "multipart" && row.kind !== "form" && row.kind !== "raw"),
+        ),
+      },
+      {
+        name: "raw",
+        path: "/api/v1",
+        ...hooks,
+        etag: false,
+        use: [edgeLimit, rawBody],
+        aliases: aliasesOf(rows.filter(row => row.kind === "raw")),
       },
       {
         name: "forms",

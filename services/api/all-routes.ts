@@ -1,4 +1,5 @@
 import type { RouteSpec } from "./route-table";
+import { billingRoutes } from "./routes/billing.routes";
 import { contentRoutes } from "./routes/content.routes";
 import { identityRoutes } from "./routes/identity.routes";
 import { learningRoutes } from "./routes/learning.routes";
@@ -16,13 +17,14 @@ const aggregationRoutes: RouteSpec[] = [
   },
 ];
 
-/** Every public route under /api/v1: the four services' contract tables plus the aggregate. */
+/** Every public route under /api/v1: the services' contract tables plus the aggregate. */
 export function publicRoutes(): RouteSpec[] {
   return [
     ...identityRoutes,
     ...contentRoutes,
     ...learningRoutes,
     ...notificationsRoutes,
+    ...billingRoutes,
     ...aggregationRoutes,
   ];
 }

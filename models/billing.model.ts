@@ -1,0 +1,80 @@
+/**
+ * The Billing table of shared/design/api.md: what the billing service answers, and the
+ * entitlement other services read (progress refuses premium courses without it).
+ */
+
+export const PLAN_INTERVALS = ["month", "year"] as const;
+export type PlanInterval = (typeof PLAN_INTERVALS)[number];
+
+/** GET /billing/plans, one row. Amounts are in the currency's minor unit (cents). */
+export interface Plan {
+  id: string;
+  name: string;
+  interval: PlanInterval;
+  price: { amount: number; currency: string };
+  trialDays: number;
+  features: string[];
+}
+
+/** Stripe's subscription statuses that this service keeps apart; the rest read as "none". */
+export const SUBSCRIPTION_STATUSES = [
+  "trialing",
+  "active",
+  "past_due",
+  "canceled",
+  "none",
+] as const;
+export type SubscriptionStatus = (typeof SUBSCRIPTION_STATUSES)[number];
+
+/** GET /me/subscription */
+export interface SubscriptionView {
+  planId: string | null;
+  status: SubscriptionStatus;
+  currentPeriodEnd: string | null;
+  cancelAtPeriodEnd: boolean;
+}
+
+/** GET /me/invoices, one row. */
+export interface InvoiceView {
+  id: string;
+  number: string | null;
+  amount: number;
+  currency: string;
+  /** Stripe's invoice status, or "refunded" once the whole amount went back. */
+  status: string;
+  paidAt: string | null;
+  pdfUrl: string | null;
+}
+
+/** The feature every paid plan grants: premium courses (`access: "premium"`). */
+export const PREMIUM_FEATURE = "premium";
+
+/** GET /me/entitlements */
+export interface Entitlements {
+  premium: boolean;
+  features: string[];
+}
+
+/** POST /billing/checkout → 201 */
+export interface CheckoutStarted {
+  sessionId: string;
+  checkoutUrl: string;
+}
+
+/** A return address of the checkout: the client app's own pages. */
+const returnUrlParam = { type: "url", max: 2048 } as const;
+
+export const checkoutParams = {
+  $$strict: true,
+  planId: { type: "string", min: 1, max: 64 },
+  successUrl: returnUrlParam,
+  cancelUrl: returnUrlParam,
+  coupon: { type: "string", min: 1, max: 64, pattern: /^[A-Za-z0-9_-]+$/, optional: true },
+} as const;
+
+export interface CheckoutInput {
+  planId: string;
+  successUrl: string;
+  cancelUrl: string;
+  coupon?: string;
+}

@@ -1,0 +1,183 @@
+import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import { DataTypes } from "sequelize";
+import { actorOf } from "../lib/auth/guard";
+import { configOf, requirePaymentProvider } from "../lib/config";
+import { READ_RETRY } from "../moleculer.config";
+import { DbMixin, type DbServiceThis } from "../mixins/db.mixin";
+import { DurableEvents, type DurableEventsMethods } from "../mixins/durable-events.mixin";
+import type { RequestMeta } from "../models/auth.model";
+import { checkoutParams, type CheckoutInput } from "../models/billing.model";
+import { listPlans, openPortal, startCheckout } from "./billing/checkout";
+import type { BillingDeps } from "./billing/deps";
+import { billingMigrations } from "./billing/migrations";
+import { SCHEMA } from "./billing/store/db";
+import { stripeProvider } from "./billing/stripe-provider";
+import {
+  entitlementsOf,
+  myInvoices,
+  mySubscription,
+  setCancelAtPeriodEnd,
+} from "./billing/subscriptions";
+import { receiveWebhook } from "./billing/webhooks";
+
+/**
+ * billing: plans, Stripe Checkout and the customer portal, subscriptions kept in step with
+ * Stripe's signed webhooks, invoices, and the premium entitlement other services ask for.
+ * Routes: the Billing table of shared/design/api.md (services/api/routes/billing.routes.ts).
+ * State changes leave as billing.subscription.changed through the outbox.
+ */
+
+interface BillingSettings extends ServiceSettingSchema {
+  /** How long a subscription whose payment failed keeps premium. */
+  graceDays: number;
+}
+
+interface BillingVars {
+  deps: BillingDeps;
+}
+
+type BillingThis = DbServiceThis<object, BillingSettings> & DurableEventsMethods & BillingVars;
+type Ctx<P = Record<string, never>> = Context<P, RequestMeta>;
+
+/** A webhook delivery is Stripe's JSON as it came: the signature is over these bytes. */
+const MAX_WEBHOOK_BYTES = 1024 * 1024;
+
+const BillingService: ServiceSchema<
+  BillingSettings,
+  Record<string, never>,
+  BillingVars,
+  BillingThis
+> = {
+  name: "billing",
+  mixins: [
+    DbMixin({
+      schema: SCHEMA,
+      migrations: billingMigrations,
+      // moleculer-db wants a main entity; the migrations own every table, the stores query them.
+      entity: {
+        name: "plan",
+        define: { id: { type: DataTypes.TEXT, primaryKey: true } },
+        options: { tableName: "plans", timestamps: false },
+      },
+      sync: false,
+      crudActions: false,
+    }),
+    DurableEvents(),
+  ],
+
+  settings: {
+    graceDays: 7,
+  },
+
+  actions: {
+    plans: {
+      params: { $$strict: true },
+      retryPolicy: READ_RETRY,
+      async handler() {
+        return listPlans(this.deps);
+      },
+    },
+
+    checkout: {
+      auth: true,
+      params: checkoutParams,
+      async handler(ctx: Ctx<CheckoutInput>) {
+        return startCheckout(this.deps, actorOf(ctx).id, ctx.params);
+      },
+    },
+
+    portal: {
+      auth: true,
+      params: { $$strict: true },
+      async handler(ctx: Ctx) {
+        return openPortal(this.deps, actorOf(ctx).id);
+      },
+    },
+
+    /** Stripe's deliveries; `payload` is the raw body the gateway hands over (services/api/body.ts). */
+    stripeWebhook: {
+      params: { $$strict: true, payload: { type: "string", max: MAX_WEBHOOK_BYTES } },
+      async handler(ctx: Ctx<{ payload: string }>) {
+        const signature = ctx.meta.requestHeaders?.["stripe-signature"];
+        return receiveWebhook(this.deps, ctx.params.payload, signature, ctx);
+      },
+    },
+
+    subscription: {
+      auth: true,
+      params: { $$strict: true },
+      retryPolicy: READ_RETRY,
+      async handler(ctx: Ctx) {
+        return mySubscription(this.deps, actorOf(ctx).id);
+      },
+    },
+
+    cancelSubscription: {
+      auth: true,
+      params: { $$strict: true },
+      async handler(ctx: Ctx) {
+        return setCancelAtPeriodEnd(this.deps, actorOf(ctx).id, true, ctx);
+      },
+    },
+
+    resumeSubscription: {
+      auth: true,
+      params: { $$strict: true },
+      async handler(ctx: Ctx) {
+        return setCancelAtPeriodEnd(this.deps, actorOf(ctx).id, false, ctx);
+      },
+    },
+
+    invoices: {
+      auth: true,
+      params: { $$strict: true },
+      retryPolicy: READ_RETRY,
+      async handler(ctx: Ctx) {
+        return myInvoices(this.deps, actorOf(ctx).id);
+      },
+    },
+
+    entitlements: {
+      auth: true,
+      params: { $$strict: true },
+      retryPolicy: READ_RETRY,
+      async handler(ctx: Ctx) {
+        return entitlementsOf(this.deps, actorOf(ctx).id);
+      },
+    },
+
+    /** Another service's question (progress: premium courses); cached, cleaned on every change. */
+    entitlementsOf: {
+      internal: true,
+      params: { $$strict: true, userId: { type: "string", min: 1, max: 64 } },
+      cache: { keys: ["userId"] },
+      retryPolicy: READ_RETRY,
+      async handler(ctx: Ctx<{ userId: string }>) {
+        return entitlementsOf(this.deps, ctx.params.userId);
+      },
+    },
+  },
+
+  async started() {
+    const cfg = configOf(this.broker);
+    requirePaymentProvider(cfg);
+    if (!cfg.stripe)
+      this.logger.warn(
+        "billing: STRIPE_SECRET_KEY is unset: checkout, portal and cancel/resume answer 503",
+      );
+    this.deps = {
+      db: { sequelize: this.sequelize },
+      withTransaction: fn => this.withTransaction(fn),
+      emitChanged: (data, opts) => this.emitDurable("billing.subscription.changed", data, opts),
+      entitlementsChanged: ctx => this.entityChanged("updated", {}, ctx as Context | undefined),
+      provider: cfg.stripe ? stripeProvider(cfg.stripe) : undefined,
+      appOrigins: [...new Set([cfg.publicUrl, ...cfg.corsOrigins].map(url => new URL(url).origin))],
+      portalReturnUrl: `${cfg.publicUrl}/account/billing`,
+      graceMs: this.settings.graceDays * 24 * 3600_000,
+      now: () => new Date(),
+      logger: this.logger,
+    };
+  },
+};
+
+export default BillingService;

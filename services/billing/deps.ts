@@ -1,0 +1,29 @@
+import type { Context, Logger } from "moleculer";
+import type { Transaction } from "sequelize";
+import type { DomainEvents } from "../../models/events.model";
+import type { PaymentProvider } from "./provider";
+import type { BillingDb } from "./store/db";
+
+export type Caller = Pick<Context, "requestID">;
+
+/** What the billing use cases need from the service around them (built once in `started`). */
+export interface BillingDeps {
+  db: BillingDb;
+  withTransaction: <T>(fn: (t: Transaction) => Promise<T>) => Promise<T>;
+  emitChanged: (
+    data: DomainEvents["billing.subscription.changed"],
+    opts: { transaction: Transaction; ctx?: Caller },
+  ) => Promise<unknown>;
+  /** Clears every node's cached entitlements: call after a transaction that changed one commits. */
+  entitlementsChanged: (ctx?: Caller) => Promise<void>;
+  /** Undefined when payments are not configured (STRIPE_SECRET_KEY unset). */
+  provider?: PaymentProvider;
+  /** Where Checkout and the portal may send the learner back to (the app's origins). */
+  appOrigins: string[];
+  /** The app page the customer portal returns to. */
+  portalReturnUrl: string;
+  /** How long a past-due subscription keeps premium. */
+  graceMs: number;
+  now: () => Date;
+  logger: Logger;
+}
