@@ -78,3 +78,54 @@ export interface CheckoutInput {
   cancelUrl: string;
   coupon?: string;
 }
+
+export const COUPON_DURATIONS = ["once", "repeating", "forever"] as const;
+export type CouponDuration = (typeof COUPON_DURATIONS)[number];
+
+/** GET /admin/coupons row, POST /admin/coupons → 201 */
+export interface CouponView {
+  code: string;
+  percentOff: number | null;
+  amountOff: number | null;
+  currency: string | null;
+  duration: CouponDuration;
+  durationInMonths: number | null;
+  maxRedemptions: number | null;
+  createdAt: string;
+}
+
+/** Exactly one of percentOff and amountOff (checked by the use case: the rule spans fields). */
+export const couponParams = {
+  $$strict: true,
+  code: { type: "string", min: 3, max: 64, pattern: /^[A-Za-z0-9_-]+$/ },
+  percentOff: { type: "number", min: 1, max: 100, optional: true },
+  amountOff: { type: "number", integer: true, positive: true, optional: true },
+  currency: { type: "string", length: 3, lowercase: true, pattern: /^[a-z]{3}$/, optional: true },
+  duration: { type: "enum", values: COUPON_DURATIONS },
+  durationInMonths: { type: "number", integer: true, min: 1, max: 36, optional: true },
+  maxRedemptions: { type: "number", integer: true, positive: true, optional: true },
+} as const;
+
+export interface CouponInput {
+  code: string;
+  percentOff?: number;
+  amountOff?: number;
+  currency?: string;
+  duration: CouponDuration;
+  durationInMonths?: number;
+  maxRedemptions?: number;
+}
+
+/** POST /admin/refunds → 201 */
+export interface RefundView {
+  id: string;
+  invoiceId: string;
+  amount: number;
+  status: string;
+}
+
+export const refundParams = {
+  $$strict: true,
+  invoiceId: { type: "string", min: 1, max: 255 },
+  amount: { type: "number", integer: true, positive: true, optional: true },
+} as const;

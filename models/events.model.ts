@@ -141,5 +141,5 @@ export const EVENT_CONSUMERS: Readonly<Record<DomainEventType, readonly Consumin
   "progress.course.completed": ["notify"],
   "progress.achievement.unlocked": ["notify"],
   "progress.streak.reminder_due": ["notify"],
-  "billing.subscription.changed": [],
+  "billing.subscription.changed": ["progress"],
 };

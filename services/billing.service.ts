@@ -6,7 +6,15 @@ import { READ_RETRY } from "../moleculer.config";
 import { DbMixin, type DbServiceThis } from "../mixins/db.mixin";
 import { DurableEvents, type DurableEventsMethods } from "../mixins/durable-events.mixin";
 import type { RequestMeta } from "../models/auth.model";
-import { checkoutParams, type CheckoutInput } from "../models/billing.model";
+import {
+  checkoutParams,
+  couponParams,
+  refundParams,
+  type CheckoutInput,
+  type CouponInput,
+} from "../models/billing.model";
+import { pageParams } from "../lib/params";
+import { createCoupon, listCoupons, refundInvoice } from "./billing/admin";
 import { listPlans, openPortal, startCheckout } from "./billing/checkout";
 import type { BillingDeps } from "./billing/deps";
 import { billingMigrations } from "./billing/migrations";
@@ -143,6 +151,30 @@ const BillingService: ServiceSchema<
       retryPolicy: READ_RETRY,
       async handler(ctx: Ctx) {
         return entitlementsOf(this.deps, actorOf(ctx).id);
+      },
+    },
+
+    listCoupons: {
+      roles: ["admin"],
+      params: { $$strict: true, ...pageParams },
+      async handler(ctx: Ctx<{ page: number; pageSize: number }>) {
+        return listCoupons(this.deps, ctx.params);
+      },
+    },
+
+    createCoupon: {
+      roles: ["admin"],
+      params: couponParams,
+      async handler(ctx: Ctx<CouponInput>) {
+        return createCoupon(this.deps, ctx.params);
+      },
+    },
+
+    refund: {
+      roles: ["admin"],
+      params: refundParams,
+      async handler(ctx: Ctx<{ invoiceId: string; amount?: number }>) {
+        return refundInvoice(this.deps, ctx.params);
       },
     },
 

@@ -91,7 +91,7 @@ export const billingMigrations: Migration[] = [
         );
 
         -- Stripe event ids applied: each webhook event changes our state once, on whichever node.
-        CREATE TABLE IF NOT EXISTS ${s}.processed_events (
+        CREATE TABLE IF NOT EXISTS ${s}.webhook_events (
           id          text PRIMARY KEY,
           type        text NOT NULL,
           received_at timestamptz NOT NULL DEFAULT now()

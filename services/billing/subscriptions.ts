@@ -15,6 +15,7 @@ import { featuresOf } from "./store/plans";
 import {
   currentSubscriptionOf,
   lockSubscription,
+  lockUserBilling,
   saveSubscription,
   type SubscriptionRow,
 } from "./store/subscriptions";
@@ -98,6 +99,7 @@ export async function applySubscription(
     deps.logger.warn(`billing: subscription ${sub.id} belongs to no user of ours; ignored`);
     return false;
   }
+  await lockUserBilling(deps.db, userId, t);
   await saveCustomer(deps.db, userId, sub.customerId, t);
   const before = await lockSubscription(deps.db, sub.id, t);
   const state = {

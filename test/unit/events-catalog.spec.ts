@@ -39,6 +39,7 @@ describe("the durable event catalog", () => {
     const progressGroup = groups.find(g => g.group === "progress");
     expect(progressGroup?.types.sort()).toEqual(
       [
+        "billing.subscription.changed",
         "content.course.published",
         "content.lesson.deleted",
         "user.created",

@@ -70,4 +70,27 @@ export const billingRoutes: RouteSpec[] = [
     summary: "What my subscription grants now (premium courses)",
     tag: "Billing",
   },
+  {
+    method: "GET",
+    path: "/admin/coupons",
+    action: "billing.listCoupons",
+    summary: "Every coupon, newest first",
+    tag: "Billing",
+  },
+  {
+    method: "POST",
+    path: "/admin/coupons",
+    action: "billing.createCoupon",
+    status: 201,
+    summary: "Create a coupon (percent or amount off) at Stripe and here",
+    tag: "Billing",
+  },
+  {
+    method: "POST",
+    path: "/admin/refunds",
+    action: "billing.refund",
+    status: 201,
+    summary: "Refund a paid invoice, wholly or in part, through Stripe",
+    tag: "Billing",
+  },
 ];

@@ -5,7 +5,7 @@ import { B, change, first, type BillingDb } from "./db";
 
 export async function wasProcessed(db: BillingDb, id: string): Promise<boolean> {
   return (
-    (await first(db, `SELECT 1 AS found FROM ${B}.processed_events WHERE id = :id`, { id })) !==
+    (await first(db, `SELECT 1 AS found FROM ${B}.webhook_events WHERE id = :id`, { id })) !==
     undefined
   );
 }
@@ -21,7 +21,7 @@ export async function claimEvent(
 ): Promise<boolean> {
   const inserted = await change(
     db,
-    `INSERT INTO ${B}.processed_events (id, type) VALUES (:id, :type) ON CONFLICT (id) DO NOTHING`,
+    `INSERT INTO ${B}.webhook_events (id, type) VALUES (:id, :type) ON CONFLICT (id) DO NOTHING`,
     event,
     t,
   );

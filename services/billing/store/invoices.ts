@@ -99,3 +99,15 @@ export async function recordRefunded(
     t,
   );
 }
+
+export async function saveRefund(
+  db: BillingDb,
+  refund: { id: string; invoiceId: string; amount: number; status: string },
+): Promise<void> {
+  await change(
+    db,
+    `INSERT INTO ${B}.refunds (id, invoice_id, amount, status)
+     VALUES (:id, :invoiceId, :amount, :status) ON CONFLICT (id) DO NOTHING`,
+    refund,
+  );
+}

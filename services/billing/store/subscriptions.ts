@@ -47,6 +47,23 @@ export const lockSubscription = (db: BillingDb, id: string, t: Transaction) =>
     t,
   );
 
+/**
+ * Serialises the changes of one user's subscriptions across nodes (two events of one
+ * subscription arriving at once), for the rest of the transaction.
+ */
+export async function lockUserBilling(
+  db: BillingDb,
+  userId: string,
+  t: Transaction,
+): Promise<void> {
+  await first(
+    db,
+    `SELECT pg_advisory_xact_lock(hashtext(:key)) AS locked`,
+    { key: `billing:${userId}` },
+    t,
+  );
+}
+
 /** Stores the state unless a newer read is stored already; true when it was stored. */
 export async function saveSubscription(
   db: BillingDb,

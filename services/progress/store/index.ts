@@ -7,4 +7,5 @@ export * from "./courses";
 export * from "./idempotency";
 export * from "./leaderboard";
 export * from "./learners";
+export * from "./premium";
 export * from "./sql";
