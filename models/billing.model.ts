@@ -3,8 +3,7 @@
  * entitlement other services read (progress refuses premium courses without it).
  */
 
-export const PLAN_INTERVALS = ["month", "year"] as const;
-export type PlanInterval = (typeof PLAN_INTERVALS)[number];
+export type PlanInterval = "month" | "year";
 
 /** GET /billing/plans, one row. Amounts are in the currency's minor unit (cents). */
 export interface Plan {
@@ -17,14 +16,7 @@ export interface Plan {
 }
 
 /** Stripe's subscription statuses that this service keeps apart; the rest read as "none". */
-export const SUBSCRIPTION_STATUSES = [
-  "trialing",
-  "active",
-  "past_due",
-  "canceled",
-  "none",
-] as const;
-export type SubscriptionStatus = (typeof SUBSCRIPTION_STATUSES)[number];
+export type SubscriptionStatus = "trialing" | "active" | "past_due" | "canceled" | "none";
 
 /** GET /me/subscription */
 export interface SubscriptionView {
@@ -79,7 +71,7 @@ export interface CheckoutInput {
   coupon?: string;
 }
 
-export const COUPON_DURATIONS = ["once", "repeating", "forever"] as const;
+const COUPON_DURATIONS = ["once", "repeating", "forever"] as const;
 export type CouponDuration = (typeof COUPON_DURATIONS)[number];
 
 /** GET /admin/coupons row, POST /admin/coupons → 201 */

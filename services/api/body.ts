@@ -84,6 +84,11 @@ export const jsonBody: Middleware = (req, res, next) => {
  * the action gets it as the `payload` parameter and parses it only once it has verified it.
  */
 export const rawBody: Middleware = (req, _res, next) => {
+  const request = req as { body?: unknown };
+  if (!hasBody(req)) {
+    request.body = { payload: "" };
+    return next();
+  }
   if (mediaType(req) !== "application/json") return next(unsupportedMediaType("application/json"));
   const length = declaredLength(req);
   if (length !== undefined && length > JSON_BODY_LIMIT)
@@ -103,7 +108,7 @@ export const rawBody: Middleware = (req, _res, next) => {
   });
   req.on("end", () => {
     if (failed) return;
-    (req as { body?: unknown }).body = { payload: Buffer.concat(chunks).toString("utf8") };
+    request.body = { payload: Buffer.concat(chunks).toString("utf8") };
     next();
   });
   req.on("error", fail);

@@ -68,7 +68,7 @@ export interface NewCoupon {
   maxRedemptions?: number;
 }
 
-export interface ProviderRefund {
+interface ProviderRefund {
   id: string;
   amount: number;
   status: string;
