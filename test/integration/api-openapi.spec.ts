@@ -54,7 +54,10 @@ describe("OpenAPI document of the real routes", () => {
   beforeAll(async () => {
     node = await startTestNode(["api"], { DATA_DIR: dataDir, RATE_LIMIT_RPM: "100000" });
     for (const replica of realActionReplicas()) node.broker.createService(replica);
-    await node.broker.waitForServices(["users", "content", "progress", "notify"], 10_000);
+    await node.broker.waitForServices(
+      ["users", "content", "progress", "notify", "billing"],
+      10_000,
+    );
     doc = (await http(`${node.origin}/api/openapi.json`)).body as Doc;
   }, 90_000);
 
