@@ -38,6 +38,10 @@ export interface InvoiceView {
   pdfUrl: string | null;
 }
 
+/** Who may learn a course: everyone, or learners with the premium entitlement. */
+export const COURSE_ACCESS = ["free", "premium"] as const;
+export type CourseAccess = (typeof COURSE_ACCESS)[number];
+
 /** The feature every paid plan grants: premium courses (`access: "premium"`). */
 export const PREMIUM_FEATURE = "premium";
 
