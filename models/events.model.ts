@@ -100,6 +100,26 @@ export interface DomainEvents {
     /** Whether the user holds the premium entitlement after this change. */
     premium: boolean;
   };
+  /** An invoice was paid (the receipt). Amounts in the currency's minor unit. */
+  "billing.invoice.paid": {
+    sequence: number;
+    userId: string;
+    invoiceId: string;
+    number: string | null;
+    amount: number;
+    currency: string;
+    paidAt: string | null;
+    pdfUrl: string | null;
+  };
+  /** A payment of an invoice failed (Stripe retries it; the subscription may be past due). */
+  "billing.invoice.payment_failed": {
+    sequence: number;
+    userId: string;
+    invoiceId: string;
+    number: string | null;
+    amount: number;
+    currency: string;
+  };
 }
 
 export type DomainEventType = keyof DomainEvents;
@@ -117,6 +137,8 @@ export const DOMAIN_EVENT_TYPES = [
   "progress.achievement.unlocked",
   "progress.streak.reminder_due",
   "billing.subscription.changed",
+  "billing.invoice.paid",
+  "billing.invoice.payment_failed",
 ] as const satisfies readonly DomainEventType[];
 
 /** The services that consume durable events (each one consumer group: `<namespace>.<service>`). */
@@ -142,4 +164,6 @@ export const EVENT_CONSUMERS: Readonly<Record<DomainEventType, readonly Consumin
   "progress.achievement.unlocked": ["notify"],
   "progress.streak.reminder_due": ["notify"],
   "billing.subscription.changed": ["progress"],
+  "billing.invoice.paid": ["notify"],
+  "billing.invoice.payment_failed": ["notify"],
 };

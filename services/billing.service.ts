@@ -200,7 +200,7 @@ const BillingService: ServiceSchema<
     this.deps = {
       db: { sequelize: this.sequelize },
       withTransaction: fn => this.withTransaction(fn),
-      emitChanged: (data, opts) => this.emitDurable("billing.subscription.changed", data, opts),
+      emit: (type, data, opts) => this.emitDurable(type, data, opts),
       entitlementsChanged: ctx => this.entityChanged("updated", {}, ctx as Context | undefined),
       provider: cfg.stripe ? stripeProvider(cfg.stripe) : undefined,
       appOrigins: [...new Set([cfg.publicUrl, ...cfg.corsOrigins].map(url => new URL(url).origin))],

@@ -1,6 +1,9 @@
 import type { Context, Logger } from "moleculer";
 import type { Transaction } from "sequelize";
 import type { DomainEvents } from "../../models/events.model";
+
+type BillingEvent =
+  "billing.subscription.changed" | "billing.invoice.paid" | "billing.invoice.payment_failed";
 import type { PaymentProvider } from "./provider";
 import type { BillingDb } from "./store/db";
 
@@ -10,8 +13,9 @@ export type Caller = Pick<Context, "requestID">;
 export interface BillingDeps {
   db: BillingDb;
   withTransaction: <T>(fn: (t: Transaction) => Promise<T>) => Promise<T>;
-  emitChanged: (
-    data: DomainEvents["billing.subscription.changed"],
+  emit: <K extends BillingEvent>(
+    type: K,
+    data: DomainEvents[K],
     opts: { transaction: Transaction; ctx?: Caller },
   ) => Promise<unknown>;
   /** Clears every node's cached entitlements: call after a transaction that changed one commits. */

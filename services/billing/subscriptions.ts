@@ -116,7 +116,8 @@ export async function applySubscription(
   const after = await lockSubscription(deps.db, sub.id, t);
   if (!after || !differs(before, after)) return false;
   const current = await currentSubscriptionOf(deps.db, userId, t);
-  await deps.emitChanged(
+  await deps.emit(
+    "billing.subscription.changed",
     {
       sequence: await nextSequence(deps.db, userId, t),
       userId,

@@ -1,7 +1,13 @@
 import type { BillingDeps, Caller } from "./deps";
 import { badSignature } from "./errors";
-import { InvalidSignature, type PaymentProvider, type ProviderEvent } from "./provider";
-import { userOfCustomer } from "./store/customers";
+import type { Transaction } from "sequelize";
+import {
+  InvalidSignature,
+  type PaymentProvider,
+  type ProviderEvent,
+  type ProviderInvoice,
+} from "./provider";
+import { nextSequence, userOfCustomer } from "./store/customers";
 import { claimEvent, wasProcessed } from "./store/events";
 import { recordRefunded, saveInvoice } from "./store/invoices";
 import { applySubscription, requireProvider } from "./subscriptions";
@@ -37,6 +43,35 @@ function subscriptionIdOf(event: ProviderEvent): string | null {
   }
 }
 
+/** The receipt, or the news of a failed payment, for notify to mail (once per Stripe event). */
+async function announceInvoice(
+  deps: BillingDeps,
+  type: string,
+  invoice: ProviderInvoice,
+  userId: string,
+  t: Transaction,
+  ctx: Caller,
+): Promise<void> {
+  const base = {
+    sequence: await nextSequence(deps.db, userId, t),
+    userId,
+    invoiceId: invoice.id,
+    number: invoice.number,
+    amount: invoice.amount,
+    currency: invoice.currency,
+  };
+  if (type === "invoice.paid") {
+    const paidAt = invoice.paidAt ? invoice.paidAt.toISOString() : null;
+    await deps.emit(
+      "billing.invoice.paid",
+      { ...base, paidAt, pdfUrl: invoice.pdfUrl },
+      { transaction: t, ctx },
+    );
+  } else {
+    await deps.emit("billing.invoice.payment_failed", base, { transaction: t, ctx });
+  }
+}
+
 export async function receiveWebhook(
   deps: BillingDeps,
   payload: string,
@@ -60,6 +95,10 @@ export async function receiveWebhook(
       : undefined;
   const changed = await deps.withTransaction(async t => {
     if (!(await claimEvent(deps.db, event, t))) return false;
+    // The subscription first: it records the customer an invoice of a new user is found by.
+    const emitted = subscription
+      ? await applySubscription(deps, subscription, readAt, t, ctx)
+      : false;
     if (event.kind === "invoice") {
       const { invoice } = event;
       const userId =
@@ -67,11 +106,12 @@ export async function receiveWebhook(
         subscription?.userId ??
         null;
       await saveInvoice(deps.db, invoice, userId, paymentIntent, t);
+      if (userId) await announceInvoice(deps, event.type, invoice, userId, t, ctx);
     }
     if (event.kind === "refund") {
       await recordRefunded(deps.db, event.paymentIntent, event.amountRefunded, t);
     }
-    return subscription ? applySubscription(deps, subscription, readAt, t, ctx) : false;
+    return emitted;
   });
   if (changed) await deps.entitlementsChanged(ctx);
   return { received: true };

@@ -12,10 +12,11 @@ import {
   StripeDouble,
   type StripeEvent,
 } from "./stripe-double";
+import { startSmtpCatcher, type SmtpCatcher } from "./notify.helpers";
 import { api, newEmail, PASSWORD, sql, waitFor, type AuthBody } from "./users.support";
 
 /**
- * The billing service on the cluster (a gateway+users node and two billing nodes over NATS,
+ * The billing service on the cluster (a gateway+users+notify node and two billing nodes over NATS,
  * PostgreSQL and RabbitMQ), with the `stripe` library pointed at a Stripe double on loopback
  * and webhook events delivered signed exactly as Stripe signs them.
  */
@@ -23,6 +24,7 @@ import { api, newEmail, PASSWORD, sql, waitFor, type AuthBody } from "./users.su
 const PUBLIC_URL = "https://learn.example.test";
 const namespace = uniqueName("billing");
 let db: TestDatabase;
+let smtp: SmtpCatcher;
 let stripe: StripeDouble;
 let gateway: TestNode;
 let billingA: TestNode;
@@ -83,6 +85,7 @@ beforeAll(async () => {
   await requireServers("postgres", "redis", "rabbitmq", "nats");
   db = await createTestDatabase("lm_billing");
   stripe = await new StripeDouble().start();
+  smtp = await startSmtpCatcher();
   const env = {
     ...clusterEnv(namespace, db.url),
     PUBLIC_URL,
@@ -90,12 +93,16 @@ beforeAll(async () => {
     STRIPE_WEBHOOK_SECRET,
     STRIPE_API_URL: stripe.url,
     RATE_LIMIT_RPM: "100000",
+    SMTP_URL: `smtp://127.0.0.1:${smtp.port}`,
   };
   [billingA, billingB] = await Promise.all([
     startTestNode(["billing"], { ...env, NODE_ID: `${namespace}-billing-a` }),
     startTestNode(["billing"], { ...env, NODE_ID: `${namespace}-billing-b` }),
   ]);
-  gateway = await startTestNode(["api", "users"], { ...env, NODE_ID: `${namespace}-gw` });
+  gateway = await startTestNode(["api", "users", "notify"], {
+    ...env,
+    NODE_ID: `${namespace}-gw`,
+  });
   await gateway.broker.waitForServices(["billing"], 20_000);
   client = api(gateway.apiUrl!);
   webhookUrl = `${gateway.apiUrl}/billing/webhooks/stripe`;
@@ -105,6 +112,7 @@ afterAll(async () => {
   await gateway?.stop();
   await Promise.all([billingA?.stop(), billingB?.stop()]);
   await stripe?.stop();
+  await smtp?.close();
   await db?.drop();
 }, 30_000);
 
@@ -243,8 +251,27 @@ describe("a subscription's life through Stripe's webhooks", () => {
     const emitted = await changes(me.id);
     expect(emitted.map(e => e.status)).toEqual(["trialing", "active", "past_due", "canceled"]);
     expect(emitted.map(e => e.premium)).toEqual([true, true, true, false]);
-    expect(emitted.map(e => e.sequence)).toEqual([1, 2, 3, 4]);
+    // One counter per user for every billing event (the receipts count too): strictly rising.
+    const sequences = emitted.map(e => Number(e.sequence));
+    expect(sequences).toEqual([...sequences].sort((a, b) => a - b));
+    expect(new Set(sequences).size).toBe(4);
     expect(emitted[0]).toMatchObject({ userId: me.id, subscriptionId, planId: "premium-monthly" });
+    // notify mails the receipt of the renewal and the news of the failed payment.
+    const mailsTo = (subject: RegExp) =>
+      smtp.mails.filter(
+        m =>
+          m.envelopeTo.some(to => to.toLowerCase() === me.email.toLowerCase()) &&
+          subject.test(m.parsed.subject ?? ""),
+      );
+    await smtp.waitFor(
+      () => mailsTo(/receipt/).length === 1 && mailsTo(/did not go through/).length === 1,
+    );
+    const [receipt] = mailsTo(/receipt/);
+    expect(receipt.parsed.text).toContain("€9.99");
+    expect(receipt.parsed.text).toMatch(
+      /Download the invoice \(PDF\): http:\/\/127\.0\.0\.1:\d+\/invoices\/\d+\.pdf/,
+    );
+    expect(mailsTo(/did not go through/)[0].parsed.text).toContain("€9.99");
     // Relayed to RabbitMQ (the outbox rows are marked sent once the broker confirmed them).
     await waitFor(async () => {
       const unsent = await sql(
