@@ -142,7 +142,7 @@ export const DOMAIN_EVENT_TYPES = [
 ] as const satisfies readonly DomainEventType[];
 
 /** The services that consume durable events (each one consumer group: `<namespace>.<service>`). */
-export type ConsumingService = "notify" | "progress";
+export type ConsumingService = "notify" | "progress" | "billing";
 
 /**
  * Who consumes each event type: the "consumers" column of events.md's catalog, plus
@@ -156,7 +156,7 @@ export const EVENT_CONSUMERS: Readonly<Record<DomainEventType, readonly Consumin
   "user.updated": ["notify", "progress"],
   "user.email_verified": ["notify"],
   "user.password_reset_requested": ["notify"],
-  "user.deleted": ["notify", "progress"],
+  "user.deleted": ["notify", "progress", "billing"],
   "content.course.published": ["notify", "progress"],
   "content.lesson.deleted": ["progress"],
   "progress.lesson.completed": ["notify"],

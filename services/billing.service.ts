@@ -1,10 +1,16 @@
 import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
-import { DataTypes } from "sequelize";
+import { DataTypes, type Transaction } from "sequelize";
 import { actorOf } from "../lib/auth/guard";
 import { configOf, requirePaymentProvider } from "../lib/config";
 import { READ_RETRY } from "../moleculer.config";
 import { DbMixin, type DbServiceThis } from "../mixins/db.mixin";
-import { DurableEvents, type DurableEventsMethods } from "../mixins/durable-events.mixin";
+import {
+  DurableEvents,
+  type DurableEventHandlers,
+  type DurableEventsMethods,
+} from "../mixins/durable-events.mixin";
+import type { EventEnvelope } from "../models/events.model";
+import { eraseUser } from "./billing/erasure";
 import type { RequestMeta } from "../models/auth.model";
 import {
   checkoutParams,
@@ -50,12 +56,15 @@ type Ctx<P = Record<string, never>> = Context<P, RequestMeta>;
 /** A webhook delivery is Stripe's JSON as it came: the signature is over these bytes. */
 const MAX_WEBHOOK_BYTES = 1024 * 1024;
 
-const BillingService: ServiceSchema<
+/** `durableEvents` is read by the DurableEvents mixin; moleculer's own schema type does not know it. */
+type BillingSchema = ServiceSchema<
   BillingSettings,
   Record<string, never>,
   BillingVars,
   BillingThis
-> = {
+> & { durableEvents: DurableEventHandlers<BillingThis> };
+
+const BillingService: BillingSchema = {
   name: "billing",
   mixins: [
     DbMixin({
@@ -75,6 +84,12 @@ const BillingService: ServiceSchema<
 
   settings: {
     graceDays: 7,
+  },
+
+  durableEvents: {
+    async "user.deleted"(this: BillingThis, event: EventEnvelope<"user.deleted">, t: Transaction) {
+      await eraseUser(this.deps, event.data.userId, t);
+    },
   },
 
   actions: {

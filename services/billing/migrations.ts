@@ -90,6 +90,12 @@ export const billingMigrations: Migration[] = [
           created_at timestamptz NOT NULL DEFAULT now()
         );
 
+        -- Erased users (user.deleted): nothing of theirs is written again, whatever Stripe sends late.
+        CREATE TABLE IF NOT EXISTS ${s}.erased_users (
+          user_id   text PRIMARY KEY,
+          erased_at timestamptz NOT NULL DEFAULT now()
+        );
+
         -- Stripe event ids applied: each webhook event changes our state once, on whichever node.
         CREATE TABLE IF NOT EXISTS ${s}.webhook_events (
           id          text PRIMARY KEY,

@@ -85,6 +85,8 @@ export interface PaymentProvider {
   /** The payment that settled an invoice, if any (what a refund refunds). */
   paymentOfInvoice(invoiceId: string): Promise<string | undefined>;
   refund(paymentIntent: string, amount?: number): Promise<ProviderRefund>;
+  /** Erasure: the provider forgets the customer and ends its subscriptions at once (its invoices stay). */
+  deleteCustomer(customerId: string): Promise<void>;
   /**
    * The event of a webhook delivery, verified over its raw body and signature header with a
    * five-minute timestamp tolerance; throws InvalidSignature otherwise.

@@ -194,6 +194,17 @@ export function stripeProvider(cfg: StripeConfig): PaymentProvider {
       return { id: refund.id, amount: refund.amount, status: refund.status ?? "pending" };
     },
 
+    async deleteCustomer(customerId) {
+      try {
+        await stripe.customers.del(customerId);
+      } catch (err) {
+        // Deleted already (a redelivered user.deleted): the erasure is done at Stripe.
+        if (err instanceof Stripe.errors.StripeInvalidRequestError && err.statusCode === 404)
+          return;
+        throw err;
+      }
+    },
+
     verifyEvent(payload, signature) {
       if (!signature) throw new InvalidSignature("no Stripe-Signature header");
       try {

@@ -10,6 +10,7 @@ import type { BillingDeps, Caller } from "./deps";
 import { noSubscription, notCancelled, paymentsNotConfigured } from "./errors";
 import type { PaymentProvider, ProviderSubscription } from "./provider";
 import { saveCustomer, nextSequence, userOfCustomer } from "./store/customers";
+import { isErased } from "./store/erasure";
 import { invoicesOf, toInvoiceView } from "./store/invoices";
 import { featuresOf } from "./store/plans";
 import {
@@ -100,6 +101,7 @@ export async function applySubscription(
     return false;
   }
   await lockUserBilling(deps.db, userId, t);
+  if (await isErased(deps.db, userId, t)) return false;
   await saveCustomer(deps.db, userId, sub.customerId, t);
   const before = await lockSubscription(deps.db, sub.id, t);
   const state = {

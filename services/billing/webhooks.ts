@@ -8,6 +8,7 @@ import {
   type ProviderInvoice,
 } from "./provider";
 import { nextSequence, userOfCustomer } from "./store/customers";
+import { isErased } from "./store/erasure";
 import { claimEvent, wasProcessed } from "./store/events";
 import { recordRefunded, saveInvoice } from "./store/invoices";
 import { applySubscription, requireProvider } from "./subscriptions";
@@ -101,10 +102,10 @@ export async function receiveWebhook(
       : false;
     if (event.kind === "invoice") {
       const { invoice } = event;
-      const userId =
+      const known =
         (invoice.customerId ? await userOfCustomer(deps.db, invoice.customerId, t) : undefined) ??
-        subscription?.userId ??
-        null;
+        subscription?.userId;
+      const userId = known && !(await isErased(deps.db, known, t)) ? known : null;
       await saveInvoice(deps.db, invoice, userId, paymentIntent, t);
       if (userId) await announceInvoice(deps, event.type, invoice, userId, t, ctx);
     }

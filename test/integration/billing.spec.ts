@@ -432,6 +432,41 @@ describe("cancel, resume and the portal", () => {
   });
 });
 
+describe("erasure", () => {
+  it("when a subscriber's account is erased, then Stripe forgets the customer, invoices stay unlinked and late events write nothing", async () => {
+    const me = await learner("erased");
+    const { subscriptionId, events } = stripe.completeCheckout(await checkout(me.token));
+    await deliverAll([...events, ...stripe.renew(subscriptionId)]);
+    const [invoice] = (await client.get<Json[]>("/me/invoices", me.token)).body;
+    const customer = String(stripe.subscriptions.get(subscriptionId)?.customer);
+
+    await gateway.broker.call("users.remove", { id: me.id });
+    await waitFor(async () => {
+      const rows = await sql(db.url, "SELECT 1 FROM billing.erased_users WHERE user_id = $1", [
+        me.id,
+      ]);
+      return rows.length === 1;
+    }, 15_000);
+    expect(stripe.customers.has(customer)).toBe(false);
+    expect(stripe.subscriptions.get(subscriptionId)?.status).toBe("canceled");
+    const kept = await sql(db.url, "SELECT user_id, amount FROM billing.invoices WHERE id = $1", [
+      invoice.id,
+    ]);
+    expect(kept).toEqual([{ user_id: null, amount: 999 }]);
+    const mine = async () => ({
+      subscriptions: await sql(db.url, "SELECT id FROM billing.subscriptions WHERE user_id = $1", [
+        me.id,
+      ]),
+      customers: await sql(db.url, "SELECT 1 FROM billing.customers WHERE user_id = $1", [me.id]),
+      invoices: await sql(db.url, "SELECT id FROM billing.invoices WHERE user_id = $1", [me.id]),
+    });
+    expect(await mine()).toEqual({ subscriptions: [], customers: [], invoices: [] });
+    // Stripe's own news of the ending arrives afterwards: it is accepted and writes nothing.
+    await deliverAll([...stripe.end(subscriptionId), ...stripe.renew(subscriptionId)]);
+    expect(await mine()).toEqual({ subscriptions: [], customers: [], invoices: [] });
+  });
+});
+
 describe("admin: coupons and refunds", () => {
   let adminToken: string;
 

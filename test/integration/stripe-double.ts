@@ -113,6 +113,13 @@ export class StripeDouble {
       this.customers.set(customer.id, customer);
       return customer;
     }
+    if (method === "DELETE" && resource === "customers" && id) {
+      if (!this.customers.delete(id)) return undefined;
+      // Stripe ends a deleted customer's subscriptions at once.
+      for (const sub of this.subscriptions.values())
+        if (sub.customer === id) sub.status = "canceled";
+      return { id, object: "customer", deleted: true };
+    }
     if (method === "POST" && path === "/v1/checkout/sessions") return this.createSession(form);
     if (method === "POST" && path === "/v1/billing_portal/sessions") {
       return {

@@ -3,11 +3,16 @@ import { B, change, first, type BillingDb } from "./db";
 
 /** Customers: a user's Stripe customer, and the user's billing-event counter. */
 
-export async function customerIdOf(db: BillingDb, userId: string): Promise<string | undefined> {
+export async function customerIdOf(
+  db: BillingDb,
+  userId: string,
+  t?: Transaction,
+): Promise<string | undefined> {
   const row = await first<{ stripe_customer_id: string }>(
     db,
     `SELECT stripe_customer_id FROM ${B}.customers WHERE user_id = :userId`,
     { userId },
+    t,
   );
   return row?.stripe_customer_id;
 }
