@@ -1,7 +1,7 @@
 import { Errors } from "moleculer";
-import { validationError } from "../../lib/errors";
+import { ContractError, validationError } from "../../lib/errors";
 
-const { MoleculerClientError, MoleculerServerError } = Errors;
+const { MoleculerClientError } = Errors;
 
 export const unknownPlan = (planId: string) =>
   validationError([
@@ -39,8 +39,10 @@ export const notCancelled = () =>
 export const noCustomer = () =>
   new MoleculerClientError("You have no billing account yet", 404, "CUSTOMER_NOT_FOUND");
 
+/** Only on embedded defaults (cluster mode refuses to start without Stripe): one process, so its words reach the client. */
 export const paymentsNotConfigured = () =>
-  new MoleculerServerError(
+  new ContractError(
+    "ServiceUnavailableError",
     "Payments are not configured on this installation (STRIPE_SECRET_KEY)",
     503,
     "PAYMENTS_NOT_CONFIGURED",
