@@ -67,7 +67,7 @@ export interface AppConfig {
   trustedProxies: string[];
   corsOrigins: string[];
   tracingExporter: TracingExporter;
-  /** Unset: no payment provider (checkout, portal and subscription changes answer 503). */
+  /** Unset: the local payment provider (embedded defaults only). */
   stripe?: StripeConfig;
   /** Cluster mode: nodes talk over a real transporter, so no secret may be generated locally. */
   clusterMode: boolean;
@@ -556,7 +556,7 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     example: "Stripe (the API URL only to point at a test double)",
     unset: "a local provider whose checkout completes at once (refused in cluster mode)",
     read: true,
-    note: "the local provider is not built yet: unset, checkout, portal and cancel/resume answer 503 `PAYMENTS_NOT_CONFIGURED` (plans, subscription, invoices and entitlements still answer); the keys go together; a cluster node running billing refuses to start without them",
+    note: "the keys go together; the local provider's checkout page is `PUBLIC_URL/billing/local-checkout/<session>` (docs/billing.md); a cluster node running billing refuses to start without them",
   },
   {
     names: ["XAPI_LRS_URL"],

@@ -215,6 +215,32 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
             });
             res.end(JSON.stringify(this.openApiDocument()));
           },
+          // The local payment provider's checkout page (embedded defaults, no Stripe keys).
+          "GET /billing/local-checkout/:id"(this: ApiThis, req: Req, res: Res) {
+            const id = (req.$params as { id?: string }).id ?? "";
+            this.broker.call<string, { id: string }>("billing.localCheckoutPage", { id }).then(
+              page => {
+                res.writeHead(200, {
+                  "Content-Type": "text/html; charset=utf-8",
+                  "Cache-Control": "no-store",
+                });
+                res.end(page);
+              },
+              (err: unknown) => this.sendPublicError(req, res, err),
+            );
+          },
+          "POST /billing/local-checkout/:id"(this: ApiThis, req: Req, res: Res) {
+            const id = (req.$params as { id?: string }).id ?? "";
+            this.broker
+              .call<{ successUrl: string }, { id: string }>("billing.payLocally", { id })
+              .then(
+                ({ successUrl }) => {
+                  res.writeHead(303, { Location: successUrl, "Cache-Control": "no-store" });
+                  res.end();
+                },
+                (err: unknown) => this.sendPublicError(req, res, err),
+              );
+          },
           "GET /api/docs"(_req: Req, res: Res) {
             sendDocsPage(res);
           },

@@ -33,6 +33,10 @@ import {
   setCancelAtPeriodEnd,
 } from "./billing/subscriptions";
 import { receiveWebhook } from "./billing/webhooks";
+import { localProvider, type LocalProvider } from "./billing/local-provider";
+import type { PaymentProvider } from "./billing/provider";
+import { checkoutPage, payLocally } from "./billing/local-checkout";
+import { idParam } from "../lib/params";
 
 /**
  * billing: plans, Stripe Checkout and the customer portal, subscriptions kept in step with
@@ -48,6 +52,8 @@ interface BillingSettings extends ServiceSettingSchema {
 
 interface BillingVars {
   deps: BillingDeps;
+  /** The embedded default's provider, when no Stripe keys are set. */
+  local?: LocalProvider;
 }
 
 type BillingThis = DbServiceThis<object, BillingSettings> & DurableEventsMethods & BillingVars;
@@ -193,6 +199,24 @@ const BillingService: BillingSchema = {
       },
     },
 
+    /** The local provider's checkout page (the gateway serves it at /billing/local-checkout/:id). */
+    localCheckoutPage: {
+      internal: true,
+      params: idParam,
+      handler(ctx: Ctx<{ id: string }>) {
+        return checkoutPage(this.local, ctx.params.id);
+      },
+    },
+
+    /** Paying on that page: the events Stripe would send, delivered signed, then the success URL. */
+    payLocally: {
+      internal: true,
+      params: idParam,
+      async handler(ctx: Ctx<{ id: string }>) {
+        return payLocally(this.deps, this.local, ctx.params.id, ctx);
+      },
+    },
+
     /** Another service's question (progress: premium courses); cached, cleaned on every change. */
     entitlementsOf: {
       internal: true,
@@ -208,16 +232,21 @@ const BillingService: BillingSchema = {
   async started() {
     const cfg = configOf(this.broker);
     requirePaymentProvider(cfg);
-    if (!cfg.stripe)
+    let provider: PaymentProvider;
+    if (cfg.stripe) provider = stripeProvider(cfg.stripe);
+    else {
+      this.local = localProvider(cfg.publicUrl);
+      provider = this.local;
       this.logger.warn(
-        "billing: STRIPE_SECRET_KEY is unset: checkout, portal and cancel/resume answer 503",
+        "billing: STRIPE_SECRET_KEY is unset: the local payment provider completes every checkout at once (no money moves)",
       );
+    }
     this.deps = {
       db: { sequelize: this.sequelize },
       withTransaction: fn => this.withTransaction(fn),
       emit: (type, data, opts) => this.emitDurable(type, data, opts),
       entitlementsChanged: ctx => this.entityChanged("updated", {}, ctx as Context | undefined),
-      provider: cfg.stripe ? stripeProvider(cfg.stripe) : undefined,
+      provider,
       appOrigins: [...new Set([cfg.publicUrl, ...cfg.corsOrigins].map(url => new URL(url).origin))],
       portalReturnUrl: `${cfg.publicUrl}/account/billing`,
       graceMs: this.settings.graceDays * 24 * 3600_000,

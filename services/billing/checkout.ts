@@ -7,7 +7,7 @@ import {
   unknownCoupon,
   unknownPlan,
 } from "./errors";
-import { mySubscription, requireProvider } from "./subscriptions";
+import { mySubscription } from "./subscriptions";
 import { couponOf } from "./store/coupons";
 import { customerIdOf, saveCustomer } from "./store/customers";
 import { activePlan, activePlans, toPlan } from "./store/plans";
@@ -34,7 +34,7 @@ export async function startCheckout(
   if (!plan) throw unknownPlan(input.planId);
   const coupon = input.coupon === undefined ? undefined : await couponOf(deps.db, input.coupon);
   if (input.coupon !== undefined && !coupon) throw unknownCoupon(input.coupon);
-  const provider = requireProvider(deps);
+  const { provider } = deps;
   const { status } = await mySubscription(deps, userId);
   if (status === "trialing" || status === "active" || status === "past_due")
     throw alreadySubscribed();
@@ -62,7 +62,7 @@ export async function startCheckout(
 }
 
 export async function openPortal(deps: BillingDeps, userId: string): Promise<{ url: string }> {
-  const provider = requireProvider(deps);
+  const { provider } = deps;
   const customerId = await customerIdOf(deps.db, userId);
   if (!customerId) throw noCustomer();
   return { url: await provider.createPortalSession(customerId, deps.portalReturnUrl) };

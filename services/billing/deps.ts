@@ -20,8 +20,8 @@ export interface BillingDeps {
   ) => Promise<unknown>;
   /** Clears every node's cached entitlements: call after a transaction that changed one commits. */
   entitlementsChanged: (ctx?: Caller) => Promise<void>;
-  /** Undefined when payments are not configured (STRIPE_SECRET_KEY unset). */
-  provider?: PaymentProvider;
+  /** Stripe, or the local provider of embedded defaults (services/billing/local-provider.ts). */
+  provider: PaymentProvider;
   /** Where Checkout and the portal may send the learner back to (the app's origins). */
   appOrigins: string[];
   /** The app page the customer portal returns to. */

@@ -12,7 +12,7 @@ import { lockUserBilling } from "./store/subscriptions";
 export async function eraseUser(deps: BillingDeps, userId: string, t: Transaction): Promise<void> {
   await lockUserBilling(deps.db, userId, t);
   const customerId = await customerIdOf(deps.db, userId, t);
-  if (customerId && deps.provider) await deps.provider.deleteCustomer(customerId);
+  if (customerId) await deps.provider.deleteCustomer(customerId);
   await eraseBillingData(deps.db, userId, t);
   deps.logger.info(`billing: user ${userId} erased (invoices kept, unlinked)`);
 }

@@ -1,5 +1,5 @@
 import { Errors } from "moleculer";
-import { ContractError, validationError } from "../../lib/errors";
+import { validationError } from "../../lib/errors";
 
 const { MoleculerClientError } = Errors;
 
@@ -39,15 +39,6 @@ export const notCancelled = () =>
 export const noCustomer = () =>
   new MoleculerClientError("You have no billing account yet", 404, "CUSTOMER_NOT_FOUND");
 
-/** Only on embedded defaults (cluster mode refuses to start without Stripe): one process, so its words reach the client. */
-export const paymentsNotConfigured = () =>
-  new ContractError(
-    "ServiceUnavailableError",
-    "Payments are not configured on this installation (STRIPE_SECRET_KEY)",
-    503,
-    "PAYMENTS_NOT_CONFIGURED",
-  );
-
 /** security.md line 27: a delivery whose signature does not verify changes nothing. */
 export const badSignature = () =>
   new MoleculerClientError("Webhook signature verification failed", 400, "INVALID_SIGNATURE");
@@ -62,3 +53,8 @@ export const nothingToRefund = (id: string) =>
 
 export const couponTaken = (code: string) =>
   new MoleculerClientError("A coupon with this code exists", 409, "COUPON_EXISTS", { code });
+
+export const localSessionNotFound = (id: string) =>
+  new MoleculerClientError("Checkout session not found", 404, "CHECKOUT_SESSION_NOT_FOUND", {
+    id,
+  });

@@ -83,6 +83,28 @@ function eventOf(event: Stripe.Event): ProviderEvent {
   }
 }
 
+/**
+ * Verifies a webhook delivery with the library (signature over the raw body, five-minute
+ * tolerance) and reduces its event to what billing applies.
+ */
+export function stripeEvents(
+  webhookSecret: string,
+): (payload: string, signature: string | undefined) => ProviderEvent {
+  const webhooks = Stripe.webhooks;
+  return (payload, signature) => {
+    if (!signature) throw new InvalidSignature("no Stripe-Signature header");
+    try {
+      return eventOf(
+        webhooks.constructEvent(payload, signature, webhookSecret, SIGNATURE_TOLERANCE_SECONDS),
+      );
+    } catch (err) {
+      if (err instanceof Stripe.errors.StripeSignatureVerificationError)
+        throw new InvalidSignature(err.message);
+      throw err;
+    }
+  };
+}
+
 /** STRIPE_API_URL points the library at a double (tests); unset, it talks to api.stripe.com. */
 function connectionOf(apiUrl: string | undefined): Stripe.StripeConfig {
   if (!apiUrl) return {};
@@ -205,22 +227,6 @@ export function stripeProvider(cfg: StripeConfig): PaymentProvider {
       }
     },
 
-    verifyEvent(payload, signature) {
-      if (!signature) throw new InvalidSignature("no Stripe-Signature header");
-      try {
-        return eventOf(
-          stripe.webhooks.constructEvent(
-            payload,
-            signature,
-            cfg.webhookSecret,
-            SIGNATURE_TOLERANCE_SECONDS,
-          ),
-        );
-      } catch (err) {
-        if (err instanceof Stripe.errors.StripeSignatureVerificationError)
-          throw new InvalidSignature(err.message);
-        throw err;
-      }
-    },
+    verifyEvent: stripeEvents(cfg.webhookSecret),
   };
 }

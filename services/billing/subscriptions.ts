@@ -7,8 +7,8 @@ import {
   type SubscriptionView,
 } from "../../models/billing.model";
 import type { BillingDeps, Caller } from "./deps";
-import { noSubscription, notCancelled, paymentsNotConfigured } from "./errors";
-import type { PaymentProvider, ProviderSubscription } from "./provider";
+import { noSubscription, notCancelled } from "./errors";
+import type { ProviderSubscription } from "./provider";
 import { saveCustomer, nextSequence, userOfCustomer } from "./store/customers";
 import { isErased } from "./store/erasure";
 import { invoicesOf, toInvoiceView } from "./store/invoices";
@@ -40,11 +40,6 @@ export function statusOf(providerStatus: string): SubscriptionStatus {
     default:
       return "none";
   }
-}
-
-export function requireProvider(deps: BillingDeps): PaymentProvider {
-  if (!deps.provider) throw paymentsNotConfigured();
-  return deps.provider;
 }
 
 /** Premium while trialing or active, and through the grace period once a payment is overdue. */
@@ -153,7 +148,7 @@ export async function setCancelAtPeriodEnd(
   cancel: boolean,
   ctx: Caller,
 ): Promise<SubscriptionView> {
-  const provider = requireProvider(deps);
+  const { provider } = deps;
   const current = await currentSubscriptionOf(deps.db, userId);
   if (!current || !RUNNING.includes(current.status)) throw noSubscription();
   if (!cancel && !current.cancel_at_period_end) throw notCancelled();
