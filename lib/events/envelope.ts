@@ -7,7 +7,7 @@ import {
 } from "../../models/events.model";
 
 /** The envelope version this code writes (shared/design/events.md). */
-export const ENVELOPE_VERSION = 1;
+const ENVELOPE_VERSION = 1;
 
 export interface EnvelopeSource {
   /** Name of the producing service. */
@@ -31,10 +31,6 @@ export function createEnvelope<T extends DomainEventType>(
   };
   if (source.requestId) envelope.requestId = source.requestId;
   return envelope;
-}
-
-export function isDomainEventType(type: unknown): type is DomainEventType {
-  return typeof type === "string" && (DOMAIN_EVENT_TYPES as readonly string[]).includes(type);
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -15,7 +15,7 @@ import type { EventEnvelope } from "../../models/events.model";
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
-export function quoteSchema(schema: string): string {
+function quoteSchema(schema: string): string {
   if (!IDENTIFIER.test(schema)) throw new Error(`Invalid schema name "${schema}"`);
   return `"${schema}"`;
 }

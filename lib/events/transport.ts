@@ -32,14 +32,14 @@ export function retryDelays(policy: RetryPolicy): number[] {
   return [...delays];
 }
 
-export interface DeliveryObserver {
+interface DeliveryObserver {
   handled?(envelope: EventEnvelope): void;
   retried?(envelope: EventEnvelope, attempt: number, error: Error): void;
   deadLettered?(envelope: EventEnvelope | undefined, attempts: number, error: Error): void;
 }
 
 /** What the consumer's database knows of an event the broker delivers again. */
-export interface RedeliveryRecord {
+interface RedeliveryRecord {
   /** Already handled: the delivery is acked without running anything. */
   applied: boolean;
   /** Redelivered deliveries of it whose handling started (this one included). */
@@ -76,7 +76,7 @@ export interface ConsumerGroupSpec extends GroupTopology, DeliveryObserver {
   deadLetters?: DeadLetterStore;
 }
 
-export interface DeadLetter {
+interface DeadLetter {
   envelope: EventEnvelope;
   attempts: number;
   error: string;
