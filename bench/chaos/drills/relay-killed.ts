@@ -1,3 +1,4 @@
+import { Client } from "pg";
 import { check, type Drill } from "../drill";
 import { labChecks, startEventsLab } from "../events-lab";
 import { startRelay, type RelayProcess } from "../relay-process";
@@ -44,30 +45,46 @@ export const relayKilledDrill: Drill = {
       for (const threshold of KILL_AFTER) {
         if (!(await waitFor(async () => (await applied()) >= threshold, 180_000, 100)))
           throw new Error(`fewer than ${threshold} events applied within 180 s`);
-        // Poll until rows are applied by the consumer but not yet marked sent by the relay:
-        // published and routed (so confirmed or about to be), the mark still to come. The mark
-        // may land between the poll and the kill: such a kill missed the window and is tried
-        // again (at most 10 times per threshold).
+        // Hold the window open: a SHARE lock on the relay's outbox lets the relay publish and
+        // the consumer apply, but blocks the UPDATE that marks rows sent. Once rows are applied
+        // but unsent, the relay is killed; its blocked statements are then ended in the server
+        // (a backend does not notice a dead client while it waits on a lock, and would otherwise
+        // mark the rows after the kill). A lock taken while no batch was in flight catches
+        // nothing: it is let go and taken again (at most 10 times per threshold).
         let caught = 0;
         for (let attempt = 0; caught === 0 && attempt < 10; attempt++) {
-          let tries = 0;
-          let seen = false;
-          const deadline = Date.now() + 60_000;
-          while (!seen && Date.now() < deadline) {
-            tries++;
-            seen = (await inWindow()) > 0;
+          const lock = new Client({ connectionString: cluster.databaseUrl });
+          await lock.connect();
+          try {
+            await lock.query("BEGIN");
+            await lock.query(`LOCK TABLE "${schema}".outbox IN SHARE MODE`);
+            let tries = 0;
+            const seen = await waitFor(
+              async () => {
+                tries++;
+                return (await inWindow()) > 0;
+              },
+              5_000,
+              50,
+            );
+            polls.push(tries);
+            if (!seen) continue;
+            relay.child.kill("SIGKILL");
+            kills++;
+            await new Promise(resolve => relay?.child.once("exit", resolve));
+            await lock.query(
+              `SELECT pg_terminate_backend(pid) FROM pg_locks
+                WHERE NOT granted AND relation = '"${schema}".outbox'::regclass`,
+            );
+            caught = await inWindow();
+          } finally {
+            await lock.query("ROLLBACK").catch(() => undefined);
+            await lock.end();
           }
-          relay.child.kill("SIGKILL");
-          kills++;
-          await new Promise(resolve => relay?.child.once("exit", resolve));
           relay.stop();
           peakRssMb = Math.max(peakRssMb, relay.peakRssMb);
-          caught = await inWindow();
           hits.push(caught);
-          polls.push(tries);
-          log(
-            `relay killed after ${threshold}+ applied: ${caught} rows applied but unsent (poll ${tries})`,
-          );
+          log(`relay killed after ${threshold}+ applied: ${caught} rows applied but unsent`);
           // The new relay commits what the killed one had not committed yet.
           emitted.push(...relay.committed);
           relay = await startRelay({ ...env, RELAY_EMIT: String(EVENTS - emitted.length) });
@@ -112,7 +129,7 @@ export const relayKilledDrill: Drill = {
           check("rows applied but unsent at each kill", hits.join(", ")),
         ],
         notes: [
-          `A producer node in its own process commits ${EVENTS} events and relays them; the harness's consumer node applies them. After ${KILL_AFTER.join(", ")} effects the harness polls PostgreSQL for outbox rows that the consumer has already applied but the relay has not marked sent (published, routed, confirmed or about to be) and sends SIGKILL the moment it sees one; it counts them again once the process is gone (0 means the mark landed between the poll and the kill: a miss, tried again), then starts a new relay process, which commits the events the killed one had not committed yet and publishes the caught rows again.`,
+          `A producer node in its own process commits ${EVENTS} events and relays them; the harness's consumer node applies them. After ${KILL_AFTER.join(", ")} effects the harness takes a SHARE lock on the relay's outbox (publishing and consuming go on; the UPDATE that marks rows sent waits), polls for rows the consumer has applied but the relay has not marked sent, and sends SIGKILL the moment it sees one; it ends the dead relay's waiting statements in the server, counts the caught rows, lets the lock go and starts a new relay process, which commits the events the killed one had not committed yet and publishes the caught rows again.`,
           "committed = ids the relay processes reported after each commit (a batch committed in the instant before a kill is not counted); published = committed, each at least once (the killed relays' counters die with them); duplicates delivered are the republished rows the consumer skipped as already handled. Producer RSS is the relay process's own (/proc VmRSS).",
         ],
         details: { figures, hits, polls },
