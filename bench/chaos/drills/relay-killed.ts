@@ -22,16 +22,19 @@ export const relayKilledDrill: Drill = {
     };
     let relay: RelayProcess | undefined;
     let peakRssMb = 0;
+    // Rows an earlier kill caught stay unsent until their lease runs out: each kill counts only
+    // the rows it caught itself.
+    const caughtBefore = new Set<string>();
     const inWindow = async () =>
-      Number(
-        (
-          await cluster.sql<{ n: string }>(
-            `SELECT count(*) AS n FROM "${schema}".outbox o
-              WHERE o.sent_at IS NULL
-                AND EXISTS (SELECT 1 FROM "${lab.group}".effects e WHERE e.event_id = o.id)`,
-          )
-        )[0].n,
-      );
+      (
+        await cluster.sql<{ id: string }>(
+          `SELECT o.id FROM "${schema}".outbox o
+            WHERE o.sent_at IS NULL
+              AND EXISTS (SELECT 1 FROM "${lab.group}".effects e WHERE e.event_id = o.id)`,
+        )
+      )
+        .map(row => row.id)
+        .filter(id => !caughtBefore.has(id));
     const applied = async () =>
       Number(
         (await cluster.sql<{ n: string }>(`SELECT count(*) AS n FROM "${lab.group}".effects`))[0].n,
@@ -62,7 +65,7 @@ export const relayKilledDrill: Drill = {
             const seen = await waitFor(
               async () => {
                 tries++;
-                return (await inWindow()) > 0;
+                return (await inWindow()).length > 0;
               },
               5_000,
               50,
@@ -72,11 +75,18 @@ export const relayKilledDrill: Drill = {
             relay.child.kill("SIGKILL");
             kills++;
             await new Promise(resolve => relay?.child.once("exit", resolve));
-            await lock.query(
-              `SELECT pg_terminate_backend(pid) FROM pg_locks
-                WHERE NOT granted AND relation = '"${schema}".outbox'::regclass`,
-            );
-            caught = await inWindow();
+            // Twice: a statement the dead relay had sent but its backend had not read yet
+            // reaches the lock queue a moment later.
+            for (const pause of [0, 500]) {
+              await sleep(pause);
+              await lock.query(
+                `SELECT pg_terminate_backend(pid) FROM pg_locks
+                  WHERE NOT granted AND relation = '"${schema}".outbox'::regclass`,
+              );
+            }
+            const rows = await inWindow();
+            for (const id of rows) caughtBefore.add(id);
+            caught = rows.length;
           } finally {
             await lock.query("ROLLBACK").catch(() => undefined);
             await lock.end();
@@ -115,6 +125,10 @@ export const relayKilledDrill: Drill = {
       relay.child.kill("SIGKILL");
       relay.stop();
       peakRssMb = Math.max(peakRssMb, relay.peakRssMb);
+      const [{ republished }] = await cluster.sql<{ republished: string }>(
+        `SELECT count(*) AS republished FROM "${schema}".outbox WHERE attempts > 1`,
+      );
+      log(`outbox rows claimed more than once: ${republished}`);
       const figures = { ...f, unsent: Number(unsent), published: emitted.length };
       return {
         checks: [
@@ -129,7 +143,7 @@ export const relayKilledDrill: Drill = {
           check("rows applied but unsent at each kill", hits.join(", ")),
         ],
         notes: [
-          `A producer node in its own process commits ${EVENTS} events and relays them; the harness's consumer node applies them. After ${KILL_AFTER.join(", ")} effects the harness takes a SHARE lock on the relay's outbox (publishing and consuming go on; the UPDATE that marks rows sent waits), polls for rows the consumer has applied but the relay has not marked sent, and sends SIGKILL the moment it sees one; it ends the dead relay's waiting statements in the server, counts the caught rows, lets the lock go and starts a new relay process, which commits the events the killed one had not committed yet and publishes the caught rows again.`,
+          `A producer node in its own process commits ${EVENTS} events and relays them; the harness's consumer node applies them. After ${KILL_AFTER.join(", ")} effects the harness takes a SHARE lock on the relay's outbox (publishing and consuming go on; the UPDATE that marks rows sent waits), polls for rows the consumer has applied but the relay has not marked sent, and sends SIGKILL the moment it sees one; it ends the dead relay's waiting statements in the server (twice, 500 ms apart), counts the caught rows, lets the lock go and starts a new relay process, which commits the events the killed one had not committed yet and publishes the caught rows again.`,
           "committed = ids the relay processes reported after each commit (a batch committed in the instant before a kill is not counted); published = committed, each at least once (the killed relays' counters die with them); duplicates delivered are the republished rows the consumer skipped as already handled. Producer RSS is the relay process's own (/proc VmRSS).",
         ],
         details: { figures, hits, polls },
