@@ -1,10 +1,5 @@
 import { v7 as uuidv7 } from "uuid";
-import {
-  DOMAIN_EVENT_TYPES,
-  type DomainEventType,
-  type DomainEvents,
-  type EventEnvelope,
-} from "../../models/events.model";
+import type { DomainEventType, DomainEvents, EventEnvelope } from "../../models/events.model";
 
 /** The envelope version this code writes (shared/design/events.md). */
 const ENVELOPE_VERSION = 1;
