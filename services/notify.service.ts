@@ -1,5 +1,5 @@
 import type { Context, ServiceSchema } from "moleculer";
-import { DataTypes, type Transaction } from "sequelize";
+import type { Transaction } from "sequelize";
 import { actorOf } from "../lib/auth/guard";
 import { configOf } from "../lib/config";
 import { idParam, pageOf, pageParams } from "../lib/params";
@@ -121,19 +121,7 @@ const NotifyService: NotifySchema = {
     DbMixin({
       schema: "notify",
       migrations: notifyMigrations,
-      // moleculer-db wants a main entity; the migrations own every table, all queries are in NotifyStore.
-      entity: {
-        name: "email",
-        define: {
-          id: { type: DataTypes.UUID, primaryKey: true },
-          template: { type: DataTypes.TEXT },
-          status: { type: DataTypes.TEXT },
-          to_address: { type: DataTypes.TEXT },
-        },
-        options: { tableName: "emails", timestamps: false },
-      },
       sync: false,
-      crudActions: false,
     }),
     DurableEvents(),
   ],

@@ -1,6 +1,5 @@
 import type { Context, ServiceSchema } from "moleculer";
 import type { Transaction } from "sequelize";
-import { DataTypes } from "sequelize";
 import { PublishedReadCache } from "../lib/published-read-cache";
 import { DbMixin } from "../mixins/db.mixin";
 import {
@@ -71,20 +70,7 @@ const ProgressService: ProgressSchema = {
     DbMixin({
       schema: store.SCHEMA,
       migrations: progressMigrations,
-      // The tables belong to the migrations; the entity only satisfies moleculer-db.
-      entity: {
-        name: "enrollment",
-        define: {
-          id: { type: DataTypes.TEXT, primaryKey: true },
-          user_id: DataTypes.TEXT,
-          course_id: DataTypes.TEXT,
-          enrolled_at: DataTypes.DATE,
-          completed_at: DataTypes.DATE,
-        },
-        options: { tableName: "enrollments", timestamps: false },
-      },
       sync: false,
-      crudActions: false,
     }),
     DurableEvents(),
   ],

@@ -1,5 +1,6 @@
-import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { Context, ServiceSchema } from "moleculer";
 import type Redis from "ioredis";
+import type { Sequelize } from "sequelize";
 import {
   REVOCATION_EVENT,
   revocationStoreOf,
@@ -22,6 +23,7 @@ import {
   rolesParam,
   userAttributes,
   type UserEntity,
+  type UserModel,
 } from "../models/user.model";
 import * as accounts from "./users/accounts";
 import * as credentials from "./users/credentials";
@@ -51,9 +53,18 @@ interface UsersVars {
   pending: Set<Promise<void>>;
 }
 
-type UsersThis = DbServiceThis<SessionModels, ServiceSettingSchema, UserEntity> &
-  DurableEventsMethods &
-  UsersVars;
+type UsersModels = SessionModels & { User: UserModel };
+
+function defineUsersModels(sequelize: Sequelize, schema: string): UsersModels {
+  const User = sequelize.define<UserEntity>("User", userAttributes, {
+    tableName: "users",
+    timestamps: false,
+    schema,
+  });
+  return { User, ...defineSessionModels(sequelize, schema) };
+}
+
+type UsersThis = DbServiceThis<UsersModels> & DurableEventsMethods & UsersVars;
 type Ctx<P = Record<string, never>> = Context<P, RequestMeta>;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -71,15 +82,8 @@ const UsersService: ServiceSchema<
     DbMixin({
       schema: "users",
       migrations: usersMigrations,
-      entity: {
-        name: "User",
-        define: userAttributes,
-        options: { tableName: "users", timestamps: false },
-      },
-      models: defineSessionModels,
+      models: defineUsersModels,
       sync: false,
-      // moleculer-db's generic CRUD would hand out password hashes; the actions below are the API.
-      crudActions: false,
     }),
     DurableEvents(),
   ],
@@ -341,13 +345,12 @@ const UsersService: ServiceSchema<
     const revocations = revocationStoreOf(this.broker, this.redis, cfg.redisPrefix);
     this.deps = {
       cfg,
-      User: this.model,
+      User: this.models.User,
       models: this.models,
       withTransaction: fn => this.withTransaction(fn),
       emitDurable: (type, data, opts) => this.emitDurable(type, data, opts),
       // The flows pass the action's own context along: broadcasting with it keeps the request id.
-      userChanged: (userId, ctx) =>
-        this.entityChanged("updated", { id: userId }, ctx as Context | undefined),
+      userChanged: (userId, ctx) => this.clearCache(ctx as Context | undefined),
       revoke: async (entries, ctx) => {
         if (entries.length === 0) return;
         // The store is for gateways that start later; the broadcast reaches those running now,

@@ -5,7 +5,7 @@ import {
   type ServiceSchema,
   type ServiceSettingSchema,
 } from "moleculer";
-import { DataTypes, QueryTypes } from "sequelize";
+import { QueryTypes } from "sequelize";
 import Redis from "ioredis";
 import { DbMixin, type DbServiceThis } from "../../mixins/db.mixin";
 import { DurableEvents, type DurableEventsMethods } from "../../mixins/durable-events.mixin";
@@ -192,14 +192,7 @@ const UsersStandIn: ServiceSchema<
   UsersThis
 > = {
   name: "users",
-  mixins: [
-    DbMixin({
-      schema: "users_standin",
-      entity: { name: "nothing", define: { id: { type: DataTypes.TEXT, primaryKey: true } } },
-      crudActions: false,
-    }),
-    DurableEvents(),
-  ],
+  mixins: [DbMixin({ schema: "users_standin" }), DurableEvents()],
   actions: {
     jwks: {
       handler: () => ({ keys: signingKey ? [signingKey.jwk] : [] }),
