@@ -551,7 +551,7 @@ interface Link {
 }
 
 export class AmqpTransport implements EventTransport {
-  readonly kind = "amqp" as const;
+  readonly publishSettles = "confirm" as const;
   readonly logger: Logger;
   readonly confirmTimeoutMs: number;
   private readonly exchange: string;

@@ -248,7 +248,7 @@ function memoryBus(namespace: string): MemoryBus {
 }
 
 export class MemoryTransport implements EventTransport {
-  readonly kind = "memory" as const;
+  readonly publishSettles = "handled" as const;
   private closed = false;
   private readonly bus: MemoryBus;
 

@@ -107,7 +107,13 @@ export interface Subscription {
 }
 
 export interface EventTransport {
-  readonly kind: "amqp" | "memory";
+  /**
+   * When a publish settles: `confirm` — once the broker has the event (a publisher confirm, at
+   * most a confirm timeout away), so the relay publishes whole batches without waiting on them
+   * and keeps their leases that long; `handled` — once a consumer has handled it (the
+   * in-process bus), so the relay tracks each row alone and passes its rows over meanwhile.
+   */
+  readonly publishSettles: "confirm" | "handled";
   /** Whether a publish can succeed now (the relay waits while it cannot). */
   readonly connected: boolean;
   /** Resolves once the event is safely with the broker (AMQP: publisher confirm). */
