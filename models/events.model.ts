@@ -69,6 +69,8 @@ export interface DomainEvents {
     userId: string;
     courseId: string;
     completedAt: string;
+    /** The certificate issued with the completion (its verification page). Absent in events older than the field. */
+    certificateId?: string;
   };
   "progress.achievement.unlocked": {
     /** The learner's progress-event counter at this event (events.md: order per aggregate). Absent in events older than the field. */

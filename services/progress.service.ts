@@ -48,6 +48,29 @@ import { repeatRounds, runReminderJob, type ReminderRun } from "./progress/remin
 import { dueReviews, reviewCard } from "./progress/reviews";
 import * as store from "./progress/store";
 import { idParam } from "../lib/params";
+import { actorOf } from "../lib/auth/guard";
+import { configOf } from "../lib/config";
+import {
+  revokeParams,
+  type CertificateSummary,
+  type CertificateVerification,
+  type CredentialToSign,
+} from "../models/certificate.model";
+import type { RequestMeta } from "../models/auth.model";
+import * as certificates from "./progress/certificates";
+
+/** VC-JOSE-COSE's media type of a credential secured as a JWT. */
+const CREDENTIAL_MEDIA_TYPE = "application/vc+jwt";
+
+/** A non-JSON answer: its media type, and a revocation seen at once by anyone who asks again. */
+function answerAs(
+  ctx: { meta: RequestMeta },
+  type: string,
+  headers: Record<string, string> = {},
+): void {
+  ctx.meta.$responseType = type;
+  ctx.meta.$responseHeaders = { "Cache-Control": "no-cache", ...headers };
+}
 
 /**
  * progress: every learner's learning state — enrollments, graded attempts, XP, streaks,
@@ -196,6 +219,59 @@ const ProgressService: ProgressSchema = {
       },
     },
 
+    myCertificates: {
+      auth: true,
+      params: { $$strict: "remove" },
+      handler(ctx: Ctx): Promise<CertificateSummary[]> {
+        return certificates.myCertificates(this.certificates, actorOf(ctx).id);
+      },
+    },
+
+    /** Public: the verification page's data; ids are random UUIDs (security.md 31). */
+    certificate: {
+      params: idParam,
+      handler(ctx: Ctx<{ id: string }>): Promise<CertificateVerification> {
+        return certificates.verifyCertificate(this.certificates, ctx.params.id);
+      },
+    },
+
+    certificatePdf: {
+      params: idParam,
+      async handler(ctx: Ctx<{ id: string }>): Promise<Buffer> {
+        const pdf = await certificates.printCertificate(this.certificates, ctx.params.id);
+        answerAs(ctx, "application/pdf", {
+          "Content-Disposition": `inline; filename="certificate-${ctx.params.id}.pdf"`,
+        });
+        return pdf;
+      },
+    },
+
+    certificateCredential: {
+      params: idParam,
+      async handler(ctx: Ctx<{ id: string }>): Promise<string> {
+        const jws = await certificates.signedCredential(this.certificates, ctx.params.id, ctx);
+        answerAs(ctx, CREDENTIAL_MEDIA_TYPE);
+        return jws;
+      },
+    },
+
+    revocationList: {
+      params: { $$strict: true },
+      async handler(ctx: Ctx): Promise<string> {
+        const jws = await certificates.signedRevocationList(this.certificates, ctx);
+        answerAs(ctx, CREDENTIAL_MEDIA_TYPE);
+        return jws;
+      },
+    },
+
+    revokeCertificate: {
+      roles: ["admin"],
+      params: revokeParams,
+      handler(ctx: Ctx<{ id: string; reason: string }>): Promise<CertificateVerification> {
+        return certificates.revokeCertificate(this.certificates, ctx.params);
+      },
+    },
+
     /** Operators (REPL) and tests run a reminder round now; the timer does it every few minutes. */
     runStreakReminders: {
       internal: true,
@@ -312,6 +388,14 @@ const ProgressService: ProgressSchema = {
   },
 
   async started() {
+    this.certificates = {
+      db: this,
+      withTransaction: fn => this.withTransaction(fn),
+      now: () => this.now(),
+      publicUrl: configOf(this.broker).publicUrl,
+      sign: (credential, caller) =>
+        caller.call<string, CredentialToSign>("users.signCredential", { credential }),
+    };
     openLeaderboards(this);
     this.stopReminders = repeatRounds(this.settings.reminderIntervalMs, () => {
       this.runStreakReminders().catch((err: Error) =>

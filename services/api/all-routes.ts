@@ -1,4 +1,5 @@
 import type { RouteSpec } from "./route-table";
+import { certificatesRoutes } from "./routes/certificates.routes";
 import { contentRoutes } from "./routes/content.routes";
 import { identityRoutes } from "./routes/identity.routes";
 import { learningRoutes } from "./routes/learning.routes";
@@ -22,6 +23,7 @@ export function publicRoutes(): RouteSpec[] {
     ...identityRoutes,
     ...contentRoutes,
     ...learningRoutes,
+    ...certificatesRoutes,
     ...notificationsRoutes,
     ...aggregationRoutes,
   ];

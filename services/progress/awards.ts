@@ -1,3 +1,4 @@
+import crypto from "node:crypto";
 import type { Transaction } from "sequelize";
 import type { DomainEvents, DomainEventType } from "../../models/events.model";
 import { achievementName, earnedAchievements } from "./achievements";
@@ -153,9 +154,20 @@ export async function recordLessonCompletion(
     const counts = (await store.completionCounts(db, c.userId, [c.courseId], t)).get(c.courseId);
     if (counts && counts.total > 0 && counts.completed >= counts.total) {
       if (await store.completeEnrollment(db, c.userId, c.courseId, c.now, t)) {
+        // Issued in the completing transaction: the course completes once, and its certificate with it.
+        const certificate = await store.issueCertificate(
+          db,
+          { id: crypto.randomUUID(), userId: c.userId, courseId: c.courseId, at: c.now },
+          t,
+        );
         await deps.emit(
           "progress.course.completed",
-          { userId: c.userId, courseId: c.courseId, completedAt: c.now.toISOString() },
+          {
+            userId: c.userId,
+            courseId: c.courseId,
+            completedAt: c.now.toISOString(),
+            certificateId: certificate.id,
+          },
           t,
         );
       }

@@ -4,6 +4,7 @@ import type { DbServiceThis } from "../../mixins/db.mixin";
 import type { DurableEventsMethods } from "../../mixins/durable-events.mixin";
 import type { RequestMeta } from "../../models/auth.model";
 import type { EmitDurable } from "./awards";
+import type { CertificateDeps } from "./certificates";
 import type { Clock } from "./clock";
 import type { Leaderboard } from "./leaderboard";
 import type { ReminderRun } from "./reminders";
@@ -24,6 +25,8 @@ export interface ProgressVars {
   /** The PostgreSQL answer when Redis fails (the same object as `leaderboard` without Redis). */
   sqlLeaderboard: Leaderboard;
   stopReminders?: () => void;
+  /** What the certificate use cases need (services/progress/certificates.ts), built once. */
+  certificates: CertificateDeps;
   /**
    * This node's copy of content's answers for published lessons (grading views): asked on
    * every attempt, changed only by a publish, cleared on content's `cache.clean.content`.

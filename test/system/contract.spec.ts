@@ -66,6 +66,7 @@ const f = {} as {
   mfaSecret: string;
   card: { lessonId: string; cardId: string };
   newPassword: string;
+  certificateId: string;
 };
 
 const ip = () => `203.0.113.${crypto.randomInt(1, 254)}`;
@@ -549,6 +550,70 @@ const CASES: Case[] = [
     body: () => ({ ...f.card, rating: "easy" }),
   },
   { key: "GET /me/activity", who: "user", status: 200, token: learner },
+  {
+    key: "GET /me/certificates",
+    who: "user",
+    status: 200,
+    token: learner,
+    // The learner's last lesson (the flashcards) completes the course: its certificate is issued.
+    body: async () => {
+      const course = await f.learner.api.get(`/courses/${f.courseId}`);
+      const deck = course.body.lessons.find((l: Json) => l.kind === "flashcards");
+      expectStatus(
+        await f.learner.api.post(`/lessons/${deck.id}/complete`, undefined, { token: learner() }),
+        201,
+      );
+      return undefined;
+    },
+    check: a => {
+      expect(a.body).toEqual([
+        expect.objectContaining({ courseId: f.courseId, courseTitle: "At the café", level: "A2" }),
+      ]);
+      f.certificateId = a.body[0].id;
+    },
+  },
+  {
+    key: "GET /certificates/:id",
+    who: "public",
+    status: 200,
+    params: () => ({ id: f.certificateId }),
+    check: a =>
+      expect(a.body).toMatchObject({ learnerName: "User learner", level: "A2", status: "valid" }),
+  },
+  {
+    key: "GET /certificates/:id/pdf",
+    who: "public",
+    status: 200,
+    params: () => ({ id: f.certificateId }),
+    check: a => {
+      expect(a.headers.get("content-type")).toMatch(/^application\/pdf/);
+      expect(a.text.startsWith("%PDF-")).toBe(true);
+    },
+  },
+  {
+    key: "GET /certificates/:id/credential",
+    who: "public",
+    status: 200,
+    params: () => ({ id: f.certificateId }),
+    check: a => {
+      expect(a.headers.get("content-type")).toMatch(/^application\/vc\+jwt/);
+      expect(a.text).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+    },
+  },
+  {
+    key: "GET /credentials/status/revocation",
+    who: "public",
+    status: 200,
+    check: a => expect(a.headers.get("content-type")).toMatch(/^application\/vc\+jwt/),
+  },
+  {
+    key: "POST /certificates/:id/revoke",
+    who: "admin",
+    status: 200,
+    params: () => ({ id: f.certificateId }),
+    body: () => ({ reason: "Contract check" }),
+    check: a => expect(a.body).toMatchObject({ id: f.certificateId, status: "revoked" }),
+  },
   { key: "GET /me/notifications", who: "user", status: 200, token: reader, list: true },
   {
     key: "POST /me/notifications/:id/read",

@@ -3,6 +3,7 @@
 export * from "./activity";
 export * from "./attempts";
 export * from "./cards";
+export * from "./certificates";
 export * from "./courses";
 export * from "./idempotency";
 export * from "./leaderboard";
