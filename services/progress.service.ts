@@ -58,6 +58,9 @@ import {
 } from "../models/certificate.model";
 import type { RequestMeta } from "../models/auth.model";
 import * as certificates from "./progress/certificates";
+import * as analytics from "./progress/analytics";
+import type { CourseAnalytics } from "../models/analytics.model";
+import type { PublishedCourse } from "../models/course.model";
 
 /** VC-JOSE-COSE's media type of a credential secured as a JWT. */
 const CREDENTIAL_MEDIA_TYPE = "application/vc+jwt";
@@ -272,6 +275,14 @@ const ProgressService: ProgressSchema = {
       },
     },
 
+    courseAnalytics: {
+      roles: ["author"],
+      params: idParam,
+      handler(ctx: Ctx<{ id: string }>): Promise<CourseAnalytics> {
+        return analytics.courseAnalytics(this.analytics, ctx.params.id, actorOf(ctx), ctx);
+      },
+    },
+
     /** Operators (REPL) and tests run a reminder round now; the timer does it every few minutes. */
     runStreakReminders: {
       internal: true,
@@ -395,6 +406,12 @@ const ProgressService: ProgressSchema = {
       publicUrl: configOf(this.broker).publicUrl,
       sign: (credential, caller) =>
         caller.call<string, CredentialToSign>("users.signCredential", { credential }),
+    };
+    this.analytics = {
+      db: this,
+      now: () => this.now(),
+      publishedCourse: (id, caller) =>
+        caller.call<PublishedCourse | null, { id: string }>("content.publishedCourse", { id }),
     };
     openLeaderboards(this);
     this.stopReminders = repeatRounds(this.settings.reminderIntervalMs, () => {

@@ -1,4 +1,5 @@
 import type { RouteSpec } from "./route-table";
+import { analyticsRoutes } from "./routes/analytics.routes";
 import { certificatesRoutes } from "./routes/certificates.routes";
 import { contentRoutes } from "./routes/content.routes";
 import { identityRoutes } from "./routes/identity.routes";
@@ -24,6 +25,7 @@ export function publicRoutes(): RouteSpec[] {
     ...contentRoutes,
     ...learningRoutes,
     ...certificatesRoutes,
+    ...analyticsRoutes,
     ...notificationsRoutes,
     ...aggregationRoutes,
   ];

@@ -4,18 +4,10 @@ import path from "node:path";
 import zlib from "node:zlib";
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type JWTPayload } from "jose";
 import type { Browser } from "playwright-core";
-import { startTestNode, type TestNode } from "../support/cluster";
-import {
-  clusterEnv,
-  createTestDatabase,
-  tempDataDir,
-  uniqueName,
-  type TestDatabase,
-} from "../support/isolation";
 import { launchRenderer, renderFirstPage } from "../support/pdf-render";
-import { requireServers } from "../support/servers";
 import { http } from "./api-kit";
-import { PASSWORD, newEmail, sql, waitFor } from "./users.support";
+import { startLearningCluster, type Json, type LearningCluster } from "./learning-kit";
+import { sql, waitFor } from "./users.support";
 
 /**
  * Certificates on a real two-node cluster (gateway, users and content on one node; progress and
@@ -25,45 +17,17 @@ import { PASSWORD, newEmail, sql, waitFor } from "./users.support";
  */
 
 const PUBLIC_URL = "https://learn.example.test";
-const admin = { email: "cert-admin@example.test", password: "admin passphrase 42" };
 
-let db: TestDatabase;
-let edge: TestNode;
-let work: TestNode;
+let c: LearningCluster;
 let apiUrl: string;
 let adminToken: string;
 let courseId: string;
 let lessonIds: string[];
-const dataDir = tempDataDir("lm-certs");
 
-type Json = Record<string, unknown>;
-
-async function call(
-  method: string,
-  route: string,
-  opts: { token?: string; json?: unknown } = {},
-): Promise<{ status: number; body: Json; headers: Headers; text: string }> {
-  const res = await http(`${apiUrl}${route}`, { method, ...opts });
-  return { ...res, body: (res.body ?? {}) as Json };
-}
-
-async function expectOk(
-  method: string,
-  route: string,
-  status: number,
-  opts: { token?: string; json?: unknown } = {},
-): Promise<Json> {
-  const res = await call(method, route, opts);
-  if (res.status !== status) throw new Error(`${method} ${route}: ${res.status} ${res.text}`);
-  return res.body;
-}
-
-async function newLearner(name: string): Promise<{ id: string; token: string }> {
-  const body = await expectOk("POST", "/auth/register", 201, {
-    json: { email: newEmail("cert"), password: PASSWORD, name },
-  });
-  return { id: (body.user as Json).id as string, token: body.accessToken as string };
-}
+const call: LearningCluster["call"] = (...args) => c.call(...args);
+const expectOk: LearningCluster["ok"] = (...args) => c.ok(...args);
+const newLearner = (name: string) => c.register(name);
+const dbUrl = () => c.db.url;
 
 async function completeCourse(token: string): Promise<void> {
   await expectOk("POST", `/courses/${courseId}/enroll`, 201, { token });
@@ -115,23 +79,9 @@ async function revocationBit(index: number): Promise<number> {
 }
 
 beforeAll(async () => {
-  await requireServers("postgres", "redis", "rabbitmq", "nats");
-  db = await createTestDatabase("lm_certs");
-  const namespace = uniqueName("certs");
-  const env = {
-    ...clusterEnv(namespace, db.url),
-    PUBLIC_URL,
-    DATA_DIR: dataDir,
-    RATE_LIMIT_RPM: "100000",
-    ADMIN_EMAIL: admin.email,
-    ADMIN_PASSWORD: admin.password,
-  };
-  edge = await startTestNode(["api", "users", "content"], { ...env, NODE_ID: `${namespace}-edge` });
-  work = await startTestNode(["progress", "notify"], { ...env, NODE_ID: `${namespace}-work` });
-  apiUrl = edge.apiUrl as string;
-  await edge.broker.waitForServices(["progress", "notify"], 20_000);
-
-  adminToken = (await expectOk("POST", "/auth/login", 200, { json: admin })).accessToken as string;
+  c = await startLearningCluster("certs", PUBLIC_URL);
+  apiUrl = c.apiUrl;
+  adminToken = c.adminToken;
   const as = { token: adminToken };
   courseId = (
     await expectOk("POST", "/courses", 201, {
@@ -157,10 +107,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await work?.stop();
-  await edge?.stop();
-  await db?.drop();
-  fs.rmSync(dataDir, { recursive: true, force: true });
+  await c?.stop();
 });
 
 describe("certificates", () => {
@@ -196,12 +143,12 @@ describe("certificates", () => {
     ]);
     certificateId = held[0].id as string;
     const events = await sql<{ payload: { data: Json } }>(
-      db.url,
+      dbUrl(),
       `SELECT payload FROM progress.outbox WHERE type = 'progress.course.completed' AND payload->'data'->>'userId' = $1`,
       [learner.id],
     );
     expect(events.map(e => e.payload.data.certificateId)).toEqual([certificateId]);
-    const rows = await sql(db.url, `SELECT id FROM progress.certificates WHERE user_id = $1`, [
+    const rows = await sql(dbUrl(), `SELECT id FROM progress.certificates WHERE user_id = $1`, [
       learner.id,
     ]);
     expect(rows).toHaveLength(1);
@@ -362,7 +309,7 @@ describe("certificates", () => {
     });
     expect(again.status).toBe(200);
     const [row] = await sql<{ revoked_reason: string }>(
-      db.url,
+      dbUrl(),
       `SELECT revoked_reason FROM progress.certificates WHERE id = $1`,
       [certificateId],
     );

@@ -228,6 +228,12 @@ describe("BOLA: someone else's objects by id (security.md 19)", () => {
       probes: [{ label: "guessed certificate id", params: { id: ANY_UUID } }],
       expected: () => [404],
     },
+    // Authors only; another author's course answers as none.
+    "GET /courses/:id/analytics": {
+      kind: "owned",
+      probes: [{ label: "victim's published course", params: { id: fx.publishedCourse } }],
+      expected: attacker => (attacker.name === "learner A" ? [403] : [404]),
+    },
     "POST /certificates/:id/revoke": {
       kind: "owned",
       probes: [{ label: "any certificate", params: { id: ANY_UUID }, json: { reason: "pwned" } }],

@@ -607,6 +607,19 @@ const CASES: Case[] = [
     check: a => expect(a.headers.get("content-type")).toMatch(/^application\/vc\+jwt/),
   },
   {
+    key: "GET /courses/:id/analytics",
+    who: "author",
+    status: 200,
+    params: () => ({ id: f.courseId }),
+    check: a => {
+      expect(Object.keys(a.body).sort()).toEqual(
+        ["activeLearners7d", "completionRate", "enrolments", "lessons", "questions"].sort(),
+      );
+      expect(a.body.enrolments).toBe(2); // the reader and the learner
+      expect(a.body.lessons).toHaveLength(3);
+    },
+  },
+  {
     key: "POST /certificates/:id/revoke",
     who: "admin",
     status: 200,

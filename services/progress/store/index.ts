@@ -1,6 +1,7 @@
 /** SQL of the progress schema, one function a question, grouped by aggregate. */
 
 export * from "./activity";
+export * from "./analytics";
 export * from "./attempts";
 export * from "./cards";
 export * from "./certificates";

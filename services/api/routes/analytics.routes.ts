@@ -1,0 +1,13 @@
+import type { RouteSpec } from "../route-table";
+
+/** The analytics rows of shared/design/api.md (Learning, continued), answered by progress. */
+export const analyticsRoutes: RouteSpec[] = [
+  {
+    method: "GET",
+    path: "/courses/:id/analytics",
+    action: "progress.courseAnalytics",
+    summary:
+      "The owning author's (or an admin's) numbers of a published course: enrolments, learners active in 7 days, completion rate, per lesson and per question (correct rate, discrimination)",
+    tag: "Learning",
+  },
+];
