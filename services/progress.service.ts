@@ -59,7 +59,13 @@ import {
 import type { RequestMeta } from "../models/auth.model";
 import * as certificates from "./progress/certificates";
 import * as analytics from "./progress/analytics";
-import type { CourseAnalytics } from "../models/analytics.model";
+import {
+  analyticsDaysParam,
+  type CourseAnalytics,
+  type DailyCount,
+  type MailCounts,
+  type PlatformAnalytics,
+} from "../models/analytics.model";
 import type { PublishedCourse } from "../models/course.model";
 
 /** VC-JOSE-COSE's media type of a credential secured as a JWT. */
@@ -283,6 +289,14 @@ const ProgressService: ProgressSchema = {
       },
     },
 
+    platformAnalytics: {
+      roles: ["admin"],
+      params: { $$strict: true, days: analyticsDaysParam },
+      handler(ctx: Ctx<{ days: number }>): Promise<PlatformAnalytics> {
+        return analytics.platformAnalytics(this.analytics, ctx.params.days, ctx);
+      },
+    },
+
     /** Operators (REPL) and tests run a reminder round now; the timer does it every few minutes. */
     runStreakReminders: {
       internal: true,
@@ -412,6 +426,10 @@ const ProgressService: ProgressSchema = {
       now: () => this.now(),
       publishedCourse: (id, caller) =>
         caller.call<PublishedCourse | null, { id: string }>("content.publishedCourse", { id }),
+      registrations: (days, caller) =>
+        caller.call<DailyCount[], { days: number }>("users.registrationsByDay", { days }),
+      mailCounts: (days, caller) =>
+        caller.call<MailCounts, { days: number }>("notify.mailCounts", { days }),
     };
     openLeaderboards(this);
     this.stopReminders = repeatRounds(this.settings.reminderIntervalMs, () => {

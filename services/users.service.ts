@@ -16,6 +16,7 @@ import { DbMixin, type DbServiceThis } from "../mixins/db.mixin";
 import { DurableEvents, type DurableEventsMethods } from "../mixins/durable-events.mixin";
 import type { RequestMeta, Role } from "../models/auth.model";
 import type { CredentialToSign } from "../models/certificate.model";
+import { analyticsDaysParam } from "../models/analytics.model";
 import { defineSessionModels, type SessionModels } from "../models/session.model";
 import {
   emailParam,
@@ -276,6 +277,15 @@ const UsersService: ServiceSchema<
       params: { $$strict: true, credential: { type: "object" } },
       handler(ctx: Ctx<CredentialToSign>) {
         return signCredential(this.deps, ctx.params.credential);
+      },
+    },
+
+    /** For the admins' analytics (progress.platformAnalytics): accounts created per UTC day. */
+    registrationsByDay: {
+      internal: true,
+      params: { $$strict: true, days: analyticsDaysParam },
+      handler(ctx: Ctx<{ days: number }>) {
+        return accounts.registrationsByDay(this.deps, this.dbSchema, ctx.params.days);
       },
     },
 

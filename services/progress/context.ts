@@ -4,7 +4,7 @@ import type { DbServiceThis } from "../../mixins/db.mixin";
 import type { DurableEventsMethods } from "../../mixins/durable-events.mixin";
 import type { RequestMeta } from "../../models/auth.model";
 import type { EmitDurable } from "./awards";
-import type { AnalyticsDeps } from "./analytics";
+import type { AnalyticsDeps, PlatformDeps } from "./analytics";
 import type { CertificateDeps } from "./certificates";
 import type { Clock } from "./clock";
 import type { Leaderboard } from "./leaderboard";
@@ -29,7 +29,7 @@ export interface ProgressVars {
   /** What the certificate use cases need (services/progress/certificates.ts), built once. */
   certificates: CertificateDeps;
   /** What the analytics use cases need (services/progress/analytics.ts), built once. */
-  analytics: AnalyticsDeps;
+  analytics: AnalyticsDeps & PlatformDeps;
   /**
    * This node's copy of content's answers for published lessons (grading views): asked on
    * every attempt, changed only by a publish, cleared on content's `cache.clean.content`.

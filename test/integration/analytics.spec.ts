@@ -1,4 +1,17 @@
 import { startLearningCluster, type Json, type LearningCluster } from "./learning-kit";
+import { sql, waitFor } from "./users.support";
+
+const DAY_MS = 86_400_000;
+
+/** "2026-W49": the ISO week of a UTC day. */
+function isoWeek(at: Date): string {
+  const day = new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth(), at.getUTCDate()));
+  const weekday = day.getUTCDay() || 7;
+  day.setUTCDate(day.getUTCDate() + 4 - weekday);
+  const yearStart = Date.UTC(day.getUTCFullYear(), 0, 1);
+  const week = Math.ceil(((day.getTime() - yearStart) / DAY_MS + 1) / 7);
+  return `${day.getUTCFullYear()}-W${String(week).padStart(2, "0")}`;
+}
 
 /**
  * Course analytics on the real services: learners of a seeded course answer a quiz in a known
@@ -113,6 +126,81 @@ describe("course analytics", () => {
       ]),
     });
     expect(figures.questions).toHaveLength(3);
+  });
+
+  it("when an admin asks for the platform's figures, then activity, registrations, cohort retention and mail match the seeded tables", async () => {
+    // Four learners who started ten days ago: two came back the next day, one of them a week on.
+    const now = Date.now();
+    const first = new Date(now - 10 * DAY_MS);
+    const day = (offset: number) =>
+      new Date(first.getTime() + offset * DAY_MS).toISOString().slice(0, 10);
+    for (const id of ["old-1", "old-2", "old-3", "old-4"])
+      await sql(
+        c.db.url,
+        `INSERT INTO progress.learners (user_id, name, created_at) VALUES ($1, $1, $2)`,
+        [id, first],
+      );
+    for (const [id, offset] of [
+      ["old-1", 1],
+      ["old-1", 7],
+      ["old-2", 1],
+    ] as const)
+      await sql(
+        c.db.url,
+        `INSERT INTO progress.activity_days (user_id, local_date, xp, lessons) VALUES ($1, $2, 10, 1)`,
+        [id, day(offset)],
+      );
+
+    const learner = await c.call("GET", "/admin/analytics", { token: author.token });
+    expect(learner.status).toBe(403);
+    const tooMany = await c.call("GET", "/admin/analytics?days=400", { token: c.adminToken });
+    expect(tooMany.status).toBe(422);
+
+    // Mail is still going out: the figures are read until they agree with a count of the table.
+    const mailOfTable = async () =>
+      (
+        await sql<Record<string, string>>(
+          c.db.url,
+          `SELECT COUNT(sent_at) AS sent, COUNT(opened_at) AS opened, COUNT(clicked_at) AS clicked,
+                  COUNT(*) FILTER (WHERE status = 'failed') AS failed FROM notify.emails`,
+        )
+      ).map(row => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, Number(v)])))[0];
+    const figures = await waitFor(async () => {
+      const answer = await c.ok("GET", "/admin/analytics?days=14", 200, { token: c.adminToken });
+      const table = await mailOfTable();
+      return JSON.stringify(answer.mail) === JSON.stringify(table) && (answer.mail as Json).sent
+        ? answer
+        : undefined;
+    }, 20_000);
+
+    // Ann, Ben, Cat and Dan learned today; old-1 three days ago; old-2 nine days ago.
+    expect({ dau: figures.dau, wau: figures.wau, mau: figures.mau }).toEqual({
+      dau: 4,
+      wau: 5,
+      mau: 6,
+    });
+    const registrations = figures.registrations as Array<{ date: string; count: number }>;
+    expect(registrations).toHaveLength(14);
+    expect(registrations.at(-1)).toEqual({
+      date: new Date(now).toISOString().slice(0, 10),
+      count: 7,
+    });
+    expect(registrations.slice(0, -1).every(r => r.count === 0)).toBe(true);
+    const cohorts = figures.retention as Json[];
+    expect(cohorts[0]).toEqual({
+      cohortWeek: isoWeek(first),
+      size: 4,
+      d1: 0.5,
+      d7: 0.25,
+      d30: null,
+    });
+    // Today's learners: their first day has not had a tomorrow yet.
+    expect(cohorts.at(-1)).toMatchObject({
+      cohortWeek: isoWeek(new Date(now)),
+      d1: null,
+      d7: null,
+      d30: null,
+    });
   });
 
   it("when someone other than the owning author asks, then a learner gets 403, another author 404 and an admin the figures", async () => {

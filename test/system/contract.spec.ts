@@ -620,6 +620,18 @@ const CASES: Case[] = [
     },
   },
   {
+    key: "GET /admin/analytics",
+    who: "admin",
+    status: 200,
+    check: a => {
+      expect(Object.keys(a.body).sort()).toEqual(
+        ["dau", "mail", "mau", "registrations", "retention", "wau"].sort(),
+      );
+      expect(a.body.registrations).toHaveLength(30);
+      expect(a.body.dau).toBeGreaterThanOrEqual(2); // the learner and the reader learned today
+    },
+  },
+  {
     key: "POST /certificates/:id/revoke",
     who: "admin",
     status: 200,

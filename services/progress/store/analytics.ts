@@ -106,3 +106,59 @@ export async function questionCounts(db: Db, lessonIds: string[]): Promise<Quest
     { lessonIds },
   );
 }
+
+/** Learners active (anything in their day's activity) on `today`, in its last 7 and 30 days (their local days). */
+export async function activeUsers(
+  db: Db,
+  today: string,
+): Promise<{ dau: number; wau: number; mau: number }> {
+  const found = await one<{ dau: string; wau: string; mau: string }>(
+    db,
+    `SELECT COUNT(DISTINCT user_id) FILTER (WHERE local_date >= CAST(:today AS date)) AS dau,
+            COUNT(DISTINCT user_id) FILTER (WHERE local_date > CAST(:today AS date) - 7) AS wau,
+            COUNT(DISTINCT user_id) AS mau
+     FROM ${S}.activity_days WHERE local_date > CAST(:today AS date) - 30`,
+    { today },
+  );
+  return {
+    dau: Number(found?.dau ?? 0),
+    wau: Number(found?.wau ?? 0),
+    mau: Number(found?.mau ?? 0),
+  };
+}
+
+export interface RetentionRow {
+  cohort_week: string;
+  size: string;
+  d1_due: string;
+  d1_kept: string;
+  d7_due: string;
+  d7_kept: string;
+  d30_due: string;
+  d30_kept: string;
+}
+
+/**
+ * Weekly cohorts of learners by their first day (the day their progress row was made, UTC):
+ * for day 1, 7 and 30 after it, how many of the cohort that day has come for, and how many
+ * of those were active on exactly that day.
+ */
+export async function retentionCohorts(
+  db: Db,
+  since: string,
+  today: string,
+): Promise<RetentionRow[]> {
+  const kept = (n: number) =>
+    `COUNT(*) FILTER (WHERE first_day + ${n} <= CAST(:today AS date)) AS d${n}_due,
+     COUNT(*) FILTER (WHERE first_day + ${n} <= CAST(:today AS date) AND EXISTS (
+       SELECT 1 FROM ${S}.activity_days a WHERE a.user_id = m.user_id AND a.local_date = m.first_day + ${n})) AS d${n}_kept`;
+  return rows<RetentionRow>(
+    db,
+    `WITH members AS (
+       SELECT user_id, (created_at AT TIME ZONE 'UTC')::date AS first_day FROM ${S}.learners
+       WHERE (created_at AT TIME ZONE 'UTC')::date >= CAST(:since AS date))
+     SELECT to_char(first_day, 'IYYY-"W"IW') AS cohort_week, COUNT(*) AS size, ${kept(1)}, ${kept(7)}, ${kept(30)}
+     FROM members m GROUP BY 1 ORDER BY 1`,
+    { since, today },
+  );
+}
