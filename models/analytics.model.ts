@@ -11,7 +11,7 @@ export interface CourseAnalytics {
   questions: QuestionAnalytics[];
 }
 
-export interface LessonAnalytics {
+interface LessonAnalytics {
   lessonId: string;
   /** Learners who attempted or completed the lesson. */
   started: number;
@@ -20,7 +20,7 @@ export interface LessonAnalytics {
   passRate: number | null;
 }
 
-export interface QuestionAnalytics {
+interface QuestionAnalytics {
   lessonId: string;
   questionId: string;
   /** Answers in every attempt. */
@@ -50,7 +50,7 @@ export interface DailyCount {
   count: number;
 }
 
-export interface RetentionCohort {
+interface RetentionCohort {
   /** ISO week of the learners' first day ("2026-W49"). */
   cohortWeek: string;
   size: number;

@@ -19,7 +19,7 @@ import { PASSWORD, newEmail } from "./users.support";
 
 export type Json = Record<string, unknown>;
 
-export interface Answer {
+interface Answer {
   status: number;
   body: Json;
   headers: Headers;
