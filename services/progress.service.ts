@@ -59,6 +59,8 @@ import {
 import type { RequestMeta } from "../models/auth.model";
 import * as certificates from "./progress/certificates";
 import * as analytics from "./progress/analytics";
+import * as xapi from "./progress/xapi";
+import type { XapiStatements } from "../models/xapi.model";
 import {
   analyticsDaysParam,
   type CourseAnalytics,
@@ -297,6 +299,17 @@ const ProgressService: ProgressSchema = {
       },
     },
 
+    myXapi: {
+      auth: true,
+      params: {
+        $$strict: true,
+        since: { type: "date", convert: true, optional: true },
+      },
+      handler(ctx: Ctx<{ since?: Date }>): Promise<XapiStatements> {
+        return xapi.myStatements(this.xapi, actorOf(ctx).id, ctx.params.since ?? new Date(0));
+      },
+    },
+
     /** Operators (REPL) and tests run a reminder round now; the timer does it every few minutes. */
     runStreakReminders: {
       internal: true,
@@ -421,6 +434,7 @@ const ProgressService: ProgressSchema = {
       sign: (credential, caller) =>
         caller.call<string, CredentialToSign>("users.signCredential", { credential }),
     };
+    this.xapi = { db: this, publicUrl: configOf(this.broker).publicUrl };
     this.analytics = {
       db: this,
       now: () => this.now(),

@@ -1,5 +1,6 @@
 import type { RouteSpec } from "./route-table";
 import { analyticsRoutes } from "./routes/analytics.routes";
+import { xapiRoutes } from "./routes/xapi.routes";
 import { certificatesRoutes } from "./routes/certificates.routes";
 import { contentRoutes } from "./routes/content.routes";
 import { identityRoutes } from "./routes/identity.routes";
@@ -26,6 +27,7 @@ export function publicRoutes(): RouteSpec[] {
     ...learningRoutes,
     ...certificatesRoutes,
     ...analyticsRoutes,
+    ...xapiRoutes,
     ...notificationsRoutes,
     ...aggregationRoutes,
   ];

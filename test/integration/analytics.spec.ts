@@ -1,5 +1,6 @@
 import { startLearningCluster, type Json, type LearningCluster } from "./learning-kit";
 import { sql, waitFor } from "./users.support";
+import { statementProblems } from "./xapi-shape";
 
 const DAY_MS = 86_400_000;
 
@@ -23,6 +24,8 @@ let author: { id: string; token: string };
 let courseId: string;
 let quizId: string;
 let readingId: string;
+/** The quiz's learners of the first test, by name. */
+const learners = new Map<string, { id: string; token: string }>();
 /** Question id by prompt. */
 const questionIds = new Map<string, string>();
 
@@ -89,6 +92,8 @@ describe("course analytics", () => {
     const [a, b, cc, d, e] = await Promise.all(
       ["Ann", "Ben", "Cat", "Dan", "Eve"].map(name => c.register(name)),
     );
+    for (const [name, learner] of Object.entries({ Ann: a, Ben: b, Cat: cc, Dan: d, Eve: e }))
+      learners.set(name, learner);
     for (const learner of [a, b, cc, d, e])
       await c.ok("POST", `/courses/${courseId}/enroll`, 201, { token: learner.token });
     const view = await c.ok("GET", `/lessons/${quizId}`, 200, { token: a.token });
@@ -219,5 +224,79 @@ describe("course analytics", () => {
       token: author.token,
     });
     expect(unknown.status).toBe(404);
+  });
+});
+
+describe("xAPI statements", () => {
+  const ADL = "http://adlnet.gov/expapi/verbs";
+  const PUBLIC_URL = "https://learn.example.test";
+
+  it("when a learner reads their record, then it is well-formed xAPI 1.0.3: answered, passed or failed, completed, experienced", async () => {
+    const ann = learners.get("Ann")!;
+    // A flashcard review of hers, as the review use case records it.
+    await sql(
+      c.db.url,
+      `INSERT INTO progress.review_logs (user_id, card_id, lesson_id, rating, state, due, stability, difficulty, scheduled_days, reviewed_at)
+       VALUES ($1, 'card-1', $2, 3, 2, now(), 1, 5, 1, now())`,
+      [ann.id, readingId],
+    );
+    const answer = await c.ok("GET", "/me/xapi", 200, { token: ann.token });
+    const statements = answer.statements as Json[];
+    expect(statements.flatMap(statementProblems)).toEqual([]);
+    const said = statements.map(st => [
+      ((st.verb as Json).id as string).replace(`${ADL}/`, ""),
+      ((st.object as Json).id as string).replace(PUBLIC_URL, ""),
+    ]);
+    expect(said).toEqual([
+      ["answered", `/lessons/${quizId}/questions/${questionIds.get(PROMPTS[0])}`],
+      ["answered", `/lessons/${quizId}/questions/${questionIds.get(PROMPTS[1])}`],
+      ["answered", `/lessons/${quizId}/questions/${questionIds.get(PROMPTS[2])}`],
+      ["passed", `/lessons/${quizId}`],
+      ["completed", `/lessons/${quizId}`],
+      ["completed", `/lessons/${readingId}`],
+      ["completed", `/courses/${courseId}`],
+      ["experienced", `/lessons/${readingId}/cards/card-1`],
+    ]);
+    expect(new Set(statements.map(st => st.id)).size).toBe(statements.length);
+    for (const st of statements)
+      expect(st.actor).toEqual({
+        objectType: "Agent",
+        account: { homePage: PUBLIC_URL, name: ann.id },
+      });
+    expect(statements[3].result).toEqual({
+      success: true,
+      score: { scaled: 1, raw: expect.any(Number), min: 0, max: expect.any(Number) },
+    });
+    expect(statements[7].result).toEqual({ response: "good" });
+    // The same record asked again is the same statements (ids included).
+    expect((await c.ok("GET", "/me/xapi", 200, { token: ann.token })).statements).toEqual(
+      statements,
+    );
+
+    // Ben's: a failed attempt, then a passed one.
+    const ben = (await c.ok("GET", "/me/xapi", 200, { token: learners.get("Ben")!.token }))
+      .statements as Json[];
+    const verdicts = ben.filter(st => /passed|failed/.test((st.verb as Json).id as string));
+    expect(verdicts.map(st => [(st.verb as Json).id, (st.result as Json).success])).toEqual([
+      [`${ADL}/failed`, false],
+      [`${ADL}/passed`, true],
+    ]);
+    expect(((verdicts[0].result as Json).score as Json).scaled).toBeCloseTo(2 / 3, 3);
+  });
+
+  it("when ?since= is given, then only later statements come; a bad since is a 422", async () => {
+    const ann = learners.get("Ann")!;
+    const all = (await c.ok("GET", "/me/xapi", 200, { token: ann.token })).statements as Json[];
+    const since = all[3].timestamp as string; // the passed attempt
+    const later = (
+      await c.ok("GET", `/me/xapi?since=${encodeURIComponent(since)}`, 200, { token: ann.token })
+    ).statements as Json[];
+    expect(later.map(st => st.id)).toEqual(
+      all.filter(st => (st.timestamp as string) > since).map(st => st.id),
+    );
+    expect(later.length).toBeLessThan(all.length);
+    const bad = await c.call("GET", "/me/xapi?since=yesterday-ish", { token: ann.token });
+    expect(bad.status).toBe(422);
+    expect((await c.call("GET", "/me/xapi")).status).toBe(401);
   });
 });

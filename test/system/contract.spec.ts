@@ -632,6 +632,16 @@ const CASES: Case[] = [
     },
   },
   {
+    key: "GET /me/xapi",
+    who: "user",
+    status: 200,
+    token: learner,
+    check: a => {
+      const verbs = a.body.statements.map((st: Json) => st.verb.id.split("/").pop());
+      expect(verbs).toEqual(expect.arrayContaining(["answered", "passed", "completed"]));
+    },
+  },
+  {
     key: "POST /certificates/:id/revoke",
     who: "admin",
     status: 200,

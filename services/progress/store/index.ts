@@ -10,3 +10,4 @@ export * from "./idempotency";
 export * from "./leaderboard";
 export * from "./learners";
 export * from "./sql";
+export * from "./xapi";
