@@ -60,6 +60,7 @@ import type { RequestMeta } from "../models/auth.model";
 import * as certificates from "./progress/certificates";
 import * as analytics from "./progress/analytics";
 import * as xapi from "./progress/xapi";
+import { lrsAt } from "./progress/lrs";
 import type { XapiStatements } from "../models/xapi.model";
 import {
   analyticsDaysParam,
@@ -321,6 +322,14 @@ const ProgressService: ProgressSchema = {
   },
 
   durableEvents: {
+    // Sent inside the consumer's transaction: a failure rolls back and the event is retried.
+    async "progress.xapi.recorded"(
+      this: This,
+      event: EventEnvelope<"progress.xapi.recorded">,
+      t: Transaction,
+    ) {
+      await xapi.sendRecorded(this.xapi, event.data, t);
+    },
     async "user.created"(this: This, event: EventEnvelope<"user.created">, t: Transaction) {
       const { userId, name, timezone, sequence } = event.data;
       await store.upsertLearner(this, userId, { name, timezone, sequence }, t);
@@ -421,6 +430,13 @@ const ProgressService: ProgressSchema = {
 
   created() {
     this.clock = systemClock;
+    // Here, not in started: the durable consumers (a mixin's started) may deliver before it.
+    const cfg = configOf(this.broker);
+    this.xapi = {
+      db: this,
+      publicUrl: cfg.publicUrl,
+      lrs: cfg.xapiLrsUrl ? lrsAt(cfg.xapiLrsUrl) : undefined,
+    };
     this.contentCopy = new PublishedReadCache({ ttlMs: 30_000, maxEntries: 2000 });
     this.usersCopy = new PublishedReadCache({ ttlMs: 30_000, maxEntries: 10_000 });
   },
@@ -434,7 +450,6 @@ const ProgressService: ProgressSchema = {
       sign: (credential, caller) =>
         caller.call<string, CredentialToSign>("users.signCredential", { credential }),
     };
-    this.xapi = { db: this, publicUrl: configOf(this.broker).publicUrl };
     this.analytics = {
       db: this,
       now: () => this.now(),

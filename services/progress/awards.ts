@@ -25,6 +25,8 @@ export type EmitDurable = <T extends ProgressEventType>(
 export interface AwardDeps {
   db: store.Db;
   emit: EmitDurable;
+  /** An LRS is configured: the award's statements are announced for the sender (progress.xapi.recorded). */
+  recordsXapi?: boolean;
 }
 
 export interface AwardInput {
@@ -118,6 +120,8 @@ export async function applyAward(
       t,
     );
   }
+  if (deps.recordsXapi)
+    await deps.emit("progress.xapi.recorded", { userId, at: now.toISOString() }, t);
   return { userId, name: learner.name, xpTotal, week, weeklyXp, streak, unlocked };
 }
 

@@ -1,5 +1,7 @@
+import type { Transaction } from "sequelize";
 import { v5 as uuidv5 } from "uuid";
 import type { XapiStatement, XapiStatements } from "../../models/xapi.model";
+import type { Lrs } from "./lrs";
 import * as store from "./store";
 
 /**
@@ -12,6 +14,8 @@ import * as store from "./store";
 export interface XapiDeps {
   db: store.Db;
   publicUrl: string;
+  /** Where statements are also sent (XAPI_LRS_URL); undefined: only served at /me/xapi. */
+  lrs?: Lrs;
 }
 
 /** At most this many statements an answer; the client asks again with `since` = the last timestamp. */
@@ -29,8 +33,9 @@ export async function myStatements(
   deps: XapiDeps,
   userId: string,
   since: Date,
+  t?: Transaction,
 ): Promise<XapiStatements> {
-  const record = await store.learningSince(deps.db, userId, since, PAGE);
+  const record = await store.learningSince(deps.db, userId, since, PAGE, t);
   const url = (path: string) => `${deps.publicUrl}${path}`;
   const lessonUrl = (id: string) => url(`/lessons/${encodeURIComponent(id)}`);
   const courseUrl = (id: string) => url(`/courses/${encodeURIComponent(id)}`);
@@ -142,3 +147,17 @@ export async function myStatements(
 }
 
 const round = (value: number) => Math.round(value * 10_000) / 10_000;
+
+/** The learner's statements of one instant (`at` of a progress.xapi.recorded event), sent to the LRS. */
+export async function sendRecorded(
+  deps: XapiDeps,
+  event: { userId: string; at: string },
+  t: Transaction,
+): Promise<number> {
+  if (!deps.lrs) return 0;
+  const at = new Date(event.at);
+  const { statements } = await myStatements(deps, event.userId, new Date(at.getTime() - 1), t);
+  const of = statements.filter(s => s.timestamp === event.at);
+  await deps.lrs.send(of);
+  return of.length;
+}

@@ -298,5 +298,11 @@ describe("xAPI statements", () => {
     const bad = await c.call("GET", "/me/xapi?since=yesterday-ish", { token: ann.token });
     expect(bad.status).toBe(422);
     expect((await c.call("GET", "/me/xapi")).status).toBe(401);
+    // Without XAPI_LRS_URL nothing is announced for a sender.
+    const announced = await sql(
+      c.db.url,
+      `SELECT 1 FROM progress.outbox WHERE type = 'progress.xapi.recorded'`,
+    );
+    expect(announced).toEqual([]);
   });
 });

@@ -47,6 +47,7 @@ export interface LearningCluster {
 export async function startLearningCluster(
   label: string,
   publicUrl: string,
+  extraEnv: Record<string, string> = {},
 ): Promise<LearningCluster> {
   await requireServers("postgres", "redis", "rabbitmq", "nats");
   const db = await createTestDatabase(`lm_${label}`);
@@ -60,6 +61,7 @@ export async function startLearningCluster(
     RATE_LIMIT_RPM: "100000",
     ADMIN_EMAIL: admin.email,
     ADMIN_PASSWORD: admin.password,
+    ...extraEnv,
   };
   const nodes: TestNode[] = [];
   const stop = async () => {

@@ -1,3 +1,4 @@
+import type { Transaction } from "sequelize";
 import { rows, S, type Db } from "./sql";
 
 /** A learner's recorded learning since an instant, oldest first, for their xAPI statements. */
@@ -49,6 +50,7 @@ export async function learningSince(
   userId: string,
   since: Date,
   limit: number,
+  t?: Transaction,
 ): Promise<LearningRecord> {
   const values = { userId, since, limit };
   const [attempts, completions, courses, reviews] = await Promise.all([
@@ -59,6 +61,7 @@ export async function learningSince(
        FROM ${S}.attempts a LEFT JOIN ${S}.courses c ON c.course_id = a.course_id
        WHERE a.user_id = :userId AND a.created_at > :since ORDER BY a.created_at, a.id LIMIT :limit`,
       values,
+      t,
     ),
     rows<CompletionRecord>(
       db,
@@ -67,6 +70,7 @@ export async function learningSince(
        WHERE lc.user_id = :userId AND lc.first_completed_at > :since
        ORDER BY lc.first_completed_at, lc.lesson_id LIMIT :limit`,
       values,
+      t,
     ),
     rows<CourseCompletionRecord>(
       db,
@@ -74,6 +78,7 @@ export async function learningSince(
        FROM ${S}.enrollments e LEFT JOIN ${S}.courses c ON c.course_id = e.course_id
        WHERE e.user_id = :userId AND e.completed_at > :since ORDER BY e.completed_at LIMIT :limit`,
       values,
+      t,
     ),
     rows<ReviewRecord>(
       db,
@@ -82,6 +87,7 @@ export async function learningSince(
          ON rc.user_id = r.user_id AND rc.lesson_id = r.lesson_id AND rc.card_id = r.card_id
        WHERE r.user_id = :userId AND r.reviewed_at > :since ORDER BY r.reviewed_at, r.id LIMIT :limit`,
       values,
+      t,
     ),
   ]);
   return { attempts, completions, courses, reviews };
