@@ -447,6 +447,7 @@ const ProgressService: ProgressSchema = {
       withTransaction: fn => this.withTransaction(fn),
       now: () => this.now(),
       publicUrl: configOf(this.broker).publicUrl,
+      printed: new PublishedReadCache({ ttlMs: 10 * 60_000, maxEntries: 200 }),
       sign: (credential, caller) =>
         caller.call<string, CredentialToSign>("users.signCredential", { credential }),
     };

@@ -1,5 +1,6 @@
 import type { Context } from "moleculer";
 import type { Transaction } from "sequelize";
+import type { PublishedReadCache } from "../../lib/published-read-cache";
 import type {
   CertificateStatus,
   CertificateSummary,
@@ -27,6 +28,11 @@ export interface CertificateDeps {
   withTransaction: <T>(fn: (t: Transaction) => Promise<T>) => Promise<T>;
   now: () => Date;
   publicUrl: string;
+  /**
+   * This node's recent PDFs by certificate and status: a page costs ~100 ms of CPU to draw and
+   * the route is public, while what it shows changes only with the status (part of the key).
+   */
+  printed?: PublishedReadCache;
   /** The compact JWS of `credential`, signed by users with the access-token key. */
   sign: (credential: VerifiableCredential, caller: Pick<Context, "call">) => Promise<string>;
 }
@@ -74,7 +80,11 @@ export async function verifyCertificate(
 
 export async function printCertificate(deps: CertificateDeps, id: string): Promise<Buffer> {
   const row = await certificate(deps, id);
-  return certificatePdf({
+  const key = `${row.id}:${statusOf(row)}`;
+  const held = deps.printed?.get(key);
+  if (held instanceof Buffer) return held;
+  const generation = deps.printed?.generation ?? 0;
+  const pdf = await certificatePdf({
     learnerName: row.learner_name,
     courseTitle: row.course_title,
     level: row.level,
@@ -82,6 +92,8 @@ export async function printCertificate(deps: CertificateDeps, id: string): Promi
     verificationUrl: certificateLinks(deps.publicUrl).verificationPage(row.id),
     status: statusOf(row),
   });
+  deps.printed?.set(key, pdf, generation);
+  return pdf;
 }
 
 export async function revokeCertificate(
