@@ -1,3 +1,4 @@
+import { analyticsDaysParam, type MailCounts } from "../models/analytics.model";
 import type { Context, ServiceSchema } from "moleculer";
 import type { Transaction } from "sequelize";
 import { actorOf } from "../lib/auth/guard";
@@ -336,6 +337,15 @@ const NotifyService: NotifySchema = {
         const { page, pageSize, to, template, status } = ctx.params;
         const result = await this.store.listEmails({ to, template, status }, page, pageSize);
         return { rows: result.rows.map(toEmailView), ...pageOf(result.total, page, pageSize) };
+      },
+    },
+
+    /** For the admins' analytics (progress.platformAnalytics): the last `days` days' mail. */
+    mailCounts: {
+      internal: true,
+      params: { $$strict: true, days: analyticsDaysParam },
+      handler(ctx: Ctx<{ days: number }>): Promise<MailCounts> {
+        return this.store.mailCounts(new Date(Date.now() - ctx.params.days * 86_400_000));
       },
     },
 

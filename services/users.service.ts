@@ -15,6 +15,8 @@ import { READ_RETRY } from "../moleculer.config";
 import { DbMixin, type DbServiceThis } from "../mixins/db.mixin";
 import { DurableEvents, type DurableEventsMethods } from "../mixins/durable-events.mixin";
 import type { RequestMeta, Role } from "../models/auth.model";
+import type { CredentialToSign } from "../models/certificate.model";
+import { analyticsDaysParam } from "../models/analytics.model";
 import { defineSessionModels, type SessionModels } from "../models/session.model";
 import {
   emailParam,
@@ -27,6 +29,7 @@ import {
 } from "../models/user.model";
 import * as accounts from "./users/accounts";
 import * as credentials from "./users/credentials";
+import { signCredential } from "./users/credential-signing";
 import type { UsersDeps } from "./users/deps";
 import { sessionNotFound, userNotFound } from "./users/errors";
 import { createAuthLimits } from "./users/limits";
@@ -265,6 +268,24 @@ const UsersService: ServiceSchema<
       retryPolicy: READ_RETRY,
       handler() {
         return this.deps.keys.jwks;
+      },
+    },
+
+    /** Other services' credentials (certificates), signed with the access-token key; never over HTTP. */
+    signCredential: {
+      internal: true,
+      params: { $$strict: true, credential: { type: "object" } },
+      handler(ctx: Ctx<CredentialToSign>) {
+        return signCredential(this.deps, ctx.params.credential);
+      },
+    },
+
+    /** For the admins' analytics (progress.platformAnalytics): accounts created per UTC day. */
+    registrationsByDay: {
+      internal: true,
+      params: { $$strict: true, days: analyticsDaysParam },
+      handler(ctx: Ctx<{ days: number }>) {
+        return accounts.registrationsByDay(this.deps, this.dbSchema, ctx.params.days);
       },
     },
 

@@ -1,4 +1,7 @@
 import type { RouteSpec } from "./route-table";
+import { analyticsRoutes } from "./routes/analytics.routes";
+import { xapiRoutes } from "./routes/xapi.routes";
+import { certificatesRoutes } from "./routes/certificates.routes";
 import { contentRoutes } from "./routes/content.routes";
 import { identityRoutes } from "./routes/identity.routes";
 import { learningRoutes } from "./routes/learning.routes";
@@ -22,6 +25,9 @@ export function publicRoutes(): RouteSpec[] {
     ...identityRoutes,
     ...contentRoutes,
     ...learningRoutes,
+    ...certificatesRoutes,
+    ...analyticsRoutes,
+    ...xapiRoutes,
     ...notificationsRoutes,
     ...aggregationRoutes,
   ];
