@@ -1,5 +1,5 @@
 import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
-import { DataTypes, type Transaction } from "sequelize";
+import type { Transaction } from "sequelize";
 import { actorOf } from "../lib/auth/guard";
 import { configOf, requirePaymentProvider } from "../lib/config";
 import { READ_RETRY } from "../moleculer.config";
@@ -76,14 +76,7 @@ const BillingService: BillingSchema = {
     DbMixin({
       schema: SCHEMA,
       migrations: billingMigrations,
-      // moleculer-db wants a main entity; the migrations own every table, the stores query them.
-      entity: {
-        name: "plan",
-        define: { id: { type: DataTypes.TEXT, primaryKey: true } },
-        options: { tableName: "plans", timestamps: false },
-      },
       sync: false,
-      crudActions: false,
     }),
     DurableEvents(),
   ],
@@ -245,7 +238,7 @@ const BillingService: BillingSchema = {
       db: { sequelize: this.sequelize },
       withTransaction: fn => this.withTransaction(fn),
       emit: (type, data, opts) => this.emitDurable(type, data, opts),
-      entitlementsChanged: ctx => this.entityChanged("updated", {}, ctx as Context | undefined),
+      entitlementsChanged: ctx => this.clearCache(ctx as Context | undefined),
       provider,
       appOrigins: [...new Set([cfg.publicUrl, ...cfg.corsOrigins].map(url => new URL(url).origin))],
       portalReturnUrl: `${cfg.publicUrl}/account/billing`,

@@ -1,5 +1,8 @@
 import type { RouteSpec } from "./route-table";
 import { billingRoutes } from "./routes/billing.routes";
+import { analyticsRoutes } from "./routes/analytics.routes";
+import { xapiRoutes } from "./routes/xapi.routes";
+import { certificatesRoutes } from "./routes/certificates.routes";
 import { contentRoutes } from "./routes/content.routes";
 import { identityRoutes } from "./routes/identity.routes";
 import { learningRoutes } from "./routes/learning.routes";
@@ -23,6 +26,9 @@ export function publicRoutes(): RouteSpec[] {
     ...identityRoutes,
     ...contentRoutes,
     ...learningRoutes,
+    ...certificatesRoutes,
+    ...analyticsRoutes,
+    ...xapiRoutes,
     ...notificationsRoutes,
     ...billingRoutes,
     ...aggregationRoutes,

@@ -158,6 +158,11 @@ describe("mass assignment and resource limits (security.md 21, 22)", () => {
       body: { code: "INJECTED", percentOff: 10, duration: "once" },
     },
     "POST /admin/refunds": { as: "admin", body: { invoiceId: "in_injected" } },
+    "POST /certificates/:id/revoke": {
+      as: "admin",
+      params: { id: "0190a4f6-0000-7000-8000-000000000000" },
+      body: { reason: "Issued by mistake" },
+    },
   });
 
   /** Fields inside a body's objects: validators must be strict all the way down. */

@@ -44,6 +44,7 @@ describe("the durable event catalog", () => {
         "billing.subscription.changed",
         "content.course.published",
         "content.lesson.deleted",
+        "progress.xapi.recorded",
         "user.created",
         "user.deleted",
         "user.updated",
