@@ -8,7 +8,7 @@ import path from "node:path";
  * whose message is the one line the node prints before it exits.
  */
 
-export const ALL_SERVICES = ["api", "users", "content", "progress", "notify"] as const;
+export const ALL_SERVICES = ["api", "users", "content", "progress", "notify", "billing"] as const;
 export type ServiceName = (typeof ALL_SERVICES)[number];
 
 type LogFormat = "json" | "pretty";
@@ -69,8 +69,17 @@ export interface AppConfig {
   trustedProxies: string[];
   corsOrigins: string[];
   tracingExporter: TracingExporter;
+  /** Unset: the local payment provider (embedded defaults only). */
+  stripe?: StripeConfig;
   /** Cluster mode: nodes talk over a real transporter, so no secret may be generated locally. */
   clusterMode: boolean;
+}
+
+export interface StripeConfig {
+  secretKey: string;
+  webhookSecret: string;
+  /** A Stripe API double (tests); unset: api.stripe.com. */
+  apiUrl?: string;
 }
 
 export class ConfigError extends Error {
@@ -180,6 +189,28 @@ function s3(env: Env): S3Config | undefined {
     secretKey: values[3] as string,
     region: read(env, "S3_REGION") ?? "us-east-1",
   };
+}
+
+function stripe(env: Env): StripeConfig | undefined {
+  const secretKey = read(env, "STRIPE_SECRET_KEY");
+  const webhookSecret = read(env, "STRIPE_WEBHOOK_SECRET");
+  const apiUrl = url(env, "STRIPE_API_URL", ["http:", "https:"]);
+  if (secretKey === undefined && webhookSecret === undefined) {
+    if (apiUrl !== undefined)
+      throw new ConfigError("STRIPE_SECRET_KEY", "is missing: STRIPE_API_URL needs the keys");
+    return undefined;
+  }
+  if (secretKey === undefined || webhookSecret === undefined) {
+    throw new ConfigError(
+      secretKey === undefined ? "STRIPE_SECRET_KEY" : "STRIPE_WEBHOOK_SECRET",
+      "is missing: Stripe needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET together",
+    );
+  }
+  if (!/^(sk|rk)_(test|live)_[A-Za-z0-9_]+$/.test(secretKey))
+    throw new ConfigError("STRIPE_SECRET_KEY", "must be a Stripe secret key (sk_… or rk_…)");
+  if (!/^whsec_[A-Za-z0-9_+/=]+$/.test(webhookSecret))
+    throw new ConfigError("STRIPE_WEBHOOK_SECRET", "must be a webhook signing secret (whsec_…)");
+  return { secretKey, webhookSecret, apiUrl };
 }
 
 /**
@@ -334,8 +365,22 @@ export function loadConfig(env: Env = process.env): AppConfig {
       ["none", "console", "jaeger", "zipkin", "event"],
       "none",
     ),
+    stripe: stripe(env),
     clusterMode: transporter !== undefined,
   };
+}
+
+/**
+ * At the start of the billing service: in cluster mode payments must go through Stripe
+ * (config.md: the local stand-in is refused there).
+ */
+export function requirePaymentProvider(cfg: AppConfig): void {
+  if (cfg.clusterMode && cfg.stripe === undefined) {
+    throw new ConfigError(
+      "STRIPE_SECRET_KEY",
+      "is required in cluster mode (TRANSPORTER is set): the billing service takes payments through Stripe",
+    );
+  }
 }
 
 /**
@@ -394,7 +439,7 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     example: "`users,progress` (which services this node runs)",
     unset: "all of them (`api,users,content,progress,notify,billing`)",
     read: true,
-    note: "set but empty: none (a REPL node); billing is not built yet (naming it is refused)",
+    note: "set but empty: none (a REPL node)",
   },
   { names: ["NODE_ID"], example: "`progress-1`", unset: "host name + pid", read: true },
   {
@@ -513,8 +558,8 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     names: ["STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_API_URL"],
     example: "Stripe (the API URL only to point at a test double)",
     unset: "a local provider whose checkout completes at once (refused in cluster mode)",
-    read: false,
-    note: NOT_BUILT,
+    read: true,
+    note: "the keys go together; the local provider's checkout page is `PUBLIC_URL/billing/local-checkout/<session>` (docs/billing.md); a cluster node running billing refuses to start without them",
   },
   {
     names: ["XAPI_LRS_URL"],

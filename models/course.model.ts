@@ -1,5 +1,6 @@
 import type { LessonOutline } from "./lesson.model";
 import { idRule, pageParams } from "../lib/params";
+import { COURSE_ACCESS, type CourseAccess } from "./billing.model";
 
 /** CEFR levels, easiest first (the list order is the browse order). */
 const CEFR_LEVELS = ["A1", "A2", "B1", "B2", "C1", "C2"] as const;
@@ -24,6 +25,8 @@ export interface CourseDescription {
 /** The editable state of a course, as the author and admins see it. */
 export interface CourseRecord extends CourseDescription {
   id: string;
+  /** Applies at once (no publish needed): a commercial setting, not content. */
+  access: CourseAccess;
   ownerId: string;
   status: CourseStatus;
   /** Number of the live published version; 0 until the first publish. */
@@ -71,6 +74,8 @@ export interface CourseBrief {
 /** content.courseOutline (internal): the published structure of a course. */
 export interface CourseOutline {
   id: string;
+  /** Absent (a content node older than the field): free. */
+  access?: CourseAccess;
   title: string;
   level: CefrLevel;
   version: number;
@@ -113,6 +118,7 @@ export const updateCourseParams = {
   level: { ...level, optional: true },
   topics: { ...topics, optional: true },
   language: { ...language, optional: true },
+  access: { type: "enum", values: COURSE_ACCESS, optional: true },
 } as const;
 
 export interface CreateCourseInput {
@@ -123,7 +129,7 @@ export interface CreateCourseInput {
   language: string;
 }
 
-export type UpdateCourseInput = Partial<CreateCourseInput>;
+export type UpdateCourseInput = Partial<CreateCourseInput> & { access?: CourseAccess };
 
 /** GET /courses — query strings are converted. */
 export const listCoursesParams = {

@@ -1,3 +1,5 @@
+import type { SubscriptionStatus } from "./billing.model";
+
 /**
  * The durable event catalog of shared/design/events.md: one definition of each
  * event's data, used by producers (emitDurable) and consumers (durableEvents) alike.
@@ -97,6 +99,39 @@ export interface DomainEvents {
     currentStreak: number;
     localDate: string;
   };
+  /** A subscription's state changed (checkout, renewal, failed payment, cancellation, end). */
+  "billing.subscription.changed": {
+    /** The user's billing-event counter at this event (events.md: order per aggregate). */
+    sequence: number;
+    userId: string;
+    subscriptionId: string;
+    planId: string | null;
+    status: SubscriptionStatus;
+    currentPeriodEnd: string | null;
+    cancelAtPeriodEnd: boolean;
+    /** Whether the user holds the premium entitlement after this change. */
+    premium: boolean;
+  };
+  /** An invoice was paid (the receipt). Amounts in the currency's minor unit. */
+  "billing.invoice.paid": {
+    sequence: number;
+    userId: string;
+    invoiceId: string;
+    number: string | null;
+    amount: number;
+    currency: string;
+    paidAt: string | null;
+    pdfUrl: string | null;
+  };
+  /** A payment of an invoice failed (Stripe retries it; the subscription may be past due). */
+  "billing.invoice.payment_failed": {
+    sequence: number;
+    userId: string;
+    invoiceId: string;
+    number: string | null;
+    amount: number;
+    currency: string;
+  };
 }
 
 export type DomainEventType = keyof DomainEvents;
@@ -114,10 +149,13 @@ export const DOMAIN_EVENT_TYPES = [
   "progress.achievement.unlocked",
   "progress.streak.reminder_due",
   "progress.xapi.recorded",
+  "billing.subscription.changed",
+  "billing.invoice.paid",
+  "billing.invoice.payment_failed",
 ] as const satisfies readonly DomainEventType[];
 
 /** The services that consume durable events (each one consumer group: `<namespace>.<service>`). */
-export type ConsumingService = "notify" | "progress";
+export type ConsumingService = "notify" | "progress" | "billing";
 
 /**
  * Who consumes each event type: the "consumers" column of events.md's catalog, plus
@@ -131,7 +169,7 @@ export const EVENT_CONSUMERS: Readonly<Record<DomainEventType, readonly Consumin
   "user.updated": ["notify", "progress"],
   "user.email_verified": ["notify"],
   "user.password_reset_requested": ["notify"],
-  "user.deleted": ["notify", "progress"],
+  "user.deleted": ["notify", "progress", "billing"],
   "content.course.published": ["notify", "progress"],
   "content.lesson.deleted": ["progress"],
   "progress.lesson.completed": ["notify"],
@@ -139,4 +177,7 @@ export const EVENT_CONSUMERS: Readonly<Record<DomainEventType, readonly Consumin
   "progress.achievement.unlocked": ["notify"],
   "progress.streak.reminder_due": ["notify"],
   "progress.xapi.recorded": ["progress"],
+  "billing.subscription.changed": ["progress"],
+  "billing.invoice.paid": ["notify"],
+  "billing.invoice.payment_failed": ["notify"],
 };

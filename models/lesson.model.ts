@@ -1,3 +1,4 @@
+import type { CourseAccess } from "./billing.model";
 import type { MediaRef } from "./media.model";
 import { idRule } from "../lib/params";
 
@@ -100,6 +101,8 @@ export interface LessonView {
 export interface LessonForGrading {
   id: string;
   courseId: string;
+  /** The course's access now (progress refuses premium lessons without the entitlement); absent: free. */
+  courseAccess?: CourseAccess;
   courseVersion: number;
   kind: LessonKind;
   title: string;

@@ -15,7 +15,7 @@ import {
   RevocationSet,
 } from "../lib/auth/revocations";
 import { AccessTokenVerifier, InvalidTokenError } from "../lib/auth/verify-access-token";
-import { formBody, jsonBody, multipartBody } from "./api/body";
+import { formBody, jsonBody, multipartBody, rawBody } from "./api/body";
 import { ClientIpResolver } from "./api/client-ip";
 import { sendDocsAsset, sendDocsPage } from "./api/docs-page";
 import { notFound, pathParamsInBody, serviceUnavailable, toPublicError } from "./api/errors";
@@ -166,7 +166,17 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
         path: "/api/v1",
         ...hooks,
         use: [compression(), edgeLimit, jsonBody],
-        aliases: aliasesOf(rows.filter(row => row.kind !== "multipart" && row.kind !== "form")),
+        aliases: aliasesOf(
+          rows.filter(row => row.kind !== "multipart" && row.kind !== "form" && row.kind !== "raw"),
+        ),
+      },
+      {
+        name: "raw",
+        path: "/api/v1",
+        ...hooks,
+        etag: false,
+        use: [edgeLimit, rawBody],
+        aliases: aliasesOf(rows.filter(row => row.kind === "raw")),
       },
       {
         name: "forms",
@@ -204,6 +214,32 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
               "Cache-Control": "no-cache",
             });
             res.end(JSON.stringify(this.openApiDocument()));
+          },
+          // The local payment provider's checkout page (embedded defaults, no Stripe keys).
+          "GET /billing/local-checkout/:id"(this: ApiThis, req: Req, res: Res) {
+            const id = (req.$params as { id?: string }).id ?? "";
+            this.broker.call<string, { id: string }>("billing.localCheckoutPage", { id }).then(
+              page => {
+                res.writeHead(200, {
+                  "Content-Type": "text/html; charset=utf-8",
+                  "Cache-Control": "no-store",
+                });
+                res.end(page);
+              },
+              (err: unknown) => this.sendPublicError(req, res, err),
+            );
+          },
+          "POST /billing/local-checkout/:id"(this: ApiThis, req: Req, res: Res) {
+            const id = (req.$params as { id?: string }).id ?? "";
+            this.broker
+              .call<{ successUrl: string }, { id: string }>("billing.payLocally", { id })
+              .then(
+                ({ successUrl }) => {
+                  res.writeHead(303, { Location: successUrl, "Cache-Control": "no-store" });
+                  res.end();
+                },
+                (err: unknown) => this.sendPublicError(req, res, err),
+              );
           },
           "GET /api/docs"(_req: Req, res: Res) {
             sendDocsPage(res);

@@ -22,6 +22,7 @@ import type {
   UpdateCourseInput,
 } from "../models/course.model";
 import { createCourseParams, listCoursesParams, updateCourseParams } from "../models/course.model";
+import type { CourseAccess } from "../models/billing.model";
 import type {
   LessonForGrading,
   LessonInput,
@@ -38,6 +39,7 @@ import type { ContentMethods, ContentThis, ContentVars, Ctx } from "./content/co
 import { courseNotFound, lessonNotFound } from "./content/errors";
 import { answerMedia, headMedia, openMedia, saveUpload } from "./content/media";
 import type { MongoContentRepository } from "./content/mongo-repository";
+import { courseAccessMigrations } from "./content/access-migrations";
 import { contentMigrations } from "./content/pg-migrations";
 import { PgContentRepository } from "./content/pg-repository";
 import { listCourses, readCourse, readLesson } from "./content/reading";
@@ -75,7 +77,7 @@ const ContentService: ServiceSchema<
   mixins: [
     DbMixin({
       schema: "content",
-      migrations: contentMigrations,
+      migrations: [...contentMigrations, ...courseAccessMigrations],
       sync: false,
     }),
     DurableEvents(),
@@ -276,7 +278,7 @@ const ContentService: ServiceSchema<
       async handler(ctx: Ctx<{ lessonId: string }>): Promise<LessonForGrading> {
         const lesson = await this.repo.getPublishedLesson(ctx.params.lessonId);
         if (!lesson) throw lessonNotFound(ctx.params.lessonId);
-        return gradingView(lesson);
+        return gradingView(lesson, await this.accessOf(lesson.courseId));
       },
     },
 
@@ -288,7 +290,7 @@ const ContentService: ServiceSchema<
       async handler(ctx: Ctx<{ courseId: string }>): Promise<CourseOutline> {
         const course = await this.repo.getPublishedCourse(ctx.params.courseId);
         if (!course) throw courseNotFound(ctx.params.courseId);
-        return outlineView(course);
+        return outlineView(course, await this.accessOf(course.id));
       },
     },
 
@@ -375,6 +377,11 @@ const ContentService: ServiceSchema<
      * next read anywhere is fresh). A read that began before the commit could still store
      * the old answer just after; a second clean a moment later removes that too.
      */
+    /** A course's access now (the draft record holds it; a course gone meanwhile is free). */
+    async accessOf(courseId: string): Promise<CourseAccess> {
+      return (await this.repo.getCourse(courseId))?.access ?? "free";
+    },
+
     async afterChange(ctx?: Context): Promise<void> {
       await this.clearCache(ctx);
       setTimeout(() => {

@@ -144,6 +144,8 @@ const NotifyService: NotifySchema = {
     "progress.course.completed": consume("progress.course.completed"),
     "progress.achievement.unlocked": consume("progress.achievement.unlocked"),
     "progress.streak.reminder_due": consume("progress.streak.reminder_due"),
+    "billing.invoice.paid": consume("billing.invoice.paid"),
+    "billing.invoice.payment_failed": consume("billing.invoice.payment_failed"),
   },
 
   // The same effects as durableEvents for a run of events in one consumer transaction.

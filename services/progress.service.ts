@@ -348,6 +348,7 @@ const ProgressService: ProgressSchema = {
     },
     async "user.deleted"(this: This, event: EventEnvelope<"user.deleted">, t: Transaction) {
       await store.eraseUser(this, event.data.userId, t);
+      await store.erasePremium(this, event.data.userId, t);
       // Throws when Redis is down: the event is redelivered and erasure retried.
       await this.board().remove(event.data.userId);
     },
@@ -366,6 +367,14 @@ const ProgressService: ProgressSchema = {
       // No call to content inside the transaction: the lesson list is fetched on next use.
       const { courseId, version, title, level } = event.data;
       await store.markCoursePublished(this, { courseId, version, title, level }, t);
+    },
+    async "billing.subscription.changed"(
+      this: This,
+      event: EventEnvelope<"billing.subscription.changed">,
+      t: Transaction,
+    ) {
+      const { userId, premium, sequence } = event.data;
+      await store.savePremium(this, { userId, premium, sequence }, t);
     },
   },
 

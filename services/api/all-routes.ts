@@ -1,4 +1,5 @@
 import type { RouteSpec } from "./route-table";
+import { billingRoutes } from "./routes/billing.routes";
 import { analyticsRoutes } from "./routes/analytics.routes";
 import { xapiRoutes } from "./routes/xapi.routes";
 import { certificatesRoutes } from "./routes/certificates.routes";
@@ -19,7 +20,7 @@ const aggregationRoutes: RouteSpec[] = [
   },
 ];
 
-/** Every public route under /api/v1: the four services' contract tables plus the aggregate. */
+/** Every public route under /api/v1: the services' contract tables plus the aggregate. */
 export function publicRoutes(): RouteSpec[] {
   return [
     ...identityRoutes,
@@ -29,6 +30,7 @@ export function publicRoutes(): RouteSpec[] {
     ...analyticsRoutes,
     ...xapiRoutes,
     ...notificationsRoutes,
+    ...billingRoutes,
     ...aggregationRoutes,
   ];
 }

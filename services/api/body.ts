@@ -78,6 +78,42 @@ export const jsonBody: Middleware = (req, res, next) => {
   });
 };
 
+/**
+ * Signed webhooks (Stripe): the body exactly as it came, since the signature is over these
+ * bytes and a parse-and-serialise would change them. JSON only, at most 1 MiB (413), UTF-8;
+ * the action gets it as the `payload` parameter and parses it only once it has verified it.
+ */
+export const rawBody: Middleware = (req, _res, next) => {
+  const request = req as { body?: unknown };
+  if (!hasBody(req)) {
+    request.body = { payload: "" };
+    return next();
+  }
+  if (mediaType(req) !== "application/json") return next(unsupportedMediaType("application/json"));
+  const length = declaredLength(req);
+  if (length !== undefined && length > JSON_BODY_LIMIT)
+    return next(payloadTooLarge(JSON_BODY_LIMIT));
+  const chunks: Buffer[] = [];
+  let received = 0;
+  let failed = false;
+  const fail = (err: unknown) => {
+    if (failed) return;
+    failed = true;
+    next(err);
+  };
+  req.on("data", (chunk: Buffer) => {
+    received += chunk.length;
+    if (received > JSON_BODY_LIMIT) fail(payloadTooLarge(JSON_BODY_LIMIT));
+    else if (!failed) chunks.push(chunk);
+  });
+  req.on("end", () => {
+    if (failed) return;
+    request.body = { payload: Buffer.concat(chunks).toString("utf8") };
+    next();
+  });
+  req.on("error", fail);
+};
+
 /** The media upload: multipart only, at most 20 MiB (busboy enforces the per-file limit while streaming). */
 export const multipartBody: Middleware = (req, _res, next) => {
   if (mediaType(req) !== "multipart/form-data") {

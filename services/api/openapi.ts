@@ -123,6 +123,11 @@ function operation(route: RouteSpec, action: ActionInfo | undefined): JsonSchema
         },
       },
     };
+  } else if (route.kind === "raw") {
+    op.requestBody = {
+      required: true,
+      content: { "application/json": { schema: { type: "object" } } },
+    };
   } else if (Object.keys(rest).length > 0) {
     const schema = objectSchema(rest as never, strict);
     op.requestBody = {
@@ -199,9 +204,15 @@ export function buildOpenApi(opts: {
         "The public REST contract of Lingomesh. Send `Authorization: Bearer <accessToken>` on every route that lists bearerAuth; every failure answers the Error shape.",
     },
     servers: [{ url: "/api/v1" }],
-    tags: ["Identity", "Content", "Learning", "Notifications", "Aggregation", "Operations"].map(
-      name => ({ name }),
-    ),
+    tags: [
+      "Identity",
+      "Content",
+      "Learning",
+      "Notifications",
+      "Billing",
+      "Aggregation",
+      "Operations",
+    ].map(name => ({ name })),
     paths,
     components: {
       securitySchemes: { bearerAuth: { type: "http", scheme: "bearer", bearerFormat: "JWT" } },

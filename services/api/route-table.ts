@@ -18,14 +18,15 @@ export interface RouteSpec {
   /** One line for the API reference. */
   summary: string;
   /** OpenAPI tag: the section of the contract. */
-  tag: "Identity" | "Content" | "Learning" | "Notifications" | "Aggregation";
+  tag: "Identity" | "Content" | "Learning" | "Notifications" | "Billing" | "Aggregation";
   /**
    * Not JSON: multipart upload (media), a binary answer (tracking pixel), or a form post
    * whose body carries nothing the action needs (RFC 8058 one-click unsubscribe, sent by
    * mail clients as application/x-www-form-urlencoded), or an HTML page for people (the
-   * unsubscribe confirmation).
+   * unsubscribe confirmation), or a body handed to the action as it came (`raw`: a signed
+   * webhook, whose signature is over the exact bytes; the action gets it as `payload`).
    */
-  kind?: "json" | "multipart" | "binary" | "form" | "html";
+  kind?: "json" | "multipart" | "binary" | "form" | "html" | "raw";
   /**
    * Request headers the action needs (lower-case), handed over in `ctx.meta.requestHeaders`:
    * `range` for media, `accept` where a browser gets a page instead of JSON.

@@ -63,6 +63,7 @@ export async function createCourse(
     topics: topicSlugs(input.topics ?? []),
     language: input.language ?? "en",
     status: "draft",
+    access: "free",
     version: 0,
     hasUnpublishedChanges: true,
     createdAt: at,
@@ -78,7 +79,13 @@ export async function updateCourse(
   course: CourseRecord,
   input: UpdateCourseInput,
 ) {
-  const patch: Partial<CourseRecord> = { ...input, hasUnpublishedChanges: true, updatedAt: now() };
+  // Access is no content: changing only it leaves the published version current.
+  const contentChanged = Object.keys(input).some(key => key !== "access");
+  const patch: Partial<CourseRecord> = {
+    ...input,
+    ...(contentChanged ? { hasUnpublishedChanges: true } : {}),
+    updatedAt: now(),
+  };
   if (input.topics) patch.topics = topicSlugs(input.topics);
   return deps.transaction(async t => {
     await deps.repo.updateCourse(course.id, patch, t);

@@ -1,3 +1,4 @@
+import type { CourseAccess } from "../../models/billing.model";
 import type { Context } from "moleculer";
 import type { OutboxRelay } from "../../lib/events/relay";
 import type { MediaStorage } from "../../lib/storage";
@@ -27,6 +28,7 @@ export interface ContentMethods {
   ownedCourse(ctx: Ctx<unknown>, id: string): Promise<CourseRecord>;
   ownedLesson(ctx: Ctx<unknown>, id: string): Promise<LessonRecord>;
   afterChange(ctx?: Context): Promise<void>;
+  accessOf(courseId: string): Promise<CourseAccess>;
   seedIfEmpty(): Promise<void>;
 }
 

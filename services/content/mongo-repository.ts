@@ -48,6 +48,7 @@ const courseSchema = new Schema(
     createdAt: String,
     updatedAt: String,
     publishedAt: { type: String, default: null },
+    access: { type: String, default: "free" },
   },
   opts,
 );

@@ -36,6 +36,7 @@ function courseOf(r: Row): CourseRecord {
   return {
     id: r.id as string,
     ownerId: r.owner_id as string,
+    access: r.access === "premium" ? "premium" : "free",
     ...descriptionOf(r),
     status: r.status as CourseRecord["status"],
     version: Number(r.version),
@@ -107,6 +108,7 @@ const COURSE_COLUMNS: Record<string, string> = {
   status: "status",
   version: "version",
   hasUnpublishedChanges: "has_unpublished_changes",
+  access: "access",
   updatedAt: "updated_at",
   publishedAt: "published_at",
 };

@@ -1,4 +1,5 @@
 import crypto from "node:crypto";
+import type { CourseAccess } from "../../models/billing.model";
 import type { CourseOutline } from "../../models/course.model";
 import type {
   Card,
@@ -92,9 +93,10 @@ export function learnerLessonView(l: PublishedLesson): LessonView {
   };
 }
 
-export function gradingView(l: PublishedLesson): LessonForGrading {
+export function gradingView(l: PublishedLesson, courseAccess: CourseAccess): LessonForGrading {
   return {
     ...publishedLessonKey(l),
+    courseAccess,
     questions: l.questions.map(q => ({
       id: q.id,
       type: q.type,
@@ -113,6 +115,13 @@ export function gradingView(l: PublishedLesson): LessonForGrading {
   };
 }
 
-export function outlineView(c: PublishedCourse): CourseOutline {
-  return { id: c.id, title: c.title, level: c.level, version: c.version, lessons: c.lessons };
+export function outlineView(c: PublishedCourse, access: CourseAccess): CourseOutline {
+  return {
+    id: c.id,
+    access,
+    title: c.title,
+    level: c.level,
+    version: c.version,
+    lessons: c.lessons,
+  };
 }

@@ -41,6 +41,8 @@ type DomainHandlers = {
   "progress.course.completed": true;
   "progress.achievement.unlocked": true;
   "progress.streak.reminder_due": true;
+  "billing.invoice.paid": true;
+  "billing.invoice.payment_failed": true;
 };
 
 async function queue(rt: NotifyRuntime, mail: QueuedMail, t: Transaction): Promise<void> {
@@ -306,6 +308,57 @@ const onStreakReminderDue: Handler<"progress.streak.reminder_due"> = async (rt, 
   await queue(rt, mail, t);
 };
 
+/** "€9.99": amounts arrive in the currency's minor unit (Stripe's). */
+function money(amount: number, currency: string): string {
+  const format = new Intl.NumberFormat("en", {
+    style: "currency",
+    currency: currency.toUpperCase(),
+  });
+  return format.format(amount / 10 ** (format.resolvedOptions().maximumFractionDigits ?? 2));
+}
+
+/** Receipts and failed payments are transactional: they go whatever the preferences say. */
+const onInvoicePaid: Handler<"billing.invoice.paid"> = async (rt, event, t) => {
+  const d = event.data;
+  const recipient = await rt.recipientOf(d.userId, t);
+  if (!recipient) return;
+  const paidOn = d.paidAt
+    ? new Intl.DateTimeFormat("en-GB", { dateStyle: "long", timeZone: recipient.timezone }).format(
+        new Date(d.paidAt),
+      )
+    : undefined;
+  const mail = rt.builder.build({
+    template: "receipt",
+    eventId: event.id,
+    recipient,
+    vars: {
+      amount: money(d.amount, d.currency),
+      invoiceNumber: d.number ?? undefined,
+      paidOn,
+      pdfUrl: d.pdfUrl ?? undefined,
+      billingUrl: `${rt.builder.links.app}/account/billing`,
+    },
+  });
+  await queue(rt, mail, t);
+};
+
+const onPaymentFailed: Handler<"billing.invoice.payment_failed"> = async (rt, event, t) => {
+  const d = event.data;
+  const recipient = await rt.recipientOf(d.userId, t);
+  if (!recipient) return;
+  const mail = rt.builder.build({
+    template: "payment-failed",
+    eventId: event.id,
+    recipient,
+    vars: {
+      amount: money(d.amount, d.currency),
+      invoiceNumber: d.number ?? undefined,
+      billingUrl: `${rt.builder.links.app}/account/billing`,
+    },
+  });
+  await queue(rt, mail, t);
+};
+
 export const consumers: { [K in keyof DomainHandlers]: Handler<K> } = {
   "user.created": onUserCreated,
   "user.updated": onUserUpdated,
@@ -317,4 +370,6 @@ export const consumers: { [K in keyof DomainHandlers]: Handler<K> } = {
   "progress.course.completed": onCourseCompleted,
   "progress.achievement.unlocked": onAchievementUnlocked,
   "progress.streak.reminder_due": onStreakReminderDue,
+  "billing.invoice.paid": onInvoicePaid,
+  "billing.invoice.payment_failed": onPaymentFailed,
 };

@@ -58,5 +58,21 @@ export function sampleVars(template: EmailTemplate, links: Links): Record<string
         topics: "Work, Business",
         courseUrl: `${links.app}/courses/preview`,
       };
+    case "receipt":
+      return {
+        ...common,
+        amount: "€9.99",
+        invoiceNumber: "LM-0001",
+        paidOn: "1 December 2026",
+        pdfUrl: "https://pay.stripe.com/invoice/preview/pdf",
+        billingUrl: `${links.app}/account/billing`,
+      };
+    case "payment-failed":
+      return {
+        ...common,
+        amount: "€9.99",
+        invoiceNumber: "LM-0002",
+        billingUrl: `${links.app}/account/billing`,
+      };
   }
 }

@@ -10,6 +10,8 @@ const NEEDS_RECIPIENT = new Set<string>([
   "progress.course.completed",
   "progress.achievement.unlocked",
   "progress.streak.reminder_due",
+  "billing.invoice.paid",
+  "billing.invoice.payment_failed",
 ]);
 
 /** How long users' "no such user" answer is believed. */

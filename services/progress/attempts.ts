@@ -8,6 +8,7 @@ import { localDate, safeTimeZone } from "./clock";
 import type { Ctx, ProgressThis } from "./context";
 import { AnswerSheetError, gradeAttempt, type GradedAttempt } from "./grading";
 import { guarded, settledAnswer } from "./idempotency";
+import { requireAccess } from "./premium";
 import { announceCompletion, prepareCompletion } from "./lessons";
 import * as remote from "./remote";
 import * as store from "./store";
@@ -38,6 +39,7 @@ export async function submitAttempt(
   const settled = await settledAnswer<AttemptResult>(svc, ctx, "attempt", { lessonId, answers });
   if (settled) return settled;
   const lesson = await remote.lessonForGrading(ctx, lessonId);
+  await requireAccess(svc, userId, { id: lesson.courseId, access: lesson.courseAccess });
   if (lesson.questions.length === 0) {
     throw lessonNotGradable(lessonId, lesson.kind);
   }

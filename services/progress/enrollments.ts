@@ -6,6 +6,7 @@ import type { Ctx, ProgressThis } from "./context";
 import { addDecks, refreshCourse } from "./course-sync";
 import { accountErased } from "./errors";
 import { ensureLearner } from "./learners";
+import { requireAccess } from "./premium";
 import * as remote from "./remote";
 import * as store from "./store";
 
@@ -24,6 +25,7 @@ function enrollmentOf(row: store.EnrollmentRow): Enrollment {
 export async function enroll(svc: ProgressThis, ctx: Ctx<{ id: string }>): Promise<Enrollment> {
   const userId = actorOf(ctx).id;
   const outline = await remote.courseOutline(ctx, ctx.params.id);
+  await requireAccess(svc, userId, outline);
   await ensureLearner(svc, ctx, userId);
   const decks = await remote.flashcardsOf(ctx, outline);
   const now = svc.now();

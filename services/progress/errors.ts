@@ -42,3 +42,12 @@ export const idempotencyKeyReused = () =>
     409,
     "IDEMPOTENCY_KEY_REUSED",
   );
+
+/** api.md: a premium course without the premium entitlement (billing) is 402. */
+export const premiumRequired = (courseId: string) =>
+  new MoleculerClientError(
+    "This course is part of Premium: subscribe to learn it",
+    402,
+    "PAYMENT_REQUIRED",
+    { courseId },
+  );

@@ -9,6 +9,7 @@ import type { Ctx, ProgressThis } from "./context";
 import { refreshCourse } from "./course-sync";
 import { guarded, settledAnswer } from "./idempotency";
 import { ensureLearner } from "./learners";
+import { requireAccess } from "./premium";
 import * as remote from "./remote";
 import { completionXp } from "./xp";
 import { lessonRequiresAttempt } from "./errors";
@@ -63,6 +64,7 @@ export async function completeLesson(
   const settled = await settledAnswer<CompletionResult>(svc, ctx, "complete", { lessonId });
   if (settled) return settled;
   const lesson = await remote.lessonForGrading(ctx, lessonId);
+  await requireAccess(svc, userId, { id: lesson.courseId, access: lesson.courseAccess });
   if (lesson.kind === "quiz") {
     throw lessonRequiresAttempt(lessonId, lesson.kind);
   }

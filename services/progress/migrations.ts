@@ -271,4 +271,19 @@ export const progressMigrations: Migration[] = [
       await context.sequelize.query(certificates(context.schema));
     },
   },
+  {
+    name: "0007-progress-premium",
+    async up({ context }) {
+      // The copy of billing's premium entitlement (billing.subscription.changed), newest
+      // billing sequence wins: premium courses are checked here, not by a call per request.
+      await context.sequelize.query(
+        `CREATE TABLE IF NOT EXISTS "${context.schema}".premium_members (
+           user_id    text PRIMARY KEY,
+           premium    boolean NOT NULL,
+           sequence   bigint NOT NULL,
+           updated_at timestamptz NOT NULL DEFAULT now()
+         )`,
+      );
+    },
+  },
 ];

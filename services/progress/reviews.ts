@@ -5,6 +5,7 @@ import type { Ctx, ProgressThis } from "./context";
 import { syncNewDecks } from "./course-sync";
 import { guarded } from "./idempotency";
 import { ensureLearner } from "./learners";
+import { requireLessonAccess } from "./premium";
 import { cardStateOf, review } from "./srs";
 import * as store from "./store";
 import { reviewXp } from "./xp";
@@ -35,6 +36,7 @@ export async function reviewCard(
   const userId = actorOf(ctx).id;
   const { lessonId, cardId, rating } = ctx.params;
   const key = { userId, lessonId, cardId };
+  await requireLessonAccess(svc, ctx, userId, lessonId);
   await ensureLearner(svc, ctx, userId);
   const now = svc.now();
   const emit = svc.emitter(ctx);

@@ -31,7 +31,7 @@ export function variablesNodesRead(): string[] {
     .flatMap(variable => variable.names);
 }
 
-export const APP_SERVICES = ["api", "users", "content", "progress", "notify"] as const;
+export const APP_SERVICES = ["api", "users", "content", "progress", "notify", "billing"] as const;
 
 /** Path of a tool, or a thrown error naming the script that installs it (the suite fails, never skips). */
 export function requireTool(name: "promtool" | "kubectl" | "chromium"): string {

@@ -144,7 +144,7 @@ describe("Prometheus configuration and alert rules (promtool)", () => {
     const lingomesh = config.scrape_configs.find(job => job.job_name === "lingomesh");
     expect(lingomesh?.dns_sd_configs?.[0]).toEqual(
       expect.objectContaining({
-        names: ["api", "users", "content", "progress", "notify"],
+        names: ["api", "users", "content", "progress", "notify", "billing"],
         port: 3030,
       }),
     );

@@ -16,7 +16,10 @@ describe("API docs page in headless Chromium", () => {
     const executablePath = requireTool("chromium");
     node = await startTestNode(["api"], { DATA_DIR: dataDir, RATE_LIMIT_RPM: "100000" });
     for (const replica of realActionReplicas()) node.broker.createService(replica);
-    await node.broker.waitForServices(["users", "content", "progress", "notify"], 10_000);
+    await node.broker.waitForServices(
+      ["users", "content", "progress", "notify", "billing"],
+      10_000,
+    );
     browser = await chromium.launch({
       executablePath,
       args: [

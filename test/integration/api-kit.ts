@@ -159,7 +159,7 @@ export async function http(
  */
 export function realActionReplicas(): ServiceSchema[] {
   const replicas: ServiceSchema[] = [];
-  for (const name of ["users", "content", "progress", "notify"]) {
+  for (const name of ["users", "content", "progress", "notify", "billing"]) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const mod = require(`../../services/${name}.service`) as {
       default?: ServiceSchema;

@@ -54,7 +54,10 @@ describe("OpenAPI document of the real routes", () => {
   beforeAll(async () => {
     node = await startTestNode(["api"], { DATA_DIR: dataDir, RATE_LIMIT_RPM: "100000" });
     for (const replica of realActionReplicas()) node.broker.createService(replica);
-    await node.broker.waitForServices(["users", "content", "progress", "notify"], 10_000);
+    await node.broker.waitForServices(
+      ["users", "content", "progress", "notify", "billing"],
+      10_000,
+    );
     doc = (await http(`${node.origin}/api/openapi.json`)).body as Doc;
   }, 90_000);
 
@@ -74,7 +77,10 @@ describe("OpenAPI document of the real routes", () => {
     const svc = node.broker.getLocalService("api") as unknown as {
       aliases: Array<{ method: string; fullPath: string; spec?: unknown }>;
     };
-    const aliases = svc.aliases.filter(alias => alias.fullPath !== "/api/docs/:file");
+    // Pages for people, not API: the docs' assets and the local payment provider's checkout
+    // page (embedded defaults without Stripe keys, docs/billing.md).
+    const pages = ["/api/docs/:file", "/billing/local-checkout/:id"];
+    const aliases = svc.aliases.filter(alias => !pages.includes(alias.fullPath));
     // The ops routes: /health/live, /health/ready, /api/openapi.json, /api/docs (metrics live on METRICS_PORT).
     expect(aliases.length).toBe(publicRoutes().length + 4);
     expect(doc.paths["/metrics"]).toBeUndefined();

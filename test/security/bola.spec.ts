@@ -201,6 +201,26 @@ describe("BOLA: someone else's objects by id (security.md 19)", () => {
       ],
       expected: attacker => (attacker.name === "learner A" ? [200] : [404]),
     },
+    // A plan is no one's object: anyone signed in may buy any plan (a session of their own).
+    "POST /billing/checkout": {
+      kind: "capability",
+      probes: [
+        {
+          label: "a plan on sale",
+          json: {
+            planId: "premium-monthly",
+            successUrl: "http://lingomesh.test/billing/done",
+            cancelUrl: "http://lingomesh.test/billing",
+          },
+        },
+      ],
+      expected: () => [201],
+    },
+    // Admins only: a learner or author naming any invoice is refused before it is looked up.
+    "POST /admin/refunds": {
+      kind: "owned",
+      probes: [{ label: "an invoice", json: { invoiceId: "in_victim" } }],
+    },
     // Public by contract: uploaded files are served to anyone holding the id (lessons link them).
     "GET /media/:id": {
       kind: "capability",

@@ -142,6 +142,22 @@ describe("mass assignment and resource limits (security.md 21, 22)", () => {
       as: "subject",
       body: { email: { marketing: true } },
     },
+    "POST /billing/checkout": {
+      as: "subject",
+      body: {
+        planId: "premium-monthly",
+        successUrl: "http://lingomesh.test/billing/done",
+        cancelUrl: "http://lingomesh.test/billing",
+      },
+    },
+    "POST /billing/portal": { as: "subject", body: {} },
+    "POST /me/subscription/cancel": { as: "subject", body: {} },
+    "POST /me/subscription/resume": { as: "subject", body: {} },
+    "POST /admin/coupons": {
+      as: "admin",
+      body: { code: "INJECTED", percentOff: 10, duration: "once" },
+    },
+    "POST /admin/refunds": { as: "admin", body: { invoiceId: "in_injected" } },
     "POST /certificates/:id/revoke": {
       as: "admin",
       params: { id: "0190a4f6-0000-7000-8000-000000000000" },
@@ -188,6 +204,8 @@ describe("mass assignment and resource limits (security.md 21, 22)", () => {
       progress: await get("/me/progress"),
       due: await get("/me/reviews/due"),
       notifications: await get("/me/notifications"),
+      subscription: await get("/me/subscription"),
+      coupons: await get("/admin/coupons", admin.accessToken),
       preferences: await get("/me/notification-preferences"),
       resetMails: await get(
         `/emails?to=${encodeURIComponent(subject.email)}&template=password-reset`,

@@ -12,11 +12,13 @@ import { requireServers } from "../support/servers";
 import { publicRoutes } from "../../services/api/all-routes";
 import type { RouteSpec } from "../../services/api/route-table";
 import type { Role } from "../../models/auth.model";
+import { STRIPE_TEST_KEY, STRIPE_WEBHOOK_SECRET, StripeDouble } from "../integration/stripe-double";
 
 /**
  * The security suites (shared/design/security.md lines 18–23) run against the REAL services
- * through the REAL gateway: a gateway node and a node with users, content, progress and
- * notify, over NATS, Redis, RabbitMQ and PostgreSQL, isolated by namespace. Users are
+ * through the REAL gateway: a gateway node and a node with users, content, progress, notify
+ * and billing (its Stripe a double on loopback), over NATS, Redis, RabbitMQ and PostgreSQL,
+ * isolated by namespace. Users are
  * registered over HTTP; authors and admins get their roles from the bootstrap admin.
  */
 
@@ -62,6 +64,8 @@ export interface SecurityCluster {
   /** Every line any node logged while the cluster ran. */
   logLines: string[];
   adminEmail: string;
+  /** The Stripe the billing service talks to. */
+  stripe: StripeDouble;
   call<T = unknown>(method: string, path: string, opts?: CallOptions): Promise<Answer<T>>;
   register(tag: string): Promise<Session>;
   login(email: string, password: string): Promise<Session>;
@@ -104,6 +108,7 @@ export async function startSecurityCluster(
   const db = await createTestDatabase(`lm_${prefix}`);
   const dataDir = tempDataDir(`lm-${prefix}`);
   const adminEmail = `admin.${namespace}@example.com`.toLowerCase();
+  const stripe = await new StripeDouble().start();
   const env = {
     ...clusterEnv(namespace, db.url),
     DATA_DIR: dataDir,
@@ -112,14 +117,18 @@ export async function startSecurityCluster(
     LOGIN_FAILURES_MAX: "1000",
     ADMIN_EMAIL: adminEmail,
     ADMIN_PASSWORD,
+    STRIPE_SECRET_KEY: STRIPE_TEST_KEY,
+    STRIPE_WEBHOOK_SECRET,
+    STRIPE_API_URL: stripe.url,
     ...extraEnv,
   };
-  const services = await startTestNode(["users", "content", "progress", "notify"], {
+  const all = ["users", "content", "progress", "notify", "billing"] as const;
+  const services = await startTestNode([...all], {
     ...env,
     NODE_ID: `${namespace}-services`,
   });
   const gateway = await startTestNode(["api"], { ...env, NODE_ID: `${namespace}-gateway` });
-  await gateway.broker.waitForServices(["users", "content", "progress", "notify"], 20_000);
+  await gateway.broker.waitForServices([...all], 20_000);
   const api = gateway.apiUrl as string;
   const answers: Answer[] = [];
 
@@ -197,6 +206,7 @@ export async function startSecurityCluster(
     answers,
     logLines,
     adminEmail,
+    stripe,
     call,
     login,
     admin,
@@ -221,6 +231,7 @@ export async function startSecurityCluster(
     async stop() {
       await gateway?.stop();
       await services?.stop();
+      await stripe.stop();
       await db?.drop();
       fs.rmSync(dataDir, { recursive: true, force: true });
       restoreConsole();

@@ -16,6 +16,7 @@ import { PASSWORD, uniqueEmail } from "./support/journey";
 import { startSmtpCatcher, type Mail, type SmtpCatcher } from "./support/mail";
 import { waitFor } from "./support/nodes";
 import { totp } from "./support/totp";
+import { STRIPE_TEST_KEY, STRIPE_WEBHOOK_SECRET, StripeDouble } from "../integration/stripe-double";
 
 /**
  * Every route of the routes files, called on real services (a gateway+users+content node and a
@@ -36,6 +37,7 @@ let db: TestDatabase;
 let smtp: SmtpCatcher;
 let cluster: ProcessCluster;
 let origin: string;
+let stripe: StripeDouble;
 
 interface Account {
   email: string;
@@ -66,6 +68,9 @@ const f = {} as {
   mfaSecret: string;
   card: { lessonId: string; cardId: string };
   newPassword: string;
+  checkoutSession: string;
+  pendingEvents: ReturnType<StripeDouble["renew"]>;
+  invoiceId: string;
   certificateId: string;
 };
 
@@ -104,6 +109,7 @@ beforeAll(async () => {
   await requireServers("postgres", "redis", "rabbitmq", "nats");
   db = await createTestDatabase("lm_sysc");
   smtp = await startSmtpCatcher();
+  stripe = await new StripeDouble().start();
   cluster = await startProcessCluster({
     namespace,
     databaseUrl: db.url,
@@ -113,10 +119,13 @@ beforeAll(async () => {
       ADMIN_EMAIL: admin.email,
       ADMIN_PASSWORD: admin.password,
       TRUSTED_PROXIES: "127.0.0.1",
+      STRIPE_SECRET_KEY: STRIPE_TEST_KEY,
+      STRIPE_WEBHOOK_SECRET,
+      STRIPE_API_URL: stripe.url,
     },
     specs: [
       { name: "edge", services: "api,users,content", gateway: true },
-      { name: "work", services: "progress,notify" },
+      { name: "work", services: "progress,notify,billing" },
     ],
   });
   [origin] = cluster.gateways();
@@ -205,6 +214,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await cluster?.stop();
   await smtp?.close();
+  await stripe?.stop();
   await db?.drop();
 }, 30_000);
 
@@ -711,6 +721,111 @@ const CASES: Case[] = [
     check: a => expect(a.body.rows.length).toBeGreaterThan(0),
   },
   {
+    key: "GET /billing/plans",
+    who: "public",
+    status: 200,
+    check: a => expect(a.body.map((p: Json) => p.interval)).toEqual(["month", "year"]),
+  },
+  {
+    key: "POST /billing/checkout",
+    who: "user",
+    status: 201,
+    token: learner,
+    body: () => ({
+      planId: "premium-monthly",
+      successUrl: `${PUBLIC_URL}/billing/done`,
+      cancelUrl: `${PUBLIC_URL}/billing`,
+    }),
+    check: a => {
+      f.checkoutSession = a.body.sessionId;
+      expect(a.body.checkoutUrl).toBe(`${stripe.url}/pay/${a.body.sessionId}`);
+    },
+  },
+  {
+    key: "POST /billing/webhooks/stripe",
+    who: "public",
+    status: 200,
+    // Stripe completes the checkout: the first event comes through the case, the rest after it.
+    body: () => {
+      const { subscriptionId, events } = stripe.completeCheckout(f.checkoutSession);
+      f.pendingEvents = [...events.slice(1), ...stripe.renew(subscriptionId)];
+      return events[0];
+    },
+    check: async a => {
+      expect(a.body).toEqual({ received: true });
+      for (const event of f.pendingEvents) {
+        const delivered = await stripe.deliver(`${origin}/api/v1/billing/webhooks/stripe`, event);
+        expect(delivered.status).toBe(200);
+      }
+    },
+  },
+  {
+    key: "GET /me/subscription",
+    who: "user",
+    status: 200,
+    token: learner,
+    check: a =>
+      expect(a.body).toMatchObject({
+        planId: "premium-monthly",
+        status: "active",
+        cancelAtPeriodEnd: false,
+      }),
+  },
+  {
+    key: "POST /me/subscription/cancel",
+    who: "user",
+    status: 200,
+    token: learner,
+    check: a => expect(a.body.cancelAtPeriodEnd).toBe(true),
+  },
+  {
+    key: "POST /me/subscription/resume",
+    who: "user",
+    status: 200,
+    token: learner,
+    check: a => expect(a.body.cancelAtPeriodEnd).toBe(false),
+  },
+  {
+    key: "POST /billing/portal",
+    who: "user",
+    status: 201,
+    token: learner,
+    check: a => expect(a.body.url).toMatch(new RegExp(`^${stripe.url}/portal/cus_`)),
+  },
+  {
+    key: "GET /me/invoices",
+    who: "user",
+    status: 200,
+    token: learner,
+    check: a => {
+      expect(a.body).toHaveLength(1);
+      expect(a.body[0]).toMatchObject({ amount: 999, currency: "eur", status: "paid" });
+      f.invoiceId = a.body[0].id;
+    },
+  },
+  {
+    key: "GET /me/entitlements",
+    who: "user",
+    status: 200,
+    token: learner,
+    check: a => expect(a.body).toEqual({ premium: true, features: ["premium"] }),
+  },
+  {
+    key: "POST /admin/coupons",
+    who: "admin",
+    status: 201,
+    body: () => ({ code: "SYSC10", percentOff: 10, duration: "once" }),
+    check: a => expect(a.body).toMatchObject({ code: "SYSC10", percentOff: 10 }),
+  },
+  { key: "GET /admin/coupons", who: "admin", status: 200, list: true },
+  {
+    key: "POST /admin/refunds",
+    who: "admin",
+    status: 201,
+    body: () => ({ invoiceId: f.invoiceId, amount: 100 }),
+    check: a => expect(a.body).toMatchObject({ invoiceId: f.invoiceId, amount: 100 }),
+  },
+  {
     key: "GET /me/dashboard",
     who: "user",
     status: 200,
@@ -776,6 +891,10 @@ async function send(
   } else if (route.kind === "form") {
     headers["content-type"] = "application/x-www-form-urlencoded";
     body = "List-Unsubscribe=One-Click";
+  } else if (route.kind === "raw") {
+    headers["content-type"] = "application/json";
+    body = JSON.stringify(opts.body, null, 2);
+    headers["stripe-signature"] = stripe.sign(body);
   } else if (opts.body !== undefined && route.method !== "GET") {
     headers["content-type"] = "application/json";
     body = JSON.stringify(opts.body);

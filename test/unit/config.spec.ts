@@ -1,9 +1,14 @@
-import { ConfigError, loadConfig, requireDurableEventBroker } from "../../lib/config";
+import {
+  ConfigError,
+  loadConfig,
+  requireDurableEventBroker,
+  requirePaymentProvider,
+} from "../../lib/config";
 
 describe("the environment contract (lib/config.ts)", () => {
   it("when no variable is set, then every service runs on embedded stand-ins with the documented defaults", () => {
     const cfg = loadConfig({});
-    expect(cfg.services).toEqual(["api", "users", "content", "progress", "notify"]);
+    expect(cfg.services).toEqual(["api", "users", "content", "progress", "notify", "billing"]);
     expect(cfg).toMatchObject({
       namespace: "lingomesh",
       transporter: undefined,
@@ -43,6 +48,24 @@ describe("the environment contract (lib/config.ts)", () => {
     expect(() => requireDurableEventBroker(loadConfig({}))).not.toThrow();
   });
 
+  it("when Stripe's keys are set, then billing uses them; a cluster node running billing without them refuses to start", () => {
+    expect(
+      loadConfig({
+        STRIPE_SECRET_KEY: "sk_test_abc",
+        STRIPE_WEBHOOK_SECRET: "whsec_abc",
+        STRIPE_API_URL: "http://127.0.0.1:12111",
+      }).stripe,
+    ).toEqual({
+      secretKey: "sk_test_abc",
+      webhookSecret: "whsec_abc",
+      apiUrl: "http://127.0.0.1:12111",
+    });
+    expect(() =>
+      requirePaymentProvider(loadConfig({ TRANSPORTER: "nats://127.0.0.1:4222" })),
+    ).toThrow(/^Configuration error: STRIPE_SECRET_KEY is required in cluster mode/);
+    expect(() => requirePaymentProvider(loadConfig({}))).not.toThrow();
+  });
+
   it.each([
     [{ PORT: "abc" }, "PORT", 'Configuration error: PORT must be a whole number (got "abc")'],
     [
@@ -50,7 +73,19 @@ describe("the environment contract (lib/config.ts)", () => {
       "PORT",
       "Configuration error: PORT must be between 0 and 65535 (got 70000)",
     ],
-    [{ SERVICES: "users,billing" }, "SERVICES", "billing"],
+    [{ SERVICES: "users,payments" }, "SERVICES", "payments"],
+    [{ STRIPE_SECRET_KEY: "sk_test_abc" }, "STRIPE_WEBHOOK_SECRET", "Stripe needs"],
+    [
+      { STRIPE_SECRET_KEY: "pk_test_abc", STRIPE_WEBHOOK_SECRET: "whsec_abc" },
+      "STRIPE_SECRET_KEY",
+      "must be a Stripe secret key",
+    ],
+    [
+      { STRIPE_SECRET_KEY: "sk_test_abc", STRIPE_WEBHOOK_SECRET: "abc" },
+      "STRIPE_WEBHOOK_SECRET",
+      "must be a webhook signing secret",
+    ],
+    [{ STRIPE_API_URL: "http://127.0.0.1:12111" }, "STRIPE_SECRET_KEY", "needs the keys"],
     [{ DATABASE_URL: "mysql://x@y/z" }, "DATABASE_URL", "must use postgres: or postgresql:"],
     [{ CACHER: "not a url" }, "CACHER", "is not a valid URL"],
     [{ TRANSPORTER: "carrier-pigeon" }, "TRANSPORTER", "must be a transporter URL"],

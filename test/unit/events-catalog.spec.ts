@@ -7,6 +7,7 @@ import {
 } from "../../models/events.model";
 import notify from "../../services/notify.service";
 import progress from "../../services/progress.service";
+import billing from "../../services/billing.service";
 
 /**
  * EVENT_CONSUMERS is the one definition of who consumes what: producers declare those
@@ -24,6 +25,7 @@ describe("the durable event catalog", () => {
   test.each<[ConsumingService, ServiceSchema]>([
     ["notify", notify as unknown as ServiceSchema],
     ["progress", progress as unknown as ServiceSchema],
+    ["billing", billing as unknown as ServiceSchema],
   ])(
     "when %s's durable handlers are listed, then the consumer map names exactly those events",
     (name, schema) => {
@@ -35,10 +37,11 @@ describe("the durable event catalog", () => {
 
   test("when producers ask for the catalog's groups, then each consuming service is one group bound to its events", () => {
     const groups = catalogGroups(RETRY);
-    expect(groups.map(g => g.group).sort()).toEqual(["notify", "progress"]);
+    expect(groups.map(g => g.group).sort()).toEqual(["billing", "notify", "progress"]);
     const progressGroup = groups.find(g => g.group === "progress");
     expect(progressGroup?.types.sort()).toEqual(
       [
+        "billing.subscription.changed",
         "content.course.published",
         "content.lesson.deleted",
         "progress.xapi.recorded",

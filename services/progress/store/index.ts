@@ -9,5 +9,6 @@ export * from "./courses";
 export * from "./idempotency";
 export * from "./leaderboard";
 export * from "./learners";
+export * from "./premium";
 export * from "./sql";
 export * from "./xapi";
