@@ -67,6 +67,13 @@ export interface AppConfig {
   trustedProxies: string[];
   corsOrigins: string[];
   tracingExporter: TracingExporter;
+  /** Live WebSockets at the gateway (api.md `GET /live`): limits per user and per node. */
+  live: {
+    maxPerUser: number;
+    maxPerNode: number;
+    heartbeatMs: number;
+    sendBufferBytes: number;
+  };
   /** Cluster mode: nodes talk over a real transporter, so no secret may be generated locally. */
   clusterMode: boolean;
 }
@@ -331,6 +338,12 @@ export function loadConfig(env: Env = process.env): AppConfig {
       ["none", "console", "jaeger", "zipkin", "event"],
       "none",
     ),
+    live: {
+      maxPerUser: integer(env, "LIVE_MAX_SOCKETS_PER_USER", 5, 1, 1000),
+      maxPerNode: integer(env, "LIVE_MAX_SOCKETS_PER_NODE", 10_000, 1, 1_000_000),
+      heartbeatMs: integer(env, "LIVE_HEARTBEAT_MS", 30_000, 100, 600_000),
+      sendBufferBytes: integer(env, "LIVE_SEND_BUFFER_BYTES", 1_048_576, 1024, 1_073_741_824),
+    },
     clusterMode: transporter !== undefined,
   };
 }
@@ -582,6 +595,19 @@ export const EXTRA_CONFIG_VARIABLES: readonly ConfigVariable[] = [
     names: ["ADMIN_EMAIL", "ADMIN_PASSWORD"],
     example: "bootstrap admin, created idempotently at start",
     unset: "no admin",
+    read: true,
+  },
+  {
+    names: ["LIVE_MAX_SOCKETS_PER_USER", "LIVE_MAX_SOCKETS_PER_NODE"],
+    example: "`5`, `10000` (live WebSockets of one user on one gateway node; of one node)",
+    unset: "5, 10000",
+    read: true,
+  },
+  {
+    names: ["LIVE_HEARTBEAT_MS", "LIVE_SEND_BUFFER_BYTES"],
+    example:
+      "`30000` (a ping per interval; no pong by the next one closes the socket), `1048576` (bytes waiting for a slow client before it is dropped)",
+    unset: "30000, 1048576",
     read: true,
   },
   {

@@ -85,6 +85,24 @@ export interface DomainEvents {
     currentStreak: number;
     localDate: string;
   };
+  "progress.xp.awarded": {
+    /** The learner's progress-event counter at this event (events.md: order per aggregate). */
+    sequence?: number;
+    userId: string;
+    xp: number;
+    /** The learner's XP after this award. */
+    total: number;
+    reason: "attempt" | "lesson" | "review";
+  };
+  "progress.streak.changed": {
+    /** The learner's progress-event counter at this event (events.md: order per aggregate). */
+    sequence?: number;
+    userId: string;
+    current: number;
+    longest: number;
+    /** The learner's local date the streak counted. */
+    localDate: string;
+  };
 }
 
 export type DomainEventType = keyof DomainEvents;
@@ -101,6 +119,8 @@ export const DOMAIN_EVENT_TYPES = [
   "progress.course.completed",
   "progress.achievement.unlocked",
   "progress.streak.reminder_due",
+  "progress.xp.awarded",
+  "progress.streak.changed",
 ] as const satisfies readonly DomainEventType[];
 
 /** The services that consume durable events (each one consumer group: `<namespace>.<service>`). */
@@ -125,4 +145,6 @@ export const EVENT_CONSUMERS: Readonly<Record<DomainEventType, readonly Consumin
   "progress.course.completed": ["notify"],
   "progress.achievement.unlocked": ["notify"],
   "progress.streak.reminder_due": ["notify"],
+  "progress.xp.awarded": ["notify"],
+  "progress.streak.changed": ["notify"],
 };

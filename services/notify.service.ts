@@ -1,4 +1,5 @@
 import type { Context, ServiceSchema } from "moleculer";
+import { v7 as uuidv7 } from "uuid";
 import { DataTypes, type Transaction } from "sequelize";
 import { actorOf } from "../lib/auth/guard";
 import { configOf } from "../lib/config";
@@ -27,7 +28,14 @@ import {
   type NotificationPage,
   type NotificationPreferences,
 } from "../models/notification.model";
+import {
+  LIVE_DELIVERY_EVENT,
+  type LiveDelivery,
+  type LiveMessage,
+  type LiveMessageType,
+} from "../models/live.model";
 import { consumers, type NotifyRuntime } from "./notify/consumers";
+import { addLiveMessage, liveMessagesSince, pruneLiveMessages } from "./notify/live-store";
 import { invalidUnsubscribeToken, linkNotFound, notificationNotFound } from "./notify/errors";
 import { deriveLinkKey, LinkTokens, type LinkToken } from "./notify/link-tokens";
 import { appLinks, MailBuilder } from "./notify/mail-builder";
@@ -76,6 +84,7 @@ interface NotifyVars {
   sender: MailSender;
   /** users.profiles answered "no such user" for these, recently (services/notify/recipients.ts). */
   absentUsers: AbsentUsers;
+  stopLivePrune?: () => void;
 }
 
 interface NotifyMethods {
@@ -84,11 +93,19 @@ interface NotifyMethods {
   /** The verified unsubscribe token, or the 400 every bad link gets. */
   unsubscribeToken(raw: string): UnsubscribeToken;
   preferencesUrl(): string;
+  live(
+    userId: string,
+    type: LiveMessageType,
+    data: Record<string, unknown>,
+    t: Transaction,
+  ): Promise<void>;
 }
 
 type UnsubscribeToken = Extract<LinkToken, { kind: "unsubscribe" }>;
 type NotifyThis = DbServiceThis & NotifyVars & NotifyMethods & { settings: NotifySettings };
 type Ctx<P = Record<string, never>> = Context<P, RequestMeta>;
+
+const LIVE_PRUNE_INTERVAL_MS = 10 * 60_000;
 
 /** The smallest transparent GIF: the open-tracking pixel. */
 const PIXEL = Buffer.from("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7", "base64");
@@ -155,6 +172,8 @@ const NotifyService: NotifySchema = {
     "progress.course.completed": consume("progress.course.completed"),
     "progress.achievement.unlocked": consume("progress.achievement.unlocked"),
     "progress.streak.reminder_due": consume("progress.streak.reminder_due"),
+    "progress.xp.awarded": consume("progress.xp.awarded"),
+    "progress.streak.changed": consume("progress.streak.changed"),
   },
 
   // The same effects as durableEvents for a run of events in one consumer transaction.
@@ -212,6 +231,24 @@ const NotifyService: NotifySchema = {
           ...pageOf(result.total, page, pageSize),
           unread: result.unread,
         };
+      },
+    },
+
+    /** A reconnecting socket's missed messages (the gateway asks, for `GET /live?since=`). */
+    liveSince: {
+      internal: true,
+      params: {
+        $$strict: true,
+        userId: { type: "string", min: 1, max: 128 },
+        since: { type: "uuid" },
+      },
+      async handler(ctx: Ctx<{ userId: string; since: string }>): Promise<LiveMessage[]> {
+        return liveMessagesSince(
+          this.sequelize,
+          this.dbSchema,
+          ctx.params.userId,
+          ctx.params.since,
+        );
       },
     },
 
@@ -390,7 +427,18 @@ const NotifyService: NotifySchema = {
         recipientOf: (userId, t) =>
           recipientOf({ store: this.store, absent: this.absentUsers }, userId, t),
         deliverAfterCommit: t => t.afterCommit(() => this.sender.kick()),
+        live: (userId, type, data, t) => this.live(userId, type, data, t),
       };
+    },
+
+    async live(userId, type, data, t) {
+      const message: LiveMessage = { id: uuidv7(), type, at: new Date().toISOString(), data };
+      await addLiveMessage(this.sequelize, this.dbSchema, userId, message, t);
+      const delivery: LiveDelivery = { userId, message };
+      // Plain Moleculer events may be lost (a gateway restarting): the row above is the replay.
+      t.afterCommit(() => {
+        void this.broker.broadcast(LIVE_DELIVERY_EVENT, delivery, { groups: ["api"] });
+      });
     },
 
     unsubscribeToken(raw: string): UnsubscribeToken {
@@ -425,12 +473,19 @@ const NotifyService: NotifySchema = {
     );
     // SMTP being down does not make this node unready: mail waits in the queue by design.
     this.sender.start();
+    const prune = setInterval(() => {
+      pruneLiveMessages(this.sequelize, this.dbSchema).catch((err: Error) =>
+        this.logger.warn(`notify: old live messages not pruned: ${err.message}`),
+      );
+    }, LIVE_PRUNE_INTERVAL_MS).unref();
+    this.stopLivePrune = () => clearInterval(prune);
     this.logger.info(
       `notify: delivering mail via ${this.mailer.mode === "smtp" ? "SMTP (pooled)" : `.eml files in ${cfg.dataDir}/outbox`}`,
     );
   },
 
   async stopped() {
+    this.stopLivePrune?.();
     await this.sender?.stop();
     this.mailer?.close();
   },

@@ -2,6 +2,7 @@ import type { RouteSpec } from "./route-table";
 import { contentRoutes } from "./routes/content.routes";
 import { identityRoutes } from "./routes/identity.routes";
 import { learningRoutes } from "./routes/learning.routes";
+import { liveRoutes } from "./routes/live.routes";
 import { notificationsRoutes } from "./routes/notifications.routes";
 
 /** The gateway's own row of the contract (Aggregation). */
@@ -23,6 +24,7 @@ export function publicRoutes(): RouteSpec[] {
     ...contentRoutes,
     ...learningRoutes,
     ...notificationsRoutes,
+    ...liveRoutes,
     ...aggregationRoutes,
   ];
 }

@@ -3,6 +3,7 @@ import type { Transaction } from "sequelize";
 import { v7 as uuidv7 } from "uuid";
 import type { EventEnvelope } from "../../models/events.model";
 import type { QueuedMail } from "../../models/email.model";
+import type { LiveMessageType } from "../../models/live.model";
 import type { NewNotification, Recipient } from "../../models/notification.model";
 import type { MailBuilder } from "./mail-builder";
 import type { NotifyStore } from "./store";
@@ -23,6 +24,13 @@ export interface NotifyRuntime {
   recipientOf(userId: string, t: Transaction): Promise<Recipient | null>;
   /** Wakes the sender once `t` commits. */
   deliverAfterCommit(t: Transaction): void;
+  /** Keeps a live message for the user's replays in `t` and tells their sockets once `t` commits. */
+  live(
+    userId: string,
+    type: LiveMessageType,
+    data: Record<string, unknown>,
+    t: Transaction,
+  ): Promise<void>;
 }
 
 type Handler<T extends keyof DomainHandlers> = (
@@ -41,6 +49,8 @@ type DomainHandlers = {
   "progress.course.completed": true;
   "progress.achievement.unlocked": true;
   "progress.streak.reminder_due": true;
+  "progress.xp.awarded": true;
+  "progress.streak.changed": true;
 };
 
 async function queue(rt: NotifyRuntime, mail: QueuedMail, t: Transaction): Promise<void> {
@@ -58,7 +68,14 @@ async function notifyInApp(
   n: Omit<NewNotification, "id">,
   t: Transaction,
 ): Promise<void> {
-  await rt.store.addNotification({ id: uuidv7(), ...n }, { transaction: t });
+  const id = uuidv7();
+  if (!(await rt.store.addNotification({ id, ...n }, { transaction: t }))) return;
+  await rt.live(
+    n.userId,
+    "notification.created",
+    { id, kind: n.kind, title: n.title, body: n.body, link: n.link, data: n.data },
+    t,
+  );
 }
 
 /**
@@ -268,6 +285,12 @@ const onAchievementUnlocked: Handler<"progress.achievement.unlocked"> = async (r
     },
     t,
   );
+  await rt.live(
+    d.userId,
+    "achievement.unlocked",
+    { code: d.code, name: d.name, unlockedAt: d.unlockedAt },
+    t,
+  );
   const recipient = await rt.recipientOf(d.userId, t);
   if (!recipient) return;
   if (!(await rt.store.preferences(d.userId, { transaction: t })).achievements) return;
@@ -303,6 +326,16 @@ const onStreakReminderDue: Handler<"progress.streak.reminder_due"> = async (rt, 
   await queue(rt, mail, t);
 };
 
+const onXpAwarded: Handler<"progress.xp.awarded"> = async (rt, event, t) => {
+  const { userId, xp, total, reason } = event.data;
+  await rt.live(userId, "xp.awarded", { xp, total, reason }, t);
+};
+
+const onStreakChanged: Handler<"progress.streak.changed"> = async (rt, event, t) => {
+  const { userId, current, longest, localDate } = event.data;
+  await rt.live(userId, "streak.changed", { current, longest, localDate }, t);
+};
+
 export const consumers: { [K in keyof DomainHandlers]: Handler<K> } = {
   "user.created": onUserCreated,
   "user.updated": onUserUpdated,
@@ -314,4 +347,6 @@ export const consumers: { [K in keyof DomainHandlers]: Handler<K> } = {
   "progress.course.completed": onCourseCompleted,
   "progress.achievement.unlocked": onAchievementUnlocked,
   "progress.streak.reminder_due": onStreakReminderDue,
+  "progress.xp.awarded": onXpAwarded,
+  "progress.streak.changed": onStreakChanged,
 };

@@ -137,4 +137,22 @@ export const notifyMigrations: Migration[] = [
       `);
     },
   },
+  {
+    name: "0004-notify-live-messages",
+    async up({ context }) {
+      const s = `"${context.schema}"`;
+      await context.sequelize.query(`
+        -- What a learner's live sockets were told in the last 24 h, for ?since=<id> replays.
+        CREATE TABLE IF NOT EXISTS ${s}.live_messages (
+          id      uuid PRIMARY KEY,
+          user_id text NOT NULL,
+          type    text NOT NULL,
+          data    jsonb NOT NULL,
+          at      timestamptz NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS live_messages_user_id ON ${s}.live_messages (user_id, id);
+        CREATE INDEX IF NOT EXISTS live_messages_at ON ${s}.live_messages (at);
+      `);
+    },
+  },
 ];

@@ -586,6 +586,7 @@ export class NotifyStore {
       "recipients",
       "early_profiles",
       "verified_early",
+      "live_messages",
     ]) {
       await this.exec(`DELETE FROM ${this.s}.${table} WHERE user_id = :userId`, { userId }, opts);
     }

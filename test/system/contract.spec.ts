@@ -611,6 +611,13 @@ const CASES: Case[] = [
     check: a => expect(a.body.rows.length).toBeGreaterThan(0),
   },
   {
+    key: "POST /live/ticket",
+    who: "user",
+    status: 201,
+    token: reader,
+    check: a => expect(a.body.ticket).toMatch(/^[A-Za-z0-9_-]{43}$/),
+  },
+  {
     key: "GET /me/dashboard",
     who: "user",
     status: 200,
