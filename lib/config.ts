@@ -67,6 +67,12 @@ export interface AppConfig {
   trustedProxies: string[];
   corsOrigins: string[];
   tracingExporter: TracingExporter;
+  /** Web Push (RFC 8292) keys; unset: generated once under DATA_DIR/keys (in cluster mode: push off). */
+  vapid?: { publicKey: string; privateKey: string };
+  /** The VAPID `sub` claim: how a push service reaches the operator. */
+  vapidSubject: string;
+  /** Push endpoints over plain http (a test double on loopback); real push services are https. */
+  pushAllowHttp: boolean;
   /** Live WebSockets at the gateway (api.md `GET /live`): limits per user and per node. */
   live: {
     maxPerUser: number;
@@ -165,6 +171,41 @@ function pem(env: Env, name: string, kind: "PRIVATE" | "PUBLIC"): string | undef
     throw new ConfigError(name, `must be a PEM-encoded ${kind.toLowerCase()} key`);
   }
   return normalised;
+}
+
+/** A base64url value of `bytes` bytes (VAPID keys are a raw P-256 point and scalar). */
+function base64url(env: Env, name: string, bytes: number): string | undefined {
+  const value = read(env, name);
+  if (value === undefined) return undefined;
+  if (!/^[A-Za-z0-9_-]+$/.test(value) || Buffer.from(value, "base64url").length !== bytes) {
+    throw new ConfigError(
+      name,
+      `must be ${bytes} bytes in URL-safe base64 (web-push generate-vapid-keys)`,
+    );
+  }
+  return value;
+}
+
+function vapid(env: Env): AppConfig["vapid"] {
+  const publicKey = base64url(env, "VAPID_PUBLIC_KEY", 65);
+  const privateKey = base64url(env, "VAPID_PRIVATE_KEY", 32);
+  if (publicKey === undefined && privateKey === undefined) return undefined;
+  if (publicKey === undefined || privateKey === undefined) {
+    throw new ConfigError(
+      publicKey ? "VAPID_PRIVATE_KEY" : "VAPID_PUBLIC_KEY",
+      "is missing: the VAPID key pair must be set together",
+    );
+  }
+  return { publicKey, privateKey };
+}
+
+function vapidSubject(env: Env, publicUrl: string): string {
+  const value = read(env, "VAPID_SUBJECT");
+  if (value === undefined) return publicUrl;
+  if (!/^(mailto:|https:)/.test(value)) {
+    throw new ConfigError("VAPID_SUBJECT", "must be a mailto: or https: URL");
+  }
+  return value;
 }
 
 function s3(env: Env): S3Config | undefined {
@@ -298,6 +339,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
     );
   }
   const tty = Boolean(process.stdout.isTTY);
+  const publicUrl = (
+    url(env, "PUBLIC_URL", ["http:", "https:"]) ?? "http://localhost:3000"
+  ).replace(/\/+$/, "");
   return {
     services: services(env),
     nodeId: read(env, "NODE_ID") ?? `${os.hostname()}-${process.pid}`,
@@ -311,10 +355,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     amqpUrl: url(env, "AMQP_URL", ["amqp:", "amqps:"]),
     smtpUrl: url(env, "SMTP_URL", ["smtp:", "smtps:"]),
     mailFrom: read(env, "MAIL_FROM") ?? "Lingomesh <no-reply@lingomesh.local>",
-    publicUrl: (url(env, "PUBLIC_URL", ["http:", "https:"]) ?? "http://localhost:3000").replace(
-      /\/+$/,
-      "",
-    ),
+    publicUrl,
     s3: s3(env),
     jwtPrivateKey,
     jwtPublicKey,
@@ -338,6 +379,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
       ["none", "console", "jaeger", "zipkin", "event"],
       "none",
     ),
+    vapid: vapid(env),
+    vapidSubject: vapidSubject(env, publicUrl),
+    pushAllowHttp: oneOf(env, "PUSH_ALLOW_HTTP", ["true", "false"], "false") === "true",
     live: {
       maxPerUser: integer(env, "LIVE_MAX_SOCKETS_PER_USER", 5, 1, 1000),
       maxPerNode: integer(env, "LIVE_MAX_SOCKETS_PER_NODE", 10_000, 1, 1_000_000),
@@ -509,8 +553,8 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     names: ["VAPID_PUBLIC_KEY", "VAPID_PRIVATE_KEY", "VAPID_SUBJECT"],
     example: "Web Push keys",
     unset: "generated once under DATA_DIR",
-    read: false,
-    note: NOT_BUILT,
+    read: true,
+    note: "`npx web-push generate-vapid-keys`; kept under DATA_DIR/keys on a single node; in cluster mode unset means Web Push is off (its routes answer 503); the subject defaults to PUBLIC_URL",
   },
   {
     names: ["SMS_URL", "SMS_FROM"],
@@ -595,6 +639,12 @@ export const EXTRA_CONFIG_VARIABLES: readonly ConfigVariable[] = [
     names: ["ADMIN_EMAIL", "ADMIN_PASSWORD"],
     example: "bootstrap admin, created idempotently at start",
     unset: "no admin",
+    read: true,
+  },
+  {
+    names: ["PUSH_ALLOW_HTTP"],
+    example: "`true` only to point subscriptions at a push service test double on plain http",
+    unset: "`false` (push endpoints must be https)",
     read: true,
   },
   {

@@ -3,14 +3,8 @@
  * a message travels from notify to whichever gateway node holds those sockets.
  */
 
-const LIVE_MESSAGE_TYPES = [
-  "notification.created",
-  "xp.awarded",
-  "streak.changed",
-  "achievement.unlocked",
-  "review.due",
-] as const;
-export type LiveMessageType = (typeof LIVE_MESSAGE_TYPES)[number];
+export type LiveMessageType =
+  "notification.created" | "xp.awarded" | "streak.changed" | "achievement.unlocked" | "review.due";
 
 /** One server message on the socket: `id` is a UUID v7, so ids sort by time (`?since=<id>`). */
 export interface LiveMessage {

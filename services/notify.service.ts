@@ -36,6 +36,11 @@ import {
 } from "../models/live.model";
 import { consumers, type NotifyRuntime } from "./notify/consumers";
 import { addLiveMessage, liveMessagesSince, pruneLiveMessages } from "./notify/live-store";
+import { pushSubscriptionParams, type PushSubscriptionBody } from "../models/push.model";
+import { subscribePush, unsubscribePush, vapidPublicKey, type PushDeps } from "./notify/push";
+import { PushSender } from "./notify/push-sender";
+import { PushStore } from "./notify/push-store";
+import { loadVapidKeys } from "./notify/vapid";
 import { invalidUnsubscribeToken, linkNotFound, notificationNotFound } from "./notify/errors";
 import { deriveLinkKey, LinkTokens, type LinkToken } from "./notify/link-tokens";
 import { appLinks, MailBuilder } from "./notify/mail-builder";
@@ -85,6 +90,8 @@ interface NotifyVars {
   /** users.profiles answered "no such user" for these, recently (services/notify/recipients.ts). */
   absentUsers: AbsentUsers;
   stopLivePrune?: () => void;
+  pushDeps: PushDeps;
+  pushSender?: PushSender;
 }
 
 interface NotifyMethods {
@@ -106,6 +113,8 @@ type NotifyThis = DbServiceThis & NotifyVars & NotifyMethods & { settings: Notif
 type Ctx<P = Record<string, never>> = Context<P, RequestMeta>;
 
 const LIVE_PRUNE_INTERVAL_MS = 10 * 60_000;
+/** A push the device could not take within a day is news no more. */
+const PUSH_TTL_SECONDS = 24 * 3600;
 
 /** The smallest transparent GIF: the open-tracking pixel. */
 const PIXEL = Buffer.from("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7", "base64");
@@ -249,6 +258,33 @@ const NotifyService: NotifySchema = {
           ctx.params.userId,
           ctx.params.since,
         );
+      },
+    },
+
+    /** GET /push/vapid-public-key: the applicationServerKey a browser subscribes with. */
+    vapidPublicKey: {
+      params: {},
+      handler(): { publicKey: string } {
+        return vapidPublicKey(this.pushDeps);
+      },
+    },
+
+    /** POST /me/push-subscriptions → 201 {id}: this device gets the caller's notifications. */
+    addPushSubscription: {
+      auth: true,
+      params: pushSubscriptionParams,
+      handler(ctx: Ctx<PushSubscriptionBody>): Promise<{ id: string }> {
+        return subscribePush(this.pushDeps, actorOf(ctx).id, ctx.params);
+      },
+    },
+
+    /** DELETE /me/push-subscriptions/:id → 204 */
+    removePushSubscription: {
+      auth: true,
+      params: idParam,
+      async handler(ctx: Ctx<{ id: string }>): Promise<void> {
+        await unsubscribePush(this.pushDeps, actorOf(ctx).id, ctx.params.id);
+        ctx.meta.$statusCode = 204;
       },
     },
 
@@ -428,6 +464,16 @@ const NotifyService: NotifySchema = {
           recipientOf({ store: this.store, absent: this.absentUsers }, userId, t),
         deliverAfterCommit: t => t.afterCommit(() => this.sender.kick()),
         live: (userId, type, data, t) => this.live(userId, type, data, t),
+        push: async (userId, eventId, push, t) => {
+          if (!this.pushDeps.vapid) return;
+          const queued = await this.pushDeps.store.queue(
+            userId,
+            eventId,
+            { ...push, ttlSeconds: PUSH_TTL_SECONDS },
+            t,
+          );
+          if (queued > 0) t.afterCommit(() => this.pushSender?.kick());
+        },
       };
     },
 
@@ -454,6 +500,12 @@ const NotifyService: NotifySchema = {
 
   created() {
     this.store = new NotifyStore(this.sequelize, this.dbSchema);
+    const cfg = configOf(this.broker);
+    this.pushDeps = {
+      store: new PushStore(this.sequelize, this.dbSchema),
+      vapid: loadVapidKeys(cfg),
+      allowHttp: cfg.pushAllowHttp,
+    };
     this.absentUsers = new Map();
     this.ready = this.prepare();
     // Awaited in started (which fails the node on a broken template); never an unhandled rejection meanwhile.
@@ -479,6 +531,20 @@ const NotifyService: NotifySchema = {
       );
     }, LIVE_PRUNE_INTERVAL_MS).unref();
     this.stopLivePrune = () => clearInterval(prune);
+    const vapid = this.pushDeps.vapid;
+    if (vapid) {
+      this.pushSender = new PushSender(
+        this.pushDeps.store,
+        vapid,
+        { ...this.settings.sender, nodeId: this.broker.nodeID },
+        this.logger,
+      );
+      this.pushSender.start();
+    } else {
+      this.logger.warn(
+        "notify: Web Push is off: set VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY (cluster mode generates no keys)",
+      );
+    }
     this.logger.info(
       `notify: delivering mail via ${this.mailer.mode === "smtp" ? "SMTP (pooled)" : `.eml files in ${cfg.dataDir}/outbox`}`,
     );
@@ -486,6 +552,7 @@ const NotifyService: NotifySchema = {
 
   async stopped() {
     this.stopLivePrune?.();
+    await this.pushSender?.stop();
     await this.sender?.stop();
     this.mailer?.close();
   },

@@ -3,6 +3,7 @@ import { contentRoutes } from "./routes/content.routes";
 import { identityRoutes } from "./routes/identity.routes";
 import { learningRoutes } from "./routes/learning.routes";
 import { liveRoutes } from "./routes/live.routes";
+import { pushRoutes } from "./routes/push.routes";
 import { notificationsRoutes } from "./routes/notifications.routes";
 
 /** The gateway's own row of the contract (Aggregation). */
@@ -25,6 +26,7 @@ export function publicRoutes(): RouteSpec[] {
     ...learningRoutes,
     ...notificationsRoutes,
     ...liveRoutes,
+    ...pushRoutes,
     ...aggregationRoutes,
   ];
 }

@@ -6,6 +6,7 @@ import type { QueuedMail } from "../../models/email.model";
 import type { LiveMessageType } from "../../models/live.model";
 import type { NewNotification, Recipient } from "../../models/notification.model";
 import type { MailBuilder } from "./mail-builder";
+import type { PushPayload } from "./push-store";
 import type { NotifyStore } from "./store";
 
 /**
@@ -24,6 +25,13 @@ export interface NotifyRuntime {
   recipientOf(userId: string, t: Transaction): Promise<Recipient | null>;
   /** Wakes the sender once `t` commits. */
   deliverAfterCommit(t: Transaction): void;
+  /** Queues a push to each of the user's devices in `t` (nothing while Web Push is off). */
+  push(
+    userId: string,
+    eventId: string,
+    push: { payload: PushPayload; urgency: "low" | "normal" },
+    t: Transaction,
+  ): Promise<void>;
   /** Keeps a live message for the user's replays in `t` and tells their sockets once `t` commits. */
   live(
     userId: string,
@@ -70,6 +78,16 @@ async function notifyInApp(
 ): Promise<void> {
   const id = uuidv7();
   if (!(await rt.store.addNotification({ id, ...n }, { transaction: t }))) return;
+  await rt.push(
+    n.userId,
+    n.eventId,
+    {
+      payload: { id, kind: n.kind, title: n.title, body: n.body, link: n.link },
+      // News can wait for a charger; what the learner just did is told now.
+      urgency: n.kind === "new_course" ? "low" : "normal",
+    },
+    t,
+  );
   await rt.live(
     n.userId,
     "notification.created",

@@ -155,4 +155,42 @@ export const notifyMigrations: Migration[] = [
       `);
     },
   },
+  {
+    name: "0005-notify-web-push",
+    async up({ context }) {
+      const s = `"${context.schema}"`;
+      await context.sequelize.query(`
+        CREATE TABLE IF NOT EXISTS ${s}.push_subscriptions (
+          id         uuid PRIMARY KEY,
+          user_id    text NOT NULL,
+          endpoint   text NOT NULL UNIQUE,
+          p256dh     text NOT NULL,
+          auth       text NOT NULL,
+          created_at timestamptz NOT NULL DEFAULT now()
+        );
+        CREATE INDEX IF NOT EXISTS push_subscriptions_user_id ON ${s}.push_subscriptions (user_id);
+
+        -- One push per (event, subscription); subscription_id outlives a dropped subscription.
+        CREATE TABLE IF NOT EXISTS ${s}.push_deliveries (
+          id               uuid PRIMARY KEY,
+          event_id         text NOT NULL,
+          subscription_id  uuid NOT NULL,
+          user_id          text NOT NULL,
+          payload          jsonb NOT NULL,
+          urgency          text NOT NULL,
+          ttl_seconds      integer NOT NULL,
+          status           text NOT NULL DEFAULT 'queued',
+          attempts         integer NOT NULL DEFAULT 0,
+          next_attempt_at  timestamptz NOT NULL DEFAULT now(),
+          claimed_by       text,
+          claim_expires_at timestamptz,
+          last_error       text,
+          created_at       timestamptz NOT NULL DEFAULT now(),
+          finished_at      timestamptz,
+          CONSTRAINT push_deliveries_once UNIQUE (event_id, subscription_id)
+        );
+        CREATE INDEX IF NOT EXISTS push_deliveries_due ON ${s}.push_deliveries (status, next_attempt_at);
+      `);
+    },
+  },
 ];

@@ -587,6 +587,8 @@ export class NotifyStore {
       "early_profiles",
       "verified_early",
       "live_messages",
+      "push_deliveries",
+      "push_subscriptions",
     ]) {
       await this.exec(`DELETE FROM ${this.s}.${table} WHERE user_id = :userId`, { userId }, opts);
     }

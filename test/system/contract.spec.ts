@@ -1,4 +1,5 @@
 import crypto from "node:crypto";
+import { generateVAPIDKeys } from "web-push";
 import { publicRoutes, routeKey } from "../../services/api/all-routes";
 import type { RouteSpec } from "../../services/api/route-table";
 import { requireServers } from "../support/servers";
@@ -66,7 +67,10 @@ const f = {} as {
   mfaSecret: string;
   card: { lessonId: string; cardId: string };
   newPassword: string;
+  pushSubscriptionId: string;
 };
+
+const VAPID = generateVAPIDKeys();
 
 const ip = () => `203.0.113.${crypto.randomInt(1, 254)}`;
 
@@ -112,6 +116,8 @@ beforeAll(async () => {
       ADMIN_EMAIL: admin.email,
       ADMIN_PASSWORD: admin.password,
       TRUSTED_PROXIES: "127.0.0.1",
+      VAPID_PUBLIC_KEY: VAPID.publicKey,
+      VAPID_PRIVATE_KEY: VAPID.privateKey,
     },
     specs: [
       { name: "edge", services: "api,users,content", gateway: true },
@@ -616,6 +622,41 @@ const CASES: Case[] = [
     status: 201,
     token: reader,
     check: a => expect(a.body.ticket).toMatch(/^[A-Za-z0-9_-]{43}$/),
+  },
+  {
+    key: "GET /push/vapid-public-key",
+    who: "public",
+    status: 200,
+    check: a => expect(a.body).toEqual({ publicKey: VAPID.publicKey }),
+  },
+  {
+    key: "POST /me/push-subscriptions",
+    who: "user",
+    status: 201,
+    token: reader,
+    body: () => {
+      const device = crypto.createECDH("prime256v1");
+      device.generateKeys();
+      return {
+        // .invalid never resolves: the pushes queued for it are retried, then fail, harmlessly.
+        endpoint: `https://push.invalid/${crypto.randomUUID()}`,
+        expirationTime: null,
+        keys: {
+          p256dh: device.getPublicKey().toString("base64url"),
+          auth: crypto.randomBytes(16).toString("base64url"),
+        },
+      };
+    },
+    check: a => {
+      f.pushSubscriptionId = a.body.id;
+    },
+  },
+  {
+    key: "DELETE /me/push-subscriptions/:id",
+    who: "user",
+    status: 204,
+    token: reader,
+    params: () => ({ id: f.pushSubscriptionId }),
   },
   {
     key: "GET /me/dashboard",
