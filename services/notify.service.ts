@@ -24,9 +24,9 @@ import {
 import {
   preferencesParams,
   toNotificationView,
-  type EmailPreferences,
   type NotificationPage,
   type NotificationPreferences,
+  type PreferencesChange,
 } from "../models/notification.model";
 import {
   LIVE_DELIVERY_EVENT,
@@ -40,6 +40,7 @@ import { pushSubscriptionParams, type PushSubscriptionBody } from "../models/pus
 import { subscribePush, unsubscribePush, vapidPublicKey, type PushDeps } from "./notify/push";
 import { PushSender } from "./notify/push-sender";
 import { PushStore } from "./notify/push-store";
+import { changePreferences, readPreferences, type PreferenceDeps } from "./notify/preferences";
 import { loadVapidKeys } from "./notify/vapid";
 import { invalidUnsubscribeToken, linkNotFound, notificationNotFound } from "./notify/errors";
 import { deriveLinkKey, LinkTokens, type LinkToken } from "./notify/link-tokens";
@@ -100,6 +101,7 @@ interface NotifyMethods {
   /** The verified unsubscribe token, or the 400 every bad link gets. */
   unsubscribeToken(raw: string): UnsubscribeToken;
   preferencesUrl(): string;
+  preferenceDeps(): PreferenceDeps;
   live(
     userId: string,
     type: LiveMessageType,
@@ -314,23 +316,20 @@ const NotifyService: NotifySchema = {
     /** GET /me/notification-preferences */
     getPreferences: {
       auth: true,
-      async handler(ctx: Ctx): Promise<NotificationPreferences> {
-        return { email: await this.store.preferences(actorOf(ctx).id) };
+      handler(ctx: Ctx): Promise<NotificationPreferences> {
+        return readPreferences(this.preferenceDeps(), actorOf(ctx).id);
       },
     },
 
-    /** PUT /me/notification-preferences (categories left out keep their value) */
+    /** PUT /me/notification-preferences (channels and categories left out keep their value) */
     updatePreferences: {
       auth: true,
       params: preferencesParams,
-      async handler(
-        ctx: Ctx<{ email: Partial<EmailPreferences> }>,
-      ): Promise<NotificationPreferences> {
+      handler(ctx: Ctx<PreferencesChange>): Promise<NotificationPreferences> {
         const userId = actorOf(ctx).id;
-        const email = await this.withTransaction(t =>
-          this.store.changePreferences(userId, ctx.params.email, t),
+        return this.withTransaction(t =>
+          changePreferences(this.preferenceDeps(), userId, ctx.params, t),
         );
-        return { email };
       },
     },
 
@@ -464,6 +463,7 @@ const NotifyService: NotifySchema = {
           recipientOf({ store: this.store, absent: this.absentUsers }, userId, t),
         deliverAfterCommit: t => t.afterCommit(() => this.sender.kick()),
         live: (userId, type, data, t) => this.live(userId, type, data, t),
+        preferencesOf: (userId, t) => readPreferences(this.preferenceDeps(), userId, t),
         push: async (userId, eventId, push, t) => {
           if (!this.pushDeps.vapid) return;
           const queued = await this.pushDeps.store.queue(
@@ -491,6 +491,10 @@ const NotifyService: NotifySchema = {
       const token = this.tokens.verify(raw);
       if (token?.kind !== "unsubscribe") throw invalidUnsubscribeToken();
       return token;
+    },
+
+    preferenceDeps(): PreferenceDeps {
+      return { sequelize: this.sequelize, schema: this.dbSchema, store: this.store };
     },
 
     preferencesUrl(): string {

@@ -4,7 +4,12 @@ import { v7 as uuidv7 } from "uuid";
 import type { EventEnvelope } from "../../models/events.model";
 import type { QueuedMail } from "../../models/email.model";
 import type { LiveMessageType } from "../../models/live.model";
-import type { NewNotification, Recipient } from "../../models/notification.model";
+import type {
+  NewNotification,
+  NotificationPreferences,
+  NotifyCategory,
+  Recipient,
+} from "../../models/notification.model";
 import type { MailBuilder } from "./mail-builder";
 import type { PushPayload } from "./push-store";
 import type { NotifyStore } from "./store";
@@ -25,6 +30,8 @@ export interface NotifyRuntime {
   recipientOf(userId: string, t: Transaction): Promise<Recipient | null>;
   /** Wakes the sender once `t` commits. */
   deliverAfterCommit(t: Transaction): void;
+  /** The user's choices per channel and category. */
+  preferencesOf(userId: string, t: Transaction): Promise<NotificationPreferences>;
   /** Queues a push to each of the user's devices in `t` (nothing while Web Push is off). */
   push(
     userId: string,
@@ -71,27 +78,40 @@ async function queue(rt: NotifyRuntime, mail: QueuedMail, t: Transaction): Promi
     });
 }
 
+/** What each kind of in-app notification counts as in the learner's preferences. */
+const KIND_CATEGORY: Record<NewNotification["kind"], NotifyCategory> = {
+  lesson_completed: "achievements",
+  course_completed: "achievements",
+  achievement_unlocked: "achievements",
+  new_course: "marketing",
+};
+
+/** The in-app notification (and its live message) and the push, each if the learner wants it. */
 async function notifyInApp(
   rt: NotifyRuntime,
   n: Omit<NewNotification, "id">,
   t: Transaction,
 ): Promise<void> {
+  const category = KIND_CATEGORY[n.kind];
+  const prefs = await rt.preferencesOf(n.userId, t);
   const id = uuidv7();
-  if (!(await rt.store.addNotification({ id, ...n }, { transaction: t }))) return;
+  if (prefs.inApp[category] && (await rt.store.addNotification({ id, ...n }, { transaction: t }))) {
+    await rt.live(
+      n.userId,
+      "notification.created",
+      { id, kind: n.kind, title: n.title, body: n.body, link: n.link, data: n.data },
+      t,
+    );
+  }
+  if (!prefs.push[category]) return;
   await rt.push(
     n.userId,
     n.eventId,
     {
       payload: { id, kind: n.kind, title: n.title, body: n.body, link: n.link },
       // News can wait for a charger; what the learner just did is told now.
-      urgency: n.kind === "new_course" ? "low" : "normal",
+      urgency: category === "marketing" ? "low" : "normal",
     },
-    t,
-  );
-  await rt.live(
-    n.userId,
-    "notification.created",
-    { id, kind: n.kind, title: n.title, body: n.body, link: n.link, data: n.data },
     t,
   );
 }

@@ -193,4 +193,19 @@ export const notifyMigrations: Migration[] = [
       `);
     },
   },
+  {
+    name: "0006-notify-channel-preferences",
+    async up({ context }) {
+      const s = `"${context.schema}"`;
+      await context.sequelize.query(`
+        -- Per channel (email, push, sms, inApp), the categories a learner changed from the defaults.
+        CREATE TABLE IF NOT EXISTS ${s}.channel_preferences (
+          user_id    text PRIMARY KEY,
+          channels   jsonb NOT NULL DEFAULT '{}',
+          digest     text NOT NULL DEFAULT 'weekly',
+          updated_at timestamptz NOT NULL DEFAULT now()
+        );
+      `);
+    },
+  },
 ];

@@ -589,6 +589,7 @@ export class NotifyStore {
       "live_messages",
       "push_deliveries",
       "push_subscriptions",
+      "channel_preferences",
     ]) {
       await this.exec(`DELETE FROM ${this.s}.${table} WHERE user_id = :userId`, { userId }, opts);
     }

@@ -349,7 +349,8 @@ describe("notify: durable events become mail over a real SMTP server", () => {
       marketing: false,
       achievements: true,
       reminders: false,
-      weeklyReport: true,
+      social: true,
+      security: true,
     });
     const otherPrefs = await notifyA.call<
       { email: Record<string, boolean> },
@@ -457,7 +458,8 @@ describe("notify: durable events become mail over a real SMTP server", () => {
       marketing: false,
       achievements: false,
       reminders: true,
-      weeklyReport: true,
+      social: true,
+      security: true,
     });
     await emit("progress.achievement.unlocked", {
       userId,

@@ -205,6 +205,72 @@ describe("Web Push to a learner's devices", () => {
     expect(pushesTo("owner-phone")).toHaveLength(0);
   });
 
+  it("when preferences are changed per channel, then the answer and the next read hold them; security mail stays on", async () => {
+    const learner = await register("prefs");
+    const url = "/me/notification-preferences";
+    const initial = await a.get<Record<string, unknown>>(url, learner.accessToken);
+    expect(initial.status).toBe(200);
+    expect(initial.body).toMatchObject({
+      email: { marketing: false, security: true },
+      sms: { achievements: false, security: true },
+      digest: "weekly",
+    });
+    const refused = await a.call<{ data: Array<{ field: string }> }>("PUT", url, {
+      body: { email: { security: false } },
+      token: learner.accessToken,
+    });
+    expect(refused.status).toBe(422);
+    expect(refused.body.data.map(d => d.field)).toEqual(["email.security"]);
+    const changed = await a.call<Record<string, Record<string, boolean> | string>>("PUT", url, {
+      body: {
+        email: { social: false, marketing: true },
+        push: { achievements: false },
+        digest: "daily",
+      },
+      token: learner.accessToken,
+    });
+    expect(changed.status).toBe(200);
+    expect(changed.body).toMatchObject({
+      email: { social: false, marketing: true, achievements: true, security: true },
+      push: { achievements: false, reminders: true },
+      digest: "daily",
+    });
+    const off = await a.call("PUT", url, { body: { digest: "off" }, token: learner.accessToken });
+    expect(off.body).toMatchObject({ digest: "off", push: { achievements: false } });
+    const read = await a.get(url, learner.accessToken);
+    expect(read.body).toEqual(off.body);
+    const unknown = await a.call("PUT", url, {
+      body: { fax: { marketing: true } },
+      token: learner.accessToken,
+    });
+    expect(unknown.status).toBe(422);
+  });
+
+  it("when a learner turned a category off for push or in-app, then that channel stays quiet and the others do not", async () => {
+    const learner = await register("quiet");
+    await subscribe(learner.accessToken, "quiet-phone");
+    const url = "/me/notification-preferences";
+    await a.call("PUT", url, {
+      body: { push: { achievements: false } },
+      token: learner.accessToken,
+    });
+    await achievement(learner.user.id, "silent-push");
+    const listed = async () =>
+      (await a.get<{ rows: unknown[] }>("/me/notifications", learner.accessToken)).body.rows.length;
+    await waitUntil(async () => (await listed()) === 1, 15_000, "the in-app notification");
+    await a.call("PUT", url, {
+      body: { push: { achievements: true }, inApp: { achievements: false } },
+      token: learner.accessToken,
+    });
+    await achievement(learner.user.id, "silent-in-app");
+    await waitUntil(async () => pushesTo("quiet-phone").length === 1, 15_000, "the push");
+    expect(pushesTo("quiet-phone")[0].payload.title).toBe(
+      "Achievement unlocked: Badge silent-in-app",
+    );
+    await new Promise(r => setTimeout(r, 500));
+    expect(await listed()).toBe(1);
+  });
+
   it("when a subscription's keys or endpoint are not a browser's, then 422 names the field", async () => {
     const learner = await register("bad");
     const good = pushService.newDevice("bad-device").subscription;

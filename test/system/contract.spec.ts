@@ -568,10 +568,12 @@ const CASES: Case[] = [
     who: "user",
     status: 200,
     token: reader,
-    check: a =>
+    check: a => {
+      expect(Object.keys(a.body).sort()).toEqual(["digest", "email", "inApp", "push", "sms"]);
       expect(Object.keys(a.body.email).sort()).toEqual(
-        ["achievements", "marketing", "reminders", "weeklyReport"].sort(),
-      ),
+        ["achievements", "marketing", "reminders", "security", "social"].sort(),
+      );
+    },
   },
   {
     key: "PUT /me/notification-preferences",
