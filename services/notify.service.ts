@@ -42,6 +42,7 @@ import { PushSender } from "./notify/push-sender";
 import { PushStore } from "./notify/push-store";
 import { changePreferences, readPreferences, type PreferenceDeps } from "./notify/preferences";
 import { loadVapidKeys } from "./notify/vapid";
+import { deliverableAt, saveDeliverySettings } from "./notify/quiet-hours";
 import { invalidUnsubscribeToken, linkNotFound, notificationNotFound } from "./notify/errors";
 import { deriveLinkKey, LinkTokens, type LinkToken } from "./notify/link-tokens";
 import { appLinks, MailBuilder } from "./notify/mail-builder";
@@ -200,6 +201,7 @@ const NotifyService: NotifySchema = {
         events.map(e => e.data),
         { transaction: t },
       );
+      for (const event of events) await this.runtime().saveDeliverySettings(event.data, t);
     },
   },
 
@@ -464,12 +466,16 @@ const NotifyService: NotifySchema = {
         deliverAfterCommit: t => t.afterCommit(() => this.sender.kick()),
         live: (userId, type, data, t) => this.live(userId, type, data, t),
         preferencesOf: (userId, t) => readPreferences(this.preferenceDeps(), userId, t),
+        deliverableAt: (userId, t) => deliverableAt(this.sequelize, this.dbSchema, userId, t),
+        saveDeliverySettings: (change, t) =>
+          saveDeliverySettings(this.sequelize, this.dbSchema, change, t),
         push: async (userId, eventId, push, t) => {
           if (!this.pushDeps.vapid) return;
+          const notBefore = await deliverableAt(this.sequelize, this.dbSchema, userId, t);
           const queued = await this.pushDeps.store.queue(
             userId,
             eventId,
-            { ...push, ttlSeconds: PUSH_TTL_SECONDS },
+            { ...push, ttlSeconds: PUSH_TTL_SECONDS, notBefore },
             t,
           );
           if (queued > 0) t.afterCommit(() => this.pushSender?.kick());

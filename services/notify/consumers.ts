@@ -30,6 +30,13 @@ export interface NotifyRuntime {
   recipientOf(userId: string, t: Transaction): Promise<Recipient | null>;
   /** Wakes the sender once `t` commits. */
   deliverAfterCommit(t: Transaction): void;
+  /** When a push or mail due now may go: null (now) or the end of the user's quiet hours. */
+  deliverableAt(userId: string, t: Transaction): Promise<Date | null>;
+  /** Keeps user.updated's quiet hours and locale (when the event carries them). */
+  saveDeliverySettings(
+    change: EventEnvelope<"user.updated">["data"],
+    t: Transaction,
+  ): Promise<void>;
   /** The user's choices per channel and category. */
   preferencesOf(userId: string, t: Transaction): Promise<NotificationPreferences>;
   /** Queues a push to each of the user's devices in `t` (nothing while Web Push is off). */
@@ -68,7 +75,11 @@ type DomainHandlers = {
   "progress.streak.changed": true;
 };
 
-async function queue(rt: NotifyRuntime, mail: QueuedMail, t: Transaction): Promise<void> {
+async function queue(rt: NotifyRuntime, due: QueuedMail, t: Transaction): Promise<void> {
+  // Transactional mail (verification, reset) is never held by quiet hours.
+  const held =
+    due.category !== "transactional" && due.userId ? await rt.deliverableAt(due.userId, t) : null;
+  const mail = held && (!due.notBefore || due.notBefore < held) ? { ...due, notBefore: held } : due;
   const queued = await rt.store.queueMail(mail, { transaction: t });
   if (queued) rt.deliverAfterCommit(t);
   else
@@ -165,6 +176,7 @@ const onUserCreated: Handler<"user.created"> = async (rt, event, t) => {
 const onUserUpdated: Handler<"user.updated"> = async (rt, event, t) => {
   await lockUser(rt, event.data.userId, t);
   await rt.store.renameRecipient(event.data, { transaction: t });
+  await rt.saveDeliverySettings(event.data, t);
 };
 
 const onEmailVerified: Handler<"user.email_verified"> = async (rt, event, t) => {

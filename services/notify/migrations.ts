@@ -208,4 +208,19 @@ export const notifyMigrations: Migration[] = [
       `);
     },
   },
+  {
+    name: "0007-notify-delivery-settings",
+    async up({ context }) {
+      const s = `"${context.schema}"`;
+      await context.sequelize.query(`
+        -- What user.updated says about delivery: quiet hours and locale (sequence: newest wins).
+        CREATE TABLE IF NOT EXISTS ${s}.delivery_settings (
+          user_id     text PRIMARY KEY,
+          quiet_hours jsonb,
+          locale      text,
+          sequence    bigint NOT NULL DEFAULT 0
+        );
+      `);
+    },
+  },
 ];

@@ -74,13 +74,20 @@ export class PushStore {
   async queue(
     userId: string,
     eventId: string,
-    push: { payload: PushPayload; urgency: PushDeliveryRow["urgency"]; ttlSeconds: number },
+    push: {
+      payload: PushPayload;
+      urgency: PushDeliveryRow["urgency"];
+      ttlSeconds: number;
+      /** Held until then (the end of the user's quiet hours); null: due now. */
+      notBefore: Date | null;
+    },
     t: Transaction,
   ): Promise<number> {
     return execute(
       this.sequelize,
-      `INSERT INTO ${this.s}.push_deliveries (id, event_id, subscription_id, user_id, payload, urgency, ttl_seconds)
-       SELECT gen_random_uuid(), :eventId, s.id, s.user_id, CAST(:payload AS jsonb), :urgency, :ttlSeconds
+      `INSERT INTO ${this.s}.push_deliveries (id, event_id, subscription_id, user_id, payload, urgency, ttl_seconds, next_attempt_at)
+       SELECT gen_random_uuid(), :eventId, s.id, s.user_id, CAST(:payload AS jsonb), :urgency, :ttlSeconds,
+              COALESCE(CAST(:notBefore AS timestamptz), now())
          FROM ${this.s}.push_subscriptions s WHERE s.user_id = :userId
        ON CONFLICT (event_id, subscription_id) DO NOTHING`,
       {
@@ -90,6 +97,7 @@ export class PushStore {
           payload: JSON.stringify(push.payload),
           urgency: push.urgency,
           ttlSeconds: push.ttlSeconds,
+          notBefore: push.notBefore,
         },
         transaction: t,
       },

@@ -590,6 +590,7 @@ export class NotifyStore {
       "push_deliveries",
       "push_subscriptions",
       "channel_preferences",
+      "delivery_settings",
     ]) {
       await this.exec(`DELETE FROM ${this.s}.${table} WHERE user_id = :userId`, { userId }, opts);
     }

@@ -271,6 +271,41 @@ describe("Web Push to a learner's devices", () => {
     expect(await listed()).toBe(1);
   });
 
+  it("when a notification falls in the learner's quiet hours, then its push waits for their end; in-app does not", async () => {
+    const learner = await register("night");
+    await subscribe(learner.accessToken, "night-phone");
+    const hhmm = (d: Date) => d.toISOString().slice(11, 16);
+    const now = new Date();
+    const end = new Date(now.getTime() + 2 * 3600_000);
+    // The account's time zone is UTC (registration's default), so the window is in UTC here.
+    await emit("user.updated", {
+      userId: learner.user.id,
+      name: "Push night",
+      timezone: "UTC",
+      sequence: 1000,
+      quietHours: { start: hhmm(new Date(now.getTime() - 3600_000)), end: hhmm(end) },
+    });
+    await new Promise(r => setTimeout(r, 1000));
+    await achievement(learner.user.id, "late");
+    const held = await waitUntil(
+      async () => {
+        const found = await rows<{ next_attempt_at: Date; status: string }>(
+          "SELECT next_attempt_at, status FROM notify.push_deliveries WHERE user_id = :userId",
+          { userId: learner.user.id },
+        );
+        return found[0];
+      },
+      15_000,
+      "the held push",
+    );
+    expect(held.status).toBe("queued");
+    expect(hhmm(new Date(held.next_attempt_at))).toBe(hhmm(end));
+    const list = await a.get<{ rows: unknown[] }>("/me/notifications", learner.accessToken);
+    expect(list.body.rows).toHaveLength(1);
+    await new Promise(r => setTimeout(r, 1000));
+    expect(pushesTo("night-phone")).toHaveLength(0);
+  });
+
   it("when a subscription's keys or endpoint are not a browser's, then 422 names the field", async () => {
     const learner = await register("bad");
     const good = pushService.newDevice("bad-device").subscription;
