@@ -315,6 +315,16 @@ const NotifyService: NotifySchema = {
       },
     },
 
+    /** POST /me/notifications/read-all → 204 */
+    markAllRead: {
+      auth: true,
+      params: {},
+      async handler(ctx: Ctx): Promise<void> {
+        await this.store.markAllRead(actorOf(ctx).id);
+        ctx.meta.$statusCode = 204;
+      },
+    },
+
     /** GET /me/notification-preferences */
     getPreferences: {
       auth: true,

@@ -2,6 +2,7 @@ import type { RouteSpec } from "./route-table";
 import { contentRoutes } from "./routes/content.routes";
 import { identityRoutes } from "./routes/identity.routes";
 import { learningRoutes } from "./routes/learning.routes";
+import { inboxRoutes } from "./routes/inbox.routes";
 import { liveRoutes } from "./routes/live.routes";
 import { pushRoutes } from "./routes/push.routes";
 import { notificationsRoutes } from "./routes/notifications.routes";
@@ -25,6 +26,7 @@ export function publicRoutes(): RouteSpec[] {
     ...contentRoutes,
     ...learningRoutes,
     ...notificationsRoutes,
+    ...inboxRoutes,
     ...liveRoutes,
     ...pushRoutes,
     ...aggregationRoutes,

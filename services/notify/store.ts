@@ -555,6 +555,14 @@ export class NotifyStore {
     return rows.length > 0;
   }
 
+  /** Marks every unread notification of the user read; answers how many were. */
+  markAllRead(userId: string): Promise<number> {
+    return this.exec(
+      `UPDATE ${this.s}.notifications SET read_at = now() WHERE user_id = :userId AND read_at IS NULL`,
+      { userId },
+    );
+  }
+
   // Throttles and erasure ----------------------------------------------------------------------
 
   /** Claims the user's streak reminder of `localDate`; false when that day already had one. */

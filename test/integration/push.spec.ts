@@ -306,6 +306,23 @@ describe("Web Push to a learner's devices", () => {
     expect(pushesTo("night-phone")).toHaveLength(0);
   });
 
+  it("when all notifications are marked read, then 204 and none is unread; another user's stay unread", async () => {
+    const learner = await register("readall");
+    const other = await register("readall-other");
+    await achievement(learner.user.id, "r1");
+    await achievement(learner.user.id, "r2");
+    await achievement(other.user.id, "r3");
+    const unreadOf = async (token: string) =>
+      (await a.get<{ unread: number }>("/me/notifications", token)).body.unread;
+    await waitUntil(async () => (await unreadOf(learner.accessToken)) === 2, 15_000, "two unread");
+    await waitUntil(async () => (await unreadOf(other.accessToken)) === 1, 15_000, "one unread");
+    const res = await a.call("POST", "/me/notifications/read-all", { token: learner.accessToken });
+    expect(res.status).toBe(204);
+    expect(await unreadOf(learner.accessToken)).toBe(0);
+    expect(await unreadOf(other.accessToken)).toBe(1);
+    expect((await a.call("POST", "/me/notifications/read-all", {})).status).toBe(401);
+  });
+
   it("when a subscription's keys or endpoint are not a browser's, then 422 names the field", async () => {
     const learner = await register("bad");
     const good = pushService.newDevice("bad-device").subscription;

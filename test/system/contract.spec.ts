@@ -564,6 +564,12 @@ const CASES: Case[] = [
     params: () => ({ id: f.notificationId }),
   },
   {
+    key: "POST /me/notifications/read-all",
+    who: "user",
+    status: 204,
+    token: reader,
+  },
+  {
     key: "GET /me/notification-preferences",
     who: "user",
     status: 200,
