@@ -42,7 +42,8 @@ import { PushSender } from "./notify/push-sender";
 import { PushStore } from "./notify/push-store";
 import { changePreferences, readPreferences, type PreferenceDeps } from "./notify/preferences";
 import { loadVapidKeys } from "./notify/vapid";
-import { deliverableAt, saveDeliverySettings } from "./notify/quiet-hours";
+import { deliverableAt, localeOf, saveDeliverySettings } from "./notify/quiet-hours";
+import { Texts } from "./notify/texts";
 import { invalidUnsubscribeToken, linkNotFound, notificationNotFound } from "./notify/errors";
 import { deriveLinkKey, LinkTokens, type LinkToken } from "./notify/link-tokens";
 import { appLinks, MailBuilder } from "./notify/mail-builder";
@@ -94,6 +95,7 @@ interface NotifyVars {
   stopLivePrune?: () => void;
   pushDeps: PushDeps;
   pushSender?: PushSender;
+  texts: Texts;
 }
 
 interface NotifyMethods {
@@ -461,6 +463,7 @@ const NotifyService: NotifySchema = {
     async prepare(): Promise<void> {
       const cfg = configOf(this.broker);
       this.templates = await MailTemplates.load();
+      this.texts = Texts.load();
       this.tokens = new LinkTokens(deriveLinkKey(cfg));
       this.builder = new MailBuilder(this.templates, this.tokens, appLinks(cfg.publicUrl));
     },
@@ -476,6 +479,8 @@ const NotifyService: NotifySchema = {
         deliverAfterCommit: t => t.afterCommit(() => this.sender.kick()),
         live: (userId, type, data, t) => this.live(userId, type, data, t),
         preferencesOf: (userId, t) => readPreferences(this.preferenceDeps(), userId, t),
+        sayTo: async (userId, t) =>
+          this.texts.for(await localeOf(this.sequelize, this.dbSchema, userId, t)),
         deliverableAt: (userId, t) => deliverableAt(this.sequelize, this.dbSchema, userId, t),
         saveDeliverySettings: (change, t) =>
           saveDeliverySettings(this.sequelize, this.dbSchema, change, t),

@@ -12,6 +12,7 @@ import type {
 } from "../../models/notification.model";
 import type { MailBuilder } from "./mail-builder";
 import type { PushPayload } from "./push-store";
+import type { Say } from "./texts";
 import type { NotifyStore } from "./store";
 
 /**
@@ -37,6 +38,8 @@ export interface NotifyRuntime {
     change: EventEnvelope<"user.updated">["data"],
     t: Transaction,
   ): Promise<void>;
+  /** The in-app and push texts in the user's locale (English when unknown). */
+  sayTo(userId: string, t: Transaction): Promise<Say>;
   /** The user's choices per channel and category. */
   preferencesOf(userId: string, t: Transaction): Promise<NotificationPreferences>;
   /** Queues a push to each of the user's devices in `t` (nothing while Web Push is off). */
@@ -100,9 +103,13 @@ const KIND_CATEGORY: Record<NewNotification["kind"], NotifyCategory> = {
 /** The in-app notification (and its live message) and the push, each if the learner wants it. */
 async function notifyInApp(
   rt: NotifyRuntime,
-  n: Omit<NewNotification, "id">,
+  draft: Omit<NewNotification, "id" | "title" | "body"> & {
+    text: (say: Say) => { title: string; body: string };
+  },
   t: Transaction,
 ): Promise<void> {
+  const { text, ...rest } = draft;
+  const n = { ...rest, ...text(await rt.sayTo(draft.userId, t)) };
   const category = KIND_CATEGORY[n.kind];
   const prefs = await rt.preferencesOf(n.userId, t);
   const id = uuidv7();
@@ -240,8 +247,12 @@ const onCoursePublished: Handler<"content.course.published"> = async (rt, event,
         userId: recipient.userId,
         eventId: event.id,
         kind: "new_course",
-        title: `New course: ${d.title}`,
-        body: `A new ${d.level} course is available${topics ? ` (${topics})` : ""}.`,
+        text: say => ({
+          title: say("new_course.title", { title: d.title }),
+          body: topics
+            ? say("new_course.body.topics", { level: d.level, topics })
+            : say("new_course.body", { level: d.level }),
+        }),
         link: courseUrl,
         data: { courseId: d.courseId, level: d.level, topics: d.topics },
       },
@@ -268,8 +279,12 @@ const onLessonCompleted: Handler<"progress.lesson.completed"> = async (rt, event
       userId: d.userId,
       eventId: event.id,
       kind: "lesson_completed",
-      title: "Lesson completed",
-      body: `You earned ${d.xpEarned} XP${course ? ` in ${course.title}` : ""}. Keep going!`,
+      text: say => ({
+        title: say("lesson_completed.title"),
+        body: course
+          ? say("lesson_completed.body.course", { xp: d.xpEarned, course: course.title })
+          : say("lesson_completed.body", { xp: d.xpEarned }),
+      }),
       link: `${rt.builder.links.app}/courses/${encodeURIComponent(d.courseId)}`,
       data: {
         lessonId: d.lessonId,
@@ -294,8 +309,12 @@ const onCourseCompleted: Handler<"progress.course.completed"> = async (rt, event
       userId: d.userId,
       eventId: event.id,
       kind: "course_completed",
-      title: `Course completed: ${courseTitle}`,
-      body: "Congratulations! Your certificate is ready.",
+      text: say => ({
+        title: say("course_completed.title", {
+          course: course?.title ?? say("course_completed.someCourse"),
+        }),
+        body: say("course_completed.body"),
+      }),
       link: certificateUrl,
       data: { courseId: d.courseId, completedAt: d.completedAt },
     },
@@ -328,8 +347,10 @@ const onAchievementUnlocked: Handler<"progress.achievement.unlocked"> = async (r
       userId: d.userId,
       eventId: event.id,
       kind: "achievement_unlocked",
-      title: `Achievement unlocked: ${d.name}`,
-      body: "Great work! You earned a new badge.",
+      text: say => ({
+        title: say("achievement_unlocked.title", { name: d.name }),
+        body: say("achievement_unlocked.body"),
+      }),
       link: achievementsUrl,
       data: { code: d.code, name: d.name, unlockedAt: d.unlockedAt },
     },

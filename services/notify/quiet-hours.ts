@@ -111,3 +111,18 @@ export async function deliverableAt(
   if (!row) return null;
   return quietUntil(now, row.timezone ?? "UTC", row.quiet_hours);
 }
+
+/** The locale user.updated last gave for the user, or null. */
+export async function localeOf(
+  sequelize: Sequelize,
+  schema: string,
+  userId: string,
+  t: Transaction,
+): Promise<string | null> {
+  const rows = await selectRows<{ locale: string | null }>(
+    sequelize,
+    `SELECT locale FROM "${schema}".delivery_settings WHERE user_id = :userId`,
+    { replacements: { userId }, transaction: t },
+  );
+  return rows[0]?.locale ?? null;
+}

@@ -323,6 +323,30 @@ describe("Web Push to a learner's devices", () => {
     expect((await a.call("POST", "/me/notifications/read-all", {})).status).toBe(401);
   });
 
+  it("when the learner's locale is Spanish, then the in-app notification and the push are in Spanish", async () => {
+    const learner = await register("es");
+    await subscribe(learner.accessToken, "es-phone");
+    await emit("user.updated", {
+      userId: learner.user.id,
+      name: "Push es",
+      timezone: "UTC",
+      sequence: 1000,
+      locale: "es",
+    });
+    await new Promise(r => setTimeout(r, 1000));
+    await achievement(learner.user.id, "hola");
+    await waitUntil(async () => pushesTo("es-phone").length === 1, 15_000, "the push");
+    expect(pushesTo("es-phone")[0].payload).toMatchObject({
+      title: "Logro desbloqueado: Badge hola",
+      body: "¡Buen trabajo! Has ganado una nueva insignia.",
+    });
+    const list = await a.get<{ rows: Array<{ title: string }> }>(
+      "/me/notifications",
+      learner.accessToken,
+    );
+    expect(list.body.rows.map(r => r.title)).toEqual(["Logro desbloqueado: Badge hola"]);
+  });
+
   it("when a subscription's keys or endpoint are not a browser's, then 422 names the field", async () => {
     const learner = await register("bad");
     const good = pushService.newDevice("bad-device").subscription;
