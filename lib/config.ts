@@ -71,6 +71,9 @@ export interface AppConfig {
   vapid?: { publicKey: string; privateKey: string };
   /** The VAPID `sub` claim: how a push service reaches the operator. */
   vapidSubject: string;
+  /** A Twilio-compatible Messages endpoint, credentials in the URL; unset: SMS files under DATA_DIR/sms. */
+  smsUrl?: string;
+  smsFrom: string;
   /** Push endpoints over plain http (a test double on loopback); real push services are https. */
   pushAllowHttp: boolean;
   /** Live WebSockets at the gateway (api.md `GET /live`): limits per user and per node. */
@@ -197,6 +200,18 @@ function vapid(env: Env): AppConfig["vapid"] {
     );
   }
   return { publicKey, privateKey };
+}
+
+function smsFrom(env: Env): string {
+  const value = read(env, "SMS_FROM");
+  if (value === undefined) return "Lingomesh";
+  if (!/^(\+[1-9]\d{7,14}|[A-Za-z0-9 ]{1,11})$/.test(value)) {
+    throw new ConfigError(
+      "SMS_FROM",
+      "must be an E.164 number (+15551234567) or an 11-character sender id",
+    );
+  }
+  return value;
 }
 
 function vapidSubject(env: Env, publicUrl: string): string {
@@ -379,6 +394,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
       ["none", "console", "jaeger", "zipkin", "event"],
       "none",
     ),
+    smsUrl: url(env, "SMS_URL", ["https:", "http:"]),
+    smsFrom: smsFrom(env),
     vapid: vapid(env),
     vapidSubject: vapidSubject(env, publicUrl),
     pushAllowHttp: oneOf(env, "PUSH_ALLOW_HTTP", ["true", "false"], "false") === "true",
@@ -560,8 +577,8 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     names: ["SMS_URL", "SMS_FROM"],
     example: "a Twilio-compatible Messages endpoint with credentials in the URL",
     unset: "SMS written as files under DATA_DIR/sms",
-    read: false,
-    note: NOT_BUILT,
+    read: true,
+    note: "`https://<AccountSid>:<AuthToken>@api.twilio.com/2010-04-01/Accounts/<AccountSid>/Messages.json`; SMS_FROM an E.164 number or sender id (unset: `Lingomesh`)",
   },
   {
     names: ["STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_API_URL"],

@@ -1,4 +1,5 @@
 import type { Context, ServiceSchema } from "moleculer";
+import crypto from "node:crypto";
 import { v7 as uuidv7 } from "uuid";
 import { DataTypes, type Transaction } from "sequelize";
 import { actorOf } from "../lib/auth/guard";
@@ -44,6 +45,8 @@ import { changePreferences, readPreferences, type PreferenceDeps } from "./notif
 import { loadVapidKeys } from "./notify/vapid";
 import { deliverableAt, localeOf, saveDeliverySettings } from "./notify/quiet-hours";
 import { Texts } from "./notify/texts";
+import { requestPhoneCode, verifyPhone, type PhoneDeps } from "./notify/phone";
+import { createSmsSender, type SmsSender } from "./notify/sms";
 import { invalidUnsubscribeToken, linkNotFound, notificationNotFound } from "./notify/errors";
 import { deriveLinkKey, LinkTokens, type LinkToken } from "./notify/link-tokens";
 import { appLinks, MailBuilder } from "./notify/mail-builder";
@@ -96,6 +99,9 @@ interface NotifyVars {
   pushDeps: PushDeps;
   pushSender?: PushSender;
   texts: Texts;
+  sms: SmsSender;
+  /** The key phone codes are kept under (an HMAC; derived like the link key). */
+  phoneKey: Buffer;
 }
 
 interface NotifyMethods {
@@ -105,6 +111,7 @@ interface NotifyMethods {
   unsubscribeToken(raw: string): UnsubscribeToken;
   preferencesUrl(): string;
   preferenceDeps(): PreferenceDeps;
+  phoneDeps(): PhoneDeps;
   live(
     userId: string,
     type: LiveMessageType,
@@ -317,6 +324,26 @@ const NotifyService: NotifySchema = {
       },
     },
 
+    /** POST /me/phone {phone} → 202: the number, unverified, gets a 6-digit code by SMS. */
+    setPhone: {
+      auth: true,
+      params: { $$strict: true, phone: { type: "string", pattern: "^\\+[1-9]\\d{7,14}$" } },
+      async handler(ctx: Ctx<{ phone: string }>): Promise<void> {
+        await requestPhoneCode(this.phoneDeps(), actorOf(ctx).id, ctx.params.phone);
+        ctx.meta.$statusCode = 202;
+      },
+    },
+
+    /** POST /me/phone/verify {code} → 204 */
+    verifyPhone: {
+      auth: true,
+      params: { $$strict: true, code: { type: "string", pattern: "^\\d{6}$" } },
+      async handler(ctx: Ctx<{ code: string }>): Promise<void> {
+        await verifyPhone(this.phoneDeps(), actorOf(ctx).id, ctx.params.code);
+        ctx.meta.$statusCode = 204;
+      },
+    },
+
     /** POST /me/notifications/read-all → 204 */
     markAllRead: {
       auth: true,
@@ -464,6 +491,11 @@ const NotifyService: NotifySchema = {
       const cfg = configOf(this.broker);
       this.templates = await MailTemplates.load();
       this.texts = Texts.load();
+      this.phoneKey = crypto
+        .createHmac("sha256", deriveLinkKey(cfg))
+        .update("phone codes")
+        .digest();
+      this.sms = createSmsSender(cfg);
       this.tokens = new LinkTokens(deriveLinkKey(cfg));
       this.builder = new MailBuilder(this.templates, this.tokens, appLinks(cfg.publicUrl));
     },
@@ -512,6 +544,16 @@ const NotifyService: NotifySchema = {
       const token = this.tokens.verify(raw);
       if (token?.kind !== "unsubscribe") throw invalidUnsubscribeToken();
       return token;
+    },
+
+    phoneDeps(): PhoneDeps {
+      return {
+        sequelize: this.sequelize,
+        schema: this.dbSchema,
+        key: this.phoneKey,
+        sms: this.sms,
+        withTransaction: fn => this.withTransaction(fn),
+      };
     },
 
     preferenceDeps(): PreferenceDeps {

@@ -4,6 +4,7 @@ import { identityRoutes } from "./routes/identity.routes";
 import { learningRoutes } from "./routes/learning.routes";
 import { inboxRoutes } from "./routes/inbox.routes";
 import { liveRoutes } from "./routes/live.routes";
+import { phoneRoutes } from "./routes/phone.routes";
 import { pushRoutes } from "./routes/push.routes";
 import { notificationsRoutes } from "./routes/notifications.routes";
 
@@ -29,6 +30,7 @@ export function publicRoutes(): RouteSpec[] {
     ...inboxRoutes,
     ...liveRoutes,
     ...pushRoutes,
+    ...phoneRoutes,
     ...aggregationRoutes,
   ];
 }

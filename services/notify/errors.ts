@@ -25,3 +25,14 @@ export const pushNotConfigured = () =>
     503,
     "PUSH_NOT_CONFIGURED",
   );
+
+export const invalidPhoneCode = () =>
+  new MoleculerClientError("The code is wrong, used or expired", 422, "INVALID_PHONE_CODE", [
+    { field: "code", type: "code", message: "The code is wrong, used or expired." },
+  ]);
+
+export const tooManyPhoneCodes = () =>
+  new MoleculerClientError("Too many codes asked for; try again in an hour", 429, "TOO_MANY_CODES");
+
+export const smsUnavailable = () =>
+  new Errors.MoleculerServerError("The SMS could not be sent; try again", 503, "SMS_UNAVAILABLE");

@@ -223,4 +223,24 @@ export const notifyMigrations: Migration[] = [
       `);
     },
   },
+  {
+    name: "0008-notify-phones",
+    async up({ context }) {
+      const s = `"${context.schema}"`;
+      await context.sequelize.query(`
+        -- One number per learner; SMS go only to a verified one. The code is an HMAC, never stored.
+        CREATE TABLE IF NOT EXISTS ${s}.phones (
+          user_id         text PRIMARY KEY,
+          phone           text NOT NULL,
+          verified        boolean NOT NULL DEFAULT false,
+          verified_at     timestamptz,
+          code_hash       text,
+          code_expires_at timestamptz,
+          guesses         integer NOT NULL DEFAULT 0,
+          codes_sent      integer NOT NULL DEFAULT 0,
+          window_start    timestamptz NOT NULL DEFAULT now()
+        );
+      `);
+    },
+  },
 ];

@@ -599,6 +599,7 @@ export class NotifyStore {
       "push_subscriptions",
       "channel_preferences",
       "delivery_settings",
+      "phones",
     ]) {
       await this.exec(`DELETE FROM ${this.s}.${table} WHERE user_id = :userId`, { userId }, opts);
     }

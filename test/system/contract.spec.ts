@@ -1,4 +1,6 @@
 import crypto from "node:crypto";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { generateVAPIDKeys } from "web-push";
 import { publicRoutes, routeKey } from "../../services/api/all-routes";
 import type { RouteSpec } from "../../services/api/route-table";
@@ -37,6 +39,9 @@ let db: TestDatabase;
 let smtp: SmtpCatcher;
 let cluster: ProcessCluster;
 let origin: string;
+/** A local server speaking Twilio's Messages API: the bodies of the SMS it was sent. */
+let smsServer: http.Server;
+const smsBodies: string[] = [];
 
 interface Account {
   email: string;
@@ -107,6 +112,17 @@ beforeAll(async () => {
   await requireServers("postgres", "redis", "rabbitmq", "nats");
   db = await createTestDatabase("lm_sysc");
   smtp = await startSmtpCatcher();
+  smsServer = http.createServer((req, res) => {
+    let raw = "";
+    req.on("data", (chunk: Buffer) => (raw += chunk.toString()));
+    req.on("end", () => {
+      smsBodies.push(new URLSearchParams(raw).get("Body") ?? "");
+      res.writeHead(201, { "content-type": "application/json" });
+      res.end("{}");
+    });
+  });
+  await new Promise<void>(resolve => smsServer.listen(0, "127.0.0.1", resolve));
+  const smsPort = (smsServer.address() as AddressInfo).port;
   cluster = await startProcessCluster({
     namespace,
     databaseUrl: db.url,
@@ -116,6 +132,7 @@ beforeAll(async () => {
       ADMIN_EMAIL: admin.email,
       ADMIN_PASSWORD: admin.password,
       TRUSTED_PROXIES: "127.0.0.1",
+      SMS_URL: `http://AC1:token@127.0.0.1:${smsPort}/2010-04-01/Accounts/AC1/Messages.json`,
       VAPID_PUBLIC_KEY: VAPID.publicKey,
       VAPID_PRIVATE_KEY: VAPID.privateKey,
     },
@@ -210,6 +227,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await cluster?.stop();
   await smtp?.close();
+  await new Promise(resolve => smsServer?.close(resolve));
   await db?.drop();
 }, 30_000);
 
@@ -665,6 +683,21 @@ const CASES: Case[] = [
     status: 204,
     token: reader,
     params: () => ({ id: f.pushSubscriptionId }),
+  },
+  {
+    key: "POST /me/phone",
+    who: "user",
+    status: 202,
+    token: reader,
+    body: () => ({ phone: "+14155550123" }),
+    check: () => expect(smsBodies.at(-1)).toMatch(/\b\d{6}\b/),
+  },
+  {
+    key: "POST /me/phone/verify",
+    who: "user",
+    status: 204,
+    token: reader,
+    body: () => ({ code: /\b(\d{6})\b/.exec(smsBodies.at(-1) ?? "")?.[1] }),
   },
   {
     key: "GET /me/dashboard",
