@@ -250,7 +250,7 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
     /** POST /live/ticket → 201 {ticket}: opens one `GET /live` WebSocket within 30 s, on any gateway. */
     liveTicket: {
       auth: true,
-      params: {},
+      params: { $$strict: true },
       async handler(ctx: Context<Record<string, never>, Meta>): Promise<{ ticket: string }> {
         const { id, sid, roles } = actorOf(ctx);
         const subject = { userId: id, roles, issuedAtMs: Date.now(), ...(sid ? { sid } : {}) };

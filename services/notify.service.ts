@@ -324,13 +324,14 @@ const NotifyService: NotifySchema = {
       },
     },
 
-    /** POST /me/phone {phone} → 202: the number, unverified, gets a 6-digit code by SMS. */
+    /** POST /me/phone {phone} → 202 {phone, verified: false, codeExpiresAt}: a 6-digit code by SMS. */
     setPhone: {
       auth: true,
       params: { $$strict: true, phone: { type: "string", pattern: "^\\+[1-9]\\d{7,14}$" } },
-      async handler(ctx: Ctx<{ phone: string }>): Promise<void> {
-        await requestPhoneCode(this.phoneDeps(), actorOf(ctx).id, ctx.params.phone);
+      async handler(ctx: Ctx<{ phone: string }>) {
+        const answer = await requestPhoneCode(this.phoneDeps(), actorOf(ctx).id, ctx.params.phone);
         ctx.meta.$statusCode = 202;
+        return answer;
       },
     },
 
@@ -347,7 +348,7 @@ const NotifyService: NotifySchema = {
     /** POST /me/notifications/read-all → 204 */
     markAllRead: {
       auth: true,
-      params: {},
+      params: { $$strict: true },
       async handler(ctx: Ctx): Promise<void> {
         await this.store.markAllRead(actorOf(ctx).id);
         ctx.meta.$statusCode = 204;

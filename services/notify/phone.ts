@@ -49,8 +49,9 @@ export async function requestPhoneCode(
   deps: PhoneDeps,
   userId: string,
   phone: string,
-): Promise<void> {
+): Promise<{ phone: string; verified: false; codeExpiresAt: string }> {
   const code = String(crypto.randomInt(0, 1_000_000)).padStart(6, "0");
+  const expiresAt = new Date(Date.now() + CODE_TTL_MINUTES * 60_000);
   await deps.withTransaction(async t => {
     await selectRows(deps.sequelize, `SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))`, {
       replacements: { key: `notify:phone:${userId}` },
@@ -63,7 +64,7 @@ export async function requestPhoneCode(
     await execute(
       deps.sequelize,
       `INSERT INTO "${deps.schema}".phones (user_id, phone, verified, code_hash, code_expires_at, guesses, codes_sent, window_start)
-       VALUES (:userId, :phone, false, :hash, now() + make_interval(mins => ${CODE_TTL_MINUTES}), 0, :sent, :windowStart)
+       VALUES (:userId, :phone, false, :hash, :expiresAt, 0, :sent, :windowStart)
        ON CONFLICT (user_id) DO UPDATE SET phone = EXCLUDED.phone, verified = EXCLUDED.verified,
          code_hash = EXCLUDED.code_hash, code_expires_at = EXCLUDED.code_expires_at, guesses = 0,
          codes_sent = EXCLUDED.codes_sent, window_start = EXCLUDED.window_start`,
@@ -72,6 +73,7 @@ export async function requestPhoneCode(
           userId,
           phone,
           hash: codeHash(deps.key, userId, phone, code),
+          expiresAt,
           sent: sent + 1,
           windowStart: windowOpen ? row.window_start : new Date(),
         },
@@ -87,6 +89,7 @@ export async function requestPhoneCode(
   } catch {
     throw smsUnavailable();
   }
+  return { phone, verified: false, codeExpiresAt: expiresAt.toISOString() };
 }
 
 /** Verifies the number with its code: once, within 10 minutes, in at most 5 guesses. */

@@ -101,6 +101,8 @@ describe("phone numbers verified by an SMS code", () => {
     const learner = await register("verify");
     const set = await a.post("/me/phone", { phone: "+14155550123" }, learner.accessToken);
     expect(set.status).toBe(202);
+    expect(set.body).toMatchObject({ phone: "+14155550123", verified: false });
+    expect(Date.parse(set.body.codeExpiresAt as string) - Date.now()).toBeGreaterThan(9 * 60_000);
     expect(sent).toHaveLength(1);
     const sms = sent[0];
     expect(sms).toMatchObject({

@@ -9,6 +9,7 @@ import {
   type TestDatabase,
 } from "../support/isolation";
 import { requireServers } from "../support/servers";
+import { generateVAPIDKeys } from "web-push";
 import { publicRoutes } from "../../services/api/all-routes";
 import type { RouteSpec } from "../../services/api/route-table";
 import type { Role } from "../../models/auth.model";
@@ -21,6 +22,7 @@ import type { Role } from "../../models/auth.model";
  */
 
 export const PUBLIC_URL = "http://lingomesh.test";
+const VAPID = generateVAPIDKeys();
 export const PASSWORD = "correct horse battery staple";
 const ADMIN_PASSWORD = "admin horse battery staple 1";
 
@@ -112,6 +114,9 @@ export async function startSecurityCluster(
     LOGIN_FAILURES_MAX: "1000",
     ADMIN_EMAIL: adminEmail,
     ADMIN_PASSWORD,
+    // Web Push on, so its routes act on real subscriptions (cluster mode makes up no key).
+    VAPID_PUBLIC_KEY: VAPID.publicKey,
+    VAPID_PRIVATE_KEY: VAPID.privateKey,
     ...extraEnv,
   };
   const services = await startTestNode(["users", "content", "progress", "notify"], {
