@@ -71,6 +71,22 @@ export interface AppConfig {
   tracingExporter: TracingExporter;
   /** Unset: the local payment provider (embedded defaults only). */
   stripe?: StripeConfig;
+  /** Web Push (RFC 8292) keys; unset: generated once under DATA_DIR/keys (in cluster mode: push off). */
+  vapid?: { publicKey: string; privateKey: string };
+  /** The VAPID `sub` claim: how a push service reaches the operator. */
+  vapidSubject: string;
+  /** A Twilio-compatible Messages endpoint, credentials in the URL; unset: SMS files under DATA_DIR/sms. */
+  smsUrl?: string;
+  smsFrom: string;
+  /** Push endpoints over plain http (a test double on loopback); real push services are https. */
+  pushAllowHttp: boolean;
+  /** Live WebSockets at the gateway (api.md `GET /live`): limits per user and per node. */
+  live: {
+    maxPerUser: number;
+    maxPerNode: number;
+    heartbeatMs: number;
+    sendBufferBytes: number;
+  };
   /** Cluster mode: nodes talk over a real transporter, so no secret may be generated locally. */
   clusterMode: boolean;
 }
@@ -169,6 +185,53 @@ function pem(env: Env, name: string, kind: "PRIVATE" | "PUBLIC"): string | undef
     throw new ConfigError(name, `must be a PEM-encoded ${kind.toLowerCase()} key`);
   }
   return normalised;
+}
+
+/** A base64url value of `bytes` bytes (VAPID keys are a raw P-256 point and scalar). */
+function base64url(env: Env, name: string, bytes: number): string | undefined {
+  const value = read(env, name);
+  if (value === undefined) return undefined;
+  if (!/^[A-Za-z0-9_-]+$/.test(value) || Buffer.from(value, "base64url").length !== bytes) {
+    throw new ConfigError(
+      name,
+      `must be ${bytes} bytes in URL-safe base64 (web-push generate-vapid-keys)`,
+    );
+  }
+  return value;
+}
+
+function vapid(env: Env): AppConfig["vapid"] {
+  const publicKey = base64url(env, "VAPID_PUBLIC_KEY", 65);
+  const privateKey = base64url(env, "VAPID_PRIVATE_KEY", 32);
+  if (publicKey === undefined && privateKey === undefined) return undefined;
+  if (publicKey === undefined || privateKey === undefined) {
+    throw new ConfigError(
+      publicKey ? "VAPID_PRIVATE_KEY" : "VAPID_PUBLIC_KEY",
+      "is missing: the VAPID key pair must be set together",
+    );
+  }
+  return { publicKey, privateKey };
+}
+
+function smsFrom(env: Env): string {
+  const value = read(env, "SMS_FROM");
+  if (value === undefined) return "Lingomesh";
+  if (!/^(\+[1-9]\d{7,14}|[A-Za-z0-9 ]{1,11})$/.test(value)) {
+    throw new ConfigError(
+      "SMS_FROM",
+      "must be an E.164 number (+15551234567) or an 11-character sender id",
+    );
+  }
+  return value;
+}
+
+function vapidSubject(env: Env, publicUrl: string): string {
+  const value = read(env, "VAPID_SUBJECT");
+  if (value === undefined) return publicUrl;
+  if (!/^(mailto:|https:)/.test(value)) {
+    throw new ConfigError("VAPID_SUBJECT", "must be a mailto: or https: URL");
+  }
+  return value;
 }
 
 function s3(env: Env): S3Config | undefined {
@@ -324,6 +387,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
     );
   }
   const tty = Boolean(process.stdout.isTTY);
+  const publicUrl = (
+    url(env, "PUBLIC_URL", ["http:", "https:"]) ?? "http://localhost:3000"
+  ).replace(/\/+$/, "");
   return {
     services: services(env),
     nodeId: read(env, "NODE_ID") ?? `${os.hostname()}-${process.pid}`,
@@ -338,10 +404,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     smtpUrl: url(env, "SMTP_URL", ["smtp:", "smtps:"]),
     xapiLrsUrl: url(env, "XAPI_LRS_URL", ["http:", "https:"]),
     mailFrom: read(env, "MAIL_FROM") ?? "Lingomesh <no-reply@lingomesh.local>",
-    publicUrl: (url(env, "PUBLIC_URL", ["http:", "https:"]) ?? "http://localhost:3000").replace(
-      /\/+$/,
-      "",
-    ),
+    publicUrl,
     s3: s3(env),
     jwtPrivateKey,
     jwtPublicKey,
@@ -366,6 +429,17 @@ export function loadConfig(env: Env = process.env): AppConfig {
       "none",
     ),
     stripe: stripe(env),
+    smsUrl: url(env, "SMS_URL", ["https:", "http:"]),
+    smsFrom: smsFrom(env),
+    vapid: vapid(env),
+    vapidSubject: vapidSubject(env, publicUrl),
+    pushAllowHttp: oneOf(env, "PUSH_ALLOW_HTTP", ["true", "false"], "false") === "true",
+    live: {
+      maxPerUser: integer(env, "LIVE_MAX_SOCKETS_PER_USER", 5, 1, 1000),
+      maxPerNode: integer(env, "LIVE_MAX_SOCKETS_PER_NODE", 10_000, 1, 1_000_000),
+      heartbeatMs: integer(env, "LIVE_HEARTBEAT_MS", 30_000, 100, 600_000),
+      sendBufferBytes: integer(env, "LIVE_SEND_BUFFER_BYTES", 1_048_576, 1024, 1_073_741_824),
+    },
     clusterMode: transporter !== undefined,
   };
 }
@@ -544,15 +618,15 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     names: ["VAPID_PUBLIC_KEY", "VAPID_PRIVATE_KEY", "VAPID_SUBJECT"],
     example: "Web Push keys",
     unset: "generated once under DATA_DIR",
-    read: false,
-    note: NOT_BUILT,
+    read: true,
+    note: "`npx web-push generate-vapid-keys`; kept under DATA_DIR/keys on a single node; in cluster mode unset means Web Push is off (its routes answer 503); the subject defaults to PUBLIC_URL",
   },
   {
     names: ["SMS_URL", "SMS_FROM"],
     example: "a Twilio-compatible Messages endpoint with credentials in the URL",
     unset: "SMS written as files under DATA_DIR/sms",
-    read: false,
-    note: NOT_BUILT,
+    read: true,
+    note: "`https://<AccountSid>:<AuthToken>@api.twilio.com/2010-04-01/Accounts/<AccountSid>/Messages.json`; SMS_FROM an E.164 number or sender id (unset: `Lingomesh`)",
   },
   {
     names: ["STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_API_URL"],
@@ -630,6 +704,25 @@ export const EXTRA_CONFIG_VARIABLES: readonly ConfigVariable[] = [
     names: ["ADMIN_EMAIL", "ADMIN_PASSWORD"],
     example: "bootstrap admin, created idempotently at start",
     unset: "no admin",
+    read: true,
+  },
+  {
+    names: ["PUSH_ALLOW_HTTP"],
+    example: "`true` only to point subscriptions at a push service test double on plain http",
+    unset: "`false` (push endpoints must be https)",
+    read: true,
+  },
+  {
+    names: ["LIVE_MAX_SOCKETS_PER_USER", "LIVE_MAX_SOCKETS_PER_NODE"],
+    example: "`5`, `10000` (live WebSockets of one user on one gateway node; of one node)",
+    unset: "5, 10000",
+    read: true,
+  },
+  {
+    names: ["LIVE_HEARTBEAT_MS", "LIVE_SEND_BUFFER_BYTES"],
+    example:
+      "`30000` (a ping per interval; no pong by the next one closes the socket), `1048576` (bytes waiting for a slow client before it is dropped)",
+    unset: "30000, 1048576",
     read: true,
   },
   {

@@ -28,7 +28,17 @@ export interface DomainEvents {
     /** True for an account created already verified (the bootstrap admin): notify asks no confirmation. Absent means false. */
     emailVerified?: boolean;
   };
-  "user.updated": { userId: string; name: string; timezone: string; sequence?: number };
+  "user.updated": {
+    userId: string;
+    name: string;
+    timezone: string;
+    sequence?: number;
+    /** The agreed optional fields (absent: unchanged). */
+    locale?: string;
+    quietHours?: { start: string; end: string } | null;
+    profileVisibility?: "public" | "followers" | "private";
+    newCardsPerDay?: number;
+  };
   "user.email_verified": { userId: string; sequence?: number };
   "user.password_reset_requested": {
     /** The user's event counter at this event (events.md: order per aggregate). Absent in events older than the field. */
@@ -132,6 +142,24 @@ export interface DomainEvents {
     amount: number;
     currency: string;
   };
+  "progress.xp.awarded": {
+    /** The learner's progress-event counter at this event (events.md: order per aggregate). */
+    sequence?: number;
+    userId: string;
+    xp: number;
+    /** The learner's XP after this award. */
+    total: number;
+    reason: "attempt" | "lesson" | "review";
+  };
+  "progress.streak.changed": {
+    /** The learner's progress-event counter at this event (events.md: order per aggregate). */
+    sequence?: number;
+    userId: string;
+    current: number;
+    longest: number;
+    /** The learner's local date the streak counted. */
+    localDate: string;
+  };
 }
 
 export type DomainEventType = keyof DomainEvents;
@@ -152,6 +180,8 @@ export const DOMAIN_EVENT_TYPES = [
   "billing.subscription.changed",
   "billing.invoice.paid",
   "billing.invoice.payment_failed",
+  "progress.xp.awarded",
+  "progress.streak.changed",
 ] as const satisfies readonly DomainEventType[];
 
 /** The services that consume durable events (each one consumer group: `<namespace>.<service>`). */
@@ -180,4 +210,6 @@ export const EVENT_CONSUMERS: Readonly<Record<DomainEventType, readonly Consumin
   "billing.subscription.changed": ["progress"],
   "billing.invoice.paid": ["notify"],
   "billing.invoice.payment_failed": ["notify"],
+  "progress.xp.awarded": ["notify"],
+  "progress.streak.changed": ["notify"],
 };

@@ -1,4 +1,4 @@
-import { EMAIL_CATEGORIES, type EmailCategory } from "./email.model";
+import type { EmailCategory } from "./email.model";
 
 /** In-app notifications (GET /me/notifications) and email preferences of the notify service. */
 
@@ -67,10 +67,25 @@ export interface NotificationPage {
 
 export type EmailPreferences = Record<EmailCategory, boolean>;
 
+/** api.md: the categories every channel has; `security` mail cannot be turned off. */
+const NOTIFY_CATEGORIES = ["marketing", "achievements", "reminders", "social", "security"] as const;
+export type NotifyCategory = (typeof NOTIFY_CATEGORIES)[number];
+export type ChannelPreferences = Record<NotifyCategory, boolean>;
+const CHANNELS = ["email", "push", "sms", "inApp"] as const;
+export type Channel = (typeof CHANNELS)[number];
+const DIGESTS = ["off", "daily", "weekly"] as const;
+export type Digest = (typeof DIGESTS)[number];
+
 /** api.md shape of GET/PUT /me/notification-preferences. */
-export interface NotificationPreferences {
-  email: EmailPreferences;
-}
+export type NotificationPreferences = Record<Channel, ChannelPreferences> & { digest: Digest };
+
+/** What a learner has not chosen: news only by opt-in; SMS (a cost to them) only for security. */
+export const DEFAULT_CHANNEL_PREFERENCES: Record<Channel, ChannelPreferences> = {
+  email: { marketing: false, achievements: true, reminders: true, social: true, security: true },
+  push: { marketing: false, achievements: true, reminders: true, social: true, security: true },
+  sms: { marketing: false, achievements: false, reminders: false, social: false, security: true },
+  inApp: { marketing: true, achievements: true, reminders: true, social: true, security: true },
+};
 
 /** Marketing needs an explicit opt-in; the learning-related categories are on until switched off. */
 export const DEFAULT_EMAIL_PREFERENCES: EmailPreferences = {
@@ -80,17 +95,31 @@ export const DEFAULT_EMAIL_PREFERENCES: EmailPreferences = {
   weeklyReport: true,
 };
 
-/** fastest-validator schema of the PUT body: strict, booleans only. */
+const channelParams = (channel: Channel) => ({
+  type: "object",
+  strict: true,
+  optional: true,
+  props: Object.fromEntries(
+    NOTIFY_CATEGORIES.map(category => [
+      category,
+      // Security mail cannot be turned off: `false` there is a 422, not ignored.
+      channel === "email" && category === "security"
+        ? { type: "equal", value: true, strict: true, optional: true }
+        : { type: "boolean", optional: true },
+    ]),
+  ),
+});
+
+/** fastest-validator schema of the PUT body: strict, each channel and the digest optional. */
 export const preferencesParams = {
   $$strict: true,
-  email: {
-    type: "object",
-    strict: true,
-    props: Object.fromEntries(
-      EMAIL_CATEGORIES.map(category => [category, { type: "boolean", optional: true }]),
-    ),
-  },
-} as const;
+  ...Object.fromEntries(CHANNELS.map(channel => [channel, channelParams(channel)])),
+  digest: { type: "enum", values: [...DIGESTS], optional: true },
+};
+
+export type PreferencesChange = Partial<Record<Channel, Partial<ChannelPreferences>>> & {
+  digest?: Digest;
+};
 
 /** A local copy of what notify needs of a user, so mail still goes when the users service is slow. */
 export interface Recipient {

@@ -1,6 +1,7 @@
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import { generateVAPIDKeys } from "web-push";
 
 /**
  * Writes the .env of the docker-compose stack from .env.example: every CHANGE_ME becomes a
@@ -49,6 +50,7 @@ export function composeEnv(template: string): string {
     privateKeyEncoding: { type: "pkcs8", format: "pem" },
     publicKeyEncoding: { type: "spki", format: "pem" },
   });
+  const vapid = generateVAPIDKeys();
   return template
     .split("\n")
     .map(line => {
@@ -57,6 +59,8 @@ export function composeEnv(template: string): string {
       const [, name, value] = match;
       if (name === "JWT_PRIVATE_KEY") return `${name}=${oneLinePem(privateKey)}`;
       if (name === "JWT_PUBLIC_KEY") return `${name}=${oneLinePem(publicKey)}`;
+      if (name === "VAPID_PUBLIC_KEY") return `${name}=${vapid.publicKey}`;
+      if (name === "VAPID_PRIVATE_KEY") return `${name}=${vapid.privateKey}`;
       if (!value.includes(PLACEHOLDER)) return line;
       return `${name}=${value.split(PLACEHOLDER).join(secretFor(URL_SECRETS[name] ?? name))}`;
     })

@@ -47,6 +47,10 @@ import {
   type GatedAction,
 } from "./api/edge";
 import type { RouteSpec } from "./api/route-table";
+import { actorOf } from "../lib/auth/guard";
+import { LIVE_DELIVERY_EVENT, type LiveDelivery, type LiveMessage } from "../models/live.model";
+import { LiveHub } from "./api/live";
+import { ticketStoreOf, type TicketStore } from "./api/live-tickets";
 
 interface ApiSettings extends ServiceSettingSchema {
   port: number;
@@ -76,6 +80,8 @@ interface ApiState {
   openApiCache?: Record<string, unknown>;
   publishedReads: PublishedReadCache;
   server: import("node:http").Server;
+  tickets: TicketStore;
+  live?: LiveHub;
 }
 
 interface ApiMethods {
@@ -276,6 +282,17 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
         return buildDashboard(ctx);
       },
     },
+
+    /** POST /live/ticket → 201 {ticket}: opens one `GET /live` WebSocket within 30 s, on any gateway. */
+    liveTicket: {
+      auth: true,
+      params: { $$strict: true },
+      async handler(ctx: Context<Record<string, never>, Meta>): Promise<{ ticket: string }> {
+        const { id, sid, roles } = actorOf(ctx);
+        const subject = { userId: id, roles, issuedAtMs: Date.now(), ...(sid ? { sid } : {}) };
+        return { ticket: await this.tickets.issue(subject) };
+      },
+    },
   },
 
   events: {
@@ -286,6 +303,11 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
     // The users service ended sessions or changed a user: those tokens stop working here now.
     [REVOCATION_EVENT](ctx: Context<unknown>) {
       this.revocations.apply(parseRevocations(ctx.params));
+      this.live?.closeRevoked();
+    },
+    // notify committed a live message: written to that user's sockets on this node, if any.
+    [LIVE_DELIVERY_EVENT](ctx: Context<LiveDelivery>) {
+      this.live?.deliver(ctx.params);
     },
     // Content committed a change (it broadcasts this to every node): drop our copies of its reads.
     "cache.clean.content"() {
@@ -513,6 +535,7 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
       fetchJwks: () => this.fetchJwks(),
       revocations: this.revocations,
     });
+    this.tickets = ticketStoreOf(this.redis, cfg.redisPrefix);
     registerGatewayMetrics(this.broker);
   },
 
@@ -524,9 +547,30 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
     });
     await feed.load();
     feed.start();
+    const cfg = configOf(this.broker);
+    const origins = new Set([new URL(cfg.publicUrl).origin, ...cfg.corsOrigins]);
+    this.live = new LiveHub(this.server, {
+      limits: {
+        perUser: cfg.live.maxPerUser,
+        perNode: cfg.live.maxPerNode,
+        heartbeatMs: cfg.live.heartbeatMs,
+        maxBufferedBytes: cfg.live.sendBufferBytes,
+      },
+      redeem: ticket => this.tickets.redeem(ticket),
+      replay: (userId, since) =>
+        this.broker.call<LiveMessage[], { userId: string; since: string }>(
+          "notify.liveSince",
+          { userId, since },
+          { timeout: 3000 },
+        ),
+      revoked: subject => this.revocations.rolesOf(subject) === null,
+      originAllowed: origin => origins.has(origin),
+      logger: this.logger,
+    });
   },
 
   async stopped() {
+    this.live?.close();
     this.revocationFeed.stop();
     await this.redis?.quit().catch(() => undefined);
   },

@@ -1,5 +1,7 @@
 import { analyticsDaysParam, type MailCounts } from "../models/analytics.model";
 import type { Context, ServiceSchema } from "moleculer";
+import crypto from "node:crypto";
+import { v7 as uuidv7 } from "uuid";
 import type { Transaction } from "sequelize";
 import { actorOf } from "../lib/auth/guard";
 import { configOf } from "../lib/config";
@@ -24,11 +26,28 @@ import {
 import {
   preferencesParams,
   toNotificationView,
-  type EmailPreferences,
   type NotificationPage,
   type NotificationPreferences,
+  type PreferencesChange,
 } from "../models/notification.model";
+import {
+  LIVE_DELIVERY_EVENT,
+  type LiveDelivery,
+  type LiveMessage,
+  type LiveMessageType,
+} from "../models/live.model";
 import { consumers, type NotifyRuntime } from "./notify/consumers";
+import { addLiveMessage, liveMessagesSince, pruneLiveMessages } from "./notify/live-store";
+import { pushSubscriptionParams, type PushSubscriptionBody } from "../models/push.model";
+import { subscribePush, unsubscribePush, vapidPublicKey, type PushDeps } from "./notify/push";
+import { PushSender } from "./notify/push-sender";
+import { PushStore } from "./notify/push-store";
+import { changePreferences, readPreferences, type PreferenceDeps } from "./notify/preferences";
+import { loadVapidKeys } from "./notify/vapid";
+import { deliverableAt, localeOf, saveDeliverySettings } from "./notify/quiet-hours";
+import { Texts } from "./notify/texts";
+import { requestPhoneCode, verifyPhone, type PhoneDeps } from "./notify/phone";
+import { createSmsSender, type SmsSender } from "./notify/sms";
 import { invalidUnsubscribeToken, linkNotFound, notificationNotFound } from "./notify/errors";
 import { deriveLinkKey, LinkTokens, type LinkToken } from "./notify/link-tokens";
 import { appLinks, MailBuilder } from "./notify/mail-builder";
@@ -77,6 +96,13 @@ interface NotifyVars {
   sender: MailSender;
   /** users.profiles answered "no such user" for these, recently (services/notify/recipients.ts). */
   absentUsers: AbsentUsers;
+  stopLivePrune?: () => void;
+  pushDeps: PushDeps;
+  pushSender?: PushSender;
+  texts: Texts;
+  sms: SmsSender;
+  /** The key phone codes are kept under (an HMAC; derived like the link key). */
+  phoneKey: Buffer;
 }
 
 interface NotifyMethods {
@@ -85,11 +111,23 @@ interface NotifyMethods {
   /** The verified unsubscribe token, or the 400 every bad link gets. */
   unsubscribeToken(raw: string): UnsubscribeToken;
   preferencesUrl(): string;
+  preferenceDeps(): PreferenceDeps;
+  phoneDeps(): PhoneDeps;
+  live(
+    userId: string,
+    type: LiveMessageType,
+    data: Record<string, unknown>,
+    t: Transaction,
+  ): Promise<void>;
 }
 
 type UnsubscribeToken = Extract<LinkToken, { kind: "unsubscribe" }>;
 type NotifyThis = DbServiceThis & NotifyVars & NotifyMethods & { settings: NotifySettings };
 type Ctx<P = Record<string, never>> = Context<P, RequestMeta>;
+
+const LIVE_PRUNE_INTERVAL_MS = 10 * 60_000;
+/** A push the device could not take within a day is news no more. */
+const PUSH_TTL_SECONDS = 24 * 3600;
 
 /** The smallest transparent GIF: the open-tracking pixel. */
 const PIXEL = Buffer.from("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7", "base64");
@@ -146,6 +184,8 @@ const NotifyService: NotifySchema = {
     "progress.streak.reminder_due": consume("progress.streak.reminder_due"),
     "billing.invoice.paid": consume("billing.invoice.paid"),
     "billing.invoice.payment_failed": consume("billing.invoice.payment_failed"),
+    "progress.xp.awarded": consume("progress.xp.awarded"),
+    "progress.streak.changed": consume("progress.streak.changed"),
   },
 
   // The same effects as durableEvents for a run of events in one consumer transaction.
@@ -161,6 +201,7 @@ const NotifyService: NotifySchema = {
         events.map(e => e.data),
         { transaction: t },
       );
+      for (const event of events) await this.runtime().saveDeliverySettings(event.data, t);
     },
   },
 
@@ -206,6 +247,51 @@ const NotifyService: NotifySchema = {
       },
     },
 
+    /** A reconnecting socket's missed messages (the gateway asks, for `GET /live?since=`). */
+    liveSince: {
+      internal: true,
+      params: {
+        $$strict: true,
+        userId: { type: "string", min: 1, max: 128 },
+        since: { type: "uuid" },
+      },
+      async handler(ctx: Ctx<{ userId: string; since: string }>): Promise<LiveMessage[]> {
+        return liveMessagesSince(
+          this.sequelize,
+          this.dbSchema,
+          ctx.params.userId,
+          ctx.params.since,
+        );
+      },
+    },
+
+    /** GET /push/vapid-public-key: the applicationServerKey a browser subscribes with. */
+    vapidPublicKey: {
+      params: {},
+      handler(): { publicKey: string } {
+        return vapidPublicKey(this.pushDeps);
+      },
+    },
+
+    /** POST /me/push-subscriptions → 201 {id}: this device gets the caller's notifications. */
+    addPushSubscription: {
+      auth: true,
+      params: pushSubscriptionParams,
+      handler(ctx: Ctx<PushSubscriptionBody>): Promise<{ id: string }> {
+        return subscribePush(this.pushDeps, actorOf(ctx).id, ctx.params);
+      },
+    },
+
+    /** DELETE /me/push-subscriptions/:id → 204 */
+    removePushSubscription: {
+      auth: true,
+      params: idParam,
+      async handler(ctx: Ctx<{ id: string }>): Promise<void> {
+        await unsubscribePush(this.pushDeps, actorOf(ctx).id, ctx.params.id);
+        ctx.meta.$statusCode = 204;
+      },
+    },
+
     /** The caller's unread count, for the gateway's dashboard. */
     unreadCount: {
       auth: true,
@@ -229,26 +315,54 @@ const NotifyService: NotifySchema = {
       },
     },
 
-    /** GET /me/notification-preferences */
-    getPreferences: {
+    /** POST /me/phone {phone} → 202 {phone, verified: false, codeExpiresAt}: a 6-digit code by SMS. */
+    setPhone: {
       auth: true,
-      async handler(ctx: Ctx): Promise<NotificationPreferences> {
-        return { email: await this.store.preferences(actorOf(ctx).id) };
+      params: { $$strict: true, phone: { type: "string", pattern: "^\\+[1-9]\\d{7,14}$" } },
+      async handler(ctx: Ctx<{ phone: string }>) {
+        const answer = await requestPhoneCode(this.phoneDeps(), actorOf(ctx).id, ctx.params.phone);
+        ctx.meta.$statusCode = 202;
+        return answer;
       },
     },
 
-    /** PUT /me/notification-preferences (categories left out keep their value) */
+    /** POST /me/phone/verify {code} → 204 */
+    verifyPhone: {
+      auth: true,
+      params: { $$strict: true, code: { type: "string", pattern: "^\\d{6}$" } },
+      async handler(ctx: Ctx<{ code: string }>): Promise<void> {
+        await verifyPhone(this.phoneDeps(), actorOf(ctx).id, ctx.params.code);
+        ctx.meta.$statusCode = 204;
+      },
+    },
+
+    /** POST /me/notifications/read-all → 204 */
+    markAllRead: {
+      auth: true,
+      params: { $$strict: true },
+      async handler(ctx: Ctx): Promise<void> {
+        await this.store.markAllRead(actorOf(ctx).id);
+        ctx.meta.$statusCode = 204;
+      },
+    },
+
+    /** GET /me/notification-preferences */
+    getPreferences: {
+      auth: true,
+      handler(ctx: Ctx): Promise<NotificationPreferences> {
+        return readPreferences(this.preferenceDeps(), actorOf(ctx).id);
+      },
+    },
+
+    /** PUT /me/notification-preferences (channels and categories left out keep their value) */
     updatePreferences: {
       auth: true,
       params: preferencesParams,
-      async handler(
-        ctx: Ctx<{ email: Partial<EmailPreferences> }>,
-      ): Promise<NotificationPreferences> {
+      handler(ctx: Ctx<PreferencesChange>): Promise<NotificationPreferences> {
         const userId = actorOf(ctx).id;
-        const email = await this.withTransaction(t =>
-          this.store.changePreferences(userId, ctx.params.email, t),
+        return this.withTransaction(t =>
+          changePreferences(this.preferenceDeps(), userId, ctx.params, t),
         );
-        return { email };
       },
     },
 
@@ -377,6 +491,12 @@ const NotifyService: NotifySchema = {
     async prepare(): Promise<void> {
       const cfg = configOf(this.broker);
       this.templates = await MailTemplates.load();
+      this.texts = Texts.load();
+      this.phoneKey = crypto
+        .createHmac("sha256", deriveLinkKey(cfg))
+        .update("phone codes")
+        .digest();
+      this.sms = createSmsSender(cfg);
       this.tokens = new LinkTokens(deriveLinkKey(cfg));
       this.builder = new MailBuilder(this.templates, this.tokens, appLinks(cfg.publicUrl));
     },
@@ -390,13 +510,55 @@ const NotifyService: NotifySchema = {
         recipientOf: (userId, t) =>
           recipientOf({ store: this.store, absent: this.absentUsers }, userId, t),
         deliverAfterCommit: t => t.afterCommit(() => this.sender.kick()),
+        live: (userId, type, data, t) => this.live(userId, type, data, t),
+        preferencesOf: (userId, t) => readPreferences(this.preferenceDeps(), userId, t),
+        sayTo: async (userId, t) =>
+          this.texts.for(await localeOf(this.sequelize, this.dbSchema, userId, t)),
+        deliverableAt: (userId, t) => deliverableAt(this.sequelize, this.dbSchema, userId, t),
+        saveDeliverySettings: (change, t) =>
+          saveDeliverySettings(this.sequelize, this.dbSchema, change, t),
+        push: async (userId, eventId, push, t) => {
+          if (!this.pushDeps.vapid) return;
+          const notBefore = await deliverableAt(this.sequelize, this.dbSchema, userId, t);
+          const queued = await this.pushDeps.store.queue(
+            userId,
+            eventId,
+            { ...push, ttlSeconds: PUSH_TTL_SECONDS, notBefore },
+            t,
+          );
+          if (queued > 0) t.afterCommit(() => this.pushSender?.kick());
+        },
       };
+    },
+
+    async live(userId, type, data, t) {
+      const message: LiveMessage = { id: uuidv7(), type, at: new Date().toISOString(), data };
+      await addLiveMessage(this.sequelize, this.dbSchema, userId, message, t);
+      const delivery: LiveDelivery = { userId, message };
+      // Plain Moleculer events may be lost (a gateway restarting): the row above is the replay.
+      t.afterCommit(() => {
+        void this.broker.broadcast(LIVE_DELIVERY_EVENT, delivery, { groups: ["api"] });
+      });
     },
 
     unsubscribeToken(raw: string): UnsubscribeToken {
       const token = this.tokens.verify(raw);
       if (token?.kind !== "unsubscribe") throw invalidUnsubscribeToken();
       return token;
+    },
+
+    phoneDeps(): PhoneDeps {
+      return {
+        sequelize: this.sequelize,
+        schema: this.dbSchema,
+        key: this.phoneKey,
+        sms: this.sms,
+        withTransaction: fn => this.withTransaction(fn),
+      };
+    },
+
+    preferenceDeps(): PreferenceDeps {
+      return { sequelize: this.sequelize, schema: this.dbSchema, store: this.store };
     },
 
     preferencesUrl(): string {
@@ -406,6 +568,12 @@ const NotifyService: NotifySchema = {
 
   created() {
     this.store = new NotifyStore(this.sequelize, this.dbSchema);
+    const cfg = configOf(this.broker);
+    this.pushDeps = {
+      store: new PushStore(this.sequelize, this.dbSchema),
+      vapid: loadVapidKeys(cfg),
+      allowHttp: cfg.pushAllowHttp,
+    };
     this.absentUsers = new Map();
     this.ready = this.prepare();
     // Awaited in started (which fails the node on a broken template); never an unhandled rejection meanwhile.
@@ -425,12 +593,34 @@ const NotifyService: NotifySchema = {
     );
     // SMTP being down does not make this node unready: mail waits in the queue by design.
     this.sender.start();
+    const prune = setInterval(() => {
+      pruneLiveMessages(this.sequelize, this.dbSchema).catch((err: Error) =>
+        this.logger.warn(`notify: old live messages not pruned: ${err.message}`),
+      );
+    }, LIVE_PRUNE_INTERVAL_MS).unref();
+    this.stopLivePrune = () => clearInterval(prune);
+    const vapid = this.pushDeps.vapid;
+    if (vapid) {
+      this.pushSender = new PushSender(
+        this.pushDeps.store,
+        vapid,
+        { ...this.settings.sender, nodeId: this.broker.nodeID },
+        this.logger,
+      );
+      this.pushSender.start();
+    } else {
+      this.logger.warn(
+        "notify: Web Push is off: set VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY (cluster mode generates no keys)",
+      );
+    }
     this.logger.info(
       `notify: delivering mail via ${this.mailer.mode === "smtp" ? "SMTP (pooled)" : `.eml files in ${cfg.dataDir}/outbox`}`,
     );
   },
 
   async stopped() {
+    this.stopLivePrune?.();
+    await this.pushSender?.stop();
     await this.sender?.stop();
     this.mailer?.close();
   },

@@ -6,6 +6,10 @@ import { certificatesRoutes } from "./routes/certificates.routes";
 import { contentRoutes } from "./routes/content.routes";
 import { identityRoutes } from "./routes/identity.routes";
 import { learningRoutes } from "./routes/learning.routes";
+import { inboxRoutes } from "./routes/inbox.routes";
+import { liveRoutes } from "./routes/live.routes";
+import { phoneRoutes } from "./routes/phone.routes";
+import { pushRoutes } from "./routes/push.routes";
 import { notificationsRoutes } from "./routes/notifications.routes";
 
 /** The gateway's own row of the contract (Aggregation). */
@@ -31,6 +35,10 @@ export function publicRoutes(): RouteSpec[] {
     ...xapiRoutes,
     ...notificationsRoutes,
     ...billingRoutes,
+    ...inboxRoutes,
+    ...liveRoutes,
+    ...pushRoutes,
+    ...phoneRoutes,
     ...aggregationRoutes,
   ];
 }

@@ -3,8 +3,16 @@ import type { Transaction } from "sequelize";
 import { v7 as uuidv7 } from "uuid";
 import type { EventEnvelope } from "../../models/events.model";
 import type { QueuedMail } from "../../models/email.model";
-import type { NewNotification, Recipient } from "../../models/notification.model";
+import type { LiveMessageType } from "../../models/live.model";
+import type {
+  NewNotification,
+  NotificationPreferences,
+  NotifyCategory,
+  Recipient,
+} from "../../models/notification.model";
 import type { MailBuilder } from "./mail-builder";
+import type { PushPayload } from "./push-store";
+import type { Say } from "./texts";
 import type { NotifyStore } from "./store";
 
 /**
@@ -23,6 +31,31 @@ export interface NotifyRuntime {
   recipientOf(userId: string, t: Transaction): Promise<Recipient | null>;
   /** Wakes the sender once `t` commits. */
   deliverAfterCommit(t: Transaction): void;
+  /** When a push or mail due now may go: null (now) or the end of the user's quiet hours. */
+  deliverableAt(userId: string, t: Transaction): Promise<Date | null>;
+  /** Keeps user.updated's quiet hours and locale (when the event carries them). */
+  saveDeliverySettings(
+    change: EventEnvelope<"user.updated">["data"],
+    t: Transaction,
+  ): Promise<void>;
+  /** The in-app and push texts in the user's locale (English when unknown). */
+  sayTo(userId: string, t: Transaction): Promise<Say>;
+  /** The user's choices per channel and category. */
+  preferencesOf(userId: string, t: Transaction): Promise<NotificationPreferences>;
+  /** Queues a push to each of the user's devices in `t` (nothing while Web Push is off). */
+  push(
+    userId: string,
+    eventId: string,
+    push: { payload: PushPayload; urgency: "low" | "normal" },
+    t: Transaction,
+  ): Promise<void>;
+  /** Keeps a live message for the user's replays in `t` and tells their sockets once `t` commits. */
+  live(
+    userId: string,
+    type: LiveMessageType,
+    data: Record<string, unknown>,
+    t: Transaction,
+  ): Promise<void>;
 }
 
 type Handler<T extends keyof DomainHandlers> = (
@@ -43,9 +76,15 @@ type DomainHandlers = {
   "progress.streak.reminder_due": true;
   "billing.invoice.paid": true;
   "billing.invoice.payment_failed": true;
+  "progress.xp.awarded": true;
+  "progress.streak.changed": true;
 };
 
-async function queue(rt: NotifyRuntime, mail: QueuedMail, t: Transaction): Promise<void> {
+async function queue(rt: NotifyRuntime, due: QueuedMail, t: Transaction): Promise<void> {
+  // Transactional mail (verification, reset) is never held by quiet hours.
+  const held =
+    due.category !== "transactional" && due.userId ? await rt.deliverableAt(due.userId, t) : null;
+  const mail = held && (!due.notBefore || due.notBefore < held) ? { ...due, notBefore: held } : due;
   const queued = await rt.store.queueMail(mail, { transaction: t });
   if (queued) rt.deliverAfterCommit(t);
   else
@@ -55,12 +94,46 @@ async function queue(rt: NotifyRuntime, mail: QueuedMail, t: Transaction): Promi
     });
 }
 
+/** What each kind of in-app notification counts as in the learner's preferences. */
+const KIND_CATEGORY: Record<NewNotification["kind"], NotifyCategory> = {
+  lesson_completed: "achievements",
+  course_completed: "achievements",
+  achievement_unlocked: "achievements",
+  new_course: "marketing",
+};
+
+/** The in-app notification (and its live message) and the push, each if the learner wants it. */
 async function notifyInApp(
   rt: NotifyRuntime,
-  n: Omit<NewNotification, "id">,
+  draft: Omit<NewNotification, "id" | "title" | "body"> & {
+    text: (say: Say) => { title: string; body: string };
+  },
   t: Transaction,
 ): Promise<void> {
-  await rt.store.addNotification({ id: uuidv7(), ...n }, { transaction: t });
+  const { text, ...rest } = draft;
+  const n = { ...rest, ...text(await rt.sayTo(draft.userId, t)) };
+  const category = KIND_CATEGORY[n.kind];
+  const prefs = await rt.preferencesOf(n.userId, t);
+  const id = uuidv7();
+  if (prefs.inApp[category] && (await rt.store.addNotification({ id, ...n }, { transaction: t }))) {
+    await rt.live(
+      n.userId,
+      "notification.created",
+      { id, kind: n.kind, title: n.title, body: n.body, link: n.link, data: n.data },
+      t,
+    );
+  }
+  if (!prefs.push[category]) return;
+  await rt.push(
+    n.userId,
+    n.eventId,
+    {
+      payload: { id, kind: n.kind, title: n.title, body: n.body, link: n.link },
+      // News can wait for a charger; what the learner just did is told now.
+      urgency: category === "marketing" ? "low" : "normal",
+    },
+    t,
+  );
 }
 
 /**
@@ -112,6 +185,7 @@ const onUserCreated: Handler<"user.created"> = async (rt, event, t) => {
 const onUserUpdated: Handler<"user.updated"> = async (rt, event, t) => {
   await lockUser(rt, event.data.userId, t);
   await rt.store.renameRecipient(event.data, { transaction: t });
+  await rt.saveDeliverySettings(event.data, t);
 };
 
 const onEmailVerified: Handler<"user.email_verified"> = async (rt, event, t) => {
@@ -175,8 +249,12 @@ const onCoursePublished: Handler<"content.course.published"> = async (rt, event,
         userId: recipient.userId,
         eventId: event.id,
         kind: "new_course",
-        title: `New course: ${d.title}`,
-        body: `A new ${d.level} course is available${topics ? ` (${topics})` : ""}.`,
+        text: say => ({
+          title: say("new_course.title", { title: d.title }),
+          body: topics
+            ? say("new_course.body.topics", { level: d.level, topics })
+            : say("new_course.body", { level: d.level }),
+        }),
         link: courseUrl,
         data: { courseId: d.courseId, level: d.level, topics: d.topics },
       },
@@ -203,8 +281,12 @@ const onLessonCompleted: Handler<"progress.lesson.completed"> = async (rt, event
       userId: d.userId,
       eventId: event.id,
       kind: "lesson_completed",
-      title: "Lesson completed",
-      body: `You earned ${d.xpEarned} XP${course ? ` in ${course.title}` : ""}. Keep going!`,
+      text: say => ({
+        title: say("lesson_completed.title"),
+        body: course
+          ? say("lesson_completed.body.course", { xp: d.xpEarned, course: course.title })
+          : say("lesson_completed.body", { xp: d.xpEarned }),
+      }),
       link: `${rt.builder.links.app}/courses/${encodeURIComponent(d.courseId)}`,
       data: {
         lessonId: d.lessonId,
@@ -232,8 +314,12 @@ const onCourseCompleted: Handler<"progress.course.completed"> = async (rt, event
       userId: d.userId,
       eventId: event.id,
       kind: "course_completed",
-      title: `Course completed: ${courseTitle}`,
-      body: "Congratulations! Your certificate is ready.",
+      text: say => ({
+        title: say("course_completed.title", {
+          course: course?.title ?? say("course_completed.someCourse"),
+        }),
+        body: say("course_completed.body"),
+      }),
       link: certificateUrl,
       data: { courseId: d.courseId, completedAt: d.completedAt, certificateId: d.certificateId },
     },
@@ -266,11 +352,19 @@ const onAchievementUnlocked: Handler<"progress.achievement.unlocked"> = async (r
       userId: d.userId,
       eventId: event.id,
       kind: "achievement_unlocked",
-      title: `Achievement unlocked: ${d.name}`,
-      body: "Great work! You earned a new badge.",
+      text: say => ({
+        title: say("achievement_unlocked.title", { name: d.name }),
+        body: say("achievement_unlocked.body"),
+      }),
       link: achievementsUrl,
       data: { code: d.code, name: d.name, unlockedAt: d.unlockedAt },
     },
+    t,
+  );
+  await rt.live(
+    d.userId,
+    "achievement.unlocked",
+    { code: d.code, name: d.name, unlockedAt: d.unlockedAt },
     t,
   );
   const recipient = await rt.recipientOf(d.userId, t);
@@ -359,6 +453,16 @@ const onPaymentFailed: Handler<"billing.invoice.payment_failed"> = async (rt, ev
   await queue(rt, mail, t);
 };
 
+const onXpAwarded: Handler<"progress.xp.awarded"> = async (rt, event, t) => {
+  const { userId, xp, total, reason } = event.data;
+  await rt.live(userId, "xp.awarded", { xp, total, reason }, t);
+};
+
+const onStreakChanged: Handler<"progress.streak.changed"> = async (rt, event, t) => {
+  const { userId, current, longest, localDate } = event.data;
+  await rt.live(userId, "streak.changed", { current, longest, localDate }, t);
+};
+
 export const consumers: { [K in keyof DomainHandlers]: Handler<K> } = {
   "user.created": onUserCreated,
   "user.updated": onUserUpdated,
@@ -372,4 +476,6 @@ export const consumers: { [K in keyof DomainHandlers]: Handler<K> } = {
   "progress.streak.reminder_due": onStreakReminderDue,
   "billing.invoice.paid": onInvoicePaid,
   "billing.invoice.payment_failed": onPaymentFailed,
+  "progress.xp.awarded": onXpAwarded,
+  "progress.streak.changed": onStreakChanged,
 };

@@ -137,4 +137,110 @@ export const notifyMigrations: Migration[] = [
       `);
     },
   },
+  {
+    name: "0004-notify-live-messages",
+    async up({ context }) {
+      const s = `"${context.schema}"`;
+      await context.sequelize.query(`
+        -- What a learner's live sockets were told in the last 24 h, for ?since=<id> replays.
+        CREATE TABLE IF NOT EXISTS ${s}.live_messages (
+          id      uuid PRIMARY KEY,
+          user_id text NOT NULL,
+          type    text NOT NULL,
+          data    jsonb NOT NULL,
+          at      timestamptz NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS live_messages_user_id ON ${s}.live_messages (user_id, id);
+        CREATE INDEX IF NOT EXISTS live_messages_at ON ${s}.live_messages (at);
+      `);
+    },
+  },
+  {
+    name: "0005-notify-web-push",
+    async up({ context }) {
+      const s = `"${context.schema}"`;
+      await context.sequelize.query(`
+        CREATE TABLE IF NOT EXISTS ${s}.push_subscriptions (
+          id         uuid PRIMARY KEY,
+          user_id    text NOT NULL,
+          endpoint   text NOT NULL UNIQUE,
+          p256dh     text NOT NULL,
+          auth       text NOT NULL,
+          created_at timestamptz NOT NULL DEFAULT now()
+        );
+        CREATE INDEX IF NOT EXISTS push_subscriptions_user_id ON ${s}.push_subscriptions (user_id);
+
+        -- One push per (event, subscription); subscription_id outlives a dropped subscription.
+        CREATE TABLE IF NOT EXISTS ${s}.push_deliveries (
+          id               uuid PRIMARY KEY,
+          event_id         text NOT NULL,
+          subscription_id  uuid NOT NULL,
+          user_id          text NOT NULL,
+          payload          jsonb NOT NULL,
+          urgency          text NOT NULL,
+          ttl_seconds      integer NOT NULL,
+          status           text NOT NULL DEFAULT 'queued',
+          attempts         integer NOT NULL DEFAULT 0,
+          next_attempt_at  timestamptz NOT NULL DEFAULT now(),
+          claimed_by       text,
+          claim_expires_at timestamptz,
+          last_error       text,
+          created_at       timestamptz NOT NULL DEFAULT now(),
+          finished_at      timestamptz,
+          CONSTRAINT push_deliveries_once UNIQUE (event_id, subscription_id)
+        );
+        CREATE INDEX IF NOT EXISTS push_deliveries_due ON ${s}.push_deliveries (status, next_attempt_at);
+      `);
+    },
+  },
+  {
+    name: "0006-notify-channel-preferences",
+    async up({ context }) {
+      const s = `"${context.schema}"`;
+      await context.sequelize.query(`
+        -- Per channel (email, push, sms, inApp), the categories a learner changed from the defaults.
+        CREATE TABLE IF NOT EXISTS ${s}.channel_preferences (
+          user_id    text PRIMARY KEY,
+          channels   jsonb NOT NULL DEFAULT '{}',
+          digest     text NOT NULL DEFAULT 'weekly',
+          updated_at timestamptz NOT NULL DEFAULT now()
+        );
+      `);
+    },
+  },
+  {
+    name: "0007-notify-delivery-settings",
+    async up({ context }) {
+      const s = `"${context.schema}"`;
+      await context.sequelize.query(`
+        -- What user.updated says about delivery: quiet hours and locale (sequence: newest wins).
+        CREATE TABLE IF NOT EXISTS ${s}.delivery_settings (
+          user_id     text PRIMARY KEY,
+          quiet_hours jsonb,
+          locale      text,
+          sequence    bigint NOT NULL DEFAULT 0
+        );
+      `);
+    },
+  },
+  {
+    name: "0008-notify-phones",
+    async up({ context }) {
+      const s = `"${context.schema}"`;
+      await context.sequelize.query(`
+        -- One number per learner; SMS go only to a verified one. The code is an HMAC, never stored.
+        CREATE TABLE IF NOT EXISTS ${s}.phones (
+          user_id         text PRIMARY KEY,
+          phone           text NOT NULL,
+          verified        boolean NOT NULL DEFAULT false,
+          verified_at     timestamptz,
+          code_hash       text,
+          code_expires_at timestamptz,
+          guesses         integer NOT NULL DEFAULT 0,
+          codes_sent      integer NOT NULL DEFAULT 0,
+          window_start    timestamptz NOT NULL DEFAULT now()
+        );
+      `);
+    },
+  },
 ];

@@ -1,6 +1,7 @@
 import type { Logger, ServiceBroker } from "moleculer";
 import type { EmailRow } from "../../models/email.model";
 import { classifyFailure, type Mailer } from "./mailer";
+import { DeliveryLoop, retryDelay } from "./delivery-loop";
 import type { NotifyStore } from "./store";
 
 /**
@@ -43,99 +44,46 @@ export interface SenderStats {
   failed: number;
 }
 
-export class MailSender {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private stopped = true;
-  private again = false;
+export class MailSender extends DeliveryLoop<EmailRow> {
   readonly stats: SenderStats = { sent: 0, retried: 0, failed: 0 };
 
   constructor(
     private readonly store: NotifyStore,
     private readonly mailer: Mailer,
     private readonly opts: SenderOptions,
-    private readonly logger: Logger,
+    logger: Logger,
     private readonly onOutcome: (
       outcome: "sent" | "retry" | "failed",
       mail: EmailRow,
     ) => void = () => undefined,
-  ) {}
-
-  start(): void {
-    this.stopped = false;
-    this.schedule(0);
+  ) {
+    super(opts, "Mail sender", logger);
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.running;
+  protected claim(): Promise<EmailRow[]> {
+    return this.store.claimDue(this.opts.nodeId, this.opts.batchSize, this.opts.leaseMs);
   }
 
-  /** Look for due mail now (called after a handler committed new mail). */
-  kick(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.schedule(0);
-  }
-
-  private schedule(delayMs: number): void {
-    if (this.stopped) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.running = this.loop().finally(() => {
-        this.running = undefined;
-      });
-    }, delayMs);
-  }
-
-  private async loop(): Promise<void> {
-    let busy = false;
+  // The pooled transport bounds how many of a batch are on the wire at once.
+  protected async deliver(mail: EmailRow): Promise<void> {
     try {
-      busy = (await this.runOnce()) === this.opts.batchSize;
+      const delivery = await this.mailer.send({
+        id: mail.id,
+        from: this.opts.from,
+        to: mail.to_address,
+        subject: mail.subject,
+        html: mail.html,
+        text: mail.text,
+        headers: mail.headers,
+        messageId: `<${mail.id}@lingomesh>`,
+        template: mail.template,
+      });
+      await this.store.recordSent(mail.id, this.opts.nodeId, delivery);
+      this.stats.sent += 1;
+      this.onOutcome("sent", mail);
     } catch (err) {
-      this.logger.warn("Mail sender round failed; retrying", { error: (err as Error).message });
+      await this.handleFailure(mail, err);
     }
-    const wake = busy || this.again;
-    this.again = false;
-    this.schedule(wake ? 0 : this.opts.pollMs);
-  }
-
-  /** One round: claim a batch and deliver it. Returns how many mails were claimed. */
-  async runOnce(): Promise<number> {
-    const batch = await this.store.claimDue(
-      this.opts.nodeId,
-      this.opts.batchSize,
-      this.opts.leaseMs,
-    );
-    // The pooled transport bounds how many of these are on the wire at once.
-    await Promise.all(
-      batch.map(async mail => {
-        try {
-          const delivery = await this.mailer.send({
-            id: mail.id,
-            from: this.opts.from,
-            to: mail.to_address,
-            subject: mail.subject,
-            html: mail.html,
-            text: mail.text,
-            headers: mail.headers,
-            messageId: `<${mail.id}@lingomesh>`,
-            template: mail.template,
-          });
-          await this.store.recordSent(mail.id, this.opts.nodeId, delivery);
-          this.stats.sent += 1;
-          this.onOutcome("sent", mail);
-        } catch (err) {
-          await this.handleFailure(mail, err);
-        }
-      }),
-    );
-    return batch.length;
   }
 
   private async handleFailure(mail: EmailRow, err: unknown): Promise<void> {
@@ -157,7 +105,8 @@ export class MailSender {
       });
       return;
     }
-    await this.store.recordRetry(mail.id, this.opts.nodeId, reason, this.delay(mail.attempts));
+    const delay = retryDelay(mail.attempts, this.opts.baseDelayMs, this.opts.maxDelayMs);
+    await this.store.recordRetry(mail.id, this.opts.nodeId, reason, delay);
     this.stats.retried += 1;
     this.onOutcome("retry", mail);
     this.logger.info("Mail delivery will be retried", {
@@ -167,12 +116,6 @@ export class MailSender {
       kind,
       reason,
     });
-  }
-
-  private delay(attempts: number): number {
-    const exp = this.opts.baseDelayMs * 2 ** Math.max(0, attempts - 1);
-    // ±20 % jitter so a fleet of nodes does not retry in lockstep after an outage.
-    return Math.min(this.opts.maxDelayMs, exp) * (0.8 + Math.random() * 0.4);
   }
 }
 

@@ -572,6 +572,14 @@ export class NotifyStore {
     return rows.length > 0;
   }
 
+  /** Marks every unread notification of the user read; answers how many were. */
+  markAllRead(userId: string): Promise<number> {
+    return this.exec(
+      `UPDATE ${this.s}.notifications SET read_at = now() WHERE user_id = :userId AND read_at IS NULL`,
+      { userId },
+    );
+  }
+
   // Throttles and erasure ----------------------------------------------------------------------
 
   /** Claims the user's streak reminder of `localDate`; false when that day already had one. */
@@ -603,6 +611,12 @@ export class NotifyStore {
       "recipients",
       "early_profiles",
       "verified_early",
+      "live_messages",
+      "push_deliveries",
+      "push_subscriptions",
+      "channel_preferences",
+      "delivery_settings",
+      "phones",
     ]) {
       await this.exec(`DELETE FROM ${this.s}.${table} WHERE user_id = :userId`, { userId }, opts);
     }

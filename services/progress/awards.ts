@@ -65,7 +65,8 @@ export async function applyAward(
   const userId = learner.user_id;
   const today = localDate(now, safeTimeZone(learner.timezone));
   const week = isoWeek(now);
-  const streak = recordActivity(store.streakOf(learner), today).state;
+  const before = store.streakOf(learner);
+  const streak = recordActivity(before, today).state;
   const xpTotal = await store.saveLearnerProgress(db, userId, input.xp, streak, t);
   const weeklyXp =
     input.xp > 0
@@ -113,6 +114,21 @@ export async function applyAward(
     now,
     t,
   );
+  // The learner's open sockets hear of both (notify turns them into live messages).
+  if (input.xp > 0) {
+    await deps.emit(
+      "progress.xp.awarded",
+      { userId, xp: input.xp, total: xpTotal, reason: input.reason },
+      t,
+    );
+  }
+  if (streak.current !== before.current) {
+    await deps.emit(
+      "progress.streak.changed",
+      { userId, current: streak.current, longest: streak.longest, localDate: today },
+      t,
+    );
+  }
   for (const code of unlocked) {
     await deps.emit(
       "progress.achievement.unlocked",

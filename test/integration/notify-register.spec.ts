@@ -67,7 +67,23 @@ describe("notify with the real users service and gateway (embedded defaults)", (
     });
     expect(prefs.status).toBe(200);
     expect(await prefs.json()).toEqual({
-      email: { marketing: false, achievements: true, reminders: true, weeklyReport: true },
+      email: {
+        marketing: false,
+        achievements: true,
+        reminders: true,
+        social: true,
+        security: true,
+      },
+      push: { marketing: false, achievements: true, reminders: true, social: true, security: true },
+      sms: {
+        marketing: false,
+        achievements: false,
+        reminders: false,
+        social: false,
+        security: true,
+      },
+      inApp: { marketing: true, achievements: true, reminders: true, social: true, security: true },
+      digest: "weekly",
     });
     const list = await fetch(`${node.apiUrl}/me/notifications`, {
       headers: { authorization: `Bearer ${accessToken}` },

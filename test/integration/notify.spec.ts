@@ -351,7 +351,8 @@ describe("notify: durable events become mail over a real SMTP server", () => {
       marketing: false,
       achievements: true,
       reminders: false,
-      weeklyReport: true,
+      social: true,
+      security: true,
     });
     const otherPrefs = await notifyA.call<
       { email: Record<string, boolean> },
@@ -459,7 +460,8 @@ describe("notify: durable events become mail over a real SMTP server", () => {
       marketing: false,
       achievements: false,
       reminders: true,
-      weeklyReport: true,
+      social: true,
+      security: true,
     });
     await emit("progress.achievement.unlocked", {
       userId,

@@ -434,12 +434,15 @@ describe("progress service on a cluster", () => {
   });
 
   it("when a learner's progress events are emitted, then each carries the learner's next sequence", async () => {
-    // Dave's four events so far (a completion, three achievements), from four racing attempts.
+    // Dave's events so far from four racing attempts: a completion, three achievements, four
+    // XP awards and the streak's first day.
     const events = await sql<{ type: string; sequence: number | null }>(
       `SELECT type, (payload->'data'->>'sequence')::int AS sequence FROM progress.outbox
        WHERE type LIKE 'progress.%' AND payload->'data'->>'userId' = 'dave' ORDER BY sequence`,
     );
-    expect(events.map(e => e.sequence)).toEqual([1, 2, 3, 4]);
+    expect(events.map(e => e.sequence)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(events.filter(e => e.type === "progress.xp.awarded")).toHaveLength(4);
+    expect(events.filter(e => e.type === "progress.streak.changed")).toHaveLength(1);
   });
 
   it("when a reading lesson is completed, then 201 with its XP, once; a quiz cannot be completed without an attempt", async () => {

@@ -59,6 +59,7 @@ describe("BOLA: someone else's objects by id (security.md 19)", () => {
   let notificationId: string;
   let card: { lessonId: string; cardId: string; due: string };
   let routes: Array<{ route: RouteSpec; decl: Declaration }>;
+  let pushSubscriptionId: string;
 
   beforeAll(async () => {
     c = await startSecurityCluster("bola");
@@ -80,6 +81,18 @@ describe("BOLA: someone else's objects by id (security.md 19)", () => {
     const token = victimLearner.accessToken;
     ({ notificationId, card } = await learnerFixtures(c, victimLearner, fx));
     victimSecondDevice = await c.login(victimLearner.email, victimLearner.password);
+    const subscribed = await c.call<{ id: string }>("POST", "/me/push-subscriptions", {
+      token,
+      json: {
+        endpoint: "https://push.invalid/victim",
+        keys: {
+          p256dh: Buffer.concat([Buffer.from([4]), Buffer.alloc(64, 1)]).toString("base64url"),
+          auth: Buffer.alloc(16, 2).toString("base64url"),
+        },
+      },
+    });
+    expect(subscribed.status).toBe(201);
+    pushSubscriptionId = subscribed.body.id;
     const sessions = await c.call<Array<{ id: string; current: boolean }>>(
       "GET",
       "/auth/sessions",
@@ -188,6 +201,10 @@ describe("BOLA: someone else's objects by id (security.md 19)", () => {
     "POST /me/notifications/:id/read": {
       kind: "owned",
       probes: [{ label: "victim's notification", params: { id: notificationId } }],
+    },
+    "DELETE /me/push-subscriptions/:id": {
+      kind: "owned",
+      probes: [{ label: "victim's push subscription", params: { id: pushSubscriptionId } }],
     },
     // The card is named in the body: the attacking author is not enrolled (no such card is
     // theirs → 404); the attacking learner is, so the review is of its own card state.

@@ -163,6 +163,20 @@ describe("mass assignment and resource limits (security.md 21, 22)", () => {
       params: { id: "0190a4f6-0000-7000-8000-000000000000" },
       body: { reason: "Issued by mistake" },
     },
+    "POST /me/notifications/read-all": { as: "subject", body: {} },
+    "POST /live/ticket": { as: "subject", body: {} },
+    "POST /me/push-subscriptions": {
+      as: "subject",
+      body: {
+        endpoint: "https://push.invalid/subscription",
+        keys: {
+          p256dh: Buffer.concat([Buffer.from([4]), Buffer.alloc(64, 1)]).toString("base64url"),
+          auth: Buffer.alloc(16, 2).toString("base64url"),
+        },
+      },
+    },
+    "POST /me/phone": { as: "subject", body: { phone: "+14155550123" } },
+    "POST /me/phone/verify": { as: "subject", body: { code: "123456" } },
   });
 
   /** Fields inside a body's objects: validators must be strict all the way down. */

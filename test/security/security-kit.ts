@@ -9,6 +9,7 @@ import {
   type TestDatabase,
 } from "../support/isolation";
 import { requireServers } from "../support/servers";
+import { generateVAPIDKeys } from "web-push";
 import { publicRoutes } from "../../services/api/all-routes";
 import type { RouteSpec } from "../../services/api/route-table";
 import type { Role } from "../../models/auth.model";
@@ -23,6 +24,7 @@ import { STRIPE_TEST_KEY, STRIPE_WEBHOOK_SECRET, StripeDouble } from "../integra
  */
 
 export const PUBLIC_URL = "http://lingomesh.test";
+const VAPID = generateVAPIDKeys();
 export const PASSWORD = "correct horse battery staple";
 const ADMIN_PASSWORD = "admin horse battery staple 1";
 
@@ -120,6 +122,9 @@ export async function startSecurityCluster(
     STRIPE_SECRET_KEY: STRIPE_TEST_KEY,
     STRIPE_WEBHOOK_SECRET,
     STRIPE_API_URL: stripe.url,
+    // Web Push on, so its routes act on real subscriptions (cluster mode makes up no key).
+    VAPID_PUBLIC_KEY: VAPID.publicKey,
+    VAPID_PRIVATE_KEY: VAPID.privateKey,
     ...extraEnv,
   };
   const all = ["users", "content", "progress", "notify", "billing"] as const;

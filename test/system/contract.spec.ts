@@ -1,4 +1,7 @@
 import crypto from "node:crypto";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { generateVAPIDKeys } from "web-push";
 import { publicRoutes, routeKey } from "../../services/api/all-routes";
 import type { RouteSpec } from "../../services/api/route-table";
 import { requireServers } from "../support/servers";
@@ -38,6 +41,9 @@ let smtp: SmtpCatcher;
 let cluster: ProcessCluster;
 let origin: string;
 let stripe: StripeDouble;
+/** A local server speaking Twilio's Messages API: the bodies of the SMS it was sent. */
+let smsServer: http.Server;
+const smsBodies: string[] = [];
 
 interface Account {
   email: string;
@@ -72,7 +78,10 @@ const f = {} as {
   pendingEvents: ReturnType<StripeDouble["renew"]>;
   invoiceId: string;
   certificateId: string;
+  pushSubscriptionId: string;
 };
+
+const VAPID = generateVAPIDKeys();
 
 const ip = () => `203.0.113.${crypto.randomInt(1, 254)}`;
 
@@ -110,6 +119,17 @@ beforeAll(async () => {
   db = await createTestDatabase("lm_sysc");
   smtp = await startSmtpCatcher();
   stripe = await new StripeDouble().start();
+  smsServer = http.createServer((req, res) => {
+    let raw = "";
+    req.on("data", (chunk: Buffer) => (raw += chunk.toString()));
+    req.on("end", () => {
+      smsBodies.push(new URLSearchParams(raw).get("Body") ?? "");
+      res.writeHead(201, { "content-type": "application/json" });
+      res.end("{}");
+    });
+  });
+  await new Promise<void>(resolve => smsServer.listen(0, "127.0.0.1", resolve));
+  const smsPort = (smsServer.address() as AddressInfo).port;
   cluster = await startProcessCluster({
     namespace,
     databaseUrl: db.url,
@@ -122,6 +142,9 @@ beforeAll(async () => {
       STRIPE_SECRET_KEY: STRIPE_TEST_KEY,
       STRIPE_WEBHOOK_SECRET,
       STRIPE_API_URL: stripe.url,
+      SMS_URL: `http://AC1:token@127.0.0.1:${smsPort}/2010-04-01/Accounts/AC1/Messages.json`,
+      VAPID_PUBLIC_KEY: VAPID.publicKey,
+      VAPID_PRIVATE_KEY: VAPID.privateKey,
     },
     specs: [
       { name: "edge", services: "api,users,content", gateway: true },
@@ -215,6 +238,7 @@ afterAll(async () => {
   await cluster?.stop();
   await smtp?.close();
   await stripe?.stop();
+  await new Promise(resolve => smsServer?.close(resolve));
   await db?.drop();
 }, 30_000);
 
@@ -668,14 +692,22 @@ const CASES: Case[] = [
     params: () => ({ id: f.notificationId }),
   },
   {
+    key: "POST /me/notifications/read-all",
+    who: "user",
+    status: 204,
+    token: reader,
+  },
+  {
     key: "GET /me/notification-preferences",
     who: "user",
     status: 200,
     token: reader,
-    check: a =>
+    check: a => {
+      expect(Object.keys(a.body).sort()).toEqual(["digest", "email", "inApp", "push", "sms"]);
       expect(Object.keys(a.body.email).sort()).toEqual(
-        ["achievements", "marketing", "reminders", "weeklyReport"].sort(),
-      ),
+        ["achievements", "marketing", "reminders", "security", "social"].sort(),
+      );
+    },
   },
   {
     key: "PUT /me/notification-preferences",
@@ -824,6 +856,63 @@ const CASES: Case[] = [
     status: 201,
     body: () => ({ invoiceId: f.invoiceId, amount: 100 }),
     check: a => expect(a.body).toMatchObject({ invoiceId: f.invoiceId, amount: 100 }),
+  },
+  {
+    key: "POST /live/ticket",
+    who: "user",
+    status: 201,
+    token: reader,
+    check: a => expect(a.body.ticket).toMatch(/^[A-Za-z0-9_-]{43}$/),
+  },
+  {
+    key: "GET /push/vapid-public-key",
+    who: "public",
+    status: 200,
+    check: a => expect(a.body).toEqual({ publicKey: VAPID.publicKey }),
+  },
+  {
+    key: "POST /me/push-subscriptions",
+    who: "user",
+    status: 201,
+    token: reader,
+    body: () => {
+      const device = crypto.createECDH("prime256v1");
+      device.generateKeys();
+      return {
+        // .invalid never resolves: the pushes queued for it are retried, then fail, harmlessly.
+        endpoint: `https://push.invalid/${crypto.randomUUID()}`,
+        expirationTime: null,
+        keys: {
+          p256dh: device.getPublicKey().toString("base64url"),
+          auth: crypto.randomBytes(16).toString("base64url"),
+        },
+      };
+    },
+    check: a => {
+      f.pushSubscriptionId = a.body.id;
+    },
+  },
+  {
+    key: "DELETE /me/push-subscriptions/:id",
+    who: "user",
+    status: 204,
+    token: reader,
+    params: () => ({ id: f.pushSubscriptionId }),
+  },
+  {
+    key: "POST /me/phone",
+    who: "user",
+    status: 202,
+    token: reader,
+    body: () => ({ phone: "+14155550123" }),
+    check: () => expect(smsBodies.at(-1)).toMatch(/\b\d{6}\b/),
+  },
+  {
+    key: "POST /me/phone/verify",
+    who: "user",
+    status: 204,
+    token: reader,
+    body: () => ({ code: /\b(\d{6})\b/.exec(smsBodies.at(-1) ?? "")?.[1] }),
   },
   {
     key: "GET /me/dashboard",
