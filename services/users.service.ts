@@ -26,10 +26,13 @@ import {
 import * as accounts from "./users/accounts";
 import * as credentials from "./users/credentials";
 import type { UsersDeps } from "./users/deps";
-import { sessionNotFound, userNotFound } from "./users/errors";
+import { identityNotFound, sessionNotFound, userNotFound } from "./users/errors";
 import { createAuthLimits } from "./users/limits";
 import { displayNameParam, optionalDisplayNameParam } from "./users/names";
 import * as mfaFlows from "./users/mfa-flows";
+import * as providerSignIn from "./users/oidc";
+import { createOidcProviders } from "./users/oidc-providers";
+import { redirectTo } from "../lib/rest-answers";
 import { usersMigrations } from "./users/migrations";
 import { dummyPasswordHash, newPasswordParam } from "./users/passwords";
 import { listSessions, logout, revokeSessions } from "./users/sessions";
@@ -59,6 +62,10 @@ type Ctx<P = Record<string, never>> = Context<P, RequestMeta>;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const otpParam = { type: "string", min: 1, max: 64 } as const;
 const tokenParam = { type: "string", min: 1, max: 512 } as const;
+const providerParam = { type: "string", min: 1, max: 64 } as const;
+const redirectUriParam = { type: "string", min: 1, max: 2048 } as const;
+/** What a provider may put on the callback's query (RFC 6749 §4.1.2, RFC 9207 `iss`). */
+const callbackQueryParam = { type: "string", max: 4096, optional: true } as const;
 
 const UsersService: ServiceSchema<
   Record<string, never>,
@@ -312,6 +319,95 @@ const UsersService: ServiceSchema<
       },
     },
 
+    providers: {
+      params: { $$strict: true },
+      handler() {
+        return providerSignIn.listProviders(this.deps);
+      },
+    },
+
+    oidcStart: {
+      params: { $$strict: true, provider: providerParam, redirectUri: redirectUriParam },
+      async handler(ctx: Ctx<{ provider: string; redirectUri: string }>) {
+        return providerSignIn.startFlow(
+          this.deps,
+          ctx.params.provider,
+          ctx.params.redirectUri,
+          null,
+        );
+      },
+    },
+
+    oidcCallback: {
+      params: {
+        $$strict: true,
+        provider: providerParam,
+        code: callbackQueryParam,
+        state: callbackQueryParam,
+        iss: callbackQueryParam,
+        error: callbackQueryParam,
+        error_description: callbackQueryParam,
+        error_uri: callbackQueryParam,
+        session_state: callbackQueryParam,
+      },
+      async handler(ctx: Ctx<providerSignIn.CallbackQuery & { provider: string }>) {
+        const { provider, ...query } = ctx.params;
+        redirectTo(ctx, await providerSignIn.finishFlow(this.deps, provider, query, ctx));
+        ctx.meta.$responseHeaders = { "Cache-Control": "no-store" };
+        return null;
+      },
+    },
+
+    oidcExchange: {
+      params: { $$strict: true, code: tokenParam, otp: { ...otpParam, optional: true } },
+      async handler(ctx: Ctx<{ code: string; otp?: string }>) {
+        return providerSignIn.exchangeCode(this.deps, ctx.params.code, ctx.params.otp, ctx);
+      },
+    },
+
+    oidcIdToken: {
+      params: {
+        $$strict: true,
+        provider: providerParam,
+        idToken: { type: "string", min: 1, max: 16_384 },
+        nonce: { type: "string", min: 1, max: 512 },
+        otp: { ...otpParam, optional: true },
+      },
+      async handler(ctx: Ctx<{ provider: string; idToken: string; nonce: string; otp?: string }>) {
+        const { provider, ...token } = ctx.params;
+        return providerSignIn.signInWithIdToken(this.deps, provider, token, ctx);
+      },
+    },
+
+    identities: {
+      auth: true,
+      params: { $$strict: true },
+      async handler(ctx: Ctx) {
+        return providerSignIn.listIdentities(this.deps, actorOf(ctx).id);
+      },
+    },
+
+    linkStart: {
+      auth: true,
+      params: { $$strict: true, provider: providerParam, redirectUri: redirectUriParam },
+      async handler(ctx: Ctx<{ provider: string; redirectUri: string }>) {
+        const { provider, redirectUri } = ctx.params;
+        return providerSignIn.startFlow(this.deps, provider, redirectUri, actorOf(ctx).id);
+      },
+    },
+
+    unlinkIdentity: {
+      auth: true,
+      params: idParam,
+      async handler(ctx: Ctx<{ id: string }>) {
+        const { id } = ctx.params;
+        // Someone else's identity id answers like one that does not exist.
+        if (!UUID.test(id)) throw identityNotFound(id);
+        await providerSignIn.unlinkIdentity(this.deps, actorOf(ctx).id, id);
+        return null;
+      },
+    },
+
     /** Display data of several users at once, for other services (cached; cleaned on every change). */
     profiles: {
       internal: true,
@@ -343,6 +439,7 @@ const UsersService: ServiceSchema<
       cfg,
       User: this.model,
       models: this.models,
+      db: { sequelize: this.sequelize, schema: this.dbSchema },
       withTransaction: fn => this.withTransaction(fn),
       emitDurable: (type, data, opts) => this.emitDurable(type, data, opts),
       // The flows pass the action's own context along: broadcasting with it keeps the request id.
@@ -368,6 +465,7 @@ const UsersService: ServiceSchema<
       },
       keys,
       limits: createAuthLimits(cfg, this.redis),
+      oidc: createOidcProviders(cfg),
       logger: this.logger,
     };
     await dummyPasswordHash();

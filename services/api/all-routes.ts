@@ -1,4 +1,5 @@
 import type { RouteSpec } from "./route-table";
+import { accountRoutes } from "./routes/accounts.routes";
 import { contentRoutes } from "./routes/content.routes";
 import { identityRoutes } from "./routes/identity.routes";
 import { learningRoutes } from "./routes/learning.routes";
@@ -20,6 +21,7 @@ const aggregationRoutes: RouteSpec[] = [
 export function publicRoutes(): RouteSpec[] {
   return [
     ...identityRoutes,
+    ...accountRoutes,
     ...contentRoutes,
     ...learningRoutes,
     ...notificationsRoutes,

@@ -112,7 +112,11 @@ export async function changePassword(
   // Length and common passwords were checked with the params (newPasswordParam); what
   // needs the account is checked here, and both of its problems are listed together.
   const problems: Array<{ field: string; type: string; message: string }> = [];
-  if (!(await verifyPassword(user.passwordHash, params.currentPassword))) {
+  // An account made by a provider has no password to change (it has none to prove either).
+  if (
+    user.passwordHash === null ||
+    !(await verifyPassword(user.passwordHash, params.currentPassword))
+  ) {
     await deps.limits.loginAccount.fail(accountKey);
     problems.push({
       field: "currentPassword",

@@ -6,6 +6,8 @@ import type { DomainEvents, DomainEventType } from "../../models/events.model";
 import type { SessionModels } from "../../models/session.model";
 import type { UserModel } from "../../models/user.model";
 import type { AuthLimits } from "./limits";
+import type { OidcProviders } from "./oidc-providers";
+import type { UsersDb } from "./store/db";
 import type { SigningKeys } from "./tokens";
 
 /** What the identity flows need from the service around them (built once in `created`/`started`). */
@@ -13,6 +15,8 @@ export interface UsersDeps {
   cfg: AppConfig;
   User: UserModel;
   models: SessionModels;
+  /** For the stores over lib/db/sql.ts (services/users/store/*). */
+  db: UsersDb;
   withTransaction: <T>(fn: (t: Transaction) => Promise<T>) => Promise<T>;
   emitDurable: <K extends DomainEventType>(
     type: K,
@@ -29,5 +33,6 @@ export interface UsersDeps {
   revoke: (entries: Revocation[], ctx?: Pick<Context, "requestID">) => Promise<void>;
   keys: SigningKeys;
   limits: AuthLimits;
+  oidc: OidcProviders;
   logger: Logger;
 }

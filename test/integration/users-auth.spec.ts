@@ -117,6 +117,10 @@ describe("accounts and passwords", () => {
       dailyGoalXp: 20,
       emailVerified: false,
       mfaEnabled: false,
+      locale: null,
+      profileVisibility: "followers",
+      newCardsPerDay: 20,
+      quietHours: null,
       createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT.*Z$/),
     });
     expect(res.body.expiresIn).toBeLessThanOrEqual(900);

@@ -374,6 +374,10 @@ const CASES: Case[] = [
           "nativeLanguage",
           "roles",
           "timezone",
+          "locale",
+          "profileVisibility",
+          "newCardsPerDay",
+          "quietHours",
         ].sort(),
       );
       expect(a.body).toMatchObject({ emailVerified: true, mfaEnabled: false });
