@@ -24,6 +24,7 @@ import {
   type UserEntity,
 } from "../models/user.model";
 import * as accounts from "./users/accounts";
+import * as admin from "./users/admin";
 import * as credentials from "./users/credentials";
 import type { UsersDeps } from "./users/deps";
 import { identityNotFound, sessionNotFound, userNotFound } from "./users/errors";
@@ -306,6 +307,43 @@ const UsersService: ServiceSchema<
       async handler(ctx: Ctx<{ id: string; roles: Role[] }>) {
         if (!UUID.test(ctx.params.id)) throw userNotFound(ctx.params.id);
         return accounts.setRoles(this.deps, ctx.params.id, ctx.params.roles, ctx);
+      },
+    },
+
+    getUser: {
+      roles: ["admin"],
+      params: idParam,
+      async handler(ctx: Ctx<{ id: string }>) {
+        if (!UUID.test(ctx.params.id)) throw userNotFound(ctx.params.id);
+        return admin.adminView(this.deps, ctx.params.id);
+      },
+    },
+
+    suspend: {
+      roles: ["admin"],
+      params: { ...idParam, reason: { type: "string", trim: true, min: 1, max: 500 } },
+      async handler(ctx: Ctx<{ id: string; reason: string }>) {
+        if (!UUID.test(ctx.params.id)) throw userNotFound(ctx.params.id);
+        return admin.suspendUser(this.deps, ctx.params.id, ctx.params.reason, ctx);
+      },
+    },
+
+    unsuspend: {
+      roles: ["admin"],
+      params: idParam,
+      async handler(ctx: Ctx<{ id: string }>) {
+        if (!UUID.test(ctx.params.id)) throw userNotFound(ctx.params.id);
+        return admin.unsuspendUser(this.deps, ctx.params.id, ctx);
+      },
+    },
+
+    /** DELETE /users/:id: erasure in every service, as for DELETE /me (user.deleted). */
+    erase: {
+      roles: ["admin"],
+      params: idParam,
+      async handler(ctx: Ctx<{ id: string }>) {
+        if (!UUID.test(ctx.params.id)) throw userNotFound(ctx.params.id);
+        return accounts.removeUser(this.deps, ctx.params.id, ctx);
       },
     },
 

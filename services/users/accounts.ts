@@ -36,6 +36,7 @@ import {
 } from "./passwords";
 import { openSession, rotateRefreshToken, type ClientInfo } from "./sessions";
 import { signAccessToken } from "./tokens";
+import { keepAnotherAdmin } from "./admin";
 import { pageOf } from "../../lib/params";
 
 /** Email verification links stay valid three days (there is no resend route in the contract). */
@@ -343,23 +344,6 @@ export async function listUsers(
     rows: rows.map(row => toProfile(row.get({ plain: true }))),
     ...pageOf(count, params.page, params.pageSize),
   };
-}
-
-/**
- * Refuses (409) to leave the cluster without an admin: `userId` may lose its admin role only
- * while another admin remains. Every admin row is locked, in id order, so two admins
- * demoting each other at once are serialised and the second finds itself the last.
- */
-async function keepAnotherAdmin(deps: UsersDeps, t: Transaction, userId: string): Promise<void> {
-  const admins = await deps.User.findAll({
-    attributes: ["id"],
-    where: { roles: { [Op.contains]: ["admin"] } },
-    order: [["id", "ASC"]],
-    lock: t.LOCK.UPDATE,
-    transaction: t,
-  });
-  const ids = admins.map(row => row.get("id"));
-  if (ids.includes(userId) && ids.length === 1) throw lastAdmin();
 }
 
 export async function setRoles(

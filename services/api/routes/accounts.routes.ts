@@ -61,4 +61,33 @@ export const accountRoutes: RouteSpec[] = [
     summary: "Unlink a provider account (never the last way to sign in)",
     tag: "Identity",
   },
+  {
+    method: "GET",
+    path: "/users/:id",
+    action: "users.getUser",
+    summary: "A user's profile and standing (admin)",
+    tag: "Identity",
+  },
+  {
+    method: "POST",
+    path: "/users/:id/suspend",
+    action: "users.suspend",
+    summary: "Suspend a user: their tokens stop working at once (admin)",
+    tag: "Identity",
+  },
+  {
+    method: "POST",
+    path: "/users/:id/unsuspend",
+    action: "users.unsuspend",
+    summary: "Lift a suspension (admin)",
+    tag: "Identity",
+  },
+  {
+    method: "DELETE",
+    path: "/users/:id",
+    action: "users.erase",
+    status: 202,
+    summary: "Erase a user and their data in every service (admin)",
+    tag: "Identity",
+  },
 ];
