@@ -12,6 +12,8 @@ export const EMAIL_TEMPLATES = [
   "achievement-unlocked",
   "streak-reminder",
   "new-course",
+  "email-change",
+  "email-change-notice",
 ] as const;
 export type EmailTemplate = (typeof EMAIL_TEMPLATES)[number];
 
@@ -29,6 +31,8 @@ export const TEMPLATE_CATEGORY: Record<EmailTemplate, MailCategory> = {
   "achievement-unlocked": "achievements",
   "streak-reminder": "reminders",
   "new-course": "marketing",
+  "email-change": "transactional",
+  "email-change-notice": "transactional",
 };
 
 export const CATEGORY_LABEL: Record<EmailCategory, string> = {

@@ -37,6 +37,25 @@ export interface DomainEvents {
     resetToken: string;
   };
   "user.deleted": { userId: string; sequence?: number };
+  /** POST /auth/verify-email/resend: a new confirmation link for the account's address. */
+  "user.verification_requested": {
+    sequence?: number;
+    userId: string;
+    email: string;
+    name: string;
+    verificationToken: string;
+  };
+  /** POST /me/email: a link to the new address (which takes effect once confirmed), a notice to the old. */
+  "user.email_change_requested": {
+    sequence?: number;
+    userId: string;
+    email: string;
+    previousEmail: string;
+    name: string;
+    verificationToken: string;
+  };
+  /** The new address was confirmed: it is the account's from now on. */
+  "user.email_changed": { sequence?: number; userId: string; email: string };
   "content.course.published": {
     courseId: string;
     version: number;
@@ -95,6 +114,9 @@ export const DOMAIN_EVENT_TYPES = [
   "user.email_verified",
   "user.password_reset_requested",
   "user.deleted",
+  "user.verification_requested",
+  "user.email_change_requested",
+  "user.email_changed",
   "content.course.published",
   "content.lesson.deleted",
   "progress.lesson.completed",
@@ -119,6 +141,9 @@ export const EVENT_CONSUMERS: Readonly<Record<DomainEventType, readonly Consumin
   "user.email_verified": ["notify"],
   "user.password_reset_requested": ["notify"],
   "user.deleted": ["notify", "progress"],
+  "user.verification_requested": ["notify"],
+  "user.email_change_requested": ["notify"],
+  "user.email_changed": ["notify"],
   "content.course.published": ["notify", "progress"],
   "content.lesson.deleted": ["progress"],
   "progress.lesson.completed": ["notify"],

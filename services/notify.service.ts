@@ -150,6 +150,9 @@ const NotifyService: NotifySchema = {
     "user.email_verified": consume("user.email_verified"),
     "user.password_reset_requested": consume("user.password_reset_requested"),
     "user.deleted": consume("user.deleted"),
+    "user.verification_requested": consume("user.verification_requested"),
+    "user.email_change_requested": consume("user.email_change_requested"),
+    "user.email_changed": consume("user.email_changed"),
     "content.course.published": consume("content.course.published"),
     "progress.lesson.completed": consume("progress.lesson.completed"),
     "progress.course.completed": consume("progress.course.completed"),
@@ -188,6 +191,15 @@ const NotifyService: NotifySchema = {
   },
 
   actions: {
+    /** The user's data held here, for users' GET /me/export (each service answers for its own). */
+    exportData: {
+      internal: true,
+      params: { userId: { type: "string", min: 1, max: 64 } },
+      handler(ctx: Ctx<{ userId: string }>): Promise<Record<string, unknown[]>> {
+        return this.store.exportUser(ctx.params.userId);
+      },
+    },
+
     /** GET /me/notifications */
     notifications: {
       auth: true,

@@ -94,6 +94,15 @@ const ProgressService: ProgressSchema = {
   },
 
   actions: {
+    /** The user's data held here, for users' GET /me/export (each service answers for its own). */
+    exportData: {
+      internal: true,
+      params: { userId: { type: "string", min: 1, max: 64 } },
+      handler(ctx: Ctx<{ userId: string }>): Promise<Record<string, unknown[]>> {
+        return store.exportUser(this, ctx.params.userId);
+      },
+    },
+
     enroll: {
       auth: true,
       params: idParam,

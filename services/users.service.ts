@@ -25,6 +25,7 @@ import {
 } from "../models/user.model";
 import * as accounts from "./users/accounts";
 import * as admin from "./users/admin";
+import * as selfService from "./users/self-service";
 import * as credentials from "./users/credentials";
 import type { UsersDeps } from "./users/deps";
 import { identityNotFound, sessionNotFound, userNotFound } from "./users/errors";
@@ -60,6 +61,8 @@ type UsersThis = DbServiceThis<SessionModels, ServiceSettingSchema, UserEntity> 
   UsersVars;
 type Ctx<P = Record<string, never>> = Context<P, RequestMeta>;
 
+/** How long another service may take to gather a user's data for an export. */
+const EXPORT_TIMEOUT_MS = 15_000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const otpParam = { type: "string", min: 1, max: 64 } as const;
 const tokenParam = { type: "string", min: 1, max: 512 } as const;
@@ -200,10 +203,9 @@ const UsersService: ServiceSchema<
       },
     },
 
-    /** Not in the REST contract (yet): new recovery codes for a signed-in user, given a current TOTP code. */
+    /** New recovery codes for a signed-in user, given a current TOTP code; the old ones stop working. */
     mfaRecoveryCodes: {
       auth: true,
-      internal: true,
       params: { $$strict: true, otp: otpParam },
       async handler(ctx: Ctx<{ otp: string }>) {
         return mfaFlows.regenerateRecoveryCodes(
@@ -344,6 +346,69 @@ const UsersService: ServiceSchema<
       async handler(ctx: Ctx<{ id: string }>) {
         if (!UUID.test(ctx.params.id)) throw userNotFound(ctx.params.id);
         return accounts.removeUser(this.deps, ctx.params.id, ctx);
+      },
+    },
+
+    resendVerification: {
+      auth: true,
+      params: { $$strict: true },
+      async handler(ctx: Ctx) {
+        await selfService.resendVerification(this.deps, actorOf(ctx).id, ctx);
+        return { accepted: true };
+      },
+    },
+
+    changeEmail: {
+      auth: true,
+      params: {
+        $$strict: true,
+        newEmail: emailParam,
+        password: { ...passwordParam, optional: true },
+        otp: { ...otpParam, optional: true },
+        code: { ...tokenParam, optional: true },
+      },
+      async handler(ctx: Ctx<selfService.Reauthentication & { newEmail: string }>) {
+        await selfService.requestEmailChange(
+          this.deps,
+          actorOf(ctx).id,
+          ctx.params,
+          ctx,
+          accounts.rejectTooMany,
+        );
+        return { accepted: true };
+      },
+    },
+
+    exportMe: {
+      auth: true,
+      params: { $$strict: true },
+      async handler(ctx: Ctx) {
+        const userId = actorOf(ctx).id;
+        ctx.meta.$responseHeaders = {
+          "Content-Disposition": `attachment; filename="lingomesh-export-${userId}.json"`,
+          "Cache-Control": "no-store",
+        };
+        return selfService.exportOwnData(this.deps, userId, ctx);
+      },
+    },
+
+    /** DELETE /me: erasure in every service (user.deleted), after proving who one is again. */
+    deleteMe: {
+      auth: true,
+      params: {
+        $$strict: true,
+        password: { ...passwordParam, optional: true },
+        otp: { ...otpParam, optional: true },
+        code: { ...tokenParam, optional: true },
+      },
+      async handler(ctx: Ctx<selfService.Reauthentication>) {
+        return selfService.deleteOwnAccount(
+          this.deps,
+          actorOf(ctx).id,
+          ctx.params,
+          ctx,
+          accounts.rejectTooMany,
+        );
       },
     },
 
@@ -504,6 +569,12 @@ const UsersService: ServiceSchema<
       keys,
       limits: createAuthLimits(cfg, this.redis),
       oidc: createOidcProviders(cfg),
+      exportOf: (service, userId, ctx) =>
+        this.broker.call(
+          `${service}.exportData`,
+          { userId },
+          { timeout: EXPORT_TIMEOUT_MS, ...(ctx?.requestID ? { requestID: ctx.requestID } : {}) },
+        ),
       logger: this.logger,
     };
     await dummyPasswordHash();

@@ -36,6 +36,9 @@ type DomainHandlers = {
   "user.email_verified": true;
   "user.password_reset_requested": true;
   "user.deleted": true;
+  "user.verification_requested": true;
+  "user.email_change_requested": true;
+  "user.email_changed": true;
   "content.course.published": true;
   "progress.lesson.completed": true;
   "progress.course.completed": true;
@@ -152,6 +155,69 @@ const onPasswordResetRequested: Handler<"user.password_reset_requested"> = async
 const onUserDeleted: Handler<"user.deleted"> = async (rt, event, t) => {
   await lockUser(rt, event.data.userId, t);
   await rt.store.eraseUser(event.data.userId, { transaction: t });
+};
+
+/** A recipient for a mail about the account itself, to `email` (the current or a new address). */
+async function accountRecipient(
+  rt: NotifyRuntime,
+  d: { userId: string; name: string },
+  email: string,
+  t: Transaction,
+): Promise<Recipient> {
+  const known = await rt.store.recipient(d.userId, { transaction: t });
+  return known
+    ? { ...known, email, name: d.name }
+    : { userId: d.userId, email, name: d.name, timezone: "UTC", emailVerified: false };
+}
+
+const onVerificationRequested: Handler<"user.verification_requested"> = async (rt, event, t) => {
+  const d = event.data;
+  await lockUser(rt, d.userId, t);
+  const verifyUrl = `${rt.builder.links.app}/verify-email?token=${encodeURIComponent(d.verificationToken)}`;
+  const recipient = await accountRecipient(rt, d, d.email, t);
+  await queue(
+    rt,
+    rt.builder.build({
+      template: "verify-reminder",
+      eventId: event.id,
+      recipient,
+      vars: { verifyUrl },
+    }),
+    t,
+  );
+};
+
+const onEmailChangeRequested: Handler<"user.email_change_requested"> = async (rt, event, t) => {
+  const d = event.data;
+  await lockUser(rt, d.userId, t);
+  const verifyUrl = `${rt.builder.links.app}/verify-email?token=${encodeURIComponent(d.verificationToken)}`;
+  const toNew = await accountRecipient(rt, d, d.email, t);
+  await queue(
+    rt,
+    rt.builder.build({
+      template: "email-change",
+      eventId: event.id,
+      recipient: toNew,
+      vars: { verifyUrl },
+    }),
+    t,
+  );
+  const toOld = await accountRecipient(rt, d, d.previousEmail, t);
+  await queue(
+    rt,
+    rt.builder.build({
+      template: "email-change-notice",
+      eventId: event.id,
+      recipient: toOld,
+      vars: { newEmail: d.email },
+    }),
+    t,
+  );
+};
+
+const onEmailChanged: Handler<"user.email_changed"> = async (rt, event, t) => {
+  await lockUser(rt, event.data.userId, t);
+  await rt.store.changeRecipientEmail(event.data, { transaction: t });
 };
 
 const onCoursePublished: Handler<"content.course.published"> = async (rt, event, t) => {
@@ -309,6 +375,9 @@ export const consumers: { [K in keyof DomainHandlers]: Handler<K> } = {
   "user.email_verified": onEmailVerified,
   "user.password_reset_requested": onPasswordResetRequested,
   "user.deleted": onUserDeleted,
+  "user.verification_requested": onVerificationRequested,
+  "user.email_change_requested": onEmailChangeRequested,
+  "user.email_changed": onEmailChanged,
   "content.course.published": onCoursePublished,
   "progress.lesson.completed": onLessonCompleted,
   "progress.course.completed": onCourseCompleted,

@@ -15,7 +15,10 @@ export function sampleVars(template: EmailTemplate, links: Links): Record<string
   switch (template) {
     case "welcome":
     case "verify-reminder":
+    case "email-change":
       return { ...common, verifyUrl: `${links.app}/verify-email?token=preview-token` };
+    case "email-change-notice":
+      return { ...common, newEmail: "alex.new@example.com" };
     case "password-reset":
       return {
         ...common,

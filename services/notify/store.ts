@@ -68,6 +68,21 @@ export interface CourseInfo {
   topics: string[];
 }
 
+/** Every table with rows about one user: what erasure deletes and an export shows. */
+const USER_TABLES = [
+  "emails",
+  "notifications",
+  "preferences",
+  "reminder_log",
+  "recipients",
+  "early_profiles",
+  "verified_early",
+];
+
+/** The mail log as an export shows it: what was sent and when, not the bodies and their links. */
+const EXPORTED_EMAIL_COLUMNS =
+  "id, template, category, to_address, subject, status, created_at, sent_at, failed_at, opened_at, open_count";
+
 export class NotifyStore {
   private readonly s: string;
   /** True while :userId has no tombstone: nothing is written for an erased user again. */
@@ -170,6 +185,19 @@ export class NotifyStore {
     opts: Options,
   ): Promise<void> {
     await this.updateRecipientNames([change], opts);
+  }
+
+  /** The user's confirmed new address (user.email_changed), unless the row holds a newer event's. */
+  async changeRecipientEmail(
+    change: { userId: string; email: string; sequence?: number },
+    opts: Options,
+  ): Promise<void> {
+    await this.exec(
+      `UPDATE ${this.s}.recipients SET email = :email, email_verified = true, updated_at = now()
+       WHERE user_id = :userId`,
+      { userId: change.userId, email: change.email },
+      opts,
+    );
   }
 
   /** Marks the address verified; false when notify has no recipient for the user yet. */
@@ -572,21 +600,26 @@ export class NotifyStore {
    * Deletes every row of the user and keeps a tombstone that every write checks: a late
    * user.created (events arrive out of order) or an in-flight progress event writes nothing.
    */
+  /** Everything notify holds about a user (GET /me/export), table by table: what erasure deletes. */
+  async exportUser(userId: string): Promise<Record<string, unknown[]>> {
+    const tables: Record<string, unknown[]> = {};
+    for (const table of USER_TABLES) {
+      tables[table] = await selectRows(
+        this.sequelize,
+        `SELECT ${table === "emails" ? EXPORTED_EMAIL_COLUMNS : "*"} FROM ${this.s}.${table} WHERE user_id = :userId`,
+        { replacements: { userId } },
+      );
+    }
+    return tables;
+  }
+
   async eraseUser(userId: string, opts: Options): Promise<void> {
     await this.exec(
       `INSERT INTO ${this.s}.erased_users (user_id, erased_at) VALUES (:userId, now()) ON CONFLICT (user_id) DO NOTHING`,
       { userId },
       opts,
     );
-    for (const table of [
-      "emails",
-      "notifications",
-      "preferences",
-      "reminder_log",
-      "recipients",
-      "early_profiles",
-      "verified_early",
-    ]) {
+    for (const table of USER_TABLES) {
       await this.exec(`DELETE FROM ${this.s}.${table} WHERE user_id = :userId`, { userId }, opts);
     }
   }

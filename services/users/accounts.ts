@@ -39,8 +39,8 @@ import { signAccessToken } from "./tokens";
 import { keepAnotherAdmin } from "./admin";
 import { pageOf } from "../../lib/params";
 
-/** Email verification links stay valid three days (there is no resend route in the contract). */
-const VERIFY_TOKEN_TTL_MS = 72 * 60 * 60 * 1000;
+/** Email verification (and email change) links stay valid three days. */
+export const VERIFY_TOKEN_TTL_MS = 72 * 60 * 60 * 1000;
 
 export interface AuthAnswer {
   user: UserProfile;

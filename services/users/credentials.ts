@@ -5,7 +5,8 @@ import { normaliseEmail } from "../../models/user.model";
 import type { UsersDeps } from "./deps";
 import { emitUserEvent } from "./user-events";
 import { validationError } from "../../lib/errors";
-import { invalidOneTimeToken, userNotFound, weakPassword } from "./errors";
+import { emailTaken, invalidOneTimeToken, userNotFound, weakPassword } from "./errors";
+import { UniqueConstraintError } from "sequelize";
 import { limitKey } from "./limits";
 import { claimOneTimeToken, issueOneTimeToken, voidOneTimeTokens } from "./one-time-tokens";
 import { hashPassword, passwordProblems, verifyPassword } from "./passwords";
@@ -16,17 +17,43 @@ type Ctx = Pick<Context<unknown, RequestMeta>, "meta" | "requestID">;
 /** Reset links live one hour (security.md line 16). */
 const RESET_TOKEN_TTL_MS = 60 * 60 * 1000;
 
+/**
+ * A mailed link: the confirmation of the account's address, or of the new address an email
+ * change asked for — which becomes the account's now, unless another account took it meanwhile.
+ */
 export async function verifyEmail(deps: UsersDeps, token: string, ctx: Ctx): Promise<void> {
   const userId = await deps.withTransaction(async t => {
     const id = await claimOneTimeToken(deps, t, token, "verify");
-    if (id === null) return null;
-    const [changed] = await deps.User.update(
-      { emailVerified: true, updatedAt: new Date() },
-      { where: { id, emailVerified: false }, transaction: t },
+    if (id !== null) {
+      const [changed] = await deps.User.update(
+        { emailVerified: true, updatedAt: new Date() },
+        { where: { id, emailVerified: false }, transaction: t },
+      );
+      if (changed === 1)
+        await emitUserEvent(deps, "user.email_verified", { userId: id }, { transaction: t, ctx });
+      return id;
+    }
+    const changing = await claimOneTimeToken(deps, t, token, "email_change");
+    if (changing === null) return null;
+    const row = await deps.User.findByPk(changing, { transaction: t, lock: t.LOCK.UPDATE });
+    const email = row?.get({ plain: true }).pendingEmail;
+    if (!row || !email) return null;
+    try {
+      await row.update(
+        { email, emailVerified: true, pendingEmail: null, updatedAt: new Date() },
+        { transaction: t },
+      );
+    } catch (err) {
+      if (err instanceof UniqueConstraintError) throw emailTaken();
+      throw err;
+    }
+    await emitUserEvent(
+      deps,
+      "user.email_changed",
+      { userId: changing, email },
+      { transaction: t, ctx },
     );
-    if (changed === 1)
-      await emitUserEvent(deps, "user.email_verified", { userId: id }, { transaction: t, ctx });
-    return id;
+    return changing;
   });
   if (userId === null) throw invalidOneTimeToken();
   await deps.userChanged(userId, ctx);

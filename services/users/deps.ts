@@ -10,6 +10,10 @@ import type { OidcProviders } from "./oidc-providers";
 import type { UsersDb } from "./store/db";
 import type { SigningKeys } from "./tokens";
 
+/** The other services that hold data about a user, each answering for its own (`<service>.exportData`). */
+export const EXPORTING_SERVICES = ["progress", "notify"] as const;
+export type ExportingService = (typeof EXPORTING_SERVICES)[number];
+
 /** What the identity flows need from the service around them (built once in `created`/`started`). */
 export interface UsersDeps {
   cfg: AppConfig;
@@ -34,5 +38,11 @@ export interface UsersDeps {
   keys: SigningKeys;
   limits: AuthLimits;
   oidc: OidcProviders;
+  /** What another service holds about a user, asked over the broker (GET /me/export). */
+  exportOf: (
+    service: ExportingService,
+    userId: string,
+    ctx?: Pick<Context, "requestID">,
+  ) => Promise<Record<string, unknown[]>>;
   logger: Logger;
 }

@@ -151,3 +151,23 @@ export const lastSignInMethod = () =>
     409,
     "LAST_SIGN_IN_METHOD",
   );
+
+export const exportIncomplete = (service: string) =>
+  new MoleculerClientError(
+    "Part of the data cannot be gathered right now; try again later",
+    503,
+    "EXPORT_INCOMPLETE",
+    { service },
+  );
+
+export const emailAlreadyVerified = () =>
+  new MoleculerClientError("The email address is verified already", 409, "EMAIL_ALREADY_VERIFIED");
+
+/** Mails about one address are capped per hour (security.md line 22). */
+export const mailCapReached = () =>
+  new MoleculerClientError(
+    "Too many mails were asked for this address; try again in an hour",
+    429,
+    "TOO_MANY_MAILS",
+    { retryAfter: 3600 },
+  );
