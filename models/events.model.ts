@@ -26,7 +26,16 @@ export interface DomainEvents {
     /** True for an account created already verified (the bootstrap admin): notify asks no confirmation. Absent means false. */
     emailVerified?: boolean;
   };
-  "user.updated": { userId: string; name: string; timezone: string; sequence?: number };
+  "user.updated": {
+    userId: string;
+    name: string;
+    timezone: string;
+    sequence?: number;
+    locale?: string;
+    quietHours?: { start: string; end: string } | null;
+    profileVisibility?: "public" | "followers" | "private";
+    newCardsPerDay?: number;
+  };
   "user.email_verified": { userId: string; sequence?: number };
   "user.password_reset_requested": {
     /** The user's event counter at this event (events.md: order per aggregate). Absent in events older than the field. */

@@ -244,20 +244,14 @@ export const profileUpdateParams = {
   dailyGoalXp: { type: "number", integer: true, min: 1, max: 1000, optional: true },
   profileVisibility: { type: "enum", values: [...PROFILE_VISIBILITIES], optional: true },
   locale: {
-    type: "multi",
+    type: "string",
+    min: 2,
+    max: 35,
     optional: true,
-    rules: [
-      {
-        type: "string",
-        min: 2,
-        max: 35,
-        custom: languageCheck,
-        messages: {
-          languageTag: "The '{field}' field must be a language tag such as 'en' or 'pt-BR'.",
-        },
-      },
-      { type: "equal", value: null },
-    ],
+    custom: languageCheck,
+    messages: {
+      languageTag: "The '{field}' field must be a language tag such as 'en' or 'pt-BR'.",
+    },
   },
   newCardsPerDay: { type: "number", integer: true, min: 0, max: 500, optional: true },
   quietHours: {

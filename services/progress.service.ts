@@ -42,7 +42,8 @@ import type {
 } from "./progress/context";
 import { enroll, myCourses } from "./progress/enrollments";
 import type { Leaderboard } from "./progress/leaderboard";
-import { myAchievements, myActivity, myProgress } from "./progress/learners";
+import { myAchievements, myActivity, myProgress, publicStats } from "./progress/learners";
+import type { LearnerPublicStats } from "../models/progress.model";
 import { completeLesson } from "./progress/lessons";
 import { progressMigrations } from "./progress/migrations";
 import { repeatRounds, runReminderJob, type ReminderRun } from "./progress/reminders";
@@ -100,6 +101,15 @@ const ProgressService: ProgressSchema = {
       params: { userId: { type: "string", min: 1, max: 64 } },
       handler(ctx: Ctx<{ userId: string }>): Promise<Record<string, unknown[]>> {
         return store.exportUser(this, ctx.params.userId);
+      },
+    },
+
+    /** XP, current streak and achievements of a learner, for users' public profile page. */
+    publicStats: {
+      internal: true,
+      params: { userId: { type: "string", min: 1, max: 64 } },
+      handler(ctx: Ctx<{ userId: string }>): Promise<LearnerPublicStats> {
+        return publicStats(this, ctx.params.userId);
       },
     },
 

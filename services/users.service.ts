@@ -26,6 +26,7 @@ import {
 import * as accounts from "./users/accounts";
 import * as admin from "./users/admin";
 import * as selfService from "./users/self-service";
+import * as social from "./users/social";
 import * as credentials from "./users/credentials";
 import type { UsersDeps } from "./users/deps";
 import { identityNotFound, sessionNotFound, userNotFound } from "./users/errors";
@@ -63,6 +64,8 @@ type Ctx<P = Record<string, never>> = Context<P, RequestMeta>;
 
 /** How long another service may take to gather a user's data for an export. */
 const EXPORT_TIMEOUT_MS = 15_000;
+const STATS_TIMEOUT_MS = 3000;
+const userIdParam = { $$strict: true, userId: { type: "string", min: 1, max: 64 } } as const;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const otpParam = { type: "string", min: 1, max: 64 } as const;
 const tokenParam = { type: "string", min: 1, max: 512 } as const;
@@ -511,6 +514,89 @@ const UsersService: ServiceSchema<
       },
     },
 
+    searchUsers: {
+      auth: true,
+      params: { $$strict: true, q: { type: "string", trim: true, min: 1, max: 100 } },
+      async handler(ctx: Ctx<{ q: string }>) {
+        return social.searchUsers(this.deps, actorOf(ctx).id, ctx.params.q);
+      },
+    },
+
+    profilePage: {
+      auth: true,
+      params: idParam,
+      async handler(ctx: Ctx<{ id: string }>) {
+        if (!UUID.test(ctx.params.id)) throw userNotFound(ctx.params.id);
+        return social.profilePage(this.deps, actorOf(ctx).id, ctx.params.id, ctx);
+      },
+    },
+
+    follow: {
+      auth: true,
+      params: userIdParam,
+      async handler(ctx: Ctx<{ userId: string }>) {
+        if (!UUID.test(ctx.params.userId)) throw userNotFound(ctx.params.userId);
+        await social.followUser(this.deps, actorOf(ctx).id, ctx.params.userId);
+        return null;
+      },
+    },
+
+    unfollow: {
+      auth: true,
+      params: userIdParam,
+      async handler(ctx: Ctx<{ userId: string }>) {
+        if (UUID.test(ctx.params.userId)) {
+          await social.unfollowUser(this.deps, actorOf(ctx).id, ctx.params.userId);
+        }
+        return null;
+      },
+    },
+
+    following: {
+      auth: true,
+      params: { $$strict: true },
+      async handler(ctx: Ctx) {
+        return social.relations(this.deps, actorOf(ctx).id, "following");
+      },
+    },
+
+    followers: {
+      auth: true,
+      params: { $$strict: true },
+      async handler(ctx: Ctx) {
+        return social.relations(this.deps, actorOf(ctx).id, "followers");
+      },
+    },
+
+    blocked: {
+      auth: true,
+      params: { $$strict: true },
+      async handler(ctx: Ctx) {
+        return social.relations(this.deps, actorOf(ctx).id, "blocked");
+      },
+    },
+
+    block: {
+      auth: true,
+      params: userIdParam,
+      async handler(ctx: Ctx<{ userId: string }>) {
+        if (!UUID.test(ctx.params.userId)) throw userNotFound(ctx.params.userId);
+        await social.blockUser(this.deps, actorOf(ctx).id, ctx.params.userId);
+        return null;
+      },
+    },
+
+    unblock: {
+      auth: true,
+      params: userIdParam,
+      async handler(ctx: Ctx<{ userId: string }>) {
+        if (UUID.test(ctx.params.userId)) {
+          await social.unblockUser(this.deps, actorOf(ctx).id, ctx.params.userId);
+        }
+        return null;
+      },
+    },
+
     /** Display data of several users at once, for other services (cached; cleaned on every change). */
     profiles: {
       internal: true,
@@ -569,6 +655,12 @@ const UsersService: ServiceSchema<
       keys,
       limits: createAuthLimits(cfg, this.redis),
       oidc: createOidcProviders(cfg),
+      statsOf: (userId, ctx) =>
+        this.broker.call(
+          "progress.publicStats",
+          { userId },
+          { timeout: STATS_TIMEOUT_MS, ...(ctx?.requestID ? { requestID: ctx.requestID } : {}) },
+        ),
       exportOf: (service, userId, ctx) =>
         this.broker.call(
           `${service}.exportData`,

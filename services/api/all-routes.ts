@@ -1,5 +1,6 @@
 import type { RouteSpec } from "./route-table";
 import { accountRoutes } from "./routes/accounts.routes";
+import { socialRoutes } from "./routes/social.routes";
 import { contentRoutes } from "./routes/content.routes";
 import { identityRoutes } from "./routes/identity.routes";
 import { learningRoutes } from "./routes/learning.routes";
@@ -22,6 +23,7 @@ export function publicRoutes(): RouteSpec[] {
   return [
     ...identityRoutes,
     ...accountRoutes,
+    ...socialRoutes,
     ...contentRoutes,
     ...learningRoutes,
     ...notificationsRoutes,

@@ -279,8 +279,28 @@ export async function profileOf(deps: UsersDeps, userId: string): Promise<UserPr
 }
 
 export type ProfileChanges = Partial<
-  Pick<UserRow, "name" | "avatarUrl" | "timezone" | "nativeLanguage" | "dailyGoalXp">
+  Pick<
+    UserRow,
+    | "name"
+    | "avatarUrl"
+    | "timezone"
+    | "nativeLanguage"
+    | "dailyGoalXp"
+    | "profileVisibility"
+    | "newCardsPerDay"
+    | "quietHours"
+  > & { locale: string }
 >;
+
+/** The fields other services keep a copy of (user.updated): a change to any of them is announced. */
+const ANNOUNCED = [
+  "name",
+  "timezone",
+  "locale",
+  "quietHours",
+  "profileVisibility",
+  "newCardsPerDay",
+] as const;
 
 export async function updateProfile(
   deps: UsersDeps,
@@ -296,11 +316,19 @@ export async function updateProfile(
     if (Object.keys(changes).length === 0) return before;
     await row.update({ ...changes, updatedAt: new Date() }, { transaction: t });
     const after = row.get({ plain: true });
-    if (after.name !== before.name || after.timezone !== before.timezone) {
+    if (ANNOUNCED.some(field => JSON.stringify(after[field]) !== JSON.stringify(before[field]))) {
       await emitUserEvent(
         deps,
         "user.updated",
-        { userId, name: after.name, timezone: after.timezone },
+        {
+          userId,
+          name: after.name,
+          timezone: after.timezone,
+          ...(after.locale !== null ? { locale: after.locale } : {}),
+          quietHours: after.quietHours,
+          profileVisibility: after.profileVisibility,
+          newCardsPerDay: after.newCardsPerDay,
+        },
         { transaction: t, ctx },
       );
     }

@@ -3,6 +3,7 @@ import type { Transaction } from "sequelize";
 import type { Revocation } from "../../lib/auth/revocations";
 import type { AppConfig } from "../../lib/config";
 import type { DomainEvents, DomainEventType } from "../../models/events.model";
+import type { LearnerPublicStats } from "../../models/progress.model";
 import type { SessionModels } from "../../models/session.model";
 import type { UserModel } from "../../models/user.model";
 import type { AuthLimits } from "./limits";
@@ -38,6 +39,8 @@ export interface UsersDeps {
   keys: SigningKeys;
   limits: AuthLimits;
   oidc: OidcProviders;
+  /** A learner's XP, streak and achievements, from progress (the public profile page). */
+  statsOf: (userId: string, ctx?: Pick<Context, "requestID">) => Promise<LearnerPublicStats>;
   /** What another service holds about a user, asked over the broker (GET /me/export). */
   exportOf: (
     service: ExportingService,

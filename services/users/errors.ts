@@ -171,3 +171,12 @@ export const mailCapReached = () =>
     "TOO_MANY_MAILS",
     { retryAfter: 3600 },
   );
+
+export const cannotRelateToSelf = () =>
+  validationError([
+    {
+      field: "userId",
+      type: "notSelf",
+      message: "The 'userId' field must be another user's id.",
+    },
+  ]);

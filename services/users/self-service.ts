@@ -1,7 +1,8 @@
 import type { Context } from "moleculer";
 import { validationError } from "../../lib/errors";
 import type { RequestMeta } from "../../models/auth.model";
-import { toProfile, type UserProfile } from "../../models/user.model";
+import { toProfile, type PublicProfile, type UserProfile } from "../../models/user.model";
+import { relations } from "./social";
 import type { SessionView } from "../../models/session.model";
 import { findByEmail, findUser, removeUser, VERIFY_TOKEN_TTL_MS } from "./accounts";
 import { normaliseEmail } from "../../models/user.model";
@@ -109,6 +110,9 @@ export interface DataExport {
     profile: UserProfile & { status: string };
     sessions: SessionView[];
     identities: IdentityView[];
+    following: PublicProfile[];
+    followers: PublicProfile[];
+    blocked: PublicProfile[];
   };
   /** Each other service's own answer, table by table. */
   services: Record<string, Record<string, unknown[]>>;
@@ -126,9 +130,12 @@ export async function exportOwnData(
 ): Promise<DataExport> {
   const user = await findUser(deps, userId);
   if (!user) throw userNotFound();
-  const [sessions, identities, services] = await Promise.all([
+  const [sessions, identities, following, followers, blocked, services] = await Promise.all([
     listSessions(deps, userId, ctx.meta.user?.sid),
     listIdentities(deps, userId),
+    relations(deps, userId, "following"),
+    relations(deps, userId, "followers"),
+    relations(deps, userId, "blocked"),
     Promise.all(
       EXPORTING_SERVICES.map(async service => {
         try {
@@ -143,7 +150,14 @@ export async function exportOwnData(
   return {
     exportedAt: new Date().toISOString(),
     userId,
-    users: { profile: { ...toProfile(user), status: user.status }, sessions, identities },
+    users: {
+      profile: { ...toProfile(user), status: user.status },
+      sessions,
+      identities,
+      following,
+      followers,
+      blocked,
+    },
     services: Object.fromEntries(services),
   };
 }
