@@ -524,11 +524,11 @@ const CASES: Case[] = [
     key: "POST /me/identities/:provider/start",
     who: "user",
     status: 200,
-    token: () => f.resetter.token,
+    token: () => f.author.token,
     params: () => ({ provider: "school" }),
     body: () => ({ redirectUri: APP_REDIRECT }),
     check: async a => {
-      // Linked to the resetter: a second provider account walks the sign-in.
+      // Linked to the author's account: a second provider account walks the sign-in.
       const sub = crypto.randomUUID();
       school.accounts.set(sub, {
         email: `link.${namespace}@example.com`,
@@ -546,7 +546,7 @@ const CASES: Case[] = [
     key: "DELETE /me/identities/:id",
     who: "user",
     status: 204,
-    token: () => f.resetter.token,
+    token: () => f.author.token,
     params: () => ({ id: "" }), // filled in below from the identity list
   },
   {
@@ -953,7 +953,7 @@ async function send(
 async function paramsOf(c: Case, route: RouteSpec): Promise<Record<string, string>> {
   if (route.path.includes(":token")) return mailParams(route);
   if (c.key === "DELETE /me/identities/:id") {
-    const list = await f.resetter.api.get("/me/identities", { token: f.resetter.token });
+    const list = await f.author.api.get("/me/identities", { token: f.author.token });
     return { id: list.body[0].id };
   }
   if (c.key === "DELETE /auth/sessions/:id") {
