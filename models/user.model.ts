@@ -41,11 +41,11 @@ export interface UserRow {
   pendingEmail: string | null;
 }
 
-export type AccountStatus = "active" | "suspended";
-export const PROFILE_VISIBILITIES = ["public", "followers", "private"] as const;
+type AccountStatus = "active" | "suspended";
+const PROFILE_VISIBILITIES = ["public", "followers", "private"] as const;
 export type ProfileVisibility = (typeof PROFILE_VISIBILITIES)[number];
 /** Local times (HH:MM, the user's time zone) between which nothing is pushed; may wrap midnight. */
-export interface QuietHours {
+interface QuietHours {
   start: string;
   end: string;
 }
@@ -148,10 +148,6 @@ export function toProfile(user: UserRow): UserProfile {
 
 export function toAdminView(user: UserRow): AdminUserView {
   return { ...toProfile(user), status: user.status, suspendedReason: user.suspendedReason };
-}
-
-export function toPublicProfile(user: Pick<UserRow, "id" | "name" | "avatarUrl">): PublicProfile {
-  return { id: user.id, name: user.name, avatarUrl: user.avatarUrl };
 }
 
 export function toSummary(user: UserRow): UserSummary {

@@ -191,10 +191,10 @@ const NotifyService: NotifySchema = {
   },
 
   actions: {
-    /** The user's data held here, for users' GET /me/export (each service answers for its own). */
+    /** What notify holds about a user (mails, notifications, preferences): users' GET /me/export. */
     exportData: {
       internal: true,
-      params: { userId: { type: "string", min: 1, max: 64 } },
+      params: { $$strict: true, userId: { type: "string", min: 1, max: 64 } },
       handler(ctx: Ctx<{ userId: string }>): Promise<Record<string, unknown[]>> {
         return this.store.exportUser(ctx.params.userId);
       },

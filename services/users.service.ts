@@ -27,9 +27,10 @@ import * as accounts from "./users/accounts";
 import * as admin from "./users/admin";
 import * as selfService from "./users/self-service";
 import * as social from "./users/social";
+import { existingUserId, UUID } from "./users/ids";
 import * as credentials from "./users/credentials";
 import type { UsersDeps } from "./users/deps";
-import { identityNotFound, sessionNotFound, userNotFound } from "./users/errors";
+import { identityNotFound, sessionNotFound } from "./users/errors";
 import { createAuthLimits } from "./users/limits";
 import { displayNameParam, optionalDisplayNameParam } from "./users/names";
 import * as mfaFlows from "./users/mfa-flows";
@@ -66,7 +67,6 @@ type Ctx<P = Record<string, never>> = Context<P, RequestMeta>;
 const EXPORT_TIMEOUT_MS = 15_000;
 const STATS_TIMEOUT_MS = 3000;
 const userIdParam = { $$strict: true, userId: { type: "string", min: 1, max: 64 } } as const;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const otpParam = { type: "string", min: 1, max: 64 } as const;
 const tokenParam = { type: "string", min: 1, max: 512 } as const;
 const providerParam = { type: "string", min: 1, max: 64 } as const;
@@ -310,8 +310,7 @@ const UsersService: ServiceSchema<
       roles: ["admin"],
       params: { ...idParam, roles: rolesParam },
       async handler(ctx: Ctx<{ id: string; roles: Role[] }>) {
-        if (!UUID.test(ctx.params.id)) throw userNotFound(ctx.params.id);
-        return accounts.setRoles(this.deps, ctx.params.id, ctx.params.roles, ctx);
+        return accounts.setRoles(this.deps, existingUserId(ctx.params.id), ctx.params.roles, ctx);
       },
     },
 
@@ -319,8 +318,7 @@ const UsersService: ServiceSchema<
       roles: ["admin"],
       params: idParam,
       async handler(ctx: Ctx<{ id: string }>) {
-        if (!UUID.test(ctx.params.id)) throw userNotFound(ctx.params.id);
-        return admin.adminView(this.deps, ctx.params.id);
+        return admin.adminView(this.deps, existingUserId(ctx.params.id));
       },
     },
 
@@ -328,8 +326,7 @@ const UsersService: ServiceSchema<
       roles: ["admin"],
       params: { ...idParam, reason: { type: "string", trim: true, min: 1, max: 500 } },
       async handler(ctx: Ctx<{ id: string; reason: string }>) {
-        if (!UUID.test(ctx.params.id)) throw userNotFound(ctx.params.id);
-        return admin.suspendUser(this.deps, ctx.params.id, ctx.params.reason, ctx);
+        return admin.suspendUser(this.deps, existingUserId(ctx.params.id), ctx.params.reason, ctx);
       },
     },
 
@@ -337,8 +334,7 @@ const UsersService: ServiceSchema<
       roles: ["admin"],
       params: idParam,
       async handler(ctx: Ctx<{ id: string }>) {
-        if (!UUID.test(ctx.params.id)) throw userNotFound(ctx.params.id);
-        return admin.unsuspendUser(this.deps, ctx.params.id, ctx);
+        return admin.unsuspendUser(this.deps, existingUserId(ctx.params.id), ctx);
       },
     },
 
@@ -346,9 +342,8 @@ const UsersService: ServiceSchema<
     erase: {
       roles: ["admin"],
       params: idParam,
-      async handler(ctx: Ctx<{ id: string }>) {
-        if (!UUID.test(ctx.params.id)) throw userNotFound(ctx.params.id);
-        return accounts.removeUser(this.deps, ctx.params.id, ctx);
+      handler(ctx: Ctx<{ id: string }>) {
+        return admin.eraseUser(this.deps, existingUserId(ctx.params.id), ctx);
       },
     },
 
@@ -420,8 +415,7 @@ const UsersService: ServiceSchema<
       internal: true,
       params: idParam,
       async handler(ctx: Ctx<{ id: string }>) {
-        if (!UUID.test(ctx.params.id)) throw userNotFound(ctx.params.id);
-        return accounts.removeUser(this.deps, ctx.params.id, ctx);
+        return accounts.removeUser(this.deps, existingUserId(ctx.params.id), ctx);
       },
     },
 
@@ -526,8 +520,8 @@ const UsersService: ServiceSchema<
       auth: true,
       params: idParam,
       async handler(ctx: Ctx<{ id: string }>) {
-        if (!UUID.test(ctx.params.id)) throw userNotFound(ctx.params.id);
-        return social.profilePage(this.deps, actorOf(ctx).id, ctx.params.id, ctx);
+        const id = existingUserId(ctx.params.id);
+        return social.profilePage(this.deps, actorOf(ctx).id, id, ctx);
       },
     },
 
@@ -535,8 +529,7 @@ const UsersService: ServiceSchema<
       auth: true,
       params: userIdParam,
       async handler(ctx: Ctx<{ userId: string }>) {
-        if (!UUID.test(ctx.params.userId)) throw userNotFound(ctx.params.userId);
-        await social.followUser(this.deps, actorOf(ctx).id, ctx.params.userId);
+        await social.followUser(this.deps, actorOf(ctx).id, existingUserId(ctx.params.userId));
         return null;
       },
     },
@@ -580,8 +573,7 @@ const UsersService: ServiceSchema<
       auth: true,
       params: userIdParam,
       async handler(ctx: Ctx<{ userId: string }>) {
-        if (!UUID.test(ctx.params.userId)) throw userNotFound(ctx.params.userId);
-        await social.blockUser(this.deps, actorOf(ctx).id, ctx.params.userId);
+        await social.blockUser(this.deps, actorOf(ctx).id, existingUserId(ctx.params.userId));
         return null;
       },
     },

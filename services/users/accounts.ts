@@ -18,7 +18,6 @@ import {
   invalidCredentials,
   accountSuspended,
   invalidRefreshToken,
-  lastAdmin,
   mfaRequired,
   ownAdminRole,
   tooManyAttempts,
@@ -36,7 +35,7 @@ import {
 } from "./passwords";
 import { openSession, rotateRefreshToken, type ClientInfo } from "./sessions";
 import { signAccessToken } from "./tokens";
-import { keepAnotherAdmin } from "./admin";
+import { keepAnotherAdmin } from "./last-admin";
 import { pageOf } from "../../lib/params";
 
 /** Email verification (and email change) links stay valid three days. */

@@ -1,37 +1,16 @@
 import type { Context } from "moleculer";
-import { Op, type Transaction } from "sequelize";
 import { tokensIssuedBefore } from "../../lib/auth/revocations";
 import type { RequestMeta } from "../../models/auth.model";
 import { toAdminView, type AdminUserView } from "../../models/user.model";
 import type { UsersDeps } from "./deps";
-import { lastAdmin, userNotFound } from "./errors";
+import { userNotFound } from "./errors";
+import { keepAnotherAdmin } from "./last-admin";
 import { revokeSessions } from "./sessions";
+import { removeUser } from "./accounts";
 
 /** Administration of accounts (api.md "Identity, continued"): look, suspend, unsuspend. */
 
 type Ctx = Pick<Context<unknown, RequestMeta>, "meta" | "requestID">;
-
-/**
- * Refuses (409) to leave the deployment without an active admin: `userId` may stop being one
- * (demoted, suspended, erased) only while another active admin remains. Every active admin row
- * is locked, in id order, so two admins removing each other at once are serialised and the
- * second finds itself the last.
- */
-export async function keepAnotherAdmin(
-  deps: UsersDeps,
-  t: Transaction,
-  userId: string,
-): Promise<void> {
-  const admins = await deps.User.findAll({
-    attributes: ["id"],
-    where: { roles: { [Op.contains]: ["admin"] }, status: "active" },
-    order: [["id", "ASC"]],
-    lock: t.LOCK.UPDATE,
-    transaction: t,
-  });
-  const ids = admins.map(row => row.get("id"));
-  if (ids.includes(userId) && ids.length === 1) throw lastAdmin();
-}
 
 export async function adminView(deps: UsersDeps, userId: string): Promise<AdminUserView> {
   const row = await deps.User.findByPk(userId);
@@ -63,6 +42,16 @@ export async function suspendUser(
   await deps.revoke([tokensIssuedBefore(userId, now.getTime())], ctx);
   await deps.userChanged(userId, ctx);
   return adminView(deps, userId);
+}
+
+/** DELETE /users/:id: the erasure of DELETE /me (user.deleted in every service), by an admin. */
+export async function eraseUser(
+  deps: UsersDeps,
+  userId: string,
+  ctx: Ctx,
+): Promise<{ id: string; deleted: true }> {
+  deps.logger.info("Account erased by an admin", { userId, by: ctx.meta.user?.id });
+  return removeUser(deps, userId, ctx);
 }
 
 export async function unsuspendUser(

@@ -13,7 +13,7 @@ import type { SigningKeys } from "./tokens";
 
 /** The other services that hold data about a user, each answering for its own (`<service>.exportData`). */
 export const EXPORTING_SERVICES = ["progress", "notify"] as const;
-export type ExportingService = (typeof EXPORTING_SERVICES)[number];
+type ExportingService = (typeof EXPORTING_SERVICES)[number];
 
 /** What the identity flows need from the service around them (built once in `created`/`started`). */
 export interface UsersDeps {
