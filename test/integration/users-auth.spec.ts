@@ -1006,6 +1006,10 @@ describe("profiles, admin and internal actions", () => {
       name: "Grace",
       sequence: 2,
       timezone: "America/Sao_Paulo",
+      // The agreed extension: what notify and progress keep a copy of (no locale set yet).
+      newCardsPerDay: 20,
+      profileVisibility: "followers",
+      quietHours: null,
     });
   });
 
@@ -1438,7 +1442,15 @@ describe("secrets", () => {
         "userId",
         "verificationToken",
       ],
-      "user.updated": ["name", "sequence", "timezone", "userId"],
+      "user.updated": [
+        "name",
+        "newCardsPerDay",
+        "profileVisibility",
+        "quietHours",
+        "sequence",
+        "timezone",
+        "userId",
+      ],
       "user.email_verified": ["sequence", "userId"],
       "user.password_reset_requested": ["email", "name", "resetToken", "sequence", "userId"],
       "user.deleted": ["sequence", "userId"],
