@@ -35,6 +35,8 @@ import {
 jest.setTimeout(60_000);
 
 const APP_REDIRECT = "https://app.example.test/auth/done";
+const ADMIN_EMAIL = "oidc.admin@example.com";
+const ADMIN_PASSWORD = "admin bootstrap passphrase 42";
 const ns = uniqueName("oidc");
 let db: TestDatabase;
 let node: TestNode;
@@ -115,6 +117,8 @@ beforeAll(async () => {
     OIDC_SCHOOL_CLIENT_ID: school.clientId,
     OIDC_SCHOOL_CLIENT_SECRET: school.clientSecret,
     OIDC_SCHOOL_NAME: "Northside School",
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
   });
   http = api(node.apiUrl as string);
 });
@@ -394,5 +398,52 @@ describe("the native flow (ID token from the provider's SDK)", () => {
     // The same forgery path with a valid token is accepted: the refusals above are the checks'.
     const ok = await http.post("/auth/oidc/school/id-token", { idToken: control, nonce: "n-2" });
     expect(ok.status).toBe(200);
+  });
+});
+
+describe("suspension and erasure of provider accounts", () => {
+  test("when a suspended account signs in with its provider, then no code: the app gets ACCOUNT_SUSPENDED, the native flow 403", async () => {
+    const sub = providerAccount();
+    const made = await exchange((await browserFlow(sub)).searchParams.get("code") as string);
+    const admin = await http.post<AuthBody>("/auth/login", {
+      email: ADMIN_EMAIL,
+      password: ADMIN_PASSWORD,
+    });
+    const suspended = await http.call("POST", `/users/${made.body.user.id}/suspend`, {
+      token: admin.body.accessToken,
+      body: { reason: "test" },
+    });
+    expect(suspended.status).toBe(200);
+    const back = await browserFlow(sub);
+    expect(back.searchParams.get("code")).toBeNull();
+    expect(back.searchParams.get("error")).toBe("ACCOUNT_SUSPENDED");
+    const nonce = crypto.randomBytes(16).toString("base64url");
+    const native = await http.post("/auth/oidc/school/id-token", {
+      idToken: await nativeIdToken(school, sub, nonce),
+      nonce,
+    });
+    expect(native.status).toBe(403);
+    expect(native.body.type).toBe("ACCOUNT_SUSPENDED");
+  });
+
+  test("when an account without a password erases itself, then a fresh provider sign-in's code is the proof again", async () => {
+    const sub = providerAccount();
+    const made = await exchange((await browserFlow(sub)).searchParams.get("code") as string);
+    const token = made.body.accessToken;
+    const none = await http.call("DELETE", "/me", { token, body: {} });
+    expect(none.status).toBe(422);
+    expect(JSON.stringify(none.body.data)).toContain("code");
+    // Someone else's fresh code proves nothing about this account.
+    const foreignCode = (await browserFlow(providerAccount())).searchParams.get("code") as string;
+    expect((await http.call("DELETE", "/me", { token, body: { code: foreignCode } })).status).toBe(
+      422,
+    );
+    const fresh = (await browserFlow(sub)).searchParams.get("code") as string;
+    const res = await http.call("DELETE", "/me", { token, body: { code: fresh } });
+    expect(res.status).toBe(202);
+    expect((await http.get("/me", token)).status).toBe(401);
+    // The provider account may start again from nothing.
+    const again = await exchange((await browserFlow(sub)).searchParams.get("code") as string);
+    expect(again.body.created).toBe(true);
   });
 });
