@@ -14,6 +14,7 @@ export const EMAIL_TEMPLATES = [
   "new-course",
   "email-change",
   "email-change-notice",
+  "security-notice",
 ] as const;
 export type EmailTemplate = (typeof EMAIL_TEMPLATES)[number];
 
@@ -33,6 +34,7 @@ export const TEMPLATE_CATEGORY: Record<EmailTemplate, MailCategory> = {
   "new-course": "marketing",
   "email-change": "transactional",
   "email-change-notice": "transactional",
+  "security-notice": "transactional",
 };
 
 export const CATEGORY_LABEL: Record<EmailCategory, string> = {

@@ -63,6 +63,14 @@ export interface DomainEvents {
     name: string;
     verificationToken: string;
   };
+  /** Something that keeps the account safe changed: notify tells the owner (a security mail). */
+  "user.security_changed": {
+    sequence?: number;
+    userId: string;
+    what: SecurityChange;
+  };
+  /** A provider account was linked to this one (a signed-in link, or a first sign-in by a verified email). */
+  "user.identity_linked": { sequence?: number; userId: string; provider: string };
   /** The new address was confirmed: it is the account's from now on. */
   "user.email_changed": { sequence?: number; userId: string; email: string };
   "content.course.published": {
@@ -117,6 +125,9 @@ export interface DomainEvents {
 
 export type DomainEventType = keyof DomainEvents;
 
+/** What a security mail is about (events.md, user.security_changed). */
+export type SecurityChange = "password" | "email" | "mfa_off" | "new_device";
+
 export const DOMAIN_EVENT_TYPES = [
   "user.created",
   "user.updated",
@@ -126,6 +137,8 @@ export const DOMAIN_EVENT_TYPES = [
   "user.verification_requested",
   "user.email_change_requested",
   "user.email_changed",
+  "user.security_changed",
+  "user.identity_linked",
   "content.course.published",
   "content.lesson.deleted",
   "progress.lesson.completed",
@@ -153,6 +166,8 @@ export const EVENT_CONSUMERS: Readonly<Record<DomainEventType, readonly Consumin
   "user.verification_requested": ["notify"],
   "user.email_change_requested": ["notify"],
   "user.email_changed": ["notify"],
+  "user.security_changed": ["notify"],
+  "user.identity_linked": ["notify"],
   "content.course.published": ["notify", "progress"],
   "content.lesson.deleted": ["progress"],
   "progress.lesson.completed": ["notify"],

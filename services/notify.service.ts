@@ -153,6 +153,8 @@ const NotifyService: NotifySchema = {
     "user.verification_requested": consume("user.verification_requested"),
     "user.email_change_requested": consume("user.email_change_requested"),
     "user.email_changed": consume("user.email_changed"),
+    "user.security_changed": consume("user.security_changed"),
+    "user.identity_linked": consume("user.identity_linked"),
     "content.course.published": consume("content.course.published"),
     "progress.lesson.completed": consume("progress.lesson.completed"),
     "progress.course.completed": consume("progress.course.completed"),

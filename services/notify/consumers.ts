@@ -1,7 +1,7 @@
 import type { Logger } from "moleculer";
 import type { Transaction } from "sequelize";
 import { v7 as uuidv7 } from "uuid";
-import type { EventEnvelope } from "../../models/events.model";
+import type { EventEnvelope, SecurityChange } from "../../models/events.model";
 import type { QueuedMail } from "../../models/email.model";
 import type { NewNotification, Recipient } from "../../models/notification.model";
 import type { MailBuilder } from "./mail-builder";
@@ -39,6 +39,8 @@ type DomainHandlers = {
   "user.verification_requested": true;
   "user.email_change_requested": true;
   "user.email_changed": true;
+  "user.security_changed": true;
+  "user.identity_linked": true;
   "content.course.published": true;
   "progress.lesson.completed": true;
   "progress.course.completed": true;
@@ -220,6 +222,62 @@ const onEmailChanged: Handler<"user.email_changed"> = async (rt, event, t) => {
   await rt.store.changeRecipientEmail(event.data, { transaction: t });
 };
 
+/** The words of each security mail: what happened, and what to do if it was not the owner. */
+const SECURITY_NOTICES: Record<SecurityChange, { headline: string; detail: string }> = {
+  password: {
+    headline: "Your password was changed",
+    detail:
+      "The password of your Lingomesh account was changed and your other sessions were signed out.",
+  },
+  email: {
+    headline: "Your email address was changed",
+    detail: "Your Lingomesh account now uses this email address to sign in.",
+  },
+  mfa_off: {
+    headline: "Two-step verification was turned off",
+    detail:
+      "Signing in to your Lingomesh account no longer asks for a code from your authenticator app.",
+  },
+  new_device: {
+    headline: "A new sign-in to your account",
+    detail:
+      "Your Lingomesh account was signed in to from a device or browser it had not been used from before.",
+  },
+};
+
+/** A security mail to the account's current address (never switched off: transactional). */
+async function securityNotice(
+  rt: NotifyRuntime,
+  eventId: string,
+  userId: string,
+  words: { headline: string; detail: string },
+  t: Transaction,
+): Promise<void> {
+  await lockUser(rt, userId, t);
+  const recipient = await rt.store.recipient(userId, { transaction: t });
+  if (!recipient) return;
+  await queue(
+    rt,
+    rt.builder.build({ template: "security-notice", eventId, recipient, vars: words }),
+    t,
+  );
+}
+
+const onSecurityChanged: Handler<"user.security_changed"> = (rt, event, t) =>
+  securityNotice(rt, event.id, event.data.userId, SECURITY_NOTICES[event.data.what], t);
+
+const onIdentityLinked: Handler<"user.identity_linked"> = (rt, event, t) =>
+  securityNotice(
+    rt,
+    event.id,
+    event.data.userId,
+    {
+      headline: "A sign-in provider was linked to your account",
+      detail: `Your Lingomesh account can now be signed in to with your ${event.data.provider} account.`,
+    },
+    t,
+  );
+
 const onCoursePublished: Handler<"content.course.published"> = async (rt, event, t) => {
   const d = event.data;
   await rt.store.upsertCourse(
@@ -378,6 +436,8 @@ export const consumers: { [K in keyof DomainHandlers]: Handler<K> } = {
   "user.verification_requested": onVerificationRequested,
   "user.email_change_requested": onEmailChangeRequested,
   "user.email_changed": onEmailChanged,
+  "user.security_changed": onSecurityChanged,
+  "user.identity_linked": onIdentityLinked,
   "content.course.published": onCoursePublished,
   "progress.lesson.completed": onLessonCompleted,
   "progress.course.completed": onCourseCompleted,

@@ -19,6 +19,12 @@ export function sampleVars(template: EmailTemplate, links: Links): Record<string
       return { ...common, verifyUrl: `${links.app}/verify-email?token=preview-token` };
     case "email-change-notice":
       return { ...common, newEmail: "alex.new@example.com" };
+    case "security-notice":
+      return {
+        ...common,
+        headline: "Your password was changed",
+        detail: "The password of your Lingomesh account was changed.",
+      };
     case "password-reset":
       return {
         ...common,

@@ -201,11 +201,41 @@ export function ensureActive(user: UserRow): void {
   if (user.status === "suspended") throw accountSuspended();
 }
 
+/**
+ * A sign-in from a browser or app (its user agent) that no session of the account ever had —
+ * and not the account's first session, which is where it was made.
+ */
+async function isNewDevice(
+  deps: UsersDeps,
+  t: Transaction,
+  userId: string,
+  client: ClientInfo,
+): Promise<boolean> {
+  const { Session } = deps.models;
+  const [all, same] = await Promise.all([
+    Session.count({ where: { userId }, transaction: t }),
+    Session.count({
+      where: { userId, userAgent: client.userAgent?.slice(0, 512) ?? null },
+      transaction: t,
+    }),
+  ]);
+  return all > 0 && same === 0;
+}
+
 /** Opens a session for a user who has proven who they are, and signs its first access token. */
 export async function signIn(deps: UsersDeps, user: UserRow, ctx: Ctx): Promise<AuthAnswer> {
-  const session = await deps.withTransaction(t =>
-    openSession(deps, t, user.id, clientOf(ctx.meta)),
-  );
+  const session = await deps.withTransaction(async t => {
+    const client = clientOf(ctx.meta);
+    if (await isNewDevice(deps, t, user.id, client)) {
+      await emitUserEvent(
+        deps,
+        "user.security_changed",
+        { userId: user.id, what: "new_device" },
+        { transaction: t, ctx },
+      );
+    }
+    return openSession(deps, t, user.id, client);
+  });
   const tokens = await tokensFor(deps, user, session.sessionId, session.refreshToken);
   return { user: toProfile(user), ...tokens };
 }

@@ -6,7 +6,7 @@ import type { UsersDeps } from "./deps";
 import { emitUserEvent } from "./user-events";
 import { validationError } from "../../lib/errors";
 import { emailTaken, invalidOneTimeToken, userNotFound, weakPassword } from "./errors";
-import { UniqueConstraintError } from "sequelize";
+import { UniqueConstraintError, type Transaction } from "sequelize";
 import { limitKey } from "./limits";
 import { claimOneTimeToken, issueOneTimeToken, voidOneTimeTokens } from "./one-time-tokens";
 import { hashPassword, passwordProblems, verifyPassword } from "./passwords";
@@ -51,6 +51,12 @@ export async function verifyEmail(deps: UsersDeps, token: string, ctx: Ctx): Pro
       deps,
       "user.email_changed",
       { userId: changing, email },
+      { transaction: t, ctx },
+    );
+    await emitUserEvent(
+      deps,
+      "user.security_changed",
+      { userId: changing, what: "email" },
       { transaction: t, ctx },
     );
     return changing;
@@ -114,7 +120,7 @@ export async function resetPassword(
     if (emailProblems.length > 0) throw weakPassword(emailProblems);
     const now = new Date();
     await row.update({ passwordHash, passwordChangedAt: now, updatedAt: now }, { transaction: t });
-    await voidOneTimeTokens(deps, t, userId, "reset");
+    await passwordSet(deps, t, userId, ctx);
     const ended = await revokeSessions(deps, t, userId, "password_reset");
     return { email: user.email, revoked: passwordRevocations(userId, ended, now) };
   });
@@ -160,7 +166,7 @@ export async function changePassword(
       { passwordHash, passwordChangedAt: now, updatedAt: now },
       { where: { id: userId }, transaction: t },
     );
-    await voidOneTimeTokens(deps, t, userId, "reset");
+    await passwordSet(deps, t, userId, ctx);
     const ended = await revokeSessions(
       deps,
       t,
@@ -171,6 +177,22 @@ export async function changePassword(
     return passwordRevocations(userId, ended, now);
   });
   await deps.revoke(revoked, ctx);
+}
+
+/** What every new password does in its transaction: older reset links die, the owner is told. */
+async function passwordSet(
+  deps: UsersDeps,
+  t: Transaction,
+  userId: string,
+  ctx?: Pick<Context, "requestID">,
+): Promise<void> {
+  await voidOneTimeTokens(deps, t, userId, "reset");
+  await emitUserEvent(
+    deps,
+    "user.security_changed",
+    { userId, what: "password" },
+    { transaction: t, ctx },
+  );
 }
 
 /**

@@ -47,6 +47,8 @@ import {
   takeFlow,
 } from "./store/oidc-flows";
 import { digest, newOpaqueToken } from "./tokens";
+import { emitUserEvent } from "./user-events";
+import type { Transaction } from "sequelize";
 
 /**
  * Sign-in with OpenID Connect providers (api.md "Identity, continued"; security.md line 26).
@@ -198,7 +200,7 @@ export async function finishFlow(
   }
   try {
     if (flow.linkUserId !== null) {
-      await linkIdentity(deps, flow.linkUserId, provider, claims);
+      await linkIdentity(deps, flow.linkUserId, provider, claims, ctx);
       return withQuery(flow.redirectUri, { linked: provider.id });
     }
     const { user, created } = await accountFor(deps, provider, claims, ctx);
@@ -319,7 +321,7 @@ async function accountFor(
     if (!verified || !existing.emailVerified) throw accountExists();
     ensureActive(existing);
     await deps.withTransaction(t =>
-      insertIdentity(deps.db, t, identityRow(existing.id, provider, claims)),
+      insertLinkedIdentity(deps, t, identityRow(existing.id, provider, claims), ctx),
     );
     return { user: existing, created: false };
   }
@@ -342,11 +344,28 @@ async function accountFor(
   }
 }
 
+/** An identity added to an account that existed before: the owner is told (a security mail). */
+async function insertLinkedIdentity(
+  deps: UsersDeps,
+  t: Transaction,
+  row: IdentityRow,
+  ctx: Ctx,
+): Promise<void> {
+  await insertIdentity(deps.db, t, row);
+  await emitUserEvent(
+    deps,
+    "user.identity_linked",
+    { userId: row.userId, provider: row.provider },
+    { transaction: t, ctx },
+  );
+}
+
 async function linkIdentity(
   deps: UsersDeps,
   userId: string,
   provider: OidcProvider,
   claims: JWTPayload,
+  ctx: Ctx,
 ): Promise<void> {
   const linked = await findIdentity(deps.db, provider.issuer, subjectOf(claims));
   if (linked) {
@@ -355,7 +374,7 @@ async function linkIdentity(
   }
   try {
     await deps.withTransaction(t =>
-      insertIdentity(deps.db, t, identityRow(userId, provider, claims)),
+      insertLinkedIdentity(deps, t, identityRow(userId, provider, claims), ctx),
     );
   } catch (err) {
     if (isUniqueViolation(err)) throw identityTaken();

@@ -1454,6 +1454,7 @@ describe("secrets", () => {
       "user.email_verified": ["sequence", "userId"],
       "user.password_reset_requested": ["email", "name", "resetToken", "sequence", "userId"],
       "user.deleted": ["sequence", "userId"],
+      "user.security_changed": ["sequence", "userId", "what"],
     };
     for (const event of events)
       expect(Object.keys(event.payload.data).sort()).toEqual(allowed[event.type]);

@@ -273,6 +273,9 @@ describe("accounts that exist already", () => {
     const res = await exchange(back.searchParams.get("code") as string);
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ created: false, user: { id: local.user.id } });
+    // The owner is told a provider can now sign in to the account (notify's security mail).
+    const linked = await outboxEvents(db.url, "user.identity_linked", local.user.id);
+    expect(linked.map(event => event.data.provider)).toEqual(["school"]);
   });
 
   test("when the account has MFA on, then the exchange needs the second factor and keeps the code until it comes", async () => {
@@ -307,6 +310,7 @@ describe("linking and unlinking", () => {
     const sub = providerAccount({ emailVerified: false });
     const back = await browserFlow(sub, local.accessToken);
     expect(back.searchParams.get("linked")).toBe("school");
+    expect(await outboxEvents(db.url, "user.identity_linked", local.user.id)).toHaveLength(1);
     const ids = await http.get<Array<{ id: string; provider: string }>>(
       "/me/identities",
       local.accessToken,

@@ -248,3 +248,60 @@ describe("export and erasure", () => {
     expect(again.status).toBe(201);
   });
 });
+
+describe("security mails", () => {
+  const notices = (address: string) =>
+    smtp.mails.filter(
+      m =>
+        m.envelopeTo.includes(address.toLowerCase()) &&
+        m.header("x-lingomesh-template") === "security-notice",
+    );
+
+  test("when the password changes, MFA goes off, or a new device signs in, then the owner is told; the same device again is no news", async () => {
+    const user = await register("guarded");
+    const email = user.user.email;
+    await mailTo(email, "welcome");
+    const sameDevice = await http.post("/auth/login", { email, password: PASSWORD });
+    expect(sameDevice.status).toBe(200);
+    const elsewhere = await http.call("POST", "/auth/login", {
+      body: { email, password: PASSWORD },
+      headers: { "user-agent": "Unfamiliar Browser/1.0" },
+    });
+    expect(elsewhere.status).toBe(200);
+    const [newDevice] = await mailTo(email, "security-notice");
+    expect(newDevice.parsed.subject).toBe("A new sign-in to your account");
+
+    const setup = await http.post<{ secret: string }>("/auth/mfa/setup", {}, user.accessToken);
+    const step = currentStep();
+    await http.post(
+      "/auth/mfa/enable",
+      { otp: totpAt(setup.body.secret, step - 1) },
+      user.accessToken,
+    );
+    const off = await http.post(
+      "/auth/mfa/disable",
+      { otp: totpAt(setup.body.secret, step) },
+      user.accessToken,
+    );
+    expect(off.status).toBe(204);
+    await mailTo(email, "security-notice", 2);
+
+    const changed = await http.post(
+      "/auth/password/change",
+      { currentPassword: PASSWORD, newPassword: "a whole new passphrase" },
+      user.accessToken,
+    );
+    expect(changed.status).toBe(204);
+    const all = await mailTo(email, "security-notice", 3);
+    expect(all.map(m => m.parsed.subject).sort()).toEqual(
+      [
+        "A new sign-in to your account",
+        "Two-step verification was turned off",
+        "Your password was changed",
+      ].sort(),
+    );
+    // Nothing secret rides in them, and the first login from the same device sent none.
+    expect(all.map(m => m.parsed.text).join("\n")).not.toMatch(/token=|passphrase/);
+    expect(notices(email)).toHaveLength(3);
+  });
+});
