@@ -17,12 +17,7 @@ import {
 } from "../models/attempt.model";
 import type { EnrolledCourse, Enrollment } from "../models/enrollment.model";
 import type { DomainEvents, EventEnvelope } from "../models/events.model";
-import type {
-  ActivityDay,
-  LeaderboardPeriod,
-  LeaderboardView,
-  ProgressView,
-} from "../models/progress.model";
+import type { ActivityDay, LeaderboardView, ProgressView } from "../models/progress.model";
 import {
   reviewParams,
   type DueCard,
@@ -31,7 +26,12 @@ import {
 } from "../models/review.model";
 import { submitAttempt } from "./progress/attempts";
 import type { EmitDurable } from "./progress/awards";
-import { closeLeaderboards, leaderboardView, openLeaderboards } from "./progress/boards";
+import {
+  closeLeaderboards,
+  leaderboardView,
+  openLeaderboards,
+  type LeaderboardParams,
+} from "./progress/boards";
 import { systemClock } from "./progress/clock";
 import type {
   Ctx,
@@ -166,6 +166,12 @@ const ProgressService: ProgressSchema = {
       params: {
         $$strict: true,
         period: { type: "enum", values: ["weekly", "all"], optional: true, default: "weekly" },
+        scope: {
+          type: "enum",
+          values: ["everyone", "following"],
+          optional: true,
+          default: "everyone",
+        },
         limit: {
           type: "number",
           integer: true,
@@ -176,7 +182,7 @@ const ProgressService: ProgressSchema = {
           default: 10,
         },
       },
-      handler(ctx: Ctx<{ period: LeaderboardPeriod; limit: number }>): Promise<LeaderboardView> {
+      handler(ctx: Ctx<LeaderboardParams>): Promise<LeaderboardView> {
         return leaderboardView(this, ctx);
       },
     },

@@ -589,6 +589,16 @@ const UsersService: ServiceSchema<
       },
     },
 
+    /** Whom a user follows, for progress's `GET /leaderboard?scope=following`. */
+    followingIds: {
+      internal: true,
+      params: { $$strict: true, userId: { type: "string", min: 1, max: 64 } },
+      async handler(ctx: Ctx<{ userId: string }>) {
+        const following = await social.relations(this.deps, ctx.params.userId, "following");
+        return following.map(profile => profile.id);
+      },
+    },
+
     /** Display data of several users at once, for other services (cached; cleaned on every change). */
     profiles: {
       internal: true,

@@ -6,7 +6,15 @@ import {
   uniqueName,
   type TestDatabase,
 } from "../support/isolation";
-import { api, newEmail, outboxEvents, PASSWORD, type AuthBody } from "./users.support";
+import {
+  api,
+  newEmail,
+  outboxEvents,
+  PASSWORD,
+  sql,
+  waitFor,
+  type AuthBody,
+} from "./users.support";
 
 /**
  * Following friends (api.md "Social") and the profile fields other services read: through the
@@ -193,5 +201,45 @@ describe("finding, following and seeing people", () => {
     expect((await del(`/me/blocked/${pest.id}`, blocker.token)).status).toBe(204);
     expect((await put(`/me/following/${blocker.id}`, pest.token)).status).toBe(204);
     expect((await http.get(`/users/${blocker.id}/profile`, pest.token)).status).toBe(200);
+  });
+});
+
+describe("the leaderboard of the people one follows", () => {
+  /** Progress holds the learner once user.created reached it; the XP is set here, the ranking is the service's. */
+  async function withXp(who: Person, xp: number): Promise<void> {
+    await waitFor(async () => {
+      const rows = await sql(db.url, "SELECT 1 FROM progress.learners WHERE user_id = $1", [
+        who.id,
+      ]);
+      return rows.length === 1;
+    }, 15_000);
+    await sql(db.url, "UPDATE progress.learners SET xp = $2 WHERE user_id = $1", [who.id, xp]);
+  }
+
+  test("when scope=following is asked for, then the caller and the people they follow are ranked among themselves, nobody else", async () => {
+    const me = await person("Board Me", "public");
+    const friend = await person("Board Friend", "public");
+    const rival = await person("Board Rival", "public");
+    const stranger = await person("Board Stranger", "public");
+    await withXp(me, 50);
+    await withXp(friend, 120);
+    await withXp(rival, 30);
+    await withXp(stranger, 999);
+    for (const followed of [friend, rival]) {
+      expect((await put(`/me/following/${followed.id}`, me.token)).status).toBe(204);
+    }
+    const res = await http.get<{
+      top: Array<{ rank: number; userId: string; name: string; xp: number }>;
+      me: { rank: number | null; xp: number };
+    }>("/leaderboard?scope=following&period=all", me.token);
+    expect(res.status).toBe(200);
+    expect(res.body.top).toEqual([
+      { rank: 1, userId: friend.id, name: "Board Friend", xp: 120 },
+      { rank: 2, userId: me.id, name: "Board Me", xp: 50 },
+      { rank: 3, userId: rival.id, name: "Board Rival", xp: 30 },
+    ]);
+    expect(res.body.me).toEqual({ rank: 2, xp: 50 });
+    const bad = await http.get("/leaderboard?scope=friends", me.token);
+    expect(bad.status).toBe(422);
   });
 });
