@@ -73,6 +73,8 @@ export interface DomainEvents {
   "user.identity_linked": { sequence?: number; userId: string; provider: string };
   /** The new address was confirmed: it is the account's from now on. */
   "user.email_changed": { sequence?: number; userId: string; email: string };
+  /** `followerId` started following `userId` (notify: "X follows you"). */
+  "social.followed": { userId: string; followerId: string };
   "content.course.published": {
     courseId: string;
     version: number;
@@ -139,6 +141,7 @@ export const DOMAIN_EVENT_TYPES = [
   "user.email_changed",
   "user.security_changed",
   "user.identity_linked",
+  "social.followed",
   "content.course.published",
   "content.lesson.deleted",
   "progress.lesson.completed",
@@ -168,6 +171,7 @@ export const EVENT_CONSUMERS: Readonly<Record<DomainEventType, readonly Consumin
   "user.email_changed": ["notify"],
   "user.security_changed": ["notify"],
   "user.identity_linked": ["notify"],
+  "social.followed": ["notify"],
   "content.course.published": ["notify", "progress"],
   "content.lesson.deleted": ["progress"],
   "progress.lesson.completed": ["notify"],

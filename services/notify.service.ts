@@ -155,6 +155,7 @@ const NotifyService: NotifySchema = {
     "user.email_changed": consume("user.email_changed"),
     "user.security_changed": consume("user.security_changed"),
     "user.identity_linked": consume("user.identity_linked"),
+    "social.followed": consume("social.followed"),
     "content.course.published": consume("content.course.published"),
     "progress.lesson.completed": consume("progress.lesson.completed"),
     "progress.course.completed": consume("progress.course.completed"),

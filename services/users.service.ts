@@ -529,7 +529,8 @@ const UsersService: ServiceSchema<
       auth: true,
       params: userIdParam,
       async handler(ctx: Ctx<{ userId: string }>) {
-        await social.followUser(this.deps, actorOf(ctx).id, existingUserId(ctx.params.userId));
+        const id = existingUserId(ctx.params.userId);
+        await social.followUser(this.deps, actorOf(ctx).id, id, ctx);
         return null;
       },
     },

@@ -41,6 +41,7 @@ type DomainHandlers = {
   "user.email_changed": true;
   "user.security_changed": true;
   "user.identity_linked": true;
+  "social.followed": true;
   "content.course.published": true;
   "progress.lesson.completed": true;
   "progress.course.completed": true;
@@ -278,6 +279,28 @@ const onIdentityLinked: Handler<"user.identity_linked"> = (rt, event, t) =>
     t,
   );
 
+/** In the app only (the social category has no mail): "X follows you". */
+const onFollowed: Handler<"social.followed"> = async (rt, event, t) => {
+  const d = event.data;
+  await lockUser(rt, d.userId, t);
+  if (!(await rt.store.recipient(d.userId, { transaction: t }))) return;
+  const follower = await rt.store.recipient(d.followerId, { transaction: t });
+  const name = follower?.name ?? "Someone";
+  await notifyInApp(
+    rt,
+    {
+      userId: d.userId,
+      eventId: event.id,
+      kind: "user_followed",
+      title: `${name} follows you`,
+      body: `${name} now follows your progress on Lingomesh.`,
+      link: `${rt.builder.links.app}/users/${encodeURIComponent(d.followerId)}`,
+      data: { followerId: d.followerId },
+    },
+    t,
+  );
+};
+
 const onCoursePublished: Handler<"content.course.published"> = async (rt, event, t) => {
   const d = event.data;
   await rt.store.upsertCourse(
@@ -438,6 +461,7 @@ export const consumers: { [K in keyof DomainHandlers]: Handler<K> } = {
   "user.email_changed": onEmailChanged,
   "user.security_changed": onSecurityChanged,
   "user.identity_linked": onIdentityLinked,
+  "social.followed": onFollowed,
   "content.course.published": onCoursePublished,
   "progress.lesson.completed": onLessonCompleted,
   "progress.course.completed": onCourseCompleted,

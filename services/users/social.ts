@@ -52,13 +52,22 @@ export async function followUser(
   deps: UsersDeps,
   followerId: string,
   targetId: string,
+  ctx: Pick<Context, "requestID">,
 ): Promise<void> {
   if (followerId === targetId) throw cannotRelateToSelf();
   const target = await store.relationTo(deps.db, followerId, targetId);
   if (!target || target.blocked || target.profileVisibility === "private") {
     throw userNotFound(targetId);
   }
-  await store.follow(deps.db, followerId, targetId);
+  await deps.withTransaction(async t => {
+    if (await store.follow(deps.db, t, followerId, targetId)) {
+      await deps.emitDurable(
+        "social.followed",
+        { userId: targetId, followerId },
+        { transaction: t, ctx },
+      );
+    }
+  });
 }
 
 export async function unfollowUser(

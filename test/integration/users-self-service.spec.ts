@@ -305,3 +305,33 @@ describe("security mails", () => {
     expect(notices(email)).toHaveLength(3);
   });
 });
+
+describe("being followed", () => {
+  test("when someone follows a learner, then the learner finds 'X follows you' in the app, once however often it is repeated", async () => {
+    const followed = await register("followed");
+    const follower = await register("follower");
+    for (let i = 0; i < 2; i++) {
+      const res = await http.call("PUT", `/me/following/${followed.user.id}`, {
+        token: follower.accessToken,
+      });
+      expect(res.status).toBe(204);
+    }
+    const list = await waitFor(async () => {
+      const res = await http.get<{ rows: Array<Record<string, unknown>> }>(
+        "/me/notifications",
+        followed.accessToken,
+      );
+      return res.body.rows.length > 0 ? res.body.rows : undefined;
+    }, 15_000);
+    expect(list).toEqual([
+      expect.objectContaining({
+        kind: "user_followed",
+        title: "Name follower follows you",
+        data: { followerId: follower.user.id },
+      }),
+    ]);
+    await new Promise(resolve => setTimeout(resolve, 500));
+    const again = await http.get<{ rows: unknown[] }>("/me/notifications", followed.accessToken);
+    expect(again.body.rows).toHaveLength(1);
+  });
+});

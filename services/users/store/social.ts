@@ -51,15 +51,17 @@ export function searchProfiles(
   );
 }
 
+/** Answers whether the follow is new (following twice changes nothing). */
 export async function follow(
   db: UsersDb,
+  t: Transaction,
   followerId: string,
   followeeId: string,
 ): Promise<boolean> {
   const count = await execute(
     db.sequelize,
     `INSERT INTO ${tableOf(db, "follows")} (follower_id, followee_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
-    { bind: [followerId, followeeId] },
+    { bind: [followerId, followeeId], transaction: t },
   );
   return count === 1;
 }
