@@ -310,7 +310,15 @@ const UsersService: ServiceSchema<
       roles: ["admin"],
       params: { ...idParam, roles: rolesParam },
       async handler(ctx: Ctx<{ id: string; roles: Role[] }>) {
-        return accounts.setRoles(this.deps, existingUserId(ctx.params.id), ctx.params.roles, ctx);
+        return admin.setUserRoles(this.deps, existingUserId(ctx.params.id), ctx.params.roles, ctx);
+      },
+    },
+
+    audit: {
+      roles: ["admin"],
+      params: { $$strict: true, ...pageParams },
+      async handler(ctx: Ctx<{ page: number; pageSize: number }>) {
+        return admin.auditLog(this.deps, ctx.params);
       },
     },
 

@@ -172,6 +172,20 @@ export const usersMigrations: UsersMigration[] = [
           CHECK (blocker_id <> blocked_id)
         );
         CREATE INDEX IF NOT EXISTS blocks_blocked_idx ON ${s}.blocks (blocked_id);
+
+        -- Every admin action (GET /admin/audit): who, what, to whom, when, from where. No foreign
+        -- keys: the record outlives the accounts it names.
+        CREATE TABLE IF NOT EXISTS ${s}.admin_audit (
+          id uuid PRIMARY KEY,
+          actor_id uuid,
+          action text NOT NULL,
+          target_id uuid,
+          detail jsonb NOT NULL DEFAULT '{}',
+          ip text,
+          request_id text,
+          at timestamptz NOT NULL DEFAULT now()
+        );
+        CREATE INDEX IF NOT EXISTS admin_audit_at_idx ON ${s}.admin_audit (at DESC, id DESC);
       `);
     },
   },

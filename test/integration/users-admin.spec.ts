@@ -162,3 +162,34 @@ describe("erasure by an admin", () => {
     expect(again.status).toBe(201);
   });
 });
+
+describe("the audit log", () => {
+  test("when admins act, then each action is written with who, what, to whom, when and from where; learners cannot read it", async () => {
+    const member = await register("audited");
+    await asAdmin("PUT", `/users/${member.user.id}/roles`, { roles: ["learner", "author"] });
+    await asAdmin("POST", `/users/${member.user.id}/suspend`, { reason: "audit me" });
+    await asAdmin("POST", `/users/${member.user.id}/unsuspend`, {});
+    await asAdmin("DELETE", `/users/${member.user.id}`);
+    const res = await asAdmin("GET", "/admin/audit?pageSize=100");
+    expect(res.status).toBe(200);
+    const mine = (res.body.rows as Array<Record<string, unknown>>).filter(
+      row => row.targetId === member.user.id,
+    );
+    expect(mine.map(row => row.action)).toEqual([
+      "user.erase",
+      "user.unsuspend",
+      "user.suspend",
+      "roles.set",
+    ]);
+    expect(mine[2]).toMatchObject({
+      actorId: adminId,
+      detail: { reason: "audit me" },
+      ip: expect.any(String),
+      requestId: expect.any(String),
+      at: expect.stringMatching(/Z$/),
+    });
+    expect(res.body).toMatchObject({ page: 1, pageSize: 100 });
+    const other = await register("nosy");
+    expect((await http.call("GET", "/admin/audit", { token: other.accessToken })).status).toBe(403);
+  });
+});

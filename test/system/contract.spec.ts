@@ -439,6 +439,13 @@ const CASES: Case[] = [
     check: a => expect(a.body.id).toBe(f.extra.id),
   },
   {
+    key: "GET /admin/audit",
+    who: "admin",
+    status: 200,
+    list: true,
+    check: a => expect(a.body.rows.map((x: Json) => x.action)).toContain("roles.set"),
+  },
+  {
     key: "GET /users/:id",
     who: "admin",
     status: 200,

@@ -128,4 +128,11 @@ export const accountRoutes: RouteSpec[] = [
     summary: "Change my email: a link to the new address, a notice to the old",
     tag: "Identity",
   },
+  {
+    method: "GET",
+    path: "/admin/audit",
+    action: "users.audit",
+    summary: "Every admin action: who, what, to whom, when, from where (admin)",
+    tag: "Identity",
+  },
 ];
