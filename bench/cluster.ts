@@ -1,8 +1,6 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
-import path from "node:path";
+import { startNodeProcess, type NodeProcess } from "../test/support/node-process";
 
 /**
  * The processes of a benchmark run: every node is its own Node process (Node itself with
@@ -11,37 +9,19 @@ import path from "node:path";
  * spawned here is remembered and killed by `stopAll()` — also when the run fails.
  */
 
-export const ROOT = path.resolve(__dirname, "..");
-
-export interface BenchNode {
+export interface BenchNode extends NodeProcess {
   name: string;
   /** Which service(s) the node runs, for the RSS table (e.g. "progress", "baseline-echo"). */
   role: string;
-  child: ChildProcess;
-  pid: number;
   metricsPort?: number;
-  output(): string;
   /** Dashboard parts this node (the gateway) gave up as degraded, by part, from its warnings. */
   degraded: Map<string, number>;
-  exited: Promise<number | null>;
 }
 
 const nodes: BenchNode[] = [];
 
 /** V8 flags of every node, as `npm start` runs them (BENCH_NODE_FLAGS overrides for a trial). */
 export const NODE_FLAGS = "--max-old-space-size=128 --max-semi-space-size=2";
-
-/** A port nothing listens on right now (the kernel's choice), on loopback. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export function spawnNode(
   name: string,
@@ -56,14 +36,12 @@ export function spawnNode(
     ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR ?? "/tmp/lingomesh-prof"}`]
     : [];
   const flags = (process.env.BENCH_NODE_FLAGS ?? NODE_FLAGS).split(" ").filter(Boolean);
-  // BENCH_LOADER=cjs: tsx's CommonJS hook in the main thread instead of its ESM loader.
-  const loader =
-    process.env.BENCH_LOADER === "cjs" ? ["--require", "tsx/cjs"] : ["--import", "tsx"];
-  const child = spawn(process.execPath, [...flags, ...profile, ...loader, script], {
-    cwd: ROOT,
+  const degraded = new Map<string, number>();
+  const proc = startNodeProcess(script, {
+    nodeFlags: [...flags, ...profile],
+    // BENCH_LOADER=cjs: tsx's CommonJS hook in the main thread instead of its ESM loader.
+    loader: process.env.BENCH_LOADER === "cjs" ? "cjs" : "esm",
     env: {
-      PATH: process.env.PATH ?? "",
-      HOME: process.env.HOME ?? "/tmp",
       // As the Dockerfile sets them: one libuv thread per core (password hashes run there);
       UV_THREADPOOL_SIZE: String(Math.max(2, os.availableParallelism())),
       // glibc: few arenas, and large blocks (Argon2's 19 MiB) mapped and unmapped, not kept.
@@ -71,30 +49,14 @@ export function spawnNode(
       MALLOC_MMAP_THRESHOLD_: "131072",
       ...env,
     },
-    stdio: ["ignore", "pipe", "pipe"],
+    // The tail only: a node logging warnings under load must not grow this process.
+    keepChars: 20_000,
+    onOutput: text => {
+      for (const match of text.matchAll(/dashboard part \\?"(\w+)\\?" degraded/g))
+        degraded.set(match[1], (degraded.get(match[1]) ?? 0) + 1);
+    },
   });
-  let output = "";
-  const degraded = new Map<string, number>();
-  // Keep the tail only: a node logging warnings under load must not grow this process.
-  const keep = (chunk: Buffer) => {
-    const text = String(chunk);
-    output = (output + text).slice(-20_000);
-    for (const match of text.matchAll(/dashboard part \\?"(\w+)\\?" degraded/g))
-      degraded.set(match[1], (degraded.get(match[1]) ?? 0) + 1);
-  };
-  child.stdout?.on("data", keep);
-  child.stderr?.on("data", keep);
-  const exited = new Promise<number | null>(resolve => child.once("exit", code => resolve(code)));
-  const node: BenchNode = {
-    name,
-    role,
-    child,
-    pid: child.pid ?? -1,
-    metricsPort,
-    output: () => output,
-    degraded,
-    exited,
-  };
+  const node = Object.assign(proc, { name, role, metricsPort, degraded });
   nodes.push(node);
   return node;
 }
@@ -114,12 +76,10 @@ async function httpStatus(url: string): Promise<number> {
 /** Waits for `url` to answer 200 (a node's /health/ready), failing early if the node exits. */
 export async function waitReady(node: BenchNode, url: string, timeoutMs = 90_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  let exitCode: number | null | undefined;
-  void node.exited.then(code => (exitCode = code));
   while (Date.now() < deadline) {
-    if (exitCode !== undefined) {
+    if (node.exitInfo !== undefined) {
       throw new Error(
-        `${node.name} exited with ${exitCode} before it was ready:\n${node.output()}`,
+        `${node.name} exited with ${node.exitInfo} before it was ready:\n${node.output()}`,
       );
     }
     if ((await httpStatus(url)) === 200) return;
@@ -128,54 +88,19 @@ export async function waitReady(node: BenchNode, url: string, timeoutMs = 90_000
   throw new Error(`${node.name} not ready at ${url} within ${timeoutMs} ms:\n${node.output()}`);
 }
 
-/** Waits for a line containing `marker` on the node's output (the baseline nodes print READY). */
-export async function waitOutput(node: BenchNode, marker: string, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  let exitCode: number | null | undefined;
-  void node.exited.then(code => (exitCode = code));
-  while (Date.now() < deadline) {
-    if (node.output().includes(marker)) return;
-    if (exitCode !== undefined) {
-      throw new Error(`${node.name} exited with ${exitCode}:\n${node.output()}`);
-    }
-    await sleep(100);
-  }
-  throw new Error(`${node.name} did not print ${marker} within ${timeoutMs} ms:\n${node.output()}`);
-}
-
-/** SIGTERM, then SIGKILL after `graceMs`; resolves once the process is gone. */
-export async function stopNode(node: BenchNode, graceMs = 5000): Promise<void> {
-  if (node.child.exitCode !== null || node.child.signalCode !== null) return;
-  node.child.kill("SIGTERM");
-  const killed = await Promise.race([
-    node.exited.then(() => true),
-    sleep(graceMs).then(() => false),
-  ]);
-  if (!killed) {
-    node.child.kill("SIGKILL");
-    await Promise.race([node.exited, sleep(2000)]);
-  }
-}
-
 export async function stopAll(): Promise<void> {
-  await Promise.all(nodes.map(node => stopNode(node)));
+  await Promise.all(nodes.map(node => node.stop(5000)));
 }
 
 /** Last resort on an abrupt exit of the runner: no node may outlive it. */
 export function killAllNow(): void {
   for (const node of nodes) {
-    if (node.child.exitCode === null && node.child.signalCode === null) {
-      try {
-        node.child.kill("SIGKILL");
-      } catch {
-        // already gone
-      }
-    }
+    if (node.exitInfo === undefined) node.child.kill("SIGKILL");
   }
 }
 
 export function liveNodes(): BenchNode[] {
-  return nodes.filter(node => node.child.exitCode === null && node.child.signalCode === null);
+  return nodes.filter(node => node.exitInfo === undefined);
 }
 
 /** A process's resident set now, in MiB. */

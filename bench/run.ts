@@ -12,19 +12,16 @@ import { brokerOptions } from "../moleculer.config";
 import { hashPassword } from "../services/users/passwords";
 import { createTestDatabase, testKeyPair, uniqueName } from "../test/support/isolation";
 import { requireServers, SERVERS } from "../test/support/servers";
+import { freePort, ROOT, waitForOutput } from "../test/support/node-process";
 import {
   cpuSeconds,
-  freePort,
   killAllNow,
   liveNodes,
   NODE_FLAGS,
-  ROOT,
   RssSampler,
   rssNow,
   spawnNode,
   stopAll,
-  stopNode,
-  waitOutput,
   waitReady,
   type BenchNode,
 } from "./cluster";
@@ -651,7 +648,7 @@ async function main(): Promise<void> {
         PORT: String(baselinePort),
       }),
     ];
-    await Promise.all(baselineNodes.map(node => waitOutput(node, "READY")));
+    await Promise.all(baselineNodes.map(node => waitForOutput(node, "READY", node.name)));
     const cluster: Cluster = {
       namespace,
       env,
@@ -832,7 +829,7 @@ async function main(): Promise<void> {
 
     // 6: durable events end to end, on the one-node-per-service cluster again.
     const extra = serviceNodes.filter(n => n.name.endsWith("-2"));
-    await Promise.all(extra.map(n => stopNode(n)));
+    await Promise.all(extra.map(n => n.stop(5000)));
     log(`6 durable events: ${EVENTS} user.updated through the users outbox → progress + notify`);
     const committedAt = await fillOutbox(db.url, EVENTS);
     // Bounded so that the whole run stays within its time budget, whatever the rounds took.
@@ -852,7 +849,7 @@ async function main(): Promise<void> {
     const waiting: Record<string, number> = {};
     if (consumed < EVENTS) {
       await Promise.all(
-        serviceNodes.filter(n => /^(progress|notify)/.test(n.name)).map(n => stopNode(n, 15_000)),
+        serviceNodes.filter(n => /^(progress|notify)/.test(n.name)).map(n => n.stop(15_000)),
       );
       counts = await eventCounts(db.url);
       for (const service of ["progress", "notify"])

@@ -43,6 +43,8 @@ export interface AppConfig {
   amqpUrl?: string;
   /** Unset: mails written as .eml files under DATA_DIR/outbox. */
   smtpUrl?: string;
+  /** An xAPI LRS's endpoint (credentials in the URL): every learner's statement is sent there too. */
+  xapiLrsUrl?: string;
   mailFrom: string;
   publicUrl: string;
   /** Unset: files under DATA_DIR/media. */
@@ -379,6 +381,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     contentMongoUri: url(env, "CONTENT_MONGO_URI", ["mongodb:", "mongodb+srv:"]),
     amqpUrl: url(env, "AMQP_URL", ["amqp:", "amqps:"]),
     smtpUrl: url(env, "SMTP_URL", ["smtp:", "smtps:"]),
+    xapiLrsUrl: url(env, "XAPI_LRS_URL", ["http:", "https:"]),
     mailFrom: read(env, "MAIL_FROM") ?? "Lingomesh <no-reply@lingomesh.local>",
     publicUrl,
     s3: s3(env),
@@ -591,8 +594,8 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     names: ["XAPI_LRS_URL"],
     example: "`https://user:pass@lrs.example.com/xapi/`",
     unset: "statements only served at `/me/xapi`",
-    read: false,
-    note: NOT_BUILT,
+    read: true,
+    note: "every statement also sent there, durably (docs/xapi.md)",
   },
   { names: ["PORT"], example: "`3000` (gateway HTTP)", unset: "3000", read: true },
   {

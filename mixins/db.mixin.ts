@@ -1,10 +1,6 @@
-import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
-import DbService, { type DbServiceSettings, type MoleculerDbMethods } from "moleculer-db";
-import SequelizeDbAdapter from "moleculer-db-adapter-sequelize";
+import type { Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import type {
   Model,
-  ModelAttributes,
-  ModelOptions,
   ModelStatic,
   PoolOptions,
   Sequelize,
@@ -28,27 +24,23 @@ import { CacheCleaner, type CacheCleanerMethods, type MixinSchema } from "./cach
 export type { Migration };
 
 /**
- * Data mixin: moleculer-db with the Sequelize adapter on PostgreSQL, one schema per
- * service (database per service), migrations at start under an advisory lock, the
- * embedded PGlite store when DATABASE_URL is unset, cache cleaning on every node and a
- * `database:<schema>` readiness check.
+ * Data mixin: a service's own PostgreSQL schema (database per service) through Sequelize —
+ * the connection, migrations at start under an advisory lock, transactions, the embedded
+ * PGlite store when DATABASE_URL is unset, cache cleaning on every node and a
+ * `database:<schema>` readiness check. The service's stores query it through
+ * `lib/db/sql.ts`, or through the Sequelize models `models` defines.
  *
- *   mixins: [DbMixin({ schema: "users", migrations, entity: { name: "user", define, options } })]
+ *   mixins: [DbMixin({ schema: "users", migrations, models: (sequelize, schema) => … })]
+ *
+ * Not moleculer-db: its gift is generic CRUD actions over one entity, and no service here
+ * offers those (users' would hand out password hashes); every write goes with its outbox
+ * row in one transaction, which the adapter's actions do not take.
  *
  * Start order, wherever DbMixin sits among the mixins: its created/started run before
  * those of every other mixin and of the service, and its stopped runs after them. So in
- * any `started` the schema is migrated and `this.sequelize`, `this.models` and
- * `this.adapter` work; in any `created` they exist (no query yet); in `stopped` the
- * database is still open.
+ * any `started` the schema is migrated and `this.sequelize` and `this.models` work; in any
+ * `created` they exist (no query yet); in `stopped` the database is still open.
  */
-
-interface DbEntity {
-  /** Sequelize model name. */
-  name: string;
-  define: ModelAttributes;
-  /** Sequelize model options; `schema` is always the mixin's. */
-  options?: Omit<ModelOptions, "schema">;
-}
 
 /** What `opts.models` returns: an object of Sequelize models (an interface is fine). */
 export type DbModels = object;
@@ -58,12 +50,10 @@ export interface DbMixinOptions<M extends DbModels = DbModels> {
   schema: string;
   /** Applied in order at start, once per database, under a lock. */
   migrations?: readonly Migration[];
-  /** The moleculer-db main entity (`this.adapter`, `this.model`). */
-  entity: DbEntity;
-  /** More models of the service, defined on its Sequelize instance in its schema. */
+  /** The service's Sequelize models, defined on its Sequelize instance in its schema. */
   models?: (sequelize: Sequelize, schema: string) => M;
   /**
-   * After the migrations, create the table of any model (entity and `models`) that no
+   * After the migrations, create the table of any model of `models` that no
    * migration created (CREATE TABLE IF NOT EXISTS, never ALTER). Default true; set false
    * when the migrations own every table.
    */
@@ -74,56 +64,32 @@ export interface DbMixinOptions<M extends DbModels = DbModels> {
   startTimeoutMs?: number;
   /** Overrides of the connection pool (see lib/db/connection.ts for the defaults and why). */
   pool?: PoolOptions;
-  /**
-   * moleculer-db's CRUD actions (find, list, count, get, create, insert, update, remove).
-   * Default true; they are marked `internal` (never routed at the gateway).
-   */
-  crudActions?: boolean;
 }
 
 /** Properties DbMixin gives the service. */
-export interface DbServiceVars<M extends DbModels = DbModels, E extends Model = Model> {
-  adapter: SequelizeDbAdapter;
+export interface DbServiceVars<M extends DbModels = DbModels> {
   /** This service's Sequelize instance; its tables live in `dbSchema`. */
   sequelize: Sequelize;
   /** The PostgreSQL schema of this service. */
   dbSchema: string;
-  /** The main entity's model (E: its row types, as the service's `entity.define` declares them). */
-  model: ModelStatic<E>;
   /** What `opts.models` returned. */
   models: M;
 }
 
-/** Methods DbMixin gives the service (moleculer-db's plus these). */
-export interface DbServiceMethods
-  extends Omit<MoleculerDbMethods, "entityChanged" | "clearCache">, CacheCleanerMethods {
+/** Methods DbMixin gives the service. */
+export interface DbServiceMethods extends CacheCleanerMethods {
   /**
    * Runs `fn` in a transaction: committed when it resolves, rolled back when it throws.
    * Pass `{ transaction: t }` to every query inside (embedded store: a query outside the
    * transaction would wait for it to end — a deadlock).
    */
   withTransaction<T>(fn: (t: Transaction) => Promise<T>, options?: TransactionOptions): Promise<T>;
-  /**
-   * Call after a change: clears this service's cached results here and on every node
-   * (`cache.clean.<service>`), then runs the schema's `entityCreated/Updated/Removed` hook.
-   */
-  entityChanged(
-    type: "created" | "updated" | "removed" | (string & {}),
-    json: unknown,
-    ctx?: Context,
-    raw?: unknown,
-  ): Promise<void>;
 }
 
 /** `this` inside a service using DbMixin. */
-export type DbServiceThis<
-  M extends DbModels = DbModels,
-  S = ServiceSettingSchema,
-  E extends Model = Model,
-> = Service<S> & DbServiceVars<M, E> & DbServiceMethods;
-
-/** Settings DbMixin sets (moleculer-db's). */
-export type DbSettings = DbServiceSettings & ServiceSettingSchema;
+export type DbServiceThis<M extends DbModels = DbModels, S = ServiceSettingSchema> = Service<S> &
+  DbServiceVars<M> &
+  DbServiceMethods;
 
 interface DbState {
   target: DbTarget;
@@ -132,32 +98,7 @@ interface DbState {
   stopped: boolean;
 }
 
-type Internal = DbServiceThis & { _db: DbState; schema: Record<string, unknown> };
-
-const CRUD_ACTIONS = [
-  "find",
-  "count",
-  "list",
-  "create",
-  "insert",
-  "get",
-  "update",
-  "remove",
-] as const;
-
-/** moleculer-db's own started/stopped connect with endless retries; DbMixin runs its own. */
-function dbServiceBase(): Partial<ServiceSchema> {
-  // Cast: moleculer-db's d.ts declares DbService as a Service subclass; its index.js exports
-  // the mixin's schema object, which is what is spread here.
-  const base = { ...(DbService as unknown as Partial<ServiceSchema>) };
-  delete base.started;
-  delete base.stopped;
-  return base;
-}
-
-function capitalize(type: string): string {
-  return type.charAt(0).toUpperCase() + type.slice(1);
-}
+type Internal = DbServiceThis & { _db: DbState };
 
 function isModel(value: unknown): value is ModelStatic<Model> {
   return typeof value === "function" && typeof (value as { sync?: unknown }).sync === "function";
@@ -215,14 +156,7 @@ export function DbMixin<M extends DbModels = DbModels>(
       pool: opts.pool,
       logging: sql => self.logger.trace(sql),
     });
-    self.model = self.sequelize.define(opts.entity.name, opts.entity.define, {
-      ...opts.entity.options,
-      schema,
-    });
     self.models = opts.models ? opts.models(self.sequelize, schema) : ({} as M);
-    // moleculer-db's created (which runs next) takes the adapter and model from the schema.
-    self.schema.model = self.model;
-    self.schema.adapter = new SequelizeDbAdapter(self.sequelize);
   }
 
   async function started(this: Service) {
@@ -256,12 +190,9 @@ export function DbMixin<M extends DbModels = DbModels>(
         },
       );
     }
-    // moleculer-db's connect: the adapter takes the model and calls `afterConnected`.
-    await self.connect();
   }
 
   async function syncModels(service: Internal): Promise<void> {
-    await service.model.sync();
     for (const model of Object.values(service.models) as unknown[]) {
       if (isModel(model)) await model.sync();
     }
@@ -281,15 +212,8 @@ export function DbMixin<M extends DbModels = DbModels>(
     }
   }
 
-  const crud: Record<string, { internal: true } | false> = {};
-  for (const action of CRUD_ACTIONS)
-    crud[action] = opts.crudActions === false ? false : { internal: true };
-
-  const settings: DbServiceSettings = { idField: "id", maxLimit: 100 };
   const mixin: MixinSchema = {
-    mixins: [dbServiceBase(), CacheCleaner({ also: opts.cacheCleanOn })],
-    settings: settings as DbSettings,
-    actions: crud as ServiceSchema["actions"],
+    mixins: [CacheCleaner({ also: opts.cacheCleanOn })],
     merged(this: Service, merged: ServiceSchema) {
       // Lifecycle handlers of mixins run last-mixin-first; the database must come first on
       // start and last on stop whatever the service lists (stopped runs in reverse).
@@ -307,17 +231,6 @@ export function DbMixin<M extends DbModels = DbModels>(
         options?: TransactionOptions,
       ): Promise<T> {
         return this.sequelize.transaction(options ?? {}, t => fn(t));
-      },
-      async entityChanged(
-        this: Internal,
-        type: string,
-        json: unknown,
-        ctx?: Context,
-        raw?: unknown,
-      ): Promise<void> {
-        await this.clearCache(ctx);
-        const hook = this.schema[`entity${capitalize(type)}`];
-        if (typeof hook === "function") await hook.call(this, json, ctx, raw);
       },
     },
   };

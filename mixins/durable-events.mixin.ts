@@ -188,7 +188,11 @@ const DEFAULTS = {
 const REPLAY_MARGIN_MS = 3600_000;
 
 /** One transport (its AMQP connections) per broker, shared by its services. */
-const transports = new WeakMap<ServiceBroker, { transport: EventTransport; users: number }>();
+/** One transport per broker, shared by its services; `healthCheck` names its readiness check. */
+const transports = new WeakMap<
+  ServiceBroker,
+  { transport: EventTransport; users: number; healthCheck?: string }
+>();
 
 async function acquireTransport(
   broker: ServiceBroker,
@@ -212,7 +216,7 @@ async function acquireTransport(
       reconnectMaxMs: opts.reconnectMaxMs,
       confirmTimeoutMs: opts.confirmTimeoutMs,
     });
-    transports.set(broker, { transport: amqp, users: 1 });
+    transports.set(broker, { transport: amqp, users: 1, healthCheck: "amqp" });
     registerHealthCheck(broker, "amqp", async () => {
       const problems = amqp.problems();
       if (problems.length > 0) throw new Error(problems.join("; "));
@@ -231,7 +235,7 @@ async function releaseTransport(broker: ServiceBroker): Promise<void> {
   const entry = transports.get(broker);
   if (!entry || --entry.users > 0) return;
   transports.delete(broker);
-  if (entry.transport.kind === "amqp") unregisterHealthCheck(broker, "amqp");
+  if (entry.healthCheck) unregisterHealthCheck(broker, entry.healthCheck);
   await entry.transport.close();
 }
 
@@ -370,7 +374,7 @@ export function DurableEvents(options: DurableEventsOptions = {}): Partial<Servi
         leaseMs: Math.max(
           opts.leaseMs,
           opts.pollIntervalMs * 3,
-          transport.kind === "amqp" ? opts.confirmTimeoutMs * 2 : 0,
+          transport.publishSettles === "confirm" ? opts.confirmTimeoutMs * 2 : 0,
         ),
         maxInFlight: opts.batchSize * 5,
         maxPublishAttempts: opts.maxPublishAttempts,

@@ -107,6 +107,8 @@ export interface DomainEvents {
     userId: string;
     courseId: string;
     completedAt: string;
+    /** The certificate issued with the completion (its verification page). Absent in events older than the field. */
+    certificateId?: string;
   };
   "progress.achievement.unlocked": {
     /** The learner's progress-event counter at this event (events.md: order per aggregate). Absent in events older than the field. */
@@ -115,6 +117,16 @@ export interface DomainEvents {
     code: string;
     name: string;
     unlockedAt: string;
+  };
+  /**
+   * The learner's record gained statements at `at` (an attempt, a completion, a review): the
+   * LRS sender (progress itself, with XAPI_LRS_URL set) sends that instant's statements.
+   */
+  "progress.xapi.recorded": {
+    /** The learner's progress-event counter at this event (events.md: order per aggregate). */
+    sequence?: number;
+    userId: string;
+    at: string;
   };
   "progress.streak.reminder_due": {
     /** The learner's progress-event counter at this event (events.md: order per aggregate). Absent in events older than the field. */
@@ -148,6 +160,7 @@ export const DOMAIN_EVENT_TYPES = [
   "progress.course.completed",
   "progress.achievement.unlocked",
   "progress.streak.reminder_due",
+  "progress.xapi.recorded",
 ] as const satisfies readonly DomainEventType[];
 
 /** The services that consume durable events (each one consumer group: `<namespace>.<service>`). */
@@ -178,4 +191,5 @@ export const EVENT_CONSUMERS: Readonly<Record<DomainEventType, readonly Consumin
   "progress.course.completed": ["notify"],
   "progress.achievement.unlocked": ["notify"],
   "progress.streak.reminder_due": ["notify"],
+  "progress.xapi.recorded": ["progress"],
 };

@@ -1,12 +1,12 @@
 import type { Readable } from "node:stream";
-import type { Context, ServiceSchema } from "moleculer";
+import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import type { Transaction } from "sequelize";
 import { actorOf } from "../lib/auth/guard";
 import { configOf } from "../lib/config";
 import { registerHealthCheck, unregisterHealthCheck } from "../lib/health";
 import { createdAt } from "../lib/rest-answers";
 import { createMediaStorage } from "../lib/storage";
-import { DbMixin, type DbSettings } from "../mixins/db.mixin";
+import { DbMixin } from "../mixins/db.mixin";
 import { DurableEvents } from "../mixins/durable-events.mixin";
 import { createEnvelope } from "../lib/events/envelope";
 import { PendingEvents } from "../lib/events/mongo-outbox-store";
@@ -64,17 +64,19 @@ function mongoRepository(
   return new mod.MongoContentRepository(...args);
 }
 
-const ContentService: ServiceSchema<DbSettings, ContentMethods, ContentVars, ContentThis> = {
+const ContentService: ServiceSchema<
+  ServiceSettingSchema,
+  ContentMethods,
+  ContentVars,
+  ContentThis
+> = {
   name: "content",
 
   mixins: [
     DbMixin({
       schema: "content",
       migrations: contentMigrations,
-      // moleculer-db needs a main entity; the content tables are reached through the repository.
-      entity: { name: "course", define: {}, options: { tableName: "courses", timestamps: false } },
       sync: false,
-      crudActions: false,
     }),
     DurableEvents(),
   ],
@@ -374,7 +376,7 @@ const ContentService: ServiceSchema<DbSettings, ContentMethods, ContentVars, Con
      * the old answer just after; a second clean a moment later removes that too.
      */
     async afterChange(ctx?: Context): Promise<void> {
-      await this.entityChanged("updated", null, ctx);
+      await this.clearCache(ctx);
       setTimeout(() => {
         if (this.broker.started)
           this.clearCache().catch(err => this.logger.warn("cache clean failed", err));

@@ -1,5 +1,6 @@
+import { analyticsDaysParam, type MailCounts } from "../models/analytics.model";
 import type { Context, ServiceSchema } from "moleculer";
-import { DataTypes, type Transaction } from "sequelize";
+import type { Transaction } from "sequelize";
 import { actorOf } from "../lib/auth/guard";
 import { configOf } from "../lib/config";
 import { idParam, pageOf, pageParams } from "../lib/params";
@@ -121,19 +122,7 @@ const NotifyService: NotifySchema = {
     DbMixin({
       schema: "notify",
       migrations: notifyMigrations,
-      // moleculer-db wants a main entity; the migrations own every table, all queries are in NotifyStore.
-      entity: {
-        name: "email",
-        define: {
-          id: { type: DataTypes.UUID, primaryKey: true },
-          template: { type: DataTypes.TEXT },
-          status: { type: DataTypes.TEXT },
-          to_address: { type: DataTypes.TEXT },
-        },
-        options: { tableName: "emails", timestamps: false },
-      },
       sync: false,
-      crudActions: false,
     }),
     DurableEvents(),
   ],
@@ -363,6 +352,15 @@ const NotifyService: NotifySchema = {
         const { page, pageSize, to, template, status } = ctx.params;
         const result = await this.store.listEmails({ to, template, status }, page, pageSize);
         return { rows: result.rows.map(toEmailView), ...pageOf(result.total, page, pageSize) };
+      },
+    },
+
+    /** For the admins' analytics (progress.platformAnalytics): the last `days` days' mail. */
+    mailCounts: {
+      internal: true,
+      params: { $$strict: true, days: analyticsDaysParam },
+      handler(ctx: Ctx<{ days: number }>): Promise<MailCounts> {
+        return this.store.mailCounts(new Date(Date.now() - ctx.params.days * 86_400_000));
       },
     },
 

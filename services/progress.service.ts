@@ -1,6 +1,5 @@
 import type { Context, ServiceSchema } from "moleculer";
 import type { Transaction } from "sequelize";
-import { DataTypes } from "sequelize";
 import { PublishedReadCache } from "../lib/published-read-cache";
 import { DbMixin } from "../mixins/db.mixin";
 import {
@@ -50,6 +49,41 @@ import { repeatRounds, runReminderJob, type ReminderRun } from "./progress/remin
 import { dueReviews, reviewCard } from "./progress/reviews";
 import * as store from "./progress/store";
 import { idParam } from "../lib/params";
+import { actorOf } from "../lib/auth/guard";
+import { configOf } from "../lib/config";
+import {
+  revokeParams,
+  type CertificateSummary,
+  type CertificateVerification,
+  type CredentialToSign,
+} from "../models/certificate.model";
+import type { RequestMeta } from "../models/auth.model";
+import * as certificates from "./progress/certificates";
+import * as analytics from "./progress/analytics";
+import * as xapi from "./progress/xapi";
+import { lrsAt } from "./progress/lrs";
+import type { XapiStatements } from "../models/xapi.model";
+import {
+  analyticsDaysParam,
+  type CourseAnalytics,
+  type DailyCount,
+  type MailCounts,
+  type PlatformAnalytics,
+} from "../models/analytics.model";
+import type { PublishedCourse } from "../models/course.model";
+
+/** VC-JOSE-COSE's media type of a credential secured as a JWT. */
+const CREDENTIAL_MEDIA_TYPE = "application/vc+jwt";
+
+/** A non-JSON answer: its media type, and a revocation seen at once by anyone who asks again. */
+function answerAs(
+  ctx: { meta: RequestMeta },
+  type: string,
+  headers: Record<string, string> = {},
+): void {
+  ctx.meta.$responseType = type;
+  ctx.meta.$responseHeaders = { "Cache-Control": "no-cache", ...headers };
+}
 
 /**
  * progress: every learner's learning state — enrollments, graded attempts, XP, streaks,
@@ -72,20 +106,7 @@ const ProgressService: ProgressSchema = {
     DbMixin({
       schema: store.SCHEMA,
       migrations: progressMigrations,
-      // The tables belong to the migrations; the entity only satisfies moleculer-db.
-      entity: {
-        name: "enrollment",
-        define: {
-          id: { type: DataTypes.TEXT, primaryKey: true },
-          user_id: DataTypes.TEXT,
-          course_id: DataTypes.TEXT,
-          enrolled_at: DataTypes.DATE,
-          completed_at: DataTypes.DATE,
-        },
-        options: { tableName: "enrollments", timestamps: false },
-      },
       sync: false,
-      crudActions: false,
     }),
     DurableEvents(),
   ],
@@ -235,6 +256,86 @@ const ProgressService: ProgressSchema = {
       },
     },
 
+    myCertificates: {
+      auth: true,
+      params: { $$strict: "remove" },
+      handler(ctx: Ctx): Promise<CertificateSummary[]> {
+        return certificates.myCertificates(this.certificates, actorOf(ctx).id);
+      },
+    },
+
+    /** Public: the verification page's data; ids are random UUIDs (security.md 31). */
+    certificate: {
+      params: idParam,
+      handler(ctx: Ctx<{ id: string }>): Promise<CertificateVerification> {
+        return certificates.verifyCertificate(this.certificates, ctx.params.id);
+      },
+    },
+
+    certificatePdf: {
+      params: idParam,
+      async handler(ctx: Ctx<{ id: string }>): Promise<Buffer> {
+        const pdf = await certificates.printCertificate(this.certificates, ctx.params.id);
+        answerAs(ctx, "application/pdf", {
+          "Content-Disposition": `inline; filename="certificate-${ctx.params.id}.pdf"`,
+        });
+        return pdf;
+      },
+    },
+
+    certificateCredential: {
+      params: idParam,
+      async handler(ctx: Ctx<{ id: string }>): Promise<string> {
+        const jws = await certificates.signedCredential(this.certificates, ctx.params.id, ctx);
+        answerAs(ctx, CREDENTIAL_MEDIA_TYPE);
+        return jws;
+      },
+    },
+
+    revocationList: {
+      params: { $$strict: true },
+      async handler(ctx: Ctx): Promise<string> {
+        const jws = await certificates.signedRevocationList(this.certificates, ctx);
+        answerAs(ctx, CREDENTIAL_MEDIA_TYPE);
+        return jws;
+      },
+    },
+
+    revokeCertificate: {
+      roles: ["admin"],
+      params: revokeParams,
+      handler(ctx: Ctx<{ id: string; reason: string }>): Promise<CertificateVerification> {
+        return certificates.revokeCertificate(this.certificates, ctx.params);
+      },
+    },
+
+    courseAnalytics: {
+      roles: ["author"],
+      params: idParam,
+      handler(ctx: Ctx<{ id: string }>): Promise<CourseAnalytics> {
+        return analytics.courseAnalytics(this.analytics, ctx.params.id, actorOf(ctx), ctx);
+      },
+    },
+
+    platformAnalytics: {
+      roles: ["admin"],
+      params: { $$strict: true, days: analyticsDaysParam },
+      handler(ctx: Ctx<{ days: number }>): Promise<PlatformAnalytics> {
+        return analytics.platformAnalytics(this.analytics, ctx.params.days, ctx);
+      },
+    },
+
+    myXapi: {
+      auth: true,
+      params: {
+        $$strict: true,
+        since: { type: "date", convert: true, optional: true },
+      },
+      handler(ctx: Ctx<{ since?: Date }>): Promise<XapiStatements> {
+        return xapi.myStatements(this.xapi, actorOf(ctx).id, ctx.params.since ?? new Date(0));
+      },
+    },
+
     /** Operators (REPL) and tests run a reminder round now; the timer does it every few minutes. */
     runStreakReminders: {
       internal: true,
@@ -246,6 +347,14 @@ const ProgressService: ProgressSchema = {
   },
 
   durableEvents: {
+    // Sent inside the consumer's transaction: a failure rolls back and the event is retried.
+    async "progress.xapi.recorded"(
+      this: This,
+      event: EventEnvelope<"progress.xapi.recorded">,
+      t: Transaction,
+    ) {
+      await xapi.sendRecorded(this.xapi, event.data, t);
+    },
     async "user.created"(this: This, event: EventEnvelope<"user.created">, t: Transaction) {
       const { userId, name, timezone, sequence } = event.data;
       await store.upsertLearner(this, userId, { name, timezone, sequence }, t);
@@ -346,11 +455,37 @@ const ProgressService: ProgressSchema = {
 
   created() {
     this.clock = systemClock;
+    // Here, not in started: the durable consumers (a mixin's started) may deliver before it.
+    const cfg = configOf(this.broker);
+    this.xapi = {
+      db: this,
+      publicUrl: cfg.publicUrl,
+      lrs: cfg.xapiLrsUrl ? lrsAt(cfg.xapiLrsUrl) : undefined,
+    };
     this.contentCopy = new PublishedReadCache({ ttlMs: 30_000, maxEntries: 2000 });
     this.usersCopy = new PublishedReadCache({ ttlMs: 30_000, maxEntries: 10_000 });
   },
 
   async started() {
+    this.certificates = {
+      db: this,
+      withTransaction: fn => this.withTransaction(fn),
+      now: () => this.now(),
+      publicUrl: configOf(this.broker).publicUrl,
+      printed: new PublishedReadCache({ ttlMs: 10 * 60_000, maxEntries: 200 }),
+      sign: (credential, caller) =>
+        caller.call<string, CredentialToSign>("users.signCredential", { credential }),
+    };
+    this.analytics = {
+      db: this,
+      now: () => this.now(),
+      publishedCourse: (id, caller) =>
+        caller.call<PublishedCourse | null, { id: string }>("content.publishedCourse", { id }),
+      registrations: (days, caller) =>
+        caller.call<DailyCount[], { days: number }>("users.registrationsByDay", { days }),
+      mailCounts: (days, caller) =>
+        caller.call<MailCounts, { days: number }>("notify.mailCounts", { days }),
+    };
     openLeaderboards(this);
     this.stopReminders = repeatRounds(this.settings.reminderIntervalMs, () => {
       this.runStreakReminders().catch((err: Error) =>

@@ -1,5 +1,6 @@
-import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { Context, ServiceSchema } from "moleculer";
 import type Redis from "ioredis";
+import type { Sequelize } from "sequelize";
 import {
   REVOCATION_EVENT,
   revocationStoreOf,
@@ -14,6 +15,8 @@ import { READ_RETRY } from "../moleculer.config";
 import { DbMixin, type DbServiceThis } from "../mixins/db.mixin";
 import { DurableEvents, type DurableEventsMethods } from "../mixins/durable-events.mixin";
 import type { RequestMeta, Role } from "../models/auth.model";
+import type { CredentialToSign } from "../models/certificate.model";
+import { analyticsDaysParam } from "../models/analytics.model";
 import { defineSessionModels, type SessionModels } from "../models/session.model";
 import {
   emailParam,
@@ -22,6 +25,7 @@ import {
   rolesParam,
   userAttributes,
   type UserEntity,
+  type UserModel,
 } from "../models/user.model";
 import * as accounts from "./users/accounts";
 import * as admin from "./users/admin";
@@ -29,6 +33,7 @@ import * as selfService from "./users/self-service";
 import * as social from "./users/social";
 import { existingUserId, UUID } from "./users/ids";
 import * as credentials from "./users/credentials";
+import { signCredential } from "./users/credential-signing";
 import type { UsersDeps } from "./users/deps";
 import { identityNotFound, sessionNotFound } from "./users/errors";
 import { createAuthLimits } from "./users/limits";
@@ -58,9 +63,18 @@ interface UsersVars {
   pending: Set<Promise<void>>;
 }
 
-type UsersThis = DbServiceThis<SessionModels, ServiceSettingSchema, UserEntity> &
-  DurableEventsMethods &
-  UsersVars;
+type UsersModels = SessionModels & { User: UserModel };
+
+function defineUsersModels(sequelize: Sequelize, schema: string): UsersModels {
+  const User = sequelize.define<UserEntity>("User", userAttributes, {
+    tableName: "users",
+    timestamps: false,
+    schema,
+  });
+  return { User, ...defineSessionModels(sequelize, schema) };
+}
+
+type UsersThis = DbServiceThis<UsersModels> & DurableEventsMethods & UsersVars;
 type Ctx<P = Record<string, never>> = Context<P, RequestMeta>;
 
 /** How long another service may take to gather a user's data for an export. */
@@ -85,15 +99,8 @@ const UsersService: ServiceSchema<
     DbMixin({
       schema: "users",
       migrations: usersMigrations,
-      entity: {
-        name: "User",
-        define: userAttributes,
-        options: { tableName: "users", timestamps: false },
-      },
-      models: defineSessionModels,
+      models: defineUsersModels,
       sync: false,
-      // moleculer-db's generic CRUD would hand out password hashes; the actions below are the API.
-      crudActions: false,
     }),
     DurableEvents(),
   ],
@@ -274,6 +281,24 @@ const UsersService: ServiceSchema<
       retryPolicy: READ_RETRY,
       handler() {
         return this.deps.keys.jwks;
+      },
+    },
+
+    /** Other services' credentials (certificates), signed with the access-token key; never over HTTP. */
+    signCredential: {
+      internal: true,
+      params: { $$strict: true, credential: { type: "object" } },
+      handler(ctx: Ctx<CredentialToSign>) {
+        return signCredential(this.deps, ctx.params.credential);
+      },
+    },
+
+    /** For the admins' analytics (progress.platformAnalytics): accounts created per UTC day. */
+    registrationsByDay: {
+      internal: true,
+      params: { $$strict: true, days: analyticsDaysParam },
+      handler(ctx: Ctx<{ days: number }>) {
+        return accounts.registrationsByDay(this.deps, this.dbSchema, ctx.params.days);
       },
     },
 
@@ -637,14 +662,13 @@ const UsersService: ServiceSchema<
     const revocations = revocationStoreOf(this.broker, this.redis, cfg.redisPrefix);
     this.deps = {
       cfg,
-      User: this.model,
+      User: this.models.User,
       models: this.models,
       db: { sequelize: this.sequelize, schema: this.dbSchema },
       withTransaction: fn => this.withTransaction(fn),
       emitDurable: (type, data, opts) => this.emitDurable(type, data, opts),
       // The flows pass the action's own context along: broadcasting with it keeps the request id.
-      userChanged: (userId, ctx) =>
-        this.entityChanged("updated", { id: userId }, ctx as Context | undefined),
+      userChanged: (userId, ctx) => this.clearCache(ctx as Context | undefined),
       revoke: async (entries, ctx) => {
         if (entries.length === 0) return;
         // The store is for gateways that start later; the broadcast reaches those running now,

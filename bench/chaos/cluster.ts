@@ -1,12 +1,17 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { Client } from "pg";
 import type { ServiceName } from "../../lib/config";
 import { createRunVhost, deleteRunVhost } from "../../test/support/rabbitmq-vhost";
+import {
+  freePort,
+  ROOT,
+  runScript,
+  startNodeProcess,
+  type NodeProcess,
+} from "../../test/support/node-process";
 import { SERVERS, requireServers } from "../../test/support/servers";
 import { startTcpProxy, type TcpProxy } from "../../test/support/tcp-proxy";
 import { HttpBalancer } from "./balancer";
@@ -21,7 +26,6 @@ import { sleep, waitFor } from "./util";
  * touching the machine's shared server (other suites use it).
  */
 
-const ROOT = path.resolve(__dirname, "../..");
 const SERVER_TS = path.join(ROOT, "server.ts");
 
 export interface NodeSpec {
@@ -31,16 +35,12 @@ export interface NodeSpec {
   env?: Record<string, string>;
 }
 
-export interface ClusterNode {
+export interface ClusterNode extends NodeProcess {
   spec: NodeSpec;
-  child: ChildProcess;
   nodeId: string;
   metricsPort: number;
   /** Its own HTTP port, for a gateway behind the cluster's balancer (0 otherwise). */
   httpPort: number;
-  /** Resolves with the exit code (or signal name) once the process is gone. */
-  exited: Promise<string>;
-  exitInfo?: string;
   /** Whether the process ended without the harness asking it to. */
   unexpectedExit: boolean;
   stopping: boolean;
@@ -58,17 +58,6 @@ export interface ClusterOptions {
    * (bench/chaos/balancer.ts), for several api nodes; otherwise the one api node listens there.
    */
   balanced?: boolean;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function portOf(url: string, fallback: number): number {
@@ -182,17 +171,7 @@ export class Cluster {
 
   /** Runs a one-off script (the starter-content seed) with the cluster's environment. */
   async runScript(script: string, timeoutMs = 120_000): Promise<void> {
-    const child = spawn(process.execPath, ["--import", "tsx", script], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? os.tmpdir(), ...this.baseEnv },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let output = "";
-    child.stdout?.on("data", chunk => (output += String(chunk)));
-    child.stderr?.on("data", chunk => (output += String(chunk)));
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    const code = await new Promise<number | null>(resolve => child.once("exit", resolve));
-    clearTimeout(timer);
+    const { code, output } = await runScript(script, this.baseEnv, timeoutMs);
     if (code !== 0)
       throw new Error(`${path.basename(script)} failed (${code}): ${output.slice(-2000)}`);
   }
@@ -208,8 +187,6 @@ export class Cluster {
     const httpPort = gateway && this.balancer ? (existing?.httpPort ?? (await freePort())) : 0;
     const nodeId = `${this.namespace}-${spec.name}-${crypto.randomBytes(2).toString("hex")}`;
     const env: Record<string, string> = {
-      PATH: process.env.PATH ?? "",
-      HOME: process.env.HOME ?? os.tmpdir(),
       ...this.baseEnv,
       ...spec.env,
       SERVICES: spec.services.join(","),
@@ -217,34 +194,22 @@ export class Cluster {
       METRICS_PORT: String(metricsPort),
       PORT: gateway ? String(httpPort || this.gatewayPort) : "0",
     };
-    // Node itself with tsx's loader: a signal reaches the node, not a tsx wrapper process.
-    const child = spawn(process.execPath, ["--import", "tsx", SERVER_TS], {
-      cwd: ROOT,
-      env,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
     const log = fs.createWriteStream(path.join(this.logDir, `${spec.name}.log`), { flags: "a" });
     log.write(`--- ${new Date().toISOString()} start ${nodeId}\n`);
-    child.stdout?.pipe(log, { end: false });
-    child.stderr?.pipe(log, { end: false });
-    const node: ClusterNode = {
+    // The log file has it all: keep only a short tail in memory.
+    const proc = startNodeProcess(SERVER_TS, { env, log, keepChars: 4_000 });
+    const node: ClusterNode = Object.assign(proc, {
       spec,
-      child,
       nodeId,
       metricsPort,
       httpPort,
-      exited: Promise.resolve(""),
       unexpectedExit: false,
       stopping: false,
-    };
-    node.exited = new Promise(resolve =>
-      child.once("exit", (code, signal) => {
-        node.exitInfo = signal ?? String(code);
-        if (!node.stopping) node.unexpectedExit = true;
-        log.write(`--- ${new Date().toISOString()} exit ${node.exitInfo}\n`);
-        resolve(node.exitInfo);
-      }),
-    );
+    });
+    void node.exited.then(info => {
+      if (!node.stopping) node.unexpectedExit = true;
+      log.write(`--- ${new Date().toISOString()} exit ${info}\n`);
+    });
     this.nodes.set(spec.name, node);
     const ready = await waitFor(
       async () => node.exitInfo === undefined && (await this.nodeReady(node)),
@@ -362,13 +327,7 @@ export class Cluster {
   /** Kills every node at once, synchronously: for process 'exit' / signal handlers. */
   killAllNow(): void {
     for (const node of this.nodes.values()) {
-      if (node.exitInfo === undefined) {
-        try {
-          node.child.kill("SIGKILL");
-        } catch {
-          // already gone
-        }
-      }
+      if (node.exitInfo === undefined) node.child.kill("SIGKILL");
     }
   }
 }

@@ -1,6 +1,7 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import { startNodeProcess } from "../../test/support/node-process";
 
 /** A producer node (bench/chaos/relay-node.ts) in a process of its own, with its RSS sampled. */
 const RELAY_NODE = path.join(__dirname, "relay-node.ts");
@@ -15,11 +16,8 @@ export interface RelayProcess {
 }
 
 export function startRelay(env: Record<string, string>): Promise<RelayProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", RELAY_NODE], {
-    cwd: path.join(__dirname, "..", ".."),
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const proc = startNodeProcess(RELAY_NODE, { env, keepChars: 2_000 });
+  const child = proc.child;
   // Whatever ends the harness, the relay process does not outlive it.
   const killOnExit = () => child.kill("SIGKILL");
   process.once("exit", killOnExit);
@@ -45,8 +43,6 @@ export function startRelay(env: Record<string, string>): Promise<RelayProcess> {
     });
   }, 200);
   return new Promise((resolve, reject) => {
-    let output = "";
-    child.stderr?.on("data", chunk => (output += String(chunk)));
     let pending = "";
     child.stdout?.on("data", chunk => {
       pending += String(chunk);
@@ -59,7 +55,7 @@ export function startRelay(env: Record<string, string>): Promise<RelayProcess> {
     });
     child.once("exit", code => {
       clearInterval(sampler);
-      reject(new Error(`relay node exited (${code}): ${output.slice(-500)}`));
+      reject(new Error(`relay node exited (${code}): ${proc.output().slice(-500)}`));
     });
   });
 }

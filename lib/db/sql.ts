@@ -1,11 +1,11 @@
 import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
 
 /**
- * The one SQL helper of the services' PostgreSQL stores (progress/store, notify's store,
- * content's Postgres repository): a statement with named `:name` replacements or positional
- * `$1` bind values, run in the caller's transaction when there is one — inside a transaction
- * every query must take it (the embedded store serves one transaction at a time, so a query
- * outside it would wait for ever).
+ * The one SQL helper of the PostgreSQL stores (progress/store, notify's store, content's
+ * Postgres repository, the durable events' outbox store): a statement with named `:name`
+ * replacements or positional `$1` bind values, run in the caller's transaction when there is
+ * one — inside a transaction every query must take it (the embedded store serves one
+ * transaction at a time, so a query outside it would wait for ever).
  */
 
 export interface SqlValues {

@@ -77,7 +77,7 @@ export function topologyNames(
  * (EventTransport.declare) both run this, so their declarations always agree: RabbitMQ
  * refuses to re-declare a queue with other arguments.
  */
-export async function declareGroupTopology(
+async function declareGroupTopology(
   channel: Channel,
   names: AmqpTopologyNames,
   topology: GroupTopology,
@@ -124,7 +124,7 @@ export async function declareGroupTopology(
 export const BROKER_DELIVERY_LIMIT = 1000;
 
 /** What a PRECONDITION_FAILED on declare means, in one line naming the queue and argument. */
-export function describeDeclareError(err: unknown): string | undefined {
+function describeDeclareError(err: unknown): string | undefined {
   const error = errorOf(err);
   if ((error as { code?: unknown }).code !== 406 && !/PRECONDITION.FAILED/.test(error.message))
     return undefined;
@@ -178,7 +178,7 @@ function bounded(promise: Promise<unknown>, ms: number): Promise<void> {
 }
 
 /** The broker could not route a message (mandatory publish returned): nothing holds it. */
-export class UnroutableError extends Error {
+class UnroutableError extends Error {
   constructor(exchange: string, routingKey: string, reason: string) {
     super(
       `unroutable: no queue for ${routingKey} on ${exchange || "the default exchange"} (${reason})`,
@@ -551,7 +551,7 @@ interface Link {
 }
 
 export class AmqpTransport implements EventTransport {
-  readonly kind = "amqp" as const;
+  readonly publishSettles = "confirm" as const;
   readonly logger: Logger;
   readonly confirmTimeoutMs: number;
   private readonly exchange: string;

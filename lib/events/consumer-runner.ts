@@ -5,7 +5,7 @@ import { requestScope } from "../request-context";
 import type { OutboxStore } from "./outbox-store";
 
 /** A durable event handler: its DB writes go through `t` so they commit with the event id. */
-export type DurableEventHandler<T extends DomainEventType = DomainEventType, TThis = Service> = (
+type DurableEventHandler<T extends DomainEventType = DomainEventType, TThis = Service> = (
   this: TThis,
   event: EventEnvelope<T>,
   t: Transaction,
@@ -112,7 +112,7 @@ async function inSavepoint(
  * the handler; a failure rolls both back, so the retry starts clean. A handler that
  * swallowed a database error fails too (SwallowedDatabaseError) instead of committing nothing.
  */
-export async function runIdempotent<TThis>(opts: {
+async function runIdempotent<TThis>(opts: {
   store: OutboxStore;
   consumer: string;
   envelope: EventEnvelope;

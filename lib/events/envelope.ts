@@ -1,13 +1,8 @@
 import { v7 as uuidv7 } from "uuid";
-import {
-  DOMAIN_EVENT_TYPES,
-  type DomainEventType,
-  type DomainEvents,
-  type EventEnvelope,
-} from "../../models/events.model";
+import type { DomainEventType, DomainEvents, EventEnvelope } from "../../models/events.model";
 
 /** The envelope version this code writes (shared/design/events.md). */
-export const ENVELOPE_VERSION = 1;
+const ENVELOPE_VERSION = 1;
 
 export interface EnvelopeSource {
   /** Name of the producing service. */
@@ -31,10 +26,6 @@ export function createEnvelope<T extends DomainEventType>(
   };
   if (source.requestId) envelope.requestId = source.requestId;
   return envelope;
-}
-
-export function isDomainEventType(type: unknown): type is DomainEventType {
-  return typeof type === "string" && (DOMAIN_EVENT_TYPES as readonly string[]).includes(type);
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

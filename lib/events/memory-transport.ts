@@ -238,7 +238,7 @@ export class MemoryBus {
 const buses = new Map<string, MemoryBus>();
 
 /** The process-wide bus of a namespace (several brokers of one namespace share it). */
-export function memoryBus(namespace: string): MemoryBus {
+function memoryBus(namespace: string): MemoryBus {
   let bus = buses.get(namespace);
   if (!bus) {
     bus = new MemoryBus();
@@ -248,7 +248,7 @@ export function memoryBus(namespace: string): MemoryBus {
 }
 
 export class MemoryTransport implements EventTransport {
-  readonly kind = "memory" as const;
+  readonly publishSettles = "handled" as const;
   private closed = false;
   private readonly bus: MemoryBus;
 

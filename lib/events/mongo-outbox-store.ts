@@ -14,7 +14,7 @@ import { inIdOrder, type OutboxRow } from "./outbox-store";
  * OutboxRelay drives it exactly like the PostgreSQL outbox (same claims, leases, confirms).
  */
 
-export interface OutboxFields {
+interface OutboxFields {
   outboxPending?: string[];
   outboxEvents?: Record<string, EventEnvelope>;
   outboxLeaseUntil?: Date | null;

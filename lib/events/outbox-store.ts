@@ -1,4 +1,5 @@
-import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
+import type { Sequelize, Transaction } from "sequelize";
+import { execute, selectRows } from "../db/sql";
 import type { EventEnvelope } from "../../models/events.model";
 
 /**
@@ -15,7 +16,7 @@ import type { EventEnvelope } from "../../models/events.model";
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
-export function quoteSchema(schema: string): string {
+function quoteSchema(schema: string): string {
   if (!IDENTIFIER.test(schema)) throw new Error(`Invalid schema name "${schema}"`);
   return `"${schema}"`;
 }
@@ -48,13 +49,14 @@ export class OutboxStore {
   async ensureTables(): Promise<void> {
     if (await this.tablesInPlace()) return;
     await this.sequelize.transaction(async transaction => {
-      await this.sequelize.query("SELECT pg_advisory_xact_lock(hashtext(:key))", {
+      await execute(this.sequelize, "SELECT pg_advisory_xact_lock(hashtext(:key))", {
         replacements: { key: `lingomesh:durable-events:${this.schema}` },
         transaction,
       });
       if (await this.tablesInPlace(transaction)) return;
-      await this.sequelize.query(`CREATE SCHEMA IF NOT EXISTS ${this.s}`, { transaction });
-      await this.sequelize.query(
+      await execute(this.sequelize, `CREATE SCHEMA IF NOT EXISTS ${this.s}`, { transaction });
+      await execute(
+        this.sequelize,
         `CREATE TABLE IF NOT EXISTS ${this.s}.outbox (
            id uuid PRIMARY KEY,
            type text NOT NULL,
@@ -68,15 +70,18 @@ export class OutboxStore {
         { transaction },
       );
       // The relay only ever scans unsent rows; keep that scan small however many were sent.
-      await this.sequelize.query(
+      await execute(
+        this.sequelize,
         `CREATE INDEX IF NOT EXISTS outbox_unsent_idx ON ${this.s}.outbox (id) WHERE sent_at IS NULL`,
         { transaction },
       );
-      await this.sequelize.query(
+      await execute(
+        this.sequelize,
         `CREATE INDEX IF NOT EXISTS outbox_sent_at_idx ON ${this.s}.outbox (sent_at) WHERE sent_at IS NOT NULL`,
         { transaction },
       );
-      await this.sequelize.query(
+      await execute(
+        this.sequelize,
         `CREATE TABLE IF NOT EXISTS ${this.s}.processed_events (
            consumer text NOT NULL,
            event_id uuid NOT NULL,
@@ -86,16 +91,19 @@ export class OutboxStore {
          )`,
         { transaction },
       );
-      await this.sequelize.query(
+      await execute(
+        this.sequelize,
         `CREATE INDEX IF NOT EXISTS processed_events_at_idx ON ${this.s}.processed_events (processed_at)`,
         { transaction },
       );
       // Rows whose publish failed too often: kept, but out of the relay's way until an operator acts.
-      await this.sequelize.query(
+      await execute(
+        this.sequelize,
         `ALTER TABLE ${this.s}.outbox ADD COLUMN IF NOT EXISTS parked_at timestamptz`,
         { transaction },
       );
-      await this.sequelize.query(
+      await execute(
+        this.sequelize,
         `CREATE TABLE IF NOT EXISTS ${this.s}.delivery_starts (
            consumer text NOT NULL,
            event_id uuid NOT NULL,
@@ -105,7 +113,8 @@ export class OutboxStore {
          )`,
         { transaction },
       );
-      await this.sequelize.query(
+      await execute(
+        this.sequelize,
         `CREATE TABLE IF NOT EXISTS ${this.s}.dead_letters (
            id bigserial PRIMARY KEY,
            consumer text NOT NULL,
@@ -125,7 +134,8 @@ export class OutboxStore {
    * transaction, so they stand for the rest. A new object joins this check.
    */
   private async tablesInPlace(transaction?: Transaction): Promise<boolean> {
-    const [row] = await this.sequelize.query<{ in_place: boolean }>(
+    const [row] = await selectRows<{ in_place: boolean }>(
+      this.sequelize,
       `SELECT to_regclass(:deadLetters) IS NOT NULL
           AND to_regclass(:deliveryStarts) IS NOT NULL
           AND EXISTS (SELECT 1 FROM pg_attribute
@@ -138,14 +148,14 @@ export class OutboxStore {
           outbox: `${this.s}.outbox`,
         },
         transaction,
-        type: QueryTypes.SELECT,
       },
     );
     return row?.in_place === true;
   }
 
   async insert(envelope: EventEnvelope, transaction?: Transaction): Promise<void> {
-    await this.sequelize.query(
+    await execute(
+      this.sequelize,
       `INSERT INTO ${this.s}.outbox (id, type, payload, created_at) VALUES (:id, :type, CAST(:payload AS jsonb), :createdAt)`,
       {
         replacements: {
@@ -155,7 +165,6 @@ export class OutboxStore {
           createdAt: envelope.occurredAt,
         },
         transaction,
-        type: QueryTypes.INSERT,
       },
     );
   }
@@ -166,7 +175,8 @@ export class OutboxStore {
    * relay that dies mid-publish only delays its rows until the lease runs out.
    */
   async claim(limit: number, leaseMs: number, skipIds: string[]): Promise<OutboxRow[]> {
-    const rows = await this.sequelize.query<{ id: string; payload: EventEnvelope | string }>(
+    const rows = await selectRows<{ id: string; payload: EventEnvelope | string }>(
+      this.sequelize,
       `WITH claimed AS (
          SELECT id FROM ${this.s}.outbox
          WHERE sent_at IS NULL AND parked_at IS NULL
@@ -182,7 +192,6 @@ export class OutboxStore {
        RETURNING o.id, o.payload`,
       {
         replacements: { limit, leaseMs, skipIds: skipIds.length > 0 ? skipIds : [""] },
-        type: QueryTypes.SELECT,
       },
     );
     return rows
@@ -201,7 +210,8 @@ export class OutboxStore {
     if (ids.length === 0) return;
     // Only rows still leased: a row released after a failed publish while the relay still
     // listed it in flight must stay free for the next poll, not be held for a whole lease.
-    await this.sequelize.query(
+    await execute(
+      this.sequelize,
       `UPDATE ${this.s}.outbox SET lease_until = now() + (:leaseMs * interval '1 millisecond')
        WHERE id = ANY(ARRAY[:ids]::uuid[]) AND sent_at IS NULL AND lease_until IS NOT NULL`,
       { replacements: { ids, leaseMs } },
@@ -210,7 +220,8 @@ export class OutboxStore {
 
   async markSent(ids: string[]): Promise<void> {
     if (ids.length === 0) return;
-    await this.sequelize.query(
+    await execute(
+      this.sequelize,
       `UPDATE ${this.s}.outbox SET sent_at = now(), lease_until = NULL, last_error = NULL
        WHERE id = ANY(ARRAY[:ids]::uuid[])`,
       { replacements: { ids } },
@@ -220,7 +231,8 @@ export class OutboxStore {
   /** A failed publish gives the rows back at once (the next poll retries them). */
   async release(ids: string[], error: string): Promise<void> {
     if (ids.length === 0) return;
-    await this.sequelize.query(
+    await execute(
+      this.sequelize,
       `UPDATE ${this.s}.outbox SET lease_until = NULL, last_error = :error
        WHERE id = ANY(ARRAY[:ids]::uuid[]) AND sent_at IS NULL`,
       { replacements: { ids, error: error.slice(0, 1000) } },
@@ -234,36 +246,38 @@ export class OutboxStore {
   async parkExhausted(
     maxAttempts: number,
   ): Promise<Array<{ id: string; type: string; lastError: string | null }>> {
-    const rows = await this.sequelize.query<{
+    const rows = await selectRows<{
       id: string;
       type: string;
       last_error: string | null;
     }>(
+      this.sequelize,
       `UPDATE ${this.s}.outbox SET parked_at = now(), lease_until = NULL
        WHERE sent_at IS NULL AND parked_at IS NULL AND attempts >= :maxAttempts
          AND (lease_until IS NULL OR lease_until < now())
        RETURNING id, type, last_error`,
-      { replacements: { maxAttempts }, type: QueryTypes.SELECT },
+      { replacements: { maxAttempts } },
     );
     return rows.map(row => ({ id: row.id, type: row.type, lastError: row.last_error }));
   }
 
   /** Gives parked rows back to the relay with a fresh attempt count. */
   async unpark(limit: number): Promise<number> {
-    const rows = await this.sequelize.query<{ id: string }>(
+    const rows = await selectRows<{ id: string }>(
+      this.sequelize,
       `UPDATE ${this.s}.outbox SET parked_at = NULL, attempts = 0
        WHERE id IN (SELECT id FROM ${this.s}.outbox WHERE parked_at IS NOT NULL AND sent_at IS NULL
                     ORDER BY id LIMIT :limit)
        RETURNING id`,
-      { replacements: { limit }, type: QueryTypes.SELECT },
+      { replacements: { limit } },
     );
     return rows.length;
   }
 
   async parked(): Promise<number> {
-    const [row] = await this.sequelize.query<{ n: number }>(
+    const [row] = await selectRows<{ n: number }>(
+      this.sequelize,
       `SELECT count(*)::int AS n FROM ${this.s}.outbox WHERE parked_at IS NOT NULL AND sent_at IS NULL`,
-      { type: QueryTypes.SELECT },
     );
     return row?.n ?? 0;
   }
@@ -277,7 +291,8 @@ export class OutboxStore {
     consumer: string,
     eventId: string,
   ): Promise<{ applied: boolean; lostStarts: number }> {
-    const [row] = await this.sequelize.query<{ applied: boolean; starts: number | null }>(
+    const [row] = await selectRows<{ applied: boolean; starts: number | null }>(
+      this.sequelize,
       `WITH applied AS (
          SELECT 1 FROM ${this.s}.processed_events WHERE consumer = :consumer AND event_id = :eventId
        ), counted AS (
@@ -288,7 +303,7 @@ export class OutboxStore {
          RETURNING starts
        )
        SELECT EXISTS (SELECT 1 FROM applied) AS applied, (SELECT starts FROM counted) AS starts`,
-      { replacements: { consumer, eventId }, type: QueryTypes.SELECT },
+      { replacements: { consumer, eventId } },
     );
     return { applied: Boolean(row?.applied), lostStarts: row?.starts ?? 0 };
   }
@@ -297,7 +312,8 @@ export class OutboxStore {
     consumer: string,
     dead: { envelope: EventEnvelope; attempts: number; error: string; failedAt: string },
   ): Promise<void> {
-    await this.sequelize.query(
+    await execute(
+      this.sequelize,
       `INSERT INTO ${this.s}.dead_letters (consumer, event_id, payload, attempts, error, failed_at)
        VALUES (:consumer, :eventId, CAST(:payload AS jsonb), :attempts, :error, :failedAt)`,
       {
@@ -325,16 +341,17 @@ export class OutboxStore {
       failedAt: string;
     }>
   > {
-    const rows = await this.sequelize.query<{
+    const rows = await selectRows<{
       id: string;
       payload: EventEnvelope | string;
       attempts: number;
       error: string;
       failed_at: Date;
     }>(
+      this.sequelize,
       `SELECT id, payload, attempts, error, failed_at FROM ${this.s}.dead_letters
        WHERE consumer = :consumer ORDER BY id LIMIT :limit`,
-      { replacements: { consumer, limit }, type: QueryTypes.SELECT },
+      { replacements: { consumer, limit } },
     );
     return rows.map(row => ({
       id: String(row.id),
@@ -347,30 +364,33 @@ export class OutboxStore {
   }
 
   async removeDeadLetter(id: string): Promise<void> {
-    await this.sequelize.query(`DELETE FROM ${this.s}.dead_letters WHERE id = :id`, {
+    await execute(this.sequelize, `DELETE FROM ${this.s}.dead_letters WHERE id = :id`, {
       replacements: { id },
     });
   }
 
   async backlog(): Promise<number> {
-    const [row] = await this.sequelize.query<{ n: number }>(
+    const [row] = await selectRows<{ n: number }>(
+      this.sequelize,
       `SELECT count(*)::int AS n FROM ${this.s}.outbox WHERE sent_at IS NULL AND parked_at IS NULL`,
-      { type: QueryTypes.SELECT },
     );
     return row?.n ?? 0;
   }
 
   /** Sent rows are kept a while for inspection, then dropped; processed ids long enough to outlive redeliveries. */
   async prune(sentRetentionMs: number, processedRetentionMs: number): Promise<void> {
-    await this.sequelize.query(
+    await execute(
+      this.sequelize,
       `DELETE FROM ${this.s}.outbox WHERE sent_at IS NOT NULL AND sent_at < now() - (:ms * interval '1 millisecond')`,
       { replacements: { ms: sentRetentionMs } },
     );
-    await this.sequelize.query(
+    await execute(
+      this.sequelize,
       `DELETE FROM ${this.s}.processed_events WHERE processed_at < now() - (:ms * interval '1 millisecond')`,
       { replacements: { ms: processedRetentionMs } },
     );
-    await this.sequelize.query(
+    await execute(
+      this.sequelize,
       `DELETE FROM ${this.s}.delivery_starts WHERE updated_at < now() - (:ms * interval '1 millisecond')`,
       { replacements: { ms: processedRetentionMs } },
     );
@@ -386,7 +406,8 @@ export class OutboxStore {
     transaction: Transaction,
   ): Promise<Set<string>> {
     if (envelopes.length === 0) return new Set();
-    const rows = await this.sequelize.query<{ event_id: string }>(
+    const rows = await selectRows<{ event_id: string }>(
+      this.sequelize,
       `INSERT INTO ${this.s}.processed_events (consumer, event_id, event_type)
        SELECT :consumer, e.id, e.type FROM unnest(ARRAY[:ids]::uuid[], ARRAY[:types]::text[]) AS e(id, type)
        ON CONFLICT (consumer, event_id) DO NOTHING RETURNING event_id`,
@@ -397,7 +418,6 @@ export class OutboxStore {
           types: envelopes.map(e => e.type),
         },
         transaction,
-        type: QueryTypes.SELECT,
       },
     );
     return new Set(rows.map(row => row.event_id.toLowerCase()));
@@ -412,13 +432,13 @@ export class OutboxStore {
     envelope: EventEnvelope,
     transaction: Transaction,
   ): Promise<boolean> {
-    const rows = await this.sequelize.query<{ event_id: string }>(
+    const rows = await selectRows<{ event_id: string }>(
+      this.sequelize,
       `INSERT INTO ${this.s}.processed_events (consumer, event_id, event_type) VALUES (:consumer, :id, :type)
        ON CONFLICT (consumer, event_id) DO NOTHING RETURNING event_id`,
       {
         replacements: { consumer, id: envelope.id, type: envelope.type },
         transaction,
-        type: QueryTypes.SELECT,
       },
     );
     return rows.length > 0;
@@ -431,7 +451,8 @@ export class OutboxStore {
    */
   async unmarkProcessed(consumer: string, ids: string[], transaction: Transaction): Promise<void> {
     if (ids.length === 0) return;
-    await this.sequelize.query(
+    await execute(
+      this.sequelize,
       `DELETE FROM ${this.s}.processed_events WHERE consumer = :consumer AND event_id = ANY(ARRAY[:ids]::uuid[])`,
       { replacements: { consumer, ids }, transaction },
     );

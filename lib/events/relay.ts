@@ -104,7 +104,7 @@ export class OutboxRelay {
     await this.running;
     // AMQP batches whose confirms are on their way: wait for them to be marked sent — for a
     // while: a blocked broker may hold them for long, and their leases hand them on anyway.
-    if (this.transport.kind === "amqp") {
+    if (this.transport.publishSettles === "confirm") {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
         Promise.allSettled([...new Set(this.inFlight.values())]),
@@ -124,10 +124,10 @@ export class OutboxRelay {
       ) {
         const limit = Math.min(this.opts.batchSize, this.opts.maxInFlight - this.inFlight.size);
         // Rows being published stay leased (renewed each pass): the claim passes them over.
-        const skip = this.transport.kind === "amqp" ? [] : [...this.inFlight.keys()];
+        const skip = this.transport.publishSettles === "confirm" ? [] : [...this.inFlight.keys()];
         const rows = await this.store.claim(limit, this.opts.leaseMs, skip);
         if (rows.length === 0) break;
-        if (this.transport.kind === "amqp") {
+        if (this.transport.publishSettles === "confirm") {
           // Publish the batch, then mark it in one write — without waiting for its confirms
           // before claiming the next batch: several batches' confirms are in flight at once
           // (the broker's disk writes, not this process, set the pace of one batch).

@@ -32,14 +32,14 @@ export function retryDelays(policy: RetryPolicy): number[] {
   return [...delays];
 }
 
-export interface DeliveryObserver {
+interface DeliveryObserver {
   handled?(envelope: EventEnvelope): void;
   retried?(envelope: EventEnvelope, attempt: number, error: Error): void;
   deadLettered?(envelope: EventEnvelope | undefined, attempts: number, error: Error): void;
 }
 
 /** What the consumer's database knows of an event the broker delivers again. */
-export interface RedeliveryRecord {
+interface RedeliveryRecord {
   /** Already handled: the delivery is acked without running anything. */
   applied: boolean;
   /** Redelivered deliveries of it whose handling started (this one included). */
@@ -76,7 +76,7 @@ export interface ConsumerGroupSpec extends GroupTopology, DeliveryObserver {
   deadLetters?: DeadLetterStore;
 }
 
-export interface DeadLetter {
+interface DeadLetter {
   envelope: EventEnvelope;
   attempts: number;
   error: string;
@@ -107,7 +107,13 @@ export interface Subscription {
 }
 
 export interface EventTransport {
-  readonly kind: "amqp" | "memory";
+  /**
+   * When a publish settles: `confirm` — once the broker has the event (a publisher confirm, at
+   * most a confirm timeout away), so the relay publishes whole batches without waiting on them
+   * and keeps their leases that long; `handled` — once a consumer has handled it (the
+   * in-process bus), so the relay tracks each row alone and passes its rows over meanwhile.
+   */
+  readonly publishSettles: "confirm" | "handled";
   /** Whether a publish can succeed now (the relay waits while it cannot). */
   readonly connected: boolean;
   /** Resolves once the event is safely with the broker (AMQP: publisher confirm). */

@@ -1,6 +1,9 @@
 import type { RouteSpec } from "./route-table";
 import { accountRoutes } from "./routes/accounts.routes";
 import { socialRoutes } from "./routes/social.routes";
+import { analyticsRoutes } from "./routes/analytics.routes";
+import { xapiRoutes } from "./routes/xapi.routes";
+import { certificatesRoutes } from "./routes/certificates.routes";
 import { contentRoutes } from "./routes/content.routes";
 import { identityRoutes } from "./routes/identity.routes";
 import { learningRoutes } from "./routes/learning.routes";
@@ -26,6 +29,9 @@ export function publicRoutes(): RouteSpec[] {
     ...socialRoutes,
     ...contentRoutes,
     ...learningRoutes,
+    ...certificatesRoutes,
+    ...analyticsRoutes,
+    ...xapiRoutes,
     ...notificationsRoutes,
     ...aggregationRoutes,
   ];

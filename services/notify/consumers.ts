@@ -367,7 +367,10 @@ const onCourseCompleted: Handler<"progress.course.completed"> = async (rt, event
   const d = event.data;
   const course = await rt.store.course(d.courseId, { transaction: t });
   const courseTitle = course?.title ?? "your course";
-  const certificateUrl = `${rt.builder.links.app}/courses/${encodeURIComponent(d.courseId)}/certificate`;
+  // The certificate's own verification page; events older than certificateId name only the course.
+  const certificateUrl = d.certificateId
+    ? `${rt.builder.links.app}/certificates/${encodeURIComponent(d.certificateId)}`
+    : `${rt.builder.links.app}/courses/${encodeURIComponent(d.courseId)}/certificate`;
   await notifyInApp(
     rt,
     {
@@ -377,7 +380,7 @@ const onCourseCompleted: Handler<"progress.course.completed"> = async (rt, event
       title: `Course completed: ${courseTitle}`,
       body: "Congratulations! Your certificate is ready.",
       link: certificateUrl,
-      data: { courseId: d.courseId, completedAt: d.completedAt },
+      data: { courseId: d.courseId, completedAt: d.completedAt, certificateId: d.certificateId },
     },
     t,
   );

@@ -38,7 +38,7 @@ export function sampleVars(template: EmailTemplate, links: Links): Record<string
         categoryLabel: "achievement",
         courseTitle: "Everyday English B1",
         level: "B1",
-        certificateUrl: `${links.app}/courses/preview/certificate`,
+        certificateUrl: `${links.app}/certificates/preview`,
         coursesUrl: `${links.app}/courses`,
       };
     case "achievement-unlocked":

@@ -1,3 +1,4 @@
+import type { MailCounts } from "../../models/analytics.model";
 import type { Sequelize, Transaction } from "sequelize";
 import { execute, selectRows } from "../../lib/db/sql";
 import { newestPerUser } from "../../lib/events/newest";
@@ -418,6 +419,22 @@ export class NotifyStore {
       { userId, template },
       opts,
     );
+  }
+
+  /** Mails created since `since`: how many went out, were opened, clicked, or failed for good. */
+  async mailCounts(since: Date): Promise<MailCounts> {
+    const [row] = await this.select<Record<keyof MailCounts, string>>(
+      `SELECT COUNT(sent_at) AS sent, COUNT(opened_at) AS opened, COUNT(clicked_at) AS clicked,
+              COUNT(*) FILTER (WHERE status = 'failed') AS failed
+       FROM ${this.s}.emails WHERE created_at >= :since`,
+      { since },
+    );
+    return {
+      sent: Number(row?.sent ?? 0),
+      opened: Number(row?.opened ?? 0),
+      clicked: Number(row?.clicked ?? 0),
+      failed: Number(row?.failed ?? 0),
+    };
   }
 
   async listEmails(

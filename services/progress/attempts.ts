@@ -85,7 +85,7 @@ export async function submitAttempt(
           : 0;
       const xp = attemptXp(graded, first, repeatXpToday);
       const award = await applyAward(
-        { db: svc, emit },
+        { db: svc, emit, recordsXapi: svc.xapi.lrs !== undefined },
         {
           learner,
           now,

@@ -1,3 +1,4 @@
+import crypto from "node:crypto";
 import type { Transaction } from "sequelize";
 import type { DomainEvents, DomainEventType } from "../../models/events.model";
 import { achievementName, earnedAchievements } from "./achievements";
@@ -24,6 +25,8 @@ export type EmitDurable = <T extends ProgressEventType>(
 export interface AwardDeps {
   db: store.Db;
   emit: EmitDurable;
+  /** An LRS is configured: the award's statements are announced for the sender (progress.xapi.recorded). */
+  recordsXapi?: boolean;
 }
 
 export interface AwardInput {
@@ -117,6 +120,8 @@ export async function applyAward(
       t,
     );
   }
+  if (deps.recordsXapi)
+    await deps.emit("progress.xapi.recorded", { userId, at: now.toISOString() }, t);
   return { userId, name: learner.name, xpTotal, week, weeklyXp, streak, unlocked };
 }
 
@@ -153,9 +158,20 @@ export async function recordLessonCompletion(
     const counts = (await store.completionCounts(db, c.userId, [c.courseId], t)).get(c.courseId);
     if (counts && counts.total > 0 && counts.completed >= counts.total) {
       if (await store.completeEnrollment(db, c.userId, c.courseId, c.now, t)) {
+        // Issued in the completing transaction: the course completes once, and its certificate with it.
+        const certificate = await store.issueCertificate(
+          db,
+          { id: crypto.randomUUID(), userId: c.userId, courseId: c.courseId, at: c.now },
+          t,
+        );
         await deps.emit(
           "progress.course.completed",
-          { userId: c.userId, courseId: c.courseId, completedAt: c.now.toISOString() },
+          {
+            userId: c.userId,
+            courseId: c.courseId,
+            completedAt: c.now.toISOString(),
+            certificateId: certificate.id,
+          },
           t,
         );
       }

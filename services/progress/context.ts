@@ -4,6 +4,9 @@ import type { DbServiceThis } from "../../mixins/db.mixin";
 import type { DurableEventsMethods } from "../../mixins/durable-events.mixin";
 import type { RequestMeta } from "../../models/auth.model";
 import type { EmitDurable } from "./awards";
+import type { AnalyticsDeps, PlatformDeps } from "./analytics";
+import type { CertificateDeps } from "./certificates";
+import type { XapiDeps } from "./xapi";
 import type { Clock } from "./clock";
 import type { Leaderboard } from "./leaderboard";
 import type { ReminderRun } from "./reminders";
@@ -24,6 +27,12 @@ export interface ProgressVars {
   /** The PostgreSQL answer when Redis fails (the same object as `leaderboard` without Redis). */
   sqlLeaderboard: Leaderboard;
   stopReminders?: () => void;
+  /** What the certificate use cases need (services/progress/certificates.ts), built once. */
+  certificates: CertificateDeps;
+  /** What the analytics use cases need (services/progress/analytics.ts), built once. */
+  analytics: AnalyticsDeps & PlatformDeps;
+  /** What the xAPI statements need (services/progress/xapi.ts), built once. */
+  xapi: XapiDeps;
   /**
    * This node's copy of content's answers for published lessons (grading views): asked on
    * every attempt, changed only by a publish, cleared on content's `cache.clean.content`.

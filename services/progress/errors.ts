@@ -13,6 +13,9 @@ export const lessonNotFound = (id: string) =>
 export const courseNotFound = (id: string) =>
   new MoleculerClientError("Course not found", 404, "COURSE_NOT_FOUND", { id });
 
+export const certificateNotFound = (id: string) =>
+  new MoleculerClientError("Certificate not found", 404, "CERTIFICATE_NOT_FOUND", { id });
+
 export const cardNotFound = (lessonId: string, cardId: string) =>
   new MoleculerClientError("Card not found", 404, "CARD_NOT_FOUND", { lessonId, cardId });
 

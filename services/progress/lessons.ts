@@ -84,7 +84,7 @@ export async function completeLesson(
     );
     const xpEarned = completionXp(first);
     const award = await applyAward(
-      { db: svc, emit },
+      { db: svc, emit, recordsXapi: svc.xapi.lrs !== undefined },
       {
         learner,
         now,

@@ -206,6 +206,34 @@ CREATE TABLE IF NOT EXISTS "${s}".erased_users (
 `;
 }
 
+/**
+ * Certificates: one per (learner, course), issued in the transaction that completes the course.
+ * Each holds its place in the revocation status list (Bitstring Status List) from a sequence;
+ * a revoked place stays revoked when the learner is erased and the certificate row goes.
+ */
+function certificates(s: string): string {
+  return `
+CREATE SEQUENCE IF NOT EXISTS "${s}".certificate_status_index START WITH 0 MINVALUE 0;
+CREATE TABLE IF NOT EXISTS "${s}".certificates (
+  id text PRIMARY KEY,
+  user_id text NOT NULL,
+  course_id text NOT NULL,
+  learner_name text NOT NULL,
+  course_title text NOT NULL,
+  level text NOT NULL,
+  issued_at timestamptz NOT NULL,
+  status_index integer NOT NULL UNIQUE DEFAULT nextval('"${s}".certificate_status_index'),
+  revoked_at timestamptz,
+  revoked_reason text,
+  UNIQUE (user_id, course_id)
+);
+CREATE TABLE IF NOT EXISTS "${s}".revoked_status_entries (
+  status_index integer PRIMARY KEY,
+  revoked_at timestamptz NOT NULL
+);
+`;
+}
+
 export const progressMigrations: Migration[] = [
   {
     name: "0001-progress-init",
@@ -235,6 +263,12 @@ export const progressMigrations: Migration[] = [
       await context.sequelize.query(
         `ALTER TABLE "${context.schema}".learners ADD COLUMN IF NOT EXISTS event_sequence bigint NOT NULL DEFAULT 0`,
       );
+    },
+  },
+  {
+    name: "0006-progress-certificates",
+    async up({ context }) {
+      await context.sequelize.query(certificates(context.schema));
     },
   },
 ];

@@ -47,7 +47,7 @@ export async function reviewCard(
     await store.saveCardReview(svc, key, outcome.card, outcome.log, t);
     const xpEarned = reviewXp(wasDue);
     const award = await applyAward(
-      { db: svc, emit },
+      { db: svc, emit, recordsXapi: svc.xapi.lrs !== undefined },
       {
         learner,
         now,

@@ -11,6 +11,7 @@ import {
   type UserRow,
   type UserSummary,
 } from "../../models/user.model";
+import type { DailyCount } from "../../models/analytics.model";
 import type { UsersDeps } from "./deps";
 import { emitUserEvent } from "./user-events";
 import {
@@ -36,6 +37,7 @@ import {
 import { openSession, rotateRefreshToken, type ClientInfo } from "./sessions";
 import { signAccessToken } from "./tokens";
 import { keepAnotherAdmin } from "./last-admin";
+import { selectRows } from "../../lib/db/sql";
 import { pageOf } from "../../lib/params";
 
 /** Email verification (and email change) links stay valid three days. */
@@ -401,6 +403,24 @@ export async function listUsers(
     rows: rows.map(row => toProfile(row.get({ plain: true }))),
     ...pageOf(count, params.page, params.pageSize),
   };
+}
+
+/** Accounts created per UTC day over the last `days` days, for the admins' analytics. */
+export async function registrationsByDay(
+  deps: Pick<UsersDeps, "User">,
+  schema: string,
+  days: number,
+): Promise<DailyCount[]> {
+  const sequelize = deps.User.sequelize;
+  if (!sequelize) throw new Error("users model is not bound to a database");
+  const found = await selectRows<{ date: string; count: string }>(
+    sequelize,
+    `SELECT to_char((created_at AT TIME ZONE 'UTC')::date, 'YYYY-MM-DD') AS date, COUNT(*) AS count
+     FROM "${schema}".users WHERE created_at >= now() - make_interval(days => :days)
+     GROUP BY 1 ORDER BY 1`,
+    { replacements: { days } },
+  );
+  return found.map(row => ({ date: row.date, count: Number(row.count) }));
 }
 
 export async function setRoles(

@@ -1,8 +1,8 @@
 import { Errors, type Context, type ServiceBroker, type ServiceSchema } from "moleculer";
 import nodeHttp from "node:http";
-import net from "node:net";
 import type { Readable } from "node:stream";
 import { startTestNode, type TestNode } from "../support/cluster";
+import { freePort } from "../support/node-process";
 import { requireServers } from "../support/servers";
 import { uniqueName } from "../support/isolation";
 import type { AuthUser } from "../../models/auth.model";
@@ -144,18 +144,6 @@ const testService = {
     },
   },
 };
-
-/** A port nobody listens on right now (the OS picks it), for the gateway node's METRICS_PORT. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on("error", reject);
-  });
-}
 
 function rawGet(
   url: string,

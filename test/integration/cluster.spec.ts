@@ -3,9 +3,16 @@ import { ServiceBroker } from "moleculer";
 import { brokerOptions } from "../../moleculer.config";
 import { SERVERS, requireServers } from "../support/servers";
 import { testConfig, uniqueName } from "../support/isolation";
-import { spawnNode, type NodeProcess } from "../support/processes";
+import { startNodeProcess, waitForOutput, type NodeProcess } from "../support/node-process";
 
 const ECHO_NODE = path.join(__dirname, "../support/fixtures/echo-node.ts");
+
+/** An echo node in a process of its own, once it prints READY. */
+async function echoNode(env: Record<string, string>): Promise<NodeProcess> {
+  const node = startNodeProcess(ECHO_NODE, { env });
+  await waitForOutput(node, "READY", `echo node ${env.NODE_ID}`, 20_000);
+  return node;
+}
 
 describe("a cluster over real NATS", () => {
   const namespace = uniqueName("cluster");
@@ -20,8 +27,8 @@ describe("a cluster over real NATS", () => {
       nodeID: `${namespace}-caller`,
     });
     await caller.start();
-    nodes.push(await spawnNode(ECHO_NODE, { ...env, NODE_ID: `${namespace}-a` }));
-    nodes.push(await spawnNode(ECHO_NODE, { ...env, NODE_ID: `${namespace}-b` }));
+    nodes.push(await echoNode({ ...env, NODE_ID: `${namespace}-a` }));
+    nodes.push(await echoNode({ ...env, NODE_ID: `${namespace}-b` }));
     await caller.waitForServices("echo", 10_000);
     // Both endpoints known before measuring balance.
     const deadline = Date.now() + 10_000;
@@ -61,12 +68,12 @@ describe("a cluster over real NATS", () => {
     nodes[0].child.kill("SIGTERM");
     const results = await Promise.all(inFlight);
     expect(results.every(result => result.done && result.nodeID === target)).toBe(true);
-    expect(await nodes[0].exited).toBe(0);
+    expect(await nodes[0].exited).toBe("0");
   }, 30_000);
 
   it("when a node is killed, then its calls move to the surviving node within seconds", async () => {
     // Node a left gracefully above; start it again, then crash node b without a goodbye.
-    nodes[0] = await spawnNode(ECHO_NODE, { ...env, NODE_ID: `${namespace}-a` });
+    nodes[0] = await echoNode({ ...env, NODE_ID: `${namespace}-a` });
     await waitForEndpoints(caller, "echo.whoami", 2);
     nodes[1].child.kill("SIGKILL");
     const killedAt = Date.now();

@@ -1,29 +1,23 @@
 import fs from "node:fs";
 import path from "node:path";
-import { ServiceBroker, type Context, type ServiceSchema } from "moleculer";
+import { ServiceBroker, type Context } from "moleculer";
 import { DataTypes, QueryTypes } from "sequelize";
 import { brokerOptions } from "../../moleculer.config";
-import {
-  DbMixin,
-  type DbServiceMethods,
-  type DbServiceVars,
-  type DbSettings,
-} from "../../mixins/db.mixin";
+import { DbMixin, type DbServiceThis } from "../../mixins/db.mixin";
 import { embeddedLeases } from "../../lib/db/embedded";
 import { readiness } from "../../lib/health";
 import { tempDataDir, testConfig, uniqueName } from "../support/isolation";
+import {
+  noteActions,
+  noteModels,
+  type Note,
+  type NotesSchema,
+  type NotesThis,
+} from "../support/notes-service";
 
 /** The embedded store (no DATABASE_URL): PGlite under DATA_DIR/pglite, served on a loopback port. */
 
-interface Note {
-  id: number;
-  text: string;
-  tags: string[];
-}
-
-type NotesThis = DbServiceVars & DbServiceMethods;
-
-const notesService: ServiceSchema<DbSettings, DbServiceMethods, DbServiceVars> = {
+const notesService: NotesSchema = {
   name: "notes",
   mixins: [
     DbMixin({
@@ -45,18 +39,11 @@ const notesService: ServiceSchema<DbSettings, DbServiceMethods, DbServiceVars> =
         },
       ],
       sync: false,
-      entity: {
-        name: "note",
-        define: {
-          id: { type: DataTypes.INTEGER, primaryKey: true, autoIncrement: true },
-          text: { type: DataTypes.TEXT, allowNull: false },
-          tags: { type: DataTypes.JSONB, allowNull: false, defaultValue: [] },
-        },
-        options: { tableName: "notes", timestamps: false },
-      },
+      models: noteModels({ tags: true }),
     }),
   ],
   actions: {
+    ...noteActions,
     search: {
       params: { q: "string" },
       async handler(this: NotesThis, ctx: Context<{ q: string }>): Promise<string[]> {
@@ -74,12 +61,15 @@ const notesService: ServiceSchema<DbSettings, DbServiceMethods, DbServiceVars> =
         await Promise.all(
           Array.from({ length: ctx.params.count }, (_, i) =>
             this.withTransaction(async t => {
-              await this.model.create({ text: `bulk ${i}`, tags: ["bulk"] }, { transaction: t });
-              await this.model.count({ transaction: t });
+              await this.models.Note.create(
+                { text: `bulk ${i}`, tags: ["bulk"] },
+                { transaction: t },
+              );
+              await this.models.Note.count({ transaction: t });
             }),
           ),
         );
-        return this.model.count();
+        return this.models.Note.count();
       },
     },
   },
@@ -177,13 +167,24 @@ describe("DbMixin on the embedded store", () => {
                 },
               },
             ],
-            entity: {
-              name: "item",
-              define: { n: { type: DataTypes.INTEGER, primaryKey: true } },
-              options: { tableName: "items", timestamps: false },
-            },
           }),
         ],
+        actions: {
+          async get(this: DbServiceThis, ctx: Context<{ id: number }>) {
+            const [row] = await this.sequelize.query<{ n: number }>(
+              `SELECT n FROM "${this.dbSchema}".items WHERE n = :id`,
+              { replacements: { id: ctx.params.id }, type: QueryTypes.SELECT },
+            );
+            return row ?? null;
+          },
+          async count(this: DbServiceThis) {
+            const [row] = await this.sequelize.query<{ n: number }>(
+              `SELECT count(*)::int AS n FROM "${this.dbSchema}".items`,
+              { type: QueryTypes.SELECT },
+            );
+            return row.n;
+          },
+        },
       });
     }
     await broker.start();

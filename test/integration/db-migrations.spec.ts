@@ -1,13 +1,7 @@
-import { ServiceBroker, type ServiceSchema } from "moleculer";
+import { ServiceBroker } from "moleculer";
 import { DataTypes, QueryTypes } from "sequelize";
 import { brokerOptions } from "../../moleculer.config";
-import {
-  DbMixin,
-  type DbServiceMethods,
-  type DbServiceVars,
-  type DbSettings,
-  type Migration,
-} from "../../mixins/db.mixin";
+import { DbMixin, type Migration } from "../../mixins/db.mixin";
 import { createSequelize } from "../../lib/db/connection";
 import { withAdvisoryLock } from "../../lib/db/advisory-lock";
 import {
@@ -17,6 +11,7 @@ import {
   uniqueName,
   type TestDatabase,
 } from "../support/isolation";
+import { noteActions, noteModels, type NotesSchema } from "../support/notes-service";
 
 /** Migrations on the real PostgreSQL: many nodes starting at once migrate once, under a lock. */
 
@@ -61,26 +56,11 @@ const addColumn: Migration = {
   },
 };
 
-function notesService(
-  migrations: Migration[],
-): ServiceSchema<DbSettings, DbServiceMethods, DbServiceVars> {
+function notesService(migrations: Migration[]): NotesSchema {
   return {
     name: "notes",
-    mixins: [
-      DbMixin({
-        schema,
-        migrations,
-        sync: false,
-        entity: {
-          name: "note",
-          define: {
-            id: { type: DataTypes.INTEGER, primaryKey: true, autoIncrement: true },
-            text: { type: DataTypes.TEXT, allowNull: false },
-          },
-          options: { tableName: "notes", timestamps: false },
-        },
-      }),
-    ],
+    mixins: [DbMixin({ schema, migrations, sync: false, models: noteModels() })],
+    actions: noteActions,
   };
 }
 

@@ -1,13 +1,7 @@
 import net from "node:net";
 import { ServiceBroker, type ServiceSchema } from "moleculer";
-import { DataTypes } from "sequelize";
 import { brokerOptions } from "../../moleculer.config";
-import {
-  DbMixin,
-  type DbServiceMethods,
-  type DbServiceVars,
-  type DbSettings,
-} from "../../mixins/db.mixin";
+import { DbMixin } from "../../mixins/db.mixin";
 import { readiness } from "../../lib/health";
 import { tempDataDir, testConfig, uniqueName } from "../support/isolation";
 
@@ -21,19 +15,9 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-const notesService: ServiceSchema<DbSettings, DbServiceMethods, DbServiceVars> = {
+const notesService: ServiceSchema = {
   name: "notes",
-  mixins: [
-    DbMixin({
-      schema: "notes",
-      startTimeoutMs: 3_000,
-      entity: {
-        name: "note",
-        define: { id: { type: DataTypes.INTEGER, primaryKey: true, autoIncrement: true } },
-        options: { tableName: "notes", timestamps: false },
-      },
-    }),
-  ],
+  mixins: [DbMixin({ schema: "notes", startTimeoutMs: 3_000 })],
 };
 
 describe("DbMixin when the database is unreachable", () => {

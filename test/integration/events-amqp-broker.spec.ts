@@ -1,13 +1,9 @@
 import amqp from "amqplib";
-import type { ServiceBroker } from "moleculer";
 import { BROKER_DELIVERY_LIMIT, topologyNames } from "../../lib/events/amqp-transport";
 import { readiness } from "../../lib/health";
-import { SERVERS } from "../support/servers";
-import { createTestDatabase, uniqueName, type TestDatabase } from "../support/isolation";
-import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy";
+import { uniqueName } from "../support/isolation";
 import {
   consumerService,
-  deleteTopology,
   drainQueue,
   effectsOf,
   emitManyUserCreated,
@@ -16,9 +12,9 @@ import {
   producerService,
   serviceOf,
   sleep,
-  startEventsNode,
   waitFor,
 } from "./events.helpers";
+import { AMQP, amqpEventsKit, RETRY } from "./events-amqp.kit";
 
 /**
  * The broker side of durable events on the real RabbitMQ: the queue arguments of every
@@ -26,61 +22,11 @@ import {
  * replaying dead letters older than the processed-id retention.
  */
 
-const AMQP = SERVERS.rabbitmq.url;
-const RETRY = {
-  maxAttempts: FAST.maxAttempts!,
-  baseDelayMs: FAST.retryBaseDelayMs!,
-  maxDelayMs: FAST.retryMaxDelayMs!,
-};
-
-let db: TestDatabase;
-let brokers: ServiceBroker[] = [];
-let proxies: TcpProxy[] = [];
-let cleanup: Array<() => Promise<void>> = [];
-
-beforeAll(async () => {
-  db = await createTestDatabase("lm_events_broker");
-});
-
-afterEach(async () => {
-  await Promise.allSettled(brokers.map(broker => broker.stop()));
-  await Promise.allSettled(proxies.map(proxy => proxy.close()));
-  for (const fn of cleanup) await fn().catch(() => undefined);
-  brokers = [];
-  proxies = [];
-  cleanup = [];
-});
-
-afterAll(async () => {
-  await db?.drop();
-});
-
-async function node(
-  nodeID: string,
-  namespace: string,
-  services: Parameters<typeof startEventsNode>[0]["services"],
-  amqpUrl = AMQP,
-) {
-  const broker = await startEventsNode({
-    namespace,
-    nodeID,
-    databaseUrl: db.url,
-    amqpUrl,
-    services,
-  });
-  brokers.push(broker);
-  return broker;
-}
-
-function isolate(groups: string[]): string {
-  const namespace = uniqueName("evb");
-  cleanup.push(() => deleteTopology(AMQP, namespace, groups));
-  return namespace;
-}
+const { node, isolate, proxy, afterTest } = amqpEventsKit("lm_events_broker", "evb");
 
 async function channel(): Promise<amqp.Channel> {
   const connection = await amqp.connect(AMQP);
-  cleanup.push(() => connection.close());
+  afterTest(() => connection.close());
   const ch = await connection.createChannel();
   ch.on("error", () => undefined);
   return ch;
@@ -162,8 +108,7 @@ describe("durable events: the broker side", () => {
   test("when the consumer's connection closes again and again under load, then no applied event is dead-lettered and every event is applied once", async () => {
     const group = uniqueName("closes").toLowerCase();
     const ns = isolate([group]);
-    const link = await startTcpProxy({ port: Number(new URL(AMQP).port) || 5672 });
-    proxies.push(link);
+    const link = await proxy();
     const opts = { ...FAST, redeliveryLimit: 2, prefetch: 100, maxBatch: 10 };
     const c = await node(
       "c",

@@ -1,5 +1,5 @@
 import amqp from "amqplib";
-import { DataTypes, QueryTypes, type Transaction } from "sequelize";
+import { DataTypes, QueryTypes, type Sequelize, type Transaction } from "sequelize";
 import { ServiceBroker, type Service, type ServiceSchema } from "moleculer";
 import { DbMixin, type DbServiceThis } from "../../mixins/db.mixin";
 import {
@@ -32,15 +32,18 @@ export const FAST: DurableEventsOptions = {
   confirmTimeoutMs: 3000,
 };
 
-const effectEntity = {
-  name: "effect",
-  define: {
-    id: { type: DataTypes.INTEGER, autoIncrement: true, primaryKey: true },
-    eventId: { type: DataTypes.UUID, field: "event_id", allowNull: false },
-    node: { type: DataTypes.STRING, allowNull: false },
-  },
-  options: { tableName: "effects", timestamps: false },
-};
+/** A consumer's `<schema>.effects` table (created at start: DbMixin syncs its models). */
+const effectModels = (sequelize: Sequelize, schema: string) => ({
+  Effect: sequelize.define(
+    "effect",
+    {
+      id: { type: DataTypes.INTEGER, autoIncrement: true, primaryKey: true },
+      eventId: { type: DataTypes.UUID, field: "event_id", allowNull: false },
+      node: { type: DataTypes.STRING, allowNull: false },
+    },
+    { tableName: "effects", timestamps: false, schema },
+  ),
+});
 
 export function producerService(
   name = "producer",
@@ -48,10 +51,7 @@ export function producerService(
 ): ServiceSchema {
   return {
     name,
-    mixins: [
-      DbMixin({ schema: name, entity: effectEntity, crudActions: false }),
-      DurableEvents(opts),
-    ],
+    mixins: [DbMixin({ schema: name, models: effectModels }), DurableEvents(opts)],
   };
 }
 
@@ -67,10 +67,7 @@ export function consumerService(
 ): ServiceSchema {
   const schema: ServiceSchema<Record<string, never>, DurableEventsMethods, DbServiceThis> = {
     name,
-    mixins: [
-      DbMixin({ schema: name, entity: effectEntity, crudActions: false }),
-      DurableEvents(opts),
-    ],
+    mixins: [DbMixin({ schema: name, models: effectModels }), DurableEvents(opts)],
     durableEvents: {
       "user.created": async function (event, t) {
         await behaviour.before?.(event, this.broker.nodeID);

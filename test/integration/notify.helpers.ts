@@ -2,7 +2,6 @@ import type { AddressInfo } from "node:net";
 import { ServiceBroker, type ServiceSchema } from "moleculer";
 import PostalMime, { type Email } from "postal-mime";
 import { SMTPServer } from "smtp-server";
-import { DataTypes } from "sequelize";
 import { brokerOptions } from "../../moleculer.config";
 import { DbMixin } from "../../mixins/db.mixin";
 import { DurableEvents, type DurableEventsMethods } from "../../mixins/durable-events.mixin";
@@ -106,18 +105,7 @@ export const producerSchema: ServiceSchema<
   ProducerThis
 > = {
   name: "eventsource",
-  mixins: [
-    DbMixin({
-      schema: "eventsource",
-      entity: {
-        name: "nothing",
-        define: { id: { type: DataTypes.INTEGER, primaryKey: true } },
-        options: { tableName: "nothing" },
-      },
-      crudActions: false,
-    }),
-    DurableEvents({ pollIntervalMs: 200 }),
-  ],
+  mixins: [DbMixin({ schema: "eventsource" }), DurableEvents({ pollIntervalMs: 200 })],
   actions: {
     emit: {
       async handler(this: ProducerThis, ctx) {

@@ -233,10 +233,12 @@ describe("notify: durable events become mail over a real SMTP server", () => {
     await smtp.waitFor(() =>
       mailsTo(email).some(m => m.parsed.subject?.includes("Travel English")),
     );
+    const certificateId = uuidv7();
     await emit("progress.course.completed", {
       userId,
       courseId,
       completedAt: new Date().toISOString(),
+      certificateId,
     });
     await emit("progress.achievement.unlocked", {
       userId,
@@ -275,7 +277,7 @@ describe("notify: durable events become mail over a real SMTP server", () => {
     expect(tracked).toBeDefined();
     const res = await fetch(viaGateway(tracked as string), { redirect: "manual" });
     expect(res.status).toBe(302);
-    expect(res.headers.get("location")).toBe(`${PUBLIC_URL}/courses/${courseId}/certificate`);
+    expect(res.headers.get("location")).toBe(`${PUBLIC_URL}/certificates/${certificateId}`);
     expect(res.headers.get("cache-control")).toBe("no-store");
     // The Location came from ctx.meta.$location: moleculer-web had nothing to warn about.
     expect(gatewayWarnings.filter(line => line.includes("$location"))).toEqual([]);

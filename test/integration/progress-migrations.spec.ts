@@ -50,6 +50,7 @@ it("when rows of the first schema are migrated, then card state, review logs and
     "0002-progress-lesson-scoped-ids",
     "0003-progress-learner-event-sequence",
     "0004-progress-event-sequence",
+    "0006-progress-certificates",
   ]);
 
   expect(

@@ -5,7 +5,7 @@ import {
   type ServiceSchema,
   type ServiceSettingSchema,
 } from "moleculer";
-import { DataTypes, QueryTypes } from "sequelize";
+import { QueryTypes } from "sequelize";
 import Redis from "ioredis";
 import { DbMixin, type DbServiceThis } from "../../mixins/db.mixin";
 import { DurableEvents, type DurableEventsMethods } from "../../mixins/durable-events.mixin";
@@ -192,14 +192,7 @@ const UsersStandIn: ServiceSchema<
   UsersThis
 > = {
   name: "users",
-  mixins: [
-    DbMixin({
-      schema: "users_standin",
-      entity: { name: "nothing", define: { id: { type: DataTypes.TEXT, primaryKey: true } } },
-      crudActions: false,
-    }),
-    DurableEvents(),
-  ],
+  mixins: [DbMixin({ schema: "users_standin" }), DurableEvents()],
   actions: {
     jwks: {
       handler: () => ({ keys: signingKey ? [signingKey.jwk] : [] }),
@@ -673,6 +666,11 @@ describe("progress service on a cluster", () => {
   });
 
   it("when user.deleted arrives, then every trace of the learner is erased, Redis included", async () => {
+    // A certificate of theirs goes too, and its place in the status list stays revoked.
+    const [held] = await sql<{ status_index: number }>(
+      `INSERT INTO progress.certificates (id, user_id, course_id, learner_name, course_title, level, issued_at)
+       VALUES ('certificate-of-dave', 'dave', 'course-x', 'Dave', 'X', 'A1', now()) RETURNING status_index`,
+    );
     await stubs.call("users.emit", { type: "user.deleted", data: { userId: "dave" } });
     await eventually(
       async () =>
@@ -686,9 +684,15 @@ describe("progress service on a cluster", () => {
       "weekly_xp",
       "activity_days",
       "achievements",
+      "certificates",
     ]) {
       expect(await sql(`SELECT 1 FROM progress.${table} WHERE user_id = 'dave'`)).toEqual([]);
     }
+    expect(
+      await sql(`SELECT 1 FROM progress.revoked_status_entries WHERE status_index = :index`, {
+        index: held.status_index,
+      }),
+    ).toHaveLength(1);
     expect(await redis.zscore(`${namespace}:progress:lb:all`, "dave")).toBeNull();
     expect(await redis.hget(`${namespace}:progress:lb:names`, "dave")).toBeNull();
   });

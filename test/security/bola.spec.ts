@@ -287,6 +287,32 @@ describe("BOLA: someone else's objects by id (security.md 19)", () => {
       probes: [{ label: "victim's media", params: { id: fx.media } }],
       expected: () => [200],
     },
+    // Public by contract: anyone holding a certificate's random id may verify it (security.md 31).
+    "GET /certificates/:id": {
+      kind: "capability",
+      probes: [{ label: "guessed certificate id", params: { id: ANY_UUID } }],
+      expected: () => [404],
+    },
+    "GET /certificates/:id/pdf": {
+      kind: "capability",
+      probes: [{ label: "guessed certificate id", params: { id: ANY_UUID } }],
+      expected: () => [404],
+    },
+    "GET /certificates/:id/credential": {
+      kind: "capability",
+      probes: [{ label: "guessed certificate id", params: { id: ANY_UUID } }],
+      expected: () => [404],
+    },
+    // Authors only; another author's course answers as none.
+    "GET /courses/:id/analytics": {
+      kind: "owned",
+      probes: [{ label: "victim's published course", params: { id: fx.publishedCourse } }],
+      expected: attacker => (attacker.name === "learner A" ? [403] : [404]),
+    },
+    "POST /certificates/:id/revoke": {
+      kind: "owned",
+      probes: [{ label: "any certificate", params: { id: ANY_UUID }, json: { reason: "pwned" } }],
+    },
     "GET /notifications/open/:token.gif": {
       kind: "capability",
       probes: [{ label: "forged token", params: { token: "forged" } }],

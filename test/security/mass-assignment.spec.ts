@@ -168,6 +168,11 @@ describe("mass assignment and resource limits (security.md 21, 22)", () => {
       as: "subject",
       body: { email: { marketing: true } },
     },
+    "POST /certificates/:id/revoke": {
+      as: "admin",
+      params: { id: "0190a4f6-0000-7000-8000-000000000000" },
+      body: { reason: "Issued by mistake" },
+    },
   });
 
   /** Fields inside a body's objects: validators must be strict all the way down. */

@@ -4,7 +4,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import Redis from "ioredis";
-import { freePort } from "../system/support/nodes";
+import { freePort } from "./node-process";
 
 /**
  * Clustered infrastructure of our own, on free loopback ports in a temp dir: a NATS cluster

@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import mongoose from "mongoose";
 import { createTestDatabase, tempDataDir, type TestDatabase } from "./isolation";
-import { freePort } from "../system/support/nodes";
+import { freePort } from "./node-process";
 
 /**
  * FerretDB stands in for MongoDB in the suite: the global set-up starts one on a free

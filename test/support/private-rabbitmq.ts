@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { freePort } from "../system/support/nodes";
+import { freePort } from "./node-process";
 
 /**
  * A RabbitMQ node of the test's own (rabbitmq-server on free loopback ports, its data, logs

@@ -12,7 +12,8 @@ import {
 } from "./support/http";
 import { learnerJourney, PASSWORD, uniqueEmail } from "./support/journey";
 import { startSmtpCatcher, type SmtpCatcher } from "./support/mail";
-import { runScript, startupLock, waitFor } from "./support/nodes";
+import { runScript } from "../support/node-process";
+import { startupLock, waitFor } from "./support/nodes";
 
 /**
  * The whole system as operators run it: every node its own `server.ts` process — two

@@ -81,6 +81,7 @@ const f = {} as {
   authorizationUrl: string;
   oidcCode: string;
   oidcToken: string;
+  certificateId: string;
 };
 
 const ip = () => `203.0.113.${crypto.randomInt(1, 254)}`;
@@ -801,6 +802,105 @@ const CASES: Case[] = [
     body: () => ({ ...f.card, rating: "easy" }),
   },
   { key: "GET /me/activity", who: "user", status: 200, token: learner },
+  {
+    key: "GET /me/certificates",
+    who: "user",
+    status: 200,
+    token: learner,
+    // The learner's last lesson (the flashcards) completes the course: its certificate is issued.
+    body: async () => {
+      const course = await f.learner.api.get(`/courses/${f.courseId}`);
+      const deck = course.body.lessons.find((l: Json) => l.kind === "flashcards");
+      expectStatus(
+        await f.learner.api.post(`/lessons/${deck.id}/complete`, undefined, { token: learner() }),
+        201,
+      );
+      return undefined;
+    },
+    check: a => {
+      expect(a.body).toEqual([
+        expect.objectContaining({ courseId: f.courseId, courseTitle: "At the café", level: "A2" }),
+      ]);
+      f.certificateId = a.body[0].id;
+    },
+  },
+  {
+    key: "GET /certificates/:id",
+    who: "public",
+    status: 200,
+    params: () => ({ id: f.certificateId }),
+    check: a =>
+      expect(a.body).toMatchObject({ learnerName: "User learner", level: "A2", status: "valid" }),
+  },
+  {
+    key: "GET /certificates/:id/pdf",
+    who: "public",
+    status: 200,
+    params: () => ({ id: f.certificateId }),
+    check: a => {
+      expect(a.headers.get("content-type")).toMatch(/^application\/pdf/);
+      expect(a.text.startsWith("%PDF-")).toBe(true);
+    },
+  },
+  {
+    key: "GET /certificates/:id/credential",
+    who: "public",
+    status: 200,
+    params: () => ({ id: f.certificateId }),
+    check: a => {
+      expect(a.headers.get("content-type")).toMatch(/^application\/vc\+jwt/);
+      expect(a.text).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+    },
+  },
+  {
+    key: "GET /credentials/status/revocation",
+    who: "public",
+    status: 200,
+    check: a => expect(a.headers.get("content-type")).toMatch(/^application\/vc\+jwt/),
+  },
+  {
+    key: "GET /courses/:id/analytics",
+    who: "author",
+    status: 200,
+    params: () => ({ id: f.courseId }),
+    check: a => {
+      expect(Object.keys(a.body).sort()).toEqual(
+        ["activeLearners7d", "completionRate", "enrolments", "lessons", "questions"].sort(),
+      );
+      expect(a.body.enrolments).toBe(2); // the reader and the learner
+      expect(a.body.lessons).toHaveLength(3);
+    },
+  },
+  {
+    key: "GET /admin/analytics",
+    who: "admin",
+    status: 200,
+    check: a => {
+      expect(Object.keys(a.body).sort()).toEqual(
+        ["dau", "mail", "mau", "registrations", "retention", "wau"].sort(),
+      );
+      expect(a.body.registrations).toHaveLength(30);
+      expect(a.body.dau).toBeGreaterThanOrEqual(2); // the learner and the reader learned today
+    },
+  },
+  {
+    key: "GET /me/xapi",
+    who: "user",
+    status: 200,
+    token: learner,
+    check: a => {
+      const verbs = a.body.statements.map((st: Json) => st.verb.id.split("/").pop());
+      expect(verbs).toEqual(expect.arrayContaining(["answered", "passed", "completed"]));
+    },
+  },
+  {
+    key: "POST /certificates/:id/revoke",
+    who: "admin",
+    status: 200,
+    params: () => ({ id: f.certificateId }),
+    body: () => ({ reason: "Contract check" }),
+    check: a => expect(a.body).toMatchObject({ id: f.certificateId, status: "revoked" }),
+  },
   { key: "GET /me/notifications", who: "user", status: 200, token: reader, list: true },
   {
     key: "POST /me/notifications/:id/read",

@@ -4,7 +4,8 @@ import { tempDataDir } from "../support/isolation";
 import { ApiClient, expectStatus, type Json } from "./support/http";
 import { learnerJourney } from "./support/journey";
 import { outboxMailbox } from "./support/mail";
-import { freePort, startServer, type ServerProcess } from "./support/nodes";
+import { freePort } from "../support/node-process";
+import { startServer, type ServerProcess } from "./support/nodes";
 
 /** `<time>-<template>-<mail id>.eml` (docs/mails.md) → the template. */
 const templateOf = (file: string) =>
@@ -79,7 +80,7 @@ describe("embedded defaults (one process, no external servers)", () => {
     const achievements = expectStatus(await api.get("/me/achievements", me), 200).body;
     const mails = mailbox.files();
 
-    expect(await node!.stop()).toBe(0); // SIGTERM: graceful
+    expect(await node!.stop()).toBe("0"); // SIGTERM: graceful, exit code 0
     node = await startServer("embedded-again", env, 90_000);
     api = new ApiClient(node.origin!);
 

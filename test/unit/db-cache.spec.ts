@@ -2,15 +2,18 @@ import fs from "node:fs";
 import { ServiceBroker, type Context, type ServiceSchema } from "moleculer";
 import { DataTypes, type Transaction } from "sequelize";
 import { brokerOptions } from "../../moleculer.config";
-import {
-  DbMixin,
-  type DbServiceMethods,
-  type DbServiceVars,
-  type DbSettings,
-} from "../../mixins/db.mixin";
+import { DbMixin } from "../../mixins/db.mixin";
 import { CacheCleaner } from "../../mixins/cache-cleaner.mixin";
 import { embeddedLeases } from "../../lib/db/embedded";
 import { tempDataDir, testConfig, uniqueName } from "../support/isolation";
+import {
+  cachedNoteActions,
+  noteActions,
+  noteModels,
+  type Note,
+  type NotesSchema,
+  type NotesThis,
+} from "../support/notes-service";
 
 /**
  * DbMixin on the embedded store with several nodes in one process (Fake transporter,
@@ -18,19 +21,10 @@ import { tempDataDir, testConfig, uniqueName } from "../support/isolation";
  * transactions.
  */
 
-interface Note {
-  id: number;
-  text: string;
-}
-
-type NotesThis = DbServiceVars & DbServiceMethods & { broker: ServiceBroker };
-
 /** Which node ran each cached read's handler (a cache hit runs none). */
 const handled: string[] = [];
 
-function notesService(
-  extra: Partial<ServiceSchema> = {},
-): ServiceSchema<DbSettings, DbServiceMethods, DbServiceVars> {
+function notesService(extra: Partial<ServiceSchema> = {}): NotesSchema {
   return {
     name: "notes",
     mixins: [
@@ -50,39 +44,18 @@ function notesService(
             },
           },
         ],
-        entity: {
-          name: "note",
-          define: {
-            id: { type: DataTypes.INTEGER, primaryKey: true, autoIncrement: true },
-            text: { type: DataTypes.TEXT, allowNull: false },
-          },
-          options: { tableName: "notes", timestamps: false },
-        },
+        models: noteModels(),
       }),
       extra,
     ],
     actions: {
-      read: {
-        cache: { keys: ["id"] },
-        params: { id: "number" },
-        async handler(this: NotesThis, ctx: Context<{ id: number }>): Promise<Note | null> {
-          handled.push(this.broker.nodeID);
-          const row = await this.model.findByPk(ctx.params.id);
-          return row ? (row.get({ plain: true }) as Note) : null;
-        },
-      },
-      rename: {
-        params: { id: "number", text: "string" },
-        async handler(this: NotesThis, ctx: Context<{ id: number; text: string }>): Promise<void> {
-          await this.model.update({ text: ctx.params.text }, { where: { id: ctx.params.id } });
-          await this.entityChanged("updated", { id: ctx.params.id }, ctx);
-        },
-      },
+      ...noteActions,
+      ...cachedNoteActions(handled),
       failInTransaction: {
         params: { text: "string" },
         async handler(this: NotesThis, ctx: Context<{ text: string }>): Promise<void> {
           await this.withTransaction(async (t: Transaction) => {
-            await this.model.create({ text: ctx.params.text }, { transaction: t });
+            await this.models.Note.create({ text: ctx.params.text }, { transaction: t });
             throw new Error("rolled back on purpose");
           });
         },
@@ -193,7 +166,7 @@ describe("DbMixin cache cleaning (Fake transporter, memory caches, embedded stor
   test("when a service is told to clean another service's cache, then that cache is cleaned on every node", async () => {
     await a.call("notes.read", { id: noteId }, { nodeID: "node-a" });
     await b.call("notes.read", { id: noteId }, { nodeID: "node-b" });
-    const notesOnA = a.getLocalService("notes") as unknown as DbServiceMethods;
+    const notesOnA = a.getLocalService("notes") as unknown as NotesThis;
     await notesOnA.cleanCacheOf("digest");
     await a.call("digest.summary", {}, { nodeID: "node-a" });
     await waitFor(async () =>

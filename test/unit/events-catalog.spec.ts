@@ -41,6 +41,7 @@ describe("the durable event catalog", () => {
       [
         "content.course.published",
         "content.lesson.deleted",
+        "progress.xapi.recorded",
         "user.created",
         "user.deleted",
         "user.updated",

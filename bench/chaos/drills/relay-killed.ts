@@ -1,3 +1,4 @@
+import { Client } from "pg";
 import { check, type Drill } from "../drill";
 import { labChecks, startEventsLab } from "../events-lab";
 import { startRelay, type RelayProcess } from "../relay-process";
@@ -21,16 +22,19 @@ export const relayKilledDrill: Drill = {
     };
     let relay: RelayProcess | undefined;
     let peakRssMb = 0;
+    // Rows an earlier kill caught stay unsent until their lease runs out: each kill counts only
+    // the rows it caught itself.
+    const caughtBefore = new Set<string>();
     const inWindow = async () =>
-      Number(
-        (
-          await cluster.sql<{ n: string }>(
-            `SELECT count(*) AS n FROM "${schema}".outbox o
-              WHERE o.sent_at IS NULL
-                AND EXISTS (SELECT 1 FROM "${lab.group}".effects e WHERE e.event_id = o.id)`,
-          )
-        )[0].n,
-      );
+      (
+        await cluster.sql<{ id: string }>(
+          `SELECT o.id FROM "${schema}".outbox o
+            WHERE o.sent_at IS NULL
+              AND EXISTS (SELECT 1 FROM "${lab.group}".effects e WHERE e.event_id = o.id)`,
+        )
+      )
+        .map(row => row.id)
+        .filter(id => !caughtBefore.has(id));
     const applied = async () =>
       Number(
         (await cluster.sql<{ n: string }>(`SELECT count(*) AS n FROM "${lab.group}".effects`))[0].n,
@@ -44,30 +48,53 @@ export const relayKilledDrill: Drill = {
       for (const threshold of KILL_AFTER) {
         if (!(await waitFor(async () => (await applied()) >= threshold, 180_000, 100)))
           throw new Error(`fewer than ${threshold} events applied within 180 s`);
-        // Poll until rows are applied by the consumer but not yet marked sent by the relay:
-        // published and routed (so confirmed or about to be), the mark still to come. The mark
-        // may land between the poll and the kill: such a kill missed the window and is tried
-        // again (at most 10 times per threshold).
+        // Hold the window open: a SHARE lock on the relay's outbox lets the relay publish and
+        // the consumer apply, but blocks the UPDATE that marks rows sent. Once rows are applied
+        // but unsent, the relay is killed; its blocked statements are then ended in the server
+        // (a backend does not notice a dead client while it waits on a lock, and would otherwise
+        // mark the rows after the kill). A lock taken while no batch was in flight catches
+        // nothing: it is let go and taken again (at most 10 times per threshold).
         let caught = 0;
         for (let attempt = 0; caught === 0 && attempt < 10; attempt++) {
-          let tries = 0;
-          let seen = false;
-          const deadline = Date.now() + 60_000;
-          while (!seen && Date.now() < deadline) {
-            tries++;
-            seen = (await inWindow()) > 0;
+          const lock = new Client({ connectionString: cluster.databaseUrl });
+          await lock.connect();
+          try {
+            await lock.query("BEGIN");
+            await lock.query(`LOCK TABLE "${schema}".outbox IN SHARE MODE`);
+            let tries = 0;
+            const seen = await waitFor(
+              async () => {
+                tries++;
+                return (await inWindow()).length > 0;
+              },
+              5_000,
+              50,
+            );
+            polls.push(tries);
+            if (!seen) continue;
+            relay.child.kill("SIGKILL");
+            kills++;
+            await new Promise(resolve => relay?.child.once("exit", resolve));
+            // Twice: a statement the dead relay had sent but its backend had not read yet
+            // reaches the lock queue a moment later.
+            for (const pause of [0, 500]) {
+              await sleep(pause);
+              await lock.query(
+                `SELECT pg_terminate_backend(pid) FROM pg_locks
+                  WHERE NOT granted AND relation = '"${schema}".outbox'::regclass`,
+              );
+            }
+            const rows = await inWindow();
+            for (const id of rows) caughtBefore.add(id);
+            caught = rows.length;
+          } finally {
+            await lock.query("ROLLBACK").catch(() => undefined);
+            await lock.end();
           }
-          relay.child.kill("SIGKILL");
-          kills++;
-          await new Promise(resolve => relay?.child.once("exit", resolve));
           relay.stop();
           peakRssMb = Math.max(peakRssMb, relay.peakRssMb);
-          caught = await inWindow();
           hits.push(caught);
-          polls.push(tries);
-          log(
-            `relay killed after ${threshold}+ applied: ${caught} rows applied but unsent (poll ${tries})`,
-          );
+          log(`relay killed after ${threshold}+ applied: ${caught} rows applied but unsent`);
           // The new relay commits what the killed one had not committed yet.
           emitted.push(...relay.committed);
           relay = await startRelay({ ...env, RELAY_EMIT: String(EVENTS - emitted.length) });
@@ -98,6 +125,10 @@ export const relayKilledDrill: Drill = {
       relay.child.kill("SIGKILL");
       relay.stop();
       peakRssMb = Math.max(peakRssMb, relay.peakRssMb);
+      const [{ republished }] = await cluster.sql<{ republished: string }>(
+        `SELECT count(*) AS republished FROM "${schema}".outbox WHERE attempts > 1`,
+      );
+      log(`outbox rows claimed more than once: ${republished}`);
       const figures = { ...f, unsent: Number(unsent), published: emitted.length };
       return {
         checks: [
@@ -112,7 +143,7 @@ export const relayKilledDrill: Drill = {
           check("rows applied but unsent at each kill", hits.join(", ")),
         ],
         notes: [
-          `A producer node in its own process commits ${EVENTS} events and relays them; the harness's consumer node applies them. After ${KILL_AFTER.join(", ")} effects the harness polls PostgreSQL for outbox rows that the consumer has already applied but the relay has not marked sent (published, routed, confirmed or about to be) and sends SIGKILL the moment it sees one; it counts them again once the process is gone (0 means the mark landed between the poll and the kill: a miss, tried again), then starts a new relay process, which commits the events the killed one had not committed yet and publishes the caught rows again.`,
+          `A producer node in its own process commits ${EVENTS} events and relays them; the harness's consumer node applies them. After ${KILL_AFTER.join(", ")} effects the harness takes a SHARE lock on the relay's outbox (publishing and consuming go on; the UPDATE that marks rows sent waits), polls for rows the consumer has applied but the relay has not marked sent, and sends SIGKILL the moment it sees one; it ends the dead relay's waiting statements in the server (twice, 500 ms apart), counts the caught rows, lets the lock go and starts a new relay process, which commits the events the killed one had not committed yet and publishes the caught rows again.`,
           "committed = ids the relay processes reported after each commit (a batch committed in the instant before a kill is not counted); published = committed, each at least once (the killed relays' counters die with them); duplicates delivered are the republished rows the consumer skipped as already handled. Producer RSS is the relay process's own (/proc VmRSS).",
         ],
         details: { figures, hits, polls },

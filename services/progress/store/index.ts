@@ -1,10 +1,13 @@
 /** SQL of the progress schema, one function a question, grouped by aggregate. */
 
 export * from "./activity";
+export * from "./analytics";
 export * from "./attempts";
 export * from "./cards";
+export * from "./certificates";
 export * from "./courses";
 export * from "./idempotency";
 export * from "./leaderboard";
 export * from "./learners";
 export * from "./sql";
+export * from "./xapi";

@@ -1,6 +1,7 @@
 import type { Transaction } from "sequelize";
 import { newestPerUser } from "../../../lib/events/newest";
 import type { StreakState } from "../streaks";
+import { eraseCertificates } from "./certificates";
 import { exec, one, rows, S, type Db } from "./sql";
 
 /** Learners: the copy of users' profile, XP total and streak; reminders claimed; erasure. */
@@ -274,6 +275,7 @@ export async function eraseUser(db: Db, userId: string, t: Transaction): Promise
     { userId },
     t,
   );
+  await eraseCertificates(db, userId, t);
   for (const table of USER_TABLES) {
     await exec(db, `DELETE FROM ${S}.${table} WHERE user_id = :userId`, { userId }, t);
   }

@@ -2,7 +2,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { clusterEnv } from "../../support/isolation";
-import { freePort, killAll, startServer, startupLock, type ServerProcess } from "./nodes";
+import { freePort } from "../../support/node-process";
+import { killAll, startServer, startupLock, type ServerProcess } from "./nodes";
 
 export interface NodeSpec {
   name: string;

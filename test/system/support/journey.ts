@@ -385,5 +385,25 @@ export function learnerJourney(env: () => JourneyEnv, label: string): LearnerSta
     expect(subjects.filter(x => /^Achievement unlocked/.test(x))).toHaveLength(names.length);
   });
 
+  it("when the course is complete, then its one certificate verifies publicly, prints as a PDF, and the mail links to it", async () => {
+    const { api, mailbox, publicUrl } = env();
+    const held = expectStatus(await api.get("/me/certificates", auth()), 200);
+    expect(held.body).toEqual([expect.objectContaining({ courseId: s.courseId, level: "A1" })]);
+    const id = held.body[0].id as string;
+    const verified = expectStatus(await api.get(`/certificates/${id}`), 200);
+    expect(verified.body).toMatchObject({ courseTitle: A1.title, status: "valid" });
+    const pdf = expectStatus(await api.get(`/certificates/${id}/pdf`), 200);
+    expect(pdf.headers.get("content-type")).toMatch(/^application\/pdf/);
+    const credential = expectStatus(await api.get(`/certificates/${id}/credential`), 200);
+    expect(credential.text.split(".")).toHaveLength(3);
+    const [completed] = await mailbox.waitFor(s.email, new RegExp(`You completed ${A1.title}`));
+    // The link is tracked: the verification page is the target inside its signed token.
+    const target = `${publicUrl}/certificates/${id}`;
+    const targets = [...completed.html.matchAll(/notifications\/click\/([A-Za-z0-9_-]+)\./g)].map(
+      m => JSON.parse(Buffer.from(m[1], "base64url").toString("utf8")) as string[],
+    );
+    expect(targets.some(wire => wire.includes(target))).toBe(true);
+  });
+
   return s;
 }

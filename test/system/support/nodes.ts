@@ -1,10 +1,8 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { ROOT, startNodeProcess, type NodeProcess } from "../../support/node-process";
 
-const ROOT = path.resolve(__dirname, "../../..");
 const SERVER = path.join(ROOT, "server.ts");
 
 /** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
@@ -29,18 +27,6 @@ export async function waitFor<T>(
     }
     await new Promise(resolve => setTimeout(resolve, intervalMs));
   }
-}
-
-/** A TCP port nobody listens on right now (the OS picks it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 const LOCK = path.join(os.tmpdir(), "lingomesh-system-startup.lock");
@@ -101,24 +87,16 @@ async function ready(url: string): Promise<boolean> {
   }
 }
 
-export interface ServerProcess {
+export interface ServerProcess extends NodeProcess {
   name: string;
   /** Health listener of this node (METRICS_PORT). */
   metricsUrl: string;
   /** Gateway origin when the node runs the api service. */
   origin?: string;
-  child: ChildProcess;
-  output(): string;
-  exited: Promise<number | null>;
-  /** SIGKILL: a crash, no goodbye to the cluster. */
-  kill(): Promise<void>;
-  /** SIGTERM: a graceful stop; resolves with the exit code. */
-  stop(): Promise<number | null>;
 }
 
 /**
- * Runs `server.ts` as its own process — Node with tsx's loader, exactly `npm start` — with
- * nothing from the test's own environment but PATH and HOME, and resolves once the node's
+ * Runs `server.ts` as its own process — exactly `npm start` — and resolves once the node's
  * /health/ready answers 200 (and the gateway's too, when PORT is given).
  */
 export async function startServer(
@@ -130,33 +108,14 @@ export async function startServer(
   if (opts.lock !== false) {
     return startupLock(() => startServer(name, env, timeoutMs, { lock: false }));
   }
-  const child = spawn(process.execPath, ["--import", "tsx", SERVER], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  const keep = (chunk: Buffer) => {
-    output += String(chunk);
-    // Only the end matters when a start fails; a long-running node must not grow without bound.
-    if (output.length > 200_000) output = output.slice(-100_000);
-  };
-  child.stdout?.on("data", keep);
-  child.stderr?.on("data", keep);
-  let exitCode: number | null | undefined;
-  const exited = new Promise<number | null>(resolve =>
-    child.once("exit", code => {
-      exitCode = code;
-      resolve(code);
-    }),
-  );
+  const node = startNodeProcess(SERVER, { env });
   const metricsUrl = `http://127.0.0.1:${env.METRICS_PORT}`;
   const origin = env.PORT ? `http://127.0.0.1:${env.PORT}` : undefined;
   try {
     await waitFor(
       `${name} to be ready`,
       async () => {
-        if (exitCode !== undefined) throw new Error(`${name} exited with ${exitCode}`);
+        if (node.exitInfo !== undefined) throw new Error(`${name} exited with ${node.exitInfo}`);
         const urls = [`${metricsUrl}/health/ready`, ...(origin ? [`${origin}/health/ready`] : [])];
         const answers = await Promise.all(urls.map(ready));
         return answers.every(Boolean) ? true : undefined;
@@ -165,54 +124,15 @@ export async function startServer(
       150,
     );
   } catch (err) {
-    child.kill("SIGKILL");
-    throw new Error(`${(err as Error).message}\n--- output of ${name} ---\n${output.slice(-4000)}`);
+    await node.kill();
+    throw new Error(
+      `${(err as Error).message}\n--- output of ${name} ---\n${node.output().slice(-4000)}`,
+    );
   }
-  return {
-    name,
-    metricsUrl,
-    origin,
-    child,
-    output: () => output,
-    exited,
-    async kill() {
-      if (exitCode === undefined) child.kill("SIGKILL");
-      await exited;
-    },
-    async stop() {
-      if (exitCode === undefined) child.kill("SIGTERM");
-      return exited;
-    },
-  };
+  return Object.assign(node, { name, metricsUrl, origin });
 }
 
 /** Kills whatever is still running (afterAll), never waiting on a node that hangs. */
 export async function killAll(processes: Array<ServerProcess | undefined>): Promise<void> {
   await Promise.all(processes.map(p => p?.kill()));
-}
-
-/** Runs a one-off script (e.g. `scripts/seed.ts`, i.e. `npm run seed`) to its end. */
-export function runScript(
-  script: string,
-  env: Record<string, string>,
-  timeoutMs = 45_000,
-): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, script)], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  child.stdout?.on("data", chunk => (output += String(chunk)));
-  child.stderr?.on("data", chunk => (output += String(chunk)));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`${script} did not finish in ${timeoutMs} ms:\n${output}`));
-    }, timeoutMs);
-    child.once("exit", code => {
-      clearTimeout(timer);
-      resolve({ code, output });
-    });
-  });
 }
