@@ -1,6 +1,6 @@
 import crypto from "node:crypto";
-import net from "node:net";
 import { startTestNode, type TestNode } from "../support/cluster";
+import { freePort } from "../support/node-process";
 import {
   clusterEnv,
   createTestDatabase,
@@ -44,14 +44,6 @@ let school: TestProvider;
 let other: TestProvider;
 let http: ReturnType<typeof api>;
 let callbackPrefix: string;
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>(resolve => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise(resolve => server.close(resolve));
-  return port;
-}
 
 function providerAccount(overrides: Partial<ProviderAccount> = {}): string {
   const sub = crypto.randomUUID();
