@@ -4,13 +4,13 @@ const shared = {
   testEnvironment: "node",
   transform: {
     "^.+\\.ts$": ["@swc/jest", { jsc: { target: "es2023", parser: { syntax: "typescript" } } }],
-    // uuid 14 ships ESM only; jest's CommonJS runtime needs it compiled (Node itself loads it with require(esm)).
-    "/node_modules/(jose|uuid|file-type|strtok3|token-types|uint8array-extras|@tokenizer/[^/]+|@borewit/[^/]+)/.+\\.js$":
+    // uuid 14, openid-client 6 and oidc-provider 9 (tests) ship ESM only; jest's CommonJS runtime needs it compiled (Node itself loads it with require(esm)).
+    "/node_modules/(jose|openid-client|oauth4webapi|oidc-provider|uuid|file-type|strtok3|token-types|uint8array-extras|@tokenizer/[^/]+|@borewit/[^/]+)/.+\\.js$":
       ["@swc/jest", { jsc: { target: "es2023" }, module: { type: "commonjs" } }],
   },
   // file-type (media sniffing) and its readers are ESM only too.
   transformIgnorePatterns: [
-    "/node_modules/(?!(jose|uuid|file-type|strtok3|token-types|uint8array-extras|@tokenizer|@borewit)/)",
+    "/node_modules/(?!(jose|openid-client|oauth4webapi|oidc-provider|uuid|file-type|strtok3|token-types|uint8array-extras|@tokenizer|@borewit)/)",
   ],
 } satisfies Config;
 

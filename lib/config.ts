@@ -68,6 +68,10 @@ export interface AppConfig {
   /** Proxies whose X-Forwarded-For is believed (IPs or CIDR ranges). */
   trustedProxies: string[];
   corsOrigins: string[];
+  /** OpenID Connect providers (OIDC_<ID>_*), in the order of their ids. */
+  oidcProviders: OidcProviderConfig[];
+  /** Where a provider sign-in may send the browser or app back (AUTH_REDIRECT_URIS). */
+  authRedirectUris: string[];
   tracingExporter: TracingExporter;
   /** Unset: the local payment provider (embedded defaults only). */
   stripe?: StripeConfig;
@@ -96,6 +100,17 @@ export interface StripeConfig {
   webhookSecret: string;
   /** A Stripe API double (tests); unset: api.stripe.com. */
   apiUrl?: string;
+}
+
+/** One OpenID Connect provider of the environment: `OIDC_<ID>_ISSUER` and its siblings. */
+export interface OidcProviderConfig {
+  /** `<ID>` in lower case: the `:provider` of the routes. */
+  id: string;
+  issuer: string;
+  clientId: string;
+  /** Unset: a public client (PKCE only). */
+  clientSecret?: string;
+  name: string;
 }
 
 export class ConfigError extends Error {
@@ -159,6 +174,64 @@ function list(env: Env, name: string): string[] {
     .split(",")
     .map(item => item.trim())
     .filter(item => item !== "");
+}
+
+const OIDC_ISSUER = /^OIDC_([A-Z0-9]+(?:_[A-Z0-9]+)*)_ISSUER$/;
+const OIDC_FIELD = /^OIDC_([A-Z0-9_]+)_(ISSUER|CLIENT_ID|CLIENT_SECRET|NAME)$/;
+
+/** A provider's issuer: https, or http on a loopback address (a developer's own provider, tests). */
+function issuerUrl(env: Env, name: string): string {
+  const value = url(env, name, ["https:", "http:"]) as string;
+  const { protocol, hostname } = new URL(value);
+  if (protocol === "http:" && !["localhost", "127.0.0.1", "[::1]"].includes(hostname)) {
+    throw new ConfigError(name, "must use https: (http: only on a loopback address)");
+  }
+  return value;
+}
+
+/** Every `OIDC_<ID>_ISSUER` names a provider; its client id is required with it. */
+function oidcProviders(env: Env): OidcProviderConfig[] {
+  const names = Object.keys(env).filter(name => read(env, name) !== undefined);
+  const ids = names.flatMap(name => OIDC_ISSUER.exec(name)?.[1] ?? []).sort();
+  for (const name of names) {
+    const id = OIDC_FIELD.exec(name)?.[1];
+    if (id !== undefined && !ids.includes(id)) {
+      throw new ConfigError(
+        name,
+        `is set but OIDC_${id}_ISSUER is not: a provider needs its issuer`,
+      );
+    }
+  }
+  return ids.map(id => {
+    const clientId = read(env, `OIDC_${id}_CLIENT_ID`);
+    if (clientId === undefined) {
+      throw new ConfigError(
+        `OIDC_${id}_CLIENT_ID`,
+        "is missing: every provider needs its client id",
+      );
+    }
+    return {
+      id: id.toLowerCase().replace(/_/g, "-"),
+      issuer: issuerUrl(env, `OIDC_${id}_ISSUER`),
+      clientId,
+      clientSecret: read(env, `OIDC_${id}_CLIENT_SECRET`),
+      name: read(env, `OIDC_${id}_NAME`) ?? id.charAt(0) + id.slice(1).toLowerCase(),
+    };
+  });
+}
+
+/** Absolute URLs (a web page or an app's own scheme such as `com.example.app:/auth`). */
+function redirectUris(env: Env, publicUrl: string): string[] {
+  const uris = list(env, "AUTH_REDIRECT_URIS");
+  for (const uri of uris) {
+    if (!URL.canParse(uri) || uri.includes("#")) {
+      throw new ConfigError(
+        "AUTH_REDIRECT_URIS",
+        `holds "${uri}", which is not an absolute URL without a fragment`,
+      );
+    }
+  }
+  return uris.length > 0 ? uris : [`${publicUrl}/auth/done`];
 }
 
 function services(env: Env): ServiceName[] {
@@ -422,6 +495,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     sessionAbsoluteDays: integer(env, "SESSION_ABSOLUTE_DAYS", 90, 1, 3650),
     trustedProxies: list(env, "TRUSTED_PROXIES"),
     corsOrigins: list(env, "CORS_ORIGINS"),
+    oidcProviders: oidcProviders(env),
+    authRedirectUris: redirectUris(env, publicUrl),
     tracingExporter: oneOf(
       env,
       "TRACING_EXPORTER",
@@ -603,16 +678,15 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     example:
       "`OIDC_GOOGLE_ISSUER=https://accounts.google.com`: one provider per `<ID>` (discovery from the issuer)",
     unset: "no providers",
-    read: false,
-    note: NOT_BUILT,
+    read: true,
+    note: "`<ID>` in lower case is the provider's id in the routes (`/auth/oidc/google/start`); the issuer must be https (http only on loopback); without a client secret the client is public (PKCE only)",
   },
   {
     names: ["AUTH_REDIRECT_URIS"],
     example:
       "`https://learn.example.com/auth/done,com.example.app:/auth` (where sign-in may return)",
     unset: "`PUBLIC_URL/auth/done`",
-    read: false,
-    note: NOT_BUILT,
+    read: true,
   },
   {
     names: ["VAPID_PUBLIC_KEY", "VAPID_PRIVATE_KEY", "VAPID_SUBJECT"],

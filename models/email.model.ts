@@ -14,6 +14,9 @@ export const EMAIL_TEMPLATES = [
   "new-course",
   "receipt",
   "payment-failed",
+  "email-change",
+  "email-change-notice",
+  "security-notice",
 ] as const;
 export type EmailTemplate = (typeof EMAIL_TEMPLATES)[number];
 
@@ -33,6 +36,9 @@ export const TEMPLATE_CATEGORY: Record<EmailTemplate, MailCategory> = {
   "new-course": "marketing",
   receipt: "transactional",
   "payment-failed": "transactional",
+  "email-change": "transactional",
+  "email-change-notice": "transactional",
+  "security-notice": "transactional",
 };
 
 export const CATEGORY_LABEL: Record<EmailCategory, string> = {

@@ -49,6 +49,35 @@ export interface DomainEvents {
     resetToken: string;
   };
   "user.deleted": { userId: string; sequence?: number };
+  /** POST /auth/verify-email/resend: a new confirmation link for the account's address. */
+  "user.verification_requested": {
+    sequence?: number;
+    userId: string;
+    email: string;
+    name: string;
+    verificationToken: string;
+  };
+  /** POST /me/email: a link to the new address (which takes effect once confirmed), a notice to the old. */
+  "user.email_change_requested": {
+    sequence?: number;
+    userId: string;
+    email: string;
+    previousEmail: string;
+    name: string;
+    verificationToken: string;
+  };
+  /** Something that keeps the account safe changed: notify tells the owner (a security mail). */
+  "user.security_changed": {
+    sequence?: number;
+    userId: string;
+    what: SecurityChange;
+  };
+  /** A provider account was linked to this one (a signed-in link, or a first sign-in by a verified email). */
+  "user.identity_linked": { sequence?: number; userId: string; provider: string };
+  /** The new address was confirmed: it is the account's from now on. */
+  "user.email_changed": { sequence?: number; userId: string; email: string };
+  /** `followerId` started following `userId` (notify: "X follows you"). */
+  "social.followed": { userId: string; followerId: string };
   "content.course.published": {
     courseId: string;
     version: number;
@@ -164,12 +193,21 @@ export interface DomainEvents {
 
 export type DomainEventType = keyof DomainEvents;
 
+/** What a security mail is about (events.md, user.security_changed). */
+export type SecurityChange = "password" | "email" | "mfa_off" | "new_device";
+
 export const DOMAIN_EVENT_TYPES = [
   "user.created",
   "user.updated",
   "user.email_verified",
   "user.password_reset_requested",
   "user.deleted",
+  "user.verification_requested",
+  "user.email_change_requested",
+  "user.email_changed",
+  "user.security_changed",
+  "user.identity_linked",
+  "social.followed",
   "content.course.published",
   "content.lesson.deleted",
   "progress.lesson.completed",
@@ -200,6 +238,12 @@ export const EVENT_CONSUMERS: Readonly<Record<DomainEventType, readonly Consumin
   "user.email_verified": ["notify"],
   "user.password_reset_requested": ["notify"],
   "user.deleted": ["notify", "progress", "billing"],
+  "user.verification_requested": ["notify"],
+  "user.email_change_requested": ["notify"],
+  "user.email_changed": ["notify"],
+  "user.security_changed": ["notify"],
+  "user.identity_linked": ["notify"],
+  "social.followed": ["notify"],
   "content.course.published": ["notify", "progress"],
   "content.lesson.deleted": ["progress"],
   "progress.lesson.completed": ["notify"],

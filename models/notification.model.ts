@@ -3,7 +3,7 @@ import type { EmailCategory } from "./email.model";
 /** In-app notifications (GET /me/notifications) and email preferences of the notify service. */
 
 type NotificationKind =
-  "lesson_completed" | "course_completed" | "achievement_unlocked" | "new_course";
+  "lesson_completed" | "course_completed" | "achievement_unlocked" | "new_course" | "user_followed";
 
 export interface NotificationRow {
   id: string;

@@ -1,3 +1,4 @@
+import type { UnlockedAchievement } from "./achievement.model";
 import type { LessonForGrading } from "./lesson.model";
 
 /**
@@ -51,4 +52,12 @@ export interface LeaderboardView {
   period: LeaderboardPeriod;
   top: Array<{ rank: number; userId: string; name: string; xp: number }>;
   me: { rank: number | null; xp: number };
+}
+
+/** What one learner may see of another (progress.publicStats, users' GET /users/:id/profile). */
+export interface LearnerPublicStats {
+  xp: number;
+  /** The current streak in days. */
+  streak: number;
+  achievements: UnlockedAchievement[];
 }

@@ -18,7 +18,7 @@ export interface SessionRow {
 }
 
 export type SessionRevocation =
-  "logout" | "revoked" | "reuse" | "password_change" | "password_reset";
+  "logout" | "revoked" | "reuse" | "password_change" | "password_reset" | "suspended" | "erased";
 
 /** A refresh token is stored only as its SHA-256 digest; `usedAt` set = rotated away. */
 interface RefreshTokenRow {
@@ -28,7 +28,7 @@ interface RefreshTokenRow {
   usedAt: Date | null;
 }
 
-export type OneTimePurpose = "verify" | "reset";
+export type OneTimePurpose = "verify" | "reset" | "email_change";
 
 /** Email-verification and password-reset tokens: digest only, single use, short-lived. */
 interface OneTimeTokenRow {

@@ -18,7 +18,8 @@ export interface UserRow {
   nativeLanguage: string | null;
   dailyGoalXp: number;
   roles: Role[];
-  passwordHash: string;
+  /** Null for an account made by a provider sign-in, which has no password (yet). */
+  passwordHash: string | null;
   emailVerified: boolean;
   mfaEnabled: boolean;
   mfaSecret: string | null;
@@ -29,6 +30,24 @@ export interface UserRow {
   passwordChangedAt: Date;
   createdAt: Date;
   updatedAt: Date;
+  status: AccountStatus;
+  suspendedReason: string | null;
+  profileVisibility: ProfileVisibility;
+  /** BCP 47 tag of the language mails and pages are shown in; null: the deployment's default. */
+  locale: string | null;
+  newCardsPerDay: number;
+  quietHours: QuietHours | null;
+  /** An address asked for with POST /me/email, waiting for its verification link. */
+  pendingEmail: string | null;
+}
+
+type AccountStatus = "active" | "suspended";
+const PROFILE_VISIBILITIES = ["public", "followers", "private"] as const;
+export type ProfileVisibility = (typeof PROFILE_VISIBILITIES)[number];
+/** Local times (HH:MM, the user's time zone) between which nothing is pushed; may wrap midnight. */
+interface QuietHours {
+  start: string;
+  end: string;
 }
 
 export type UserCreation = Optional<
@@ -46,6 +65,13 @@ export type UserCreation = Optional<
   | "passwordChangedAt"
   | "createdAt"
   | "updatedAt"
+  | "status"
+  | "suspendedReason"
+  | "profileVisibility"
+  | "locale"
+  | "newCardsPerDay"
+  | "quietHours"
+  | "pendingEmail"
 >;
 /** A user row as Sequelize holds it. */
 export type UserEntity = Model<UserRow, UserCreation>;
@@ -63,7 +89,24 @@ export interface UserProfile {
   dailyGoalXp: number;
   emailVerified: boolean;
   mfaEnabled: boolean;
+  locale: string | null;
+  profileVisibility: ProfileVisibility;
+  newCardsPerDay: number;
+  quietHours: QuietHours | null;
   createdAt: string;
+}
+
+/** GET /users/:id: the profile as an admin sees it, with the account's standing. */
+export interface AdminUserView extends UserProfile {
+  status: AccountStatus;
+  suspendedReason: string | null;
+}
+
+/** What one user may see of another (search, followers, following). */
+export interface PublicProfile {
+  id: string;
+  name: string;
+  avatarUrl: string | null;
 }
 
 /** What other services learn about a user (users.profiles): no credentials, no roles. */
@@ -79,6 +122,9 @@ export interface UserSummary {
 
 const DEFAULT_TIMEZONE = "UTC";
 const DEFAULT_DAILY_GOAL_XP = 20;
+const DEFAULT_NEW_CARDS_PER_DAY = 20;
+/** Found by search and named to everyone; the details (XP, streak, achievements) only to followers. */
+const DEFAULT_PROFILE_VISIBILITY: ProfileVisibility = "followers";
 
 export function toProfile(user: UserRow): UserProfile {
   return {
@@ -92,8 +138,16 @@ export function toProfile(user: UserRow): UserProfile {
     dailyGoalXp: user.dailyGoalXp,
     emailVerified: user.emailVerified,
     mfaEnabled: user.mfaEnabled,
+    locale: user.locale,
+    profileVisibility: user.profileVisibility,
+    newCardsPerDay: user.newCardsPerDay,
+    quietHours: user.quietHours,
     createdAt: new Date(user.createdAt).toISOString(),
   };
+}
+
+export function toAdminView(user: UserRow): AdminUserView {
+  return { ...toProfile(user), status: user.status, suspendedReason: user.suspendedReason };
 }
 
 export function toSummary(user: UserRow): UserSummary {
@@ -142,6 +196,12 @@ const languageCheck: Check = (value, errors) => {
   return value;
 };
 
+const clockTimeParam = {
+  type: "string",
+  pattern: /^([01]\d|2[0-3]):[0-5]\d$/,
+  messages: { stringPattern: "The '{field}' field must be a time of day such as '22:00'." },
+} as const;
+
 /** Fields of the profile a user may change (PATCH /me); anything else is refused by `$$strict`. */
 export const profileUpdateParams = {
   $$strict: true,
@@ -178,6 +238,30 @@ export const profileUpdateParams = {
     ],
   },
   dailyGoalXp: { type: "number", integer: true, min: 1, max: 1000, optional: true },
+  profileVisibility: { type: "enum", values: [...PROFILE_VISIBILITIES], optional: true },
+  locale: {
+    type: "string",
+    min: 2,
+    max: 35,
+    optional: true,
+    custom: languageCheck,
+    messages: {
+      languageTag: "The '{field}' field must be a language tag such as 'en' or 'pt-BR'.",
+    },
+  },
+  newCardsPerDay: { type: "number", integer: true, min: 0, max: 500, optional: true },
+  quietHours: {
+    type: "multi",
+    optional: true,
+    rules: [
+      {
+        type: "object",
+        strict: true,
+        props: { start: clockTimeParam, end: clockTimeParam },
+      },
+      { type: "equal", value: null },
+    ],
+  },
 } as const;
 
 export const emailParam = { type: "email", max: 254 } as const;
@@ -206,7 +290,7 @@ export const userAttributes: ModelAttributes<Model<UserRow, UserCreation>, UserR
     field: "daily_goal_xp",
   },
   roles: { type: DataTypes.ARRAY(DataTypes.TEXT), allowNull: false, defaultValue: ["learner"] },
-  passwordHash: { type: DataTypes.TEXT, allowNull: false, field: "password_hash" },
+  passwordHash: { type: DataTypes.TEXT, allowNull: true, field: "password_hash" },
   emailVerified: {
     type: DataTypes.BOOLEAN,
     allowNull: false,
@@ -230,4 +314,21 @@ export const userAttributes: ModelAttributes<Model<UserRow, UserCreation>, UserR
   },
   createdAt: { type: DataTypes.DATE, allowNull: false, field: "created_at" },
   updatedAt: { type: DataTypes.DATE, allowNull: false, field: "updated_at" },
+  status: { type: DataTypes.TEXT, allowNull: false, defaultValue: "active" },
+  suspendedReason: { type: DataTypes.TEXT, allowNull: true, field: "suspended_reason" },
+  profileVisibility: {
+    type: DataTypes.TEXT,
+    allowNull: false,
+    defaultValue: DEFAULT_PROFILE_VISIBILITY,
+    field: "profile_visibility",
+  },
+  locale: { type: DataTypes.TEXT, allowNull: true },
+  newCardsPerDay: {
+    type: DataTypes.INTEGER,
+    allowNull: false,
+    defaultValue: DEFAULT_NEW_CARDS_PER_DAY,
+    field: "new_cards_per_day",
+  },
+  quietHours: { type: DataTypes.JSONB, allowNull: true, field: "quiet_hours" },
+  pendingEmail: { type: DataTypes.TEXT, allowNull: true, field: "pending_email" },
 };

@@ -177,6 +177,12 @@ const NotifyService: NotifySchema = {
     "user.email_verified": consume("user.email_verified"),
     "user.password_reset_requested": consume("user.password_reset_requested"),
     "user.deleted": consume("user.deleted"),
+    "user.verification_requested": consume("user.verification_requested"),
+    "user.email_change_requested": consume("user.email_change_requested"),
+    "user.email_changed": consume("user.email_changed"),
+    "user.security_changed": consume("user.security_changed"),
+    "user.identity_linked": consume("user.identity_linked"),
+    "social.followed": consume("social.followed"),
     "content.course.published": consume("content.course.published"),
     "progress.lesson.completed": consume("progress.lesson.completed"),
     "progress.course.completed": consume("progress.course.completed"),
@@ -220,6 +226,15 @@ const NotifyService: NotifySchema = {
   },
 
   actions: {
+    /** What notify holds about a user (mails, notifications, preferences): users' GET /me/export. */
+    exportData: {
+      internal: true,
+      params: { $$strict: true, userId: { type: "string", min: 1, max: 64 } },
+      handler(ctx: Ctx<{ userId: string }>): Promise<Record<string, unknown[]>> {
+        return this.store.exportUser(ctx.params.userId);
+      },
+    },
+
     /** GET /me/notifications */
     notifications: {
       auth: true,

@@ -16,12 +16,7 @@ import {
 } from "../models/attempt.model";
 import type { EnrolledCourse, Enrollment } from "../models/enrollment.model";
 import type { DomainEvents, EventEnvelope } from "../models/events.model";
-import type {
-  ActivityDay,
-  LeaderboardPeriod,
-  LeaderboardView,
-  ProgressView,
-} from "../models/progress.model";
+import type { ActivityDay, LeaderboardView, ProgressView } from "../models/progress.model";
 import {
   reviewParams,
   type DueCard,
@@ -30,7 +25,12 @@ import {
 } from "../models/review.model";
 import { submitAttempt } from "./progress/attempts";
 import type { EmitDurable } from "./progress/awards";
-import { closeLeaderboards, leaderboardView, openLeaderboards } from "./progress/boards";
+import {
+  closeLeaderboards,
+  leaderboardView,
+  openLeaderboards,
+  type LeaderboardParams,
+} from "./progress/boards";
 import { systemClock } from "./progress/clock";
 import type {
   Ctx,
@@ -41,7 +41,8 @@ import type {
 } from "./progress/context";
 import { enroll, myCourses } from "./progress/enrollments";
 import type { Leaderboard } from "./progress/leaderboard";
-import { myAchievements, myActivity, myProgress } from "./progress/learners";
+import { myAchievements, myActivity, myProgress, publicStats } from "./progress/learners";
+import type { LearnerPublicStats } from "../models/progress.model";
 import { completeLesson } from "./progress/lessons";
 import { progressMigrations } from "./progress/migrations";
 import { repeatRounds, runReminderJob, type ReminderRun } from "./progress/reminders";
@@ -115,6 +116,24 @@ const ProgressService: ProgressSchema = {
   },
 
   actions: {
+    /** The user's data held here, for users' GET /me/export (each service answers for its own). */
+    exportData: {
+      internal: true,
+      params: { userId: { type: "string", min: 1, max: 64 } },
+      handler(ctx: Ctx<{ userId: string }>): Promise<Record<string, unknown[]>> {
+        return store.exportUser(this, ctx.params.userId);
+      },
+    },
+
+    /** XP, current streak and achievements of a learner, for users' public profile page. */
+    publicStats: {
+      internal: true,
+      params: { userId: { type: "string", min: 1, max: 64 } },
+      handler(ctx: Ctx<{ userId: string }>): Promise<LearnerPublicStats> {
+        return publicStats(this, ctx.params.userId);
+      },
+    },
+
     enroll: {
       auth: true,
       params: idParam,
@@ -168,6 +187,12 @@ const ProgressService: ProgressSchema = {
       params: {
         $$strict: true,
         period: { type: "enum", values: ["weekly", "all"], optional: true, default: "weekly" },
+        scope: {
+          type: "enum",
+          values: ["everyone", "following"],
+          optional: true,
+          default: "everyone",
+        },
         limit: {
           type: "number",
           integer: true,
@@ -178,7 +203,7 @@ const ProgressService: ProgressSchema = {
           default: 10,
         },
       },
-      handler(ctx: Ctx<{ period: LeaderboardPeriod; limit: number }>): Promise<LeaderboardView> {
+      handler(ctx: Ctx<LeaderboardParams>): Promise<LeaderboardView> {
         return leaderboardView(this, ctx);
       },
     },

@@ -28,13 +28,20 @@ import {
   type UserModel,
 } from "../models/user.model";
 import * as accounts from "./users/accounts";
+import * as admin from "./users/admin";
+import * as selfService from "./users/self-service";
+import * as social from "./users/social";
+import { existingUserId, UUID } from "./users/ids";
 import * as credentials from "./users/credentials";
 import { signCredential } from "./users/credential-signing";
 import type { UsersDeps } from "./users/deps";
-import { sessionNotFound, userNotFound } from "./users/errors";
+import { identityNotFound, sessionNotFound } from "./users/errors";
 import { createAuthLimits } from "./users/limits";
 import { displayNameParam, optionalDisplayNameParam } from "./users/names";
 import * as mfaFlows from "./users/mfa-flows";
+import * as providerSignIn from "./users/oidc";
+import { createOidcProviders } from "./users/oidc-providers";
+import { redirectTo } from "../lib/rest-answers";
 import { usersMigrations } from "./users/migrations";
 import { dummyPasswordHash, newPasswordParam } from "./users/passwords";
 import { listSessions, logout, revokeSessions } from "./users/sessions";
@@ -70,9 +77,16 @@ function defineUsersModels(sequelize: Sequelize, schema: string): UsersModels {
 type UsersThis = DbServiceThis<UsersModels> & DurableEventsMethods & UsersVars;
 type Ctx<P = Record<string, never>> = Context<P, RequestMeta>;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** How long another service may take to gather a user's data for an export. */
+const EXPORT_TIMEOUT_MS = 15_000;
+const STATS_TIMEOUT_MS = 3000;
+const userIdParam = { $$strict: true, userId: { type: "string", min: 1, max: 64 } } as const;
 const otpParam = { type: "string", min: 1, max: 64 } as const;
 const tokenParam = { type: "string", min: 1, max: 512 } as const;
+const providerParam = { type: "string", min: 1, max: 64 } as const;
+const redirectUriParam = { type: "string", min: 1, max: 2048 } as const;
+/** What a provider may put on the callback's query (RFC 6749 §4.1.2, RFC 9207 `iss`). */
+const callbackQueryParam = { type: "string", max: 4096, optional: true } as const;
 
 const UsersService: ServiceSchema<
   Record<string, never>,
@@ -199,10 +213,9 @@ const UsersService: ServiceSchema<
       },
     },
 
-    /** Not in the REST contract (yet): new recovery codes for a signed-in user, given a current TOTP code. */
+    /** New recovery codes for a signed-in user, given a current TOTP code; the old ones stop working. */
     mfaRecoveryCodes: {
       auth: true,
-      internal: true,
       params: { $$strict: true, otp: otpParam },
       async handler(ctx: Ctx<{ otp: string }>) {
         return mfaFlows.regenerateRecoveryCodes(
@@ -322,8 +335,111 @@ const UsersService: ServiceSchema<
       roles: ["admin"],
       params: { ...idParam, roles: rolesParam },
       async handler(ctx: Ctx<{ id: string; roles: Role[] }>) {
-        if (!UUID.test(ctx.params.id)) throw userNotFound(ctx.params.id);
-        return accounts.setRoles(this.deps, ctx.params.id, ctx.params.roles, ctx);
+        return admin.setUserRoles(this.deps, existingUserId(ctx.params.id), ctx.params.roles, ctx);
+      },
+    },
+
+    audit: {
+      roles: ["admin"],
+      params: { $$strict: true, ...pageParams },
+      async handler(ctx: Ctx<{ page: number; pageSize: number }>) {
+        return admin.auditLog(this.deps, ctx.params);
+      },
+    },
+
+    getUser: {
+      roles: ["admin"],
+      params: idParam,
+      async handler(ctx: Ctx<{ id: string }>) {
+        return admin.adminView(this.deps, existingUserId(ctx.params.id));
+      },
+    },
+
+    suspend: {
+      roles: ["admin"],
+      params: { ...idParam, reason: { type: "string", trim: true, min: 1, max: 500 } },
+      async handler(ctx: Ctx<{ id: string; reason: string }>) {
+        return admin.suspendUser(this.deps, existingUserId(ctx.params.id), ctx.params.reason, ctx);
+      },
+    },
+
+    unsuspend: {
+      roles: ["admin"],
+      params: idParam,
+      async handler(ctx: Ctx<{ id: string }>) {
+        return admin.unsuspendUser(this.deps, existingUserId(ctx.params.id), ctx);
+      },
+    },
+
+    /** DELETE /users/:id: erasure in every service, as for DELETE /me (user.deleted). */
+    erase: {
+      roles: ["admin"],
+      params: idParam,
+      handler(ctx: Ctx<{ id: string }>) {
+        return admin.eraseUser(this.deps, existingUserId(ctx.params.id), ctx);
+      },
+    },
+
+    resendVerification: {
+      auth: true,
+      params: { $$strict: true },
+      async handler(ctx: Ctx) {
+        await selfService.resendVerification(this.deps, actorOf(ctx).id, ctx);
+        return { accepted: true };
+      },
+    },
+
+    changeEmail: {
+      auth: true,
+      params: {
+        $$strict: true,
+        newEmail: emailParam,
+        password: { ...passwordParam, optional: true },
+        otp: { ...otpParam, optional: true },
+        code: { ...tokenParam, optional: true },
+      },
+      async handler(ctx: Ctx<selfService.Reauthentication & { newEmail: string }>) {
+        await selfService.requestEmailChange(
+          this.deps,
+          actorOf(ctx).id,
+          ctx.params,
+          ctx,
+          accounts.rejectTooMany,
+        );
+        return { accepted: true };
+      },
+    },
+
+    exportMe: {
+      auth: true,
+      params: { $$strict: true },
+      async handler(ctx: Ctx) {
+        const userId = actorOf(ctx).id;
+        ctx.meta.$responseHeaders = {
+          "Content-Disposition": `attachment; filename="lingomesh-export-${userId}.json"`,
+          "Cache-Control": "no-store",
+        };
+        return selfService.exportOwnData(this.deps, userId, ctx);
+      },
+    },
+
+    /** DELETE /me: erasure in every service (user.deleted), after proving who one is again. */
+    deleteMe: {
+      auth: true,
+      params: {
+        $$strict: true,
+        password: { ...passwordParam, optional: true },
+        otp: { ...otpParam, optional: true },
+        code: { ...tokenParam, optional: true },
+      },
+      async handler(ctx: Ctx<selfService.Reauthentication>) {
+        return selfService.deleteOwnAccount(
+          this.deps,
+          actorOf(ctx).id,
+          ctx.params,
+          ctx,
+          accounts.rejectTooMany,
+        );
       },
     },
 
@@ -332,8 +448,188 @@ const UsersService: ServiceSchema<
       internal: true,
       params: idParam,
       async handler(ctx: Ctx<{ id: string }>) {
-        if (!UUID.test(ctx.params.id)) throw userNotFound(ctx.params.id);
-        return accounts.removeUser(this.deps, ctx.params.id, ctx);
+        return accounts.removeUser(this.deps, existingUserId(ctx.params.id), ctx);
+      },
+    },
+
+    providers: {
+      params: { $$strict: true },
+      handler() {
+        return providerSignIn.listProviders(this.deps);
+      },
+    },
+
+    oidcStart: {
+      params: { $$strict: true, provider: providerParam, redirectUri: redirectUriParam },
+      async handler(ctx: Ctx<{ provider: string; redirectUri: string }>) {
+        return providerSignIn.startFlow(
+          this.deps,
+          ctx.params.provider,
+          ctx.params.redirectUri,
+          null,
+        );
+      },
+    },
+
+    oidcCallback: {
+      params: {
+        $$strict: true,
+        provider: providerParam,
+        code: callbackQueryParam,
+        state: callbackQueryParam,
+        iss: callbackQueryParam,
+        error: callbackQueryParam,
+        error_description: callbackQueryParam,
+        error_uri: callbackQueryParam,
+        session_state: callbackQueryParam,
+      },
+      async handler(ctx: Ctx<providerSignIn.CallbackQuery & { provider: string }>) {
+        const { provider, ...query } = ctx.params;
+        redirectTo(ctx, await providerSignIn.finishFlow(this.deps, provider, query, ctx));
+        ctx.meta.$responseHeaders = { "Cache-Control": "no-store" };
+        return null;
+      },
+    },
+
+    oidcExchange: {
+      params: { $$strict: true, code: tokenParam, otp: { ...otpParam, optional: true } },
+      async handler(ctx: Ctx<{ code: string; otp?: string }>) {
+        return providerSignIn.exchangeCode(this.deps, ctx.params.code, ctx.params.otp, ctx);
+      },
+    },
+
+    oidcIdToken: {
+      params: {
+        $$strict: true,
+        provider: providerParam,
+        idToken: { type: "string", min: 1, max: 16_384 },
+        nonce: { type: "string", min: 1, max: 512 },
+        otp: { ...otpParam, optional: true },
+      },
+      async handler(ctx: Ctx<{ provider: string; idToken: string; nonce: string; otp?: string }>) {
+        const { provider, ...token } = ctx.params;
+        return providerSignIn.signInWithIdToken(this.deps, provider, token, ctx);
+      },
+    },
+
+    identities: {
+      auth: true,
+      params: { $$strict: true },
+      async handler(ctx: Ctx) {
+        return providerSignIn.listIdentities(this.deps, actorOf(ctx).id);
+      },
+    },
+
+    linkStart: {
+      auth: true,
+      params: { $$strict: true, provider: providerParam, redirectUri: redirectUriParam },
+      async handler(ctx: Ctx<{ provider: string; redirectUri: string }>) {
+        const { provider, redirectUri } = ctx.params;
+        return providerSignIn.startFlow(this.deps, provider, redirectUri, actorOf(ctx).id);
+      },
+    },
+
+    unlinkIdentity: {
+      auth: true,
+      params: idParam,
+      async handler(ctx: Ctx<{ id: string }>) {
+        const { id } = ctx.params;
+        // Someone else's identity id answers like one that does not exist.
+        if (!UUID.test(id)) throw identityNotFound(id);
+        await providerSignIn.unlinkIdentity(this.deps, actorOf(ctx).id, id);
+        return null;
+      },
+    },
+
+    searchUsers: {
+      auth: true,
+      params: { $$strict: true, q: { type: "string", trim: true, min: 1, max: 100 } },
+      async handler(ctx: Ctx<{ q: string }>) {
+        return social.searchUsers(this.deps, actorOf(ctx).id, ctx.params.q);
+      },
+    },
+
+    profilePage: {
+      auth: true,
+      params: idParam,
+      async handler(ctx: Ctx<{ id: string }>) {
+        const id = existingUserId(ctx.params.id);
+        return social.profilePage(this.deps, actorOf(ctx).id, id, ctx);
+      },
+    },
+
+    follow: {
+      auth: true,
+      params: userIdParam,
+      async handler(ctx: Ctx<{ userId: string }>) {
+        const id = existingUserId(ctx.params.userId);
+        await social.followUser(this.deps, actorOf(ctx).id, id, ctx);
+        return null;
+      },
+    },
+
+    unfollow: {
+      auth: true,
+      params: userIdParam,
+      async handler(ctx: Ctx<{ userId: string }>) {
+        if (UUID.test(ctx.params.userId)) {
+          await social.unfollowUser(this.deps, actorOf(ctx).id, ctx.params.userId);
+        }
+        return null;
+      },
+    },
+
+    following: {
+      auth: true,
+      params: { $$strict: true },
+      async handler(ctx: Ctx) {
+        return social.relations(this.deps, actorOf(ctx).id, "following");
+      },
+    },
+
+    followers: {
+      auth: true,
+      params: { $$strict: true },
+      async handler(ctx: Ctx) {
+        return social.relations(this.deps, actorOf(ctx).id, "followers");
+      },
+    },
+
+    blocked: {
+      auth: true,
+      params: { $$strict: true },
+      async handler(ctx: Ctx) {
+        return social.relations(this.deps, actorOf(ctx).id, "blocked");
+      },
+    },
+
+    block: {
+      auth: true,
+      params: userIdParam,
+      async handler(ctx: Ctx<{ userId: string }>) {
+        await social.blockUser(this.deps, actorOf(ctx).id, existingUserId(ctx.params.userId));
+        return null;
+      },
+    },
+
+    unblock: {
+      auth: true,
+      params: userIdParam,
+      async handler(ctx: Ctx<{ userId: string }>) {
+        if (UUID.test(ctx.params.userId)) {
+          await social.unblockUser(this.deps, actorOf(ctx).id, ctx.params.userId);
+        }
+        return null;
+      },
+    },
+
+    /** Whom a user follows, for progress's `GET /leaderboard?scope=following`. */
+    followingIds: {
+      internal: true,
+      params: { $$strict: true, userId: { type: "string", min: 1, max: 64 } },
+      async handler(ctx: Ctx<{ userId: string }>) {
+        const following = await social.relations(this.deps, ctx.params.userId, "following");
+        return following.map(profile => profile.id);
       },
     },
 
@@ -368,6 +664,7 @@ const UsersService: ServiceSchema<
       cfg,
       User: this.models.User,
       models: this.models,
+      db: { sequelize: this.sequelize, schema: this.dbSchema },
       withTransaction: fn => this.withTransaction(fn),
       emitDurable: (type, data, opts) => this.emitDurable(type, data, opts),
       // The flows pass the action's own context along: broadcasting with it keeps the request id.
@@ -392,6 +689,19 @@ const UsersService: ServiceSchema<
       },
       keys,
       limits: createAuthLimits(cfg, this.redis),
+      oidc: createOidcProviders(cfg),
+      statsOf: (userId, ctx) =>
+        this.broker.call(
+          "progress.publicStats",
+          { userId },
+          { timeout: STATS_TIMEOUT_MS, ...(ctx?.requestID ? { requestID: ctx.requestID } : {}) },
+        ),
+      exportOf: (service, userId, ctx) =>
+        this.broker.call(
+          `${service}.exportData`,
+          { userId },
+          { timeout: EXPORT_TIMEOUT_MS, ...(ctx?.requestID ? { requestID: ctx.requestID } : {}) },
+        ),
       logger: this.logger,
     };
     await dummyPasswordHash();

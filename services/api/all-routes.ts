@@ -1,5 +1,7 @@
 import type { RouteSpec } from "./route-table";
 import { billingRoutes } from "./routes/billing.routes";
+import { accountRoutes } from "./routes/accounts.routes";
+import { socialRoutes } from "./routes/social.routes";
 import { analyticsRoutes } from "./routes/analytics.routes";
 import { xapiRoutes } from "./routes/xapi.routes";
 import { certificatesRoutes } from "./routes/certificates.routes";
@@ -28,6 +30,8 @@ const aggregationRoutes: RouteSpec[] = [
 export function publicRoutes(): RouteSpec[] {
   return [
     ...identityRoutes,
+    ...accountRoutes,
+    ...socialRoutes,
     ...contentRoutes,
     ...learningRoutes,
     ...certificatesRoutes,

@@ -1,7 +1,7 @@
 import type { Logger } from "moleculer";
 import type { Transaction } from "sequelize";
 import { v7 as uuidv7 } from "uuid";
-import type { EventEnvelope } from "../../models/events.model";
+import type { EventEnvelope, SecurityChange } from "../../models/events.model";
 import type { QueuedMail } from "../../models/email.model";
 import type { LiveMessageType } from "../../models/live.model";
 import type {
@@ -69,6 +69,12 @@ type DomainHandlers = {
   "user.email_verified": true;
   "user.password_reset_requested": true;
   "user.deleted": true;
+  "user.verification_requested": true;
+  "user.email_change_requested": true;
+  "user.email_changed": true;
+  "user.security_changed": true;
+  "user.identity_linked": true;
+  "social.followed": true;
   "content.course.published": true;
   "progress.lesson.completed": true;
   "progress.course.completed": true;
@@ -100,6 +106,7 @@ const KIND_CATEGORY: Record<NewNotification["kind"], NotifyCategory> = {
   course_completed: "achievements",
   achievement_unlocked: "achievements",
   new_course: "marketing",
+  user_followed: "social",
 };
 
 /** The in-app notification (and its live message) and the push, each if the learner wants it. */
@@ -228,6 +235,151 @@ const onPasswordResetRequested: Handler<"user.password_reset_requested"> = async
 const onUserDeleted: Handler<"user.deleted"> = async (rt, event, t) => {
   await lockUser(rt, event.data.userId, t);
   await rt.store.eraseUser(event.data.userId, { transaction: t });
+};
+
+/** A recipient for a mail about the account itself, to `email` (the current or a new address). */
+async function accountRecipient(
+  rt: NotifyRuntime,
+  d: { userId: string; name: string },
+  email: string,
+  t: Transaction,
+): Promise<Recipient> {
+  const known = await rt.store.recipient(d.userId, { transaction: t });
+  return known
+    ? { ...known, email, name: d.name }
+    : { userId: d.userId, email, name: d.name, timezone: "UTC", emailVerified: false };
+}
+
+const onVerificationRequested: Handler<"user.verification_requested"> = async (rt, event, t) => {
+  const d = event.data;
+  await lockUser(rt, d.userId, t);
+  const verifyUrl = `${rt.builder.links.app}/verify-email?token=${encodeURIComponent(d.verificationToken)}`;
+  const recipient = await accountRecipient(rt, d, d.email, t);
+  await queue(
+    rt,
+    rt.builder.build({
+      template: "verify-reminder",
+      eventId: event.id,
+      recipient,
+      vars: { verifyUrl },
+    }),
+    t,
+  );
+};
+
+const onEmailChangeRequested: Handler<"user.email_change_requested"> = async (rt, event, t) => {
+  const d = event.data;
+  await lockUser(rt, d.userId, t);
+  const verifyUrl = `${rt.builder.links.app}/verify-email?token=${encodeURIComponent(d.verificationToken)}`;
+  const toNew = await accountRecipient(rt, d, d.email, t);
+  await queue(
+    rt,
+    rt.builder.build({
+      template: "email-change",
+      eventId: event.id,
+      recipient: toNew,
+      vars: { verifyUrl },
+    }),
+    t,
+  );
+  const toOld = await accountRecipient(rt, d, d.previousEmail, t);
+  await queue(
+    rt,
+    rt.builder.build({
+      template: "email-change-notice",
+      eventId: event.id,
+      recipient: toOld,
+      vars: { newEmail: d.email },
+    }),
+    t,
+  );
+};
+
+const onEmailChanged: Handler<"user.email_changed"> = async (rt, event, t) => {
+  await lockUser(rt, event.data.userId, t);
+  await rt.store.changeRecipientEmail(event.data, { transaction: t });
+};
+
+/** The words of each security mail: what happened, and what to do if it was not the owner. */
+const SECURITY_NOTICES: Record<SecurityChange, { headline: string; detail: string }> = {
+  password: {
+    headline: "Your password was changed",
+    detail:
+      "The password of your Lingomesh account was changed and your other sessions were signed out.",
+  },
+  email: {
+    headline: "Your email address was changed",
+    detail: "Your Lingomesh account now uses this email address to sign in.",
+  },
+  mfa_off: {
+    headline: "Two-step verification was turned off",
+    detail:
+      "Signing in to your Lingomesh account no longer asks for a code from your authenticator app.",
+  },
+  new_device: {
+    headline: "A new sign-in to your account",
+    detail:
+      "Your Lingomesh account was signed in to from a device or browser it had not been used from before.",
+  },
+};
+
+/** A security mail to the account's current address (never switched off: transactional). */
+async function securityNotice(
+  rt: NotifyRuntime,
+  eventId: string,
+  userId: string,
+  words: { headline: string; detail: string },
+  t: Transaction,
+): Promise<void> {
+  await lockUser(rt, userId, t);
+  const recipient = await rt.store.recipient(userId, { transaction: t });
+  if (!recipient) return;
+  await queue(
+    rt,
+    rt.builder.build({ template: "security-notice", eventId, recipient, vars: words }),
+    t,
+  );
+}
+
+const onSecurityChanged: Handler<"user.security_changed"> = (rt, event, t) =>
+  securityNotice(rt, event.id, event.data.userId, SECURITY_NOTICES[event.data.what], t);
+
+const onIdentityLinked: Handler<"user.identity_linked"> = (rt, event, t) =>
+  securityNotice(
+    rt,
+    event.id,
+    event.data.userId,
+    {
+      headline: "A sign-in provider was linked to your account",
+      detail: `Your Lingomesh account can now be signed in to with your ${event.data.provider} account.`,
+    },
+    t,
+  );
+
+/** In the app only (the social category has no mail): "X follows you". */
+const onFollowed: Handler<"social.followed"> = async (rt, event, t) => {
+  const d = event.data;
+  await lockUser(rt, d.userId, t);
+  if (!(await rt.store.recipient(d.userId, { transaction: t }))) return;
+  const follower = await rt.store.recipient(d.followerId, { transaction: t });
+  await notifyInApp(
+    rt,
+    {
+      userId: d.userId,
+      eventId: event.id,
+      kind: "user_followed",
+      text: say => {
+        const name = follower?.name ?? say("user_followed.someone");
+        return {
+          title: say("user_followed.title", { name }),
+          body: say("user_followed.body", { name }),
+        };
+      },
+      link: `${rt.builder.links.app}/users/${encodeURIComponent(d.followerId)}`,
+      data: { followerId: d.followerId },
+    },
+    t,
+  );
 };
 
 const onCoursePublished: Handler<"content.course.published"> = async (rt, event, t) => {
@@ -469,6 +621,12 @@ export const consumers: { [K in keyof DomainHandlers]: Handler<K> } = {
   "user.email_verified": onEmailVerified,
   "user.password_reset_requested": onPasswordResetRequested,
   "user.deleted": onUserDeleted,
+  "user.verification_requested": onVerificationRequested,
+  "user.email_change_requested": onEmailChangeRequested,
+  "user.email_changed": onEmailChanged,
+  "user.security_changed": onSecurityChanged,
+  "user.identity_linked": onIdentityLinked,
+  "social.followed": onFollowed,
   "content.course.published": onCoursePublished,
   "progress.lesson.completed": onLessonCompleted,
   "progress.course.completed": onCourseCompleted,

@@ -15,7 +15,16 @@ export function sampleVars(template: EmailTemplate, links: Links): Record<string
   switch (template) {
     case "welcome":
     case "verify-reminder":
+    case "email-change":
       return { ...common, verifyUrl: `${links.app}/verify-email?token=preview-token` };
+    case "email-change-notice":
+      return { ...common, newEmail: "alex.new@example.com" };
+    case "security-notice":
+      return {
+        ...common,
+        headline: "Your password was changed",
+        detail: "The password of your Lingomesh account was changed.",
+      };
     case "password-reset":
       return {
         ...common,

@@ -69,6 +69,35 @@ export interface CourseInfo {
   topics: string[];
 }
 
+/** Every table with rows about one user: what erasure deletes and an export shows. */
+const USER_TABLES = [
+  "emails",
+  "notifications",
+  "preferences",
+  "reminder_log",
+  "recipients",
+  "early_profiles",
+  "verified_early",
+  "live_messages",
+  "push_deliveries",
+  "push_subscriptions",
+  "channel_preferences",
+  "delivery_settings",
+  "phones",
+] as const;
+
+/**
+ * What an export shows of the tables where a row holds more than the user's data: the mail log
+ * without the bodies and their links, a phone without its pending code's hash, a device without
+ * its push keys.
+ */
+const EXPORTED_COLUMNS: Partial<Record<(typeof USER_TABLES)[number], string>> = {
+  emails:
+    "id, template, category, to_address, subject, status, created_at, sent_at, failed_at, opened_at, open_count",
+  phones: "phone, verified, verified_at",
+  push_subscriptions: "id, endpoint, created_at",
+};
+
 export class NotifyStore {
   private readonly s: string;
   /** True while :userId has no tombstone: nothing is written for an erased user again. */
@@ -171,6 +200,19 @@ export class NotifyStore {
     opts: Options,
   ): Promise<void> {
     await this.updateRecipientNames([change], opts);
+  }
+
+  /** The user's confirmed new address (user.email_changed), unless the row holds a newer event's. */
+  async changeRecipientEmail(
+    change: { userId: string; email: string; sequence?: number },
+    opts: Options,
+  ): Promise<void> {
+    await this.exec(
+      `UPDATE ${this.s}.recipients SET email = :email, email_verified = true, updated_at = now()
+       WHERE user_id = :userId`,
+      { userId: change.userId, email: change.email },
+      opts,
+    );
   }
 
   /** Marks the address verified; false when notify has no recipient for the user yet. */
@@ -593,6 +635,19 @@ export class NotifyStore {
     return inserted > 0;
   }
 
+  /** Everything notify holds about a user (GET /me/export), table by table: what erasure deletes. */
+  async exportUser(userId: string): Promise<Record<string, unknown[]>> {
+    const tables: Record<string, unknown[]> = {};
+    for (const table of USER_TABLES) {
+      tables[table] = await selectRows(
+        this.sequelize,
+        `SELECT ${EXPORTED_COLUMNS[table] ?? "*"} FROM ${this.s}.${table} WHERE user_id = :userId`,
+        { replacements: { userId } },
+      );
+    }
+    return tables;
+  }
+
   /**
    * Deletes every row of the user and keeps a tombstone that every write checks: a late
    * user.created (events arrive out of order) or an in-flight progress event writes nothing.
@@ -603,21 +658,7 @@ export class NotifyStore {
       { userId },
       opts,
     );
-    for (const table of [
-      "emails",
-      "notifications",
-      "preferences",
-      "reminder_log",
-      "recipients",
-      "early_profiles",
-      "verified_early",
-      "live_messages",
-      "push_deliveries",
-      "push_subscriptions",
-      "channel_preferences",
-      "delivery_settings",
-      "phones",
-    ]) {
+    for (const table of USER_TABLES) {
       await this.exec(`DELETE FROM ${this.s}.${table} WHERE user_id = :userId`, { userId }, opts);
     }
   }

@@ -7,7 +7,8 @@ import type { AwardOutcome } from "./awards";
 import { isoWeek } from "./clock";
 import type { Ctx, ProgressThis } from "./context";
 import { RedisLeaderboard, SqlLeaderboard, type Leaderboard } from "./leaderboard";
-import { leaderboardSource } from "./store";
+import { circleNames, circleScores, leaderboardSource } from "./store";
+import { followingOf } from "./remote";
 
 /**
  * The service's leaderboards: Redis when configured (PostgreSQL otherwise), told of each
@@ -54,12 +55,50 @@ export async function publishScores(
   }
 }
 
+export interface LeaderboardParams {
+  period: LeaderboardPeriod;
+  limit: number;
+  /** `following`: the caller and the people they follow (users' follow graph). */
+  scope: "everyone" | "following";
+}
+
+/**
+ * `scope=following`: the caller and the people they follow, ranked among themselves. A circle
+ * is small, so it is read from PostgreSQL (the truth) rather than from the global boards.
+ */
+async function circleView(
+  svc: ProgressThis,
+  ctx: Ctx<LeaderboardParams>,
+  userId: string,
+  period: LeaderboardPeriod,
+  limit: number,
+): Promise<LeaderboardView> {
+  const ids = [userId, ...(await followingOf(ctx, userId))];
+  const entries = await circleScores(svc, period === "weekly" ? isoWeek(svc.now()) : null, ids);
+  const names = await circleNames(
+    svc,
+    entries.slice(0, limit).map(entry => entry.userId),
+  );
+  const at = entries.findIndex(entry => entry.userId === userId);
+  return {
+    period,
+    top: entries.slice(0, limit).map((entry, i) => ({
+      rank: i + 1,
+      userId: entry.userId,
+      name: names.get(entry.userId) ?? "",
+      xp: entry.xp,
+    })),
+    me: at < 0 ? { rank: null, xp: 0 } : { rank: at + 1, xp: entries[at].xp },
+  };
+}
+
 export async function leaderboardView(
   svc: ProgressThis,
-  ctx: Ctx<{ period: LeaderboardPeriod; limit: number }>,
+  ctx: Ctx<LeaderboardParams>,
 ): Promise<LeaderboardView> {
   const userId = actorOf(ctx).id;
   const { period, limit } = ctx.params;
+  if (ctx.params.scope === "following") return circleView(svc, ctx, userId, period, limit);
   const week = isoWeek(svc.now());
   const answer = async (board: Leaderboard): Promise<LeaderboardView> => {
     const { top, me } = await board.view(period, week, limit, userId);

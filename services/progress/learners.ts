@@ -2,7 +2,7 @@ import { actorOf } from "../../lib/auth/guard";
 import type { Context } from "moleculer";
 import { accountErased } from "./errors";
 import type { UnlockedAchievement } from "../../models/achievement.model";
-import type { ActivityDay, ProgressView } from "../../models/progress.model";
+import type { ActivityDay, LearnerPublicStats, ProgressView } from "../../models/progress.model";
 import { achievementName } from "./achievements";
 import { addDays, localDate, safeTimeZone } from "./clock";
 import type { Ctx, ProgressThis } from "./context";
@@ -79,8 +79,29 @@ export async function myProgress(svc: ProgressThis, ctx: Ctx): Promise<ProgressV
 }
 
 export async function myAchievements(svc: ProgressThis, ctx: Ctx): Promise<UnlockedAchievement[]> {
-  const unlocked = await store.achievementsOf(svc, actorOf(ctx).id);
-  return unlocked.map(a => ({
+  return toUnlocked(await store.achievementsOf(svc, actorOf(ctx).id));
+}
+
+/** What another learner may see of this one (users' public profile page). */
+export async function publicStats(svc: ProgressThis, userId: string): Promise<LearnerPublicStats> {
+  const [learner, unlocked] = await Promise.all([
+    store.findLearner(svc, userId),
+    store.achievementsOf(svc, userId),
+  ]);
+  const streak = learner
+    ? settle(store.streakOf(learner), localDate(svc.now(), safeTimeZone(learner.timezone))).current
+    : 0;
+  return {
+    xp: learner?.xp ?? 0,
+    streak,
+    achievements: toUnlocked(unlocked),
+  };
+}
+
+function toUnlocked(
+  rows: Array<{ code: string; unlocked_at: Date | string }>,
+): UnlockedAchievement[] {
+  return rows.map(a => ({
     code: a.code,
     name: achievementName(a.code),
     unlockedAt: new Date(a.unlocked_at).toISOString(),

@@ -133,3 +133,12 @@ export async function profileOf(
     return undefined;
   }
 }
+
+/** The ids of the people a learner follows (users owns the follow graph). */
+export function followingOf(ctx: Context, userId: string): Promise<string[]> {
+  return ctx.call<string[], { userId: string }>(
+    "users.followingIds",
+    { userId },
+    { timeout: 3000 },
+  );
+}

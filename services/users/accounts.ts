@@ -17,8 +17,8 @@ import { emitUserEvent } from "./user-events";
 import {
   emailTaken,
   invalidCredentials,
+  accountSuspended,
   invalidRefreshToken,
-  lastAdmin,
   mfaRequired,
   ownAdminRole,
   tooManyAttempts,
@@ -36,11 +36,12 @@ import {
 } from "./passwords";
 import { openSession, rotateRefreshToken, type ClientInfo } from "./sessions";
 import { signAccessToken } from "./tokens";
+import { keepAnotherAdmin } from "./last-admin";
 import { selectRows } from "../../lib/db/sql";
 import { pageOf } from "../../lib/params";
 
-/** Email verification links stay valid three days (there is no resend route in the contract). */
-const VERIFY_TOKEN_TTL_MS = 72 * 60 * 60 * 1000;
+/** Email verification (and email change) links stay valid three days. */
+export const VERIFY_TOKEN_TTL_MS = 72 * 60 * 60 * 1000;
 
 export interface AuthAnswer {
   user: UserProfile;
@@ -83,14 +84,66 @@ async function tokensFor(
   return { accessToken, refreshToken, expiresIn };
 }
 
-async function findUser(deps: UsersDeps, id: string, t?: Transaction): Promise<UserRow | null> {
+export async function findUser(
+  deps: UsersDeps,
+  id: string,
+  t?: Transaction,
+): Promise<UserRow | null> {
   const row = await deps.User.findByPk(id, { transaction: t });
   return row ? row.get({ plain: true }) : null;
 }
 
-async function findByEmail(deps: UsersDeps, email: string): Promise<UserRow | null> {
+export async function findByEmail(deps: UsersDeps, email: string): Promise<UserRow | null> {
   const row = await deps.User.findOne({ where: { email } });
   return row ? row.get({ plain: true }) : null;
+}
+
+/**
+ * A new account in the caller's transaction: its verification token and user.created go with
+ * it. `passwordHash` is null for an account made by a provider sign-in.
+ */
+export async function createAccount(
+  deps: UsersDeps,
+  t: Transaction,
+  fields: { email: string; name: string; passwordHash: string | null; emailVerified: boolean },
+  ctx?: Ctx,
+): Promise<UserRow> {
+  const now = new Date();
+  const row = await deps.User.create(
+    {
+      id: uuidv7(),
+      email: fields.email,
+      name: fields.name,
+      passwordHash: fields.passwordHash,
+      emailVerified: fields.emailVerified,
+      createdAt: now,
+      updatedAt: now,
+      passwordChangedAt: now,
+    },
+    { transaction: t },
+  );
+  const user = row.get({ plain: true });
+  const verificationToken = await issueOneTimeToken(
+    deps,
+    t,
+    user.id,
+    "verify",
+    VERIFY_TOKEN_TTL_MS,
+  );
+  await emitUserEvent(
+    deps,
+    "user.created",
+    {
+      userId: user.id,
+      email: user.email,
+      name: user.name,
+      timezone: user.timezone,
+      verificationToken,
+      emailVerified: fields.emailVerified,
+    },
+    { transaction: t, ctx },
+  );
+  return user;
 }
 
 export async function register(
@@ -102,42 +155,14 @@ export async function register(
   const email = normaliseEmail(params.email);
   if (await findByEmail(deps, email)) throw emailTaken();
   const passwordHash = await hashPassword(params.password);
-  const now = new Date();
   let created: { user: UserRow; sessionId: string; refreshToken: string };
   try {
     created = await deps.withTransaction(async t => {
-      const row = await deps.User.create(
-        {
-          id: uuidv7(),
-          email,
-          name: params.name,
-          passwordHash,
-          createdAt: now,
-          updatedAt: now,
-          passwordChangedAt: now,
-        },
-        { transaction: t },
-      );
-      const user = row.get({ plain: true });
-      const verificationToken = await issueOneTimeToken(
+      const user = await createAccount(
         deps,
         t,
-        user.id,
-        "verify",
-        VERIFY_TOKEN_TTL_MS,
-      );
-      await emitUserEvent(
-        deps,
-        "user.created",
-        {
-          userId: user.id,
-          email,
-          name: user.name,
-          timezone: user.timezone,
-          verificationToken,
-          emailVerified: false,
-        },
-        { transaction: t, ctx },
+        { email, name: params.name, passwordHash, emailVerified: false },
+        ctx,
       );
       const session = await openSession(deps, t, user.id, clientOf(ctx.meta));
       return { user, ...session };
@@ -149,6 +174,72 @@ export async function register(
   }
   const tokens = await tokensFor(deps, created.user, created.sessionId, created.refreshToken);
   return { user: toProfile(created.user), ...tokens };
+}
+
+/**
+ * The second factor of a sign-in, where the account has MFA on: a missing or wrong code is
+ * 401 MFA_REQUIRED and counts against the account's guess limit.
+ */
+export async function requireSecondFactor(
+  deps: UsersDeps,
+  user: UserRow,
+  otp: string | undefined,
+  ctx: Ctx,
+): Promise<void> {
+  if (!user.mfaEnabled) return;
+  const { mfa } = deps.limits;
+  const mfaWait = await mfa.blockedFor(user.id);
+  if (mfaWait > 0) rejectTooMany(ctx, mfaWait);
+  if (otp === undefined || otp === "") throw mfaRequired();
+  if (!(await checkSecondFactor(deps, user, otp))) {
+    await mfa.fail(user.id);
+    throw mfaRequired();
+  }
+  await mfa.reset(user.id);
+}
+
+/** A suspended account signs in nowhere (api.md: 403 ACCOUNT_SUSPENDED). */
+export function ensureActive(user: UserRow): void {
+  if (user.status === "suspended") throw accountSuspended();
+}
+
+/**
+ * A sign-in from a browser or app (its user agent) that no session of the account ever had —
+ * and not the account's first session, which is where it was made.
+ */
+async function isNewDevice(
+  deps: UsersDeps,
+  t: Transaction,
+  userId: string,
+  client: ClientInfo,
+): Promise<boolean> {
+  const { Session } = deps.models;
+  const [all, same] = await Promise.all([
+    Session.count({ where: { userId }, transaction: t }),
+    Session.count({
+      where: { userId, userAgent: client.userAgent?.slice(0, 512) ?? null },
+      transaction: t,
+    }),
+  ]);
+  return all > 0 && same === 0;
+}
+
+/** Opens a session for a user who has proven who they are, and signs its first access token. */
+export async function signIn(deps: UsersDeps, user: UserRow, ctx: Ctx): Promise<AuthAnswer> {
+  const session = await deps.withTransaction(async t => {
+    const client = clientOf(ctx.meta);
+    if (await isNewDevice(deps, t, user.id, client)) {
+      await emitUserEvent(
+        deps,
+        "user.security_changed",
+        { userId: user.id, what: "new_device" },
+        { transaction: t, ctx },
+      );
+    }
+    return openSession(deps, t, user.id, client);
+  });
+  const tokens = await tokensFor(deps, user, session.sessionId, session.refreshToken);
+  return { user: toProfile(user), ...tokens };
 }
 
 /**
@@ -164,34 +255,26 @@ export async function login(
   const email = normaliseEmail(params.email);
   const accountKey = limitKey(email);
   const ipKey = ctx.meta.clientIp ?? "unknown";
-  const { loginAccount, loginIp, mfa } = deps.limits;
+  const { loginAccount, loginIp } = deps.limits;
   const wait = Math.max(await loginAccount.blockedFor(accountKey), await loginIp.blockedFor(ipKey));
   if (wait > 0) rejectTooMany(ctx, wait);
 
   const found = await findByEmail(deps, email);
+  // An account without a password (made by a provider) costs the same hash and never matches.
   const passwordOk = await verifyPassword(
     found?.passwordHash ?? (await dummyPasswordHash()),
     params.password,
   );
-  if (!found || !passwordOk) {
+  if (!found || found.passwordHash === null || !passwordOk) {
     await Promise.all([loginAccount.fail(accountKey), loginIp.fail(ipKey)]);
     throw invalidCredentials();
   }
   let user = found;
-
-  if (user.mfaEnabled) {
-    const mfaWait = await mfa.blockedFor(user.id);
-    if (mfaWait > 0) rejectTooMany(ctx, mfaWait);
-    if (params.otp === undefined || params.otp === "") throw mfaRequired();
-    if (!(await checkSecondFactor(deps, user, params.otp))) {
-      await mfa.fail(user.id);
-      throw mfaRequired();
-    }
-    await mfa.reset(user.id);
-  }
+  ensureActive(user);
+  await requireSecondFactor(deps, user, params.otp, ctx);
   await loginAccount.reset(accountKey);
 
-  if (needsRehash(user.passwordHash)) {
+  if (user.passwordHash !== null && needsRehash(user.passwordHash)) {
     // The parameters went up since this hash was made: upgrade it while we hold the password.
     const passwordHash = await hashPassword(params.password);
     await deps.User.update(
@@ -200,11 +283,7 @@ export async function login(
     );
     user = { ...user, passwordHash };
   }
-  const session = await deps.withTransaction(t =>
-    openSession(deps, t, user.id, clientOf(ctx.meta)),
-  );
-  const tokens = await tokensFor(deps, user, session.sessionId, session.refreshToken);
-  return { user: toProfile(user), ...tokens };
+  return signIn(deps, user, ctx);
 }
 
 export async function refresh(
@@ -231,8 +310,28 @@ export async function profileOf(deps: UsersDeps, userId: string): Promise<UserPr
 }
 
 export type ProfileChanges = Partial<
-  Pick<UserRow, "name" | "avatarUrl" | "timezone" | "nativeLanguage" | "dailyGoalXp">
+  Pick<
+    UserRow,
+    | "name"
+    | "avatarUrl"
+    | "timezone"
+    | "nativeLanguage"
+    | "dailyGoalXp"
+    | "profileVisibility"
+    | "newCardsPerDay"
+    | "quietHours"
+  > & { locale: string }
 >;
+
+/** The fields other services keep a copy of (user.updated): a change to any of them is announced. */
+const ANNOUNCED = [
+  "name",
+  "timezone",
+  "locale",
+  "quietHours",
+  "profileVisibility",
+  "newCardsPerDay",
+] as const;
 
 export async function updateProfile(
   deps: UsersDeps,
@@ -248,11 +347,19 @@ export async function updateProfile(
     if (Object.keys(changes).length === 0) return before;
     await row.update({ ...changes, updatedAt: new Date() }, { transaction: t });
     const after = row.get({ plain: true });
-    if (after.name !== before.name || after.timezone !== before.timezone) {
+    if (ANNOUNCED.some(field => JSON.stringify(after[field]) !== JSON.stringify(before[field]))) {
       await emitUserEvent(
         deps,
         "user.updated",
-        { userId, name: after.name, timezone: after.timezone },
+        {
+          userId,
+          name: after.name,
+          timezone: after.timezone,
+          ...(after.locale !== null ? { locale: after.locale } : {}),
+          quietHours: after.quietHours,
+          profileVisibility: after.profileVisibility,
+          newCardsPerDay: after.newCardsPerDay,
+        },
         { transaction: t, ctx },
       );
     }
@@ -314,23 +421,6 @@ export async function registrationsByDay(
     { replacements: { days } },
   );
   return found.map(row => ({ date: row.date, count: Number(row.count) }));
-}
-
-/**
- * Refuses (409) to leave the cluster without an admin: `userId` may lose its admin role only
- * while another admin remains. Every admin row is locked, in id order, so two admins
- * demoting each other at once are serialised and the second finds itself the last.
- */
-async function keepAnotherAdmin(deps: UsersDeps, t: Transaction, userId: string): Promise<void> {
-  const admins = await deps.User.findAll({
-    attributes: ["id"],
-    where: { roles: { [Op.contains]: ["admin"] } },
-    order: [["id", "ASC"]],
-    lock: t.LOCK.UPDATE,
-    transaction: t,
-  });
-  const ids = admins.map(row => row.get("id"));
-  if (ids.includes(userId) && ids.length === 1) throw lastAdmin();
 }
 
 export async function setRoles(

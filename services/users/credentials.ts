@@ -5,7 +5,8 @@ import { normaliseEmail } from "../../models/user.model";
 import type { UsersDeps } from "./deps";
 import { emitUserEvent } from "./user-events";
 import { validationError } from "../../lib/errors";
-import { invalidOneTimeToken, userNotFound, weakPassword } from "./errors";
+import { emailTaken, invalidOneTimeToken, userNotFound, weakPassword } from "./errors";
+import { UniqueConstraintError, type Transaction } from "sequelize";
 import { limitKey } from "./limits";
 import { claimOneTimeToken, issueOneTimeToken, voidOneTimeTokens } from "./one-time-tokens";
 import { hashPassword, passwordProblems, verifyPassword } from "./passwords";
@@ -16,17 +17,49 @@ type Ctx = Pick<Context<unknown, RequestMeta>, "meta" | "requestID">;
 /** Reset links live one hour (security.md line 16). */
 const RESET_TOKEN_TTL_MS = 60 * 60 * 1000;
 
+/**
+ * A mailed link: the confirmation of the account's address, or of the new address an email
+ * change asked for — which becomes the account's now, unless another account took it meanwhile.
+ */
 export async function verifyEmail(deps: UsersDeps, token: string, ctx: Ctx): Promise<void> {
   const userId = await deps.withTransaction(async t => {
     const id = await claimOneTimeToken(deps, t, token, "verify");
-    if (id === null) return null;
-    const [changed] = await deps.User.update(
-      { emailVerified: true, updatedAt: new Date() },
-      { where: { id, emailVerified: false }, transaction: t },
+    if (id !== null) {
+      const [changed] = await deps.User.update(
+        { emailVerified: true, updatedAt: new Date() },
+        { where: { id, emailVerified: false }, transaction: t },
+      );
+      if (changed === 1)
+        await emitUserEvent(deps, "user.email_verified", { userId: id }, { transaction: t, ctx });
+      return id;
+    }
+    const changing = await claimOneTimeToken(deps, t, token, "email_change");
+    if (changing === null) return null;
+    const row = await deps.User.findByPk(changing, { transaction: t, lock: t.LOCK.UPDATE });
+    const email = row?.get({ plain: true }).pendingEmail;
+    if (!row || !email) return null;
+    try {
+      await row.update(
+        { email, emailVerified: true, pendingEmail: null, updatedAt: new Date() },
+        { transaction: t },
+      );
+    } catch (err) {
+      if (err instanceof UniqueConstraintError) throw emailTaken();
+      throw err;
+    }
+    await emitUserEvent(
+      deps,
+      "user.email_changed",
+      { userId: changing, email },
+      { transaction: t, ctx },
     );
-    if (changed === 1)
-      await emitUserEvent(deps, "user.email_verified", { userId: id }, { transaction: t, ctx });
-    return id;
+    await emitUserEvent(
+      deps,
+      "user.security_changed",
+      { userId: changing, what: "email" },
+      { transaction: t, ctx },
+    );
+    return changing;
   });
   if (userId === null) throw invalidOneTimeToken();
   await deps.userChanged(userId, ctx);
@@ -87,7 +120,7 @@ export async function resetPassword(
     if (emailProblems.length > 0) throw weakPassword(emailProblems);
     const now = new Date();
     await row.update({ passwordHash, passwordChangedAt: now, updatedAt: now }, { transaction: t });
-    await voidOneTimeTokens(deps, t, userId, "reset");
+    await passwordSet(deps, t, userId, ctx);
     const ended = await revokeSessions(deps, t, userId, "password_reset");
     return { email: user.email, revoked: passwordRevocations(userId, ended, now) };
   });
@@ -112,7 +145,11 @@ export async function changePassword(
   // Length and common passwords were checked with the params (newPasswordParam); what
   // needs the account is checked here, and both of its problems are listed together.
   const problems: Array<{ field: string; type: string; message: string }> = [];
-  if (!(await verifyPassword(user.passwordHash, params.currentPassword))) {
+  // An account made by a provider has no password to change (it has none to prove either).
+  if (
+    user.passwordHash === null ||
+    !(await verifyPassword(user.passwordHash, params.currentPassword))
+  ) {
     await deps.limits.loginAccount.fail(accountKey);
     problems.push({
       field: "currentPassword",
@@ -129,7 +166,7 @@ export async function changePassword(
       { passwordHash, passwordChangedAt: now, updatedAt: now },
       { where: { id: userId }, transaction: t },
     );
-    await voidOneTimeTokens(deps, t, userId, "reset");
+    await passwordSet(deps, t, userId, ctx);
     const ended = await revokeSessions(
       deps,
       t,
@@ -140,6 +177,22 @@ export async function changePassword(
     return passwordRevocations(userId, ended, now);
   });
   await deps.revoke(revoked, ctx);
+}
+
+/** What every new password does in its transaction: older reset links die, the owner is told. */
+async function passwordSet(
+  deps: UsersDeps,
+  t: Transaction,
+  userId: string,
+  ctx?: Pick<Context, "requestID">,
+): Promise<void> {
+  await voidOneTimeTokens(deps, t, userId, "reset");
+  await emitUserEvent(
+    deps,
+    "user.security_changed",
+    { userId, what: "password" },
+    { transaction: t, ctx },
+  );
 }
 
 /**

@@ -3,6 +3,7 @@ import type { Context } from "moleculer";
 import type { RequestMeta } from "../../models/auth.model";
 import type { UserRow } from "../../models/user.model";
 import type { UsersDeps } from "./deps";
+import { emitUserEvent } from "./user-events";
 import { invalidOtp, mfaAlreadyEnabled, mfaNotEnabled, mfaNotSetUp, userNotFound } from "./errors";
 import {
   isTotpShaped,
@@ -154,6 +155,12 @@ export async function disableMfa(
       { where: { id: userId }, transaction: t },
     );
     await deps.models.RecoveryCode.destroy({ where: { userId }, transaction: t });
+    await emitUserEvent(
+      deps,
+      "user.security_changed",
+      { userId, what: "mfa_off" },
+      { transaction: t, ctx },
+    );
   });
   await deps.limits.mfa.reset(userId);
   await deps.userChanged(userId, ctx);

@@ -92,4 +92,101 @@ export const usersMigrations: UsersMigration[] = [
       );
     },
   },
+  {
+    name: "0003-users-identities-status-social",
+    async up({ context: { sequelize, schema } }) {
+      const s = q(schema);
+      await sequelize.query(`
+        -- An account made by a provider sign-in has no password.
+        ALTER TABLE ${s}.users ALTER COLUMN password_hash DROP NOT NULL;
+        ALTER TABLE ${s}.users
+          ADD COLUMN IF NOT EXISTS status text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'suspended')),
+          ADD COLUMN IF NOT EXISTS suspended_reason text,
+          ADD COLUMN IF NOT EXISTS profile_visibility text NOT NULL DEFAULT 'followers'
+            CHECK (profile_visibility IN ('public', 'followers', 'private')),
+          ADD COLUMN IF NOT EXISTS locale text,
+          ADD COLUMN IF NOT EXISTS new_cards_per_day integer NOT NULL DEFAULT 20,
+          ADD COLUMN IF NOT EXISTS quiet_hours jsonb,
+          ADD COLUMN IF NOT EXISTS pending_email text;
+
+        ALTER TABLE ${s}.one_time_tokens DROP CONSTRAINT IF EXISTS one_time_tokens_purpose_check;
+        ALTER TABLE ${s}.one_time_tokens ADD CONSTRAINT one_time_tokens_purpose_check
+          CHECK (purpose IN ('verify', 'reset', 'email_change'));
+
+        -- A provider's account, matched by (issuer, sub) (security.md line 26).
+        CREATE TABLE IF NOT EXISTS ${s}.identities (
+          id uuid PRIMARY KEY,
+          user_id uuid NOT NULL REFERENCES ${s}.users (id) ON DELETE CASCADE,
+          provider text NOT NULL,
+          issuer text NOT NULL,
+          subject text NOT NULL,
+          email text,
+          linked_at timestamptz NOT NULL,
+          UNIQUE (issuer, subject)
+        );
+        CREATE INDEX IF NOT EXISTS identities_user_idx ON ${s}.identities (user_id);
+
+        -- A sign-in begun at /auth/oidc/:provider/start: state (digest), PKCE verifier, nonce.
+        CREATE TABLE IF NOT EXISTS ${s}.oidc_flows (
+          state_hash text PRIMARY KEY,
+          provider text NOT NULL,
+          code_verifier text NOT NULL,
+          nonce text NOT NULL,
+          redirect_uri text NOT NULL,
+          link_user_id uuid REFERENCES ${s}.users (id) ON DELETE CASCADE,
+          expires_at timestamptz NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS oidc_flows_expiry_idx ON ${s}.oidc_flows (expires_at);
+
+        -- The one-time code the callback hands the app, for POST /auth/oidc/exchange.
+        CREATE TABLE IF NOT EXISTS ${s}.oidc_exchange_codes (
+          code_hash text PRIMARY KEY,
+          user_id uuid NOT NULL REFERENCES ${s}.users (id) ON DELETE CASCADE,
+          created boolean NOT NULL,
+          expires_at timestamptz NOT NULL,
+          used_at timestamptz
+        );
+
+        -- Nonces of native ID tokens already used: one sign-in per ID token.
+        CREATE TABLE IF NOT EXISTS ${s}.oidc_used_nonces (
+          provider text NOT NULL,
+          nonce_hash text NOT NULL,
+          expires_at timestamptz NOT NULL,
+          PRIMARY KEY (provider, nonce_hash)
+        );
+
+        CREATE TABLE IF NOT EXISTS ${s}.follows (
+          follower_id uuid NOT NULL REFERENCES ${s}.users (id) ON DELETE CASCADE,
+          followee_id uuid NOT NULL REFERENCES ${s}.users (id) ON DELETE CASCADE,
+          created_at timestamptz NOT NULL DEFAULT now(),
+          PRIMARY KEY (follower_id, followee_id),
+          CHECK (follower_id <> followee_id)
+        );
+        CREATE INDEX IF NOT EXISTS follows_followee_idx ON ${s}.follows (followee_id);
+
+        CREATE TABLE IF NOT EXISTS ${s}.blocks (
+          blocker_id uuid NOT NULL REFERENCES ${s}.users (id) ON DELETE CASCADE,
+          blocked_id uuid NOT NULL REFERENCES ${s}.users (id) ON DELETE CASCADE,
+          created_at timestamptz NOT NULL DEFAULT now(),
+          PRIMARY KEY (blocker_id, blocked_id),
+          CHECK (blocker_id <> blocked_id)
+        );
+        CREATE INDEX IF NOT EXISTS blocks_blocked_idx ON ${s}.blocks (blocked_id);
+
+        -- Every admin action (GET /admin/audit): who, what, to whom, when, from where. No foreign
+        -- keys: the record outlives the accounts it names.
+        CREATE TABLE IF NOT EXISTS ${s}.admin_audit (
+          id uuid PRIMARY KEY,
+          actor_id uuid,
+          action text NOT NULL,
+          target_id uuid,
+          detail jsonb NOT NULL DEFAULT '{}',
+          ip text,
+          request_id text,
+          at timestamptz NOT NULL DEFAULT now()
+        );
+        CREATE INDEX IF NOT EXISTS admin_audit_at_idx ON ${s}.admin_audit (at DESC, id DESC);
+      `);
+    },
+  },
 ];

@@ -97,7 +97,8 @@ export async function rotateRefreshToken(
     }
     if (!sessionAlive(session, deps.cfg, now.getTime())) return { ok: false, reason: "ended" };
     const user = await deps.User.findByPk(session.userId, { transaction: t });
-    if (!user) return { ok: false, reason: "ended" };
+    // A suspension ends the sessions too; this covers a refresh racing it.
+    if (!user || user.get("status") === "suspended") return { ok: false, reason: "ended" };
     const refreshToken = newOpaqueToken();
     await RefreshToken.create(
       { tokenHash: digest(refreshToken), sessionId: session.id, createdAt: now },

@@ -26,9 +26,13 @@ export function readYamlDocuments(text: string): Record<string, unknown>[] {
 
 /** Every variable a node reads (lib/config.ts's contract and extras): what a deployment must wire. */
 export function variablesNodesRead(): string[] {
-  return [...CONFIG_VARIABLES, ...EXTRA_CONFIG_VARIABLES]
-    .filter(variable => variable.read)
-    .flatMap(variable => variable.names);
+  return (
+    [...CONFIG_VARIABLES, ...EXTRA_CONFIG_VARIABLES]
+      .filter(variable => variable.read)
+      .flatMap(variable => variable.names)
+      // `OIDC_<ID>_*` names a family (one per provider the operator adds), not one variable.
+      .filter(name => !name.includes("<ID>"))
+  );
 }
 
 export const APP_SERVICES = ["api", "users", "content", "progress", "notify", "billing"] as const;

@@ -117,6 +117,10 @@ describe("accounts and passwords", () => {
       dailyGoalXp: 20,
       emailVerified: false,
       mfaEnabled: false,
+      locale: null,
+      profileVisibility: "followers",
+      newCardsPerDay: 20,
+      quietHours: null,
       createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT.*Z$/),
     });
     expect(res.body.expiresIn).toBeLessThanOrEqual(900);
@@ -1002,6 +1006,10 @@ describe("profiles, admin and internal actions", () => {
       name: "Grace",
       sequence: 2,
       timezone: "America/Sao_Paulo",
+      // The agreed extension: what notify and progress keep a copy of (no locale set yet).
+      newCardsPerDay: 20,
+      profileVisibility: "followers",
+      quietHours: null,
     });
   });
 
@@ -1434,10 +1442,19 @@ describe("secrets", () => {
         "userId",
         "verificationToken",
       ],
-      "user.updated": ["name", "sequence", "timezone", "userId"],
+      "user.updated": [
+        "name",
+        "newCardsPerDay",
+        "profileVisibility",
+        "quietHours",
+        "sequence",
+        "timezone",
+        "userId",
+      ],
       "user.email_verified": ["sequence", "userId"],
       "user.password_reset_requested": ["email", "name", "resetToken", "sequence", "userId"],
       "user.deleted": ["sequence", "userId"],
+      "user.security_changed": ["sequence", "userId", "what"],
     };
     for (const event of events)
       expect(Object.keys(event.payload.data).sort()).toEqual(allowed[event.type]);

@@ -127,6 +127,81 @@ describe("BOLA: someone else's objects by id (security.md 19)", () => {
         { label: "victim's account", params: { id: victimLearner.id }, json: { roles: ["admin"] } },
       ],
     },
+    // Administration: only admins reach these, whoever's id they carry.
+    "GET /users/:id": {
+      kind: "owned",
+      probes: [{ label: "victim's account", params: { id: victimLearner.id } }],
+      expected: () => [403],
+    },
+    "POST /users/:id/suspend": {
+      kind: "owned",
+      probes: [
+        { label: "victim's account", params: { id: victimLearner.id }, json: { reason: "x" } },
+      ],
+    },
+    "POST /users/:id/unsuspend": {
+      kind: "owned",
+      probes: [{ label: "victim's account", params: { id: victimLearner.id } }],
+    },
+    "DELETE /users/:id": {
+      kind: "owned",
+      probes: [{ label: "victim's account", params: { id: victimLearner.id } }],
+    },
+    // The victim's profile shows to its followers only (the default): the attackers follow nobody.
+    "GET /users/:id/profile": {
+      kind: "owned",
+      probes: [{ label: "victim's profile", params: { id: victimLearner.id } }],
+    },
+    // An identity id that is not the caller's (this cluster has no provider to link one with).
+    "DELETE /me/identities/:id": {
+      kind: "owned",
+      probes: [{ label: "an identity not the attacker's", params: { id: ANY_UUID } }],
+    },
+    // A provider id names no one's object; this cluster configures no provider.
+    "POST /auth/oidc/:provider/start": {
+      kind: "capability",
+      probes: [{ label: "provider", params: { provider: "school" }, json: { redirectUri: "x" } }],
+      expected: () => [404],
+    },
+    "GET /auth/oidc/:provider/callback": {
+      kind: "capability",
+      probes: [{ label: "provider", params: { provider: "school" } }],
+      expected: () => [404],
+    },
+    "POST /auth/oidc/:provider/id-token": {
+      kind: "capability",
+      probes: [
+        { label: "provider", params: { provider: "school" }, json: { idToken: "x", nonce: "n" } },
+      ],
+      expected: () => [404],
+    },
+    "POST /me/identities/:provider/start": {
+      kind: "capability",
+      probes: [{ label: "provider", params: { provider: "school" }, json: { redirectUri: "x" } }],
+      expected: () => [404],
+    },
+    // The caller's own relations, by the other person's id: following an open profile and
+    // blocking anyone are the caller's to do; they change nothing of the victim's data.
+    "PUT /me/following/:userId": {
+      kind: "capability",
+      probes: [{ label: "victim", params: { userId: victimLearner.id } }],
+      expected: () => [204],
+    },
+    "DELETE /me/following/:userId": {
+      kind: "capability",
+      probes: [{ label: "victim", params: { userId: victimLearner.id } }],
+      expected: () => [204],
+    },
+    "PUT /me/blocked/:userId": {
+      kind: "capability",
+      probes: [{ label: "victim", params: { userId: victimLearner.id } }],
+      expected: () => [204],
+    },
+    "DELETE /me/blocked/:userId": {
+      kind: "capability",
+      probes: [{ label: "victim", params: { userId: victimLearner.id } }],
+      expected: () => [204],
+    },
     "GET /courses/:id": {
       kind: "owned",
       probes: [{ label: "victim's draft course", params: { id: fx.draftCourse } }],

@@ -92,6 +92,32 @@ describe("mass assignment and resource limits (security.md 21, 22)", () => {
       body: { currentPassword: PASSWORD, newPassword: "a brand new passphrase" },
     },
     "PATCH /me": { as: "subject", body: { name: "Changed" } },
+    "POST /auth/oidc/:provider/start": {
+      as: "subject",
+      params: { provider: "school" },
+      body: { redirectUri: "http://localhost:3000/auth/done" },
+    },
+    "POST /auth/oidc/exchange": { as: "subject", body: { code: "x".repeat(43) } },
+    "POST /auth/oidc/:provider/id-token": {
+      as: "subject",
+      params: { provider: "school" },
+      body: { idToken: "x.y.z", nonce: "n" },
+    },
+    "POST /me/identities/:provider/start": {
+      as: "subject",
+      params: { provider: "school" },
+      body: { redirectUri: "http://localhost:3000/auth/done" },
+    },
+    "POST /auth/verify-email/resend": { as: "subject", body: {} },
+    "POST /auth/mfa/recovery-codes": { as: "subject", body: { otp: "123456" } },
+    "POST /me/email": {
+      as: "subject",
+      body: { newEmail: `moved.${c.namespace}@example.com`, password: PASSWORD },
+    },
+    "POST /users/:id/suspend": { as: "admin", params: { id: subject.id }, body: { reason: "x" } },
+    "POST /users/:id/unsuspend": { as: "admin", params: { id: subject.id }, body: {} },
+    "PUT /me/following/:userId": { as: "subject", params: { userId: admin.id }, body: {} },
+    "PUT /me/blocked/:userId": { as: "subject", params: { userId: admin.id }, body: {} },
     "PUT /users/:id/roles": {
       as: "admin",
       params: { id: subject.id },

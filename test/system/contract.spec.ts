@@ -20,6 +20,12 @@ import { startSmtpCatcher, type Mail, type SmtpCatcher } from "./support/mail";
 import { waitFor } from "./support/nodes";
 import { totp } from "./support/totp";
 import { STRIPE_TEST_KEY, STRIPE_WEBHOOK_SECRET, StripeDouble } from "../integration/stripe-double";
+import {
+  Browser,
+  nativeIdToken,
+  startTestProvider,
+  type TestProvider,
+} from "../integration/oidc.support";
 
 /**
  * Every route of the routes files, called on real services (a gateway+users+content node and a
@@ -29,6 +35,8 @@ import { STRIPE_TEST_KEY, STRIPE_WEBHOOK_SECRET, StripeDouble } from "../integra
  */
 
 const PUBLIC_URL = "https://learn.example.test";
+const APP_REDIRECT = `${PUBLIC_URL}/auth/done`;
+const CALLBACK = `${PUBLIC_URL}/api/v1/auth/oidc/school/callback`;
 const namespace = uniqueName("sysc");
 const admin = { email: `admin.${namespace}@example.com`, password: "admin passphrase 42" };
 const PNG = Buffer.from(
@@ -38,6 +46,7 @@ const PNG = Buffer.from(
 
 let db: TestDatabase;
 let smtp: SmtpCatcher;
+let school: TestProvider;
 let cluster: ProcessCluster;
 let origin: string;
 let stripe: StripeDouble;
@@ -77,6 +86,12 @@ const f = {} as {
   checkoutSession: string;
   pendingEvents: ReturnType<StripeDouble["renew"]>;
   invoiceId: string;
+  doomed: Account; // DELETE /me
+  spare: Account; // suspended, unsuspended, then erased by the admin
+  providerSub: string;
+  authorizationUrl: string;
+  oidcCode: string;
+  oidcToken: string;
   certificateId: string;
   pushSubscriptionId: string;
 };
@@ -130,6 +145,13 @@ beforeAll(async () => {
   });
   await new Promise<void>(resolve => smsServer.listen(0, "127.0.0.1", resolve));
   const smsPort = (smsServer.address() as AddressInfo).port;
+  school = await startTestProvider({ clientId: "lingomesh-contract", redirectUris: [CALLBACK] });
+  f.providerSub = crypto.randomUUID();
+  school.accounts.set(f.providerSub, {
+    email: `sso.${namespace}@example.com`,
+    emailVerified: true,
+    name: "Sam School",
+  });
   cluster = await startProcessCluster({
     namespace,
     databaseUrl: db.url,
@@ -145,6 +167,11 @@ beforeAll(async () => {
       SMS_URL: `http://AC1:token@127.0.0.1:${smsPort}/2010-04-01/Accounts/AC1/Messages.json`,
       VAPID_PUBLIC_KEY: VAPID.publicKey,
       VAPID_PRIVATE_KEY: VAPID.privateKey,
+      AUTH_REDIRECT_URIS: APP_REDIRECT,
+      OIDC_SCHOOL_ISSUER: school.issuer,
+      OIDC_SCHOOL_CLIENT_ID: school.clientId,
+      OIDC_SCHOOL_CLIENT_SECRET: school.clientSecret,
+      OIDC_SCHOOL_NAME: "Northside School",
     },
     specs: [
       { name: "edge", services: "api,users,content", gateway: true },
@@ -162,8 +189,8 @@ beforeAll(async () => {
     refresh: login.body.refreshToken,
     api: adminApi,
   };
-  [f.author, f.learner, f.resetter, f.reader, f.extra] = await Promise.all(
-    ["author", "learner", "resetter", "reader", "extra"].map(register),
+  [f.author, f.learner, f.resetter, f.reader, f.extra, f.doomed, f.spare] = await Promise.all(
+    ["author", "learner", "resetter", "reader", "extra", "doomed", "spare"].map(register),
   );
   expectStatus(
     await adminApi.put(
@@ -236,6 +263,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await cluster?.stop();
+  await school?.close();
   await smtp?.close();
   await stripe?.stop();
   await new Promise(resolve => smsServer?.close(resolve));
@@ -252,6 +280,8 @@ interface Case {
   body?: () => unknown | Promise<unknown>;
   token?: () => string;
   headers?: () => Record<string, string>;
+  /** The query string (without `?`). */
+  query?: () => string | Promise<string>;
   status: number;
   list?: boolean;
   check?: (answer: Answer) => void | Promise<void>;
@@ -345,7 +375,15 @@ const CASES: Case[] = [
     who: "user",
     status: 204,
     token: learner,
+    body: () => ({ otp: totp(f.mfaSecret, -1) }),
+  },
+  {
+    key: "POST /auth/mfa/recovery-codes",
+    who: "user",
+    status: 200,
+    token: learner,
     body: () => ({ otp: totp(f.mfaSecret) }),
+    check: a => expect(a.body.recoveryCodes).toHaveLength(10),
   },
   {
     key: "POST /auth/mfa/disable",
@@ -409,6 +447,10 @@ const CASES: Case[] = [
           "nativeLanguage",
           "roles",
           "timezone",
+          "locale",
+          "profileVisibility",
+          "newCardsPerDay",
+          "quietHours",
         ].sort(),
       );
       expect(a.body).toMatchObject({ emailVerified: true, mfaEnabled: false });
@@ -430,6 +472,216 @@ const CASES: Case[] = [
     params: () => ({ id: f.extra.id }),
     body: () => ({ roles: ["learner"] }),
     check: a => expect(a.body.id).toBe(f.extra.id),
+  },
+  {
+    key: "GET /admin/audit",
+    who: "admin",
+    status: 200,
+    list: true,
+    check: a => expect(a.body.rows.map((x: Json) => x.action)).toContain("roles.set"),
+  },
+  {
+    key: "GET /users/:id",
+    who: "admin",
+    status: 200,
+    params: () => ({ id: f.extra.id }),
+    check: a => expect(a.body).toMatchObject({ id: f.extra.id, status: "active" }),
+  },
+  {
+    key: "POST /users/:id/suspend",
+    who: "admin",
+    status: 200,
+    params: () => ({ id: f.spare.id }),
+    body: () => ({ reason: "contract check" }),
+    check: a => expect(a.body.status).toBe("suspended"),
+  },
+  {
+    key: "POST /users/:id/unsuspend",
+    who: "admin",
+    status: 200,
+    params: () => ({ id: f.spare.id }),
+    check: a => expect(a.body.status).toBe("active"),
+  },
+  {
+    key: "GET /auth/providers",
+    who: "public",
+    status: 200,
+    check: a => expect(a.body).toEqual([{ id: "school", name: "Northside School" }]),
+  },
+  {
+    key: "POST /auth/oidc/:provider/start",
+    who: "public",
+    status: 200,
+    params: () => ({ provider: "school" }),
+    body: () => ({ redirectUri: APP_REDIRECT }),
+    check: a => {
+      f.authorizationUrl = a.body.authorizationUrl;
+      expect(new URL(f.authorizationUrl).searchParams.get("code_challenge_method")).toBe("S256");
+    },
+  },
+  {
+    key: "GET /auth/oidc/:provider/callback",
+    who: "public",
+    status: 302,
+    params: () => ({ provider: "school" }),
+    // The browser walks the provider's sign-in; the provider sends it back to PUBLIC_URL's callback.
+    query: async () =>
+      (await new Browser().signIn(f.authorizationUrl, f.providerSub, CALLBACK)).search.slice(1),
+    check: a => {
+      const back = new URL(a.headers.get("location") as string);
+      expect(back.origin + back.pathname).toBe(APP_REDIRECT);
+      f.oidcCode = back.searchParams.get("code") as string;
+      expect(f.oidcCode).toBeTruthy();
+    },
+  },
+  {
+    key: "POST /auth/oidc/exchange",
+    who: "public",
+    status: 200,
+    body: () => ({ code: f.oidcCode }),
+    check: a => {
+      expect(a.body).toMatchObject({ created: true, user: { emailVerified: true } });
+      f.oidcToken = a.body.accessToken;
+    },
+  },
+  {
+    key: "POST /auth/oidc/:provider/id-token",
+    who: "public",
+    status: 200,
+    params: () => ({ provider: "school" }),
+    body: async () => {
+      const nonce = crypto.randomBytes(16).toString("base64url");
+      return { idToken: await nativeIdToken(school, f.providerSub, nonce), nonce };
+    },
+    check: a => expect(a.body.created).toBe(false),
+  },
+  {
+    key: "GET /me/identities",
+    who: "user",
+    status: 200,
+    token: () => f.oidcToken,
+    check: a => expect(a.body.map((x: Json) => x.provider)).toEqual(["school"]),
+  },
+  {
+    key: "POST /me/identities/:provider/start",
+    who: "user",
+    status: 200,
+    token: () => f.author.token,
+    params: () => ({ provider: "school" }),
+    body: () => ({ redirectUri: APP_REDIRECT }),
+    check: async a => {
+      // Linked to the author's account: a second provider account walks the sign-in.
+      const sub = crypto.randomUUID();
+      school.accounts.set(sub, {
+        email: `link.${namespace}@example.com`,
+        emailVerified: false,
+        name: "L",
+      });
+      const back = await new Browser().signIn(a.body.authorizationUrl, sub, CALLBACK);
+      const res = await fetch(`${origin}${back.pathname}${back.search}`, { redirect: "manual" });
+      expect(new URL(res.headers.get("location") as string).searchParams.get("linked")).toBe(
+        "school",
+      );
+    },
+  },
+  {
+    key: "DELETE /me/identities/:id",
+    who: "user",
+    status: 204,
+    token: () => f.author.token,
+    params: () => ({ id: "" }), // filled in below from the identity list
+  },
+  {
+    key: "POST /auth/verify-email/resend",
+    who: "user",
+    status: 202,
+    token: reader,
+  },
+  {
+    key: "POST /me/email",
+    who: "user",
+    status: 202,
+    token: () => f.extra.token,
+    body: () => ({ newEmail: `moved.${namespace}@example.com`, password: PASSWORD }),
+  },
+  {
+    key: "GET /me/export",
+    who: "user",
+    status: 200,
+    token: learner,
+    check: a => {
+      expect(a.headers.get("content-disposition")).toMatch(/^attachment/);
+      expect(a.body.userId).toBe(f.learner.id);
+      expect(Object.keys(a.body.services).sort()).toEqual(["notify", "progress"]);
+    },
+  },
+  {
+    key: "GET /users/search",
+    who: "user",
+    status: 200,
+    token: learner,
+    query: () => "q=User",
+    check: a => expect(a.body.map((x: Json) => x.id)).toContain(f.reader.id),
+  },
+  {
+    key: "PUT /me/following/:userId",
+    who: "user",
+    status: 204,
+    token: learner,
+    params: () => ({ userId: f.reader.id }),
+  },
+  {
+    key: "GET /users/:id/profile",
+    who: "user",
+    status: 200,
+    token: learner,
+    params: () => ({ id: f.reader.id }),
+    check: a =>
+      expect(Object.keys(a.body).sort()).toEqual(
+        ["achievements", "avatarUrl", "id", "name", "streak", "xp"].sort(),
+      ),
+  },
+  {
+    key: "GET /me/following",
+    who: "user",
+    status: 200,
+    token: learner,
+    check: a => expect(a.body).toEqual([{ id: f.reader.id, name: "User reader", avatarUrl: null }]),
+  },
+  {
+    key: "GET /me/followers",
+    who: "user",
+    status: 200,
+    token: reader,
+    check: a => expect(a.body.map((x: Json) => x.id)).toEqual([f.learner.id]),
+  },
+  {
+    key: "DELETE /me/following/:userId",
+    who: "user",
+    status: 204,
+    token: learner,
+    params: () => ({ userId: f.reader.id }),
+  },
+  {
+    key: "PUT /me/blocked/:userId",
+    who: "user",
+    status: 204,
+    token: learner,
+    params: () => ({ userId: f.spare.id }),
+  },
+  {
+    key: "GET /me/blocked",
+    who: "user",
+    status: 200,
+    token: learner,
+    check: a => expect(a.body.map((x: Json) => x.id)).toEqual([f.spare.id]),
+  },
+  {
+    key: "DELETE /me/blocked/:userId",
+    who: "user",
+    status: 204,
+    token: learner,
+    params: () => ({ userId: f.spare.id }),
   },
   { key: "GET /courses", who: "public", status: 200, list: true },
   {
@@ -944,6 +1196,19 @@ const CASES: Case[] = [
     status: 204,
     params: () => ({ id: f.spareCourseId }),
   },
+  {
+    key: "DELETE /me",
+    who: "user",
+    status: 202,
+    token: () => f.doomed.token,
+    body: () => ({ password: PASSWORD }),
+  },
+  {
+    key: "DELETE /users/:id",
+    who: "admin",
+    status: 202,
+    params: () => ({ id: f.spare.id }),
+  },
 ];
 
 const ROUTES = new Map(publicRoutes().map(r => [routeKey(r), r]));
@@ -968,7 +1233,7 @@ function mailParams(route: RouteSpec): Record<string, string> {
 
 async function send(
   route: RouteSpec,
-  opts: { params: Record<string, string>; token?: string; body?: unknown },
+  opts: { params: Record<string, string>; token?: string; body?: unknown; query?: string },
 ): Promise<Answer> {
   const headers: Record<string, string> = { "x-forwarded-for": ip() };
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
@@ -988,7 +1253,8 @@ async function send(
     headers["content-type"] = "application/json";
     body = JSON.stringify(opts.body);
   }
-  const res = await fetch(`${origin}/api/v1${pathOf(route, opts.params)}`, {
+  const query = opts.query ? `?${opts.query}` : "";
+  const res = await fetch(`${origin}/api/v1${pathOf(route, opts.params)}${query}`, {
     method: route.method,
     headers,
     body,
@@ -1001,6 +1267,10 @@ async function send(
 
 async function paramsOf(c: Case, route: RouteSpec): Promise<Record<string, string>> {
   if (route.path.includes(":token")) return mailParams(route);
+  if (c.key === "DELETE /me/identities/:id") {
+    const list = await f.author.api.get("/me/identities", { token: f.author.token });
+    return { id: list.body[0].id };
+  }
   if (c.key === "DELETE /auth/sessions/:id") {
     const list = await f.learner.api.get("/auth/sessions", { token: learner() });
     return { id: list.body.find((x: Json) => !x.current).id };
@@ -1022,6 +1292,7 @@ describe("the contract on real services", () => {
         params: await paramsOf(c, route),
         token: tokenOf(c),
         body: await c.body?.(),
+        query: await c.query?.(),
       });
       expectStatus(answer, c.status, c.key);
       if (c.status === 204) expect(answer.text).toBe("");

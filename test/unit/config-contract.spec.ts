@@ -31,7 +31,11 @@ describe("the configuration contract (lib/config.ts CONFIG_VARIABLES)", () => {
         S3_SECRET_KEY: "secret",
       }),
     ]);
-    const marked = rows.filter(row => row.read).flatMap(row => row.names);
+    // `OIDC_<ID>_*` is a family of names, found by listing the environment rather than looked up.
+    const marked = rows
+      .filter(row => row.read)
+      .flatMap(row => row.names)
+      .filter(name => !name.includes("<ID>"));
     expect([...looked].sort()).toEqual([...marked].sort());
     for (const name of rows.filter(row => !row.read).flatMap(row => row.names)) {
       expect(looked).not.toContain(name);

@@ -116,4 +116,58 @@ describe("the environment contract (lib/config.ts)", () => {
     expect(() => loadConfig({ AMQP_URL: "http://guest:s3cret@rabbit:5672" })).toThrow(/AMQP_URL/);
     expect(() => loadConfig({ AMQP_URL: "http://guest:s3cret@rabbit:5672" })).not.toThrow(/s3cret/);
   });
+
+  it("when OIDC_<ID>_* are set, then each issuer is a provider named by its lower-case id; the redirect list defaults to PUBLIC_URL/auth/done", () => {
+    const cfg = loadConfig({
+      PUBLIC_URL: "https://learn.example.com/",
+      OIDC_GOOGLE_ISSUER: "https://accounts.google.com",
+      OIDC_GOOGLE_CLIENT_ID: "g-id",
+      OIDC_GOOGLE_CLIENT_SECRET: "g-secret",
+      OIDC_SCHOOL_SSO_ISSUER: "http://127.0.0.1:8080/realms/school",
+      OIDC_SCHOOL_SSO_CLIENT_ID: "s-id",
+      OIDC_SCHOOL_SSO_NAME: "Northside",
+    });
+    expect(cfg.oidcProviders).toEqual([
+      {
+        id: "google",
+        issuer: "https://accounts.google.com",
+        clientId: "g-id",
+        clientSecret: "g-secret",
+        name: "Google",
+      },
+      {
+        id: "school-sso",
+        issuer: "http://127.0.0.1:8080/realms/school",
+        clientId: "s-id",
+        clientSecret: undefined,
+        name: "Northside",
+      },
+    ]);
+    expect(cfg.authRedirectUris).toEqual(["https://learn.example.com/auth/done"]);
+    expect(
+      loadConfig({ AUTH_REDIRECT_URIS: "https://a.example/done, com.example.app:/auth" })
+        .authRedirectUris,
+    ).toEqual(["https://a.example/done", "com.example.app:/auth"]);
+    expect(loadConfig({}).oidcProviders).toEqual([]);
+  });
+
+  it.each([
+    [{ OIDC_X_ISSUER: "https://x.example" }, "OIDC_X_CLIENT_ID", "client id"],
+    [{ OIDC_X_CLIENT_ID: "id" }, "OIDC_X_CLIENT_ID", "OIDC_X_ISSUER"],
+    [{ OIDC_X_ISSUER: "http://idp.example", OIDC_X_CLIENT_ID: "id" }, "OIDC_X_ISSUER", "https"],
+    [{ AUTH_REDIRECT_URIS: "/relative" }, "AUTH_REDIRECT_URIS", "absolute"],
+  ])(
+    "when a provider or redirect variable is wrong (%j), then one line names %s",
+    (env, variable, fragment) => {
+      let error: unknown;
+      try {
+        loadConfig(env);
+      } catch (err) {
+        error = err;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).variable).toBe(variable);
+      expect((error as ConfigError).message).toContain(fragment);
+    },
+  );
 });

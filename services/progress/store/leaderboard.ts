@@ -67,6 +67,24 @@ async function sqlRank(
   return { rank: ahead + 1, xp };
 }
 
+/** The scores of a few learners (a follow circle), best first; ties by user id, as the boards order them. */
+export async function circleScores(
+  db: Db,
+  week: string | null,
+  ids: string[],
+): Promise<Array<{ userId: string; xp: number }>> {
+  const table = week === null ? `${S}.learners` : `${S}.weekly_xp`;
+  const scope = week === null ? "TRUE" : "iso_week = :week";
+  return rows(
+    db,
+    `SELECT user_id AS "userId", xp FROM ${table}
+     WHERE ${scope} AND xp > 0 AND user_id IN (:ids) ORDER BY xp DESC, user_id DESC`,
+    { week, ids },
+  );
+}
+
+export const circleNames = learnerNames;
+
 /** The leaderboards' view of PostgreSQL. */
 export function leaderboardSource(db: Db): LeaderboardSource {
   return {

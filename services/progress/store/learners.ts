@@ -281,6 +281,17 @@ export async function eraseUser(db: Db, userId: string, t: Transaction): Promise
   }
 }
 
+/** Everything progress holds about a user (GET /me/export), table by table: what erasure deletes. */
+export async function exportUser(db: Db, userId: string): Promise<Record<string, unknown[]>> {
+  const tables: Record<string, unknown[]> = {};
+  for (const table of USER_TABLES) {
+    tables[table] = await rows(db, `SELECT * FROM ${S}.${table} WHERE user_id = :userId`, {
+      userId,
+    });
+  }
+  return tables;
+}
+
 /** The learner row with what the progress view adds to it, read in one round trip. */
 export interface LearnerSummaryRow extends LearnerRow {
   completed_lessons: string;
