@@ -65,5 +65,5 @@ export async function readLesson(svc: ContentThis, ctx: Ctx<{ id: string }>): Pr
     { id: ctx.params.id },
   );
   if (!published) throw lessonNotFound(ctx.params.id);
-  return learnerLessonView(published);
+  return learnerLessonView(published, svc.publicUrl);
 }
