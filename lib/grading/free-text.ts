@@ -94,5 +94,7 @@ export function matchText(given: string, accepted: readonly string[]): TextMatch
     if (usesAnotherWord(answer, key)) continue;
     best = { form, distance };
   }
-  return best ? { correct: true, typo: true, accepted: best.form } : { correct: false, typo: false };
+  return best
+    ? { correct: true, typo: true, accepted: best.form }
+    : { correct: false, typo: false };
 }

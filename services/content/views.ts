@@ -53,7 +53,8 @@ export function scrambled(q: Question, options: string[]): string[] {
 function learnerOptions(q: Question): LearnerQuestion["options"] {
   const options = q.options;
   if (options === undefined) return undefined;
-  if (!Array.isArray(options)) return { left: [...options.left], right: scrambled(q, options.right) };
+  if (!Array.isArray(options))
+    return { left: [...options.left], right: scrambled(q, options.right) };
   return q.type === "order" ? scrambled(q, options) : [...options];
 }
 

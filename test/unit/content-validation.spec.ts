@@ -167,9 +167,9 @@ describe("language question types", () => {
     expect(
       problemsOf(quiz([{ type: "translate", prompt: "p", options: ["a", "b"], answer: ["a"] }])),
     ).toEqual(["questions[0].options"]);
-    expect(
-      problemsOf(quiz([{ type: "text", prompt: "p", media: "m1", answer: "hi" }])),
-    ).toEqual(["questions[0].media"]);
+    expect(problemsOf(quiz([{ type: "text", prompt: "p", media: "m1", answer: "hi" }]))).toEqual([
+      "questions[0].media",
+    ]);
     expect(
       problemsOf(quiz([{ type: "translate", prompt: "p", answer: [["I am", "I'm"]] }])),
     ).toEqual(["questions[0].answer"]);
