@@ -15,10 +15,10 @@ const QUESTION_TYPES = [
   "translate",
   "listen",
 ] as const;
-export type QuestionType = (typeof QUESTION_TYPES)[number];
+type QuestionType = (typeof QUESTION_TYPES)[number];
 
 /** The two columns of a `match` question. */
-export interface MatchOptions {
+interface MatchOptions {
   left: string[];
   right: string[];
 }

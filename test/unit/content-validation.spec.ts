@@ -2,7 +2,7 @@ import type { Errors } from "moleculer";
 import { assertValidLesson, type LessonShape } from "../../services/content/validation";
 import { learnerQuestion, scrambled } from "../../services/content/views";
 import { topicSlug } from "../../services/content/topics";
-import type { Question } from "../../models/lesson.model";
+import type { Question, QuestionInput } from "../../models/lesson.model";
 
 const quiz = (questions: LessonShape["questions"]): LessonShape => ({
   kind: "quiz",
@@ -100,12 +100,12 @@ describe("lesson validation", () => {
 const URL = "https://lingomesh.test";
 
 describe("language question types", () => {
-  const cloze = {
+  const cloze: QuestionInput = {
     type: "cloze",
     prompt: "I {{1}} coffee and she {{2}} tea.",
     answer: ["like", ["likes", "loves"]],
-  } as const;
-  const match = {
+  };
+  const match: QuestionInput = {
     type: "match",
     prompt: "Pair the words",
     options: { left: ["dog", "cat"], right: ["chien", "chat"] },
@@ -119,7 +119,7 @@ describe("language question types", () => {
     expect(
       problemsOf(
         quiz([
-          { ...cloze, answer: [...cloze.answer] },
+          cloze,
           match,
           { type: "translate", prompt: "Je suis content.", answer: ["I am happy", "I'm glad"] },
           { type: "listen", prompt: "Write what you hear", media: "m1", answer: ["Good morning"] },
