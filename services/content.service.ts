@@ -34,7 +34,13 @@ import type { MediaRef } from "../models/media.model";
 import type { TopicCount } from "../models/content.model";
 import { READ_RETRY } from "../moleculer.config";
 import * as authoring from "./content/authoring";
-import type { ContentMethods, ContentThis, ContentVars, Ctx } from "./content/context";
+import type {
+  ContentMethods,
+  ContentThis,
+  ContentVars,
+  Ctx,
+  LessonReadDeps,
+} from "./content/context";
 import { courseNotFound, lessonNotFound } from "./content/errors";
 import { answerMedia, headMedia, openMedia, saveUpload } from "./content/media";
 import type { MongoContentRepository } from "./content/mongo-repository";
@@ -174,7 +180,7 @@ const ContentService: ServiceSchema<DbSettings, ContentMethods, ContentVars, Con
       auth: true,
       retryPolicy: READ_RETRY,
       handler(ctx: Ctx<{ id: string }>): Promise<LessonView> {
-        return readLesson(this, ctx);
+        return readLesson(this.readDeps(ctx), ctx.params, actorOf(ctx));
       },
     },
 
@@ -344,6 +350,16 @@ const ContentService: ServiceSchema<DbSettings, ContentMethods, ContentVars, Con
         emit: async (type, data, t) => {
           await this.emitDurable(type, data, { transaction: t as Transaction, ctx });
         },
+      };
+    },
+
+    readDeps(ctx: Context): LessonReadDeps {
+      return {
+        repo: this.repo,
+        publicUrl: this.publicUrl,
+        canEdit: (user, ownerId) => this.canEdit(user, ownerId),
+        publishedLesson: id =>
+          ctx.call<PublishedLesson | null, { id: string }>("content.publishedLesson", { id }),
       };
     },
 
