@@ -55,3 +55,13 @@ describe("free-text answers", () => {
     expect(normalizeText("\u201CHi\u201D")).toBe('"hi"');
   });
 });
+
+describe("the starter translation", () => {
+  it("when the contraction is typed, then it is right as a typo of the one accepted form", () => {
+    expect(matchText("Where's the station, please", ["Where is the station, please?"])).toEqual({
+      correct: true,
+      typo: true,
+      accepted: "Where is the station, please?",
+    });
+  });
+});
