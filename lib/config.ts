@@ -580,8 +580,6 @@ export interface ConfigVariable {
   note?: string;
 }
 
-const NOT_BUILT = "not built yet: no node reads it";
-
 export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   {
     names: ["SERVICES"],

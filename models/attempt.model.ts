@@ -12,6 +12,10 @@ export interface QuestionResult {
   correct: boolean;
   /** Share of the question's points earned, 0..1 (partial credit for multiple and order). */
   credit: number;
+  /** Right only thanks to one slip (a typo): `accepted` is the form it was taken for. */
+  typo?: true;
+  /** The accepted form a typo was taken for (a cloze: one per blank). */
+  accepted?: AnswerValue;
   /** The answer key; shown so the learner sees what was expected. */
   expected: AnswerValue;
   explanation?: string;
@@ -51,7 +55,15 @@ export const attemptParams = {
         questionId: { type: "string", min: 1, max: 100 },
         value: [
           { type: "string", max: 2000 },
-          { type: "array", max: 100, items: { type: "string", max: 2000 } },
+          {
+            type: "array",
+            max: 100,
+            items: [
+              { type: "string", max: 2000 },
+              // A match question's pairs.
+              { type: "array", max: 2, items: { type: "string", max: 2000 } },
+            ],
+          },
         ],
       },
     },

@@ -6,28 +6,56 @@ const LESSON_KINDS = ["lesson", "quiz", "flashcards"] as const;
 /** lesson: reading/listening (Markdown body + media); quiz: graded questions; flashcards: a review deck. */
 export type LessonKind = (typeof LESSON_KINDS)[number];
 
-const QUESTION_TYPES = ["single", "multiple", "text", "order"] as const;
+const QUESTION_TYPES = [
+  "single",
+  "multiple",
+  "text",
+  "order",
+  "cloze",
+  "match",
+  "translate",
+  "listen",
+] as const;
 type QuestionType = (typeof QUESTION_TYPES)[number];
 
+/** The two columns of a `match` question. */
+interface MatchOptions {
+  left: string[];
+  right: string[];
+}
+
 /**
- * A quiz question with its answer key.
+ * An answer key, and a learner's answer: one string, a list of strings, or (cloze with
+ * alternatives per blank, match pairs) a list whose items are lists.
+ */
+export type AnswerKey = string | Array<string | string[]>;
+
+/**
+ * A quiz question with its answer key (services/content/validation.ts checks each type's shape).
  * - single: `answer` is one of `options`
  * - multiple: `answer` is a non-empty subset of `options`
- * - text: `answer` is the accepted text or a list of accepted texts (normalised as
- *   services/progress/grading.ts says); no options
+ * - text: `answer` is the accepted text or a list of accepted texts; no options
  * - order: `options` are the items, `answer` is the same items in the right order
+ * - cloze: `prompt` has blanks `{{1}}`, `{{2}}`…; `answer` has per blank a string or a list
+ *   of accepted strings
+ * - match: `options` is `{left, right}`; `answer` is the pairs `[[left, right], …]`
+ * - translate: `prompt` is the sentence; `answer` lists the accepted translations
+ * - listen: `media` is an uploaded audio id; `answer` lists the accepted transcripts
+ * Free text (text, cloze, translate, listen) is compared as lib/grading/free-text.ts says.
  */
 export interface Question {
   id: string;
   type: QuestionType;
   prompt: string;
-  options?: string[];
-  answer: string | string[];
+  options?: string[] | MatchOptions;
+  answer: AnswerKey;
+  /** listen: the audio to transcribe (POST /media). */
+  media?: string;
   explanation?: string;
 }
 
-/** A question as a learner receives it: no answer key, no explanation. */
-export type LearnerQuestion = Omit<Question, "answer" | "explanation">;
+/** A question as a learner receives it: no answer key, no explanation; a listen's audio URL. */
+export type LearnerQuestion = Omit<Question, "answer" | "explanation"> & { mediaUrl?: string };
 
 export interface Card {
   id: string;
@@ -110,8 +138,8 @@ export interface LessonForGrading {
     id: string;
     type: QuestionType;
     prompt: string;
-    options: string[];
-    answer: string | string[];
+    options: string[] | MatchOptions;
+    answer: AnswerKey;
     explanation: string | null;
   }>;
   cards: Array<{
@@ -126,6 +154,12 @@ export interface LessonForGrading {
 const text = (max: number) => ({ type: "string", trim: true, min: 1, max }) as const;
 /** How many options a question needs depends on its type: services/content/validation.ts says so in its own words. */
 const optionList = { type: "array", max: 10, items: text(200) } as const;
+const matchOptions = {
+  type: "object",
+  strict: true,
+  props: { left: optionList, right: optionList },
+} as const;
+const accepted = { type: "array", min: 1, max: 10, items: text(200) } as const;
 /** Author-chosen ids are opaque (api.md, Content); uniqueness within the lesson is checked in validation.ts. */
 const itemId = { type: "string", min: 1, max: 64, optional: true } as const;
 
@@ -137,8 +171,13 @@ const questionSchema = {
     id: itemId,
     type: { type: "enum", values: [...QUESTION_TYPES] },
     prompt: text(1000),
-    options: { ...optionList, optional: true },
-    answer: [text(500), { type: "array", min: 1, max: 10, items: text(200) }],
+    options: [
+      { ...optionList, optional: true },
+      { ...matchOptions, optional: true },
+    ],
+    // A cloze's blanks or a match's pairs are lists of lists.
+    answer: [text(500), { type: "array", min: 1, max: 20, items: [text(200), accepted] }],
+    media: { type: "string", min: 1, max: 64, optional: true },
     explanation: { ...text(2000), optional: true },
   },
 } as const;

@@ -1,5 +1,5 @@
 import type { UnlockedAchievement } from "./achievement.model";
-import type { LessonForGrading } from "./lesson.model";
+import type { AnswerKey, LessonForGrading } from "./lesson.model";
 
 /**
  * Shapes of the progress service: what it answers on the Learning routes, and the parts of
@@ -8,7 +8,8 @@ import type { LessonForGrading } from "./lesson.model";
  * content.coursesByIds: models/course.model.ts; users.profiles: models/user.model.ts).
  */
 
-export type AnswerValue = string | string[];
+/** A learner's answer: a string, a list (multiple, order, cloze) or pairs (match). */
+export type AnswerValue = AnswerKey;
 
 type QuestionForGrading = LessonForGrading["questions"][number];
 

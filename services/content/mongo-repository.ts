@@ -14,7 +14,7 @@ import type {
   CourseRecord,
   PublishedCourse,
 } from "../../models/course.model";
-import type { LessonRecord, PublishedLesson } from "../../models/lesson.model";
+import type { LessonRecord, PublishedLesson, Question } from "../../models/lesson.model";
 import type { MediaRecord } from "../../models/media.model";
 import type { ContentRepository, CourseFilter, Tx } from "./repository";
 import { searchTokens } from "./search-tokens";
@@ -62,6 +62,7 @@ const lessonSchema = new Schema(
     order: Number,
     body: String,
     media: [String],
+    /** Each question as JSON text (questionsToStore): FerretDB stores no nested arrays. */
     questions: [mixed],
     cards: [mixed],
     createdAt: String,
@@ -114,6 +115,31 @@ const mediaSchema = new Schema(
 );
 
 type Doc = Record<string, unknown> & { _id: string };
+
+/**
+ * A cloze's alternatives and a match's pairs are nested arrays, which FerretDB (the MongoDB
+ * protocol over PostgreSQL) refuses: questions are stored as JSON text, one string each.
+ * Questions stored as documents before that are read as they are.
+ */
+function questionsToStore(questions: Question[]): string[] {
+  return questions.map(q => JSON.stringify(q));
+}
+
+function questionsFromStore(stored: unknown): Question[] {
+  if (!Array.isArray(stored)) return [];
+  return stored.map(q => (typeof q === "string" ? JSON.parse(q) : q) as Question);
+}
+
+function storedLesson<L extends { questions: Question[] }>(
+  l: L,
+): Omit<L, "questions"> & { questions: string[] } {
+  return { ...l, questions: questionsToStore(l.questions) };
+}
+
+function publishedFromStore(doc: unknown): PublishedLesson {
+  const l = doc as PublishedLesson;
+  return { ...l, questions: questionsFromStore(l.questions) };
+}
 
 const INTERNAL_FIELDS = [
   "titleTokens",
@@ -262,7 +288,12 @@ export class MongoContentRepository implements ContentRepository {
 
   private static lesson(d: Doc): LessonRecord {
     const l = strip<LessonRecord>(d) as LessonRecord;
-    return { ...l, media: l.media ?? [], questions: l.questions ?? [], cards: l.cards ?? [] };
+    return {
+      ...l,
+      media: l.media ?? [],
+      questions: questionsFromStore(l.questions),
+      cards: l.cards ?? [],
+    };
   }
 
   async getLesson(id: string): Promise<LessonRecord | null> {
@@ -271,12 +302,12 @@ export class MongoContentRepository implements ContentRepository {
   }
 
   async insertLesson(l: LessonRecord): Promise<void> {
-    const { id, ...rest } = l;
+    const { id, ...rest } = storedLesson(l);
     await this.models.Lesson.create({ _id: id, ...rest });
   }
 
   async updateLesson(l: LessonRecord): Promise<void> {
-    const { id, ...rest } = l;
+    const { id, ...rest } = storedLesson(l);
     await this.models.Lesson.replaceOne({ _id: id }, rest);
   }
 
@@ -301,7 +332,7 @@ export class MongoContentRepository implements ContentRepository {
 
   async getPublishedLesson(id: string): Promise<PublishedLesson | null> {
     const doc = await this.models.PublishedLesson.findById(id).lean<Doc>();
-    return doc ? (doc.doc as PublishedLesson) : null;
+    return doc ? publishedFromStore(doc.doc) : null;
   }
 
   /**
@@ -313,12 +344,21 @@ export class MongoContentRepository implements ContentRepository {
     await this.models.PublishedLesson.deleteMany({ courseId: id });
     if (lessons.length > 0) {
       await this.models.PublishedLesson.insertMany(
-        lessons.map(l => ({ _id: l.id, courseId: id, courseVersion: c.version, doc: l })),
+        lessons.map(l => ({
+          _id: l.id,
+          courseId: id,
+          courseVersion: c.version,
+          doc: storedLesson(l),
+        })),
       );
     }
     await this.models.Version.replaceOne(
       { _id: `${id}:${c.version}` },
-      { courseId: id, version: c.version, snapshot: { course: c, lessons } },
+      {
+        courseId: id,
+        version: c.version,
+        snapshot: { course: c, lessons: lessons.map(storedLesson) },
+      },
       { upsert: true },
     );
     const titleTokens = searchTokens(c.title);

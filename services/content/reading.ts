@@ -1,8 +1,9 @@
-import { actorOf, actorWith } from "../../lib/auth/guard";
+import { actorWith } from "../../lib/auth/guard";
 import type { ListCoursesInput, Page, PublishedCourse } from "../../models/course.model";
-import type { LessonView, PublishedLesson } from "../../models/lesson.model";
+import type { LessonView } from "../../models/lesson.model";
+import type { AuthUser } from "../../models/auth.model";
 import { courseView } from "./authoring";
-import type { ContentThis, Ctx } from "./context";
+import type { ContentThis, Ctx, LessonReadDeps } from "./context";
 import { courseNotFound, lessonNotFound } from "./errors";
 import { topicSlug } from "./topics";
 import { draftLessonView, learnerLessonView, mediaRef } from "./views";
@@ -50,20 +51,22 @@ export async function readCourse(
   return published;
 }
 
-export async function readLesson(svc: ContentThis, ctx: Ctx<{ id: string }>): Promise<LessonView> {
-  const user = actorOf(ctx);
-  const draft = await svc.repo.getLesson(ctx.params.id);
+export async function readLesson(
+  deps: LessonReadDeps,
+  input: { id: string },
+  actor: AuthUser,
+): Promise<LessonView> {
+  const draft = await deps.repo.getLesson(input.id);
   if (draft) {
-    const course = await svc.repo.getCourse(draft.courseId);
-    if (course && svc.canEdit(user, course.ownerId)) {
-      const media = (await svc.repo.getMediaMany(draft.media)).map(m => mediaRef(svc.publicUrl, m));
-      return draftLessonView(draft, media, svc.publicUrl);
+    const course = await deps.repo.getCourse(draft.courseId);
+    if (course && deps.canEdit(actor, course.ownerId)) {
+      const media = (await deps.repo.getMediaMany(draft.media)).map(m =>
+        mediaRef(deps.publicUrl, m),
+      );
+      return draftLessonView(draft, media, deps.publicUrl);
     }
   }
-  const published = await ctx.call<PublishedLesson | null, { id: string }>(
-    "content.publishedLesson",
-    { id: ctx.params.id },
-  );
-  if (!published) throw lessonNotFound(ctx.params.id);
-  return learnerLessonView(published);
+  const published = await deps.publishedLesson(input.id);
+  if (!published) throw lessonNotFound(input.id);
+  return learnerLessonView(published, deps.publicUrl);
 }

@@ -31,10 +31,16 @@ export function withAudioUrl(publicUrl: string, card: Card): Card {
  * options may well be in the right order. Deterministic per question, so a learner
  * sees the same order on every read (and caches stay valid).
  */
-export function scrambled(q: Question): string[] {
-  const items = [...(q.options ?? [])];
+export function scrambled(q: Question, options: string[]): string[] {
+  const items = [...options];
   if (items.length < 2) return items;
-  const answer = Array.isArray(q.answer) ? q.answer : [];
+  // An order's key is its items; a match's right column never lines up with its left one.
+  const answer =
+    q.type === "match" && Array.isArray(q.answer)
+      ? q.answer.map(pair => (Array.isArray(pair) ? pair[1] : pair))
+      : Array.isArray(q.answer)
+        ? q.answer
+        : [];
   const keyed = items.map(item => ({
     item,
     key: crypto.createHash("sha256").update(`${q.id}\u0000${item}`).digest("hex"),
@@ -45,10 +51,23 @@ export function scrambled(q: Question): string[] {
   return out;
 }
 
+function learnerOptions(q: Question): LearnerQuestion["options"] {
+  const options = q.options;
+  if (options === undefined) return undefined;
+  if (!Array.isArray(options))
+    return { left: [...options.left], right: scrambled(q, options.right) };
+  return q.type === "order" ? scrambled(q, options) : [...options];
+}
+
 /** What a learner may see of a question: never the answer key or the explanation. */
-export function learnerQuestion(q: Question): LearnerQuestion {
+export function learnerQuestion(q: Question, publicUrl: string): LearnerQuestion {
   const out: LearnerQuestion = { id: q.id, type: q.type, prompt: q.prompt };
-  if (q.options) out.options = q.type === "order" ? scrambled(q) : [...q.options];
+  const options = learnerOptions(q);
+  if (options) out.options = options;
+  if (q.media) {
+    out.media = q.media;
+    out.mediaUrl = mediaUrl(publicUrl, q.media);
+  }
   return out;
 }
 
@@ -81,13 +100,13 @@ function publishedLessonKey(l: PublishedLesson) {
 }
 
 /** A published lesson as a learner reads it (answer keys stripped). */
-export function learnerLessonView(l: PublishedLesson): LessonView {
+export function learnerLessonView(l: PublishedLesson, publicUrl: string): LessonView {
   return {
     ...publishedLessonKey(l),
     order: l.order,
     body: l.body,
     media: l.mediaFiles,
-    questions: l.questions.map(learnerQuestion),
+    questions: l.questions.map(q => learnerQuestion(q, publicUrl)),
     cards: l.cards,
     status: "published",
   };

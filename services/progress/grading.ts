@@ -1,10 +1,13 @@
 import type { AttemptAnswer, QuestionResult } from "../../models/attempt.model";
 import type { AnswerValue, GradableQuestion } from "../../models/progress.model";
+import { matchText, normalizeText } from "../../lib/grading/free-text";
 
 /**
  * Server-side grading against content's answer keys. Every question is worth
- * POINTS_PER_QUESTION points; `multiple` and `order` earn partial credit, `single` and
- * `text` are all or nothing. A lesson is passed at PASS_MARK of the maximum score.
+ * POINTS_PER_QUESTION points; `multiple`, `order`, `cloze` and `match` earn partial credit,
+ * `single`, `text`, `translate` and `listen` are all or nothing. Free text is matched as
+ * lib/grading/free-text.ts says (one slip forgiven, shown as a typo). A lesson is passed at
+ * PASS_MARK of the maximum score.
  */
 
 const POINTS_PER_QUESTION = 10;
@@ -20,32 +23,23 @@ export interface GradedAttempt {
   results: QuestionResult[];
 }
 
-/**
- * How free-text answers are compared (api.md, Content): Unicode NFKC, typographic quotes and
- * dashes folded to ASCII (phone keyboards type ’ and –), case folded, whitespace collapsed,
- * final punctuation ignored. `I’m` equals `I'm`, "  New   York! " equals "new york".
- */
-export function normalizeText(value: string): string {
-  return value
-    .normalize("NFKC")
-    .replace(/[\u2018\u2019\u201A\u201B\u2032\u02BC\u0060\u00B4]/g, "'")
-    .replace(/[\u201C\u201D\u201E\u201F\u2033\u00AB\u00BB]/g, '"')
-    .replace(/[\u2010-\u2015\u2212\uFE58\uFE63\uFF0D]/g, "-")
-    .toLocaleLowerCase("en")
-    .replace(/\s+/g, " ")
-    .trim()
-    .replace(/[\s.!?,;:\u2026]+$/u, "");
-}
-
+/** A flat list of texts; nested lists (pairs, a blank's alternatives) are not texts. */
 function asList(value: AnswerValue | undefined): string[] {
   if (value === undefined) return [];
-  return Array.isArray(value) ? value : [value];
+  if (!Array.isArray(value)) return [value];
+  return value.filter(item => typeof item === "string");
+}
+
+/** Every item as a list: a cloze blank's accepted forms, a match pair. */
+function asLists(value: AnswerValue | undefined): string[][] {
+  if (!Array.isArray(value)) return [];
+  return value.map(item => (Array.isArray(item) ? item : [item]));
 }
 
 function asText(value: AnswerValue | undefined): string | undefined {
   if (typeof value === "string") return value;
   // A one-element list is what some clients send for a single choice.
-  if (Array.isArray(value) && value.length === 1) return value[0];
+  if (Array.isArray(value) && value.length === 1 && typeof value[0] === "string") return value[0];
   return undefined;
 }
 
@@ -53,6 +47,8 @@ function asText(value: AnswerValue | undefined): string | undefined {
 interface Credit {
   right: number;
   of: number;
+  /** Full credit thanks to a forgiven slip, and the accepted form(s) it was taken for. */
+  typo?: { accepted: AnswerValue };
 }
 
 const NONE: Credit = { right: 0, of: 1 };
@@ -83,22 +79,70 @@ function gradeOrder(given: string[], key: string[]): Credit {
   return { right, of: Math.max(key.length, given.length) };
 }
 
+/** One free-text answer against its accepted forms, a slip forgiven. */
+function gradeFreeText(value: AnswerValue | undefined, accepted: string[]): Credit {
+  const given = asText(value);
+  if (given === undefined) return NONE;
+  const match = matchText(given, accepted);
+  if (!match.correct) return NONE;
+  return match.typo && match.accepted !== undefined
+    ? { ...FULL, typo: { accepted: match.accepted } }
+    : FULL;
+}
+
+/** Share of blanks filled right; a slip in any blank marks the question as a typo. */
+function gradeCloze(given: AnswerValue | undefined, key: string[][]): Credit {
+  const answers = Array.isArray(given) ? given : [];
+  let right = 0;
+  let typo = false;
+  const acceptedForms = key.map((accepted, blank) => {
+    const credit = gradeFreeText(answers[blank], accepted);
+    right += credit.right;
+    if (!credit.typo) return accepted[0];
+    typo = true;
+    return String(credit.typo.accepted);
+  });
+  const credit = { right, of: Math.max(1, key.length) };
+  return typo && right === key.length ? { ...credit, typo: { accepted: acceptedForms } } : credit;
+}
+
+const pairKey = (pair: string[]) => pair.map(normalizeText).join("\u0000");
+
+/** Pairs compared as a set: right pairs minus wrong ones over the number of pairs, never below 0. */
+function gradeMatch(given: AnswerValue | undefined, key: string[][]): Credit {
+  if (key.length === 0) return NONE;
+  const expected = new Set(key.map(pairKey));
+  const paired = new Set(asLists(given).map(pairKey));
+  let right = 0;
+  let wrong = 0;
+  for (const pair of paired) {
+    if (expected.has(pair)) right += 1;
+    else wrong += 1;
+  }
+  return { right: Math.max(0, right - wrong), of: expected.size };
+}
+
 function creditOf(question: GradableQuestion, value: AnswerValue | undefined): Credit {
   switch (question.type) {
-    case "single":
-    case "text": {
+    case "single": {
       const given = asText(value);
-      if (given === undefined) return NONE;
-      // A text question may accept several answers; a single choice has exactly one key.
-      const accepted = asList(question.answer).map(normalizeText);
-      return accepted.includes(normalizeText(given)) ? FULL : NONE;
+      const key = asText(question.answer);
+      return given !== undefined && key !== undefined && normalizeText(given) === normalizeText(key)
+        ? FULL
+        : NONE;
     }
+    case "text":
+    case "translate":
+    case "listen":
+      return gradeFreeText(value, asList(question.answer));
+    case "cloze":
+      return gradeCloze(value, asLists(question.answer));
+    case "match":
+      return gradeMatch(value, asLists(question.answer));
     case "multiple":
       return value === undefined ? NONE : gradeMultiple(asList(value), asList(question.answer));
     case "order":
       return value === undefined ? NONE : gradeOrder(asList(value), asList(question.answer));
-    default:
-      return NONE;
   }
 }
 
@@ -176,6 +220,7 @@ export function gradeAttempt(
     return {
       questionId: question.id,
       correct,
+      ...(credit.typo ? { typo: true, accepted: credit.typo.accepted } : {}),
       credit: Math.round((credit.right / credit.of) * 100) / 100,
       expected: question.answer,
       ...(question.explanation ? { explanation: question.explanation } : {}),

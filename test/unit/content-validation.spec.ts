@@ -2,7 +2,7 @@ import type { Errors } from "moleculer";
 import { assertValidLesson, type LessonShape } from "../../services/content/validation";
 import { learnerQuestion, scrambled } from "../../services/content/views";
 import { topicSlug } from "../../services/content/topics";
-import type { Question } from "../../models/lesson.model";
+import type { Question, QuestionInput } from "../../models/lesson.model";
 
 const quiz = (questions: LessonShape["questions"]): LessonShape => ({
   kind: "quiz",
@@ -97,6 +97,85 @@ describe("lesson validation", () => {
   });
 });
 
+const URL = "https://lingomesh.test";
+
+describe("language question types", () => {
+  const cloze: QuestionInput = {
+    type: "cloze",
+    prompt: "I {{1}} coffee and she {{2}} tea.",
+    answer: ["like", ["likes", "loves"]],
+  };
+  const match: QuestionInput = {
+    type: "match",
+    prompt: "Pair the words",
+    options: { left: ["dog", "cat"], right: ["chien", "chat"] },
+    answer: [
+      ["dog", "chien"],
+      ["cat", "chat"],
+    ],
+  };
+
+  it("when a cloze, match, translate and listen question are well formed, then the quiz is valid", () => {
+    expect(
+      problemsOf(
+        quiz([
+          cloze,
+          match,
+          { type: "translate", prompt: "Je suis content.", answer: ["I am happy", "I'm glad"] },
+          { type: "listen", prompt: "Write what you hear", media: "m1", answer: ["Good morning"] },
+        ]),
+      ),
+    ).toEqual([]);
+  });
+
+  it("when a cloze's blanks and answers disagree, then the prompt or the answer is named", () => {
+    expect(problemsOf(quiz([{ ...cloze, answer: ["like"] }]))).toEqual(["questions[0].answer"]);
+    expect(problemsOf(quiz([{ ...cloze, prompt: "No blanks here", answer: ["x"] }]))).toEqual([
+      "questions[0].prompt",
+    ]);
+    expect(
+      problemsOf(quiz([{ type: "cloze", prompt: "{{2}} and {{1}}", answer: ["a", "b"] }])),
+    ).toEqual(["questions[0].prompt"]);
+  });
+
+  it("when a match's pairs do not fit its columns, then options or answer is named", () => {
+    expect(problemsOf(quiz([{ ...match, answer: [["dog", "chat"]] }]))).toEqual([
+      "questions[0].answer",
+    ]);
+    expect(
+      problemsOf(
+        quiz([
+          {
+            ...match,
+            answer: [
+              ["dog", "chien"],
+              ["dog", "chat"],
+            ],
+          },
+        ]),
+      ),
+    ).toEqual(["questions[0].answer"]);
+    expect(problemsOf(quiz([{ ...match, options: ["dog", "cat"] }]))).toEqual([
+      "questions[0].options",
+    ]);
+  });
+
+  it("when a listen has no audio, a translate has options or a choice has nested answers, then the field is named", () => {
+    expect(problemsOf(quiz([{ type: "listen", prompt: "p", answer: ["hi"] }]))).toEqual([
+      "questions[0].media",
+    ]);
+    expect(
+      problemsOf(quiz([{ type: "translate", prompt: "p", options: ["a", "b"], answer: ["a"] }])),
+    ).toEqual(["questions[0].options"]);
+    expect(problemsOf(quiz([{ type: "text", prompt: "p", media: "m1", answer: "hi" }]))).toEqual([
+      "questions[0].media",
+    ]);
+    expect(
+      problemsOf(quiz([{ type: "translate", prompt: "p", answer: [["I am", "I'm"]] }])),
+    ).toEqual(["questions[0].answer"]);
+  });
+});
+
 describe("learner view", () => {
   const order: Question = {
     id: "q1",
@@ -115,7 +194,7 @@ describe("learner view", () => {
       answer: "a",
       explanation: "because",
     };
-    expect(learnerQuestion(q)).toEqual({
+    expect(learnerQuestion(q, URL)).toEqual({
       id: "q2",
       type: "single",
       prompt: "p",
@@ -123,10 +202,44 @@ describe("learner view", () => {
     });
   });
 
+  it("when a match or listen question goes to a learner, then the right column is shuffled and the audio has its URL", () => {
+    const match: Question = {
+      id: "m",
+      type: "match",
+      prompt: "p",
+      options: { left: ["a", "b", "c"], right: ["1", "2", "3"] },
+      answer: [
+        ["a", "1"],
+        ["b", "2"],
+        ["c", "3"],
+      ],
+    };
+    const seen = learnerQuestion(match, URL);
+    expect(seen).not.toHaveProperty("answer");
+    expect(seen.options).toMatchObject({ left: ["a", "b", "c"] });
+    expect(seen.options).not.toEqual(match.options);
+    const listen: Question = {
+      id: "l",
+      type: "listen",
+      prompt: "p",
+      media: "m1",
+      answer: ["hello"],
+      explanation: "x",
+    };
+    expect(learnerQuestion(listen, URL)).toEqual({
+      id: "l",
+      type: "listen",
+      prompt: "p",
+      media: "m1",
+      mediaUrl: `${URL}/api/v1/media/m1`,
+    });
+  });
+
   it("when an ordering question goes to a learner, then its items are never in the answer's order and always the same", () => {
-    expect(scrambled(order)).not.toEqual(order.answer);
-    expect([...scrambled(order)].sort()).toEqual([...order.options!].sort());
-    expect(scrambled(order)).toEqual(scrambled(order));
+    const items = ["one", "two", "three"];
+    expect(scrambled(order, items)).not.toEqual(order.answer);
+    expect([...scrambled(order, items)].sort()).toEqual([...items].sort());
+    expect(scrambled(order, items)).toEqual(scrambled(order, items));
   });
 });
 

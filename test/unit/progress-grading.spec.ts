@@ -1,4 +1,5 @@
-import { AnswerSheetError, gradeAttempt, normalizeText } from "../../services/progress/grading";
+import { AnswerSheetError, gradeAttempt } from "../../services/progress/grading";
+import { normalizeText } from "../../lib/grading/free-text";
 import {
   attemptXp,
   MAX_ANSWER_XP,

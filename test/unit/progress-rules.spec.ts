@@ -1,6 +1,7 @@
 import { ACHIEVEMENTS, earnedAchievements } from "../../services/progress/achievements";
 import { addDays, daysBetween, isoWeek, localDate, localTime } from "../../services/progress/clock";
-import { gradeAttempt, gradeQuestion, normalizeText } from "../../services/progress/grading";
+import { gradeAttempt, gradeQuestion } from "../../services/progress/grading";
+import { normalizeText } from "../../lib/grading/free-text";
 import { newCardState, review } from "../../services/progress/srs";
 import {
   atRisk,
