@@ -48,7 +48,7 @@ export const CATEGORY_LABEL: Record<EmailCategory, string> = {
   marketing: "new course and news",
   achievements: "achievement",
   reminders: "reminder",
-  weeklyReport: "weekly report",
+  weeklyReport: "digest",
 };
 
 /** Public statuses (api.md). */

@@ -88,7 +88,7 @@ export function sampleVars(template: EmailTemplate, links: Links): Record<string
       return {
         ...common,
         ...optOut,
-        categoryLabel: "weekly report",
+        categoryLabel: "digest",
         periodWord: "day",
         periodPhrase: "yesterday",
         headline: "Your day in English",
