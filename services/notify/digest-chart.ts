@@ -28,7 +28,7 @@ const FONT_FILES = [
 const escapeXml = (value: string): string =>
   value.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
-export function weekChartSvg(days: ChartDay[]): string {
+function weekChartSvg(days: ChartDay[]): string {
   const most = Math.max(1, ...days.map(day => day.xp));
   const slot = (WIDTH - 2 * SIDE) / days.length;
   const barWidth = Math.round(slot * 0.6);

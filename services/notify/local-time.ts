@@ -26,9 +26,7 @@ function partsIn(instant: Date, timeZone: string): Intl.DateTimeFormatPart[] {
   try {
     return new Intl.DateTimeFormat("en-US", { ...options, timeZone }).formatToParts(instant);
   } catch {
-    return new Intl.DateTimeFormat("en-US", { ...options, timeZone: "UTC" }).formatToParts(
-      instant,
-    );
+    return new Intl.DateTimeFormat("en-US", { ...options, timeZone: "UTC" }).formatToParts(instant);
   }
 }
 

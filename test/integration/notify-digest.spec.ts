@@ -95,8 +95,20 @@ describe("notify digests: one mail per learner and period in their morning, on t
 
   /** Yesterday (from the digest morning's view) the learner earned 30 + 15 XP in two lessons. */
   const learnToday = async (userId: string) => {
-    await emit("progress.xp.awarded", { userId, xp: 30, total: 130, reason: "lesson", sequence: 1 });
-    await emit("progress.xp.awarded", { userId, xp: 15, total: 145, reason: "lesson", sequence: 2 });
+    await emit("progress.xp.awarded", {
+      userId,
+      xp: 30,
+      total: 130,
+      reason: "lesson",
+      sequence: 1,
+    });
+    await emit("progress.xp.awarded", {
+      userId,
+      xp: 15,
+      total: 145,
+      reason: "lesson",
+      sequence: 2,
+    });
     for (const lessonId of ["l-1", "l-2"])
       await emit("progress.lesson.completed", {
         userId,
@@ -121,7 +133,8 @@ describe("notify digests: one mail per learner and period in their morning, on t
     ).sequelize;
     for (let i = 0; i < dueCount + 1; i += 1) {
       // The last card is due next month: not counted.
-      const due = i < dueCount ? new Date(Date.now() - 3600_000) : new Date(Date.now() + 30 * 86_400_000);
+      const due =
+        i < dueCount ? new Date(Date.now() - 3600_000) : new Date(Date.now() + 30 * 86_400_000);
       await progressDb.query(
         `INSERT INTO progress.review_cards (user_id, card_id, lesson_id, course_id, front, back, due,
            stability, difficulty, elapsed_days, scheduled_days, learning_steps, reps, lapses, state)
@@ -214,7 +227,9 @@ describe("notify digests: one mail per learner and period in their morning, on t
     expect(mail.parsed.subject).toBe("Learner dora, your day on Lingomesh: 45 XP");
     const html = mail.parsed.html as string;
     const figure = (name: string) =>
-      new RegExp(`class="digest-${name}"[\\s\\S]*?>\\s*(?:<[^>]+>\\s*)*(\\d+)\\s*<`).exec(html)?.[1];
+      new RegExp(`class="digest-${name}"[\\s\\S]*?>\\s*(?:<[^>]+>\\s*)*(\\d+)\\s*<`).exec(
+        html,
+      )?.[1];
     expect(figure("xp")).toBe("45");
     expect(figure("streak")).toBe("4");
     expect(figure("lessons")).toBe("2");
