@@ -30,12 +30,7 @@ import {
   type NotificationPreferences,
   type PreferencesChange,
 } from "../models/notification.model";
-import {
-  LIVE_DELIVERY_EVENT,
-  type LiveDelivery,
-  type LiveMessage,
-  type LiveMessageType,
-} from "../models/live.model";
+import { LIVE_DELIVERY_EVENT, type LiveDelivery, type LiveMessage } from "../models/live.model";
 import { consumers, type NotifyRuntime } from "./notify/consumers";
 import { addLiveMessage, liveMessagesSince, pruneLiveMessages } from "./notify/live-store";
 import { pushSubscriptionParams, type PushSubscriptionBody } from "../models/push.model";
@@ -122,12 +117,7 @@ interface NotifyMethods {
   preferenceDeps(): PreferenceDeps;
   phoneDeps(): PhoneDeps;
   runDigests(at?: Date): Promise<DigestRun>;
-  live(
-    userId: string,
-    type: LiveMessageType,
-    data: Record<string, unknown>,
-    t: Transaction,
-  ): Promise<void>;
+  live: NotifyRuntime["live"];
 }
 
 type UnsubscribeToken = Extract<LinkToken, { kind: "unsubscribe" }>;

@@ -156,6 +156,11 @@ function lockUser(rt: NotifyRuntime, userId: string, t: Transaction): Promise<vo
   return rt.store.lockUsers([userId], { transaction: t });
 }
 
+/** The client app's page that confirms an address with `token` (api.md: mails link to it). */
+function verifyLink(rt: NotifyRuntime, token: string): string {
+  return `${rt.builder.links.app}/verify-email?token=${encodeURIComponent(token)}`;
+}
+
 const onUserCreated: Handler<"user.created"> = async (rt, event, t) => {
   const d = event.data;
   await lockUser(rt, d.userId, t);
@@ -172,7 +177,7 @@ const onUserCreated: Handler<"user.created"> = async (rt, event, t) => {
   if (!(await rt.store.upsertRecipient(recipient, { transaction: t }, d.sequence))) return;
   // The welcome mail is the confirmation request: an address verified at creation needs neither it nor the reminder.
   if (recipient.emailVerified) return;
-  const verifyUrl = `${rt.builder.links.app}/verify-email?token=${encodeURIComponent(d.verificationToken)}`;
+  const verifyUrl = verifyLink(rt, d.verificationToken);
   await queue(
     rt,
     rt.builder.build({ template: "welcome", eventId: event.id, recipient, vars: { verifyUrl } }),
@@ -256,7 +261,7 @@ async function accountRecipient(
 const onVerificationRequested: Handler<"user.verification_requested"> = async (rt, event, t) => {
   const d = event.data;
   await lockUser(rt, d.userId, t);
-  const verifyUrl = `${rt.builder.links.app}/verify-email?token=${encodeURIComponent(d.verificationToken)}`;
+  const verifyUrl = verifyLink(rt, d.verificationToken);
   const recipient = await accountRecipient(rt, d, d.email, t);
   await queue(
     rt,
@@ -273,7 +278,7 @@ const onVerificationRequested: Handler<"user.verification_requested"> = async (r
 const onEmailChangeRequested: Handler<"user.email_change_requested"> = async (rt, event, t) => {
   const d = event.data;
   await lockUser(rt, d.userId, t);
-  const verifyUrl = `${rt.builder.links.app}/verify-email?token=${encodeURIComponent(d.verificationToken)}`;
+  const verifyUrl = verifyLink(rt, d.verificationToken);
   const toNew = await accountRecipient(rt, d, d.email, t);
   await queue(
     rt,
