@@ -17,6 +17,7 @@ export const EMAIL_TEMPLATES = [
   "email-change",
   "email-change-notice",
   "security-notice",
+  "digest",
 ] as const;
 export type EmailTemplate = (typeof EMAIL_TEMPLATES)[number];
 
@@ -39,13 +40,15 @@ export const TEMPLATE_CATEGORY: Record<EmailTemplate, MailCategory> = {
   "email-change": "transactional",
   "email-change-notice": "transactional",
   "security-notice": "transactional",
+  // The daily or weekly digest: its unsubscribe link turns the digest off.
+  digest: "weeklyReport",
 };
 
 export const CATEGORY_LABEL: Record<EmailCategory, string> = {
   marketing: "new course and news",
   achievements: "achievement",
   reminders: "reminder",
-  weeklyReport: "weekly report",
+  weeklyReport: "digest",
 };
 
 /** Public statuses (api.md). */
@@ -66,6 +69,7 @@ export interface EmailRow {
   html: string;
   text: string;
   headers: Record<string, string>;
+  attachments: MailAttachment[] | null;
   status: StoredEmailStatus;
   attempts: number;
   next_attempt_at: Date;
@@ -148,9 +152,18 @@ export interface RenderedMail {
   text: string;
 }
 
+/** An image the HTML shows as `cid:<cid>` (an inline MIME part), kept base64 in the mail row. */
+export interface MailAttachment {
+  cid: string;
+  filename: string;
+  contentType: string;
+  base64: string;
+}
+
 /** A mail ready to be queued (rendered, addressed, with its headers). */
 export interface QueuedMail extends RenderedMail, MailIdentity {
   headers: Record<string, string>;
+  attachments?: MailAttachment[];
   /** Send no earlier than this (scheduled follow-ups such as the verification reminder). */
   notBefore?: Date;
 }

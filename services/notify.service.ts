@@ -57,6 +57,8 @@ import {
   type SenderOptions,
 } from "./notify/sender";
 import { NotifyStore } from "./notify/store";
+import { DigestStore } from "./notify/digest-store";
+import { everyInterval, runDigestRound, type DigestRun } from "./notify/digests";
 import { MailTemplates } from "./notify/templates";
 import {
   confirmPage,
@@ -78,6 +80,8 @@ export interface NotifySettings {
   limits: NotifyRuntime["limits"];
   /** How long notify waits for users.profiles before the event is retried later. */
   profileTimeoutMs: number;
+  /** How often each node looks for digests due; the local hour the digest morning opens. */
+  digest: { intervalMs: number; morningHour: number; progressTimeoutMs: number };
 }
 
 interface NotifyVars {
@@ -98,6 +102,10 @@ interface NotifyVars {
   sms: SmsSender;
   /** The key phone codes are kept under (an HMAC; derived like the link key). */
   phoneKey: Buffer;
+  digests: DigestStore;
+  /** What "now" is for the digest schedule: tests move it instead of waiting. */
+  clock: () => Date;
+  stopDigests?: () => void;
 }
 
 interface NotifyMethods {
@@ -108,6 +116,7 @@ interface NotifyMethods {
   preferencesUrl(): string;
   preferenceDeps(): PreferenceDeps;
   phoneDeps(): PhoneDeps;
+  runDigests(at?: Date): Promise<DigestRun>;
   live: NotifyRuntime["live"];
 }
 
@@ -159,6 +168,7 @@ const NotifyService: NotifySchema = {
     sender: { ...DEFAULT_SENDER_OPTIONS },
     limits: { resetMailsPerHour: 5, verifyReminderAfterMs: 24 * 3600_000 },
     profileTimeoutMs: 3000,
+    digest: { intervalMs: 5 * 60_000, morningHour: 8, progressTimeoutMs: 5000 },
   },
 
   durableEvents: {
@@ -371,6 +381,15 @@ const NotifyService: NotifySchema = {
       },
     },
 
+    /** Operators (REPL) and tests run a digest round now (or at `at`); the timer does it every few minutes. */
+    runDigests: {
+      internal: true,
+      params: { $$strict: true, at: { type: "date", convert: true, optional: true } },
+      handler(ctx: Ctx<{ at?: Date }>): Promise<DigestRun> {
+        return this.runDigests(ctx.params.at);
+      },
+    },
+
     /** GET /notifications/open/:token.gif — always the pixel, whatever the token. */
     open: {
       params: { token: { type: "string", min: 1, max: 4096 } },
@@ -509,6 +528,7 @@ const NotifyService: NotifySchema = {
     runtime(): NotifyRuntime {
       return {
         store: this.store,
+        digests: this.digests,
         builder: this.builder,
         logger: this.logger,
         limits: this.settings.limits,
@@ -546,6 +566,36 @@ const NotifyService: NotifySchema = {
       });
     },
 
+    async runDigests(at?: Date): Promise<DigestRun> {
+      await this.ready;
+      const run = await runDigestRound(
+        {
+          digests: this.digests,
+          builder: this.builder,
+          logger: this.logger,
+          morningHour: this.settings.digest.morningHour,
+          recipient: userId => this.store.recipient(userId),
+          dueReviews: async (userId, now) =>
+            (
+              await this.broker.call<{ due: number }, { userId: string; at: Date }>(
+                "progress.dueReviewCount",
+                { userId, at: now },
+                { timeout: this.settings.digest.progressTimeoutMs },
+              )
+            ).due,
+          withTransaction: fn => this.withTransaction(fn),
+          queueMail: async (mail, t) => {
+            const queued = await this.store.queueMail(mail, { transaction: t });
+            if (queued) t.afterCommit(() => this.sender.kick());
+            return queued;
+          },
+        },
+        at ?? this.clock(),
+      );
+      if (run.sent.length > 0) this.logger.info(`digests queued for ${run.sent.length} learner(s)`);
+      return run;
+    },
+
     unsubscribeToken(raw: string): UnsubscribeToken {
       const token = this.tokens.verify(raw);
       if (token?.kind !== "unsubscribe") throw invalidUnsubscribeToken();
@@ -573,6 +623,8 @@ const NotifyService: NotifySchema = {
 
   created() {
     this.store = new NotifyStore(this.sequelize, this.dbSchema);
+    this.digests = new DigestStore(this.sequelize, this.dbSchema);
+    this.clock = () => new Date();
     const cfg = configOf(this.broker);
     this.pushDeps = {
       store: new PushStore(this.sequelize, this.dbSchema),
@@ -604,6 +656,11 @@ const NotifyService: NotifySchema = {
       );
     }, LIVE_PRUNE_INTERVAL_MS).unref();
     this.stopLivePrune = () => clearInterval(prune);
+    this.stopDigests = everyInterval(this.settings.digest.intervalMs, () =>
+      this.runDigests().catch((err: Error) =>
+        this.logger.warn(`notify: digest round failed: ${err.message}`),
+      ),
+    );
     const vapid = this.pushDeps.vapid;
     if (vapid) {
       this.pushSender = new PushSender(
@@ -625,6 +682,7 @@ const NotifyService: NotifySchema = {
 
   async stopped() {
     this.stopLivePrune?.();
+    this.stopDigests?.();
     await this.pushSender?.stop();
     await this.sender?.stop();
     this.mailer?.close();

@@ -125,6 +125,19 @@ const ProgressService: ProgressSchema = {
       },
     },
 
+    /** How many review cards of a learner are due at `at`: notify's digests ask. */
+    dueReviewCount: {
+      internal: true,
+      params: {
+        $$strict: true,
+        userId: { type: "string", min: 1, max: 64 },
+        at: { type: "date", convert: true },
+      },
+      async handler(ctx: Ctx<{ userId: string; at: Date }>): Promise<{ due: number }> {
+        return { due: await store.countDueCards(this, ctx.params.userId, ctx.params.at) };
+      },
+    },
+
     /** XP, current streak and achievements of a learner, for users' public profile page. */
     publicStats: {
       internal: true,

@@ -13,6 +13,7 @@ import type {
 import type { MailBuilder } from "./mail-builder";
 import type { PushPayload } from "./push-store";
 import type { Say } from "./texts";
+import type { DigestStore } from "./digest-store";
 import type { NotifyStore } from "./store";
 
 /**
@@ -24,6 +25,8 @@ import type { NotifyStore } from "./store";
 
 export interface NotifyRuntime {
   store: NotifyStore;
+  /** The digests' tallies of progress events. */
+  digests: DigestStore;
   builder: MailBuilder;
   logger: Logger;
   limits: { resetMailsPerHour: number; verifyReminderAfterMs: number };
@@ -431,6 +434,7 @@ const onCoursePublished: Handler<"content.course.published"> = async (rt, event,
 
 const onLessonCompleted: Handler<"progress.lesson.completed"> = async (rt, event, t) => {
   const d = event.data;
+  await rt.digests.recordLesson(d.userId, new Date(d.completedAt), t);
   const course = await rt.store.course(d.courseId, { transaction: t });
   await notifyInApp(
     rt,
@@ -612,11 +616,13 @@ const onPaymentFailed: Handler<"billing.invoice.payment_failed"> = async (rt, ev
 
 const onXpAwarded: Handler<"progress.xp.awarded"> = async (rt, event, t) => {
   const { userId, xp, total, reason } = event.data;
+  await rt.digests.recordXp(event.data, new Date(event.occurredAt), t);
   await rt.live(userId, "xp.awarded", { xp, total, reason }, t);
 };
 
 const onStreakChanged: Handler<"progress.streak.changed"> = async (rt, event, t) => {
   const { userId, current, longest, localDate } = event.data;
+  await rt.digests.recordStreak(event.data, t);
   await rt.live(userId, "streak.changed", { current, longest, localDate }, t);
 };
 

@@ -2,6 +2,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import nodemailer from "nodemailer";
 import type { AppConfig } from "../../lib/config";
+import type { MailAttachment } from "../../models/email.model";
 
 /**
  * The one place mail leaves the service. SMTP_URL set: nodemailer's pooled SMTP transport
@@ -18,6 +19,7 @@ interface OutgoingMail {
   html: string;
   text: string;
   headers: Record<string, string>;
+  attachments: MailAttachment[];
   /** Stable per mail row, so a receiver can spot a resend after a crash. */
   messageId: string;
   template: string;
@@ -95,6 +97,13 @@ function toMessage(mail: OutgoingMail) {
     text: mail.text,
     headers: mail.headers,
     messageId: mail.messageId,
+    attachments: mail.attachments.map(a => ({
+      cid: a.cid,
+      filename: a.filename,
+      contentType: a.contentType,
+      content: Buffer.from(a.base64, "base64"),
+      contentDisposition: "inline" as const,
+    })),
   };
 }
 

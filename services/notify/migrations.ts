@@ -243,4 +243,39 @@ export const notifyMigrations: Migration[] = [
       `);
     },
   },
+  {
+    name: "0009-notify-digests",
+    async up({ context }) {
+      const s = `"${context.schema}"`;
+      await context.sequelize.query(`
+        -- What progress events told notify, per learner and local day: the digest's figures.
+        CREATE TABLE IF NOT EXISTS ${s}.digest_days (
+          user_id    text NOT NULL,
+          local_date date NOT NULL,
+          xp         integer NOT NULL DEFAULT 0,
+          lessons    integer NOT NULL DEFAULT 0,
+          PRIMARY KEY (user_id, local_date)
+        );
+        -- The learner's latest XP total and streak (for each, the newest progress sequence wins).
+        CREATE TABLE IF NOT EXISTS ${s}.digest_standing (
+          user_id         text PRIMARY KEY,
+          total_xp        integer NOT NULL DEFAULT 0,
+          xp_sequence     bigint NOT NULL DEFAULT 0,
+          streak          integer NOT NULL DEFAULT 0,
+          streak_date     date,
+          streak_sequence bigint NOT NULL DEFAULT 0
+        );
+        -- One digest per learner and period ("2026-12-03" or "2026-W49"), written with its mail.
+        CREATE TABLE IF NOT EXISTS ${s}.digests_sent (
+          user_id  text NOT NULL,
+          period   text NOT NULL,
+          email_id text NOT NULL,
+          sent_at  timestamptz NOT NULL DEFAULT now(),
+          PRIMARY KEY (user_id, period)
+        );
+        -- Inline images (the digest's chart): [{cid, filename, contentType, base64}].
+        ALTER TABLE ${s}.emails ADD COLUMN IF NOT EXISTS attachments jsonb;
+      `);
+    },
+  },
 ];

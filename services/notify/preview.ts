@@ -1,4 +1,5 @@
 import type { EmailTemplate } from "../../models/email.model";
+import { weekChartPng } from "./digest-chart";
 import type { Links } from "./mail-builder";
 
 /** Believable values for previewing a template (notify.preview); callers may override any. */
@@ -83,5 +84,34 @@ export function sampleVars(template: EmailTemplate, links: Links): Record<string
         invoiceNumber: "LM-0002",
         billingUrl: `${links.app}/account/billing`,
       };
+    case "digest":
+      return {
+        ...common,
+        ...optOut,
+        categoryLabel: "digest",
+        periodWord: "day",
+        periodPhrase: "yesterday",
+        headline: "Your day in English",
+        xp: "120",
+        streak: 12,
+        lessons: 3,
+        dueReviews: 8,
+        weekXp: "540",
+        totalXp: "4,210",
+        // The preview shows the chart inline; a sent digest carries it as a cid: part.
+        chartSrc: `data:image/png;base64,${weekChartPng(SAMPLE_WEEK).toString("base64")}`,
+        chartAlt: SAMPLE_WEEK.map(day => `${day.label} ${day.xp}`).join(", "),
+        continueUrl: `${links.app}/reviews`,
+      };
   }
 }
+
+const SAMPLE_WEEK = [
+  { label: "Thu", xp: 40 },
+  { label: "Fri", xp: 95 },
+  { label: "Sat", xp: 0 },
+  { label: "Sun", xp: 60 },
+  { label: "Mon", xp: 110 },
+  { label: "Tue", xp: 115 },
+  { label: "Wed", xp: 120 },
+];

@@ -75,6 +75,7 @@ export class MailSender extends DeliveryLoop<EmailRow> {
         html: mail.html,
         text: mail.text,
         headers: mail.headers,
+        attachments: mail.attachments ?? [],
         messageId: `<${mail.id}@lingomesh>`,
         template: mail.template,
       });

@@ -84,6 +84,9 @@ const USER_TABLES = [
   "channel_preferences",
   "delivery_settings",
   "phones",
+  "digest_days",
+  "digest_standing",
+  "digests_sent",
 ] as const;
 
 /**
@@ -395,11 +398,16 @@ export class NotifyStore {
   /** Queues a mail; false when this (event, template, recipient) already has one. */
   async queueMail(mail: QueuedMail, opts: Options): Promise<boolean> {
     const inserted = await this.exec(
-      `INSERT INTO ${this.s}.emails (id, event_id, template, category, user_id, to_address, subject, html, text, headers, next_attempt_at)
-       SELECT :id, :eventId, :template, :category, :userId, :to, :subject, :html, :text, CAST(:headers AS jsonb), COALESCE(:notBefore, now())
+      `INSERT INTO ${this.s}.emails (id, event_id, template, category, user_id, to_address, subject, html, text, headers, attachments, next_attempt_at)
+       SELECT :id, :eventId, :template, :category, :userId, :to, :subject, :html, :text, CAST(:headers AS jsonb), CAST(:attachments AS jsonb), COALESCE(:notBefore, now())
        WHERE ${this.notErased}
        ON CONFLICT ON CONSTRAINT emails_once DO NOTHING`,
-      { ...mail, headers: JSON.stringify(mail.headers), notBefore: mail.notBefore ?? null },
+      {
+        ...mail,
+        headers: JSON.stringify(mail.headers),
+        attachments: mail.attachments ? JSON.stringify(mail.attachments) : null,
+        notBefore: mail.notBefore ?? null,
+      },
       opts,
     );
     return inserted > 0;

@@ -1,6 +1,6 @@
 import type { Transaction } from "sequelize";
 import type { CardState, ReviewLog, StoredCard } from "../srs";
-import { exec, one, rows, S, type Db } from "./sql";
+import { count, exec, one, rows, S, type Db } from "./sql";
 
 /** The learners' flashcards (FSRS state) and their review log. */
 
@@ -62,6 +62,15 @@ export async function dueCards(
     db,
     `SELECT * FROM ${S}.review_cards WHERE user_id = :userId AND due <= :now ORDER BY due, lesson_id, card_id LIMIT :limit`,
     { userId, now, limit },
+  );
+}
+
+/** How many of the learner's cards are due at `now` (the digests tell them). */
+export function countDueCards(db: Db, userId: string, now: Date): Promise<number> {
+  return count(
+    db,
+    `SELECT COUNT(*) AS n FROM ${S}.review_cards WHERE user_id = :userId AND due <= :now`,
+    { userId, now },
   );
 }
 
