@@ -35,6 +35,8 @@ const config: Config = {
       displayName: "servers",
       testMatch: ["<rootDir>/test/**/*.spec.ts"],
       testPathIgnorePatterns: ["/node_modules/", "<rootDir>/test/unit/"],
+      // A RabbitMQ vhost per test file, deleted when the file is done (see the file).
+      testEnvironment: "<rootDir>/test/support/vhost-environment.ts",
       globalSetup: "<rootDir>/test/support/global-setup.ts",
       globalTeardown: "<rootDir>/test/support/global-teardown.ts",
     },

@@ -35,10 +35,18 @@ async function deleteStaleVhosts(): Promise<void> {
   }
 }
 
-export async function createRunVhost(baseUrl: string): Promise<string | undefined> {
+/**
+ * A vhost named for this process (a later run deletes it if this process died first) on the
+ * server of `baseUrl`; its URL, or undefined (with a warning) when rabbitmqctl is unavailable.
+ * `staleFirst`: first delete the vhosts of earlier runs whose process is gone.
+ */
+export async function createRunVhost(
+  baseUrl: string,
+  staleFirst = true,
+): Promise<string | undefined> {
   const name = `${PREFIX}${process.pid}-${Date.now().toString(36)}`;
   try {
-    await deleteStaleVhosts();
+    if (staleFirst) await deleteStaleVhosts();
     await rabbitmqctl("add_vhost", name);
     const user = decodeURIComponent(new URL(baseUrl).username || "guest");
     await rabbitmqctl("set_permissions", "-p", name, user, ".*", ".*", ".*");
