@@ -9,6 +9,7 @@ import type { Ctx, ProgressThis } from "./context";
 import { AnswerSheetError, gradeAttempt, type GradedAttempt } from "./grading";
 import { guarded, settledAnswer } from "./idempotency";
 import { requireAccess } from "./premium";
+import { assertUnlocked } from "./prerequisites";
 import { announceCompletion, prepareCompletion } from "./lessons";
 import * as remote from "./remote";
 import * as store from "./store";
@@ -40,6 +41,7 @@ export async function submitAttempt(
   if (settled) return settled;
   const lesson = await remote.lessonForGrading(ctx, lessonId);
   await requireAccess(svc, userId, { id: lesson.courseId, access: lesson.courseAccess });
+  await assertUnlocked({ db: svc }, { lesson }, { id: userId });
   if (lesson.questions.length === 0) {
     throw lessonNotGradable(lessonId, lesson.kind);
   }

@@ -10,6 +10,7 @@ import { refreshCourse } from "./course-sync";
 import { guarded, settledAnswer } from "./idempotency";
 import { ensureLearner } from "./learners";
 import { requireAccess } from "./premium";
+import { assertUnlocked } from "./prerequisites";
 import * as remote from "./remote";
 import { completionXp } from "./xp";
 import { lessonRequiresAttempt } from "./errors";
@@ -65,6 +66,7 @@ export async function completeLesson(
   if (settled) return settled;
   const lesson = await remote.lessonForGrading(ctx, lessonId);
   await requireAccess(svc, userId, { id: lesson.courseId, access: lesson.courseAccess });
+  await assertUnlocked({ db: svc }, { lesson }, { id: userId });
   if (lesson.kind === "quiz") {
     throw lessonRequiresAttempt(lessonId, lesson.kind);
   }
