@@ -55,7 +55,7 @@ export interface UnitOutline {
 }
 
 /** A unit in an answer of GET /courses/:id, with its lessons in order. */
-export interface UnitView<L extends LessonOutline = LessonOutline> extends UnitOutline {
+interface UnitView<L extends LessonOutline = LessonOutline> extends UnitOutline {
   lessons: L[];
 }
 

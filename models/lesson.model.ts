@@ -79,7 +79,7 @@ export interface LessonDocument {
 }
 
 /** Where a lesson sits in its course: a unit (or none) and the lessons it requires first. */
-export interface LessonPlacement {
+interface LessonPlacement {
   /** The unit of the course the lesson belongs to; null: none (the course's flat list). */
   unitId: string | null;
   /** Lessons of the same course a learner completes before this one unlocks (docs/learning-rules.md). */

@@ -17,7 +17,6 @@ import type {
   LessonRecord,
   PublishedLesson,
 } from "../../models/lesson.model";
-import type { AuthoringDeps } from "./authoring";
 import { courseNotFound } from "./errors";
 import type { ContentRepository, Tx } from "./repository";
 
@@ -27,7 +26,13 @@ import type { ContentRepository, Tx } from "./repository";
  * version carries it; a signed-in learner sees each lesson locked or open, completed or not.
  */
 
-export interface UnitDeps extends AuthoringDeps {
+/** The drafts' store (the caller's transaction is passed to each use). */
+interface StoreDeps {
+  repo: ContentRepository;
+}
+
+export interface UnitDeps extends StoreDeps {
+  transaction<T>(fn: (t: Tx) => Promise<T>): Promise<T>;
   canEdit(user: AuthUser, ownerId: string): boolean;
 }
 
@@ -93,7 +98,7 @@ function requirementProblems(lesson: LessonRecord, others: LessonRecord[]): Fiel
 
 /** A lesson's unit is one of its course's, and what it requires are other lessons of the course, without a cycle. */
 export async function assertValidPlacement(
-  deps: AuthoringDeps,
+  deps: StoreDeps,
   lesson: LessonRecord,
   tx: Tx,
 ): Promise<void> {
@@ -109,7 +114,7 @@ export async function assertValidPlacement(
 
 /** A deleted lesson is required by nobody any more: the draft lessons that named it forget it. */
 export async function releaseDependents(
-  deps: AuthoringDeps,
+  deps: StoreDeps,
   lesson: LessonRecord,
   tx: Tx,
 ): Promise<void> {
