@@ -1,4 +1,4 @@
-import type { LessonOutline } from "./lesson.model";
+import type { LearnerLessonOutline, LessonOutline } from "./lesson.model";
 import { idRule, pageParams } from "../lib/params";
 import { COURSE_ACCESS, type CourseAccess } from "./billing.model";
 
@@ -38,10 +38,45 @@ export interface CourseRecord extends CourseDescription {
   publishedAt: string | null;
 }
 
-/** The author's view: the draft with its lesson outline. */
-export interface DraftCourseView extends CourseRecord {
-  lessons: LessonOutline[];
+/** A unit of a course: a titled group of its lessons, in order. */
+export interface CourseUnit {
+  id: string;
+  courseId: string;
+  title: string;
+  order: number;
+  createdAt: string;
 }
+
+/** A unit as the course's outline lists it. */
+export interface UnitOutline {
+  id: string;
+  title: string;
+  order: number;
+}
+
+/** A unit in an answer of GET /courses/:id, with its lessons in order. */
+interface UnitView<L extends LessonOutline = LessonOutline> extends UnitOutline {
+  lessons: L[];
+}
+
+/**
+ * What GET /courses/:id shows of a course's structure: the lessons without a unit (the flat
+ * list older clients read) and the units with theirs.
+ */
+export interface CourseStructure<L extends LessonOutline = LessonOutline> {
+  lessons: L[];
+  units: Array<UnitView<L>>;
+}
+
+/** The author's view: the draft with its lesson outline. */
+export interface DraftCourseView extends CourseRecord, CourseStructure {}
+
+/** A published course as GET /courses/:id answers it. */
+export type PublicCourseView = Omit<PublishedCourse, "lessons" | "units"> & CourseStructure;
+
+/** A published course as a signed-in learner reads it: each lesson locked or not, completed or not. */
+export type LearnerCourseView = Omit<PublishedCourse, "lessons" | "units"> &
+  CourseStructure<LearnerLessonOutline>;
 
 /** An immutable published version of a course (what learners and the public see). */
 export interface PublishedCourse extends CourseDescription {
@@ -50,7 +85,10 @@ export interface PublishedCourse extends CourseDescription {
   status: "published";
   version: number;
   publishedAt: string;
+  /** Every lesson of the version, in order (each names its unit, if any). */
   lessons: LessonOutline[];
+  /** Absent in versions published before units existed: none. */
+  units?: UnitOutline[];
 }
 
 /** One row of the public catalogue. */
@@ -130,6 +168,20 @@ export interface CreateCourseInput {
 }
 
 export type UpdateCourseInput = Partial<CreateCourseInput> & { access?: CourseAccess };
+
+/** POST /courses/:id/units — strict. */
+export const createUnitParams = {
+  $$strict: true,
+  id: idRule,
+  title,
+  order: { type: "number", integer: true, min: 0, max: 10_000, convert: true },
+} as const;
+
+export interface CreateUnitInput {
+  courseId: string;
+  title: string;
+  order: number;
+}
 
 /** GET /courses — query strings are converted. */
 export const listCoursesParams = {

@@ -78,7 +78,15 @@ export interface LessonDocument {
   cards: Card[];
 }
 
-export interface LessonRecord extends LessonDocument {
+/** Where a lesson sits in its course: a unit (or none) and the lessons it requires first. */
+interface LessonPlacement {
+  /** The unit of the course the lesson belongs to; null: none (the course's flat list). */
+  unitId: string | null;
+  /** Lessons of the same course a learner completes before this one unlocks (docs/learning-rules.md). */
+  requires: string[];
+}
+
+export interface LessonRecord extends LessonDocument, LessonPlacement {
   id: string;
   courseId: string;
   kind: LessonKind;
@@ -88,15 +96,21 @@ export interface LessonRecord extends LessonDocument {
   updatedAt: string;
 }
 
-export interface LessonOutline {
+export interface LessonOutline extends Partial<LessonPlacement> {
   id: string;
   title: string;
   order: number;
   kind: LessonKind;
 }
 
+/** A lesson of the outline as a signed-in learner sees it. */
+export interface LearnerLessonOutline extends LessonOutline {
+  locked: boolean;
+  completed: boolean;
+}
+
 /** A lesson of a published version, answer keys included (never sent to learners as is). */
-export interface PublishedLesson extends LessonDocument {
+export interface PublishedLesson extends LessonDocument, Partial<LessonPlacement> {
   id: string;
   courseId: string;
   courseVersion: number;
@@ -114,6 +128,8 @@ export interface LessonView {
   kind: LessonKind;
   title: string;
   order: number;
+  unitId?: string | null;
+  requires?: string[];
   body?: string;
   media: MediaRef[];
   questions: Question[] | LearnerQuestion[];
@@ -134,6 +150,8 @@ export interface LessonForGrading {
   courseVersion: number;
   kind: LessonKind;
   title: string;
+  /** Lessons of the live version to complete first (progress answers 409 LESSON_LOCKED until then); absent: none. */
+  requires?: string[];
   questions: Array<{
     id: string;
     type: QuestionType;
@@ -203,6 +221,9 @@ const lessonFields = {
   media: { type: "array", max: 20, unique: true, items: { type: "string", min: 1, max: 64 } },
   questions: { type: "array", max: 100, items: questionSchema },
   cards: { type: "array", max: 500, items: cardSchema },
+  /** null takes the lesson out of its unit. */
+  unitId: { type: "string", min: 1, max: 64, nullable: true },
+  requires: { type: "array", max: 100, unique: true, items: { type: "string", min: 1, max: 64 } },
 } as const;
 
 /** The same rules, each made optional (a create's defaults, a patch's "any of the fields"). */
@@ -244,4 +265,6 @@ export interface LessonInput {
   media?: string[];
   questions?: QuestionInput[];
   cards?: CardInput[];
+  unitId?: string | null;
+  requires?: string[];
 }

@@ -15,13 +15,19 @@ import type {
   CourseBrief,
   CourseOutline,
   CourseRecord,
+  CourseUnit,
   CreateCourseInput,
   ListCoursesInput,
   Page,
   PublishedCourse,
   UpdateCourseInput,
 } from "../models/course.model";
-import { createCourseParams, listCoursesParams, updateCourseParams } from "../models/course.model";
+import {
+  createCourseParams,
+  createUnitParams,
+  listCoursesParams,
+  updateCourseParams,
+} from "../models/course.model";
 import type { CourseAccess } from "../models/billing.model";
 import type {
   LessonForGrading,
@@ -50,6 +56,7 @@ import { contentMigrations } from "./content/pg-migrations";
 import { PgContentRepository } from "./content/pg-repository";
 import { listCourses, readCourse, readLesson } from "./content/reading";
 import { seedStarterContent, type SeedReport } from "./content/seeder";
+import { createUnit, liveRequirementsOf, type UnitDeps } from "./content/structure";
 import { topicRows } from "./content/topics";
 import { gradingView, outlineView } from "./content/views";
 import { idParam } from "../lib/params";
@@ -179,6 +186,19 @@ const ContentService: ServiceSchema<
       },
     },
 
+    createUnit: {
+      params: createUnitParams,
+      auth: true,
+      roles: ["author"],
+      async handler(ctx: Ctx<{ id: string; title: string; order: number }>): Promise<CourseUnit> {
+        const { id: courseId, title, order } = ctx.params;
+        // A unit has no URL of its own: the route's 201 stands, with no Location.
+        const unit = await createUnit(this.unitDeps(ctx), { courseId, title, order }, actorOf(ctx));
+        await this.afterChange(ctx);
+        return unit;
+      },
+    },
+
     getLesson: {
       params: idParam,
       auth: true,
@@ -284,7 +304,11 @@ const ContentService: ServiceSchema<
       async handler(ctx: Ctx<{ lessonId: string }>): Promise<LessonForGrading> {
         const lesson = await this.repo.getPublishedLesson(ctx.params.lessonId);
         if (!lesson) throw lessonNotFound(ctx.params.lessonId);
-        return gradingView(lesson, await this.accessOf(lesson.courseId));
+        return gradingView(
+          lesson,
+          await this.accessOf(lesson.courseId),
+          await liveRequirementsOf(this.repo, lesson),
+        );
       },
     },
 
@@ -355,6 +379,10 @@ const ContentService: ServiceSchema<
           await this.emitDurable(type, data, { transaction: t as Transaction, ctx });
         },
       };
+    },
+
+    unitDeps(ctx: Context): UnitDeps {
+      return { ...this.deps(ctx), canEdit: (user, ownerId) => this.canEdit(user, ownerId) };
     },
 
     readDeps(ctx: Context): LessonReadDeps {

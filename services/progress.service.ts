@@ -44,6 +44,7 @@ import type { Leaderboard } from "./progress/leaderboard";
 import { myAchievements, myActivity, myProgress, publicStats } from "./progress/learners";
 import type { LearnerPublicStats } from "../models/progress.model";
 import { completeLesson } from "./progress/lessons";
+import { completedLessons } from "./progress/prerequisites";
 import { progressMigrations } from "./progress/migrations";
 import { repeatRounds, runReminderJob, type ReminderRun } from "./progress/reminders";
 import { dueReviews, reviewCard } from "./progress/reviews";
@@ -144,6 +145,19 @@ const ProgressService: ProgressSchema = {
       params: { userId: { type: "string", min: 1, max: 64 } },
       handler(ctx: Ctx<{ userId: string }>): Promise<LearnerPublicStats> {
         return publicStats(this, ctx.params.userId);
+      },
+    },
+
+    /** The learner's completed lessons of a course, for content's view of it (locked, completed). */
+    completedLessons: {
+      internal: true,
+      params: {
+        courseId: { type: "string", min: 1, max: 64 },
+        userId: { type: "string", min: 1, max: 64 },
+      },
+      handler(ctx: Ctx<{ courseId: string; userId: string }>): Promise<string[]> {
+        const { courseId, userId } = ctx.params;
+        return completedLessons({ db: this }, { courseId }, { id: userId });
       },
     },
 

@@ -6,6 +6,7 @@ import { analyticsRoutes } from "./routes/analytics.routes";
 import { xapiRoutes } from "./routes/xapi.routes";
 import { certificatesRoutes } from "./routes/certificates.routes";
 import { contentRoutes } from "./routes/content.routes";
+import { unitsRoutes } from "./routes/units.routes";
 import { identityRoutes } from "./routes/identity.routes";
 import { learningRoutes } from "./routes/learning.routes";
 import { inboxRoutes } from "./routes/inbox.routes";
@@ -33,6 +34,7 @@ export function publicRoutes(): RouteSpec[] {
     ...accountRoutes,
     ...socialRoutes,
     ...contentRoutes,
+    ...unitsRoutes,
     ...learningRoutes,
     ...certificatesRoutes,
     ...analyticsRoutes,

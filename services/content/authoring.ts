@@ -10,6 +10,7 @@ import type {
 import type {
   Card,
   LessonInput,
+  LessonOutline,
   LessonRecord,
   LessonView,
   PublishedLesson,
@@ -20,6 +21,13 @@ import { topicName, topicSlugs } from "./topics";
 import { validationError } from "../../lib/errors";
 import { assertValidLesson, withIds } from "./validation";
 import { draftLessonView, mediaRef, withAudioUrl } from "./views";
+import {
+  assertValidPlacement,
+  placementOf,
+  releaseDependents,
+  structured,
+  unitOutline,
+} from "./structure";
 
 /**
  * The authoring use cases: drafts change freely; publish copies the draft into an
@@ -40,11 +48,15 @@ export async function courseView(
   course: CourseRecord,
   tx?: Tx,
 ): Promise<DraftCourseView> {
-  const lessons = await deps.repo.listLessons(course.id, tx);
-  return {
-    ...course,
-    lessons: lessons.map(l => ({ id: l.id, title: l.title, order: l.order, kind: l.kind })),
-  };
+  const [lessons, units] = await Promise.all([
+    deps.repo.listLessons(course.id, tx),
+    deps.repo.listUnits(course.id, tx),
+  ]);
+  return { ...course, ...structured(lessons.map(outlineOf), units.map(unitOutline)) };
+}
+
+function outlineOf(l: LessonRecord): LessonOutline {
+  return { id: l.id, title: l.title, order: l.order, kind: l.kind, ...placementOf(l) };
 }
 
 export async function createCourse(
@@ -71,7 +83,7 @@ export async function createCourse(
     publishedAt: null,
   };
   await deps.transaction(t => deps.repo.insertCourse(course, t));
-  return { ...course, lessons: [] } satisfies DraftCourseView;
+  return { ...course, lessons: [], units: [] } satisfies DraftCourseView;
 }
 
 export async function updateCourse(
@@ -179,6 +191,8 @@ export async function createLesson(
       kind: input.kind,
       title: input.title,
       order: input.order ?? existing.reduce((max, l) => Math.max(max, l.order + 1), 1),
+      unitId: input.unitId ?? null,
+      requires: input.requires ?? [],
       body: input.body,
       media: input.media ?? [],
       questions: input.questions,
@@ -187,6 +201,7 @@ export async function createLesson(
       updatedAt: at,
     });
     const media = await checkMedia(deps, lesson, t);
+    await assertValidPlacement(deps, lesson, t);
     await deps.repo.insertLesson(lesson, t);
     await deps.repo.updateCourse(course.id, { hasUnpublishedChanges: true, updatedAt: at }, t);
     return draftLessonView(lesson, media, deps.publicUrl);
@@ -206,6 +221,7 @@ export async function updateLesson(
   });
   return deps.transaction(async t => {
     const media = await checkMedia(deps, lesson, t);
+    await assertValidPlacement(deps, lesson, t);
     await deps.repo.updateLesson(lesson, t);
     await deps.repo.updateCourse(
       lesson.courseId,
@@ -232,6 +248,7 @@ export async function deleteLesson(deps: AuthoringDeps, lesson: LessonRecord): P
       { lessonId: lesson.id, courseId: lesson.courseId, courseVersion: course?.version ?? 0 },
       t,
     );
+    await releaseDependents(deps, lesson, t);
     await deps.repo.deleteLesson(lesson.id, t);
   });
 }
@@ -245,6 +262,7 @@ export async function publishCourse(
     const course = await deps.repo.getCourse(courseId, t);
     if (!course) throw new Error(`course ${courseId} vanished`);
     const lessons = await deps.repo.listLessons(course.id, t);
+    const units = await deps.repo.listUnits(course.id, t);
     if (lessons.length === 0) {
       throw validationError([
         {
@@ -267,7 +285,8 @@ export async function publishCourse(
       status: "published",
       version,
       publishedAt: at,
-      lessons: lessons.map(l => ({ id: l.id, title: l.title, order: l.order, kind: l.kind })),
+      lessons: lessons.map(outlineOf),
+      units: units.map(unitOutline),
     };
     const frozen: PublishedLesson[] = [];
     for (const l of lessons) {
@@ -279,6 +298,7 @@ export async function publishCourse(
         kind: l.kind,
         title: l.title,
         order: l.order,
+        ...placementOf(l),
         body: l.body,
         media: l.media,
         mediaFiles,
@@ -307,6 +327,6 @@ export async function publishCourse(
       updatedAt: at,
     };
     await deps.repo.updateCourse(course.id, patch, t);
-    return { ...course, ...patch, lessons: published.lessons };
+    return { ...course, ...patch, ...structured(published.lessons, published.units) };
   });
 }

@@ -9,6 +9,7 @@ import type { CourseRecord } from "../../models/course.model";
 import type { LessonRecord, PublishedLesson } from "../../models/lesson.model";
 import type { AuthoringDeps } from "./authoring";
 import type { ContentRepository } from "./repository";
+import type { UnitDeps } from "./structure";
 
 /** The content service as its modules see it (`this` of content.service.ts). */
 
@@ -33,6 +34,7 @@ export interface LessonReadDeps {
 
 export interface ContentMethods {
   deps(ctx?: Context): AuthoringDeps;
+  unitDeps(ctx: Context): UnitDeps;
   readDeps(ctx: Context): LessonReadDeps;
   canEdit(user: AuthUser | undefined, ownerId: string): boolean;
   ownedCourse(ctx: Ctx<unknown>, id: string): Promise<CourseRecord>;

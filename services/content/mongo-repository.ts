@@ -12,6 +12,7 @@ import type {
   CourseBrief,
   CourseCard,
   CourseRecord,
+  CourseUnit,
   PublishedCourse,
 } from "../../models/course.model";
 import type { LessonRecord, PublishedLesson, Question } from "../../models/lesson.model";
@@ -60,6 +61,8 @@ const lessonSchema = new Schema(
     kind: String,
     title: String,
     order: Number,
+    unitId: { type: String, default: null },
+    requires: { type: [String], default: [] },
     body: String,
     media: [String],
     /** Each question as JSON text (questionsToStore): FerretDB stores no nested arrays. */
@@ -85,10 +88,22 @@ const publishedCourseSchema = new Schema(
     version: Number,
     publishedAt: String,
     lessons: [mixed],
+    units: { type: [mixed], default: [] },
     /** Normalised words of the title, and of title and description (the indexed one). */
     titleTokens: { type: [String], default: undefined },
     searchTokens: { type: [String], index: true, default: undefined },
     ...OUTBOX_SCHEMA_FIELDS,
+  },
+  opts,
+);
+
+const unitSchema = new Schema(
+  {
+    _id: String,
+    courseId: { type: String, index: true },
+    title: String,
+    order: Number,
+    createdAt: String,
   },
   opts,
 );
@@ -171,6 +186,7 @@ export class MongoContentRepository implements ContentRepository {
   private models!: {
     Course: Model<Doc>;
     Lesson: Model<Doc>;
+    Unit: Model<Doc>;
     PublishedCourse: Model<Doc>;
     PublishedLesson: Model<Doc>;
     Version: Model<Doc>;
@@ -192,6 +208,7 @@ export class MongoContentRepository implements ContentRepository {
     this.models = {
       Course: connection.model<Doc>("ContentCourse", courseSchema, "courses"),
       Lesson: connection.model<Doc>("ContentLesson", lessonSchema, "lessons"),
+      Unit: connection.model<Doc>("ContentUnit", unitSchema, "units"),
       PublishedCourse: connection.model<Doc>(
         "ContentPublishedCourse",
         publishedCourseSchema,
@@ -270,6 +287,7 @@ export class MongoContentRepository implements ContentRepository {
       Doc[]
     >();
     for (const lesson of lessons) await this.deleteLesson(lesson._id, tx);
+    await this.models.Unit.deleteMany({ courseId: id });
     await this.models.Course.deleteOne({ _id: id });
   }
 
@@ -277,6 +295,18 @@ export class MongoContentRepository implements ContentRepository {
   private async removeCarrier(model: Model<Doc>, filter: Record<string, unknown>): Promise<void> {
     await model.deleteMany({ ...filter, "outboxPending.0": { $exists: false } });
     await model.updateMany(filter, { $set: { deleted: true } });
+  }
+
+  async listUnits(courseId: string): Promise<CourseUnit[]> {
+    const docs = await this.models.Unit.find({ courseId })
+      .sort({ order: 1, createdAt: 1, _id: 1 })
+      .lean<Doc[]>();
+    return docs.map(d => strip<CourseUnit>(d) as CourseUnit);
+  }
+
+  async insertUnit(u: CourseUnit): Promise<void> {
+    const { id, ...rest } = u;
+    await this.models.Unit.create({ _id: id, ...rest });
   }
 
   async listLessons(courseId: string): Promise<LessonRecord[]> {
@@ -290,6 +320,8 @@ export class MongoContentRepository implements ContentRepository {
     const l = strip<LessonRecord>(d) as LessonRecord;
     return {
       ...l,
+      unitId: l.unitId ?? null,
+      requires: l.requires ?? [],
       media: l.media ?? [],
       questions: questionsFromStore(l.questions),
       cards: l.cards ?? [],

@@ -90,4 +90,27 @@ export const contentMigrations: Migration[] = [
       `);
     },
   },
+  {
+    // Units group a course's lessons; a lesson names its unit and the lessons it requires.
+    // The live version keeps its units beside its lesson outline (which names each lesson's unit).
+    name: "0002-content-units-prerequisites",
+    up: async ({ context: { sequelize, schema } }) => {
+      const s = `"${schema}"`;
+      await sequelize.query(`
+        CREATE TABLE IF NOT EXISTS ${s}.units (
+          id text PRIMARY KEY,
+          course_id text NOT NULL REFERENCES ${s}.courses (id) ON DELETE CASCADE,
+          title text NOT NULL,
+          position integer NOT NULL,
+          created_at timestamptz NOT NULL DEFAULT now()
+        );
+        CREATE INDEX IF NOT EXISTS units_course_idx ON ${s}.units (course_id, position, created_at);
+        ALTER TABLE ${s}.lessons
+          ADD COLUMN IF NOT EXISTS unit_id text REFERENCES ${s}.units (id) ON DELETE SET NULL,
+          ADD COLUMN IF NOT EXISTS requires text[] NOT NULL DEFAULT '{}';
+        ALTER TABLE ${s}.published_courses
+          ADD COLUMN IF NOT EXISTS units jsonb NOT NULL DEFAULT '[]'::jsonb;
+      `);
+    },
+  },
 ];

@@ -5,7 +5,9 @@ import type {
   CourseCard,
   CourseDescription,
   CourseRecord,
+  CourseUnit,
   PublishedCourse,
+  UnitOutline,
 } from "../../models/course.model";
 import type {
   LessonDocument,
@@ -55,6 +57,8 @@ function lessonOf(r: Row): LessonRecord {
     kind: r.kind as LessonRecord["kind"],
     title: r.title as string,
     order: Number(r.position),
+    unitId: (r.unit_id as string | null) ?? null,
+    requires: (r.requires as string[] | null) ?? [],
     body: doc.body,
     media: doc.media ?? [],
     questions: doc.questions ?? [],
@@ -73,6 +77,17 @@ function publishedOf(r: Row): PublishedCourse {
     version: Number(r.version),
     publishedAt: iso(r.published_at),
     lessons: r.lessons as LessonOutline[],
+    units: (r.units as UnitOutline[] | null) ?? [],
+  };
+}
+
+function unitOf(r: Row): CourseUnit {
+  return {
+    id: r.id as string,
+    courseId: r.course_id as string,
+    title: r.title as string,
+    order: Number(r.position),
+    createdAt: iso(r.created_at),
   };
 }
 
@@ -226,6 +241,23 @@ export class PgContentRepository implements ContentRepository {
     await this.exec(`DELETE FROM ${this.s}.courses WHERE id = $1`, [id], tx);
   }
 
+  async listUnits(courseId: string, tx?: Tx): Promise<CourseUnit[]> {
+    const rows = await this.rows(
+      `SELECT * FROM ${this.s}.units WHERE course_id = $1 ORDER BY position, created_at, id`,
+      [courseId],
+      tx,
+    );
+    return rows.map(unitOf);
+  }
+
+  async insertUnit(u: CourseUnit, tx: Tx): Promise<void> {
+    await this.exec(
+      `INSERT INTO ${this.s}.units (id, course_id, title, position, created_at) VALUES ($1, $2, $3, $4, $5)`,
+      [u.id, u.courseId, u.title, u.order, u.createdAt],
+      tx,
+    );
+  }
+
   async listLessons(courseId: string, tx?: Tx): Promise<LessonRecord[]> {
     const rows = await this.rows(
       `SELECT * FROM ${this.s}.lessons WHERE course_id = $1 ORDER BY position, created_at, id`,
@@ -252,8 +284,8 @@ export class PgContentRepository implements ContentRepository {
 
   async insertLesson(l: LessonRecord, tx: Tx): Promise<void> {
     await this.exec(
-      `INSERT INTO ${this.s}.lessons (id, course_id, position, kind, title, doc, created_at, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8)`,
+      `INSERT INTO ${this.s}.lessons (id, course_id, position, kind, title, doc, created_at, updated_at, unit_id, requires)
+       VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10::text[])`,
       [
         l.id,
         l.courseId,
@@ -263,6 +295,8 @@ export class PgContentRepository implements ContentRepository {
         PgContentRepository.doc(l),
         l.createdAt,
         l.updatedAt,
+        l.unitId,
+        l.requires,
       ],
       tx,
     );
@@ -270,8 +304,18 @@ export class PgContentRepository implements ContentRepository {
 
   async updateLesson(l: LessonRecord, tx: Tx): Promise<void> {
     await this.exec(
-      `UPDATE ${this.s}.lessons SET position = $2, kind = $3, title = $4, doc = $5::jsonb, updated_at = $6 WHERE id = $1`,
-      [l.id, l.order, l.kind, l.title, PgContentRepository.doc(l), l.updatedAt],
+      `UPDATE ${this.s}.lessons SET position = $2, kind = $3, title = $4, doc = $5::jsonb, updated_at = $6,
+         unit_id = $7, requires = $8::text[] WHERE id = $1`,
+      [
+        l.id,
+        l.order,
+        l.kind,
+        l.title,
+        PgContentRepository.doc(l),
+        l.updatedAt,
+        l.unitId,
+        l.requires,
+      ],
       tx,
     );
   }
@@ -305,11 +349,12 @@ export class PgContentRepository implements ContentRepository {
 
   async savePublished(c: PublishedCourse, lessons: PublishedLesson[], tx: Tx): Promise<void> {
     await this.exec(
-      `INSERT INTO ${this.s}.published_courses (id, owner_id, version, title, description, level, topics, language, published_at, lessons)
-       VALUES ($1, $2, $3, $4, $5, $6, $7::text[], $8, $9, $10::jsonb)
+      `INSERT INTO ${this.s}.published_courses (id, owner_id, version, title, description, level, topics, language, published_at, lessons, units)
+       VALUES ($1, $2, $3, $4, $5, $6, $7::text[], $8, $9, $10::jsonb, $11::jsonb)
        ON CONFLICT (id) DO UPDATE SET owner_id = EXCLUDED.owner_id, version = EXCLUDED.version, title = EXCLUDED.title,
          description = EXCLUDED.description, level = EXCLUDED.level, topics = EXCLUDED.topics,
-         language = EXCLUDED.language, published_at = EXCLUDED.published_at, lessons = EXCLUDED.lessons`,
+         language = EXCLUDED.language, published_at = EXCLUDED.published_at, lessons = EXCLUDED.lessons,
+         units = EXCLUDED.units`,
       [
         c.id,
         c.ownerId,
@@ -321,6 +366,7 @@ export class PgContentRepository implements ContentRepository {
         c.language,
         c.publishedAt,
         JSON.stringify(c.lessons),
+        JSON.stringify(c.units ?? []),
       ],
       tx,
     );

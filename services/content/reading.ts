@@ -5,6 +5,7 @@ import type { AuthUser } from "../../models/auth.model";
 import { courseView } from "./authoring";
 import type { ContentThis, Ctx, LessonReadDeps } from "./context";
 import { courseNotFound, lessonNotFound } from "./errors";
+import { learnerCourse, publicCourse } from "./structure";
 import { topicSlug } from "./topics";
 import { draftLessonView, learnerLessonView, mediaRef } from "./views";
 import { pageOf } from "../../lib/params";
@@ -48,7 +49,27 @@ export async function readCourse(
     { id: ctx.params.id },
   );
   if (!published) throw courseNotFound(ctx.params.id);
-  return published;
+  const learner = ctx.meta.user;
+  if (!learner) return publicCourse(published);
+  return learnerCourse(
+    {
+      completedLessons: async (courseId, userId) => {
+        try {
+          // A decoration of the answer: the course is not held up by retries when progress is away.
+          return await ctx.call<string[], { courseId: string; userId: string }>(
+            "progress.completedLessons",
+            { courseId, userId },
+            { retries: 0 },
+          );
+        } catch (err) {
+          svc.logger.warn(`course ${courseId} read without the learner's progress`, err);
+          return null;
+        }
+      },
+    },
+    { course: published },
+    learner,
+  );
 }
 
 export async function readLesson(

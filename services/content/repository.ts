@@ -2,6 +2,7 @@ import type {
   CourseBrief,
   CourseCard,
   CourseRecord,
+  CourseUnit,
   ListCoursesInput,
   PublishedCourse,
 } from "../../models/course.model";
@@ -48,6 +49,10 @@ export interface ContentRepository {
   updateCourse(id: string, patch: Partial<CourseRecord>, tx: Tx): Promise<void>;
   /** Removes the course everywhere: draft, lessons, published version, history. */
   deleteCourse(id: string, tx: Tx): Promise<void>;
+
+  /** Units of a course by order (then creation); they go with the course. */
+  listUnits(courseId: string, tx?: Tx): Promise<CourseUnit[]>;
+  insertUnit(unit: CourseUnit, tx: Tx): Promise<void>;
 
   /** Draft lessons of a course by order (then creation). */
   listLessons(courseId: string, tx?: Tx): Promise<LessonRecord[]>;

@@ -78,6 +78,8 @@ export function draftLessonView(l: LessonRecord, media: MediaRef[], publicUrl: s
     kind: l.kind,
     title: l.title,
     order: l.order,
+    unitId: l.unitId,
+    requires: l.requires,
     body: l.body,
     media,
     questions: l.questions,
@@ -104,6 +106,8 @@ export function learnerLessonView(l: PublishedLesson, publicUrl: string): Lesson
   return {
     ...publishedLessonKey(l),
     order: l.order,
+    unitId: l.unitId ?? null,
+    requires: l.requires ?? [],
     body: l.body,
     media: l.mediaFiles,
     questions: l.questions.map(q => learnerQuestion(q, publicUrl)),
@@ -112,10 +116,15 @@ export function learnerLessonView(l: PublishedLesson, publicUrl: string): Lesson
   };
 }
 
-export function gradingView(l: PublishedLesson, courseAccess: CourseAccess): LessonForGrading {
+export function gradingView(
+  l: PublishedLesson,
+  courseAccess: CourseAccess,
+  requires: string[],
+): LessonForGrading {
   return {
     ...publishedLessonKey(l),
     courseAccess,
+    requires,
     questions: l.questions.map(q => ({
       id: q.id,
       type: q.type,

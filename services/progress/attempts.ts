@@ -8,9 +8,7 @@ import { localDate, safeTimeZone } from "./clock";
 import type { Ctx, ProgressThis } from "./context";
 import { AnswerSheetError, gradeAttempt, type GradedAttempt } from "./grading";
 import { guarded, settledAnswer } from "./idempotency";
-import { requireAccess } from "./premium";
-import { announceCompletion, prepareCompletion } from "./lessons";
-import * as remote from "./remote";
+import { announceCompletion, lessonToLearn, prepareCompletion } from "./lessons";
 import * as store from "./store";
 import { attemptXp } from "./xp";
 import { lessonNotGradable } from "./errors";
@@ -38,8 +36,7 @@ export async function submitAttempt(
   // A retry of a settled request answers from the record: no grading, no content call.
   const settled = await settledAnswer<AttemptResult>(svc, ctx, "attempt", { lessonId, answers });
   if (settled) return settled;
-  const lesson = await remote.lessonForGrading(ctx, lessonId);
-  await requireAccess(svc, userId, { id: lesson.courseId, access: lesson.courseAccess });
+  const lesson = await lessonToLearn(svc, ctx, userId, lessonId);
   if (lesson.questions.length === 0) {
     throw lessonNotGradable(lessonId, lesson.kind);
   }

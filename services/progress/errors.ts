@@ -51,3 +51,10 @@ export const premiumRequired = (courseId: string) =>
     "PAYMENT_REQUIRED",
     { courseId },
   );
+
+/** api.md: attempting or completing a lesson whose required lessons are not all completed. */
+export const lessonLocked = (id: string, requires: string[]) =>
+  new MoleculerClientError("Complete the lessons this one requires first", 409, "LESSON_LOCKED", {
+    id,
+    requires,
+  });

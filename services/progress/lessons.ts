@@ -10,6 +10,7 @@ import { refreshCourse } from "./course-sync";
 import { guarded, settledAnswer } from "./idempotency";
 import { ensureLearner } from "./learners";
 import { requireAccess } from "./premium";
+import { assertUnlocked } from "./prerequisites";
 import * as remote from "./remote";
 import { completionXp } from "./xp";
 import { lessonRequiresAttempt } from "./errors";
@@ -25,6 +26,22 @@ export async function prepareCompletion(
 ): Promise<void> {
   await ensureLearner(svc, ctx, userId);
   await refreshCourse(svc, ctx, lesson.courseId, lesson.courseVersion);
+}
+
+/**
+ * A lesson the learner may learn now: its grading data, once its course is theirs to learn
+ * (402 PAYMENT_REQUIRED) and its required lessons are completed (409 LESSON_LOCKED).
+ */
+export async function lessonToLearn(
+  svc: ProgressThis,
+  ctx: Context,
+  userId: string,
+  lessonId: string,
+): Promise<LessonForGrading> {
+  const lesson = await remote.lessonForGrading(ctx, lessonId);
+  await requireAccess(svc, userId, { id: lesson.courseId, access: lesson.courseAccess });
+  await assertUnlocked({ db: svc }, { lesson }, { id: userId });
+  return lesson;
 }
 
 /** Recorded as the learner's first completion of the lesson: told to the other services. */
@@ -63,8 +80,7 @@ export async function completeLesson(
   const lessonId = ctx.params.id;
   const settled = await settledAnswer<CompletionResult>(svc, ctx, "complete", { lessonId });
   if (settled) return settled;
-  const lesson = await remote.lessonForGrading(ctx, lessonId);
-  await requireAccess(svc, userId, { id: lesson.courseId, access: lesson.courseAccess });
+  const lesson = await lessonToLearn(svc, ctx, userId, lessonId);
   if (lesson.kind === "quiz") {
     throw lessonRequiresAttempt(lessonId, lesson.kind);
   }

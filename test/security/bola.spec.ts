@@ -114,6 +114,7 @@ describe("BOLA: someone else's objects by id (security.md 19)", () => {
   });
 
   const lessonBody = { title: "Injected", kind: "lesson", order: 9, body: "pwned" };
+  const unitBody = { title: "Injected unit", order: 9 };
 
   /** One row per route that names an object; keys are the routes files' "METHOD /path". */
   const cases = (): Record<string, BolaCase> => ({
@@ -232,6 +233,13 @@ describe("BOLA: someone else's objects by id (security.md 19)", () => {
       probes: [
         { label: "draft course", params: { id: fx.draftCourse }, json: lessonBody },
         { label: "published course", params: { id: fx.publishedCourse }, json: lessonBody },
+      ],
+    },
+    "POST /courses/:id/units": {
+      kind: "owned",
+      probes: [
+        { label: "draft course", params: { id: fx.draftCourse }, json: unitBody },
+        { label: "published course", params: { id: fx.publishedCourse }, json: unitBody },
       ],
     },
     "GET /lessons/:id": {

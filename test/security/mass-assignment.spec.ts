@@ -138,6 +138,11 @@ describe("mass assignment and resource limits (security.md 21, 22)", () => {
       params: { id: fx.draftCourse },
       body: { title: "Injected", kind: "lesson", order: 5, body: "x" },
     },
+    "POST /courses/:id/units": {
+      as: "subject",
+      params: { id: fx.draftCourse },
+      body: { title: "Injected unit", order: 1 },
+    },
     "PATCH /lessons/:id": {
       as: "subject",
       params: { id: fx.draftLesson },

@@ -75,6 +75,7 @@ const f = {} as {
   quizId: string;
   spareCourseId: string;
   spareLessonId: string;
+  spareUnitId: string;
   mediaId: string;
   notificationId: string;
   achievementMail: Mail;
@@ -724,6 +725,17 @@ const CASES: Case[] = [
     },
   },
   {
+    key: "POST /courses/:id/units",
+    who: "author",
+    status: 201,
+    params: () => ({ id: f.spareCourseId }),
+    body: () => ({ title: "Unit 1", order: 1 }),
+    check: a => {
+      expect(a.body).toMatchObject({ courseId: f.spareCourseId, title: "Unit 1", order: 1 });
+      f.spareUnitId = a.body.id;
+    },
+  },
+  {
     key: "POST /courses/:id/publish",
     who: "author",
     status: 200,
@@ -743,7 +755,8 @@ const CASES: Case[] = [
     who: "author",
     status: 200,
     params: () => ({ id: f.spareLessonId }),
-    body: () => ({ title: "Spare, edited" }),
+    body: () => ({ title: "Spare, edited", unitId: f.spareUnitId, requires: [] }),
+    check: a => expect(a.body).toMatchObject({ unitId: f.spareUnitId, requires: [] }),
   },
   {
     key: "POST /media",

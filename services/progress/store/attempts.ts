@@ -103,3 +103,34 @@ export async function achievementsOf(
     { userId },
   );
 }
+
+/** Which of `lessonIds` the learner has completed. */
+export async function completedAmong(
+  db: Db,
+  userId: string,
+  lessonIds: string[],
+  t?: Transaction,
+): Promise<Set<string>> {
+  if (lessonIds.length === 0) return new Set();
+  const found = await rows<{ lesson_id: string }>(
+    db,
+    `SELECT lesson_id FROM ${S}.lesson_completions WHERE user_id = :userId AND lesson_id IN (:lessonIds)`,
+    { userId, lessonIds },
+    t,
+  );
+  return new Set(found.map(r => r.lesson_id));
+}
+
+/** The lessons of a course the learner has completed. */
+export async function completedInCourse(
+  db: Db,
+  userId: string,
+  courseId: string,
+): Promise<string[]> {
+  const found = await rows<{ lesson_id: string }>(
+    db,
+    `SELECT lesson_id FROM ${S}.lesson_completions WHERE user_id = :userId AND course_id = :courseId ORDER BY lesson_id`,
+    { userId, courseId },
+  );
+  return found.map(r => r.lesson_id);
+}
