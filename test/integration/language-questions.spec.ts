@@ -1,24 +1,6 @@
-import type { ServiceBroker } from "moleculer";
 import type { Role } from "../../models/auth.model";
-import { startTestNode, type TestNode } from "../support/cluster";
-import {
-  clusterEnv,
-  createTestDatabase,
-  tempDataDir,
-  uniqueName,
-  type TestDatabase,
-} from "../support/isolation";
-import { dropMongoDatabase, requireMongo } from "../support/ferretdb";
-import { requireServers } from "../support/servers";
-import {
-  fakeUsersService,
-  http,
-  newSigningKey,
-  signAccessToken,
-  startServiceNode,
-  TEST_PUBLIC_URL,
-  type SigningKey,
-} from "./api-kit";
+import { http, TEST_PUBLIC_URL } from "./api-kit";
+import { contentStores, startContentProgressNode, type ContentProgressNode } from "./learning-kit";
 
 /**
  * The language question types end to end: an author writes cloze, match, translate and listen
@@ -50,24 +32,12 @@ function silentWav(): Buffer {
 }
 
 /** Both content stores: FerretDB refuses nested arrays (a match's pairs), so each is tried. */
-const stores: Array<{ name: string; env: () => Promise<Record<string, string>> }> = [
-  { name: "postgres", env: async () => ({}) },
-  {
-    name: "mongodb",
-    env: async () => ({
-      CONTENT_MONGO_URI: await requireMongo(uniqueName("lm_langq").toLowerCase()),
-    }),
-  },
-];
+const stores = contentStores("langq");
 
 for (const store of stores) {
   describe(store.name, () => {
-    let storeEnv: Record<string, string> = {};
-    let db: TestDatabase;
-    let node: TestNode;
-    let users: ServiceBroker;
+    let cluster: ContentProgressNode;
     let api: string;
-    let key: SigningKey;
     const token: Record<string, string> = {};
     let audioId: string;
     let courseId: string;
@@ -114,25 +84,10 @@ for (const store of stores) {
       });
 
     beforeAll(async () => {
-      await requireServers("postgres", "nats");
-      storeEnv = await store.env();
-      db = await createTestDatabase("lm_langq");
-      const ns = uniqueName("langq");
-      key = await newSigningKey();
-      const env = {
-        ...clusterEnv(ns, db.url),
-        ...storeEnv,
-        PUBLIC_URL: TEST_PUBLIC_URL,
-        DATA_DIR: tempDataDir(),
-      };
-      users = await startServiceNode(env, `${ns}-users`, [
-        fakeUsersService({ keys: [key], jwksCalls: 0 }),
-      ]);
-      node = await startTestNode(["api", "content", "progress"], env);
-      api = node.apiUrl!;
-      await node.broker.waitForServices(["users", "content", "progress"]);
+      cluster = await startContentProgressNode("langq", await store.env());
+      api = cluster.apiUrl;
       const sign = async (who: string, roles: Role[]) => {
-        token[who] = await signAccessToken(key, { sub: who, roles });
+        token[who] = await cluster.sign(who, roles);
       };
       await sign("author", ["author"]);
       await sign("learner", ["learner"]);
@@ -154,10 +109,7 @@ for (const store of stores) {
     }, 90_000);
 
     afterAll(async () => {
-      await node?.stop();
-      await users?.stop();
-      await db?.drop();
-      if (storeEnv.CONTENT_MONGO_URI) await dropMongoDatabase(storeEnv.CONTENT_MONGO_URI);
+      await cluster?.stop();
     }, 60_000);
 
     describe(`language question types on ${store.name}`, () => {

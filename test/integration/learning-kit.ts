@@ -7,8 +7,17 @@ import {
   uniqueName,
   type TestDatabase,
 } from "../support/isolation";
+import type { Role } from "../../models/auth.model";
+import { dropMongoDatabase, requireMongo } from "../support/ferretdb";
 import { requireServers } from "../support/servers";
-import { http } from "./api-kit";
+import {
+  fakeUsersService,
+  http,
+  newSigningKey,
+  signAccessToken,
+  startServiceNode,
+  TEST_PUBLIC_URL,
+} from "./api-kit";
 import { PASSWORD, newEmail } from "./users.support";
 
 /**
@@ -116,5 +125,61 @@ export async function startLearningCluster(
       return { id: user.id, token: login.accessToken as string };
     },
     stop,
+  };
+}
+
+/** Both content stores, for the suites that run once on each (MongoDB through FerretDB). */
+export function contentStores(
+  label: string,
+): Array<{ name: string; env: () => Promise<Record<string, string>> }> {
+  return [
+    { name: "postgres", env: async () => ({}) },
+    {
+      name: "mongodb",
+      env: async () => ({
+        CONTENT_MONGO_URI: await requireMongo(uniqueName(`lm_${label}`).toLowerCase()),
+      }),
+    },
+  ];
+}
+
+/**
+ * Gateway, content and progress on one node over NATS, PostgreSQL and the given content store,
+ * beside a stand-in users service whose key signs the suite's tokens (`sign`).
+ */
+export interface ContentProgressNode {
+  apiUrl: string;
+  sign(sub: string, roles: Role[]): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export async function startContentProgressNode(
+  label: string,
+  storeEnv: Record<string, string>,
+): Promise<ContentProgressNode> {
+  await requireServers("postgres", "nats");
+  const db = await createTestDatabase(`lm_${label}`);
+  const ns = uniqueName(label);
+  const key = await newSigningKey();
+  const env = {
+    ...clusterEnv(ns, db.url),
+    ...storeEnv,
+    PUBLIC_URL: TEST_PUBLIC_URL,
+    DATA_DIR: tempDataDir(),
+  };
+  const users = await startServiceNode(env, `${ns}-users`, [
+    fakeUsersService({ keys: [key], jwksCalls: 0 }),
+  ]);
+  const node = await startTestNode(["api", "content", "progress"], env);
+  await node.broker.waitForServices(["users", "content", "progress"]);
+  return {
+    apiUrl: node.apiUrl as string,
+    sign: (sub, roles) => signAccessToken(key, { sub, roles }),
+    async stop() {
+      await node.stop();
+      await users.stop();
+      await db.drop();
+      if (storeEnv.CONTENT_MONGO_URI) await dropMongoDatabase(storeEnv.CONTENT_MONGO_URI);
+    },
   };
 }

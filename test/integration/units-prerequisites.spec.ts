@@ -1,24 +1,7 @@
-import type { ServiceBroker } from "moleculer";
 import type { Role } from "../../models/auth.model";
-import { startTestNode, type TestNode } from "../support/cluster";
-import { dropMongoDatabase, requireMongo } from "../support/ferretdb";
-import {
-  clusterEnv,
-  createTestDatabase,
-  tempDataDir,
-  uniqueName,
-  type TestDatabase,
-} from "../support/isolation";
-import { requireServers } from "../support/servers";
-import {
-  fakeUsersService,
-  http,
-  newSigningKey,
-  signAccessToken,
-  startServiceNode,
-  TEST_PUBLIC_URL,
-  type SigningKey,
-} from "./api-kit";
+import { uniqueName } from "../support/isolation";
+import { http } from "./api-kit";
+import { contentStores, startContentProgressNode, type ContentProgressNode } from "./learning-kit";
 
 /**
  * Units and prerequisites end to end, on both content stores: an author groups lessons into
@@ -38,15 +21,7 @@ interface Problem {
   message: string;
 }
 
-const stores: Array<{ name: string; env: () => Promise<Record<string, string>> }> = [
-  { name: "postgres", env: async () => ({}) },
-  {
-    name: "mongodb",
-    env: async () => ({
-      CONTENT_MONGO_URI: await requireMongo(uniqueName("lm_units").toLowerCase()),
-    }),
-  },
-];
+const stores = contentStores("units");
 
 const QUIZ = [
   {
@@ -60,12 +35,8 @@ const QUIZ = [
 
 for (const store of stores) {
   describe(`units and prerequisites on ${store.name}`, () => {
-    let storeEnv: Record<string, string> = {};
-    let db: TestDatabase;
-    let node: TestNode;
-    let users: ServiceBroker;
+    let cluster: ContentProgressNode;
     let api: string;
-    let key: SigningKey;
     const token: Record<string, string> = {};
     const ids: Record<string, string> = {};
 
@@ -93,25 +64,11 @@ for (const store of stores) {
     const lessonIn = (course: Json, id: string) => allLessons(course).find(l => l.id === id)!;
 
     beforeAll(async () => {
-      await requireServers("postgres", "nats");
-      storeEnv = await store.env();
-      db = await createTestDatabase("lm_units");
+      cluster = await startContentProgressNode("units", await store.env());
+      api = cluster.apiUrl;
       const ns = uniqueName("units");
-      key = await newSigningKey();
-      const env = {
-        ...clusterEnv(ns, db.url),
-        ...storeEnv,
-        PUBLIC_URL: TEST_PUBLIC_URL,
-        DATA_DIR: tempDataDir(),
-      };
-      users = await startServiceNode(env, `${ns}-users`, [
-        fakeUsersService({ keys: [key], jwksCalls: 0 }),
-      ]);
-      node = await startTestNode(["api", "content", "progress"], env);
-      api = node.apiUrl!;
-      await node.broker.waitForServices(["users", "content", "progress"]);
       const sign = async (who: string, roles: Role[]) => {
-        token[who] = await signAccessToken(key, { sub: `${ns}-${who}`, roles });
+        token[who] = await cluster.sign(`${ns}-${who}`, roles);
       };
       await sign("author", ["author"]);
       await sign("stranger", ["author"]);
@@ -126,10 +83,7 @@ for (const store of stores) {
     }, 90_000);
 
     afterAll(async () => {
-      await node?.stop();
-      await users?.stop();
-      await db?.drop();
-      if (storeEnv.CONTENT_MONGO_URI) await dropMongoDatabase(storeEnv.CONTENT_MONGO_URI);
+      await cluster?.stop();
     }, 60_000);
 
     it("when an author adds units, then each is 201 and the draft lists them in order; others may not", async () => {
