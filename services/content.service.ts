@@ -308,6 +308,7 @@ const ContentService: ServiceSchema<
           lesson,
           await this.accessOf(lesson.courseId),
           await liveRequirementsOf(this.repo, lesson),
+          this.publicUrl,
         );
       },
     },

@@ -48,6 +48,8 @@ import { completedLessons } from "./progress/prerequisites";
 import { progressMigrations } from "./progress/migrations";
 import { repeatRounds, runReminderJob, type ReminderRun } from "./progress/reminders";
 import { dueReviews, reviewCard } from "./progress/reviews";
+import * as skills from "./progress/skills";
+import type { SkillMastery } from "../models/skill.model";
 import * as store from "./progress/store";
 import { idParam } from "../lib/params";
 import { actorOf } from "../lib/auth/guard";
@@ -280,6 +282,14 @@ const ProgressService: ProgressSchema = {
       },
       handler(ctx: Ctx<{ days: number }>): Promise<ActivityDay[]> {
         return myActivity(this, ctx);
+      },
+    },
+
+    mySkills: {
+      auth: true,
+      params: { $$strict: "remove" },
+      handler(ctx: Ctx): Promise<SkillMastery[]> {
+        return skills.mySkills({ db: this }, actorOf(ctx).id);
       },
     },
 

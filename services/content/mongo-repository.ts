@@ -63,6 +63,7 @@ const lessonSchema = new Schema(
     order: Number,
     unitId: { type: String, default: null },
     requires: { type: [String], default: [] },
+    skills: { type: [String], default: [] },
     body: String,
     media: [String],
     /** Each question as JSON text (questionsToStore): FerretDB stores no nested arrays. */
@@ -322,6 +323,7 @@ export class MongoContentRepository implements ContentRepository {
       ...l,
       unitId: l.unitId ?? null,
       requires: l.requires ?? [],
+      skills: l.skills ?? [],
       media: l.media ?? [],
       questions: questionsFromStore(l.questions),
       cards: l.cards ?? [],

@@ -11,6 +11,7 @@ import { guarded, settledAnswer } from "./idempotency";
 import { announceCompletion, lessonToLearn, prepareCompletion } from "./lessons";
 import * as store from "./store";
 import { attemptXp } from "./xp";
+import { lessonAnswers, recordMastery } from "./skills";
 import { lessonNotGradable } from "./errors";
 
 /** A graded attempt at a lesson's questions: graded here, never trusted from the client. */
@@ -114,6 +115,11 @@ export async function submitAttempt(
           results: graded.results,
           at: now,
         },
+        t,
+      );
+      await recordMastery(
+        svc,
+        { userId, at: now, answers: lessonAnswers(lesson, graded.results) },
         t,
       );
       if (first) {

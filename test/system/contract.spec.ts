@@ -126,7 +126,13 @@ function tokenLink(mail: Mail, kind: "open" | "click" | "unsubscribe"): string {
 }
 
 const QUIZ = [
-  { type: "single", prompt: "Pick 'tea'.", options: ["tea", "toast"], answer: "tea" },
+  {
+    type: "single",
+    prompt: "Pick 'tea'.",
+    options: ["tea", "toast"],
+    answer: "tea",
+    skills: ["food-vocabulary"],
+  },
   { type: "text", prompt: "Opposite of hot?", answer: "cold" },
 ];
 
@@ -228,7 +234,9 @@ beforeAll(async () => {
   f.readingId = (
     await lesson({ title: "Ordering", kind: "lesson", order: 1, body: "Hi!" })
   ).body.id;
-  f.quizId = (await lesson({ title: "Quiz", kind: "quiz", order: 2, questions: QUIZ })).body.id;
+  f.quizId = (
+    await lesson({ title: "Quiz", kind: "quiz", order: 2, questions: QUIZ, skills: ["adjectives"] })
+  ).body.id;
   await lesson({
     title: "Words",
     kind: "flashcards",
@@ -819,6 +827,17 @@ const CASES: Case[] = [
       };
     },
     check: a => expect(a.body).toMatchObject({ score: 20, maxScore: 20, passed: true }),
+  },
+  {
+    key: "GET /me/skills",
+    who: "user",
+    status: 200,
+    token: learner,
+    check: a =>
+      expect(a.body).toEqual([
+        expect.objectContaining({ skill: "adjectives", attempts: 1 }),
+        expect.objectContaining({ skill: "food-vocabulary", attempts: 1 }),
+      ]),
   },
   {
     key: "POST /lessons/:id/complete",

@@ -85,6 +85,12 @@ export async function saveCourseOutline(
 export async function dropLesson(db: Db, lessonId: string, t: Transaction): Promise<void> {
   await exec(db, `DELETE FROM ${S}.course_lessons WHERE lesson_id = :lessonId`, { lessonId }, t);
   await exec(db, `DELETE FROM ${S}.review_cards WHERE lesson_id = :lessonId`, { lessonId }, t);
+  await exec(
+    db,
+    `DELETE FROM ${S}.question_difficulty WHERE lesson_id = :lessonId`,
+    { lessonId },
+    t,
+  );
 }
 
 export interface EnrollmentRow {

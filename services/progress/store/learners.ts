@@ -264,6 +264,8 @@ const USER_TABLES = [
   "review_cards",
   "review_logs",
   "streak_reminders",
+  "skill_ratings",
+  "practice_quizzes",
 ] as const;
 
 /** Deletes every row of the learner and keeps a tombstone that the write paths check. */

@@ -1,0 +1,13 @@
+import type { RouteSpec } from "../route-table";
+
+/** Skills, practice and "what next" ("Learning, continued" of shared/design/api.md), answered by progress. */
+export const skillsRoutes: RouteSpec[] = [
+  {
+    method: "GET",
+    path: "/me/skills",
+    action: "progress.mySkills",
+    summary:
+      "My mastery (0..1) of every skill I have answered on, weakest first; each graded answer moves it (docs/learning-rules.md)",
+    tag: "Learning",
+  },
+];
