@@ -191,7 +191,7 @@ const matchOptions = {
 } as const;
 const accepted = { type: "array", min: 1, max: 10, items: text(200) } as const;
 /** A skill tag: lower-case words joined by hyphens (`present-simple`, `travel-vocabulary`). */
-const skillRule = {
+export const skillRule = {
   type: "string",
   min: 2,
   max: 40,

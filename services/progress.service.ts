@@ -49,7 +49,8 @@ import { progressMigrations } from "./progress/migrations";
 import { repeatRounds, runReminderJob, type ReminderRun } from "./progress/reminders";
 import { dueReviews, reviewCard } from "./progress/reviews";
 import * as skills from "./progress/skills";
-import type { SkillMastery } from "../models/skill.model";
+import * as practice from "./progress/practice";
+import { practiceParams, type PracticeQuiz, type SkillMastery } from "../models/skill.model";
 import * as store from "./progress/store";
 import { idParam } from "../lib/params";
 import { actorOf } from "../lib/auth/guard";
@@ -182,7 +183,11 @@ const ProgressService: ProgressSchema = {
     submitAttempt: {
       auth: true,
       params: attemptParams,
-      handler(ctx: Ctx<{ id: string; answers: AttemptAnswer[] }>): Promise<AttemptResult> {
+      async handler(ctx: Ctx<{ id: string; answers: AttemptAnswer[] }>): Promise<AttemptResult> {
+        // A practice quiz's id grades that quiz (POST /me/practice); any other id is a lesson's.
+        const quiz = await practice.practiceQuizOf(this, ctx.params.id, actorOf(ctx).id);
+        if (quiz)
+          return practice.gradePractice(this, ctx, practice.practiceDepsOf(this, ctx), quiz);
         return submitAttempt(this, ctx);
       },
     },
@@ -290,6 +295,14 @@ const ProgressService: ProgressSchema = {
       params: { $$strict: "remove" },
       handler(ctx: Ctx): Promise<SkillMastery[]> {
         return skills.mySkills({ db: this }, actorOf(ctx).id);
+      },
+    },
+
+    startPractice: {
+      auth: true,
+      params: practiceParams,
+      handler(ctx: Ctx<{ skill?: string }>): Promise<PracticeQuiz> {
+        return practice.startPractice(practice.practiceDepsOf(this, ctx), ctx.params, actorOf(ctx));
       },
     },
 

@@ -17,7 +17,7 @@ import { lessonNotGradable } from "./errors";
 /** A graded attempt at a lesson's questions: graded here, never trusted from the client. */
 
 /** An answer sheet that does not fit the questions is the caller's 422, not a wrong answer. */
-function grade(questions: GradableQuestion[], answers: AttemptAnswer[]): GradedAttempt {
+export function grade(questions: GradableQuestion[], answers: AttemptAnswer[]): GradedAttempt {
   try {
     return gradeAttempt(questions, answers);
   } catch (err) {

@@ -47,6 +47,19 @@ export async function lessonForGrading(ctx: Context, lessonId: string): Promise<
   }
 }
 
+/** A published lesson's grading view, or undefined when content no longer has it. */
+export async function lessonIfPublished(
+  ctx: Context,
+  lessonId: string,
+): Promise<LessonForGrading | undefined> {
+  try {
+    return await lessonForGrading(ctx, lessonId);
+  } catch (err) {
+    if ((err as { type?: string }).type === "LESSON_NOT_FOUND") return undefined;
+    throw err;
+  }
+}
+
 export async function courseOutline(ctx: Context, courseId: string): Promise<CourseOutline> {
   try {
     return await ctx.call<CourseOutline, { courseId: string }>("content.courseOutline", {

@@ -12,7 +12,7 @@ export interface MasteryAnswer extends store.QuestionKey {
 }
 
 /** A question's own skills, else its lesson's. */
-function skillsOfQuestion(
+export function skillsOfQuestion(
   lesson: Pick<LessonForGrading, "skills">,
   question: Pick<LessonForGrading["questions"][number], "skills">,
 ): string[] {

@@ -5,7 +5,8 @@ import { contentStores, startContentProgressNode, type ContentProgressNode } fro
 /**
  * Skills end to end through the gateway, on both content stores: authors tag lessons and
  * questions (a bad tag is a 422 naming its field), every graded answer moves the learner's
- * mastery (GET /me/skills).
+ * mastery (GET /me/skills), practice quizzes come from completed quizzes, weakest skills first,
+ * and are graded once with bounded XP (POST /me/practice, POST /lessons/:id/attempts).
  */
 
 interface Json {
@@ -32,6 +33,11 @@ const QUIZ = {
     single("article", "an", "a", ["articles"]),
   ],
 };
+
+/** The right answer to each of QUIZ's prompts. */
+const RIGHT: Record<string, string> = Object.fromEntries(
+  QUIZ.questions.map(q => [q.prompt, q.answer]),
+);
 
 for (const store of contentStores("skills")) {
   describe(`skills on ${store.name}`, () => {
@@ -143,6 +149,115 @@ for (const store of contentStores("skills")) {
       expect(Date.parse(bySkill.articles.lastPracticedAt as string)).not.toBeNaN();
       // Another learner's mastery is their own.
       expect(await ok("GET", "/me/skills", "other", 200)).toEqual([]);
+    });
+
+    const rightAnswers = (questions: Json[]) =>
+      questions.map(q => ({ questionId: q.id, value: RIGHT[q.prompt as string] }));
+
+    it("when a learner asks for practice before completing a quiz, or names a bad skill, then 409 and 422 say why", async () => {
+      const none = await call("POST", "/me/practice", "learner", {});
+      expect(none.status).toBe(409);
+      expect(none.body).toMatchObject({ code: 409, type: "NOTHING_TO_PRACTISE" });
+      const bad = await call("POST", "/me/practice", "learner", { skill: "Verb To Be" });
+      expect(bad.status).toBe(422);
+      expect((bad.body as { data: Array<{ field: string }> }).data.map(d => d.field)).toEqual([
+        "skill",
+      ]);
+    });
+
+    it("when the learner has completed the quiz, then practice serves its questions without keys, weakest skill first", async () => {
+      const passed = await ok("POST", `/lessons/${quizId}/attempts`, "learner", 201, {
+        answers: QUIZ.questions.map(q => ({ questionId: q.id, value: q.answer })),
+      });
+      expect(passed).toMatchObject({ passed: true });
+      const quiz = await ok<{ id: string; questions: Json[] }>(
+        "POST",
+        "/me/practice",
+        "learner",
+        201,
+        {},
+      );
+      expect(quiz.questions.map(q => q.id)).toEqual(["q1", "q2", "q3", "q4"]);
+      for (const q of quiz.questions) {
+        expect(q).not.toHaveProperty("answer");
+        expect(q).not.toHaveProperty("explanation");
+      }
+      // "articles" was answered wrong once: its question comes first.
+      expect(quiz.questions[0].prompt).toBe("Pick an");
+      const one = await ok<{ questions: Json[] }>("POST", "/me/practice", "learner", 201, {
+        skill: "verb-to-be",
+      });
+      expect(one.questions.map(q => q.prompt).sort()).toEqual(["Pick am", "Pick is"]);
+      const unknown = await call("POST", "/me/practice", "learner", { skill: "cooking" });
+      expect(unknown.status).toBe(409);
+      expect(unknown.body).toMatchObject({
+        type: "NOTHING_TO_PRACTISE",
+        data: { skill: "cooking" },
+      });
+    });
+
+    it("when a practice quiz is graded, then it pays practice XP once, moves mastery, and is not graded again", async () => {
+      const quiz = await ok<{ id: string; questions: Json[] }>(
+        "POST",
+        "/me/practice",
+        "learner",
+        201,
+        { skill: "verb-to-be" },
+      );
+      const path = `/lessons/${quiz.id}/attempts`;
+      const partial = await call("POST", path, "learner", {
+        answers: rightAnswers(quiz.questions).slice(0, 1),
+      });
+      expect(partial.status).toBe(422);
+      // Another learner cannot grade it: to them the id names nothing.
+      expect(
+        (await call("POST", path, "other", { answers: rightAnswers(quiz.questions) })).status,
+      ).toBe(404);
+      const before = await ok<Json[]>("GET", "/me/skills", "learner", 200);
+      const xpBefore = (await ok("GET", "/me/progress", "learner", 200)).xp as number;
+      const graded = await ok("POST", path, "learner", 201, {
+        answers: rightAnswers(quiz.questions),
+      });
+      expect(graded).toMatchObject({
+        lessonId: quiz.id,
+        score: 20,
+        maxScore: 20,
+        passed: true,
+        xpEarned: 4,
+      });
+      expect((await ok("GET", "/me/progress", "learner", 200)).xp).toBe(xpBefore + 4);
+      const after = await ok<Json[]>("GET", "/me/skills", "learner", 200);
+      const attemptsOf = (rows: Json[], skill: string) =>
+        rows.find(r => r.skill === skill)?.attempts;
+      expect(attemptsOf(after, "verb-to-be")).toBe(
+        (attemptsOf(before, "verb-to-be") as number) + 2,
+      );
+      expect(attemptsOf(after, "articles")).toBe(attemptsOf(before, "articles"));
+      const again = await call("POST", path, "learner", { answers: rightAnswers(quiz.questions) });
+      expect(again.status).toBe(409);
+      expect(again.body).toMatchObject({ type: "PRACTICE_GRADED" });
+    });
+
+    it("when a learner practises all day, then practice pays at most 20 a quiz and 60 a local day", async () => {
+      let paid = 4; // the quiz graded above, today
+      const earned: number[] = [];
+      for (let round = 0; round < 8; round += 1) {
+        const quiz = await ok<{ id: string; questions: Json[] }>(
+          "POST",
+          "/me/practice",
+          "learner",
+          201,
+          {},
+        );
+        const graded = await ok("POST", `/lessons/${quiz.id}/attempts`, "learner", 201, {
+          answers: rightAnswers(quiz.questions),
+        });
+        earned.push(graded.xpEarned as number);
+        paid += graded.xpEarned as number;
+      }
+      // Four right answers pay 8; seven quizzes reach the day's 60, the eighth pays nothing.
+      expect(earned).toEqual([8, 8, 8, 8, 8, 8, 8, 0]);
+      expect(paid).toBe(60);
     });
   });
 }

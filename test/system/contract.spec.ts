@@ -840,6 +840,19 @@ const CASES: Case[] = [
       ]),
   },
   {
+    key: "POST /me/practice",
+    who: "user",
+    status: 201,
+    token: learner,
+    body: () => ({ skill: "food-vocabulary" }),
+    check: a => {
+      expect(a.body.questions).toEqual([
+        expect.objectContaining({ id: "q1", type: "single", prompt: "Pick 'tea'." }),
+      ]);
+      expect(a.body.questions[0]).not.toHaveProperty("answer");
+    },
+  },
+  {
     key: "POST /lessons/:id/complete",
     who: "user",
     status: 201,

@@ -10,4 +10,13 @@ export const skillsRoutes: RouteSpec[] = [
       "My mastery (0..1) of every skill I have answered on, weakest first; each graded answer moves it (docs/learning-rules.md)",
     tag: "Learning",
   },
+  {
+    method: "POST",
+    path: "/me/practice",
+    action: "progress.startPractice",
+    status: 201,
+    summary:
+      "A practice quiz from quizzes I have completed, weakest skills first (or one `skill`); grade it with POST /lessons/{its id}/attempts, once",
+    tag: "Learning",
+  },
 ];

@@ -9,6 +9,7 @@ export * from "./courses";
 export * from "./idempotency";
 export * from "./leaderboard";
 export * from "./learners";
+export * from "./practice";
 export * from "./premium";
 export * from "./skills";
 export * from "./sql";
