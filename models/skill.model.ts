@@ -11,6 +11,17 @@ export interface SkillMastery {
   lastPracticedAt: string;
 }
 
+/** One suggestion of GET /me/next. */
+export interface NextStep {
+  kind: "review" | "lesson" | "practice" | "course";
+  /** A short text a client can show as it is. */
+  reason: string;
+  lessonId?: string;
+  courseId?: string;
+  skill?: string;
+  count?: number;
+}
+
 /** POST /me/practice → 201: questions without answer keys, graded by POST /lessons/:id/attempts with `id`. */
 export interface PracticeQuiz {
   id: string;

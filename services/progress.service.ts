@@ -50,7 +50,13 @@ import { repeatRounds, runReminderJob, type ReminderRun } from "./progress/remin
 import { dueReviews, reviewCard } from "./progress/reviews";
 import * as skills from "./progress/skills";
 import * as practice from "./progress/practice";
-import { practiceParams, type PracticeQuiz, type SkillMastery } from "../models/skill.model";
+import { nextDepsOf, whatNext } from "./progress/next";
+import {
+  practiceParams,
+  type NextStep,
+  type PracticeQuiz,
+  type SkillMastery,
+} from "../models/skill.model";
 import * as store from "./progress/store";
 import { idParam } from "../lib/params";
 import { actorOf } from "../lib/auth/guard";
@@ -295,6 +301,14 @@ const ProgressService: ProgressSchema = {
       params: { $$strict: "remove" },
       handler(ctx: Ctx): Promise<SkillMastery[]> {
         return skills.mySkills({ db: this }, actorOf(ctx).id);
+      },
+    },
+
+    whatNext: {
+      auth: true,
+      params: { $$strict: "remove" },
+      handler(ctx: Ctx): Promise<NextStep[]> {
+        return whatNext(nextDepsOf(this, ctx), actorOf(ctx));
       },
     },
 

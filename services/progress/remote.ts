@@ -1,6 +1,12 @@
 import type { Context } from "moleculer";
 import type { PublishedReadCache } from "../../lib/published-read-cache";
-import type { CourseBrief, CourseOutline } from "../../models/course.model";
+import type {
+  CefrLevel,
+  CourseBrief,
+  CourseCard,
+  CourseOutline,
+  Page,
+} from "../../models/course.model";
 import type { LessonForGrading } from "../../models/lesson.model";
 import type { FlashcardSource } from "../../models/progress.model";
 import type { UserSummary } from "../../models/user.model";
@@ -69,6 +75,28 @@ export async function courseOutline(ctx: Context, courseId: string): Promise<Cou
     if (isNotFound(err)) throw courseNotFound(courseId);
     throw err;
   }
+}
+
+/** A published course's outline, or undefined when content no longer has it. */
+export async function outlineIfPublished(
+  ctx: Context,
+  courseId: string,
+): Promise<CourseOutline | undefined> {
+  try {
+    return await courseOutline(ctx, courseId);
+  } catch (err) {
+    if ((err as { type?: string }).type === "COURSE_NOT_FOUND") return undefined;
+    throw err;
+  }
+}
+
+/** The first page of the public catalogue at one level (content's ranking). */
+export async function catalogueAt(ctx: Context, level: CefrLevel): Promise<CourseCard[]> {
+  const page = await ctx.call<
+    Page<CourseCard>,
+    { level: CefrLevel; page: number; pageSize: number }
+  >("content.listCourses", { level, page: 1, pageSize: 20 });
+  return page.rows;
 }
 
 /**

@@ -70,6 +70,7 @@ for (const store of contentStores("skills")) {
       await sign("author", ["author"]);
       await sign("learner", ["learner"]);
       await sign("other", ["learner"]);
+      await sign("newcomer", ["learner"]);
       courseId = (
         await ok("POST", "/courses", "author", 201, { title: "Everyday English", level: "A1" })
       ).id as string;
@@ -258,6 +259,65 @@ for (const store of contentStores("skills")) {
       // Four right answers pay 8; seven quizzes reach the day's 60, the eighth pays nothing.
       expect(earned).toEqual([8, 8, 8, 8, 8, 8, 8, 0]);
       expect(paid).toBe(60);
+    });
+
+    it("when a learner asks what next, then due reviews, the weakest skill, the next open lesson and a course at their level come in that order", async () => {
+      const first = await ok<Json[]>("GET", "/me/next", "newcomer", 200);
+      expect(first).toEqual([
+        { kind: "course", courseId, reason: "A course at your level (A1): Everyday English" },
+      ]);
+      const path = await ok("POST", "/courses", "author", 201, {
+        title: "Next steps",
+        level: "A1",
+      });
+      const pathId = path.id as string;
+      const lesson = (body: Json) =>
+        ok("POST", `/courses/${pathId}/lessons`, "author", 201, body).then(l => l.id as string);
+      const reading = await lesson({ title: "Read me", kind: "lesson", order: 1, body: "Hi" });
+      const quiz = await lesson({
+        title: "Check me",
+        kind: "quiz",
+        order: 2,
+        requires: [reading],
+        skills: ["small-talk"],
+        questions: [single("s1", "yes", "no")],
+      });
+      await lesson({
+        title: "Cards",
+        kind: "flashcards",
+        order: 3,
+        cards: [
+          { front: "hi", back: "hello" },
+          { front: "bye", back: "goodbye" },
+        ],
+      });
+      await ok("POST", `/courses/${pathId}/publish`, "author", 200);
+      await ok("POST", `/courses/${pathId}/enroll`, "newcomer", 201);
+
+      const enrolled = await ok<Json[]>("GET", "/me/next", "newcomer", 200);
+      expect(enrolled).toEqual([
+        { kind: "review", count: 2, reason: "2 flashcards are due for review" },
+        {
+          kind: "lesson",
+          courseId: pathId,
+          lessonId: reading,
+          reason: "Next in Next steps: Read me",
+        },
+        { kind: "course", courseId, reason: "A course at your level (A1): Everyday English" },
+      ]);
+      // The quiz is locked until the reading is done; then it is next.
+      await ok("POST", `/lessons/${reading}/complete`, "newcomer", 201);
+      await ok("POST", `/lessons/${quiz}/attempts`, "newcomer", 201, {
+        answers: [{ questionId: "s1", value: "no" }],
+      });
+      const after = await ok<Json[]>("GET", "/me/next", "newcomer", 200);
+      expect(after.map(s => s.kind)).toEqual(["review", "practice", "lesson", "course"]);
+      expect(after[1]).toEqual({
+        kind: "practice",
+        skill: "small-talk",
+        reason: "Practise small-talk: your weakest skill (38 % mastery)",
+      });
+      expect(after[2]).toMatchObject({ kind: "lesson", lessonId: quiz });
     });
   });
 }

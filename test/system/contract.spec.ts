@@ -840,6 +840,23 @@ const CASES: Case[] = [
       ]),
   },
   {
+    key: "GET /me/next",
+    who: "user",
+    status: 200,
+    token: learner,
+    check: a => {
+      expect(a.body.length).toBeGreaterThan(0);
+      expect(a.body.length).toBeLessThanOrEqual(10);
+      for (const step of a.body) {
+        expect(["review", "lesson", "practice", "course"]).toContain(step.kind);
+        expect(typeof step.reason).toBe("string");
+      }
+      expect(a.body).toContainEqual(
+        expect.objectContaining({ kind: "practice", skill: "adjectives" }),
+      );
+    },
+  },
+  {
     key: "POST /me/practice",
     who: "user",
     status: 201,

@@ -11,6 +11,14 @@ export const skillsRoutes: RouteSpec[] = [
     tag: "Learning",
   },
   {
+    method: "GET",
+    path: "/me/next",
+    action: "progress.whatNext",
+    summary:
+      "Up to 10 suggestions, each with a reason to show: due reviews, my weakest skill, the next open lesson of each enrolled course, a course at my level",
+    tag: "Learning",
+  },
+  {
     method: "POST",
     path: "/me/practice",
     action: "progress.startPractice",
