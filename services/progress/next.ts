@@ -3,6 +3,7 @@ import type { CefrLevel, CourseCard, CourseOutline } from "../../models/course.m
 import type { NextStep } from "../../models/skill.model";
 import type { Ctx, ProgressThis } from "./context";
 import * as remote from "./remote";
+import { dueReviewCount } from "./reviews";
 import * as store from "./store";
 
 /**
@@ -15,7 +16,8 @@ const MAX_STEPS = 10;
 
 export interface NextDeps {
   db: store.Db;
-  now(): Date;
+  /** How many flashcards the learner's due list holds now. */
+  dueReviews(userId: string): Promise<number>;
   /** A published course's outline; undefined when it is gone. */
   outline(courseId: string): Promise<CourseOutline | undefined>;
   /** Published courses at a level, as the catalogue ranks them. */
@@ -25,7 +27,7 @@ export interface NextDeps {
 export function nextDepsOf(svc: ProgressThis, ctx: Ctx<unknown>): NextDeps {
   return {
     db: svc,
-    now: () => svc.now(),
+    dueReviews: userId => dueReviewCount(svc, ctx, userId),
     outline: id => remote.outlineIfPublished(ctx, id),
     catalogue: level => remote.catalogueAt(ctx, level),
   };
@@ -68,7 +70,7 @@ async function nextLesson(
 export async function whatNext(deps: NextDeps, actor: { id: string }): Promise<NextStep[]> {
   const userId = actor.id;
   const steps: NextStep[] = [];
-  const due = await store.countDueCards(deps.db, userId, deps.now());
+  const due = await deps.dueReviews(userId);
   if (due > 0)
     steps.push({
       kind: "review",
