@@ -216,9 +216,16 @@ for (const store of contentStores("skills")) {
       ).toBe(404);
       const before = await ok<Json[]>("GET", "/me/skills", "learner", 200);
       const xpBefore = (await ok("GET", "/me/progress", "learner", 200)).xp as number;
-      const graded = await ok("POST", path, "learner", 201, {
-        answers: rightAnswers(quiz.questions),
-      });
+      const keyed = () =>
+        http(`${api}${path}`, {
+          method: "POST",
+          token: token.learner,
+          headers: { "Idempotency-Key": `practice-${quiz.id}` },
+          json: { answers: rightAnswers(quiz.questions) },
+        });
+      const first = await keyed();
+      expect(first.status).toBe(201);
+      const graded = first.body as Json;
       expect(graded).toMatchObject({
         lessonId: quiz.id,
         score: 20,
@@ -234,6 +241,11 @@ for (const store of contentStores("skills")) {
         (attemptsOf(before, "verb-to-be") as number) + 2,
       );
       expect(attemptsOf(after, "articles")).toBe(attemptsOf(before, "articles"));
+      // A retry with the same Idempotency-Key answers the same, paying nothing again.
+      const retried = await keyed();
+      expect([retried.status, retried.headers.get("idempotent-replayed")]).toEqual([201, "true"]);
+      expect(retried.body).toEqual(graded);
+      expect((await ok("GET", "/me/progress", "learner", 200)).xp).toBe(xpBefore + 4);
       const again = await call("POST", path, "learner", { answers: rightAnswers(quiz.questions) });
       expect(again.status).toBe(409);
       expect(again.body).toMatchObject({ type: "PRACTICE_GRADED" });
