@@ -238,7 +238,7 @@ const BillingService: BillingSchema = {
       db: { sequelize: this.sequelize },
       withTransaction: fn => this.withTransaction(fn),
       emit: (type, data, opts) => this.emitDurable(type, data, opts),
-      entitlementsChanged: ctx => this.clearCache(ctx as Context | undefined),
+      entitlementsChanged: ctx => this.clearCache(ctx),
       provider,
       appOrigins: [...new Set([cfg.publicUrl, ...cfg.corsOrigins].map(url => new URL(url).origin))],
       portalReturnUrl: `${cfg.publicUrl}/account/billing`,

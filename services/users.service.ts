@@ -668,7 +668,7 @@ const UsersService: ServiceSchema<
       withTransaction: fn => this.withTransaction(fn),
       emitDurable: (type, data, opts) => this.emitDurable(type, data, opts),
       // The flows pass the action's own context along: broadcasting with it keeps the request id.
-      userChanged: (userId, ctx) => this.clearCache(ctx as Context | undefined),
+      userChanged: (userId, ctx) => this.clearCache(ctx),
       revoke: async (entries, ctx) => {
         if (entries.length === 0) return;
         // The store is for gateways that start later; the broadcast reaches those running now,
