@@ -7,6 +7,7 @@ import {
   BatchingRunner,
   type BeforeDurableBatch,
   type DurableEventBatchHandlers,
+  type DurableEventHandler,
   type DurableEventHandlers,
   type TransactionRunner,
 } from "../lib/events/consumer-runner";
@@ -514,8 +515,8 @@ export type DurableConsumers<Deps> = {
 function bound<K extends DomainEventType, Deps, TThis>(
   consume: (deps: Deps, event: EventEnvelope<K>, t: Transaction) => Promise<void>,
   depsOf: (self: TThis) => Promise<Deps>,
-): (this: TThis, event: EventEnvelope<K>, t: Transaction) => Promise<void> {
-  return async function (this: TThis, event: EventEnvelope<K>, t: Transaction) {
+): DurableEventHandler<K, TThis> {
+  return async function (event, t) {
     await consume(await depsOf(this), event, t);
   };
 }
