@@ -18,7 +18,6 @@ import type {
   ListCoursesInput,
   Page,
   PublishedCourse,
-  UpdateCourseInput,
 } from "../models/course.model";
 import {
   createCourseParams,
@@ -55,7 +54,8 @@ import {
   readLesson,
 } from "./content/reading";
 import { seedStarterContent, type SeedReport } from "./content/seeder";
-import { idParam } from "../lib/params";
+import { idParam, idRule, type IdInput } from "../lib/params";
+import type { ParamsOf } from "../lib/params-of";
 
 /**
  * Content: courses → ordered lessons (reading, quiz, flashcards), media, CEFR levels and
@@ -74,6 +74,22 @@ function mongoRepository(
   };
   return new mod.MongoContentRepository(...args);
 }
+
+const getCourseParams = {
+  ...idParam,
+  view: { type: "enum", values: ["draft", "published"], optional: true },
+} as const;
+// moleculer-web's multipart alias passes the file as the call's stream and its
+// descriptors ($filename, $mimetype, …) plus the form's fields as params.
+const uploadParams = {
+  $fieldname: { type: "string", optional: true },
+  $filename: { type: "string", max: 255, optional: true },
+  $encoding: { type: "string", optional: true },
+  $mimetype: { type: "string", optional: true },
+} as const;
+const lessonIdParams = { lessonId: idRule } as const;
+const courseIdParams = { courseId: idRule } as const;
+const idsParams = { ids: { type: "array", max: 500, items: idRule } } as const;
 
 /** A call made for an action carries its request id. */
 function callOptions(caller?: Pick<Context, "requestID">): CallingOptions {
@@ -123,12 +139,9 @@ const ContentService: ServiceSchema<
     },
 
     getCourse: {
-      params: {
-        ...idParam,
-        view: { type: "enum", values: ["draft", "published"], optional: true },
-      },
+      params: getCourseParams,
       retryPolicy: READ_RETRY,
-      handler(ctx: Ctx<{ id: string; view?: "draft" | "published" }>) {
+      handler(ctx: Ctx<ParamsOf<typeof getCourseParams>>) {
         return readCourse(this.deps, ctx.params, ctx);
       },
     },
@@ -137,7 +150,7 @@ const ContentService: ServiceSchema<
       params: updateCourseParams,
       auth: true,
       roles: ["author"],
-      handler(ctx: Ctx<UpdateCourseInput & { id: string }>) {
+      handler(ctx: Ctx<ParamsOf<typeof updateCourseParams>>) {
         return editing.updateCourse(this.deps, ctx.params, actorOf(ctx), ctx);
       },
     },
@@ -146,7 +159,7 @@ const ContentService: ServiceSchema<
       params: idParam,
       auth: true,
       roles: ["author"],
-      async handler(ctx: Ctx<{ id: string }>): Promise<null> {
+      async handler(ctx: Ctx<IdInput>): Promise<null> {
         await editing.deleteCourse(this.deps, ctx.params, actorOf(ctx), ctx);
         ctx.meta.$statusCode = 204;
         return null;
@@ -157,7 +170,7 @@ const ContentService: ServiceSchema<
       params: idParam,
       auth: true,
       roles: ["author"],
-      handler(ctx: Ctx<{ id: string }>) {
+      handler(ctx: Ctx<IdInput>) {
         return editing.publishCourse(this.deps, ctx.params, actorOf(ctx), ctx);
       },
     },
@@ -166,7 +179,9 @@ const ContentService: ServiceSchema<
       params: createLessonParams,
       auth: true,
       roles: ["author"],
-      async handler(ctx: Ctx<LessonInput & { id: string }>) {
+      // LessonInput stays written out: to the params a question's options and answer are `any`,
+      // which the lesson's own rules check (content/validation.ts).
+      async handler(ctx: Ctx<LessonInput & IdInput>) {
         const lesson = await editing.createLesson(this.deps, ctx.params, actorOf(ctx), ctx);
         createdAt(ctx, `/lessons/${lesson.id}`);
         return lesson;
@@ -177,7 +192,7 @@ const ContentService: ServiceSchema<
       params: createUnitParams,
       auth: true,
       roles: ["author"],
-      handler(ctx: Ctx<{ id: string; title: string; order: number }>): Promise<CourseUnit> {
+      handler(ctx: Ctx<ParamsOf<typeof createUnitParams>>): Promise<CourseUnit> {
         return editing.addUnit(this.deps, ctx.params, actorOf(ctx), ctx);
       },
     },
@@ -186,7 +201,7 @@ const ContentService: ServiceSchema<
       params: idParam,
       auth: true,
       retryPolicy: READ_RETRY,
-      handler(ctx: Ctx<{ id: string }>): Promise<LessonView> {
+      handler(ctx: Ctx<IdInput>): Promise<LessonView> {
         return readLesson(this.deps, ctx.params, actorOf(ctx), ctx);
       },
     },
@@ -195,7 +210,7 @@ const ContentService: ServiceSchema<
       params: updateLessonParams,
       auth: true,
       roles: ["author"],
-      handler(ctx: Ctx<Partial<LessonInput> & { id: string }>) {
+      handler(ctx: Ctx<Partial<LessonInput> & IdInput>) {
         return editing.updateLesson(this.deps, ctx.params, actorOf(ctx), ctx);
       },
     },
@@ -204,7 +219,7 @@ const ContentService: ServiceSchema<
       params: idParam,
       auth: true,
       roles: ["author"],
-      async handler(ctx: Ctx<{ id: string }>): Promise<null> {
+      async handler(ctx: Ctx<IdInput>): Promise<null> {
         await editing.deleteLesson(this.deps, ctx.params, actorOf(ctx), ctx);
         ctx.meta.$statusCode = 204;
         return null;
@@ -212,17 +227,10 @@ const ContentService: ServiceSchema<
     },
 
     uploadMedia: {
-      // moleculer-web's multipart alias passes the file as the call's stream and its
-      // descriptors ($filename, $mimetype, …) plus the form's fields as params.
-      params: {
-        $fieldname: { type: "string", optional: true },
-        $filename: { type: "string", max: 255, optional: true },
-        $encoding: { type: "string", optional: true },
-        $mimetype: { type: "string", optional: true },
-      },
+      params: uploadParams,
       auth: true,
       roles: ["author"],
-      async handler(ctx: Ctx<{ $filename?: string }>): Promise<MediaRef> {
+      async handler(ctx: Ctx<ParamsOf<typeof uploadParams>>): Promise<MediaRef> {
         const stream = (ctx.stream ?? null) as Readable | null;
         const upload = { stream, filename: ctx.params.$filename };
         const media = await saveUpload(this.deps, upload, actorOf(ctx));
@@ -233,14 +241,14 @@ const ContentService: ServiceSchema<
 
     getMedia: {
       params: idParam,
-      async handler(ctx: Ctx<{ id: string }>): Promise<Readable | null> {
+      async handler(ctx: Ctx<IdInput>): Promise<Readable | null> {
         return answerMedia(ctx, await openMedia(this.deps, ctx.params, ctx.meta.requestHeaders));
       },
     },
 
     headMedia: {
       params: idParam,
-      async handler(ctx: Ctx<{ id: string }>): Promise<Readable | null> {
+      async handler(ctx: Ctx<IdInput>): Promise<Readable | null> {
         return answerMedia(ctx, await headMedia(this.deps, ctx.params));
       },
     },
@@ -258,7 +266,7 @@ const ContentService: ServiceSchema<
       params: idParam,
       cache: { keys: ["id"] },
       retryPolicy: READ_RETRY,
-      handler(ctx: Ctx<{ id: string }>): Promise<PublishedCourse | null> {
+      handler(ctx: Ctx<IdInput>): Promise<PublishedCourse | null> {
         return this.deps.repo.getPublishedCourse(ctx.params.id);
       },
     },
@@ -268,37 +276,37 @@ const ContentService: ServiceSchema<
       params: idParam,
       cache: { keys: ["id"] },
       retryPolicy: READ_RETRY,
-      handler(ctx: Ctx<{ id: string }>): Promise<PublishedLesson | null> {
+      handler(ctx: Ctx<IdInput>): Promise<PublishedLesson | null> {
         return this.deps.repo.getPublishedLesson(ctx.params.id);
       },
     },
 
     lessonForGrading: {
       internal: true,
-      params: { lessonId: { type: "string", min: 1, max: 64 } },
+      params: lessonIdParams,
       cache: { keys: ["lessonId"] },
       retryPolicy: READ_RETRY,
-      handler(ctx: Ctx<{ lessonId: string }>): Promise<LessonForGrading> {
+      handler(ctx: Ctx<ParamsOf<typeof lessonIdParams>>): Promise<LessonForGrading> {
         return lessonForGrading(this.deps, ctx.params);
       },
     },
 
     courseOutline: {
       internal: true,
-      params: { courseId: { type: "string", min: 1, max: 64 } },
+      params: courseIdParams,
       cache: { keys: ["courseId"] },
       retryPolicy: READ_RETRY,
-      handler(ctx: Ctx<{ courseId: string }>): Promise<CourseOutline> {
+      handler(ctx: Ctx<ParamsOf<typeof courseIdParams>>): Promise<CourseOutline> {
         return courseOutline(this.deps, ctx.params);
       },
     },
 
     coursesByIds: {
       internal: true,
-      params: { ids: { type: "array", max: 500, items: { type: "string", min: 1, max: 64 } } },
+      params: idsParams,
       cache: { keys: ["ids"] },
       retryPolicy: READ_RETRY,
-      handler(ctx: Ctx<{ ids: string[] }>): Promise<CourseBrief[]> {
+      handler(ctx: Ctx<ParamsOf<typeof idsParams>>): Promise<CourseBrief[]> {
         return coursesByIds(this.deps, ctx.params);
       },
     },
