@@ -101,11 +101,14 @@ interface NotifyVars {
   stopDigests?: () => void;
   /** What the request use cases are given (built once in `started`). */
   deps: NotifyDeps;
+  /** What the consumers are given (built once the templates are ready). */
+  runtime: NotifyRuntime;
 }
 
 interface NotifyMethods {
   prepare(): Promise<void>;
-  runtime(): NotifyRuntime;
+  /** What the consumers are given: built once, at the end of `prepare`. */
+  buildRuntime(): NotifyRuntime;
   preferenceDeps(): PreferenceDeps;
   phoneDeps(): PhoneDeps;
   runDigests(at?: Date): Promise<DigestRun>;
@@ -148,14 +151,14 @@ const NotifyService: NotifySchema = {
   // Each consumer of services/notify/consumers.ts, with this node's runtime once it is ready.
   durableEvents: durableEventsOf(consumers, async (self: NotifyThis) => {
     await self.ready;
-    return self.runtime();
+    return self.runtime;
   }),
 
   // The same effects as durableEvents for a run of events in one consumer transaction.
   durableEventBatches: {
     async "user.updated"(this: NotifyThis, events, t) {
       await this.ready;
-      await usersUpdated(this.runtime(), events, t);
+      await usersUpdated(this.runtime, events, t);
     },
   },
 
@@ -424,9 +427,10 @@ const NotifyService: NotifySchema = {
       this.sms = createSmsSender(cfg);
       this.tokens = new LinkTokens(deriveLinkKey(cfg));
       this.builder = new MailBuilder(this.templates, this.tokens, appLinks(cfg.publicUrl));
+      this.runtime = this.buildRuntime();
     },
 
-    runtime(): NotifyRuntime {
+    buildRuntime(): NotifyRuntime {
       return {
         store: this.store,
         digests: this.digests,
