@@ -374,18 +374,14 @@ const ProgressService: ProgressSchema = {
 
   durableEvents: {
     // Sent inside the consumer's transaction: a failure rolls back and the event is retried.
-    async "progress.xapi.recorded"(
-      this: This,
-      event: EventEnvelope<"progress.xapi.recorded">,
-      t: Transaction,
-    ) {
+    async "progress.xapi.recorded"(event: EventEnvelope<"progress.xapi.recorded">, t: Transaction) {
       await xapi.sendRecorded(this.deps, event.data, t);
     },
-    async "user.created"(this: This, event: EventEnvelope<"user.created">, t: Transaction) {
+    async "user.created"(event: EventEnvelope<"user.created">, t: Transaction) {
       const { userId, name, timezone, sequence } = event.data;
       await store.upsertLearner(this.deps.db, userId, { name, timezone, sequence }, t);
     },
-    async "user.updated"(this: This, event: EventEnvelope<"user.updated">, t: Transaction) {
+    async "user.updated"(event: EventEnvelope<"user.updated">, t: Transaction) {
       const { userId, name, timezone, sequence } = event.data;
       await store.upsertLearner(this.deps.db, userId, { name, timezone, sequence }, t);
       // Rewriting a name twice is harmless, so the board may be told before the commit —
@@ -398,21 +394,16 @@ const ProgressService: ProgressSchema = {
           this.logger.warn(`leaderboard name of ${userId} not updated: ${err.message}`),
         );
     },
-    async "user.deleted"(this: This, event: EventEnvelope<"user.deleted">, t: Transaction) {
+    async "user.deleted"(event: EventEnvelope<"user.deleted">, t: Transaction) {
       await store.eraseUser(this.deps.db, event.data.userId, t);
       await store.erasePremium(this.deps.db, event.data.userId, t);
       // Throws when Redis is down: the event is redelivered and erasure retried.
       await this.deps.board().remove(event.data.userId);
     },
-    async "content.lesson.deleted"(
-      this: This,
-      event: EventEnvelope<"content.lesson.deleted">,
-      t: Transaction,
-    ) {
+    async "content.lesson.deleted"(event: EventEnvelope<"content.lesson.deleted">, t: Transaction) {
       await store.dropLesson(this.deps.db, event.data.lessonId, t);
     },
     async "content.course.published"(
-      this: This,
       event: EventEnvelope<"content.course.published">,
       t: Transaction,
     ) {
@@ -421,7 +412,6 @@ const ProgressService: ProgressSchema = {
       await store.markCoursePublished(this.deps.db, { courseId, version, title, level }, t);
     },
     async "billing.subscription.changed"(
-      this: This,
       event: EventEnvelope<"billing.subscription.changed">,
       t: Transaction,
     ) {
@@ -432,7 +422,7 @@ const ProgressService: ProgressSchema = {
 
   // The same effects as durableEvents for a run of events in one consumer transaction.
   durableEventBatches: {
-    async "user.updated"(this: This, events: EventEnvelope<"user.updated">[], t: Transaction) {
+    async "user.updated"(events: EventEnvelope<"user.updated">[], t: Transaction) {
       await store.upsertLearnerNames(
         this.deps.db,
         events.map(e => e.data),
