@@ -48,7 +48,7 @@ import { deriveLinkKey, LinkTokens, type LinkToken } from "./notify/link-tokens"
 import { appLinks, MailBuilder } from "./notify/mail-builder";
 import { createMailer, type Mailer } from "./notify/mailer";
 import { notifyMigrations } from "./notify/migrations";
-import { sampleVars } from "./notify/preview";
+import { previewMail, previewParams, type PreviewRequest } from "./notify/preview";
 import { fetchMissingRecipients, recipientOf, type AbsentUsers } from "./notify/recipients";
 import {
   DEFAULT_SENDER_OPTIONS,
@@ -490,23 +490,16 @@ const NotifyService: NotifySchema = {
     },
 
     /**
-     * Renders a template with sample (or given) values, for authors and designers:
-     *   mol $ call notify.preview --template welcome
+     * Renders a template with sample (or given) values in a locale, for authors and designers:
+     *   mol $ call notify.preview --template weekly-digest --locale es
      * (The guard admits that call, which carries no user; a caller's user must hold a role.)
      */
     preview: {
       internal: true,
       roles: ["admin", "author"],
-      params: {
-        template: { type: "enum", values: [...EMAIL_TEMPLATES] },
-        data: { type: "object", optional: true },
-      },
-      async handler(ctx: Ctx<{ template: EmailTemplate; data?: Record<string, unknown> }>) {
-        const links = this.builder.links;
-        return this.builder.render(ctx.params.template, {
-          ...sampleVars(ctx.params.template, links),
-          ...ctx.params.data,
-        });
+      params: previewParams,
+      handler(ctx: Ctx<PreviewRequest>) {
+        return previewMail(this.builder, ctx.params);
       },
     },
   },

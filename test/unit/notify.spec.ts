@@ -93,13 +93,13 @@ describe("notify templates", () => {
 
   it("when every template is rendered with its sample values, then subject, responsive HTML with inlined styles and text are complete", () => {
     const links = appLinks("https://learn.example.test");
+    const english = templates.texts.locale("en");
     for (const name of EMAIL_TEMPLATES) {
-      const mail = templates.render(name, {
-        name: "",
-        to: "",
-        pixelUrl: "",
-        ...sampleVars(name, links),
-      });
+      const mail = templates.render(
+        name,
+        { name: "", to: "", pixelUrl: "", ...sampleVars(name, links, english) },
+        english,
+      );
       expect(mail.subject.length).toBeGreaterThan(5);
       expect(mail.html).toMatch(/@media only screen and \(min-width:480px\)/);
       expect(mail.html).toMatch(/style="[^"]*font-size/);
@@ -110,12 +110,16 @@ describe("notify templates", () => {
   });
 
   it("when a name holds markup or a line break, then HTML escapes it and the subject stays one line", () => {
-    const mail = templates.render("welcome", {
-      name: "<script>x</script>\r\nBcc: a@b",
-      to: "a@b.test",
-      pixelUrl: "",
-      verifyUrl: "https://x.test/v",
-    });
+    const mail = templates.render(
+      "welcome",
+      {
+        name: "<script>x</script>\r\nBcc: a@b",
+        to: "a@b.test",
+        pixelUrl: "",
+        verifyUrl: "https://x.test/v",
+      },
+      templates.texts.locale("es"),
+    );
     expect(mail.html).not.toContain("<script>x");
     expect(mail.html).toContain("&lt;script&gt;");
     expect(mail.subject).not.toMatch(/[\r\n]/);
