@@ -192,6 +192,7 @@ const NotifyService: NotifySchema = {
     "billing.invoice.payment_failed": consume("billing.invoice.payment_failed"),
     "progress.xp.awarded": consume("progress.xp.awarded"),
     "progress.streak.changed": consume("progress.streak.changed"),
+    "progress.review.due": consume("progress.review.due"),
   },
 
   // The same effects as durableEvents for a run of events in one consumer transaction.

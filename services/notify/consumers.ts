@@ -87,6 +87,7 @@ type DomainHandlers = {
   "billing.invoice.payment_failed": true;
   "progress.xp.awarded": true;
   "progress.streak.changed": true;
+  "progress.review.due": true;
 };
 
 async function queue(rt: NotifyRuntime, due: QueuedMail, t: Transaction): Promise<void> {
@@ -587,6 +588,12 @@ const onStreakChanged: Handler<"progress.streak.changed"> = async (rt, event, t)
   await rt.live(userId, "streak.changed", { current, longest, localDate }, t);
 };
 
+/** A new wave of due flashcards: the learner's open apps show it (no mail, no push). */
+const onReviewDue: Handler<"progress.review.due"> = async (rt, event, t) => {
+  const { userId, count } = event.data;
+  await rt.live(userId, "review.due", { count }, t);
+};
+
 export const consumers: { [K in keyof DomainHandlers]: Handler<K> } = {
   "user.created": onUserCreated,
   "user.updated": onUserUpdated,
@@ -608,4 +615,5 @@ export const consumers: { [K in keyof DomainHandlers]: Handler<K> } = {
   "billing.invoice.payment_failed": onPaymentFailed,
   "progress.xp.awarded": onXpAwarded,
   "progress.streak.changed": onStreakChanged,
+  "progress.review.due": onReviewDue,
 };
