@@ -16,7 +16,6 @@ import {
 } from "../mixins/durable-events.mixin";
 import type { RequestMeta } from "../models/auth.model";
 import {
-  CATEGORY_LABEL,
   EMAIL_STATUSES,
   EMAIL_TEMPLATES,
   toEmailView,
@@ -40,7 +39,7 @@ import { PushStore } from "./notify/push-store";
 import { changePreferences, readPreferences, type PreferenceDeps } from "./notify/preferences";
 import { loadVapidKeys } from "./notify/vapid";
 import { deliverableAt, localeOf, saveDeliverySettings } from "./notify/quiet-hours";
-import { Texts } from "./notify/texts";
+import { Texts, type LocaleTexts } from "./notify/texts";
 import { requestPhoneCode, verifyPhone, type PhoneDeps } from "./notify/phone";
 import { createSmsSender, type SmsSender } from "./notify/sms";
 import { invalidUnsubscribeToken, linkNotFound, notificationNotFound } from "./notify/errors";
@@ -114,6 +113,8 @@ interface NotifyMethods {
   /** The verified unsubscribe token, or the 400 every bad link gets. */
   unsubscribeToken(raw: string): UnsubscribeToken;
   preferencesUrl(): string;
+  /** The words of the unsubscribe pages: the locale of the mail's recipient. */
+  readerTexts(token: UnsubscribeToken): Promise<LocaleTexts>;
   preferenceDeps(): PreferenceDeps;
   phoneDeps(): PhoneDeps;
   runDigests(at?: Date): Promise<DigestRun>;
@@ -425,7 +426,7 @@ const NotifyService: NotifySchema = {
         const token = this.unsubscribeToken(ctx.params.token);
         ctx.meta.$responseType = PAGE_TYPE;
         ctx.meta.$responseHeaders = { ...PAGE_HEADERS };
-        return confirmPage(CATEGORY_LABEL[token.category], this.preferencesUrl());
+        return confirmPage(await this.readerTexts(token), token.category, this.preferencesUrl());
       },
     },
 
@@ -449,7 +450,7 @@ const NotifyService: NotifySchema = {
         if (wantsHtml(ctx.meta.requestHeaders?.accept)) {
           ctx.meta.$responseType = PAGE_TYPE;
           ctx.meta.$responseHeaders = { ...PAGE_HEADERS };
-          return donePage(CATEGORY_LABEL[token.category], this.preferencesUrl());
+          return donePage(await this.readerTexts(token), token.category, this.preferencesUrl());
         }
         return { unsubscribed: true, category: token.category };
       },
@@ -608,6 +609,10 @@ const NotifyService: NotifySchema = {
 
     preferenceDeps(): PreferenceDeps {
       return { sequelize: this.sequelize, schema: this.dbSchema, store: this.store };
+    },
+
+    async readerTexts(token: UnsubscribeToken): Promise<LocaleTexts> {
+      return this.builder.localeOf((await this.store.recipient(token.userId)) ?? {});
     },
 
     preferencesUrl(): string {

@@ -5,6 +5,7 @@ import { appLinks, MailBuilder } from "../../services/notify/mail-builder";
 import { classifyFailure } from "../../services/notify/mailer";
 import { sampleVars } from "../../services/notify/preview";
 import { MailTemplates } from "../../services/notify/templates";
+import { Texts } from "../../services/notify/texts";
 import { confirmPage, escapeHtml, wantsHtml } from "../../services/notify/unsubscribe-page";
 import { tempDataDir, testConfig } from "../support/isolation";
 
@@ -163,9 +164,14 @@ describe("notify unsubscribe page", () => {
     expect(escapeHtml(`<a href="x">'&'</a>`)).toBe(
       "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;",
     );
-    const html = confirmPage("<img src=x onerror=alert(1)>", 'https://x.test/"><script>');
-    expect(html).not.toContain("<img");
+    const spanish = Texts.load().locale("es");
+    const html = confirmPage(spanish, "marketing", 'https://x.test/"><script>');
     expect(html).not.toContain("<script");
+    expect(html).toContain('href="https://x.test/&quot;&gt;&lt;script&gt;"');
+    // In the reader's language (the recipient's locale), the category named in it too.
+    expect(html).toContain('<html lang="es">');
+    expect(html).toContain("<h1>¿Dejar de recibir correos de cursos nuevos y novedades?</h1>");
+    expect(html).toContain(">tus preferencias de correo</a>");
   });
 
   it("when the Accept header names text/html, then a page is wanted; */*, JSON or q=0 are not", () => {
