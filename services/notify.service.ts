@@ -33,7 +33,7 @@ import type { NotifyDeps } from "./notify/deps";
 import * as inbox from "./notify/inbox";
 import * as links from "./notify/mail-links";
 import { answerLink } from "./notify/mail-links";
-import { listEmails, mailCounts, previewMail } from "./notify/mail-records";
+import { listEmails, mailCounts } from "./notify/mail-records";
 import { addLiveMessage, liveMessagesSince, pruneLiveMessages } from "./notify/live-store";
 import { pushSubscriptionParams, type PushSubscriptionBody } from "../models/push.model";
 import { subscribePush, unsubscribePush, vapidPublicKey, type PushDeps } from "./notify/push";
@@ -49,6 +49,7 @@ import { deriveLinkKey, LinkTokens } from "./notify/link-tokens";
 import { appLinks, MailBuilder } from "./notify/mail-builder";
 import { createMailer, type Mailer } from "./notify/mailer";
 import { notifyMigrations } from "./notify/migrations";
+import { previewMail, previewParams, type PreviewRequest } from "./notify/preview";
 import { fetchMissingRecipients, recipientOf, type AbsentUsers } from "./notify/recipients";
 import {
   DEFAULT_SENDER_OPTIONS,
@@ -345,8 +346,8 @@ const NotifyService: NotifySchema = {
     /** GET /notifications/unsubscribe/:token — a page that asks; opening the link changes nothing. */
     unsubscribePage: {
       params: { token: { type: "string", min: 1, max: 4096 } },
-      handler(ctx: Ctx<{ token: string }>): string {
-        return answerLink(ctx, links.unsubscribePage(this.deps, ctx.params));
+      async handler(ctx: Ctx<{ token: string }>): Promise<string> {
+        return answerLink(ctx, await links.unsubscribePage(this.deps, ctx.params));
       },
     },
 
@@ -398,19 +399,16 @@ const NotifyService: NotifySchema = {
     },
 
     /**
-     * Renders a template with sample (or given) values, for authors and designers:
-     *   mol $ call notify.preview --template welcome
+     * Renders a template with sample (or given) values in a locale, for authors and designers:
+     *   mol $ call notify.preview --template weekly-digest --locale es
      * (The guard admits that call, which carries no user; a caller's user must hold a role.)
      */
     preview: {
       internal: true,
       roles: ["admin", "author"],
-      params: {
-        template: { type: "enum", values: [...EMAIL_TEMPLATES] },
-        data: { type: "object", optional: true },
-      },
-      handler(ctx: Ctx<{ template: EmailTemplate; data?: Record<string, unknown> }>) {
-        return previewMail(this.deps, ctx.params);
+      params: previewParams,
+      handler(ctx: Ctx<PreviewRequest>) {
+        return previewMail(this.deps.builder, ctx.params);
       },
     },
   },

@@ -1,16 +1,16 @@
 import type { Context } from "moleculer";
 import type { RequestMeta } from "../../models/auth.model";
-import { CATEGORY_LABEL } from "../../models/email.model";
 import type { NotifyDeps } from "./deps";
 import { invalidUnsubscribeToken, linkNotFound } from "./errors";
 import type { LinkToken } from "./link-tokens";
+import type { LocaleTexts } from "./texts";
 import { confirmPage, donePage, PAGE_HEADERS, PAGE_TYPE, wantsHtml } from "./unsubscribe-page";
 
 /** The links a mail carries: the open pixel, tracked clicks, and unsubscribing without a login. */
 
 type LinkDeps = Pick<
   NotifyDeps,
-  "store" | "tokens" | "withTransaction" | "preferencesUrl" | "logger"
+  "store" | "tokens" | "withTransaction" | "preferencesUrl" | "logger" | "builder"
 >;
 
 /** What a link answers: the body, and its type and headers when they are not JSON's. */
@@ -67,11 +67,19 @@ function unsubscribeToken(deps: LinkDeps, raw: string): UnsubscribeToken {
   return token;
 }
 
+/** The words of the unsubscribe pages: the locale of the mail's recipient. */
+async function readerTexts(deps: LinkDeps, token: UnsubscribeToken): Promise<LocaleTexts> {
+  return deps.builder.localeOf((await deps.store.recipient(token.userId)) ?? {});
+}
+
 /** GET /notifications/unsubscribe/:token — a page that asks; opening the link changes nothing. */
-export function unsubscribePage(deps: LinkDeps, input: { token: string }): LinkAnswer<string> {
+export async function unsubscribePage(
+  deps: LinkDeps,
+  input: { token: string },
+): Promise<LinkAnswer<string>> {
   const token = unsubscribeToken(deps, input.token);
   return {
-    body: confirmPage(CATEGORY_LABEL[token.category], deps.preferencesUrl),
+    body: confirmPage(await readerTexts(deps, token), token.category, deps.preferencesUrl),
     type: PAGE_TYPE,
     headers: { ...PAGE_HEADERS },
   };
@@ -96,7 +104,7 @@ export async function unsubscribe(
   });
   if (!wantsHtml(accept)) return { body: { unsubscribed: true, category: token.category } };
   return {
-    body: donePage(CATEGORY_LABEL[token.category], deps.preferencesUrl),
+    body: donePage(await readerTexts(deps, token), token.category, deps.preferencesUrl),
     type: PAGE_TYPE,
     headers: { ...PAGE_HEADERS },
   };

@@ -2,9 +2,8 @@ import type { MailCounts } from "../../models/analytics.model";
 import { toEmailView, type EmailStatus, type EmailTemplate } from "../../models/email.model";
 import { pageOf } from "../../lib/params";
 import type { NotifyDeps } from "./deps";
-import { sampleVars } from "./preview";
 
-/** The record of the mail notify sent, for admins and operators, and the templates' previews. */
+/** The record of the mail notify sent, for admins and operators. */
 
 /** GET /emails (admin): the record of every mail, filtered. */
 export async function listEmails(
@@ -28,15 +27,4 @@ export function mailCounts(
   input: { days: number },
 ): Promise<MailCounts> {
   return deps.store.mailCounts(new Date(deps.now().getTime() - input.days * 86_400_000));
-}
-
-/** A template rendered with sample (or given) values. */
-export function previewMail(
-  deps: Pick<NotifyDeps, "builder">,
-  input: { template: EmailTemplate; data?: Record<string, unknown> },
-) {
-  return deps.builder.render(input.template, {
-    ...sampleVars(input.template, deps.builder.links),
-    ...input.data,
-  });
 }

@@ -10,5 +10,6 @@ export * from "./idempotency";
 export * from "./leaderboard";
 export * from "./learners";
 export * from "./premium";
+export * from "./review-waves";
 export * from "./sql";
 export * from "./xapi";
