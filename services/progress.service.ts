@@ -1,5 +1,5 @@
 import type { Context, ServiceSchema } from "moleculer";
-import type { Transaction } from "sequelize";
+import { Transaction } from "sequelize";
 import { PublishedReadCache } from "../lib/published-read-cache";
 import { DbMixin } from "../mixins/db.mixin";
 import {
@@ -61,17 +61,26 @@ import {
 import type { RequestMeta } from "../models/auth.model";
 import * as certificates from "./progress/certificates";
 import * as analytics from "./progress/analytics";
+import * as feed from "./progress/analytics-feed";
+import {
+  countLearningEvent,
+  registerLearningMetrics,
+  setActiveLearners,
+} from "./progress/learning-metrics";
 import * as xapi from "./progress/xapi";
 import { lrsAt } from "./progress/lrs";
 import type { XapiStatements } from "../models/xapi.model";
 import {
   analyticsDaysParam,
+  type AccountCreated,
   type CourseAnalytics,
-  type DailyCount,
-  type MailCounts,
+  type MailOutcomes,
   type PlatformAnalytics,
+  type RebuiltAnalytics,
 } from "../models/analytics.model";
 import type { PublishedCourse } from "../models/course.model";
+
+const REPEATABLE_READ = Transaction.ISOLATION_LEVELS.REPEATABLE_READ;
 
 /** VC-JOSE-COSE's media type of a credential secured as a JWT. */
 const CREDENTIAL_MEDIA_TYPE = "application/vc+jwt";
@@ -340,7 +349,12 @@ const ProgressService: ProgressSchema = {
       roles: ["author"],
       params: idParam,
       handler(ctx: Ctx<{ id: string }>): Promise<CourseAnalytics> {
-        return analytics.courseAnalytics(this.analytics, ctx.params.id, actorOf(ctx), ctx);
+        return analytics.courseAnalytics(
+          this.analytics,
+          { courseId: ctx.params.id },
+          actorOf(ctx),
+          ctx,
+        );
       },
     },
 
@@ -348,7 +362,17 @@ const ProgressService: ProgressSchema = {
       roles: ["admin"],
       params: { $$strict: true, days: analyticsDaysParam },
       handler(ctx: Ctx<{ days: number }>): Promise<PlatformAnalytics> {
-        return analytics.platformAnalytics(this.analytics, ctx.params.days, ctx);
+        return analytics.platformAnalytics(this.analytics, ctx.params);
+      },
+    },
+
+    /** Operators (REPL: `call progress.rebuildAnalytics`): the read model recomputed from the tables. */
+    rebuildAnalytics: {
+      internal: true,
+      roles: ["admin"],
+      params: { $$strict: true },
+      handler(ctx: Ctx): Promise<RebuiltAnalytics> {
+        return analytics.rebuildAnalytics(this.analytics, ctx);
       },
     },
 
@@ -385,6 +409,8 @@ const ProgressService: ProgressSchema = {
     async "user.created"(this: This, event: EventEnvelope<"user.created">, t: Transaction) {
       const { userId, name, timezone, sequence } = event.data;
       await store.upsertLearner(this, userId, { name, timezone, sequence }, t);
+      await feed.registered({ db: this }, event, t);
+      countLearningEvent(this.broker, event);
     },
     async "user.updated"(this: This, event: EventEnvelope<"user.updated">, t: Transaction) {
       const { userId, name, timezone, sequence } = event.data;
@@ -399,6 +425,7 @@ const ProgressService: ProgressSchema = {
         );
     },
     async "user.deleted"(this: This, event: EventEnvelope<"user.deleted">, t: Transaction) {
+      await feed.erased({ db: this }, event.data.userId, t);
       await store.eraseUser(this, event.data.userId, t);
       await store.erasePremium(this, event.data.userId, t);
       // Throws when Redis is down: the event is redelivered and erasure retried.
@@ -428,10 +455,42 @@ const ProgressService: ProgressSchema = {
       const { userId, premium, sequence } = event.data;
       await store.savePremium(this, { userId, premium, sequence }, t);
     },
+    // The analytics read model (docs/analytics.md).
+    async "progress.course.enrolled"(this: This, event, t) {
+      await feed.enrolled({ db: this }, event.data, t);
+      countLearningEvent(this.broker, event);
+    },
+    async "progress.attempt.graded"(this: This, event, t) {
+      await feed.attemptsGraded({ db: this }, [event.data], t);
+      countLearningEvent(this.broker, event);
+    },
+    async "progress.lesson.completed"(this: This, event, t) {
+      await feed.lessonCompleted({ db: this }, event.data, t);
+      countLearningEvent(this.broker, event);
+    },
+    async "progress.course.completed"(this: This, event, t) {
+      await feed.courseCompleted({ db: this }, event.data, t);
+      countLearningEvent(this.broker, event);
+    },
+    async "progress.activity.recorded"(this: This, event, t) {
+      await feed.activityRecorded({ db: this }, event.data, t);
+    },
+    async "notify.email.outcome"(this: This, event, t) {
+      await feed.mailOutcome({ db: this }, event.data, t);
+      countLearningEvent(this.broker, event);
+    },
   },
 
   // The same effects as durableEvents for a run of events in one consumer transaction.
   durableEventBatches: {
+    async "progress.attempt.graded"(this: This, events, t) {
+      await feed.attemptsGraded(
+        { db: this },
+        events.map(e => e.data),
+        t,
+      );
+      for (const event of events) countLearningEvent(this.broker, event);
+    },
     async "user.updated"(this: This, events: EventEnvelope<"user.updated">[], t: Transaction) {
       await store.upsertLearnerNames(
         this,
@@ -491,6 +550,8 @@ const ProgressService: ProgressSchema = {
 
   created() {
     this.clock = systemClock;
+    // Before the durable consumers start (a mixin's started): their events move these counters.
+    registerLearningMetrics(this.broker);
     // Here, not in started: the durable consumers (a mixin's started) may deliver before it.
     const cfg = configOf(this.broker);
     this.xapi = {
@@ -517,11 +578,18 @@ const ProgressService: ProgressSchema = {
       now: () => this.now(),
       publishedCourse: (id, caller) =>
         caller.call<PublishedCourse | null, { id: string }>("content.publishedCourse", { id }),
-      registrations: (days, caller) =>
-        caller.call<DailyCount[], { days: number }>("users.registrationsByDay", { days }),
-      mailCounts: (days, caller) =>
-        caller.call<MailCounts, { days: number }>("notify.mailCounts", { days }),
+      withSnapshot: fn => this.sequelize.transaction({ isolationLevel: REPEATABLE_READ }, fn),
+      accounts: (page, caller) =>
+        caller.call<AccountCreated[], typeof page>("users.accountsCreated", page),
+      mailOutcomes: (page, caller) =>
+        caller.call<MailOutcomes[], typeof page>("notify.mailOutcomes", page),
     };
+    this.stopActiveGauges = repeatRounds(60_000, () => {
+      analytics.activeLearners(this.analytics).then(
+        active => setActiveLearners(this.broker, active),
+        (err: Error) => this.logger.warn(`active learner gauges not set: ${err.message}`),
+      );
+    });
     openLeaderboards(this);
     this.stopReminders = repeatRounds(this.settings.reminderIntervalMs, () => {
       this.runStreakReminders().catch((err: Error) =>
@@ -532,6 +600,7 @@ const ProgressService: ProgressSchema = {
 
   async stopped() {
     this.stopReminders?.();
+    this.stopActiveGauges?.();
     await closeLeaderboards(this);
   },
 };

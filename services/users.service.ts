@@ -16,7 +16,7 @@ import { DbMixin, type DbServiceThis } from "../mixins/db.mixin";
 import { DurableEvents, type DurableEventsMethods } from "../mixins/durable-events.mixin";
 import type { RequestMeta, Role } from "../models/auth.model";
 import type { CredentialToSign } from "../models/certificate.model";
-import { analyticsDaysParam } from "../models/analytics.model";
+import { createdSinceParams } from "../models/analytics.model";
 import { defineSessionModels, type SessionModels } from "../models/session.model";
 import {
   emailParam,
@@ -293,12 +293,12 @@ const UsersService: ServiceSchema<
       },
     },
 
-    /** For the admins' analytics (progress.platformAnalytics): accounts created per UTC day. */
-    registrationsByDay: {
+    /** The accounts created since a date, a page at a time: progress's analytics rebuild asks. */
+    accountsCreated: {
       internal: true,
-      params: { $$strict: true, days: analyticsDaysParam },
-      handler(ctx: Ctx<{ days: number }>) {
-        return accounts.registrationsByDay(this.deps, this.dbSchema, ctx.params.days);
+      params: createdSinceParams,
+      handler(ctx: Ctx<{ since: Date; after?: string; limit: number }>) {
+        return accounts.accountsCreated(this.deps, this.dbSchema, ctx.params);
       },
     },
 

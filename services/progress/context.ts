@@ -4,7 +4,7 @@ import type { DbServiceThis } from "../../mixins/db.mixin";
 import type { DurableEventsMethods } from "../../mixins/durable-events.mixin";
 import type { RequestMeta } from "../../models/auth.model";
 import type { EmitDurable } from "./awards";
-import type { AnalyticsDeps, PlatformDeps } from "./analytics";
+import type { AnalyticsDeps } from "./analytics";
 import type { CertificateDeps } from "./certificates";
 import type { XapiDeps } from "./xapi";
 import type { Clock } from "./clock";
@@ -27,10 +27,12 @@ export interface ProgressVars {
   /** The PostgreSQL answer when Redis fails (the same object as `leaderboard` without Redis). */
   sqlLeaderboard: Leaderboard;
   stopReminders?: () => void;
+  /** Stops the rounds that set the active-learner gauges. */
+  stopActiveGauges?: () => void;
   /** What the certificate use cases need (services/progress/certificates.ts), built once. */
   certificates: CertificateDeps;
   /** What the analytics use cases need (services/progress/analytics.ts), built once. */
-  analytics: AnalyticsDeps & PlatformDeps;
+  analytics: AnalyticsDeps;
   /** What the xAPI statements need (services/progress/xapi.ts), built once. */
   xapi: XapiDeps;
   /**

@@ -5,6 +5,7 @@ import type { EnrolledCourse, Enrollment } from "../../models/enrollment.model";
 import type { Ctx, ProgressThis } from "./context";
 import { addDecks, refreshCourse } from "./course-sync";
 import { accountErased } from "./errors";
+import { announceEnrolment } from "./awards";
 import { ensureLearner } from "./learners";
 import { requireAccess } from "./premium";
 import * as remote from "./remote";
@@ -37,6 +38,7 @@ export async function enroll(svc: ProgressThis, ctx: Ctx<{ id: string }>): Promi
       { id: crypto.randomUUID(), userId, courseId: outline.id, at: now },
       t,
     );
+    if (inserted) await announceEnrolment(svc.emitter(ctx), inserted, t);
     const enrollment = inserted ?? (await store.findEnrollment(svc, userId, outline.id, t));
     if (!enrollment) throw new Error("enrollment vanished inside its transaction");
     await addDecks(svc, { userId, outline, enrollmentId: enrollment.id, decks, now }, t);
