@@ -1,3 +1,4 @@
+import { LEARNING_METRICS } from "../../services/progress/learning-metrics";
 import { startLearningCluster, type Json, type LearningCluster } from "./learning-kit";
 import { sql, waitFor } from "./users.support";
 import { statementProblems } from "./xapi-shape";
@@ -150,6 +151,36 @@ describe("course analytics", () => {
     );
     expect(figures).toEqual(expected);
     expect(figures.questions).toHaveLength(3);
+  });
+
+  it("when the learners' events have been handled, then the progress node exports them as business metrics", async () => {
+    const progressNode = c.broker.registry
+      .getServiceList({ onlyAvailable: true })
+      .find(service => service.name === "progress")?.nodeID;
+    expect(progressNode).toBeDefined();
+    const metrics = await c.broker.call<
+      { name: string; values: { labels: Record<string, string>; value: number }[] }[],
+      { includes: string[] }
+    >(
+      "$node.metrics",
+      { includes: ["lingomesh.learning.**", "lingomesh.mail.**"] },
+      { nodeID: progressNode },
+    );
+    const total = (name: string, labels: Record<string, string> = {}) =>
+      (metrics.find(metric => metric.name === name)?.values ?? [])
+        .filter(v => Object.entries(labels).every(([k, value]) => v.labels[k] === value))
+        .reduce((sum, v) => sum + v.value, 0);
+    expect(total(LEARNING_METRICS.enrolments)).toBe(5);
+    expect(total(LEARNING_METRICS.attempts)).toBe(5);
+    expect(total(LEARNING_METRICS.attempts, { passed: "true" })).toBe(2);
+    expect(total(LEARNING_METRICS.answers)).toBe(15);
+    expect(total(LEARNING_METRICS.answersCorrect)).toBe(11);
+    expect(total(LEARNING_METRICS.lessonCompletions)).toBe(3);
+    expect(total(LEARNING_METRICS.courseCompletions)).toBe(1);
+    expect(total(LEARNING_METRICS.registrations)).toBeGreaterThanOrEqual(7);
+    expect(metrics.map(metric => metric.name)).toEqual(
+      expect.arrayContaining([LEARNING_METRICS.activeLearners, LEARNING_METRICS.mailOutcomes]),
+    );
   });
 
   it("when an admin asks for the platform's figures, then activity, registrations, cohort retention and mail match the seeded tables", async () => {
