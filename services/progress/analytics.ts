@@ -131,51 +131,54 @@ export function activeLearners(
   return store.activeLearnerCounts(deps.db, isoDay(deps.now()));
 }
 
-/** Every page of a keyset-paged listing, `key` naming the cursor of a row. */
-async function allPages<T>(
+/** Hands every page of a keyset-paged listing to `apply`, `key` naming a row's cursor; answers the rows. */
+async function eachPage<T>(
   page: (after: string | undefined) => Promise<T[]>,
   key: (row: T) => string,
-): Promise<T[]> {
-  const all: T[] = [];
+  apply: (rows: T[]) => Promise<void>,
+): Promise<number> {
+  let total = 0;
   let after: string | undefined;
   for (;;) {
     const rows = await page(after);
-    all.push(...rows);
-    if (rows.length < PAGE) return all;
+    if (rows.length > 0) await apply(rows);
+    total += rows.length;
+    if (rows.length < PAGE) return total;
     after = key(rows[rows.length - 1]);
   }
 }
 
 /**
  * Operators' rebuild (REPL: `call progress.rebuildAnalytics`): the read model wiped and
- * recomputed from progress's tables and from users' accounts and notify's mail of the
- * longest window, in one transaction that locks the read model, so events arriving meanwhile
- * wait and then change only what the tables did not yet hold.
+ * recomputed from progress's tables in one transaction that locks it (events arriving
+ * meanwhile wait, then change only what the tables did not yet hold); then users' accounts
+ * and notify's mail of the longest window, asked once that has committed (no transaction is
+ * held across a call: embedded PostgreSQL serialises transactions), added fact by fact so that
+ * what a consumer added in between is not counted twice.
  */
 export async function rebuildAnalytics(
   deps: AnalyticsDeps,
   caller: Caller,
 ): Promise<RebuiltAnalytics> {
   const since = new Date(deps.now().getTime() - LONGEST_WINDOW_DAYS * DAY_MS);
-  return deps.withSnapshot(async t => {
+  const attempts = await deps.withSnapshot(async t => {
     await store.lockReadModel(deps.db, t);
-    // Asked once the lock is held: an outcome that arrives later is an event that waits for it.
-    const accounts = await allPages(
-      after => deps.accounts({ since, after, limit: PAGE }, caller),
-      row => row.userId,
-    );
-    const mail = await allPages(
-      after => deps.mailOutcomes({ since, after, limit: PAGE }, caller),
-      row => row.emailId,
-    );
     await store.wipeReadModel(deps.db, t);
-    const attempts = await store.rebuildFromTables(deps.db, t);
-    await store.restoreRegistrations(deps.db, accounts, t);
-    const outcomes = mail.flatMap(({ emailId, createdAt, outcomes }) =>
-      outcomes.map(outcome => ({ emailId, createdAt, outcome })),
-    );
-    await store.restoreMailOutcomes(deps.db, outcomes, t);
-    await store.recountDays(deps.db, t);
-    return { attempts, registrations: accounts.length, mailOutcomes: outcomes.length };
+    return store.rebuildFromTables(deps.db, t);
   });
+  const registrations = await eachPage(
+    after => deps.accounts({ since, after, limit: PAGE }, caller),
+    row => row.userId,
+    rows => deps.withSnapshot(t => store.restoreRegistrations(deps.db, rows, t)),
+  );
+  let mailOutcomes = 0;
+  await eachPage(
+    after => deps.mailOutcomes({ since, after, limit: PAGE }, caller),
+    row => row.emailId,
+    async rows => {
+      mailOutcomes += rows.reduce((sum, m) => sum + m.outcomes.length, 0);
+      await deps.withSnapshot(t => store.restoreMailOutcomes(deps.db, rows, t));
+    },
+  );
+  return { attempts, registrations, mailOutcomes };
 }

@@ -389,3 +389,31 @@ describe("xAPI statements", () => {
     expect(announced).toEqual([]);
   });
 });
+
+describe("erasure and the read model", () => {
+  it("when a learner's account is deleted, then their share leaves every figure, as a rebuild from the emptied tables has it", async () => {
+    const dan = learners.get("Dan")!;
+    const route = `/courses/${courseId}/analytics`;
+    await c.broker.call("users.remove", { id: dan.id });
+    // Dan's one attempt answered the third question right, the first two wrong.
+    const q = (i: number) => questionIds.get(PROMPTS[i]);
+    const after = await settledFigures(route, c.adminToken, f =>
+      expect(f).toMatchObject({ enrolments: 4 }),
+    );
+    expect(after.questions).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ questionId: q(0), answers: 4, correctRate: 1 }),
+        expect.objectContaining({ questionId: q(1), answers: 4, correctRate: 0.75 }),
+        expect.objectContaining({ questionId: q(2), answers: 4, correctRate: 0.75 }),
+      ]),
+    );
+    expect((after.lessons as Json[])[0]).toEqual({
+      lessonId: quizId,
+      started: 3,
+      completed: 2,
+      passRate: 0.5,
+    });
+    await c.broker.call("progress.rebuildAnalytics");
+    expect(await c.ok("GET", route, 200, { token: c.adminToken })).toEqual(after);
+  });
+});

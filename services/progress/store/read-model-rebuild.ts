@@ -1,13 +1,13 @@
 import type { Transaction } from "sequelize";
-import type { MailOutcome } from "../../../models/events.model";
+import type { AccountCreated, MailOutcomes } from "../../../models/analytics.model";
 import { READ_MODEL_TABLES, refreshDiscrimination } from "./read-model";
 import { count, exec, S, type Db } from "./sql";
 
 /**
- * The read model recomputed from the tables it summarises (progress's own, and the accounts
- * and mail outcomes users and notify answer with): what the operator's rebuild runs when the
- * read model is lost or in doubt. The caller holds the transaction (one snapshot, the read
- * model's tables locked: no consumer writes between the wipe and the last insert).
+ * The read model recomputed from the tables it summarises: what the operator's rebuild runs
+ * when the read model is lost or in doubt. Progress's own tables in the caller's transaction
+ * (one snapshot, the read model's tables locked: no consumer writes between the wipe and the
+ * last insert); the accounts and mail outcomes users and notify answer with are added after it.
  */
 
 /** Takes the read model's tables for the transaction: the consumers wait until it commits. */
@@ -74,56 +74,54 @@ export async function rebuildFromTables(db: Db, t: Transaction): Promise<number>
   return count(db, `SELECT COUNT(*) AS n FROM ${S}.analytics_attempts`, {}, t);
 }
 
-/** Accounts as users answers them: one fact each, and the counts per day. */
+/**
+ * Accounts as users answers them, after the rebuild: one fact each, the day's count moved
+ * only for facts not there yet (a consumer may have added some since the rebuild committed).
+ */
 export async function restoreRegistrations(
   db: Db,
-  accounts: { userId: string; createdAt: string }[],
+  accounts: AccountCreated[],
   t: Transaction,
 ): Promise<void> {
   if (accounts.length === 0) return;
   await exec(
     db,
-    `INSERT INTO ${S}.analytics_registrations (user_id, day)
-     SELECT a->>'userId', (CAST(a->>'createdAt' AS timestamptz) AT TIME ZONE 'UTC')::date
-     FROM jsonb_array_elements(CAST(:accounts AS jsonb)) a ON CONFLICT DO NOTHING`,
+    `WITH fact AS (
+       INSERT INTO ${S}.analytics_registrations (user_id, day)
+       SELECT a->>'userId', (CAST(a->>'createdAt' AS timestamptz) AT TIME ZONE 'UTC')::date
+       FROM jsonb_array_elements(CAST(:accounts AS jsonb)) a ON CONFLICT DO NOTHING RETURNING day)
+     INSERT INTO ${S}.analytics_registration_days (day, count) SELECT day, COUNT(*) FROM fact GROUP BY 1
+     ON CONFLICT (day) DO UPDATE SET count = analytics_registration_days.count + EXCLUDED.count`,
     { accounts: JSON.stringify(accounts) },
     t,
   );
 }
 
-/** Mail outcomes as notify answers them: one fact per mail and outcome. */
+/** Mail outcomes as notify answers them, after the rebuild: as restoreRegistrations, per mail and outcome. */
 export async function restoreMailOutcomes(
   db: Db,
-  outcomes: { emailId: string; outcome: MailOutcome; createdAt: string }[],
+  mails: MailOutcomes[],
   t: Transaction,
 ): Promise<void> {
+  const outcomes = mails.flatMap(({ emailId, createdAt, outcomes }) =>
+    outcomes.map(outcome => ({ emailId, createdAt, outcome })),
+  );
   if (outcomes.length === 0) return;
+  const counted = (outcome: string) => `COUNT(*) FILTER (WHERE outcome = '${outcome}')`;
   await exec(
     db,
-    `INSERT INTO ${S}.analytics_mail (email_id, outcome, day)
-     SELECT m->>'emailId', m->>'outcome', (CAST(m->>'createdAt' AS timestamptz) AT TIME ZONE 'UTC')::date
-     FROM jsonb_array_elements(CAST(:outcomes AS jsonb)) m ON CONFLICT DO NOTHING`,
+    `WITH fact AS (
+       INSERT INTO ${S}.analytics_mail (email_id, outcome, day)
+       SELECT m->>'emailId', m->>'outcome', (CAST(m->>'createdAt' AS timestamptz) AT TIME ZONE 'UTC')::date
+       FROM jsonb_array_elements(CAST(:outcomes AS jsonb)) m ON CONFLICT DO NOTHING RETURNING day, outcome)
+     INSERT INTO ${S}.analytics_mail_days (day, sent, opened, clicked, failed)
+     SELECT day, ${counted("sent")}, ${counted("opened")}, ${counted("clicked")}, ${counted("failed")}
+     FROM fact GROUP BY 1
+     ON CONFLICT (day) DO UPDATE SET sent = analytics_mail_days.sent + EXCLUDED.sent,
+       opened = analytics_mail_days.opened + EXCLUDED.opened,
+       clicked = analytics_mail_days.clicked + EXCLUDED.clicked,
+       failed = analytics_mail_days.failed + EXCLUDED.failed`,
     { outcomes: JSON.stringify(outcomes) },
-    t,
-  );
-}
-
-/** The per-day counters of registrations and mail, from their facts. */
-export async function recountDays(db: Db, t: Transaction): Promise<void> {
-  await exec(
-    db,
-    `INSERT INTO ${S}.analytics_registration_days (day, count)
-     SELECT day, COUNT(*) FROM ${S}.analytics_registrations GROUP BY 1`,
-    {},
-    t,
-  );
-  await exec(
-    db,
-    `INSERT INTO ${S}.analytics_mail_days (day, sent, opened, clicked, failed)
-     SELECT day, COUNT(*) FILTER (WHERE outcome = 'sent'), COUNT(*) FILTER (WHERE outcome = 'opened'),
-            COUNT(*) FILTER (WHERE outcome = 'clicked'), COUNT(*) FILTER (WHERE outcome = 'failed')
-     FROM ${S}.analytics_mail GROUP BY 1`,
-    {},
     t,
   );
 }
