@@ -1,7 +1,8 @@
 import type { Logger } from "moleculer";
 import type { Transaction } from "sequelize";
 import { v7 as uuidv7 } from "uuid";
-import type { EventEnvelope, SecurityChange } from "../../models/events.model";
+import type { DurableConsumers } from "../../mixins/durable-events.mixin";
+import type { DomainEventType, EventEnvelope, SecurityChange } from "../../models/events.model";
 import type { QueuedMail } from "../../models/email.model";
 import type { LiveMessageType } from "../../models/live.model";
 import type {
@@ -61,33 +62,11 @@ export interface NotifyRuntime {
   ): Promise<void>;
 }
 
-type Handler<T extends keyof DomainHandlers> = (
+type Handler<T extends DomainEventType> = (
   rt: NotifyRuntime,
   event: EventEnvelope<T>,
   t: Transaction,
 ) => Promise<void>;
-type DomainHandlers = {
-  "user.created": true;
-  "user.updated": true;
-  "user.email_verified": true;
-  "user.password_reset_requested": true;
-  "user.deleted": true;
-  "user.verification_requested": true;
-  "user.email_change_requested": true;
-  "user.email_changed": true;
-  "user.security_changed": true;
-  "user.identity_linked": true;
-  "social.followed": true;
-  "content.course.published": true;
-  "progress.lesson.completed": true;
-  "progress.course.completed": true;
-  "progress.achievement.unlocked": true;
-  "progress.streak.reminder_due": true;
-  "billing.invoice.paid": true;
-  "billing.invoice.payment_failed": true;
-  "progress.xp.awarded": true;
-  "progress.streak.changed": true;
-};
 
 async function queue(rt: NotifyRuntime, due: QueuedMail, t: Transaction): Promise<void> {
   // Transactional mail (verification, reset) is never held by quiet hours.
@@ -486,9 +465,8 @@ const onCourseCompleted: Handler<"progress.course.completed"> = async (rt, event
     },
     t,
   );
-  const recipient = await rt.recipientOf(d.userId, t);
+  const recipient = await achievementMailTo(rt, d.userId, t);
   if (!recipient) return;
-  if (!(await rt.store.preferences(d.userId, { transaction: t })).achievements) return;
   const mail = rt.builder.build({
     template: "course-completed",
     eventId: event.id,
@@ -503,6 +481,17 @@ const onCourseCompleted: Handler<"progress.course.completed"> = async (rt, event
   });
   await queue(rt, mail, t);
 };
+
+/** The learner, if they take mail about their achievements (null: no such user, or they do not). */
+async function achievementMailTo(
+  rt: NotifyRuntime,
+  userId: string,
+  t: Transaction,
+): Promise<Recipient | null> {
+  const recipient = await rt.recipientOf(userId, t);
+  if (!recipient) return null;
+  return (await rt.store.preferences(userId, { transaction: t })).achievements ? recipient : null;
+}
 
 const onAchievementUnlocked: Handler<"progress.achievement.unlocked"> = async (rt, event, t) => {
   const d = event.data;
@@ -528,9 +517,8 @@ const onAchievementUnlocked: Handler<"progress.achievement.unlocked"> = async (r
     { code: d.code, name: d.name, unlockedAt: d.unlockedAt },
     t,
   );
-  const recipient = await rt.recipientOf(d.userId, t);
+  const recipient = await achievementMailTo(rt, d.userId, t);
   if (!recipient) return;
-  if (!(await rt.store.preferences(d.userId, { transaction: t })).achievements) return;
   const mail = rt.builder.build({
     template: "achievement-unlocked",
     eventId: event.id,
@@ -626,7 +614,25 @@ const onStreakChanged: Handler<"progress.streak.changed"> = async (rt, event, t)
   await rt.live(userId, "streak.changed", { current, longest, localDate }, t);
 };
 
-export const consumers: { [K in keyof DomainHandlers]: Handler<K> } = {
+/** user.updated for a run of events in one consumer transaction: the same effects as one by one. */
+export async function usersUpdated(
+  rt: NotifyRuntime,
+  events: EventEnvelope<"user.updated">[],
+  t: Transaction,
+): Promise<void> {
+  await rt.store.lockUsers(
+    events.map(e => e.data.userId),
+    { transaction: t },
+  );
+  await rt.store.updateRecipientNames(
+    events.map(e => e.data),
+    { transaction: t },
+  );
+  for (const event of events) await rt.saveDeliverySettings(event.data, t);
+}
+
+/** Every event notify consumes, with its consumer: notify's `durableEvents` are derived from it. */
+export const consumers = {
   "user.created": onUserCreated,
   "user.updated": onUserUpdated,
   "user.email_verified": onEmailVerified,
@@ -647,4 +653,4 @@ export const consumers: { [K in keyof DomainHandlers]: Handler<K> } = {
   "billing.invoice.payment_failed": onPaymentFailed,
   "progress.xp.awarded": onXpAwarded,
   "progress.streak.changed": onStreakChanged,
-};
+} satisfies DurableConsumers<NotifyRuntime>;

@@ -12,25 +12,26 @@ import type { PublishedCourse } from "../../models/course.model";
 import { courseNotFound } from "./errors";
 import * as store from "./store";
 
+/** The request a call to another service is made for (its id travels along). */
+type Caller = Pick<Context, "requestID">;
+
 /**
  * The numbers of a course for its author (and admins) and of the platform for admins, read
  * from the analytics read model (store/read-model.ts) that the durable events feed
  * (analytics-feed.ts); rebuilt from the tables by an operator when it is lost.
  */
 
-type Caller = Pick<Context, "call">;
-
 export interface AnalyticsDeps {
   db: store.Db;
   now: () => Date;
   /** Content's published course (owner and lesson outline), null when there is none. */
-  publishedCourse: (id: string, caller: Caller) => Promise<PublishedCourse | null>;
+  publishedCourse: (id: string, caller?: Caller) => Promise<PublishedCourse | null>;
   /** The rebuild's own transaction: one snapshot of the tables (REPEATABLE READ). */
   withSnapshot: <T>(fn: (t: Transaction) => Promise<T>) => Promise<T>;
   /** Users' accounts created since `since`, a page after `after` (by id). */
-  accounts: (page: CreatedSince, caller: Caller) => Promise<AccountCreated[]>;
+  accounts: (page: CreatedSince, caller?: Caller) => Promise<AccountCreated[]>;
   /** Notify's mail outcomes of the mails created since `since`, a page after `after` (by mail id). */
-  mailOutcomes: (page: CreatedSince, caller: Caller) => Promise<MailOutcomes[]>;
+  mailOutcomes: (page: CreatedSince, caller?: Caller) => Promise<MailOutcomes[]>;
 }
 
 interface CreatedSince {
@@ -51,7 +52,7 @@ export async function courseAnalytics(
   deps: AnalyticsDeps,
   input: { courseId: string },
   actor: AuthUser,
-  caller: Caller,
+  caller?: Caller,
 ): Promise<CourseAnalytics> {
   const { courseId } = input;
   const course = await deps.publishedCourse(courseId, caller);
@@ -158,7 +159,7 @@ async function eachPage<T>(
  */
 export async function rebuildAnalytics(
   deps: AnalyticsDeps,
-  caller: Caller,
+  caller?: Caller,
 ): Promise<RebuiltAnalytics> {
   const since = new Date(deps.now().getTime() - LONGEST_WINDOW_DAYS * DAY_MS);
   const attempts = await deps.withSnapshot(async t => {
