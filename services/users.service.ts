@@ -16,7 +16,7 @@ import { DbMixin, type DbServiceThis } from "../mixins/db.mixin";
 import { DurableEvents, type DurableEventsMethods } from "../mixins/durable-events.mixin";
 import type { RequestMeta } from "../models/auth.model";
 import type { CredentialToSign } from "../models/certificate.model";
-import { analyticsDaysParam } from "../models/analytics.model";
+import { createdSinceParams } from "../models/analytics.model";
 import { defineSessionModels, type SessionModels } from "../models/session.model";
 import {
   emailParam,
@@ -115,7 +115,6 @@ const changePasswordParams = {
   currentPassword: passwordParam,
   newPassword: newPasswordParam(),
 } as const;
-const registrationsByDayParams = { $$strict: true, days: analyticsDaysParam } as const;
 const updateMeParams = { ...profileUpdateParams, name: optionalDisplayNameParam } as const;
 const listParams = {
   $$strict: true,
@@ -375,12 +374,12 @@ const UsersService: ServiceSchema<
       },
     },
 
-    /** For the admins' analytics (progress.platformAnalytics): accounts created per UTC day. */
-    registrationsByDay: {
+    /** The accounts created since a date, a page at a time: progress's analytics rebuild asks. */
+    accountsCreated: {
       internal: true,
-      params: registrationsByDayParams,
-      handler(ctx: Ctx<ParamsOf<typeof registrationsByDayParams>>) {
-        return accounts.registrationsByDay(this.deps, this.dbSchema, ctx.params.days);
+      params: createdSinceParams,
+      handler(ctx: Ctx<ParamsOf<typeof createdSinceParams>>) {
+        return accounts.accountsCreated(this.deps, this.dbSchema, ctx.params);
       },
     },
 

@@ -1,4 +1,5 @@
 import type { Migration } from "../../mixins/db.mixin";
+import { readModelMigration } from "./read-model-schema";
 
 /**
  * The progress schema. PostgreSQL is the source of truth; the unique keys are what make
@@ -298,4 +299,5 @@ export const progressMigrations: Migration[] = [
       );
     },
   },
+  readModelMigration,
 ];
