@@ -138,6 +138,18 @@ export interface DomainEvents {
     currentStreak: number;
     localDate: string;
   };
+  /**
+   * A learner's flashcards became due: the first card of a new wave (none was due at the last
+   * round). Once per wave; the next wave starts after every due card was reviewed.
+   */
+  "progress.review.due": {
+    sequence?: number;
+    userId: string;
+    /** Cards due at the round that saw the wave. */
+    count: number;
+    /** When the wave's first card became due. */
+    dueAt: string;
+  };
   /** A subscription's state changed (checkout, renewal, failed payment, cancellation, end). */
   "billing.subscription.changed": {
     /** The user's billing-event counter at this event (events.md: order per aggregate). */
@@ -171,6 +183,43 @@ export interface DomainEvents {
     amount: number;
     currency: string;
   };
+  /** A learner enrolled in a course (POST /courses/:id/enroll, or a first completion that enrols them). */
+  "progress.course.enrolled": {
+    sequence?: number;
+    userId: string;
+    courseId: string;
+    enrolledAt: string;
+  };
+  /** An attempt was graded: its score and, per question, whether the answer was fully correct. */
+  "progress.attempt.graded": {
+    sequence?: number;
+    userId: string;
+    attemptId: string;
+    lessonId: string;
+    courseId: string;
+    score: number;
+    maxScore: number;
+    passed: boolean;
+    answers: { questionId: string; correct: boolean }[];
+    gradedAt: string;
+  };
+  /** The learner learned something (an attempt, a completed lesson, a review) on their local day. */
+  "progress.activity.recorded": {
+    sequence?: number;
+    userId: string;
+    /** The course it belongs to (absent for what belongs to none). */
+    courseId?: string;
+    localDate: string;
+    at: string;
+  };
+  /** A mail's outcome, the first time it reaches it: sent, opened (or clicked), clicked, failed for good. */
+  "notify.email.outcome": {
+    emailId: string;
+    outcome: MailOutcome;
+    /** When the mail was created: the figures count the mails of a day. */
+    createdAt: string;
+    at: string;
+  };
   "progress.xp.awarded": {
     /** The learner's progress-event counter at this event (events.md: order per aggregate). */
     sequence?: number;
@@ -193,6 +242,8 @@ export interface DomainEvents {
 
 export type DomainEventType = keyof DomainEvents;
 
+export type MailOutcome = "sent" | "opened" | "clicked" | "failed";
+
 /** What a security mail is about (events.md, user.security_changed). */
 export type SecurityChange = "password" | "email" | "mfa_off" | "new_device";
 
@@ -214,12 +265,17 @@ export const DOMAIN_EVENT_TYPES = [
   "progress.course.completed",
   "progress.achievement.unlocked",
   "progress.streak.reminder_due",
+  "progress.review.due",
   "progress.xapi.recorded",
   "billing.subscription.changed",
   "billing.invoice.paid",
   "billing.invoice.payment_failed",
   "progress.xp.awarded",
   "progress.streak.changed",
+  "progress.course.enrolled",
+  "progress.attempt.graded",
+  "progress.activity.recorded",
+  "notify.email.outcome",
 ] as const satisfies readonly DomainEventType[];
 
 /** The services that consume durable events (each one consumer group: `<namespace>.<service>`). */
@@ -246,14 +302,20 @@ export const EVENT_CONSUMERS: Readonly<Record<DomainEventType, readonly Consumin
   "social.followed": ["notify"],
   "content.course.published": ["notify", "progress"],
   "content.lesson.deleted": ["progress"],
-  "progress.lesson.completed": ["notify"],
-  "progress.course.completed": ["notify"],
+  "progress.lesson.completed": ["notify", "progress"],
+  "progress.course.completed": ["notify", "progress"],
   "progress.achievement.unlocked": ["notify"],
   "progress.streak.reminder_due": ["notify"],
+  "progress.review.due": ["notify"],
   "progress.xapi.recorded": ["progress"],
   "billing.subscription.changed": ["progress"],
   "billing.invoice.paid": ["notify"],
   "billing.invoice.payment_failed": ["notify"],
   "progress.xp.awarded": ["notify"],
   "progress.streak.changed": ["notify"],
+  // progress's analytics read model (docs/analytics.md).
+  "progress.course.enrolled": ["progress"],
+  "progress.attempt.graded": ["progress"],
+  "progress.activity.recorded": ["progress"],
+  "notify.email.outcome": ["progress"],
 };

@@ -1,5 +1,5 @@
 import type { Context, ServiceSchema } from "moleculer";
-import type { Transaction } from "sequelize";
+import { Transaction } from "sequelize";
 import { PublishedReadCache } from "../lib/published-read-cache";
 import { DbMixin } from "../mixins/db.mixin";
 import {
@@ -24,7 +24,6 @@ import {
   type ReviewResult,
 } from "../models/review.model";
 import { submitAttempt } from "./progress/attempts";
-import type { EmitDurable } from "./progress/awards";
 import {
   closeLeaderboards,
   leaderboardView,
@@ -32,6 +31,7 @@ import {
   type LeaderboardParams,
 } from "./progress/boards";
 import { systemClock } from "./progress/clock";
+import type { Caller } from "./progress/deps";
 import type {
   Ctx,
   ProgressMethods,
@@ -40,7 +40,6 @@ import type {
   ProgressVars,
 } from "./progress/context";
 import { enroll, myCourses } from "./progress/enrollments";
-import type { Leaderboard } from "./progress/leaderboard";
 import { myAchievements, myActivity, myProgress, publicStats } from "./progress/learners";
 import type { LearnerPublicStats } from "../models/progress.model";
 import { completeLesson } from "./progress/lessons";
@@ -50,7 +49,7 @@ import { repeatRounds, runReminderJob, type ReminderRun } from "./progress/remin
 import { dueReviews, reviewCard } from "./progress/reviews";
 import * as skills from "./progress/skills";
 import * as practice from "./progress/practice";
-import { nextDepsOf, whatNext } from "./progress/next";
+import { whatNext } from "./progress/next";
 import {
   practiceParams,
   type NextStep,
@@ -59,6 +58,7 @@ import {
 } from "../models/skill.model";
 import * as store from "./progress/store";
 import { idParam } from "../lib/params";
+import type { ParamsOf } from "../lib/params-of";
 import { actorOf } from "../lib/auth/guard";
 import { configOf } from "../lib/config";
 import {
@@ -70,17 +70,26 @@ import {
 import type { RequestMeta } from "../models/auth.model";
 import * as certificates from "./progress/certificates";
 import * as analytics from "./progress/analytics";
+import * as feed from "./progress/analytics-feed";
+import {
+  countLearningEvent,
+  registerLearningMetrics,
+  setActiveLearners,
+} from "./progress/learning-metrics";
 import * as xapi from "./progress/xapi";
 import { lrsAt } from "./progress/lrs";
 import type { XapiStatements } from "../models/xapi.model";
 import {
   analyticsDaysParam,
+  type AccountCreated,
   type CourseAnalytics,
-  type DailyCount,
-  type MailCounts,
+  type MailOutcomes,
   type PlatformAnalytics,
+  type RebuiltAnalytics,
 } from "../models/analytics.model";
-import type { PublishedCourse } from "../models/course.model";
+import type { CourseCard, ListCoursesInput, Page, PublishedCourse } from "../models/course.model";
+
+const REPEATABLE_READ = Transaction.ISOLATION_LEVELS.REPEATABLE_READ;
 
 /** VC-JOSE-COSE's media type of a credential secured as a JWT. */
 const CREDENTIAL_MEDIA_TYPE = "application/vc+jwt";
@@ -131,7 +140,7 @@ const ProgressService: ProgressSchema = {
       internal: true,
       params: { userId: { type: "string", min: 1, max: 64 } },
       handler(ctx: Ctx<{ userId: string }>): Promise<Record<string, unknown[]>> {
-        return store.exportUser(this, ctx.params.userId);
+        return store.exportUser(this.deps.db, ctx.params.userId);
       },
     },
 
@@ -144,7 +153,7 @@ const ProgressService: ProgressSchema = {
         at: { type: "date", convert: true },
       },
       async handler(ctx: Ctx<{ userId: string; at: Date }>): Promise<{ due: number }> {
-        return { due: await store.countDueCards(this, ctx.params.userId, ctx.params.at) };
+        return { due: await store.countDueCards(this.deps.db, ctx.params.userId, ctx.params.at) };
       },
     },
 
@@ -153,7 +162,7 @@ const ProgressService: ProgressSchema = {
       internal: true,
       params: { userId: { type: "string", min: 1, max: 64 } },
       handler(ctx: Ctx<{ userId: string }>): Promise<LearnerPublicStats> {
-        return publicStats(this, ctx.params.userId);
+        return publicStats(this.deps, ctx.params.userId);
       },
     },
 
@@ -166,7 +175,7 @@ const ProgressService: ProgressSchema = {
       },
       handler(ctx: Ctx<{ courseId: string; userId: string }>): Promise<string[]> {
         const { courseId, userId } = ctx.params;
-        return completedLessons({ db: this }, { courseId }, { id: userId });
+        return completedLessons(this.deps, { courseId }, { id: userId });
       },
     },
 
@@ -174,7 +183,7 @@ const ProgressService: ProgressSchema = {
       auth: true,
       params: idParam,
       handler(ctx: Ctx<{ id: string }>): Promise<Enrollment> {
-        return enroll(this, ctx);
+        return enroll(this.deps, ctx.params, actorOf(ctx), ctx);
       },
     },
 
@@ -182,7 +191,7 @@ const ProgressService: ProgressSchema = {
       auth: true,
       params: { $$strict: "remove" },
       handler(ctx: Ctx): Promise<EnrolledCourse[]> {
-        return myCourses(this, ctx);
+        return myCourses(this.deps, actorOf(ctx), ctx);
       },
     },
 
@@ -191,10 +200,9 @@ const ProgressService: ProgressSchema = {
       params: attemptParams,
       async handler(ctx: Ctx<{ id: string; answers: AttemptAnswer[] }>): Promise<AttemptResult> {
         // A practice quiz's id grades that quiz (POST /me/practice); any other id is a lesson's.
-        const quiz = await practice.practiceQuizOf(this, ctx.params.id, actorOf(ctx).id);
-        if (quiz)
-          return practice.gradePractice(this, ctx, practice.practiceDepsOf(this, ctx), quiz);
-        return submitAttempt(this, ctx);
+        const quiz = await practice.practiceQuizOf(this.deps, ctx.params.id, actorOf(ctx));
+        if (quiz) return practice.gradePractice(this.deps, ctx.params, actorOf(ctx), ctx, quiz);
+        return submitAttempt(this.deps, ctx.params, actorOf(ctx), ctx);
       },
     },
 
@@ -202,7 +210,7 @@ const ProgressService: ProgressSchema = {
       auth: true,
       params: idParam,
       handler(ctx: Ctx<{ id: string }>): Promise<CompletionResult> {
-        return completeLesson(this, ctx);
+        return completeLesson(this.deps, ctx.params, actorOf(ctx), ctx);
       },
     },
 
@@ -210,7 +218,7 @@ const ProgressService: ProgressSchema = {
       auth: true,
       params: { $$strict: "remove" },
       handler(ctx: Ctx): Promise<ProgressView> {
-        return myProgress(this, ctx);
+        return myProgress(this.deps, actorOf(ctx), ctx);
       },
     },
 
@@ -218,7 +226,7 @@ const ProgressService: ProgressSchema = {
       auth: true,
       params: { $$strict: "remove" },
       handler(ctx: Ctx): Promise<UnlockedAchievement[]> {
-        return myAchievements(this, ctx);
+        return myAchievements(this.deps, actorOf(ctx));
       },
     },
 
@@ -244,7 +252,7 @@ const ProgressService: ProgressSchema = {
         },
       },
       handler(ctx: Ctx<LeaderboardParams>): Promise<LeaderboardView> {
-        return leaderboardView(this, ctx);
+        return leaderboardView(this.deps, ctx.params, actorOf(ctx), ctx);
       },
     },
 
@@ -263,7 +271,7 @@ const ProgressService: ProgressSchema = {
         },
       },
       handler(ctx: Ctx<{ limit: number }>): Promise<DueCard[]> {
-        return dueReviews(this, ctx);
+        return dueReviews(this.deps, ctx.params, actorOf(ctx), ctx);
       },
     },
 
@@ -273,7 +281,7 @@ const ProgressService: ProgressSchema = {
       handler(
         ctx: Ctx<{ lessonId: string; cardId: string; rating: ReviewRating }>,
       ): Promise<ReviewResult> {
-        return reviewCard(this, ctx);
+        return reviewCard(this.deps, ctx.params, actorOf(ctx), ctx);
       },
     },
 
@@ -292,7 +300,7 @@ const ProgressService: ProgressSchema = {
         },
       },
       handler(ctx: Ctx<{ days: number }>): Promise<ActivityDay[]> {
-        return myActivity(this, ctx);
+        return myActivity(this.deps, ctx.params, actorOf(ctx), ctx);
       },
     },
 
@@ -300,7 +308,7 @@ const ProgressService: ProgressSchema = {
       auth: true,
       params: { $$strict: "remove" },
       handler(ctx: Ctx): Promise<SkillMastery[]> {
-        return skills.mySkills({ db: this }, actorOf(ctx).id);
+        return skills.mySkills(this.deps, actorOf(ctx));
       },
     },
 
@@ -308,15 +316,15 @@ const ProgressService: ProgressSchema = {
       auth: true,
       params: { $$strict: "remove" },
       handler(ctx: Ctx): Promise<NextStep[]> {
-        return whatNext(nextDepsOf(this, ctx), actorOf(ctx));
+        return whatNext(this.deps, actorOf(ctx), ctx);
       },
     },
 
     startPractice: {
       auth: true,
       params: practiceParams,
-      handler(ctx: Ctx<{ skill?: string }>): Promise<PracticeQuiz> {
-        return practice.startPractice(practice.practiceDepsOf(this, ctx), ctx.params, actorOf(ctx));
+      handler(ctx: Ctx<ParamsOf<typeof practiceParams>>): Promise<PracticeQuiz> {
+        return practice.startPractice(this.deps, ctx.params, actorOf(ctx), ctx);
       },
     },
 
@@ -324,7 +332,7 @@ const ProgressService: ProgressSchema = {
       auth: true,
       params: { $$strict: "remove" },
       handler(ctx: Ctx): Promise<CertificateSummary[]> {
-        return certificates.myCertificates(this.certificates, actorOf(ctx).id);
+        return certificates.myCertificates(this.deps, actorOf(ctx).id);
       },
     },
 
@@ -332,14 +340,14 @@ const ProgressService: ProgressSchema = {
     certificate: {
       params: idParam,
       handler(ctx: Ctx<{ id: string }>): Promise<CertificateVerification> {
-        return certificates.verifyCertificate(this.certificates, ctx.params.id);
+        return certificates.verifyCertificate(this.deps, ctx.params.id);
       },
     },
 
     certificatePdf: {
       params: idParam,
       async handler(ctx: Ctx<{ id: string }>): Promise<Buffer> {
-        const pdf = await certificates.printCertificate(this.certificates, ctx.params.id);
+        const pdf = await certificates.printCertificate(this.deps, ctx.params.id);
         answerAs(ctx, "application/pdf", {
           "Content-Disposition": `inline; filename="certificate-${ctx.params.id}.pdf"`,
         });
@@ -350,7 +358,7 @@ const ProgressService: ProgressSchema = {
     certificateCredential: {
       params: idParam,
       async handler(ctx: Ctx<{ id: string }>): Promise<string> {
-        const jws = await certificates.signedCredential(this.certificates, ctx.params.id, ctx);
+        const jws = await certificates.signedCredential(this.deps, ctx.params.id, ctx);
         answerAs(ctx, CREDENTIAL_MEDIA_TYPE);
         return jws;
       },
@@ -359,7 +367,7 @@ const ProgressService: ProgressSchema = {
     revocationList: {
       params: { $$strict: true },
       async handler(ctx: Ctx): Promise<string> {
-        const jws = await certificates.signedRevocationList(this.certificates, ctx);
+        const jws = await certificates.signedRevocationList(this.deps, ctx);
         answerAs(ctx, CREDENTIAL_MEDIA_TYPE);
         return jws;
       },
@@ -369,7 +377,7 @@ const ProgressService: ProgressSchema = {
       roles: ["admin"],
       params: revokeParams,
       handler(ctx: Ctx<{ id: string; reason: string }>): Promise<CertificateVerification> {
-        return certificates.revokeCertificate(this.certificates, ctx.params);
+        return certificates.revokeCertificate(this.deps, ctx.params);
       },
     },
 
@@ -377,7 +385,7 @@ const ProgressService: ProgressSchema = {
       roles: ["author"],
       params: idParam,
       handler(ctx: Ctx<{ id: string }>): Promise<CourseAnalytics> {
-        return analytics.courseAnalytics(this.analytics, ctx.params.id, actorOf(ctx), ctx);
+        return analytics.courseAnalytics(this.deps, { courseId: ctx.params.id }, actorOf(ctx), ctx);
       },
     },
 
@@ -385,7 +393,17 @@ const ProgressService: ProgressSchema = {
       roles: ["admin"],
       params: { $$strict: true, days: analyticsDaysParam },
       handler(ctx: Ctx<{ days: number }>): Promise<PlatformAnalytics> {
-        return analytics.platformAnalytics(this.analytics, ctx.params.days, ctx);
+        return analytics.platformAnalytics(this.deps, ctx.params);
+      },
+    },
+
+    /** Operators (REPL: `call progress.rebuildAnalytics`): the read model recomputed from the tables. */
+    rebuildAnalytics: {
+      internal: true,
+      roles: ["admin"],
+      params: { $$strict: true },
+      handler(ctx: Ctx): Promise<RebuiltAnalytics> {
+        return analytics.rebuildAnalytics(this.deps, ctx);
       },
     },
 
@@ -396,7 +414,7 @@ const ProgressService: ProgressSchema = {
         since: { type: "date", convert: true, optional: true },
       },
       handler(ctx: Ctx<{ since?: Date }>): Promise<XapiStatements> {
-        return xapi.myStatements(this.xapi, actorOf(ctx).id, ctx.params.since ?? new Date(0));
+        return xapi.myStatements(this.deps, actorOf(ctx).id, ctx.params.since ?? new Date(0));
       },
     },
 
@@ -412,71 +430,98 @@ const ProgressService: ProgressSchema = {
 
   durableEvents: {
     // Sent inside the consumer's transaction: a failure rolls back and the event is retried.
-    async "progress.xapi.recorded"(
-      this: This,
-      event: EventEnvelope<"progress.xapi.recorded">,
-      t: Transaction,
-    ) {
-      await xapi.sendRecorded(this.xapi, event.data, t);
+    async "progress.xapi.recorded"(event: EventEnvelope<"progress.xapi.recorded">, t: Transaction) {
+      await xapi.sendRecorded(this.deps, event.data, t);
     },
-    async "user.created"(this: This, event: EventEnvelope<"user.created">, t: Transaction) {
+    async "user.created"(event: EventEnvelope<"user.created">, t: Transaction) {
       const { userId, name, timezone, sequence } = event.data;
-      await store.upsertLearner(this, userId, { name, timezone, sequence }, t);
+      await store.upsertLearner(this.deps.db, userId, { name, timezone, sequence }, t);
+      await feed.registered(this.deps, event, t);
+      countLearningEvent(this.broker, event);
     },
-    async "user.updated"(this: This, event: EventEnvelope<"user.updated">, t: Transaction) {
+    async "user.updated"(event: EventEnvelope<"user.updated">, t: Transaction) {
       const { userId, name, timezone, sequence } = event.data;
-      await store.upsertLearner(this, userId, { name, timezone, sequence }, t);
+      await store.upsertLearner(this.deps.db, userId, { name, timezone, sequence }, t);
       // Rewriting a name twice is harmless, so the board may be told before the commit —
       // without holding the transaction for the round trip (one Redis connection keeps the
       // renames of a learner in order).
-      void this.board()
+      void this.deps
+        .board()
         .rename(userId, name)
         .catch((err: Error) =>
           this.logger.warn(`leaderboard name of ${userId} not updated: ${err.message}`),
         );
     },
-    async "user.deleted"(this: This, event: EventEnvelope<"user.deleted">, t: Transaction) {
-      await store.eraseUser(this, event.data.userId, t);
-      await store.erasePremium(this, event.data.userId, t);
+    async "user.deleted"(event: EventEnvelope<"user.deleted">, t: Transaction) {
+      await feed.erased(this.deps, event.data.userId, t);
+      await store.eraseUser(this.deps.db, event.data.userId, t);
+      await store.erasePremium(this.deps.db, event.data.userId, t);
       // Throws when Redis is down: the event is redelivered and erasure retried.
-      await this.board().remove(event.data.userId);
+      await this.deps.board().remove(event.data.userId);
     },
-    async "content.lesson.deleted"(
-      this: This,
-      event: EventEnvelope<"content.lesson.deleted">,
-      t: Transaction,
-    ) {
-      await store.dropLesson(this, event.data.lessonId, t);
+    async "content.lesson.deleted"(event: EventEnvelope<"content.lesson.deleted">, t: Transaction) {
+      await store.dropLesson(this.deps.db, event.data.lessonId, t);
     },
     async "content.course.published"(
-      this: This,
       event: EventEnvelope<"content.course.published">,
       t: Transaction,
     ) {
       // No call to content inside the transaction: the lesson list is fetched on next use.
       const { courseId, version, title, level } = event.data;
-      await store.markCoursePublished(this, { courseId, version, title, level }, t);
+      await store.markCoursePublished(this.deps.db, { courseId, version, title, level }, t);
     },
     async "billing.subscription.changed"(
-      this: This,
       event: EventEnvelope<"billing.subscription.changed">,
       t: Transaction,
     ) {
       const { userId, premium, sequence } = event.data;
-      await store.savePremium(this, { userId, premium, sequence }, t);
+      await store.savePremium(this.deps.db, { userId, premium, sequence }, t);
+    },
+    // The analytics read model (docs/analytics.md).
+    async "progress.course.enrolled"(event, t) {
+      await feed.enrolled(this.deps, event.data, t);
+      countLearningEvent(this.broker, event);
+    },
+    async "progress.attempt.graded"(event, t) {
+      await feed.attemptsGraded(this.deps, [event.data], t);
+      countLearningEvent(this.broker, event);
+    },
+    async "progress.lesson.completed"(event, t) {
+      await feed.lessonCompleted(this.deps, event.data, t);
+      countLearningEvent(this.broker, event);
+    },
+    async "progress.course.completed"(event, t) {
+      await feed.courseCompleted(this.deps, event.data, t);
+      countLearningEvent(this.broker, event);
+    },
+    async "progress.activity.recorded"(event, t) {
+      await feed.activityRecorded(this.deps, event.data, t);
+    },
+    async "notify.email.outcome"(event, t) {
+      await feed.mailOutcome(this.deps, event.data, t);
+      countLearningEvent(this.broker, event);
     },
   },
 
   // The same effects as durableEvents for a run of events in one consumer transaction.
   durableEventBatches: {
-    async "user.updated"(this: This, events: EventEnvelope<"user.updated">[], t: Transaction) {
+    async "progress.attempt.graded"(events, t) {
+      await feed.attemptsGraded(
+        this.deps,
+        events.map(e => e.data),
+        t,
+      );
+      for (const event of events) countLearningEvent(this.broker, event);
+    },
+    async "user.updated"(events: EventEnvelope<"user.updated">[], t: Transaction) {
       await store.upsertLearnerNames(
-        this,
+        this.deps.db,
         events.map(e => e.data),
         t,
       );
       for (const { data } of events)
-        void this.board()
+        void this.deps
+          .board()
           .rename(data.userId, data.name)
           .catch((err: Error) =>
             this.logger.warn(`leaderboard name of ${data.userId} not updated: ${err.message}`),
@@ -487,11 +532,11 @@ const ProgressService: ProgressSchema = {
   events: {
     // Content committed a change (published, edited, deleted): our copy of its reads goes.
     "cache.clean.content"() {
-      this.contentCopy?.clear();
+      this.deps.contentCopy?.clear();
     },
     // Users committed a change to an account (it broadcasts this, as content does).
     "cache.clean.users"() {
-      this.usersCopy?.clear();
+      this.deps.usersCopy?.clear();
     },
   },
 
@@ -500,26 +545,9 @@ const ProgressService: ProgressSchema = {
       return this.clock();
     },
 
-    emitter(ctx?: Context): EmitDurable {
-      return async (type, data, t) => {
-        // events.md: a per-aggregate version in every event — here the learner's, bumped
-        // in the event's own transaction (the row lock orders a learner's events as they commit).
-        const sequence = await store.nextEventSequence(this, data.userId, t);
-        await this.emitDurable(type, { ...data, sequence } as DomainEvents[typeof type], {
-          transaction: t,
-          ctx,
-        });
-      };
-    },
-
-    board(): Leaderboard {
-      return this.leaderboard;
-    },
-
     async runStreakReminders(at?: Date): Promise<ReminderRun> {
-      const run = await runReminderJob(this, this.emitter(), at ?? this.now(), fn =>
-        this.withTransaction(fn),
-      );
+      const { db, emitter, withTransaction } = this.deps;
+      const run = await runReminderJob(db, emitter(), at ?? this.now(), withTransaction);
       if (run.reminded.length > 0)
         this.logger.info(`streak reminders due for ${run.reminded.length} learner(s)`);
       return run;
@@ -528,38 +556,84 @@ const ProgressService: ProgressSchema = {
 
   created() {
     this.clock = systemClock;
+    // Before the durable consumers start (a mixin's started): their events move these counters.
+    registerLearningMetrics(this.broker);
     // Here, not in started: the durable consumers (a mixin's started) may deliver before it.
     const cfg = configOf(this.broker);
-    this.xapi = {
-      db: this,
-      publicUrl: cfg.publicUrl,
-      lrs: cfg.xapiLrsUrl ? lrsAt(cfg.xapiLrsUrl) : undefined,
-    };
-    this.contentCopy = new PublishedReadCache({ ttlMs: 30_000, maxEntries: 2000 });
-    this.usersCopy = new PublishedReadCache({ ttlMs: 30_000, maxEntries: 10_000 });
-  },
-
-  async started() {
-    this.certificates = {
+    // Another service's action, called for `caller`'s request (its id travels along).
+    const call = <T, P extends object>(
+      action: string,
+      params: P,
+      caller?: Caller,
+      timeout?: number,
+    ): Promise<T> =>
+      this.broker.call<T, P>(action, params, {
+        ...(timeout ? { timeout } : {}),
+        ...(caller?.requestID ? { requestID: caller.requestID } : {}),
+      });
+    this.deps = {
       db: this,
       withTransaction: fn => this.withTransaction(fn),
       now: () => this.now(),
-      publicUrl: configOf(this.broker).publicUrl,
+      emitter: caller => async (type, data, t) => {
+        // events.md: a per-aggregate version in every event — here the learner's, bumped
+        // in the event's own transaction (the row lock orders a learner's events as they commit).
+        const sequence = await store.nextEventSequence(this, data.userId, t);
+        await this.emitDurable(type, { ...data, sequence } as DomainEvents[typeof type], {
+          transaction: t,
+          ctx: caller,
+        });
+      },
+      board: () => this.leaderboard,
+      sqlBoard: () => this.sqlLeaderboard,
+      content: {
+        lessonForGrading: (lessonId, caller) =>
+          call("content.lessonForGrading", { lessonId }, caller),
+        courseOutline: (courseId, caller) => call("content.courseOutline", { courseId }, caller),
+        coursesByIds: (ids, caller) => call("content.coursesByIds", { ids }, caller),
+        catalogueAt: async (level, caller) =>
+          (
+            await call<Page<CourseCard>, ListCoursesInput>(
+              "content.listCourses",
+              { level, page: 1, pageSize: 20 },
+              caller,
+            )
+          ).rows,
+      },
+      users: {
+        profiles: (ids, timeout, caller) => call("users.profiles", { ids }, caller, timeout),
+        followingIds: (userId, caller) => call("users.followingIds", { userId }, caller, 3000),
+      },
+      contentCopy: new PublishedReadCache({ ttlMs: 30_000, maxEntries: 2000 }),
+      usersCopy: new PublishedReadCache({ ttlMs: 30_000, maxEntries: 10_000 }),
+      publicUrl: cfg.publicUrl,
+      lrs: cfg.xapiLrsUrl ? lrsAt(cfg.xapiLrsUrl) : undefined,
       printed: new PublishedReadCache({ ttlMs: 10 * 60_000, maxEntries: 200 }),
       sign: (credential, caller) =>
-        caller.call<string, CredentialToSign>("users.signCredential", { credential }),
-    };
-    this.analytics = {
-      db: this,
-      now: () => this.now(),
+        call<string, CredentialToSign>("users.signCredential", { credential }, caller),
       publishedCourse: (id, caller) =>
-        caller.call<PublishedCourse | null, { id: string }>("content.publishedCourse", { id }),
-      registrations: (days, caller) =>
-        caller.call<DailyCount[], { days: number }>("users.registrationsByDay", { days }),
-      mailCounts: (days, caller) =>
-        caller.call<MailCounts, { days: number }>("notify.mailCounts", { days }),
+        call<PublishedCourse | null, { id: string }>("content.publishedCourse", { id }, caller),
+      withSnapshot: fn => this.sequelize.transaction({ isolationLevel: REPEATABLE_READ }, fn),
+      accounts: (page, caller) =>
+        call<AccountCreated[], typeof page>("users.accountsCreated", page, caller),
+      mailOutcomes: (page, caller) =>
+        call<MailOutcomes[], typeof page>("notify.mailOutcomes", page, caller),
+      logger: this.logger,
     };
-    openLeaderboards(this);
+  },
+
+  async started() {
+    ({ leaderboard: this.leaderboard, sqlLeaderboard: this.sqlLeaderboard } = openLeaderboards(
+      this.broker,
+      this.deps.db,
+      this.logger,
+    ));
+    this.stopActiveGauges = repeatRounds(60_000, () => {
+      analytics.activeLearners(this.deps).then(
+        active => setActiveLearners(this.broker, active),
+        (err: Error) => this.logger.warn(`active learner gauges not set: ${err.message}`),
+      );
+    });
     this.stopReminders = repeatRounds(this.settings.reminderIntervalMs, () => {
       this.runStreakReminders().catch((err: Error) =>
         this.logger.warn(`streak reminder round failed: ${err.message}`),
@@ -569,7 +643,8 @@ const ProgressService: ProgressSchema = {
 
   async stopped() {
     this.stopReminders?.();
-    await closeLeaderboards(this);
+    this.stopActiveGauges?.();
+    await closeLeaderboards(this.broker, this.leaderboard);
   },
 };
 

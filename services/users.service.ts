@@ -14,9 +14,9 @@ import { createRedis } from "../lib/redis";
 import { READ_RETRY } from "../moleculer.config";
 import { DbMixin, type DbServiceThis } from "../mixins/db.mixin";
 import { DurableEvents, type DurableEventsMethods } from "../mixins/durable-events.mixin";
-import type { RequestMeta, Role } from "../models/auth.model";
+import type { RequestMeta } from "../models/auth.model";
 import type { CredentialToSign } from "../models/certificate.model";
-import { analyticsDaysParam } from "../models/analytics.model";
+import { createdSinceParams } from "../models/analytics.model";
 import { defineSessionModels, type SessionModels } from "../models/session.model";
 import {
   emailParam,
@@ -46,7 +46,8 @@ import { usersMigrations } from "./users/migrations";
 import { dummyPasswordHash, newPasswordParam } from "./users/passwords";
 import { listSessions, logout, revokeSessions } from "./users/sessions";
 import { loadSigningKeys } from "./users/tokens";
-import { idParam, pageParams } from "../lib/params";
+import { idParam, pageParams, type IdInput } from "../lib/params";
+import type { ParamsOf } from "../lib/params-of";
 
 /**
  * users: the identity provider — accounts, passwords, access tokens and their key set,
@@ -88,6 +89,99 @@ const redirectUriParam = { type: "string", min: 1, max: 2048 } as const;
 /** What a provider may put on the callback's query (RFC 6749 §4.1.2, RFC 9207 `iss`). */
 const callbackQueryParam = { type: "string", max: 4096, optional: true } as const;
 
+const registerParams = {
+  $$strict: true,
+  email: emailParam,
+  password: newPasswordParam("email"),
+  name: displayNameParam,
+} as const;
+const loginParams = {
+  $$strict: true,
+  email: { type: "string", min: 1, max: 254 },
+  password: passwordParam,
+  otp: { ...otpParam, optional: true },
+} as const;
+const refreshTokenParams = { $$strict: true, refreshToken: tokenParam } as const;
+const otpOnlyParams = { $$strict: true, otp: otpParam } as const;
+const verifyEmailParams = { $$strict: true, token: tokenParam } as const;
+const forgotPasswordParams = { $$strict: true, email: emailParam } as const;
+const resetPasswordParams = {
+  $$strict: true,
+  token: tokenParam,
+  password: newPasswordParam(),
+} as const;
+const changePasswordParams = {
+  $$strict: true,
+  currentPassword: passwordParam,
+  newPassword: newPasswordParam(),
+} as const;
+const updateMeParams = { ...profileUpdateParams, name: optionalDisplayNameParam } as const;
+const listParams = {
+  $$strict: true,
+  q: { type: "string", trim: true, max: 200, optional: true },
+  ...pageParams,
+} as const;
+const setRolesParams = { ...idParam, roles: rolesParam } as const;
+const auditParams = { $$strict: true, ...pageParams } as const;
+const suspendParams = {
+  ...idParam,
+  reason: { type: "string", trim: true, min: 1, max: 500 },
+} as const;
+const changeEmailParams = {
+  $$strict: true,
+  newEmail: emailParam,
+  password: { ...passwordParam, optional: true },
+  otp: { ...otpParam, optional: true },
+  code: { ...tokenParam, optional: true },
+} as const;
+const deleteMeParams = {
+  $$strict: true,
+  password: { ...passwordParam, optional: true },
+  otp: { ...otpParam, optional: true },
+  code: { ...tokenParam, optional: true },
+} as const;
+const oidcStartParams = {
+  $$strict: true,
+  provider: providerParam,
+  redirectUri: redirectUriParam,
+} as const;
+const oidcCallbackParams = {
+  $$strict: true,
+  provider: providerParam,
+  code: callbackQueryParam,
+  state: callbackQueryParam,
+  iss: callbackQueryParam,
+  error: callbackQueryParam,
+  error_description: callbackQueryParam,
+  error_uri: callbackQueryParam,
+  session_state: callbackQueryParam,
+} as const;
+const oidcExchangeParams = {
+  $$strict: true,
+  code: tokenParam,
+  otp: { ...otpParam, optional: true },
+} as const;
+const oidcIdTokenParams = {
+  $$strict: true,
+  provider: providerParam,
+  idToken: { type: "string", min: 1, max: 16_384 },
+  nonce: { type: "string", min: 1, max: 512 },
+  otp: { ...otpParam, optional: true },
+} as const;
+const linkStartParams = {
+  $$strict: true,
+  provider: providerParam,
+  redirectUri: redirectUriParam,
+} as const;
+const searchUsersParams = {
+  $$strict: true,
+  q: { type: "string", trim: true, min: 1, max: 100 },
+} as const;
+const followingIdsParams = { $$strict: true, userId: { type: "string", min: 1, max: 64 } } as const;
+const profilesParams = {
+  ids: { type: "array", items: { type: "string", max: 64 }, max: 1000 },
+} as const;
+
 const UsersService: ServiceSchema<
   Record<string, never>,
   Record<string, never>,
@@ -107,40 +201,30 @@ const UsersService: ServiceSchema<
 
   actions: {
     register: {
-      params: {
-        $$strict: true,
-        email: emailParam,
-        password: newPasswordParam("email"),
-        name: displayNameParam,
-      },
-      async handler(ctx: Ctx<{ email: string; password: string; name: string }>) {
+      params: registerParams,
+      async handler(ctx: Ctx<ParamsOf<typeof registerParams>>) {
         return accounts.register(this.deps, ctx.params, ctx);
       },
     },
 
     login: {
-      params: {
-        $$strict: true,
-        email: { type: "string", min: 1, max: 254 },
-        password: passwordParam,
-        otp: { ...otpParam, optional: true },
-      },
-      async handler(ctx: Ctx<{ email: string; password: string; otp?: string }>) {
+      params: loginParams,
+      async handler(ctx: Ctx<ParamsOf<typeof loginParams>>) {
         return accounts.login(this.deps, ctx.params, ctx);
       },
     },
 
     refresh: {
-      params: { $$strict: true, refreshToken: tokenParam },
-      async handler(ctx: Ctx<{ refreshToken: string }>) {
+      params: refreshTokenParams,
+      async handler(ctx: Ctx<ParamsOf<typeof refreshTokenParams>>) {
         return accounts.refresh(this.deps, ctx.params.refreshToken, ctx);
       },
     },
 
     logout: {
       auth: true,
-      params: { $$strict: true, refreshToken: tokenParam },
-      async handler(ctx: Ctx<{ refreshToken: string }>) {
+      params: refreshTokenParams,
+      async handler(ctx: Ctx<ParamsOf<typeof refreshTokenParams>>) {
         await logout(this.deps, actorOf(ctx).id, ctx.params.refreshToken, ctx);
         return null;
       },
@@ -157,7 +241,7 @@ const UsersService: ServiceSchema<
     revokeSession: {
       auth: true,
       params: idParam,
-      async handler(ctx: Ctx<{ id: string }>) {
+      async handler(ctx: Ctx<IdInput>) {
         const userId = actorOf(ctx).id;
         const { id } = ctx.params;
         // Someone else's session id answers like one that does not exist.
@@ -185,8 +269,8 @@ const UsersService: ServiceSchema<
 
     mfaEnable: {
       auth: true,
-      params: { $$strict: true, otp: otpParam },
-      async handler(ctx: Ctx<{ otp: string }>) {
+      params: otpOnlyParams,
+      async handler(ctx: Ctx<ParamsOf<typeof otpOnlyParams>>) {
         await mfaFlows.enableMfa(
           this.deps,
           actorOf(ctx).id,
@@ -200,8 +284,8 @@ const UsersService: ServiceSchema<
 
     mfaDisable: {
       auth: true,
-      params: { $$strict: true, otp: otpParam },
-      async handler(ctx: Ctx<{ otp: string }>) {
+      params: otpOnlyParams,
+      async handler(ctx: Ctx<ParamsOf<typeof otpOnlyParams>>) {
         await mfaFlows.disableMfa(
           this.deps,
           actorOf(ctx).id,
@@ -216,8 +300,8 @@ const UsersService: ServiceSchema<
     /** New recovery codes for a signed-in user, given a current TOTP code; the old ones stop working. */
     mfaRecoveryCodes: {
       auth: true,
-      params: { $$strict: true, otp: otpParam },
-      async handler(ctx: Ctx<{ otp: string }>) {
+      params: otpOnlyParams,
+      async handler(ctx: Ctx<ParamsOf<typeof otpOnlyParams>>) {
         return mfaFlows.regenerateRecoveryCodes(
           this.deps,
           actorOf(ctx).id,
@@ -229,16 +313,16 @@ const UsersService: ServiceSchema<
     },
 
     verifyEmail: {
-      params: { $$strict: true, token: tokenParam },
-      async handler(ctx: Ctx<{ token: string }>) {
+      params: verifyEmailParams,
+      async handler(ctx: Ctx<ParamsOf<typeof verifyEmailParams>>) {
         await credentials.verifyEmail(this.deps, ctx.params.token, ctx);
         return null;
       },
     },
 
     forgotPassword: {
-      params: { $$strict: true, email: emailParam },
-      async handler(ctx: Ctx<{ email: string }>) {
+      params: forgotPasswordParams,
+      async handler(ctx: Ctx<ParamsOf<typeof forgotPasswordParams>>) {
         // Answer first, then look the address up: a taken and a free email look the same, timing included.
         const work = credentials
           .requestPasswordReset(this.deps, ctx.params.email, ctx)
@@ -250,8 +334,8 @@ const UsersService: ServiceSchema<
     },
 
     resetPassword: {
-      params: { $$strict: true, token: tokenParam, password: newPasswordParam() },
-      async handler(ctx: Ctx<{ token: string; password: string }>) {
+      params: resetPasswordParams,
+      async handler(ctx: Ctx<ParamsOf<typeof resetPasswordParams>>) {
         await credentials.resetPassword(this.deps, ctx.params.token, ctx.params.password, ctx);
         return null;
       },
@@ -259,12 +343,8 @@ const UsersService: ServiceSchema<
 
     changePassword: {
       auth: true,
-      params: {
-        $$strict: true,
-        currentPassword: passwordParam,
-        newPassword: newPasswordParam(),
-      },
-      async handler(ctx: Ctx<{ currentPassword: string; newPassword: string }>) {
+      params: changePasswordParams,
+      async handler(ctx: Ctx<ParamsOf<typeof changePasswordParams>>) {
         await credentials.changePassword(
           this.deps,
           actorOf(ctx).id,
@@ -287,18 +367,19 @@ const UsersService: ServiceSchema<
     /** Other services' credentials (certificates), signed with the access-token key; never over HTTP. */
     signCredential: {
       internal: true,
+      // The params check only that a credential is an object: its shape is the producer's (progress).
       params: { $$strict: true, credential: { type: "object" } },
       handler(ctx: Ctx<CredentialToSign>) {
         return signCredential(this.deps, ctx.params.credential);
       },
     },
 
-    /** For the admins' analytics (progress.platformAnalytics): accounts created per UTC day. */
-    registrationsByDay: {
+    /** The accounts created since a date, a page at a time: progress's analytics rebuild asks. */
+    accountsCreated: {
       internal: true,
-      params: { $$strict: true, days: analyticsDaysParam },
-      handler(ctx: Ctx<{ days: number }>) {
-        return accounts.registrationsByDay(this.deps, this.dbSchema, ctx.params.days);
+      params: createdSinceParams,
+      handler(ctx: Ctx<ParamsOf<typeof createdSinceParams>>) {
+        return accounts.accountsCreated(this.deps, this.dbSchema, ctx.params);
       },
     },
 
@@ -313,36 +394,32 @@ const UsersService: ServiceSchema<
 
     updateMe: {
       auth: true,
-      params: { ...profileUpdateParams, name: optionalDisplayNameParam },
-      async handler(ctx: Ctx<accounts.ProfileChanges>) {
+      params: updateMeParams,
+      async handler(ctx: Ctx<ParamsOf<typeof updateMeParams>>) {
         return accounts.updateProfile(this.deps, actorOf(ctx).id, ctx.params, ctx);
       },
     },
 
     list: {
       roles: ["admin"],
-      params: {
-        $$strict: true,
-        q: { type: "string", trim: true, max: 200, optional: true },
-        ...pageParams,
-      },
-      async handler(ctx: Ctx<{ q?: string; page: number; pageSize: number }>) {
+      params: listParams,
+      async handler(ctx: Ctx<ParamsOf<typeof listParams>>) {
         return accounts.listUsers(this.deps, ctx.params);
       },
     },
 
     setRoles: {
       roles: ["admin"],
-      params: { ...idParam, roles: rolesParam },
-      async handler(ctx: Ctx<{ id: string; roles: Role[] }>) {
+      params: setRolesParams,
+      async handler(ctx: Ctx<ParamsOf<typeof setRolesParams>>) {
         return admin.setUserRoles(this.deps, existingUserId(ctx.params.id), ctx.params.roles, ctx);
       },
     },
 
     audit: {
       roles: ["admin"],
-      params: { $$strict: true, ...pageParams },
-      async handler(ctx: Ctx<{ page: number; pageSize: number }>) {
+      params: auditParams,
+      async handler(ctx: Ctx<ParamsOf<typeof auditParams>>) {
         return admin.auditLog(this.deps, ctx.params);
       },
     },
@@ -350,15 +427,15 @@ const UsersService: ServiceSchema<
     getUser: {
       roles: ["admin"],
       params: idParam,
-      async handler(ctx: Ctx<{ id: string }>) {
+      async handler(ctx: Ctx<IdInput>) {
         return admin.adminView(this.deps, existingUserId(ctx.params.id));
       },
     },
 
     suspend: {
       roles: ["admin"],
-      params: { ...idParam, reason: { type: "string", trim: true, min: 1, max: 500 } },
-      async handler(ctx: Ctx<{ id: string; reason: string }>) {
+      params: suspendParams,
+      async handler(ctx: Ctx<ParamsOf<typeof suspendParams>>) {
         return admin.suspendUser(this.deps, existingUserId(ctx.params.id), ctx.params.reason, ctx);
       },
     },
@@ -366,7 +443,7 @@ const UsersService: ServiceSchema<
     unsuspend: {
       roles: ["admin"],
       params: idParam,
-      async handler(ctx: Ctx<{ id: string }>) {
+      async handler(ctx: Ctx<IdInput>) {
         return admin.unsuspendUser(this.deps, existingUserId(ctx.params.id), ctx);
       },
     },
@@ -375,7 +452,7 @@ const UsersService: ServiceSchema<
     erase: {
       roles: ["admin"],
       params: idParam,
-      handler(ctx: Ctx<{ id: string }>) {
+      handler(ctx: Ctx<IdInput>) {
         return admin.eraseUser(this.deps, existingUserId(ctx.params.id), ctx);
       },
     },
@@ -391,14 +468,8 @@ const UsersService: ServiceSchema<
 
     changeEmail: {
       auth: true,
-      params: {
-        $$strict: true,
-        newEmail: emailParam,
-        password: { ...passwordParam, optional: true },
-        otp: { ...otpParam, optional: true },
-        code: { ...tokenParam, optional: true },
-      },
-      async handler(ctx: Ctx<selfService.Reauthentication & { newEmail: string }>) {
+      params: changeEmailParams,
+      async handler(ctx: Ctx<ParamsOf<typeof changeEmailParams>>) {
         await selfService.requestEmailChange(
           this.deps,
           actorOf(ctx).id,
@@ -426,13 +497,8 @@ const UsersService: ServiceSchema<
     /** DELETE /me: erasure in every service (user.deleted), after proving who one is again. */
     deleteMe: {
       auth: true,
-      params: {
-        $$strict: true,
-        password: { ...passwordParam, optional: true },
-        otp: { ...otpParam, optional: true },
-        code: { ...tokenParam, optional: true },
-      },
-      async handler(ctx: Ctx<selfService.Reauthentication>) {
+      params: deleteMeParams,
+      async handler(ctx: Ctx<ParamsOf<typeof deleteMeParams>>) {
         return selfService.deleteOwnAccount(
           this.deps,
           actorOf(ctx).id,
@@ -447,7 +513,7 @@ const UsersService: ServiceSchema<
     remove: {
       internal: true,
       params: idParam,
-      async handler(ctx: Ctx<{ id: string }>) {
+      async handler(ctx: Ctx<IdInput>) {
         return accounts.removeUser(this.deps, existingUserId(ctx.params.id), ctx);
       },
     },
@@ -460,8 +526,8 @@ const UsersService: ServiceSchema<
     },
 
     oidcStart: {
-      params: { $$strict: true, provider: providerParam, redirectUri: redirectUriParam },
-      async handler(ctx: Ctx<{ provider: string; redirectUri: string }>) {
+      params: oidcStartParams,
+      async handler(ctx: Ctx<ParamsOf<typeof oidcStartParams>>) {
         return providerSignIn.startFlow(
           this.deps,
           ctx.params.provider,
@@ -472,18 +538,8 @@ const UsersService: ServiceSchema<
     },
 
     oidcCallback: {
-      params: {
-        $$strict: true,
-        provider: providerParam,
-        code: callbackQueryParam,
-        state: callbackQueryParam,
-        iss: callbackQueryParam,
-        error: callbackQueryParam,
-        error_description: callbackQueryParam,
-        error_uri: callbackQueryParam,
-        session_state: callbackQueryParam,
-      },
-      async handler(ctx: Ctx<providerSignIn.CallbackQuery & { provider: string }>) {
+      params: oidcCallbackParams,
+      async handler(ctx: Ctx<ParamsOf<typeof oidcCallbackParams>>) {
         const { provider, ...query } = ctx.params;
         redirectTo(ctx, await providerSignIn.finishFlow(this.deps, provider, query, ctx));
         ctx.meta.$responseHeaders = { "Cache-Control": "no-store" };
@@ -492,21 +548,15 @@ const UsersService: ServiceSchema<
     },
 
     oidcExchange: {
-      params: { $$strict: true, code: tokenParam, otp: { ...otpParam, optional: true } },
-      async handler(ctx: Ctx<{ code: string; otp?: string }>) {
+      params: oidcExchangeParams,
+      async handler(ctx: Ctx<ParamsOf<typeof oidcExchangeParams>>) {
         return providerSignIn.exchangeCode(this.deps, ctx.params.code, ctx.params.otp, ctx);
       },
     },
 
     oidcIdToken: {
-      params: {
-        $$strict: true,
-        provider: providerParam,
-        idToken: { type: "string", min: 1, max: 16_384 },
-        nonce: { type: "string", min: 1, max: 512 },
-        otp: { ...otpParam, optional: true },
-      },
-      async handler(ctx: Ctx<{ provider: string; idToken: string; nonce: string; otp?: string }>) {
+      params: oidcIdTokenParams,
+      async handler(ctx: Ctx<ParamsOf<typeof oidcIdTokenParams>>) {
         const { provider, ...token } = ctx.params;
         return providerSignIn.signInWithIdToken(this.deps, provider, token, ctx);
       },
@@ -522,8 +572,8 @@ const UsersService: ServiceSchema<
 
     linkStart: {
       auth: true,
-      params: { $$strict: true, provider: providerParam, redirectUri: redirectUriParam },
-      async handler(ctx: Ctx<{ provider: string; redirectUri: string }>) {
+      params: linkStartParams,
+      async handler(ctx: Ctx<ParamsOf<typeof linkStartParams>>) {
         const { provider, redirectUri } = ctx.params;
         return providerSignIn.startFlow(this.deps, provider, redirectUri, actorOf(ctx).id);
       },
@@ -532,7 +582,7 @@ const UsersService: ServiceSchema<
     unlinkIdentity: {
       auth: true,
       params: idParam,
-      async handler(ctx: Ctx<{ id: string }>) {
+      async handler(ctx: Ctx<IdInput>) {
         const { id } = ctx.params;
         // Someone else's identity id answers like one that does not exist.
         if (!UUID.test(id)) throw identityNotFound(id);
@@ -543,8 +593,8 @@ const UsersService: ServiceSchema<
 
     searchUsers: {
       auth: true,
-      params: { $$strict: true, q: { type: "string", trim: true, min: 1, max: 100 } },
-      async handler(ctx: Ctx<{ q: string }>) {
+      params: searchUsersParams,
+      async handler(ctx: Ctx<ParamsOf<typeof searchUsersParams>>) {
         return social.searchUsers(this.deps, actorOf(ctx).id, ctx.params.q);
       },
     },
@@ -552,7 +602,7 @@ const UsersService: ServiceSchema<
     profilePage: {
       auth: true,
       params: idParam,
-      async handler(ctx: Ctx<{ id: string }>) {
+      async handler(ctx: Ctx<IdInput>) {
         const id = existingUserId(ctx.params.id);
         return social.profilePage(this.deps, actorOf(ctx).id, id, ctx);
       },
@@ -561,7 +611,7 @@ const UsersService: ServiceSchema<
     follow: {
       auth: true,
       params: userIdParam,
-      async handler(ctx: Ctx<{ userId: string }>) {
+      async handler(ctx: Ctx<ParamsOf<typeof userIdParam>>) {
         const id = existingUserId(ctx.params.userId);
         await social.followUser(this.deps, actorOf(ctx).id, id, ctx);
         return null;
@@ -571,7 +621,7 @@ const UsersService: ServiceSchema<
     unfollow: {
       auth: true,
       params: userIdParam,
-      async handler(ctx: Ctx<{ userId: string }>) {
+      async handler(ctx: Ctx<ParamsOf<typeof userIdParam>>) {
         if (UUID.test(ctx.params.userId)) {
           await social.unfollowUser(this.deps, actorOf(ctx).id, ctx.params.userId);
         }
@@ -606,7 +656,7 @@ const UsersService: ServiceSchema<
     block: {
       auth: true,
       params: userIdParam,
-      async handler(ctx: Ctx<{ userId: string }>) {
+      async handler(ctx: Ctx<ParamsOf<typeof userIdParam>>) {
         await social.blockUser(this.deps, actorOf(ctx).id, existingUserId(ctx.params.userId));
         return null;
       },
@@ -615,7 +665,7 @@ const UsersService: ServiceSchema<
     unblock: {
       auth: true,
       params: userIdParam,
-      async handler(ctx: Ctx<{ userId: string }>) {
+      async handler(ctx: Ctx<ParamsOf<typeof userIdParam>>) {
         if (UUID.test(ctx.params.userId)) {
           await social.unblockUser(this.deps, actorOf(ctx).id, ctx.params.userId);
         }
@@ -626,8 +676,8 @@ const UsersService: ServiceSchema<
     /** Whom a user follows, for progress's `GET /leaderboard?scope=following`. */
     followingIds: {
       internal: true,
-      params: { $$strict: true, userId: { type: "string", min: 1, max: 64 } },
-      async handler(ctx: Ctx<{ userId: string }>) {
+      params: followingIdsParams,
+      async handler(ctx: Ctx<ParamsOf<typeof followingIdsParams>>) {
         const following = await social.relations(this.deps, ctx.params.userId, "following");
         return following.map(profile => profile.id);
       },
@@ -636,10 +686,10 @@ const UsersService: ServiceSchema<
     /** Display data of several users at once, for other services (cached; cleaned on every change). */
     profiles: {
       internal: true,
-      params: { ids: { type: "array", items: { type: "string", max: 64 }, max: 1000 } },
+      params: profilesParams,
       cache: { keys: ["ids"] },
       retryPolicy: READ_RETRY,
-      async handler(ctx: Ctx<{ ids: string[] }>) {
+      async handler(ctx: Ctx<ParamsOf<typeof profilesParams>>) {
         return accounts.summaries(this.deps, ctx.params.ids);
       },
     },
@@ -668,7 +718,7 @@ const UsersService: ServiceSchema<
       withTransaction: fn => this.withTransaction(fn),
       emitDurable: (type, data, opts) => this.emitDurable(type, data, opts),
       // The flows pass the action's own context along: broadcasting with it keeps the request id.
-      userChanged: (userId, ctx) => this.clearCache(ctx as Context | undefined),
+      userChanged: (userId, ctx) => this.clearCache(ctx),
       revoke: async (entries, ctx) => {
         if (entries.length === 0) return;
         // The store is for gateways that start later; the broadcast reaches those running now,

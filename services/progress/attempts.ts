@@ -1,11 +1,11 @@
-import { actorOf } from "../../lib/auth/guard";
 import crypto from "node:crypto";
+import type { AuthUser } from "../../models/auth.model";
 import { validationError } from "../../lib/errors";
 import type { AttemptAnswer, AttemptResult } from "../../models/attempt.model";
 import type { GradableQuestion } from "../../models/progress.model";
 import { applyAward, recordLessonCompletion } from "./awards";
 import { localDate, safeTimeZone } from "./clock";
-import type { Ctx, ProgressThis } from "./context";
+import type { ProgressDeps, RequestCtx } from "./deps";
 import { AnswerSheetError, gradeAttempt, type GradedAttempt } from "./grading";
 import { guarded, settledAnswer } from "./idempotency";
 import { announceCompletion, lessonToLearn, prepareCompletion } from "./lessons";
@@ -29,25 +29,31 @@ export function grade(questions: GradableQuestion[], answers: AttemptAnswer[]): 
 }
 
 export async function submitAttempt(
-  svc: ProgressThis,
-  ctx: Ctx<{ id: string; answers: AttemptAnswer[] }>,
+  deps: ProgressDeps,
+  input: { id: string; answers: AttemptAnswer[] },
+  actor: Pick<AuthUser, "id">,
+  ctx: RequestCtx,
 ): Promise<AttemptResult> {
-  const userId = actorOf(ctx).id;
-  const { id: lessonId, answers } = ctx.params;
+  const userId = actor.id;
+  const { id: lessonId, answers } = input;
   // A retry of a settled request answers from the record: no grading, no content call.
-  const settled = await settledAnswer<AttemptResult>(svc, ctx, "attempt", { lessonId, answers });
+  const settled = await settledAnswer<AttemptResult>(deps, ctx, actor, "attempt", {
+    lessonId,
+    answers,
+  });
   if (settled) return settled;
-  const lesson = await lessonToLearn(svc, ctx, userId, lessonId);
+  const lesson = await lessonToLearn(deps, userId, lessonId, ctx);
   if (lesson.questions.length === 0) {
     throw lessonNotGradable(lessonId, lesson.kind);
   }
   const graded = grade(lesson.questions, answers);
-  await prepareCompletion(svc, ctx, userId, lesson);
-  const now = svc.now();
-  const emit = svc.emitter(ctx);
+  await prepareCompletion(deps, userId, lesson, ctx);
+  const now = deps.now();
+  const emit = deps.emitter(ctx);
   return guarded<AttemptResult>(
-    svc,
+    deps,
     ctx,
+    actor,
     "attempt",
     { lessonId, answers },
     201,
@@ -57,7 +63,7 @@ export async function submitAttempt(
       if (graded.passed) {
         first = (
           await recordLessonCompletion(
-            { db: svc, emit },
+            { db: deps.db, emit },
             {
               userId,
               lessonId,
@@ -73,7 +79,7 @@ export async function submitAttempt(
       const repeatXpToday =
         graded.passed && !first
           ? await store.repeatXpOn(
-              svc,
+              deps.db,
               {
                 userId,
                 lessonId,
@@ -85,13 +91,14 @@ export async function submitAttempt(
           : 0;
       const xp = attemptXp(graded, first, repeatXpToday);
       const award = await applyAward(
-        { db: svc, emit, recordsXapi: svc.xapi.lrs !== undefined },
+        { db: deps.db, emit, recordsXapi: deps.lrs !== undefined },
         {
           learner,
           now,
           xp: xp.total,
           reason: "attempt",
           ref: attemptId,
+          courseId: lesson.courseId,
           lessonId,
           repeat: graded.passed && !first,
           lessons: first ? 1 : 0,
@@ -101,7 +108,7 @@ export async function submitAttempt(
         t,
       );
       await store.insertAttempt(
-        svc,
+        deps.db,
         {
           id: attemptId,
           userId,
@@ -118,8 +125,23 @@ export async function submitAttempt(
         t,
       );
       await recordMastery(
-        svc,
+        deps.db,
         { userId, at: now, answers: lessonAnswers(lesson, graded.results) },
+        t,
+      );
+      await emit(
+        "progress.attempt.graded",
+        {
+          userId,
+          attemptId,
+          lessonId,
+          courseId: lesson.courseId,
+          score: graded.score,
+          maxScore: graded.maxScore,
+          passed: graded.passed,
+          answers: graded.results.map(r => ({ questionId: r.questionId, correct: r.correct })),
+          gradedAt: now.toISOString(),
+        },
         t,
       );
       if (first) {

@@ -1,4 +1,5 @@
 import type { Migration } from "../../mixins/db.mixin";
+import { readModelMigration } from "./read-model-schema";
 
 /**
  * The progress schema. PostgreSQL is the source of truth; the unique keys are what make
@@ -325,6 +326,19 @@ export const progressMigrations: Migration[] = [
       );
     },
   },
+  {
+    name: "0008-progress-review-waves",
+    async up({ context }) {
+      // The learners whose due reviews were announced (progress.review.due) and are not all done.
+      await context.sequelize.query(
+        `CREATE TABLE IF NOT EXISTS "${context.schema}".review_waves (
+           user_id   text PRIMARY KEY,
+           opened_at timestamptz NOT NULL
+         )`,
+      );
+    },
+  },
+  readModelMigration,
   {
     name: "0011-progress-skills-practice",
     async up({ context }) {

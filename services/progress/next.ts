@@ -1,7 +1,8 @@
 import { liveRequirements, missingPrerequisites } from "../../lib/prerequisites";
-import type { CefrLevel, CourseCard, CourseOutline } from "../../models/course.model";
+import type { AuthUser } from "../../models/auth.model";
+import type { CefrLevel } from "../../models/course.model";
 import type { NextStep } from "../../models/skill.model";
-import type { Ctx, ProgressThis } from "./context";
+import type { Caller, ProgressDeps } from "./deps";
 import * as remote from "./remote";
 import { dueReviewCount } from "./reviews";
 import * as store from "./store";
@@ -14,30 +15,11 @@ import * as store from "./store";
 
 const MAX_STEPS = 10;
 
-export interface NextDeps {
-  db: store.Db;
-  /** How many flashcards the learner's due list holds now. */
-  dueReviews(userId: string): Promise<number>;
-  /** A published course's outline; undefined when it is gone. */
-  outline(courseId: string): Promise<CourseOutline | undefined>;
-  /** Published courses at a level, as the catalogue ranks them. */
-  catalogue(level: CefrLevel): Promise<CourseCard[]>;
-}
-
-export function nextDepsOf(svc: ProgressThis, ctx: Ctx<unknown>): NextDeps {
-  return {
-    db: svc,
-    dueReviews: userId => dueReviewCount(svc, ctx, userId),
-    outline: id => remote.outlineIfPublished(ctx, id),
-    catalogue: level => remote.catalogueAt(ctx, level),
-  };
-}
-
 /**
  * The learner's CEFR level for suggestions: that of the course they enrolled in last, else A1.
  * (A placement test's level, once there is one, answers here instead.)
  */
-async function learnerLevel(deps: { db: store.Db }, userId: string): Promise<CefrLevel> {
+async function learnerLevel(deps: Pick<ProgressDeps, "db">, userId: string): Promise<CefrLevel> {
   return (await store.latestEnrolledLevel(deps.db, userId)) ?? "A1";
 }
 
@@ -45,11 +27,12 @@ const plural = (n: number, one: string, many: string) => (n === 1 ? one : many);
 
 /** The first lesson of the course's order that is neither completed nor locked. */
 async function nextLesson(
-  deps: NextDeps,
+  deps: ProgressDeps,
   userId: string,
   courseId: string,
+  caller?: Caller,
 ): Promise<NextStep | undefined> {
-  const outline = await deps.outline(courseId);
+  const outline = await remote.outlineIfPublished(deps, courseId, caller);
   if (!outline) return undefined;
   const completed = new Set(await store.completedInCourse(deps.db, userId, courseId));
   const ids = new Set(outline.lessons.map(l => l.id));
@@ -67,10 +50,14 @@ async function nextLesson(
   };
 }
 
-export async function whatNext(deps: NextDeps, actor: { id: string }): Promise<NextStep[]> {
+export async function whatNext(
+  deps: ProgressDeps,
+  actor: Pick<AuthUser, "id">,
+  caller?: Caller,
+): Promise<NextStep[]> {
   const userId = actor.id;
   const steps: NextStep[] = [];
-  const due = await deps.dueReviews(userId);
+  const due = await dueReviewCount(deps, userId, caller);
   if (due > 0)
     steps.push({
       kind: "review",
@@ -89,11 +76,11 @@ export async function whatNext(deps: NextDeps, actor: { id: string }): Promise<N
     .filter(e => e.enrollment.completed_at === null)
     .slice(0, MAX_STEPS)
     .map(e => e.enrollment.course_id);
-  for (const step of await Promise.all(learning.map(id => nextLesson(deps, userId, id))))
+  for (const step of await Promise.all(learning.map(id => nextLesson(deps, userId, id, caller))))
     if (step) steps.push(step);
   const level = await learnerLevel(deps, userId);
   const taken = new Set(enrolled.map(e => e.enrollment.course_id));
-  const course = (await deps.catalogue(level)).find(c => !taken.has(c.id));
+  const course = (await remote.catalogueAt(deps, level, caller)).find(c => !taken.has(c.id));
   if (course)
     steps.push({
       kind: "course",

@@ -1,12 +1,12 @@
 import crypto from "node:crypto";
-import { actorOf } from "../../lib/auth/guard";
+import type { AuthUser } from "../../models/auth.model";
 import type { AttemptAnswer, AttemptResult } from "../../models/attempt.model";
 import type { LessonForGrading } from "../../models/lesson.model";
 import type { PracticeQuiz } from "../../models/skill.model";
 import { grade } from "./attempts";
 import { applyAward } from "./awards";
 import { localDate, safeTimeZone } from "./clock";
-import type { Ctx, ProgressThis } from "./context";
+import type { Caller, ProgressDeps, RequestCtx } from "./deps";
 import { nothingToPractise, practiceGraded } from "./errors";
 import { guarded, settledAnswer } from "./idempotency";
 import { skillsOfQuestion, recordMastery } from "./skills";
@@ -27,13 +27,6 @@ const SOURCE_LESSONS = 30;
 /** More skills than any learner has: every rating is read. */
 const ALL_SKILLS = 1000;
 
-export interface PracticeDeps {
-  db: store.Db;
-  now(): Date;
-  /** Content's grading view of a published lesson; undefined when the lesson is gone. */
-  lesson(lessonId: string): Promise<LessonForGrading | undefined>;
-}
-
 interface Candidate {
   lesson: LessonForGrading;
   question: LessonForGrading["questions"][number];
@@ -44,11 +37,15 @@ interface Candidate {
 }
 
 /** The published quizzes a learner has completed and may still learn (premium lapsed: not those). */
-async function sourceLessons(deps: PracticeDeps, userId: string): Promise<LessonForGrading[]> {
+async function sourceLessons(
+  deps: ProgressDeps,
+  userId: string,
+  caller?: Caller,
+): Promise<LessonForGrading[]> {
   const ids = await store.completedQuizzes(deps.db, userId, SOURCE_LESSONS);
-  const found = (await Promise.all(ids.map(id => deps.lesson(id)))).filter(
-    (l): l is LessonForGrading => l !== undefined,
-  );
+  const found = (
+    await Promise.all(ids.map(id => remote.lessonIfPublished(deps, id, caller)))
+  ).filter((l): l is LessonForGrading => l !== undefined);
   const premium =
     found.some(l => l.courseAccess === "premium") && (await store.holdsPremium(deps.db, userId));
   return found.filter(l => l.courseAccess !== "premium" || premium);
@@ -56,12 +53,13 @@ async function sourceLessons(deps: PracticeDeps, userId: string): Promise<Lesson
 
 /** POST /me/practice */
 export async function startPractice(
-  deps: PracticeDeps,
+  deps: ProgressDeps,
   input: { skill?: string },
-  actor: { id: string },
+  actor: Pick<AuthUser, "id">,
+  caller?: Caller,
 ): Promise<PracticeQuiz> {
   const skill = input.skill ?? null;
-  const lessons = await sourceLessons(deps, actor.id);
+  const lessons = await sourceLessons(deps, actor.id, caller);
   const mastery = new Map(
     (await store.weakestSkills(deps.db, actor.id, ALL_SKILLS)).map(s => [s.skill, s.mastery]),
   );
@@ -94,35 +92,34 @@ export async function startPractice(
   };
 }
 
-/** What the practice use cases need, for one request. */
-export function practiceDepsOf(svc: ProgressThis, ctx: Ctx<unknown>): PracticeDeps {
-  return { db: svc, now: () => svc.now(), lesson: id => remote.lessonIfPublished(ctx, id) };
-}
-
 /** The learner's practice quiz named by POST /lessons/:id/attempts, if the id is one. */
 export function practiceQuizOf(
-  db: store.Db,
+  deps: Pick<ProgressDeps, "db">,
   id: string,
-  userId: string,
+  actor: Pick<AuthUser, "id">,
 ): Promise<store.PracticeRow | undefined> {
-  return store.findPractice(db, id, userId);
+  return store.findPractice(deps.db, id, actor.id);
 }
 
 /** POST /lessons/:id/attempts for a practice quiz: graded once, practice XP, mastery. */
 export async function gradePractice(
-  svc: ProgressThis,
-  ctx: Ctx<{ id: string; answers: AttemptAnswer[] }>,
-  deps: PracticeDeps,
+  deps: ProgressDeps,
+  input: { id: string; answers: AttemptAnswer[] },
+  actor: Pick<AuthUser, "id">,
+  ctx: RequestCtx,
   quiz: store.PracticeRow,
 ): Promise<AttemptResult> {
-  const userId = actorOf(ctx).id;
-  const { id, answers } = ctx.params;
-  const settled = await settledAnswer<AttemptResult>(svc, ctx, "practice", { id, answers });
+  const userId = actor.id;
+  const { id, answers } = input;
+  const settled = await settledAnswer<AttemptResult>(deps, ctx, actor, "practice", {
+    id,
+    answers,
+  });
   if (settled) return settled;
   if (quiz.graded_at) throw practiceGraded(id);
   const lessonIds = [...new Set(quiz.items.map(item => item.lessonId))];
   const lessons = new Map(
-    (await Promise.all(lessonIds.map(lessonId => deps.lesson(lessonId))))
+    (await Promise.all(lessonIds.map(lessonId => remote.lessonIfPublished(deps, lessonId, ctx))))
       .filter((l): l is LessonForGrading => l !== undefined)
       .map(l => [l.id, l]),
   );
@@ -138,20 +135,22 @@ export async function gradePractice(
     answers,
   );
   const now = deps.now();
-  const emit = svc.emitter(ctx);
-  return guarded<AttemptResult>(svc, ctx, "practice", { id, answers }, 201, async (t, learner) => {
-    const current = await store.findPractice(svc, id, userId, t);
+  const emit = deps.emitter(ctx);
+  const body = { id, answers };
+  return guarded<AttemptResult>(deps, ctx, actor, "practice", body, 201, async (t, learner) => {
+    const current = await store.findPractice(deps.db, id, userId, t);
     if (!current || current.graded_at) throw practiceGraded(id);
     const day = localDate(now, safeTimeZone(learner.timezone));
-    const xp = practiceXp(graded.correctCount, await store.practiceXpOn(svc, userId, day, t));
+    const xp = practiceXp(graded.correctCount, await store.practiceXpOn(deps.db, userId, day, t));
     const award = await applyAward(
-      { db: svc, emit },
+      // No xAPI statement: those tell attempts at lessons (xapi.ts), not practice quizzes.
+      { db: deps.db, emit },
       { learner, now, xp, reason: "attempt", ref: id, attempts: 1 },
       t,
     );
-    await store.markPracticeGraded(svc, { id, at: now, localDate: day, xp }, t);
+    await store.markPracticeGraded(deps.db, { id, at: now, localDate: day, xp }, t);
     await recordMastery(
-      svc,
+      deps.db,
       {
         userId,
         at: now,

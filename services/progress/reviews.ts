@@ -1,9 +1,8 @@
-import { actorOf } from "../../lib/auth/guard";
+import type { AuthUser } from "../../models/auth.model";
 import type { DueCard, ReviewRating, ReviewResult } from "../../models/review.model";
-import type { Context } from "moleculer";
 import { applyAward } from "./awards";
 import { localDate, safeTimeZone } from "./clock";
-import type { Ctx, ProgressThis } from "./context";
+import type { Caller, ProgressDeps, RequestCtx } from "./deps";
 import { syncNewDecks } from "./course-sync";
 import { guarded } from "./idempotency";
 import { ensureLearner } from "./learners";
@@ -23,18 +22,18 @@ const DUE_COUNT_LIMIT = 1000;
 
 /** How many never-reviewed cards may still enter the learner's due list on their local day. */
 async function newCardsLeft(
-  svc: ProgressThis,
-  ctx: Context,
+  deps: ProgressDeps,
   userId: string,
   now: Date,
+  caller?: Caller,
 ): Promise<number> {
   const [profile, learner] = await Promise.all([
-    remote.profileOf(ctx, userId),
-    store.findLearner(svc, userId),
+    remote.profileOf(deps, userId, caller),
+    store.findLearner(deps.db, userId),
   ]);
   const perDay = profile?.newCardsPerDay ?? DEFAULT_NEW_CARDS_PER_DAY;
   const timeZone = safeTimeZone(profile?.timezone ?? learner?.timezone);
-  const met = await store.newCardsReviewedOn(svc, userId, {
+  const met = await store.newCardsReviewedOn(deps.db, userId, {
     date: localDate(now, timeZone),
     timeZone,
   });
@@ -43,30 +42,33 @@ async function newCardsLeft(
 
 /** The learner's due list: decks of new enrolments first synced, new cards limited a day. */
 async function dueList(
-  svc: ProgressThis,
-  ctx: Context,
+  deps: ProgressDeps,
   userId: string,
   limit: number,
+  caller?: Caller,
 ): Promise<store.CardRow[]> {
-  await syncNewDecks(svc, ctx, userId);
-  const now = svc.now();
-  return store.dueCards(svc, userId, now, limit, await newCardsLeft(svc, ctx, userId, now));
+  await syncNewDecks(deps, userId, caller);
+  const now = deps.now();
+  const newCards = await newCardsLeft(deps, userId, now, caller);
+  return store.dueCards(deps.db, userId, now, limit, newCards);
 }
 
 /** How many cards GET /me/reviews/due would list now (GET /me/next's review count). */
 export async function dueReviewCount(
-  svc: ProgressThis,
-  ctx: Context,
+  deps: ProgressDeps,
   userId: string,
+  caller?: Caller,
 ): Promise<number> {
-  return (await dueList(svc, ctx, userId, DUE_COUNT_LIMIT)).length;
+  return (await dueList(deps, userId, DUE_COUNT_LIMIT, caller)).length;
 }
 
 export async function dueReviews(
-  svc: ProgressThis,
-  ctx: Ctx<{ limit: number }>,
+  deps: ProgressDeps,
+  input: { limit: number },
+  actor: Pick<AuthUser, "id">,
+  ctx: RequestCtx,
 ): Promise<DueCard[]> {
-  const due = await dueList(svc, ctx, actorOf(ctx).id, ctx.params.limit);
+  const due = await dueList(deps, actor.id, input.limit, ctx);
   return due.map(c => ({
     cardId: c.card_id,
     lessonId: c.lesson_id,
@@ -77,32 +79,35 @@ export async function dueReviews(
 }
 
 export async function reviewCard(
-  svc: ProgressThis,
-  ctx: Ctx<{ lessonId: string; cardId: string; rating: ReviewRating }>,
+  deps: ProgressDeps,
+  input: { lessonId: string; cardId: string; rating: ReviewRating },
+  actor: Pick<AuthUser, "id">,
+  ctx: RequestCtx,
 ): Promise<ReviewResult> {
-  const userId = actorOf(ctx).id;
-  const { lessonId, cardId, rating } = ctx.params;
+  const userId = actor.id;
+  const { lessonId, cardId, rating } = input;
   const key = { userId, lessonId, cardId };
-  await requireLessonAccess(svc, ctx, userId, lessonId);
-  await ensureLearner(svc, ctx, userId);
-  const now = svc.now();
-  const emit = svc.emitter(ctx);
+  await requireLessonAccess(deps, userId, lessonId, ctx);
+  await ensureLearner(deps, userId, ctx);
+  const now = deps.now();
+  const emit = deps.emitter(ctx);
   const body = { lessonId, cardId, rating };
-  return guarded<ReviewResult>(svc, ctx, "review", body, 200, async (t, learner) => {
-    const card = await store.lockCard(svc, key, t);
+  return guarded<ReviewResult>(deps, ctx, actor, "review", body, 200, async (t, learner) => {
+    const card = await store.lockCard(deps.db, key, t);
     if (!card) throw cardNotFound(lessonId, cardId);
     const wasDue = new Date(card.due).getTime() <= now.getTime();
     const outcome = review(cardStateOf(card), rating, now);
-    await store.saveCardReview(svc, key, outcome.card, outcome.log, t);
+    await store.saveCardReview(deps.db, key, outcome.card, outcome.log, t);
     const xpEarned = reviewXp(wasDue);
     const award = await applyAward(
-      { db: svc, emit, recordsXapi: svc.xapi.lrs !== undefined },
+      { db: deps.db, emit, recordsXapi: deps.lrs !== undefined },
       {
         learner,
         now,
         xp: xpEarned,
         reason: "review",
         ref: `${lessonId}/${cardId}`,
+        courseId: card.course_id,
         reviews: 1,
       },
       t,

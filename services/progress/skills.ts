@@ -1,7 +1,9 @@
 import type { Transaction } from "sequelize";
+import type { AuthUser } from "../../models/auth.model";
 import type { QuestionResult } from "../../models/attempt.model";
 import type { LessonForGrading } from "../../models/lesson.model";
 import type { SkillMastery } from "../../models/skill.model";
+import type { ProgressDeps } from "./deps";
 import { rateAnswer, type QuestionDifficulty } from "./mastery";
 import * as store from "./store";
 
@@ -68,6 +70,9 @@ export async function recordMastery(
 const MAX_SKILLS_LISTED = 1000;
 
 /** GET /me/skills: every skill the learner has answered on, weakest first. */
-export function mySkills(deps: { db: store.Db }, userId: string): Promise<SkillMastery[]> {
-  return store.weakestSkills(deps.db, userId, MAX_SKILLS_LISTED);
+export function mySkills(
+  deps: Pick<ProgressDeps, "db">,
+  actor: Pick<AuthUser, "id">,
+): Promise<SkillMastery[]> {
+  return store.weakestSkills(deps.db, actor.id, MAX_SKILLS_LISTED);
 }

@@ -5,13 +5,14 @@ import { rolesChanged, sessionEnded, userErased } from "../../lib/auth/revocatio
 import type { RequestMeta, Role } from "../../models/auth.model";
 import {
   normaliseEmail,
+  profileUpdateParams,
   toProfile,
   toSummary,
   type UserProfile,
   type UserRow,
   type UserSummary,
 } from "../../models/user.model";
-import type { DailyCount } from "../../models/analytics.model";
+import type { AccountCreated } from "../../models/analytics.model";
 import type { UsersDeps } from "./deps";
 import { emitUserEvent } from "./user-events";
 import {
@@ -39,6 +40,7 @@ import { signAccessToken } from "./tokens";
 import { keepAnotherAdmin } from "./last-admin";
 import { selectRows } from "../../lib/db/sql";
 import { pageOf } from "../../lib/params";
+import type { ParamsOf } from "../../lib/params-of";
 
 /** Email verification (and email change) links stay valid three days. */
 export const VERIFY_TOKEN_TTL_MS = 72 * 60 * 60 * 1000;
@@ -309,19 +311,8 @@ export async function profileOf(deps: UsersDeps, userId: string): Promise<UserPr
   return toProfile(user);
 }
 
-export type ProfileChanges = Partial<
-  Pick<
-    UserRow,
-    | "name"
-    | "avatarUrl"
-    | "timezone"
-    | "nativeLanguage"
-    | "dailyGoalXp"
-    | "profileVisibility"
-    | "newCardsPerDay"
-    | "quietHours"
-  > & { locale: string }
->;
+/** PATCH /me's changes, as its params check them. */
+export type ProfileChanges = ParamsOf<typeof profileUpdateParams>;
 
 /** The fields other services keep a copy of (user.updated): a change to any of them is announced. */
 const ANNOUNCED = [
@@ -405,22 +396,22 @@ export async function listUsers(
   };
 }
 
-/** Accounts created per UTC day over the last `days` days, for the admins' analytics. */
-export async function registrationsByDay(
+/** Accounts created since `since`, a keyset page by id: what the analytics rebuild counts. */
+export async function accountsCreated(
   deps: Pick<UsersDeps, "User">,
   schema: string,
-  days: number,
-): Promise<DailyCount[]> {
+  page: { since: Date; after?: string; limit: number },
+): Promise<AccountCreated[]> {
   const sequelize = deps.User.sequelize;
   if (!sequelize) throw new Error("users model is not bound to a database");
-  const found = await selectRows<{ date: string; count: string }>(
+  const found = await selectRows<{ id: string; created_at: Date }>(
     sequelize,
-    `SELECT to_char((created_at AT TIME ZONE 'UTC')::date, 'YYYY-MM-DD') AS date, COUNT(*) AS count
-     FROM "${schema}".users WHERE created_at >= now() - make_interval(days => :days)
-     GROUP BY 1 ORDER BY 1`,
-    { replacements: { days } },
+    `SELECT id, created_at FROM "${schema}".users
+     WHERE created_at >= :since AND (CAST(:after AS text) IS NULL OR id > :after)
+     ORDER BY id LIMIT :limit`,
+    { replacements: { since: page.since, after: page.after ?? null, limit: page.limit } },
   );
-  return found.map(row => ({ date: row.date, count: Number(row.count) }));
+  return found.map(row => ({ userId: row.id, createdAt: new Date(row.created_at).toISOString() }));
 }
 
 export async function setRoles(

@@ -266,6 +266,7 @@ const USER_TABLES = [
   "streak_reminders",
   "skill_ratings",
   "practice_quizzes",
+  "review_waves",
 ] as const;
 
 /** Deletes every row of the learner and keeps a tombstone that the write paths check. */
