@@ -1,4 +1,5 @@
 import type { SubscriptionStatus } from "./billing.model";
+import type { CefrLevel } from "./course.model";
 
 /**
  * The durable event catalog of shared/design/events.md: one definition of each
@@ -189,6 +190,17 @@ export interface DomainEvents {
     /** The learner's local date the streak counted. */
     localDate: string;
   };
+  /** A placement test ended (docs/learning-rules.md, "Placement"): users stores `level` on the profile. */
+  "progress.placement.completed": {
+    /** The learner's progress-event counter at this event (events.md: order per aggregate). */
+    sequence?: number;
+    userId: string;
+    testId: string;
+    level: CefrLevel;
+    /** 0..1: the posterior probability that the learner's ability lies in `level`'s band. */
+    confidence: number;
+    placedAt: string;
+  };
 }
 
 export type DomainEventType = keyof DomainEvents;
@@ -220,10 +232,11 @@ export const DOMAIN_EVENT_TYPES = [
   "billing.invoice.payment_failed",
   "progress.xp.awarded",
   "progress.streak.changed",
+  "progress.placement.completed",
 ] as const satisfies readonly DomainEventType[];
 
 /** The services that consume durable events (each one consumer group: `<namespace>.<service>`). */
-export type ConsumingService = "notify" | "progress" | "billing";
+export type ConsumingService = "notify" | "progress" | "billing" | "users";
 
 /**
  * Who consumes each event type: the "consumers" column of events.md's catalog, plus
@@ -256,4 +269,5 @@ export const EVENT_CONSUMERS: Readonly<Record<DomainEventType, readonly Consumin
   "billing.invoice.payment_failed": ["notify"],
   "progress.xp.awarded": ["notify"],
   "progress.streak.changed": ["notify"],
+  "progress.placement.completed": ["users"],
 };

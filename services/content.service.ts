@@ -55,7 +55,9 @@ import { courseAccessMigrations } from "./content/access-migrations";
 import { contentMigrations } from "./content/pg-migrations";
 import { PgContentRepository } from "./content/pg-repository";
 import { listCourses, readCourse, readLesson } from "./content/reading";
-import { seedStarterContent, type SeedReport } from "./content/seeder";
+import { seedPlacementBank, seedStarterContent, type SeedReport } from "./content/seeder";
+import { placementBankMigrations } from "./content/placement-migrations";
+import type { PlacementItem } from "../models/placement.model";
 import { createUnit, liveRequirementsOf, type UnitDeps } from "./content/structure";
 import { topicRows } from "./content/topics";
 import { gradingView, outlineView } from "./content/views";
@@ -90,7 +92,7 @@ const ContentService: ServiceSchema<
   mixins: [
     DbMixin({
       schema: "content",
-      migrations: [...contentMigrations, ...courseAccessMigrations],
+      migrations: [...contentMigrations, ...courseAccessMigrations, ...placementBankMigrations],
       sync: false,
     }),
     DurableEvents(),
@@ -337,6 +339,16 @@ const ContentService: ServiceSchema<
       },
     },
 
+    /** The placement bank with its answer keys, for progress's placement tests (never routed). */
+    placementBank: {
+      internal: true,
+      cache: { keys: [] },
+      retryPolicy: READ_RETRY,
+      handler(): Promise<PlacementItem[]> {
+        return this.repo.placementItems();
+      },
+    },
+
     /** `npm run seed` and the REPL (`call content.seedStarter`): the starter English course, idempotent. */
     seedStarter: {
       internal: true,
@@ -467,6 +479,11 @@ const ContentService: ServiceSchema<
       registerHealthCheck(this.broker, "database:content-mongo", () => this.repo.ping());
     registerHealthCheck(this.broker, `media:${this.storage.kind}`, () => this.storage.ping());
     await this.seedIfEmpty();
+    // The placement bank is platform data, not a course: every store gets it, embedded or not.
+    if ((await this.repo.placementItems()).length === 0) {
+      await seedPlacementBank(this.repo);
+      await this.clearCache();
+    }
   },
 
   async stopped() {

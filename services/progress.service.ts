@@ -72,6 +72,15 @@ import {
   type PlatformAnalytics,
 } from "../models/analytics.model";
 import type { PublishedCourse } from "../models/course.model";
+import {
+  placementAnswerParams,
+  startPlacementParams,
+  type PlacedLevel,
+  type PlacementStart,
+  type PlacementStep,
+} from "../models/placement.model";
+import type { AnswerValue } from "../models/progress.model";
+import * as placement from "./progress/placement";
 
 /** VC-JOSE-COSE's media type of a credential secured as a JWT. */
 const CREDENTIAL_MEDIA_TYPE = "application/vc+jwt";
@@ -360,6 +369,37 @@ const ProgressService: ProgressSchema = {
       },
       handler(ctx: Ctx<{ since?: Date }>): Promise<XapiStatements> {
         return xapi.myStatements(this.xapi, actorOf(ctx).id, ctx.params.since ?? new Date(0));
+      },
+    },
+
+    startPlacement: {
+      auth: true,
+      params: startPlacementParams,
+      handler(ctx: Ctx): Promise<PlacementStart> {
+        return placement.startPlacement(placement.placementDeps(this, ctx), {}, actorOf(ctx));
+      },
+    },
+
+    answerPlacement: {
+      auth: true,
+      params: placementAnswerParams,
+      handler(
+        ctx: Ctx<{ id: string; questionId: string; value: AnswerValue }>,
+      ): Promise<PlacementStep> {
+        return placement.answerPlacement(
+          placement.placementDeps(this, ctx),
+          ctx.params,
+          actorOf(ctx),
+        );
+      },
+    },
+
+    /** The learner's latest placed level (null before any), for what suggests a course at it. */
+    placedLevel: {
+      internal: true,
+      params: { userId: { type: "string", min: 1, max: 64 } },
+      handler(ctx: Ctx<{ userId: string }>): Promise<PlacedLevel | null> {
+        return placement.latestPlacement({ db: this }, {}, { id: ctx.params.userId });
       },
     },
 

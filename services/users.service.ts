@@ -1,6 +1,6 @@
 import type { Context, ServiceSchema } from "moleculer";
 import type Redis from "ioredis";
-import type { Sequelize } from "sequelize";
+import type { Sequelize, Transaction } from "sequelize";
 import {
   REVOCATION_EVENT,
   revocationStoreOf,
@@ -13,7 +13,13 @@ import { registerHealthCheck, unregisterHealthCheck } from "../lib/health";
 import { createRedis } from "../lib/redis";
 import { READ_RETRY } from "../moleculer.config";
 import { DbMixin, type DbServiceThis } from "../mixins/db.mixin";
-import { DurableEvents, type DurableEventsMethods } from "../mixins/durable-events.mixin";
+import {
+  DurableEvents,
+  type DurableEventHandlers,
+  type DurableEventsMethods,
+} from "../mixins/durable-events.mixin";
+import type { EventEnvelope } from "../models/events.model";
+import { recordPlacedLevel } from "./users/placement";
 import type { RequestMeta, Role } from "../models/auth.model";
 import type { CredentialToSign } from "../models/certificate.model";
 import { analyticsDaysParam } from "../models/analytics.model";
@@ -88,12 +94,17 @@ const redirectUriParam = { type: "string", min: 1, max: 2048 } as const;
 /** What a provider may put on the callback's query (RFC 6749 §4.1.2, RFC 9207 `iss`). */
 const callbackQueryParam = { type: "string", max: 4096, optional: true } as const;
 
-const UsersService: ServiceSchema<
+/** `durableEvents` is read by the DurableEvents mixin; moleculer's own schema type does not know it. */
+type UsersSchema = ServiceSchema<
   Record<string, never>,
   Record<string, never>,
   UsersVars,
   UsersThis
-> = {
+> & {
+  durableEvents: DurableEventHandlers<UsersThis>;
+};
+
+const UsersService: UsersSchema = {
   name: "users",
   mixins: [
     DbMixin({
@@ -642,6 +653,21 @@ const UsersService: ServiceSchema<
       async handler(ctx: Ctx<{ ids: string[] }>) {
         return accounts.summaries(this.deps, ctx.params.ids);
       },
+    },
+  },
+
+  durableEvents: {
+    // The consumers may deliver before `started` builds `deps`: the database is all this needs.
+    async "progress.placement.completed"(
+      this: UsersThis,
+      event: EventEnvelope<"progress.placement.completed">,
+      t: Transaction,
+    ) {
+      await recordPlacedLevel(
+        { db: { sequelize: this.sequelize, schema: this.dbSchema } },
+        event.data,
+        t,
+      );
     },
   },
 

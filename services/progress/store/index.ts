@@ -9,6 +9,7 @@ export * from "./courses";
 export * from "./idempotency";
 export * from "./leaderboard";
 export * from "./learners";
+export * from "./placement";
 export * from "./premium";
 export * from "./sql";
 export * from "./xapi";

@@ -264,6 +264,7 @@ const USER_TABLES = [
   "review_cards",
   "review_logs",
   "streak_reminders",
+  "placement_tests",
 ] as const;
 
 /** Deletes every row of the learner and keeps a tombstone that the write paths check. */
