@@ -2,7 +2,7 @@ import { v5 as uuidv5 } from "uuid";
 import { PLACEMENT_BANK } from "../../seeds/placement-bank";
 import { http } from "./api-kit";
 import { startLearningCluster, type Json, type LearningCluster } from "./learning-kit";
-import { waitFor } from "./users.support";
+import { PASSWORD, sql, waitFor } from "./users.support";
 
 /**
  * The placement test on the real services (gateway, users and content on one node; progress and
@@ -93,19 +93,20 @@ describe("the placement test", () => {
   });
 
   it("when the answer is malformed, then it is 422 naming the field, and the question stays asked", async () => {
-    for (const json of [
-      { value: "is" },
-      { questionId: lastQuestion.id },
-      { questionId: lastQuestion.id, value: 42 },
-      { questionId: lastQuestion.id, value: "is", level: "C2" },
-    ]) {
+    const cases: Array<[Json, string]> = [
+      [{ value: "is" }, "questionId"],
+      [{ questionId: lastQuestion.id }, "value"],
+      [{ questionId: lastQuestion.id, value: 42 }, "value"],
+      [{ questionId: lastQuestion.id, value: "is", level: "C2" }, "level"],
+    ];
+    for (const [json, field] of cases) {
       const res = await c.call("POST", `/placement/${testId}/answers`, {
         token: learner.token,
         json,
       });
       expect(res.status).toBe(422);
       expect(res.body).toMatchObject({ name: "ValidationError", type: "VALIDATION_ERROR" });
-      expect(Array.isArray(res.body.data)).toBe(true);
+      expect(JSON.stringify(res.body.data)).toContain(field);
     }
     const other = [...KEYS.keys()].find(id => id !== lastQuestion.id)!;
     const wrong = await c.call("POST", `/placement/${testId}/answers`, {
@@ -192,5 +193,13 @@ describe("the placement test", () => {
     expect([first.status, again.status]).toEqual([201, 201]);
     expect((again.body as Json).id).toBe((first.body as Json).id);
     expect((await c.call("POST", "/placement")).status).toBe(401);
+  });
+
+  it("when the learner erases their account, then their placement tests go with it", async () => {
+    const tests = () =>
+      sql(c.db.url, "SELECT id FROM progress.placement_tests WHERE user_id = $1", [learner.id]);
+    expect((await tests()).length).toBeGreaterThanOrEqual(2);
+    await c.ok("DELETE", "/me", 202, { token: learner.token, json: { password: PASSWORD } });
+    await waitFor(async () => (await tests()).length === 0, 20_000);
   });
 });
