@@ -1,5 +1,5 @@
-import { v5 as uuidv5 } from "uuid";
 import { PLACEMENT_BANK } from "../../seeds/placement-bank";
+import { answerAs, PLACEMENT_KEYS as KEYS } from "../support/placement-answers";
 import { http } from "./api-kit";
 import { startLearningCluster, type Json, type LearningCluster } from "./learning-kit";
 import { PASSWORD, sql, waitFor } from "./users.support";
@@ -12,14 +12,6 @@ import { PASSWORD, sql, waitFor } from "./users.support";
  * bad answers are 422, answers to another question or to a finished test 409.
  */
 
-/** The starter content's namespace of name-based ids (services/content/seeder.ts). */
-const SEED_NAMESPACE = "5b0e4b8e-6f1d-4a53-9a8e-2f5c3d0a9b17";
-
-/** The answer keys, from the seed file (never from the server), by question id. */
-const KEYS = new Map(
-  PLACEMENT_BANK.map(item => [uuidv5(`placement/${item.key}`, SEED_NAMESPACE), item]),
-);
-
 let c: LearningCluster;
 
 interface Asked {
@@ -27,18 +19,6 @@ interface Asked {
   type: string;
   prompt: string;
   options?: string[];
-}
-
-/** A learner who knows everything up to `upTo` and nothing above. */
-function answerAs(upTo: string, question: Asked): unknown {
-  const item = KEYS.get(question.id);
-  if (!item) throw new Error(`question ${question.id} is not in the seed bank`);
-  if (item.level <= upTo) return item.answer;
-  return item.type === "single"
-    ? (item.options as string[]).find(option => option !== item.answer)
-    : item.type === "cloze"
-      ? (item.answer as string[]).map(() => "xyz")
-      : "xyz";
 }
 
 beforeAll(async () => {
