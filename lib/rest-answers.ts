@@ -30,7 +30,10 @@ export function redirectTo(ctx: Context<unknown, RequestMeta>, url: string, stat
  * attempt, an enrollment) is not set here but left to the route's contract status:
  * `$statusCode` 201 without `$location` is what makes moleculer-web warn.
  */
-export function answerStatus(ctx: Context<unknown, RequestMeta>, status: number): void {
+export function answerStatus(
+  ctx: Pick<Context<unknown, RequestMeta>, "meta">,
+  status: number,
+): void {
   if (status === 201) delete ctx.meta.$statusCode;
   else ctx.meta.$statusCode = status;
 }

@@ -24,7 +24,6 @@ import {
   type ReviewResult,
 } from "../models/review.model";
 import { submitAttempt } from "./progress/attempts";
-import type { EmitDurable } from "./progress/awards";
 import {
   closeLeaderboards,
   leaderboardView,
@@ -32,6 +31,7 @@ import {
   type LeaderboardParams,
 } from "./progress/boards";
 import { systemClock } from "./progress/clock";
+import type { Caller } from "./progress/deps";
 import type {
   Ctx,
   ProgressMethods,
@@ -40,7 +40,6 @@ import type {
   ProgressVars,
 } from "./progress/context";
 import { enroll, myCourses } from "./progress/enrollments";
-import type { Leaderboard } from "./progress/leaderboard";
 import { myAchievements, myActivity, myProgress, publicStats } from "./progress/learners";
 import type { LearnerPublicStats } from "../models/progress.model";
 import { completeLesson } from "./progress/lessons";
@@ -131,7 +130,7 @@ const ProgressService: ProgressSchema = {
       internal: true,
       params: { userId: { type: "string", min: 1, max: 64 } },
       handler(ctx: Ctx<{ userId: string }>): Promise<Record<string, unknown[]>> {
-        return store.exportUser(this, ctx.params.userId);
+        return store.exportUser(this.deps.db, ctx.params.userId);
       },
     },
 
@@ -144,7 +143,7 @@ const ProgressService: ProgressSchema = {
         at: { type: "date", convert: true },
       },
       async handler(ctx: Ctx<{ userId: string; at: Date }>): Promise<{ due: number }> {
-        return { due: await store.countDueCards(this, ctx.params.userId, ctx.params.at) };
+        return { due: await store.countDueCards(this.deps.db, ctx.params.userId, ctx.params.at) };
       },
     },
 
@@ -153,7 +152,7 @@ const ProgressService: ProgressSchema = {
       internal: true,
       params: { userId: { type: "string", min: 1, max: 64 } },
       handler(ctx: Ctx<{ userId: string }>): Promise<LearnerPublicStats> {
-        return publicStats(this, ctx.params.userId);
+        return publicStats(this.deps, ctx.params.userId);
       },
     },
 
@@ -166,7 +165,7 @@ const ProgressService: ProgressSchema = {
       },
       handler(ctx: Ctx<{ courseId: string; userId: string }>): Promise<string[]> {
         const { courseId, userId } = ctx.params;
-        return completedLessons({ db: this }, { courseId }, { id: userId });
+        return completedLessons(this.deps, { courseId }, { id: userId });
       },
     },
 
@@ -174,7 +173,7 @@ const ProgressService: ProgressSchema = {
       auth: true,
       params: idParam,
       handler(ctx: Ctx<{ id: string }>): Promise<Enrollment> {
-        return enroll(this, ctx);
+        return enroll(this.deps, ctx.params, actorOf(ctx), ctx);
       },
     },
 
@@ -182,7 +181,7 @@ const ProgressService: ProgressSchema = {
       auth: true,
       params: { $$strict: "remove" },
       handler(ctx: Ctx): Promise<EnrolledCourse[]> {
-        return myCourses(this, ctx);
+        return myCourses(this.deps, actorOf(ctx), ctx);
       },
     },
 
@@ -190,7 +189,7 @@ const ProgressService: ProgressSchema = {
       auth: true,
       params: attemptParams,
       handler(ctx: Ctx<{ id: string; answers: AttemptAnswer[] }>): Promise<AttemptResult> {
-        return submitAttempt(this, ctx);
+        return submitAttempt(this.deps, ctx.params, actorOf(ctx), ctx);
       },
     },
 
@@ -198,7 +197,7 @@ const ProgressService: ProgressSchema = {
       auth: true,
       params: idParam,
       handler(ctx: Ctx<{ id: string }>): Promise<CompletionResult> {
-        return completeLesson(this, ctx);
+        return completeLesson(this.deps, ctx.params, actorOf(ctx), ctx);
       },
     },
 
@@ -206,7 +205,7 @@ const ProgressService: ProgressSchema = {
       auth: true,
       params: { $$strict: "remove" },
       handler(ctx: Ctx): Promise<ProgressView> {
-        return myProgress(this, ctx);
+        return myProgress(this.deps, actorOf(ctx), ctx);
       },
     },
 
@@ -214,7 +213,7 @@ const ProgressService: ProgressSchema = {
       auth: true,
       params: { $$strict: "remove" },
       handler(ctx: Ctx): Promise<UnlockedAchievement[]> {
-        return myAchievements(this, ctx);
+        return myAchievements(this.deps, actorOf(ctx));
       },
     },
 
@@ -240,7 +239,7 @@ const ProgressService: ProgressSchema = {
         },
       },
       handler(ctx: Ctx<LeaderboardParams>): Promise<LeaderboardView> {
-        return leaderboardView(this, ctx);
+        return leaderboardView(this.deps, ctx.params, actorOf(ctx), ctx);
       },
     },
 
@@ -259,7 +258,7 @@ const ProgressService: ProgressSchema = {
         },
       },
       handler(ctx: Ctx<{ limit: number }>): Promise<DueCard[]> {
-        return dueReviews(this, ctx);
+        return dueReviews(this.deps, ctx.params, actorOf(ctx), ctx);
       },
     },
 
@@ -269,7 +268,7 @@ const ProgressService: ProgressSchema = {
       handler(
         ctx: Ctx<{ lessonId: string; cardId: string; rating: ReviewRating }>,
       ): Promise<ReviewResult> {
-        return reviewCard(this, ctx);
+        return reviewCard(this.deps, ctx.params, actorOf(ctx), ctx);
       },
     },
 
@@ -288,7 +287,7 @@ const ProgressService: ProgressSchema = {
         },
       },
       handler(ctx: Ctx<{ days: number }>): Promise<ActivityDay[]> {
-        return myActivity(this, ctx);
+        return myActivity(this.deps, ctx.params, actorOf(ctx), ctx);
       },
     },
 
@@ -296,7 +295,7 @@ const ProgressService: ProgressSchema = {
       auth: true,
       params: { $$strict: "remove" },
       handler(ctx: Ctx): Promise<CertificateSummary[]> {
-        return certificates.myCertificates(this.certificates, actorOf(ctx).id);
+        return certificates.myCertificates(this.deps, actorOf(ctx).id);
       },
     },
 
@@ -304,14 +303,14 @@ const ProgressService: ProgressSchema = {
     certificate: {
       params: idParam,
       handler(ctx: Ctx<{ id: string }>): Promise<CertificateVerification> {
-        return certificates.verifyCertificate(this.certificates, ctx.params.id);
+        return certificates.verifyCertificate(this.deps, ctx.params.id);
       },
     },
 
     certificatePdf: {
       params: idParam,
       async handler(ctx: Ctx<{ id: string }>): Promise<Buffer> {
-        const pdf = await certificates.printCertificate(this.certificates, ctx.params.id);
+        const pdf = await certificates.printCertificate(this.deps, ctx.params.id);
         answerAs(ctx, "application/pdf", {
           "Content-Disposition": `inline; filename="certificate-${ctx.params.id}.pdf"`,
         });
@@ -322,7 +321,7 @@ const ProgressService: ProgressSchema = {
     certificateCredential: {
       params: idParam,
       async handler(ctx: Ctx<{ id: string }>): Promise<string> {
-        const jws = await certificates.signedCredential(this.certificates, ctx.params.id, ctx);
+        const jws = await certificates.signedCredential(this.deps, ctx.params.id, ctx);
         answerAs(ctx, CREDENTIAL_MEDIA_TYPE);
         return jws;
       },
@@ -331,7 +330,7 @@ const ProgressService: ProgressSchema = {
     revocationList: {
       params: { $$strict: true },
       async handler(ctx: Ctx): Promise<string> {
-        const jws = await certificates.signedRevocationList(this.certificates, ctx);
+        const jws = await certificates.signedRevocationList(this.deps, ctx);
         answerAs(ctx, CREDENTIAL_MEDIA_TYPE);
         return jws;
       },
@@ -341,7 +340,7 @@ const ProgressService: ProgressSchema = {
       roles: ["admin"],
       params: revokeParams,
       handler(ctx: Ctx<{ id: string; reason: string }>): Promise<CertificateVerification> {
-        return certificates.revokeCertificate(this.certificates, ctx.params);
+        return certificates.revokeCertificate(this.deps, ctx.params);
       },
     },
 
@@ -349,7 +348,7 @@ const ProgressService: ProgressSchema = {
       roles: ["author"],
       params: idParam,
       handler(ctx: Ctx<{ id: string }>): Promise<CourseAnalytics> {
-        return analytics.courseAnalytics(this.analytics, ctx.params.id, actorOf(ctx), ctx);
+        return analytics.courseAnalytics(this.deps, ctx.params.id, actorOf(ctx), ctx);
       },
     },
 
@@ -357,7 +356,7 @@ const ProgressService: ProgressSchema = {
       roles: ["admin"],
       params: { $$strict: true, days: analyticsDaysParam },
       handler(ctx: Ctx<{ days: number }>): Promise<PlatformAnalytics> {
-        return analytics.platformAnalytics(this.analytics, ctx.params.days, ctx);
+        return analytics.platformAnalytics(this.deps, ctx.params.days, ctx);
       },
     },
 
@@ -368,7 +367,7 @@ const ProgressService: ProgressSchema = {
         since: { type: "date", convert: true, optional: true },
       },
       handler(ctx: Ctx<{ since?: Date }>): Promise<XapiStatements> {
-        return xapi.myStatements(this.xapi, actorOf(ctx).id, ctx.params.since ?? new Date(0));
+        return xapi.myStatements(this.deps, actorOf(ctx).id, ctx.params.since ?? new Date(0));
       },
     },
 
@@ -415,71 +414,63 @@ const ProgressService: ProgressSchema = {
 
   durableEvents: {
     // Sent inside the consumer's transaction: a failure rolls back and the event is retried.
-    async "progress.xapi.recorded"(
-      this: This,
-      event: EventEnvelope<"progress.xapi.recorded">,
-      t: Transaction,
-    ) {
-      await xapi.sendRecorded(this.xapi, event.data, t);
+    async "progress.xapi.recorded"(event: EventEnvelope<"progress.xapi.recorded">, t: Transaction) {
+      await xapi.sendRecorded(this.deps, event.data, t);
     },
-    async "user.created"(this: This, event: EventEnvelope<"user.created">, t: Transaction) {
+    async "user.created"(event: EventEnvelope<"user.created">, t: Transaction) {
       const { userId, name, timezone, sequence } = event.data;
-      await store.upsertLearner(this, userId, { name, timezone, sequence }, t);
+      await store.upsertLearner(this.deps.db, userId, { name, timezone, sequence }, t);
     },
-    async "user.updated"(this: This, event: EventEnvelope<"user.updated">, t: Transaction) {
+    async "user.updated"(event: EventEnvelope<"user.updated">, t: Transaction) {
       const { userId, name, timezone, sequence } = event.data;
-      await store.upsertLearner(this, userId, { name, timezone, sequence }, t);
+      await store.upsertLearner(this.deps.db, userId, { name, timezone, sequence }, t);
       // Rewriting a name twice is harmless, so the board may be told before the commit —
       // without holding the transaction for the round trip (one Redis connection keeps the
       // renames of a learner in order).
-      void this.board()
+      void this.deps
+        .board()
         .rename(userId, name)
         .catch((err: Error) =>
           this.logger.warn(`leaderboard name of ${userId} not updated: ${err.message}`),
         );
     },
-    async "user.deleted"(this: This, event: EventEnvelope<"user.deleted">, t: Transaction) {
-      await store.eraseUser(this, event.data.userId, t);
-      await store.erasePremium(this, event.data.userId, t);
+    async "user.deleted"(event: EventEnvelope<"user.deleted">, t: Transaction) {
+      await store.eraseUser(this.deps.db, event.data.userId, t);
+      await store.erasePremium(this.deps.db, event.data.userId, t);
       // Throws when Redis is down: the event is redelivered and erasure retried.
-      await this.board().remove(event.data.userId);
+      await this.deps.board().remove(event.data.userId);
     },
-    async "content.lesson.deleted"(
-      this: This,
-      event: EventEnvelope<"content.lesson.deleted">,
-      t: Transaction,
-    ) {
-      await store.dropLesson(this, event.data.lessonId, t);
+    async "content.lesson.deleted"(event: EventEnvelope<"content.lesson.deleted">, t: Transaction) {
+      await store.dropLesson(this.deps.db, event.data.lessonId, t);
     },
     async "content.course.published"(
-      this: This,
       event: EventEnvelope<"content.course.published">,
       t: Transaction,
     ) {
       // No call to content inside the transaction: the lesson list is fetched on next use.
       const { courseId, version, title, level } = event.data;
-      await store.markCoursePublished(this, { courseId, version, title, level }, t);
+      await store.markCoursePublished(this.deps.db, { courseId, version, title, level }, t);
     },
     async "billing.subscription.changed"(
-      this: This,
       event: EventEnvelope<"billing.subscription.changed">,
       t: Transaction,
     ) {
       const { userId, premium, sequence } = event.data;
-      await store.savePremium(this, { userId, premium, sequence }, t);
+      await store.savePremium(this.deps.db, { userId, premium, sequence }, t);
     },
   },
 
   // The same effects as durableEvents for a run of events in one consumer transaction.
   durableEventBatches: {
-    async "user.updated"(this: This, events: EventEnvelope<"user.updated">[], t: Transaction) {
+    async "user.updated"(events: EventEnvelope<"user.updated">[], t: Transaction) {
       await store.upsertLearnerNames(
-        this,
+        this.deps.db,
         events.map(e => e.data),
         t,
       );
       for (const { data } of events)
-        void this.board()
+        void this.deps
+          .board()
           .rename(data.userId, data.name)
           .catch((err: Error) =>
             this.logger.warn(`leaderboard name of ${data.userId} not updated: ${err.message}`),
@@ -490,11 +481,11 @@ const ProgressService: ProgressSchema = {
   events: {
     // Content committed a change (published, edited, deleted): our copy of its reads goes.
     "cache.clean.content"() {
-      this.contentCopy?.clear();
+      this.deps.contentCopy?.clear();
     },
     // Users committed a change to an account (it broadcasts this, as content does).
     "cache.clean.users"() {
-      this.usersCopy?.clear();
+      this.deps.usersCopy?.clear();
     },
   },
 
@@ -503,26 +494,9 @@ const ProgressService: ProgressSchema = {
       return this.clock();
     },
 
-    emitter(ctx?: Context): EmitDurable {
-      return async (type, data, t) => {
-        // events.md: a per-aggregate version in every event — here the learner's, bumped
-        // in the event's own transaction (the row lock orders a learner's events as they commit).
-        const sequence = await store.nextEventSequence(this, data.userId, t);
-        await this.emitDurable(type, { ...data, sequence } as DomainEvents[typeof type], {
-          transaction: t,
-          ctx,
-        });
-      };
-    },
-
-    board(): Leaderboard {
-      return this.leaderboard;
-    },
-
     async runStreakReminders(at?: Date): Promise<ReminderRun> {
-      const run = await runReminderJob(this, this.emitter(), at ?? this.now(), fn =>
-        this.withTransaction(fn),
-      );
+      const { db, emitter, withTransaction } = this.deps;
+      const run = await runReminderJob(db, emitter(), at ?? this.now(), withTransaction);
       if (run.reminded.length > 0)
         this.logger.info(`streak reminders due for ${run.reminded.length} learner(s)`);
       return run;
@@ -533,36 +507,65 @@ const ProgressService: ProgressSchema = {
     this.clock = systemClock;
     // Here, not in started: the durable consumers (a mixin's started) may deliver before it.
     const cfg = configOf(this.broker);
-    this.xapi = {
-      db: this,
-      publicUrl: cfg.publicUrl,
-      lrs: cfg.xapiLrsUrl ? lrsAt(cfg.xapiLrsUrl) : undefined,
-    };
-    this.contentCopy = new PublishedReadCache({ ttlMs: 30_000, maxEntries: 2000 });
-    this.usersCopy = new PublishedReadCache({ ttlMs: 30_000, maxEntries: 10_000 });
-  },
-
-  async started() {
-    this.certificates = {
+    // Another service's action, called for `caller`'s request (its id travels along).
+    const call = <T, P extends object>(
+      action: string,
+      params: P,
+      caller?: Caller,
+      timeout?: number,
+    ): Promise<T> =>
+      this.broker.call<T, P>(action, params, {
+        ...(timeout ? { timeout } : {}),
+        ...(caller?.requestID ? { requestID: caller.requestID } : {}),
+      });
+    this.deps = {
       db: this,
       withTransaction: fn => this.withTransaction(fn),
       now: () => this.now(),
-      publicUrl: configOf(this.broker).publicUrl,
+      emitter: caller => async (type, data, t) => {
+        // events.md: a per-aggregate version in every event — here the learner's, bumped
+        // in the event's own transaction (the row lock orders a learner's events as they commit).
+        const sequence = await store.nextEventSequence(this, data.userId, t);
+        await this.emitDurable(type, { ...data, sequence } as DomainEvents[typeof type], {
+          transaction: t,
+          ctx: caller,
+        });
+      },
+      board: () => this.leaderboard,
+      sqlBoard: () => this.sqlLeaderboard,
+      content: {
+        lessonForGrading: (lessonId, caller) =>
+          call("content.lessonForGrading", { lessonId }, caller),
+        courseOutline: (courseId, caller) => call("content.courseOutline", { courseId }, caller),
+        coursesByIds: (ids, caller) => call("content.coursesByIds", { ids }, caller),
+      },
+      users: {
+        profiles: (ids, timeout, caller) => call("users.profiles", { ids }, caller, timeout),
+        followingIds: (userId, caller) => call("users.followingIds", { userId }, caller, 3000),
+      },
+      contentCopy: new PublishedReadCache({ ttlMs: 30_000, maxEntries: 2000 }),
+      usersCopy: new PublishedReadCache({ ttlMs: 30_000, maxEntries: 10_000 }),
+      publicUrl: cfg.publicUrl,
+      lrs: cfg.xapiLrsUrl ? lrsAt(cfg.xapiLrsUrl) : undefined,
       printed: new PublishedReadCache({ ttlMs: 10 * 60_000, maxEntries: 200 }),
       sign: (credential, caller) =>
-        caller.call<string, CredentialToSign>("users.signCredential", { credential }),
-    };
-    this.analytics = {
-      db: this,
-      now: () => this.now(),
+        call<string, CredentialToSign>("users.signCredential", { credential }, caller),
       publishedCourse: (id, caller) =>
-        caller.call<PublishedCourse | null, { id: string }>("content.publishedCourse", { id }),
+        call<PublishedCourse | null, { id: string }>("content.publishedCourse", { id }, caller),
       registrations: (days, caller) =>
-        caller.call<DailyCount[], { days: number }>("users.registrationsByDay", { days }),
+        call<DailyCount[], { days: number }>("users.registrationsByDay", { days }, caller),
       mailCounts: (days, caller) =>
-        caller.call<MailCounts, { days: number }>("notify.mailCounts", { days }),
+        call<MailCounts, { days: number }>("notify.mailCounts", { days }, caller),
+      logger: this.logger,
     };
-    openLeaderboards(this);
+  },
+
+  async started() {
+    ({ leaderboard: this.leaderboard, sqlLeaderboard: this.sqlLeaderboard } = openLeaderboards(
+      this.broker,
+      this.deps.db,
+      this.logger,
+    ));
     this.stopReminders = repeatRounds(this.settings.reminderIntervalMs, () => {
       this.runStreakReminders().catch((err: Error) =>
         this.logger.warn(`streak reminder round failed: ${err.message}`),
@@ -572,7 +575,7 @@ const ProgressService: ProgressSchema = {
 
   async stopped() {
     this.stopReminders?.();
-    await closeLeaderboards(this);
+    await closeLeaderboards(this.broker, this.leaderboard);
   },
 };
 

@@ -19,7 +19,10 @@ export interface AnalyticsDeps {
   db: store.Db;
   now: () => Date;
   /** Content's published course (owner and lesson outline), null when there is none. */
-  publishedCourse: (id: string, caller: Pick<Context, "call">) => Promise<PublishedCourse | null>;
+  publishedCourse: (
+    id: string,
+    caller?: Pick<Context, "requestID">,
+  ) => Promise<PublishedCourse | null>;
 }
 
 const DAY_MS = 86_400_000;
@@ -30,7 +33,7 @@ export async function courseAnalytics(
   deps: AnalyticsDeps,
   courseId: string,
   actor: AuthUser,
-  caller: Pick<Context, "call">,
+  caller?: Pick<Context, "requestID">,
 ): Promise<CourseAnalytics> {
   const course = await deps.publishedCourse(courseId, caller);
   // Someone else's course answers as no course at all (api.md: ownership).
@@ -75,9 +78,9 @@ export async function courseAnalytics(
 
 export interface PlatformDeps extends Omit<AnalyticsDeps, "publishedCourse"> {
   /** Users' accounts created per UTC day over the last `days` days. */
-  registrations: (days: number, caller: Pick<Context, "call">) => Promise<DailyCount[]>;
+  registrations: (days: number, caller?: Pick<Context, "requestID">) => Promise<DailyCount[]>;
   /** Notify's counts of the last `days` days' mail. */
-  mailCounts: (days: number, caller: Pick<Context, "call">) => Promise<MailCounts>;
+  mailCounts: (days: number, caller?: Pick<Context, "requestID">) => Promise<MailCounts>;
 }
 
 const isoDay = (at: Date) => at.toISOString().slice(0, 10);
@@ -86,7 +89,7 @@ const isoDay = (at: Date) => at.toISOString().slice(0, 10);
 export async function platformAnalytics(
   deps: PlatformDeps,
   days: number,
-  caller: Pick<Context, "call">,
+  caller?: Pick<Context, "requestID">,
 ): Promise<PlatformAnalytics> {
   const now = deps.now();
   const today = isoDay(now);

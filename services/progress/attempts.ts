@@ -1,11 +1,11 @@
-import { actorOf } from "../../lib/auth/guard";
 import crypto from "node:crypto";
+import type { AuthUser } from "../../models/auth.model";
 import { validationError } from "../../lib/errors";
 import type { AttemptAnswer, AttemptResult } from "../../models/attempt.model";
 import type { GradableQuestion } from "../../models/progress.model";
 import { applyAward, recordLessonCompletion } from "./awards";
 import { localDate, safeTimeZone } from "./clock";
-import type { Ctx, ProgressThis } from "./context";
+import type { ProgressDeps, RequestCtx } from "./deps";
 import { AnswerSheetError, gradeAttempt, type GradedAttempt } from "./grading";
 import { guarded, settledAnswer } from "./idempotency";
 import { announceCompletion, lessonToLearn, prepareCompletion } from "./lessons";
@@ -28,25 +28,31 @@ function grade(questions: GradableQuestion[], answers: AttemptAnswer[]): GradedA
 }
 
 export async function submitAttempt(
-  svc: ProgressThis,
-  ctx: Ctx<{ id: string; answers: AttemptAnswer[] }>,
+  deps: ProgressDeps,
+  input: { id: string; answers: AttemptAnswer[] },
+  actor: Pick<AuthUser, "id">,
+  ctx: RequestCtx,
 ): Promise<AttemptResult> {
-  const userId = actorOf(ctx).id;
-  const { id: lessonId, answers } = ctx.params;
+  const userId = actor.id;
+  const { id: lessonId, answers } = input;
   // A retry of a settled request answers from the record: no grading, no content call.
-  const settled = await settledAnswer<AttemptResult>(svc, ctx, "attempt", { lessonId, answers });
+  const settled = await settledAnswer<AttemptResult>(deps, ctx, actor, "attempt", {
+    lessonId,
+    answers,
+  });
   if (settled) return settled;
-  const lesson = await lessonToLearn(svc, ctx, userId, lessonId);
+  const lesson = await lessonToLearn(deps, userId, lessonId, ctx);
   if (lesson.questions.length === 0) {
     throw lessonNotGradable(lessonId, lesson.kind);
   }
   const graded = grade(lesson.questions, answers);
-  await prepareCompletion(svc, ctx, userId, lesson);
-  const now = svc.now();
-  const emit = svc.emitter(ctx);
+  await prepareCompletion(deps, userId, lesson, ctx);
+  const now = deps.now();
+  const emit = deps.emitter(ctx);
   return guarded<AttemptResult>(
-    svc,
+    deps,
     ctx,
+    actor,
     "attempt",
     { lessonId, answers },
     201,
@@ -56,7 +62,7 @@ export async function submitAttempt(
       if (graded.passed) {
         first = (
           await recordLessonCompletion(
-            { db: svc, emit },
+            { db: deps.db, emit },
             {
               userId,
               lessonId,
@@ -72,7 +78,7 @@ export async function submitAttempt(
       const repeatXpToday =
         graded.passed && !first
           ? await store.repeatXpOn(
-              svc,
+              deps.db,
               {
                 userId,
                 lessonId,
@@ -84,7 +90,7 @@ export async function submitAttempt(
           : 0;
       const xp = attemptXp(graded, first, repeatXpToday);
       const award = await applyAward(
-        { db: svc, emit, recordsXapi: svc.xapi.lrs !== undefined },
+        { db: deps.db, emit, recordsXapi: deps.lrs !== undefined },
         {
           learner,
           now,
@@ -100,7 +106,7 @@ export async function submitAttempt(
         t,
       );
       await store.insertAttempt(
-        svc,
+        deps.db,
         {
           id: attemptId,
           userId,

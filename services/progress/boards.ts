@@ -1,11 +1,12 @@
-import { actorOf } from "../../lib/auth/guard";
+import type { Logger, ServiceBroker } from "moleculer";
 import { configOf } from "../../lib/config";
 import { registerHealthCheck, unregisterHealthCheck } from "../../lib/health";
 import { createRedis } from "../../lib/redis";
 import type { LeaderboardPeriod, LeaderboardView } from "../../models/progress.model";
 import type { AwardOutcome } from "./awards";
 import { isoWeek } from "./clock";
-import type { Ctx, ProgressThis } from "./context";
+import type { AuthUser } from "../../models/auth.model";
+import type { Caller, ProgressDeps } from "./deps";
 import { RedisLeaderboard, SqlLeaderboard, type Leaderboard } from "./leaderboard";
 import { circleNames, circleScores, leaderboardSource } from "./store";
 import { followingOf } from "./remote";
@@ -17,41 +18,45 @@ import { followingOf } from "./remote";
 
 const HEALTH_CHECK = "redis:progress";
 
-export function openLeaderboards(svc: ProgressThis): void {
-  const cfg = configOf(svc.broker);
-  const source = leaderboardSource(svc);
-  svc.sqlLeaderboard = new SqlLeaderboard(source);
-  if (cfg.redisUrl) {
-    const redis = createRedis(cfg.redisUrl);
-    redis.on("error", (err: Error) => svc.logger.warn(`progress redis: ${err.message}`));
-    registerHealthCheck(svc.broker, HEALTH_CHECK, () => redis.ping());
-    svc.leaderboard = new RedisLeaderboard(redis, cfg.redisPrefix, source);
-  } else {
-    svc.leaderboard = svc.sqlLeaderboard;
-  }
+export interface Leaderboards {
+  leaderboard: Leaderboard;
+  /** The PostgreSQL answer when Redis fails (the same object as `leaderboard` without Redis). */
+  sqlLeaderboard: Leaderboard;
 }
 
-export async function closeLeaderboards(svc: ProgressThis): Promise<void> {
-  unregisterHealthCheck(svc.broker, HEALTH_CHECK);
-  await svc.leaderboard?.close();
+export function openLeaderboards(
+  broker: ServiceBroker,
+  db: ProgressDeps["db"],
+  logger: Logger,
+): Leaderboards {
+  const cfg = configOf(broker);
+  const source = leaderboardSource(db);
+  const sqlLeaderboard = new SqlLeaderboard(source);
+  if (!cfg.redisUrl) return { leaderboard: sqlLeaderboard, sqlLeaderboard };
+  const redis = createRedis(cfg.redisUrl);
+  redis.on("error", (err: Error) => logger.warn(`progress redis: ${err.message}`));
+  registerHealthCheck(broker, HEALTH_CHECK, () => redis.ping());
+  return { leaderboard: new RedisLeaderboard(redis, cfg.redisPrefix, source), sqlLeaderboard };
+}
+
+export async function closeLeaderboards(
+  broker: ServiceBroker,
+  leaderboard: Leaderboard | undefined,
+): Promise<void> {
+  unregisterHealthCheck(broker, HEALTH_CHECK);
+  await leaderboard?.close();
 }
 
 /** After the commit: the board learns the new totals (a failure heals on the next rebuild). */
 export async function publishScores(
-  svc: ProgressThis,
+  deps: Pick<ProgressDeps, "board" | "logger">,
   award: AwardOutcome | undefined,
 ): Promise<void> {
   if (!award || (award.xpTotal <= 0 && award.weeklyXp <= 0)) return;
   try {
-    await svc.leaderboard.record(
-      award.userId,
-      award.name,
-      award.xpTotal,
-      award.week,
-      award.weeklyXp,
-    );
+    await deps.board().record(award.userId, award.name, award.xpTotal, award.week, award.weeklyXp);
   } catch (err) {
-    svc.logger.warn(`leaderboard not updated for ${award.userId}: ${(err as Error).message}`);
+    deps.logger.warn(`leaderboard not updated for ${award.userId}: ${(err as Error).message}`);
   }
 }
 
@@ -67,16 +72,20 @@ export interface LeaderboardParams {
  * is small, so it is read from PostgreSQL (the truth) rather than from the global boards.
  */
 async function circleView(
-  svc: ProgressThis,
-  ctx: Ctx<LeaderboardParams>,
+  deps: ProgressDeps,
   userId: string,
   period: LeaderboardPeriod,
   limit: number,
+  caller?: Caller,
 ): Promise<LeaderboardView> {
-  const ids = [userId, ...(await followingOf(ctx, userId))];
-  const entries = await circleScores(svc, period === "weekly" ? isoWeek(svc.now()) : null, ids);
+  const ids = [userId, ...(await followingOf(deps, userId, caller))];
+  const entries = await circleScores(
+    deps.db,
+    period === "weekly" ? isoWeek(deps.now()) : null,
+    ids,
+  );
   const names = await circleNames(
-    svc,
+    deps.db,
     entries.slice(0, limit).map(entry => entry.userId),
   );
   const at = entries.findIndex(entry => entry.userId === userId);
@@ -93,22 +102,24 @@ async function circleView(
 }
 
 export async function leaderboardView(
-  svc: ProgressThis,
-  ctx: Ctx<LeaderboardParams>,
+  deps: ProgressDeps,
+  input: LeaderboardParams,
+  actor: Pick<AuthUser, "id">,
+  caller?: Caller,
 ): Promise<LeaderboardView> {
-  const userId = actorOf(ctx).id;
-  const { period, limit } = ctx.params;
-  if (ctx.params.scope === "following") return circleView(svc, ctx, userId, period, limit);
-  const week = isoWeek(svc.now());
+  const userId = actor.id;
+  const { period, limit } = input;
+  if (input.scope === "following") return circleView(deps, userId, period, limit, caller);
+  const week = isoWeek(deps.now());
   const answer = async (board: Leaderboard): Promise<LeaderboardView> => {
     const { top, me } = await board.view(period, week, limit, userId);
     return { period, top, me };
   };
   try {
-    return await answer(svc.board());
+    return await answer(deps.board());
   } catch (err) {
     // Redis down: the same answer from PostgreSQL, slower but correct.
-    svc.logger.warn(`leaderboard from PostgreSQL, Redis failed: ${(err as Error).message}`);
-    return answer(svc.sqlLeaderboard);
+    deps.logger.warn(`leaderboard from PostgreSQL, Redis failed: ${(err as Error).message}`);
+    return answer(deps.sqlBoard());
   }
 }

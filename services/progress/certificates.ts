@@ -34,7 +34,7 @@ export interface CertificateDeps {
    */
   printed?: PublishedReadCache;
   /** The compact JWS of `credential`, signed by users with the access-token key. */
-  sign: (credential: VerifiableCredential, caller: Pick<Context, "call">) => Promise<string>;
+  sign: (credential: VerifiableCredential, caller?: Pick<Context, "requestID">) => Promise<string>;
 }
 
 const statusOf = (row: store.CertificateRow): CertificateStatus =>
@@ -111,7 +111,7 @@ export async function revokeCertificate(
 export async function signedCredential(
   deps: CertificateDeps,
   id: string,
-  caller: Pick<Context, "call">,
+  caller?: Pick<Context, "requestID">,
 ): Promise<string> {
   const row = await certificate(deps, id);
   return deps.sign(openBadgeCredential(deps.publicUrl, row), caller);
@@ -119,7 +119,7 @@ export async function signedCredential(
 
 export async function signedRevocationList(
   deps: CertificateDeps,
-  caller: Pick<Context, "call">,
+  caller?: Pick<Context, "requestID">,
 ): Promise<string> {
   const { revoked, highest } = await store.revokedStatusIndexes(deps.db);
   const list = revocationListCredential(

@@ -1,17 +1,13 @@
 import type { Context } from "moleculer";
-import type { PublishedReadCache } from "../../lib/published-read-cache";
 import type { DbServiceThis } from "../../mixins/db.mixin";
 import type { DurableEventsMethods } from "../../mixins/durable-events.mixin";
 import type { RequestMeta } from "../../models/auth.model";
-import type { EmitDurable } from "./awards";
-import type { AnalyticsDeps, PlatformDeps } from "./analytics";
-import type { CertificateDeps } from "./certificates";
-import type { XapiDeps } from "./xapi";
 import type { Clock } from "./clock";
+import type { ProgressDeps } from "./deps";
 import type { Leaderboard } from "./leaderboard";
 import type { ReminderRun } from "./reminders";
 
-/** The progress service as its use cases see it (`this` of progress.service.ts). */
+/** The progress service itself (`this` of progress.service.ts); its use cases see only `deps`. */
 
 export type Ctx<P = Record<string, never>> = Context<P, RequestMeta>;
 
@@ -23,29 +19,17 @@ export interface ProgressSettings {
 export interface ProgressVars {
   /** Injectable time source: tests set it instead of waiting. */
   clock: Clock;
+  /** Redis's board, or PostgreSQL's without Redis (services/progress/boards.ts), once started. */
   leaderboard: Leaderboard;
   /** The PostgreSQL answer when Redis fails (the same object as `leaderboard` without Redis). */
   sqlLeaderboard: Leaderboard;
   stopReminders?: () => void;
-  /** What the certificate use cases need (services/progress/certificates.ts), built once. */
-  certificates: CertificateDeps;
-  /** What the analytics use cases need (services/progress/analytics.ts), built once. */
-  analytics: AnalyticsDeps & PlatformDeps;
-  /** What the xAPI statements need (services/progress/xapi.ts), built once. */
-  xapi: XapiDeps;
-  /**
-   * This node's copy of content's answers for published lessons (grading views): asked on
-   * every attempt, changed only by a publish, cleared on content's `cache.clean.content`.
-   */
-  contentCopy?: PublishedReadCache;
-  /** This node's copy of users' profiles (the daily goal), cleared on `cache.clean.users`. */
-  usersCopy?: PublishedReadCache;
+  /** What the use cases need (services/progress/deps.ts), built once in `created`. */
+  deps: ProgressDeps;
 }
 
 export interface ProgressMethods {
   now(): Date;
-  emitter(ctx?: Context): EmitDurable;
-  board(): Leaderboard;
   runStreakReminders(now?: Date): Promise<ReminderRun>;
 }
 

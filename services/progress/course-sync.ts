@@ -1,8 +1,7 @@
-import type { Context } from "moleculer";
 import type { Transaction } from "sequelize";
 import type { CourseOutline } from "../../models/course.model";
 import type { FlashcardSource } from "../../models/progress.model";
-import type { ProgressThis } from "./context";
+import type { Caller, ProgressDeps } from "./deps";
 import * as remote from "./remote";
 import { newCardState } from "./srs";
 import * as store from "./store";
@@ -16,15 +15,15 @@ export type Deck = { lessonId: string; cards: FlashcardSource[] };
 
 /** Fetches the course's lessons when a newer version than ours is published. */
 export async function refreshCourse(
-  svc: ProgressThis,
-  ctx: Context,
+  deps: ProgressDeps,
   courseId: string,
   minVersion: number,
+  caller?: Caller,
 ): Promise<void> {
-  const known = await store.findCourse(svc, courseId);
+  const known = await store.findCourse(deps.db, courseId);
   if (known && known.lessons_version >= Math.max(minVersion, known.version)) return;
-  const outline = await remote.courseOutline(ctx, courseId);
-  await svc.withTransaction(t => store.saveCourseOutline(svc, outline, t));
+  const outline = await remote.courseOutline(deps, courseId, caller);
+  await deps.withTransaction(t => store.saveCourseOutline(deps.db, outline, t));
 }
 
 /** Gives the learner the cards of `decks` they lack and records the version the decks are of. */
@@ -60,28 +59,32 @@ export async function addDecks(
 }
 
 async function syncCards(
-  svc: ProgressThis,
-  ctx: Context,
+  deps: ProgressDeps,
   userId: string,
   outline: CourseOutline,
   enrollment: store.EnrollmentRow,
+  caller?: Caller,
 ): Promise<void> {
-  const decks = await remote.flashcardsOf(ctx, outline);
-  const now = svc.now();
-  await svc.withTransaction(async t => {
-    await store.saveCourseOutline(svc, outline, t);
-    await addDecks(svc, { userId, outline, enrollmentId: enrollment.id, decks, now }, t);
+  const decks = await remote.flashcardsOf(deps, outline, caller);
+  const now = deps.now();
+  await deps.withTransaction(async t => {
+    await store.saveCourseOutline(deps.db, outline, t);
+    await addDecks(deps.db, { userId, outline, enrollmentId: enrollment.id, decks, now }, t);
   });
 }
 
 /** Decks of a course version published after enrolling join the learner's cards. */
-export async function syncNewDecks(svc: ProgressThis, ctx: Context, userId: string): Promise<void> {
-  for (const enrollment of await store.enrollmentsWithNewDecks(svc, userId)) {
+export async function syncNewDecks(
+  deps: ProgressDeps,
+  userId: string,
+  caller?: Caller,
+): Promise<void> {
+  for (const enrollment of await store.enrollmentsWithNewDecks(deps.db, userId)) {
     try {
-      const outline = await remote.courseOutline(ctx, enrollment.course_id);
-      await syncCards(svc, ctx, userId, outline, enrollment);
+      const outline = await remote.courseOutline(deps, enrollment.course_id, caller);
+      await syncCards(deps, userId, outline, enrollment, caller);
     } catch (err) {
-      svc.logger.warn(
+      deps.logger.warn(
         `cards of course ${enrollment.course_id} not synced: ${(err as Error).message}`,
       );
     }

@@ -1,8 +1,8 @@
-import { actorOf } from "../../lib/auth/guard";
 import crypto from "node:crypto";
+import type { AuthUser } from "../../models/auth.model";
 import { answerStatus } from "../../lib/rest-answers";
 import type { EnrolledCourse, Enrollment } from "../../models/enrollment.model";
-import type { Ctx, ProgressThis } from "./context";
+import type { Caller, ProgressDeps, RequestCtx } from "./deps";
 import { addDecks, refreshCourse } from "./course-sync";
 import { accountErased } from "./errors";
 import { ensureLearner } from "./learners";
@@ -22,36 +22,46 @@ function enrollmentOf(row: store.EnrollmentRow): Enrollment {
 }
 
 /** 201 with the new enrollment; 200 with the existing one when already enrolled. */
-export async function enroll(svc: ProgressThis, ctx: Ctx<{ id: string }>): Promise<Enrollment> {
-  const userId = actorOf(ctx).id;
-  const outline = await remote.courseOutline(ctx, ctx.params.id);
-  await requireAccess(svc, userId, outline);
-  await ensureLearner(svc, ctx, userId);
-  const decks = await remote.flashcardsOf(ctx, outline);
-  const now = svc.now();
-  const { row, created } = await svc.withTransaction(async t => {
-    if (!(await store.lockLearner(svc, userId, t))) throw accountErased(userId);
-    await store.saveCourseOutline(svc, outline, t);
+export async function enroll(
+  deps: ProgressDeps,
+  input: { id: string },
+  actor: Pick<AuthUser, "id">,
+  ctx: RequestCtx,
+): Promise<Enrollment> {
+  const userId = actor.id;
+  const outline = await remote.courseOutline(deps, input.id, ctx);
+  await requireAccess(deps, userId, outline);
+  await ensureLearner(deps, userId, ctx);
+  const decks = await remote.flashcardsOf(deps, outline, ctx);
+  const now = deps.now();
+  const { row, created } = await deps.withTransaction(async t => {
+    if (!(await store.lockLearner(deps.db, userId, t))) throw accountErased(userId);
+    await store.saveCourseOutline(deps.db, outline, t);
     const inserted = await store.insertEnrollment(
-      svc,
+      deps.db,
       { id: crypto.randomUUID(), userId, courseId: outline.id, at: now },
       t,
     );
-    const enrollment = inserted ?? (await store.findEnrollment(svc, userId, outline.id, t));
+    const enrollment = inserted ?? (await store.findEnrollment(deps.db, userId, outline.id, t));
     if (!enrollment) throw new Error("enrollment vanished inside its transaction");
-    await addDecks(svc, { userId, outline, enrollmentId: enrollment.id, decks, now }, t);
+    await addDecks(deps.db, { userId, outline, enrollmentId: enrollment.id, decks, now }, t);
     return { row: enrollment, created: inserted !== undefined };
   });
   answerStatus(ctx, created ? 201 : 200);
   return enrollmentOf(row);
 }
 
-export async function myCourses(svc: ProgressThis, ctx: Ctx): Promise<EnrolledCourse[]> {
-  const userId = actorOf(ctx).id;
-  const all = await store.enrolledCoursesOf(svc, userId);
+export async function myCourses(
+  deps: ProgressDeps,
+  actor: Pick<AuthUser, "id">,
+  caller?: Caller,
+): Promise<EnrolledCourse[]> {
+  const userId = actor.id;
+  const all = await store.enrolledCoursesOf(deps.db, userId);
   const summaries = await remote.courseSummaries(
-    ctx,
+    deps,
     all.map(e => e.enrollment.course_id),
+    caller,
   );
   // A course content no longer has (deleted) leaves the list; without content's answer, our copy stays.
   const live = (e: store.EnrolledCourseRow) =>
@@ -64,13 +74,13 @@ export async function myCourses(svc: ProgressThis, ctx: Ctx): Promise<EnrolledCo
     const latest = Math.max(summaries?.get(id)?.version ?? 0, known?.version ?? 0);
     if ((known?.lessons_version ?? 0) < latest) {
       refreshed = true;
-      await refreshCourse(svc, ctx, id, latest).catch((err: Error) =>
-        svc.logger.warn(`course ${id} not refreshed: ${err.message}`),
+      await refreshCourse(deps, id, latest, caller).catch((err: Error) =>
+        deps.logger.warn(`course ${id} not refreshed: ${err.message}`),
       );
     }
   }
   // Read again only if a course was refreshed just now.
-  if (refreshed) enrolled = (await store.enrolledCoursesOf(svc, userId)).filter(live);
+  if (refreshed) enrolled = (await store.enrolledCoursesOf(deps.db, userId)).filter(live);
   return enrolled.map(({ enrollment: e, course: own, completed, total }) => {
     const summary = summaries?.get(e.course_id);
     const { enrolledAt, completedAt } = enrollmentOf(e);

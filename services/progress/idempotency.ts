@@ -1,11 +1,11 @@
 import { isUniqueViolation } from "../../lib/db/sql";
-import { actorOf } from "../../lib/auth/guard";
 import crypto from "node:crypto";
 import type { Transaction } from "sequelize";
 import { answerStatus } from "../../lib/rest-answers";
 import type { AwardOutcome } from "./awards";
 import { publishScores } from "./boards";
-import type { Ctx, ProgressThis } from "./context";
+import type { ProgressDeps, RequestCtx } from "./deps";
+import type { AuthUser } from "../../models/auth.model";
 import { accountErased, idempotencyKeyReused } from "./errors";
 import * as store from "./store";
 
@@ -30,7 +30,7 @@ function hashOf(scope: string, body: unknown): string {
   return crypto.createHash("sha256").update(JSON.stringify({ scope, body })).digest("hex");
 }
 
-function replay<T>(ctx: Ctx<unknown>, stored: store.StoredAnswer, hash: string): T {
+function replay<T>(ctx: RequestCtx, stored: store.StoredAnswer, hash: string): T {
   if (stored.request_hash !== hash) {
     throw idempotencyKeyReused();
   }
@@ -41,14 +41,15 @@ function replay<T>(ctx: Ctx<unknown>, stored: store.StoredAnswer, hash: string):
 
 /** The answer of a settled request with this Idempotency-Key, before any other work is done. */
 export async function settledAnswer<T>(
-  svc: ProgressThis,
-  ctx: Ctx<unknown>,
+  deps: Pick<ProgressDeps, "db">,
+  ctx: RequestCtx,
+  actor: Pick<AuthUser, "id">,
   scope: string,
   body: unknown,
 ): Promise<T | undefined> {
   const key = ctx.meta.idempotencyKey;
   if (!key) return undefined;
-  const stored = await store.findIdempotent(svc, actorOf(ctx).id, key);
+  const stored = await store.findIdempotent(deps.db, actor.id, key);
   return stored ? replay<T>(ctx, stored, hashOf(scope, body)) : undefined;
 }
 
@@ -57,29 +58,30 @@ export async function settledAnswer<T>(
  * answer under the request's Idempotency-Key; the unique (user, key) row is the last guard.
  */
 export async function guarded<T>(
-  svc: ProgressThis,
-  ctx: Ctx<unknown>,
+  deps: ProgressDeps,
+  ctx: RequestCtx,
+  actor: Pick<AuthUser, "id">,
   scope: string,
   body: unknown,
   status: number,
   work: (t: Transaction, learner: store.LearnerRow) => Promise<Guarded<T>>,
 ): Promise<T> {
-  const userId = actorOf(ctx).id;
+  const userId = actor.id;
   const key = ctx.meta.idempotencyKey;
   const hash = hashOf(scope, body);
   let outcome: Guarded<T>;
   try {
-    outcome = await svc.withTransaction(async t => {
-      const learner = await store.lockLearner(svc, userId, t);
+    outcome = await deps.withTransaction(async t => {
+      const learner = await store.lockLearner(deps.db, userId, t);
       if (!learner) throw accountErased(userId);
       if (key) {
-        const stored = await store.findIdempotent(svc, userId, key, t);
+        const stored = await store.findIdempotent(deps.db, userId, key, t);
         if (stored) throw new Replay(stored);
       }
       const done = await work(t, learner);
       if (key)
         await store.saveIdempotent(
-          svc,
+          deps.db,
           userId,
           key,
           { scope, request_hash: hash, status, response: done.response },
@@ -90,12 +92,12 @@ export async function guarded<T>(
   } catch (err) {
     if (err instanceof Replay) return replay<T>(ctx, err.stored, hash);
     if (key && isUniqueViolation(err)) {
-      const stored = await store.findIdempotent(svc, userId, key);
+      const stored = await store.findIdempotent(deps.db, userId, key);
       if (stored) return replay<T>(ctx, stored, hash);
     }
     throw err;
   }
-  await publishScores(svc, outcome.award);
+  await publishScores(deps, outcome.award);
   answerStatus(ctx, status);
   return outcome.response;
 }

@@ -1,11 +1,10 @@
-import { actorOf } from "../../lib/auth/guard";
-import type { Context } from "moleculer";
+import type { AuthUser } from "../../models/auth.model";
 import { accountErased } from "./errors";
 import type { UnlockedAchievement } from "../../models/achievement.model";
 import type { ActivityDay, LearnerPublicStats, ProgressView } from "../../models/progress.model";
 import { achievementName } from "./achievements";
 import { addDays, localDate, safeTimeZone } from "./clock";
-import type { Ctx, ProgressThis } from "./context";
+import type { Caller, ProgressDeps } from "./deps";
 import * as remote from "./remote";
 import * as store from "./store";
 import { settle } from "./streaks";
@@ -17,36 +16,40 @@ import { settle } from "./streaks";
  * from users' profile, an erased one never again.
  */
 export async function ensureLearner(
-  svc: ProgressThis,
-  ctx: Context,
+  deps: ProgressDeps,
   userId: string,
+  caller?: Caller,
 ): Promise<store.LearnerRow> {
-  const found = await store.findLearner(svc, userId);
+  const found = await store.findLearner(deps.db, userId);
   if (found) return found;
-  const profile = await remote.profileOf(ctx, userId);
+  const profile = await remote.profileOf(deps, userId, caller);
   await store.upsertLearner(
-    svc,
+    deps.db,
     userId,
     profile
       ? { name: profile.name, timezone: profile.timezone, dailyGoalXp: profile.dailyGoalXp }
       : {},
   );
-  const created = await store.findLearner(svc, userId);
+  const created = await store.findLearner(deps.db, userId);
   if (!created) throw accountErased(userId);
   return created;
 }
 
-export async function myProgress(svc: ProgressThis, ctx: Ctx): Promise<ProgressView> {
-  const userId = actorOf(ctx).id;
-  const now = svc.now();
+export async function myProgress(
+  deps: ProgressDeps,
+  actor: Pick<AuthUser, "id">,
+  caller?: Caller,
+): Promise<ProgressView> {
+  const userId = actor.id;
+  const now = deps.now();
   // A local day is at most ~26 hours long and ends within 14 hours of now: two days of entries cover it.
   const since = new Date(now.getTime() - 2 * 86_400_000);
-  const read = () => store.learnerSummary(svc, userId, since);
+  const read = () => store.learnerSummary(deps.db, userId, since);
   // The daily goal lives in users; our copy answers when users cannot. Both asked at once.
-  const [found, profile] = await Promise.all([read(), remote.profileOf(ctx, userId, 250)]);
+  const [found, profile] = await Promise.all([read(), remote.profileOf(deps, userId, caller, 250)]);
   let summary = found;
   if (!summary) {
-    await ensureLearner(svc, ctx, userId);
+    await ensureLearner(deps, userId, caller);
     summary = (await read()) as store.LearnerSummaryRow;
   }
   let learner: store.LearnerRow = summary;
@@ -54,7 +57,7 @@ export async function myProgress(svc: ProgressThis, ctx: Ctx): Promise<ProgressV
     profile &&
     (profile.dailyGoalXp !== learner.daily_goal_xp || profile.timezone !== learner.timezone)
   ) {
-    await store.upsertLearner(svc, userId, {
+    await store.upsertLearner(deps.db, userId, {
       timezone: profile.timezone,
       dailyGoalXp: profile.dailyGoalXp,
     });
@@ -78,18 +81,24 @@ export async function myProgress(svc: ProgressThis, ctx: Ctx): Promise<ProgressV
   };
 }
 
-export async function myAchievements(svc: ProgressThis, ctx: Ctx): Promise<UnlockedAchievement[]> {
-  return toUnlocked(await store.achievementsOf(svc, actorOf(ctx).id));
+export async function myAchievements(
+  deps: Pick<ProgressDeps, "db">,
+  actor: Pick<AuthUser, "id">,
+): Promise<UnlockedAchievement[]> {
+  return toUnlocked(await store.achievementsOf(deps.db, actor.id));
 }
 
 /** What another learner may see of this one (users' public profile page). */
-export async function publicStats(svc: ProgressThis, userId: string): Promise<LearnerPublicStats> {
+export async function publicStats(
+  deps: Pick<ProgressDeps, "db" | "now">,
+  userId: string,
+): Promise<LearnerPublicStats> {
   const [learner, unlocked] = await Promise.all([
-    store.findLearner(svc, userId),
-    store.achievementsOf(svc, userId),
+    store.findLearner(deps.db, userId),
+    store.achievementsOf(deps.db, userId),
   ]);
   const streak = learner
-    ? settle(store.streakOf(learner), localDate(svc.now(), safeTimeZone(learner.timezone))).current
+    ? settle(store.streakOf(learner), localDate(deps.now(), safeTimeZone(learner.timezone))).current
     : 0;
   return {
     xp: learner?.xp ?? 0,
@@ -110,20 +119,22 @@ function toUnlocked(
 
 /** One row for each of the last `days` local days, days without activity included. */
 export async function myActivity(
-  svc: ProgressThis,
-  ctx: Ctx<{ days: number }>,
+  deps: ProgressDeps,
+  input: { days: number },
+  actor: Pick<AuthUser, "id">,
+  caller?: Caller,
 ): Promise<ActivityDay[]> {
-  const userId = actorOf(ctx).id;
-  const learner = await ensureLearner(svc, ctx, userId);
-  const today = localDate(svc.now(), safeTimeZone(learner.timezone));
-  const from = addDays(today, -(ctx.params.days - 1));
+  const userId = actor.id;
+  const learner = await ensureLearner(deps, userId, caller);
+  const today = localDate(deps.now(), safeTimeZone(learner.timezone));
+  const from = addDays(today, -(input.days - 1));
   const recorded = new Map(
-    (await store.activityBetween(svc, userId, safeTimeZone(learner.timezone), from, today)).map(
+    (await store.activityBetween(deps.db, userId, safeTimeZone(learner.timezone), from, today)).map(
       d => [d.date, d],
     ),
   );
   const days: ActivityDay[] = [];
-  for (let i = 0; i < ctx.params.days; i += 1) {
+  for (let i = 0; i < input.days; i += 1) {
     const date = addDays(from, i);
     const day = recorded.get(date);
     days.push({ date, xp: day?.xp ?? 0, lessons: day?.lessons ?? 0 });

@@ -1,11 +1,10 @@
-import { actorOf } from "../../lib/auth/guard";
 import crypto from "node:crypto";
-import type { Context } from "moleculer";
 import type { Transaction } from "sequelize";
+import type { AuthUser } from "../../models/auth.model";
 import type { CompletionResult } from "../../models/attempt.model";
 import type { LessonForGrading } from "../../models/lesson.model";
 import { applyAward, recordLessonCompletion, type EmitDurable } from "./awards";
-import type { Ctx, ProgressThis } from "./context";
+import type { Caller, ProgressDeps, RequestCtx } from "./deps";
 import { refreshCourse } from "./course-sync";
 import { guarded, settledAnswer } from "./idempotency";
 import { ensureLearner } from "./learners";
@@ -19,13 +18,13 @@ import { lessonRequiresAttempt } from "./errors";
 
 /** The learner's row and progress's copy of the lesson's course, ready before their transaction. */
 export async function prepareCompletion(
-  svc: ProgressThis,
-  ctx: Context,
+  deps: ProgressDeps,
   userId: string,
   lesson: LessonForGrading,
+  caller?: Caller,
 ): Promise<void> {
-  await ensureLearner(svc, ctx, userId);
-  await refreshCourse(svc, ctx, lesson.courseId, lesson.courseVersion);
+  await ensureLearner(deps, userId, caller);
+  await refreshCourse(deps, lesson.courseId, lesson.courseVersion, caller);
 }
 
 /**
@@ -33,14 +32,14 @@ export async function prepareCompletion(
  * (402 PAYMENT_REQUIRED) and its required lessons are completed (409 LESSON_LOCKED).
  */
 export async function lessonToLearn(
-  svc: ProgressThis,
-  ctx: Context,
+  deps: ProgressDeps,
   userId: string,
   lessonId: string,
+  caller?: Caller,
 ): Promise<LessonForGrading> {
-  const lesson = await remote.lessonForGrading(ctx, lessonId);
-  await requireAccess(svc, userId, { id: lesson.courseId, access: lesson.courseAccess });
-  await assertUnlocked({ db: svc }, { lesson }, { id: userId });
+  const lesson = await remote.lessonForGrading(deps, lessonId, caller);
+  await requireAccess(deps, userId, { id: lesson.courseId, access: lesson.courseAccess });
+  await assertUnlocked(deps, { lesson }, { id: userId });
   return lesson;
 }
 
@@ -73,23 +72,28 @@ export async function announceCompletion(
 
 /** A lesson without a quiz is completed by saying so; a quiz only by a passed attempt. */
 export async function completeLesson(
-  svc: ProgressThis,
-  ctx: Ctx<{ id: string }>,
+  deps: ProgressDeps,
+  input: { id: string },
+  actor: Pick<AuthUser, "id">,
+  ctx: RequestCtx,
 ): Promise<CompletionResult> {
-  const userId = actorOf(ctx).id;
-  const lessonId = ctx.params.id;
-  const settled = await settledAnswer<CompletionResult>(svc, ctx, "complete", { lessonId });
+  const userId = actor.id;
+  const lessonId = input.id;
+  const settled = await settledAnswer<CompletionResult>(deps, ctx, actor, "complete", {
+    lessonId,
+  });
   if (settled) return settled;
-  const lesson = await lessonToLearn(svc, ctx, userId, lessonId);
+  const lesson = await lessonToLearn(deps, userId, lessonId, ctx);
   if (lesson.kind === "quiz") {
     throw lessonRequiresAttempt(lessonId, lesson.kind);
   }
-  await prepareCompletion(svc, ctx, userId, lesson);
-  const now = svc.now();
-  const emit = svc.emitter(ctx);
-  return guarded<CompletionResult>(svc, ctx, "complete", { lessonId }, 201, async (t, learner) => {
+  await prepareCompletion(deps, userId, lesson, ctx);
+  const now = deps.now();
+  const emit = deps.emitter(ctx);
+  const body = { lessonId };
+  return guarded<CompletionResult>(deps, ctx, actor, "complete", body, 201, async (t, learner) => {
     const { first } = await recordLessonCompletion(
-      { db: svc, emit },
+      { db: deps.db, emit },
       {
         userId,
         lessonId,
@@ -102,7 +106,7 @@ export async function completeLesson(
     );
     const xpEarned = completionXp(first);
     const award = await applyAward(
-      { db: svc, emit, recordsXapi: svc.xapi.lrs !== undefined },
+      { db: deps.db, emit, recordsXapi: deps.lrs !== undefined },
       {
         learner,
         now,

@@ -1,6 +1,5 @@
-import type { Context } from "moleculer";
 import type { CourseAccess } from "../../models/billing.model";
-import type { ProgressThis } from "./context";
+import type { Caller, ProgressDeps } from "./deps";
 import { premiumRequired } from "./errors";
 import * as remote from "./remote";
 import * as store from "./store";
@@ -11,23 +10,23 @@ import * as store from "./store";
  * learned while premium stays theirs; only new enrolments, attempts and reviews wait.
  */
 export async function requireAccess(
-  svc: ProgressThis,
+  deps: Pick<ProgressDeps, "db">,
   userId: string,
   course: { id: string; access?: CourseAccess },
 ): Promise<void> {
   if (course.access !== "premium") return;
-  if (await store.holdsPremium(svc, userId)) return;
+  if (await store.holdsPremium(deps.db, userId)) return;
   throw premiumRequired(course.id);
 }
 
 /** The same for a review, which names only the lesson: content is asked only without premium. */
 export async function requireLessonAccess(
-  svc: ProgressThis,
-  ctx: Context,
+  deps: ProgressDeps,
   userId: string,
   lessonId: string,
+  caller?: Caller,
 ): Promise<void> {
-  if (await store.holdsPremium(svc, userId)) return;
-  const lesson = await remote.lessonForGrading(ctx, lessonId);
+  if (await store.holdsPremium(deps.db, userId)) return;
+  const lesson = await remote.lessonForGrading(deps, lessonId, caller);
   if (lesson.courseAccess === "premium") throw premiumRequired(lesson.courseId);
 }

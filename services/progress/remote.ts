@@ -1,9 +1,8 @@
-import type { Context } from "moleculer";
-import type { PublishedReadCache } from "../../lib/published-read-cache";
 import type { CourseBrief, CourseOutline } from "../../models/course.model";
 import type { LessonForGrading } from "../../models/lesson.model";
 import type { FlashcardSource } from "../../models/progress.model";
 import type { UserSummary } from "../../models/user.model";
+import type { Caller, ProgressDeps } from "./deps";
 import { courseNotFound, lessonNotFound } from "./errors";
 
 /**
@@ -17,28 +16,21 @@ function isNotFound(err: unknown): boolean {
   return code === 404 && type !== "SERVICE_NOT_FOUND" && type !== "SERVICE_NOT_AVAILABLE";
 }
 
-/** The node's copy of content reads (ProgressVars.contentCopy), when the service keeps one. */
-function copyOf(ctx: Context): PublishedReadCache | undefined {
-  return (ctx.service as { contentCopy?: PublishedReadCache } | undefined)?.contentCopy;
-}
+type RemoteDeps = Pick<ProgressDeps, "content" | "users" | "contentCopy" | "usersCopy" | "logger">;
 
-/** The node's copy of users' profiles (ProgressVars.usersCopy), when the service keeps one. */
-function usersCopyOf(ctx: Context): PublishedReadCache | undefined {
-  return (ctx.service as { usersCopy?: PublishedReadCache } | undefined)?.usersCopy;
-}
-
-export async function lessonForGrading(ctx: Context, lessonId: string): Promise<LessonForGrading> {
-  const copy = copyOf(ctx);
+export async function lessonForGrading(
+  deps: RemoteDeps,
+  lessonId: string,
+  caller?: Caller,
+): Promise<LessonForGrading> {
+  const copy = deps.contentCopy;
   const key = `lessonForGrading:${lessonId}`;
   const held = copy?.get(key) as LessonForGrading | undefined;
   if (held) return held;
   // Read before the call: a clean arriving while it is on its way keeps its answer out.
   const generation = copy?.generation ?? 0;
   try {
-    const lesson = await ctx.call<LessonForGrading, { lessonId: string }>(
-      "content.lessonForGrading",
-      { lessonId },
-    );
+    const lesson = await deps.content.lessonForGrading(lessonId, caller);
     copy?.set(key, lesson, generation);
     return lesson;
   } catch (err) {
@@ -47,11 +39,13 @@ export async function lessonForGrading(ctx: Context, lessonId: string): Promise<
   }
 }
 
-export async function courseOutline(ctx: Context, courseId: string): Promise<CourseOutline> {
+export async function courseOutline(
+  deps: RemoteDeps,
+  courseId: string,
+  caller?: Caller,
+): Promise<CourseOutline> {
   try {
-    return await ctx.call<CourseOutline, { courseId: string }>("content.courseOutline", {
-      courseId,
-    });
+    return await deps.content.courseOutline(courseId, caller);
   } catch (err) {
     if (isNotFound(err)) throw courseNotFound(courseId);
     throw err;
@@ -63,23 +57,22 @@ export async function courseOutline(ctx: Context, courseId: string): Promise<Cou
  * exists); undefined when content cannot answer, leaving the caller with its own copy.
  */
 export async function courseSummaries(
-  ctx: Context,
+  deps: RemoteDeps,
   ids: string[],
+  caller?: Caller,
 ): Promise<Map<string, CourseBrief> | undefined> {
   if (ids.length === 0) return new Map();
-  const copy = copyOf(ctx);
+  const copy = deps.contentCopy;
   const key = `coursesByIds:${JSON.stringify([...ids].sort())}`;
   const held = copy?.get(key) as CourseBrief[] | undefined;
   if (held) return new Map(held.map(c => [c.id, c]));
   const generation = copy?.generation ?? 0;
   try {
-    const found = await ctx.call<CourseBrief[], { ids: string[] }>("content.coursesByIds", {
-      ids,
-    });
+    const found = await deps.content.coursesByIds(ids, caller);
     copy?.set(key, found, generation);
     return new Map(found.map(c => [c.id, c]));
   } catch (err) {
-    ctx.service?.logger.warn(
+    deps.logger.warn(
       `content.coursesByIds failed, answering from progress's copy: ${(err as Error).message}`,
     );
     return undefined;
@@ -88,14 +81,15 @@ export async function courseSummaries(
 
 /** The cards of every flashcards lesson of a published course (a lesson gone meanwhile is skipped). */
 export async function flashcardsOf(
-  ctx: Context,
+  deps: RemoteDeps,
   outline: CourseOutline,
+  caller?: Caller,
 ): Promise<Array<{ lessonId: string; cards: FlashcardSource[] }>> {
   const decks = outline.lessons.filter(l => l.kind === "flashcards");
   const found = await Promise.all(
     decks.map(async deck => {
       try {
-        const lesson = await lessonForGrading(ctx, deck.id);
+        const lesson = await lessonForGrading(deps, deck.id, caller);
         return { lessonId: lesson.id, cards: lesson.cards ?? [] };
       } catch (err) {
         if (isNotFound(err)) return undefined;
@@ -108,37 +102,28 @@ export async function flashcardsOf(
 
 /** The learner's profile from users, or undefined when users cannot answer now. */
 export async function profileOf(
-  ctx: Context,
+  deps: RemoteDeps,
   userId: string,
+  caller?: Caller,
   timeout = 1000,
 ): Promise<UserSummary | undefined> {
-  const copy = usersCopyOf(ctx);
+  const copy = deps.usersCopy;
   const key = `profile:${userId}`;
   const held = copy?.get(key) as UserSummary | undefined;
   if (held) return held;
   const generation = copy?.generation ?? 0;
   try {
-    const found = await ctx.call<UserSummary[], { ids: string[] }>(
-      "users.profiles",
-      { ids: [userId] },
-      { timeout },
-    );
+    const found = await deps.users.profiles([userId], timeout, caller);
     const profile = found.find(p => p.id === userId);
     if (profile) copy?.set(key, profile, generation);
     return profile;
   } catch (err) {
-    ctx.service?.logger.warn(
-      `users.profiles failed, using progress's copy: ${(err as Error).message}`,
-    );
+    deps.logger.warn(`users.profiles failed, using progress's copy: ${(err as Error).message}`);
     return undefined;
   }
 }
 
 /** The ids of the people a learner follows (users owns the follow graph). */
-export function followingOf(ctx: Context, userId: string): Promise<string[]> {
-  return ctx.call<string[], { userId: string }>(
-    "users.followingIds",
-    { userId },
-    { timeout: 3000 },
-  );
+export function followingOf(deps: RemoteDeps, userId: string, caller?: Caller): Promise<string[]> {
+  return deps.users.followingIds(userId, caller);
 }

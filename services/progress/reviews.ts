@@ -1,7 +1,7 @@
-import { actorOf } from "../../lib/auth/guard";
+import type { AuthUser } from "../../models/auth.model";
 import type { DueCard, ReviewRating, ReviewResult } from "../../models/review.model";
 import { applyAward } from "./awards";
-import type { Ctx, ProgressThis } from "./context";
+import type { ProgressDeps, RequestCtx } from "./deps";
 import { syncNewDecks } from "./course-sync";
 import { guarded } from "./idempotency";
 import { ensureLearner } from "./learners";
@@ -14,12 +14,14 @@ import { cardNotFound } from "./errors";
 /** Flashcard reviews: the cards due now and a rating that reschedules one (FSRS). */
 
 export async function dueReviews(
-  svc: ProgressThis,
-  ctx: Ctx<{ limit: number }>,
+  deps: ProgressDeps,
+  input: { limit: number },
+  actor: Pick<AuthUser, "id">,
+  ctx: RequestCtx,
 ): Promise<DueCard[]> {
-  const userId = actorOf(ctx).id;
-  await syncNewDecks(svc, ctx, userId);
-  const due = await store.dueCards(svc, userId, svc.now(), ctx.params.limit);
+  const userId = actor.id;
+  await syncNewDecks(deps, userId, ctx);
+  const due = await store.dueCards(deps.db, userId, deps.now(), input.limit);
   return due.map(c => ({
     cardId: c.card_id,
     lessonId: c.lesson_id,
@@ -30,26 +32,28 @@ export async function dueReviews(
 }
 
 export async function reviewCard(
-  svc: ProgressThis,
-  ctx: Ctx<{ lessonId: string; cardId: string; rating: ReviewRating }>,
+  deps: ProgressDeps,
+  input: { lessonId: string; cardId: string; rating: ReviewRating },
+  actor: Pick<AuthUser, "id">,
+  ctx: RequestCtx,
 ): Promise<ReviewResult> {
-  const userId = actorOf(ctx).id;
-  const { lessonId, cardId, rating } = ctx.params;
+  const userId = actor.id;
+  const { lessonId, cardId, rating } = input;
   const key = { userId, lessonId, cardId };
-  await requireLessonAccess(svc, ctx, userId, lessonId);
-  await ensureLearner(svc, ctx, userId);
-  const now = svc.now();
-  const emit = svc.emitter(ctx);
+  await requireLessonAccess(deps, userId, lessonId, ctx);
+  await ensureLearner(deps, userId, ctx);
+  const now = deps.now();
+  const emit = deps.emitter(ctx);
   const body = { lessonId, cardId, rating };
-  return guarded<ReviewResult>(svc, ctx, "review", body, 200, async (t, learner) => {
-    const card = await store.lockCard(svc, key, t);
+  return guarded<ReviewResult>(deps, ctx, actor, "review", body, 200, async (t, learner) => {
+    const card = await store.lockCard(deps.db, key, t);
     if (!card) throw cardNotFound(lessonId, cardId);
     const wasDue = new Date(card.due).getTime() <= now.getTime();
     const outcome = review(cardStateOf(card), rating, now);
-    await store.saveCardReview(svc, key, outcome.card, outcome.log, t);
+    await store.saveCardReview(deps.db, key, outcome.card, outcome.log, t);
     const xpEarned = reviewXp(wasDue);
     const award = await applyAward(
-      { db: svc, emit, recordsXapi: svc.xapi.lrs !== undefined },
+      { db: deps.db, emit, recordsXapi: deps.lrs !== undefined },
       {
         learner,
         now,
