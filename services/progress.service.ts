@@ -375,7 +375,7 @@ const ProgressService: ProgressSchema = {
       auth: true,
       params: startPlacementParams,
       handler(ctx: Ctx): Promise<PlacementStart> {
-        return placement.startPlacement(placement.placementDeps(this, ctx), {}, actorOf(ctx));
+        return placement.startPlacement(this.deps, {}, actorOf(ctx), ctx);
       },
     },
 
@@ -385,11 +385,7 @@ const ProgressService: ProgressSchema = {
       handler(
         ctx: Ctx<{ id: string; questionId: string; value: AnswerValue }>,
       ): Promise<PlacementStep> {
-        return placement.answerPlacement(
-          placement.placementDeps(this, ctx),
-          ctx.params,
-          actorOf(ctx),
-        );
+        return placement.answerPlacement(this.deps, ctx.params, actorOf(ctx), ctx);
       },
     },
 
@@ -398,7 +394,7 @@ const ProgressService: ProgressSchema = {
       internal: true,
       params: { userId: { type: "string", min: 1, max: 64 } },
       handler(ctx: Ctx<{ userId: string }>): Promise<PlacedLevel | null> {
-        return placement.latestPlacement({ db: this }, {}, { id: ctx.params.userId });
+        return placement.latestPlacement(this.deps, {}, { id: ctx.params.userId });
       },
     },
 
@@ -538,6 +534,7 @@ const ProgressService: ProgressSchema = {
           call("content.lessonForGrading", { lessonId }, caller),
         courseOutline: (courseId, caller) => call("content.courseOutline", { courseId }, caller),
         coursesByIds: (ids, caller) => call("content.coursesByIds", { ids }, caller),
+        placementBank: caller => call("content.placementBank", {}, caller),
       },
       users: {
         profiles: (ids, timeout, caller) => call("users.profiles", { ids }, caller, timeout),

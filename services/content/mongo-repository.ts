@@ -549,16 +549,33 @@ export class MongoContentRepository implements ContentRepository {
     return docs.map(d => JSON.parse(d.item) as PlacementItem);
   }
 
+  /**
+   * Inserts the new questions and sets the changed ones, one update each (FerretDB v1 does not
+   * finish a bulk replace of existing documents); unchanged ones are not written.
+   */
   async savePlacementItems(items: PlacementItem[]): Promise<void> {
-    if (items.length === 0) return;
-    await this.models.PlacementItem.bulkWrite(
-      items.map(item => ({
-        replaceOne: {
-          filter: { _id: item.id },
-          replacement: { level: item.level, item: JSON.stringify(item) },
-          upsert: true,
-        },
-      })),
-    );
+    const stored = await this.models.PlacementItem.find(
+      { _id: { $in: items.map(item => item.id) } },
+      { item: 1 },
+    ).lean<Array<Doc & { item: string }>>();
+    const held = new Map(stored.map(d => [d._id, d.item]));
+    const docs = items.map(item => ({
+      _id: item.id,
+      level: item.level,
+      item: JSON.stringify(item),
+    }));
+    const fresh = docs.filter(doc => !held.has(doc._id));
+    if (fresh.length > 0) {
+      try {
+        await this.models.PlacementItem.insertMany(fresh, { ordered: false });
+      } catch (err) {
+        // Another node starting at the same moment inserted them first: the same questions.
+        if ((err as { code?: number }).code !== 11000) throw err;
+      }
+    }
+    for (const { _id, level, item } of docs.filter(
+      d => held.has(d._id) && held.get(d._id) !== d.item,
+    ))
+      await this.models.PlacementItem.updateOne({ _id }, { $set: { level, item } });
   }
 }

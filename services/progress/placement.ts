@@ -1,5 +1,4 @@
 import crypto from "node:crypto";
-import type { Transaction } from "sequelize";
 import type { AuthUser } from "../../models/auth.model";
 import type {
   PlacedLevel,
@@ -9,8 +8,7 @@ import type {
   PlacementStep,
 } from "../../models/placement.model";
 import type { AnswerValue } from "../../models/progress.model";
-import type { EmitDurable } from "./awards";
-import type { Ctx, ProgressThis } from "./context";
+import type { Caller, ProgressDeps, RequestCtx } from "./deps";
 import {
   notTheQuestionAsked,
   placementFinished,
@@ -36,26 +34,9 @@ import * as store from "./store";
  * state is a row of progress's schema, so any progress node takes the next answer.
  */
 
-export interface PlacementDeps {
-  db: store.Db;
-  /** The bank with its answer keys (content.placementBank). */
-  bank(): Promise<PlacementItem[]>;
-  /** Makes sure progress has the learner's row (their event counter lives there). */
-  ensureLearner(userId: string): Promise<void>;
-  /**
-   * Runs the change in one transaction under the learner's row lock, once per Idempotency-Key
-   * (a retry gets the first answer), and answers with `status`.
-   */
-  once<T>(
-    scope: string,
-    body: unknown,
-    status: number,
-    work: (t: Transaction) => Promise<T>,
-  ): Promise<T>;
-  emit: EmitDurable;
-  now(): Date;
-  /** 0 ≤ x < 1: breaks ties between equally informative questions. */
-  random(): number;
+/** 0 ≤ x < 1: breaks ties between equally informative questions. */
+function random(): number {
+  return crypto.randomInt(0, 2 ** 30) / 2 ** 30;
 }
 
 /** What the learner sees of a question: no answer key, no level. */
@@ -68,30 +49,40 @@ function asked(item: PlacementItem): PlacementQuestion {
   };
 }
 
-async function bankOf(deps: PlacementDeps): Promise<PlacementItem[]> {
-  const bank = await deps.bank();
+/** The bank with its answer keys (content.placementBank), through this node's copy of content's reads. */
+async function bankOf(deps: ProgressDeps, caller: Caller): Promise<PlacementItem[]> {
+  const copy = deps.contentCopy;
+  let bank = copy?.get("placementBank") as PlacementItem[] | undefined;
+  if (!bank) {
+    // Read before the call: a clean arriving while it is on its way keeps its answer out.
+    const generation = copy?.generation ?? 0;
+    bank = await deps.content.placementBank(caller);
+    if (bank.length > 0) copy?.set("placementBank", bank, generation);
+  }
   if (bank.length === 0) throw placementUnavailable();
   return bank;
 }
 
 /** POST /placement: a new test and its first question (the most informative at the prior). */
 export async function startPlacement(
-  deps: PlacementDeps,
+  deps: ProgressDeps,
   _input: Record<string, never>,
   actor: Pick<AuthUser, "id">,
+  ctx: RequestCtx,
 ): Promise<PlacementStart> {
-  const bank = await bankOf(deps);
-  const first = nextItem(bank, [], estimateAbility([]).ability, deps.random);
+  const bank = await bankOf(deps, ctx);
+  const first = nextItem(bank, [], estimateAbility([]).ability, random);
   if (!first) throw placementUnavailable();
-  await deps.ensureLearner(actor.id);
-  return deps.once("placement", {}, 201, async t => {
+  // The learner's row holds their event counter (and the lock their changes take).
+  await ensureLearner(deps, actor.id, ctx);
+  return guarded(deps, ctx, actor, "placement", {}, 201, async t => {
     const id = crypto.randomUUID();
     await store.insertPlacement(
       deps.db,
       { id, userId: actor.id, startedAt: deps.now(), questionId: first.id },
       t,
     );
-    return { id, question: asked(first) };
+    return { response: { id, question: asked(first) } };
   });
 }
 
@@ -100,13 +91,15 @@ export async function startPlacement(
  * and asks the next question or ends the test with its level.
  */
 export async function answerPlacement(
-  deps: PlacementDeps,
+  deps: ProgressDeps,
   input: { id: string; questionId: string; value: AnswerValue },
   actor: Pick<AuthUser, "id">,
+  ctx: RequestCtx,
 ): Promise<PlacementStep> {
-  const bank = await bankOf(deps);
+  const bank = await bankOf(deps, ctx);
   const byId = new Map(bank.map(item => [item.id, item]));
-  return deps.once(`placement:${input.id}`, input, 200, async t => {
+  const emit = deps.emitter(ctx);
+  return guarded<PlacementStep>(deps, ctx, actor, `placement:${input.id}`, input, 200, async t => {
     const test = await store.lockPlacement(deps.db, input.id, actor.id, t);
     if (!test) throw placementNotFound(input.id);
     if (test.finished_at || test.current_question_id === null) throw placementFinished(input.id);
@@ -129,7 +122,7 @@ export async function answerPlacement(
           bank,
           bank.filter(candidate => seen.has(candidate.id)),
           estimate.ability,
-          deps.random,
+          random,
         );
     if (next) {
       await store.savePlacementStep(
@@ -137,7 +130,7 @@ export async function answerPlacement(
         { id: test.id, responses, next: { questionId: next.id } },
         t,
       );
-      return { question: asked(next) };
+      return { response: { question: asked(next) } };
     }
     const result = placementResult(estimate);
     const placedAt = deps.now();
@@ -146,45 +139,20 @@ export async function answerPlacement(
       { id: test.id, responses, next: { ...result, finishedAt: placedAt } },
       t,
     );
-    await deps.emit(
+    await emit(
       "progress.placement.completed",
       { userId: actor.id, testId: test.id, ...result, placedAt: placedAt.toISOString() },
       t,
     );
-    return { result };
+    return { response: { result } };
   });
 }
 
 /** progress.placedLevel (internal): the learner's latest placement, null before any. */
 export function latestPlacement(
-  deps: Pick<PlacementDeps, "db">,
+  deps: Pick<ProgressDeps, "db">,
   _input: Record<string, never>,
   actor: Pick<AuthUser, "id">,
 ): Promise<PlacedLevel | null> {
   return store.placedLevel(deps.db, actor.id);
-}
-
-/** The use cases' dependencies on this node, for one request. */
-export function placementDeps(svc: ProgressThis, ctx: Ctx<unknown>): PlacementDeps {
-  return {
-    db: svc,
-    async bank() {
-      const copy = svc.contentCopy;
-      const held = copy?.get("placementBank") as PlacementItem[] | undefined;
-      if (held) return held;
-      // Read before the call: a clean arriving while it is on its way keeps its answer out.
-      const generation = copy?.generation ?? 0;
-      const bank = await ctx.call<PlacementItem[]>("content.placementBank");
-      if (bank.length > 0) copy?.set("placementBank", bank, generation);
-      return bank;
-    },
-    async ensureLearner(userId) {
-      await ensureLearner(svc, ctx, userId);
-    },
-    once: (scope, body, status, work) =>
-      guarded(svc, ctx, scope, body, status, async t => ({ response: await work(t) })),
-    emit: svc.emitter(ctx),
-    now: () => svc.now(),
-    random: () => crypto.randomInt(0, 1 << 30) / (1 << 30),
-  };
 }
