@@ -25,9 +25,9 @@ interface CacheCleanPayload {
 
 export interface CacheCleanerMethods {
   /** Clears this service's cached results on this node now and on every other node. */
-  clearCache(ctx?: Context): Promise<void>;
+  clearCache(ctx?: Caller): Promise<void>;
   /** Clears the cached results of `service` (by name, e.g. "content") on every node. */
-  cleanCacheOf(service: string, ctx?: Context): Promise<void>;
+  cleanCacheOf(service: string, ctx?: Caller): Promise<void>;
 }
 
 function cacheCleanEvent(service: string): string {
@@ -45,10 +45,16 @@ async function cleanLocal(service: Service, name: string): Promise<void> {
   await service.broker.cacher?.clean(cacheKeyPattern(name));
 }
 
-async function announce(service: Service, name: string, ctx?: Context): Promise<void> {
+/** The change's request: the broadcast carries its id. */
+type Caller = Pick<Context, "requestID">;
+
+async function announce(service: Service, name: string, ctx?: Caller): Promise<void> {
   const payload: CacheCleanPayload = { origin: service.broker.nodeID };
-  if (ctx) await ctx.broadcast(cacheCleanEvent(name), payload);
-  else await service.broker.broadcast(cacheCleanEvent(name), payload);
+  await service.broker.broadcast(
+    cacheCleanEvent(name),
+    payload,
+    ctx?.requestID ? { requestID: ctx.requestID } : {},
+  );
 }
 
 /** A mixin schema that may carry the `merged` hook (missing from moleculer's typings). */
@@ -100,11 +106,11 @@ export function CacheCleaner(opts: CacheCleanerOptions = {}): MixinSchema {
       }
     },
     methods: {
-      async clearCache(this: CleanerThis, ctx?: Context) {
+      async clearCache(this: CleanerThis, ctx?: Caller) {
         await cleanLocal(this, this.fullName);
         await announce(this, this.fullName, ctx);
       },
-      async cleanCacheOf(this: CleanerThis, service: string, ctx?: Context) {
+      async cleanCacheOf(this: CleanerThis, service: string, ctx?: Caller) {
         await cleanLocal(this, service);
         await announce(this, service, ctx);
       },

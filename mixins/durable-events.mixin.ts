@@ -7,6 +7,7 @@ import {
   BatchingRunner,
   type BeforeDurableBatch,
   type DurableEventBatchHandlers,
+  type DurableEventHandler,
   type DurableEventHandlers,
   type TransactionRunner,
 } from "../lib/events/consumer-runner";
@@ -29,7 +30,12 @@ import {
   type RetryPolicy,
   type Subscription,
 } from "../lib/events/transport";
-import type { DomainEventType, DomainEvents, EventEnvelope } from "../models/events.model";
+import {
+  DOMAIN_EVENT_TYPES,
+  type DomainEventType,
+  type DomainEvents,
+  type EventEnvelope,
+} from "../models/events.model";
 
 export type {
   BeforeDurableBatch,
@@ -495,4 +501,44 @@ export function DurableEvents(options: DurableEventsOptions = {}): Partial<Servi
       await releaseTransport(self.broker);
     },
   };
+}
+
+/**
+ * A service's consumers as plain functions of (deps, event, transaction), one per event type
+ * it consumes: the one list of what the service consumes, from which its `durableEvents` and
+ * their types are derived (`durableEventsOf`).
+ */
+export type DurableConsumers<Deps> = {
+  [K in DomainEventType]?: (deps: Deps, event: EventEnvelope<K>, t: Transaction) => Promise<void>;
+};
+
+function bound<K extends DomainEventType, Deps, TThis>(
+  consume: (deps: Deps, event: EventEnvelope<K>, t: Transaction) => Promise<void>,
+  depsOf: (self: TThis) => Promise<Deps>,
+): DurableEventHandler<K, TThis> {
+  return async function (event, t) {
+    await consume(await depsOf(this), event, t);
+  };
+}
+
+function bindInto<K extends DomainEventType, Deps, TThis>(
+  handlers: DurableEventHandlers<TThis>,
+  type: K,
+  consumers: DurableConsumers<Deps>,
+  depsOf: (self: TThis) => Promise<Deps>,
+): void {
+  const consume = consumers[type];
+  // `handlers[type] = …` is checked against every event type's handler at once (K is generic);
+  // the handler bound here is K's own.
+  if (consume) Object.assign(handlers, { [type]: bound(consume, depsOf) });
+}
+
+/** The `durableEvents` of a service: each consumer called with the deps `depsOf` gives for the handling service. */
+export function durableEventsOf<Deps, TThis>(
+  consumers: DurableConsumers<Deps>,
+  depsOf: (self: TThis) => Promise<Deps>,
+): DurableEventHandlers<TThis> {
+  const handlers: DurableEventHandlers<TThis> = {};
+  for (const type of DOMAIN_EVENT_TYPES) bindInto(handlers, type, consumers, depsOf);
+  return handlers;
 }

@@ -1,3 +1,4 @@
+import type { ParamsOf } from "../lib/params-of";
 /**
  * The Billing table of shared/design/api.md: what the billing service answers, and the
  * entitlement other services read (progress refuses premium courses without it).
@@ -68,12 +69,7 @@ export const checkoutParams = {
   coupon: { type: "string", min: 1, max: 64, pattern: /^[A-Za-z0-9_-]+$/, optional: true },
 } as const;
 
-export interface CheckoutInput {
-  planId: string;
-  successUrl: string;
-  cancelUrl: string;
-  coupon?: string;
-}
+export type CheckoutInput = ParamsOf<typeof checkoutParams>;
 
 const COUPON_DURATIONS = ["once", "repeating", "forever"] as const;
 export type CouponDuration = (typeof COUPON_DURATIONS)[number];
@@ -102,15 +98,7 @@ export const couponParams = {
   maxRedemptions: { type: "number", integer: true, positive: true, optional: true },
 } as const;
 
-export interface CouponInput {
-  code: string;
-  percentOff?: number;
-  amountOff?: number;
-  currency?: string;
-  duration: CouponDuration;
-  durationInMonths?: number;
-  maxRedemptions?: number;
-}
+export type CouponInput = ParamsOf<typeof couponParams>;
 
 /** POST /admin/refunds → 201 */
 export interface RefundView {

@@ -1,5 +1,6 @@
 import type { LearnerLessonOutline, LessonOutline } from "./lesson.model";
 import { idRule, pageParams } from "../lib/params";
+import type { ParamsOf } from "../lib/params-of";
 import { COURSE_ACCESS, type CourseAccess } from "./billing.model";
 
 /** CEFR levels, easiest first (the list order is the browse order). */
@@ -159,15 +160,10 @@ export const updateCourseParams = {
   access: { type: "enum", values: COURSE_ACCESS, optional: true },
 } as const;
 
-export interface CreateCourseInput {
-  title: string;
-  description: string;
-  level: CefrLevel;
-  topics: string[];
-  language: string;
-}
+export type CreateCourseInput = ParamsOf<typeof createCourseParams>;
 
-export type UpdateCourseInput = Partial<CreateCourseInput> & { access?: CourseAccess };
+/** PATCH /courses/:id's changes (the path's id aside). */
+export type UpdateCourseInput = Omit<ParamsOf<typeof updateCourseParams>, "id">;
 
 /** POST /courses/:id/units — strict. */
 export const createUnitParams = {
@@ -194,14 +190,7 @@ export const listCoursesParams = {
   ...pageParams,
 } as const;
 
-export interface ListCoursesInput {
-  level?: CefrLevel;
-  topic?: string;
-  q?: string;
-  mine?: boolean;
-  page: number;
-  pageSize: number;
-}
+export type ListCoursesInput = ParamsOf<typeof listCoursesParams>;
 
 export interface Page<T> {
   rows: T[];

@@ -44,13 +44,6 @@ export const TEMPLATE_CATEGORY: Record<EmailTemplate, MailCategory> = {
   digest: "weeklyReport",
 };
 
-export const CATEGORY_LABEL: Record<EmailCategory, string> = {
-  marketing: "new course and news",
-  achievements: "achievement",
-  reminders: "reminder",
-  weeklyReport: "digest",
-};
-
 /** Public statuses (api.md). */
 export const EMAIL_STATUSES = ["queued", "sent", "failed", "opened"] as const;
 export type EmailStatus = (typeof EMAIL_STATUSES)[number];

@@ -139,6 +139,18 @@ export interface DomainEvents {
     currentStreak: number;
     localDate: string;
   };
+  /**
+   * A learner's flashcards became due: the first card of a new wave (none was due at the last
+   * round). Once per wave; the next wave starts after every due card was reviewed.
+   */
+  "progress.review.due": {
+    sequence?: number;
+    userId: string;
+    /** Cards due at the round that saw the wave. */
+    count: number;
+    /** When the wave's first card became due. */
+    dueAt: string;
+  };
   /** A subscription's state changed (checkout, renewal, failed payment, cancellation, end). */
   "billing.subscription.changed": {
     /** The user's billing-event counter at this event (events.md: order per aggregate). */
@@ -226,6 +238,7 @@ export const DOMAIN_EVENT_TYPES = [
   "progress.course.completed",
   "progress.achievement.unlocked",
   "progress.streak.reminder_due",
+  "progress.review.due",
   "progress.xapi.recorded",
   "billing.subscription.changed",
   "billing.invoice.paid",
@@ -263,6 +276,7 @@ export const EVENT_CONSUMERS: Readonly<Record<DomainEventType, readonly Consumin
   "progress.course.completed": ["notify"],
   "progress.achievement.unlocked": ["notify"],
   "progress.streak.reminder_due": ["notify"],
+  "progress.review.due": ["notify"],
   "progress.xapi.recorded": ["progress"],
   "billing.subscription.changed": ["progress"],
   "billing.invoice.paid": ["notify"],

@@ -128,4 +128,6 @@ export interface Recipient {
   name: string;
   timezone: string;
   emailVerified: boolean;
+  /** The locale user.updated last gave (mail in their language); absent or null: English. */
+  locale?: string | null;
 }

@@ -36,7 +36,8 @@ import { receiveWebhook } from "./billing/webhooks";
 import { localProvider, type LocalProvider } from "./billing/local-provider";
 import type { PaymentProvider } from "./billing/provider";
 import { checkoutPage, payLocally } from "./billing/local-checkout";
-import { idParam } from "../lib/params";
+import { idParam, type IdInput } from "../lib/params";
+import type { ParamsOf } from "../lib/params-of";
 
 /**
  * billing: plans, Stripe Checkout and the customer portal, subscriptions kept in step with
@@ -69,6 +70,16 @@ type BillingSchema = ServiceSchema<
   BillingVars,
   BillingThis
 > & { durableEvents: DurableEventHandlers<BillingThis> };
+
+const stripeWebhookParams = {
+  $$strict: true,
+  payload: { type: "string", max: MAX_WEBHOOK_BYTES },
+} as const;
+const listCouponsParams = { $$strict: true, ...pageParams } as const;
+const entitlementsOfParams = {
+  $$strict: true,
+  userId: { type: "string", min: 1, max: 64 },
+} as const;
 
 const BillingService: BillingSchema = {
   name: "billing",
@@ -118,8 +129,8 @@ const BillingService: BillingSchema = {
 
     /** Stripe's deliveries; `payload` is the raw body the gateway hands over (services/api/body.ts). */
     stripeWebhook: {
-      params: { $$strict: true, payload: { type: "string", max: MAX_WEBHOOK_BYTES } },
-      async handler(ctx: Ctx<{ payload: string }>) {
+      params: stripeWebhookParams,
+      async handler(ctx: Ctx<ParamsOf<typeof stripeWebhookParams>>) {
         const signature = ctx.meta.requestHeaders?.["stripe-signature"];
         return receiveWebhook(this.deps, ctx.params.payload, signature, ctx);
       },
@@ -170,8 +181,8 @@ const BillingService: BillingSchema = {
 
     listCoupons: {
       roles: ["admin"],
-      params: { $$strict: true, ...pageParams },
-      async handler(ctx: Ctx<{ page: number; pageSize: number }>) {
+      params: listCouponsParams,
+      async handler(ctx: Ctx<ParamsOf<typeof listCouponsParams>>) {
         return listCoupons(this.deps, ctx.params);
       },
     },
@@ -187,7 +198,7 @@ const BillingService: BillingSchema = {
     refund: {
       roles: ["admin"],
       params: refundParams,
-      async handler(ctx: Ctx<{ invoiceId: string; amount?: number }>) {
+      async handler(ctx: Ctx<ParamsOf<typeof refundParams>>) {
         return refundInvoice(this.deps, ctx.params);
       },
     },
@@ -196,7 +207,7 @@ const BillingService: BillingSchema = {
     localCheckoutPage: {
       internal: true,
       params: idParam,
-      handler(ctx: Ctx<{ id: string }>) {
+      handler(ctx: Ctx<IdInput>) {
         return checkoutPage(this.local, ctx.params.id);
       },
     },
@@ -205,7 +216,7 @@ const BillingService: BillingSchema = {
     payLocally: {
       internal: true,
       params: idParam,
-      async handler(ctx: Ctx<{ id: string }>) {
+      async handler(ctx: Ctx<IdInput>) {
         return payLocally(this.deps, this.local, ctx.params.id, ctx);
       },
     },
@@ -213,10 +224,10 @@ const BillingService: BillingSchema = {
     /** Another service's question (progress: premium courses); cached, cleaned on every change. */
     entitlementsOf: {
       internal: true,
-      params: { $$strict: true, userId: { type: "string", min: 1, max: 64 } },
+      params: entitlementsOfParams,
       cache: { keys: ["userId"] },
       retryPolicy: READ_RETRY,
-      async handler(ctx: Ctx<{ userId: string }>) {
+      async handler(ctx: Ctx<ParamsOf<typeof entitlementsOfParams>>) {
         return entitlementsOf(this.deps, ctx.params.userId);
       },
     },
@@ -238,7 +249,7 @@ const BillingService: BillingSchema = {
       db: { sequelize: this.sequelize },
       withTransaction: fn => this.withTransaction(fn),
       emit: (type, data, opts) => this.emitDurable(type, data, opts),
-      entitlementsChanged: ctx => this.clearCache(ctx as Context | undefined),
+      entitlementsChanged: ctx => this.clearCache(ctx),
       provider,
       appOrigins: [...new Set([cfg.publicUrl, ...cfg.corsOrigins].map(url => new URL(url).origin))],
       portalReturnUrl: `${cfg.publicUrl}/account/billing`,

@@ -1,5 +1,5 @@
 import type { Readable } from "node:stream";
-import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { CallingOptions, Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import type { Transaction } from "sequelize";
 import { actorOf } from "../lib/auth/guard";
 import { configOf } from "../lib/config";
@@ -10,17 +10,14 @@ import { DbMixin } from "../mixins/db.mixin";
 import { DurableEvents } from "../mixins/durable-events.mixin";
 import { createEnvelope } from "../lib/events/envelope";
 import { PendingEvents } from "../lib/events/mongo-outbox-store";
-import type { AuthUser } from "../models/auth.model";
 import type {
   CourseBrief,
   CourseOutline,
-  CourseRecord,
   CourseUnit,
   CreateCourseInput,
   ListCoursesInput,
   Page,
   PublishedCourse,
-  UpdateCourseInput,
 } from "../models/course.model";
 import {
   createCourseParams,
@@ -28,11 +25,9 @@ import {
   listCoursesParams,
   updateCourseParams,
 } from "../models/course.model";
-import type { CourseAccess } from "../models/billing.model";
 import type {
   LessonForGrading,
   LessonInput,
-  LessonRecord,
   LessonView,
   PublishedLesson,
 } from "../models/lesson.model";
@@ -40,28 +35,29 @@ import { createLessonParams, updateLessonParams } from "../models/lesson.model";
 import type { MediaRef } from "../models/media.model";
 import type { TopicCount } from "../models/content.model";
 import { READ_RETRY } from "../moleculer.config";
-import * as authoring from "./content/authoring";
-import type {
-  ContentMethods,
-  ContentThis,
-  ContentVars,
-  Ctx,
-  LessonReadDeps,
-} from "./content/context";
-import { courseNotFound, lessonNotFound } from "./content/errors";
+import type { ContentMethods, ContentThis, ContentVars, Ctx } from "./content/context";
+import type { ContentDeps } from "./content/deps";
+import * as editing from "./content/editing";
+import { canEdit } from "./content/editing";
 import { answerMedia, headMedia, openMedia, saveUpload } from "./content/media";
 import type { MongoContentRepository } from "./content/mongo-repository";
 import { courseAccessMigrations } from "./content/access-migrations";
 import { contentMigrations } from "./content/pg-migrations";
 import { PgContentRepository } from "./content/pg-repository";
-import { listCourses, readCourse, readLesson } from "./content/reading";
+import {
+  courseOutline,
+  coursesByIds,
+  lessonForGrading,
+  listCourses,
+  listTopics,
+  readCourse,
+  readLesson,
+} from "./content/reading";
 import { seedPlacementBank, seedStarterContent, type SeedReport } from "./content/seeder";
 import { placementBankMigrations } from "./content/placement-migrations";
 import type { PlacementItem } from "../models/placement.model";
-import { createUnit, liveRequirementsOf, type UnitDeps } from "./content/structure";
-import { topicRows } from "./content/topics";
-import { gradingView, outlineView } from "./content/views";
-import { idParam } from "../lib/params";
+import { idParam, idRule, type IdInput } from "../lib/params";
+import type { ParamsOf } from "../lib/params-of";
 
 /**
  * Content: courses → ordered lessons (reading, quiz, flashcards), media, CEFR levels and
@@ -79,6 +75,27 @@ function mongoRepository(
     MongoContentRepository: typeof MongoContentRepository;
   };
   return new mod.MongoContentRepository(...args);
+}
+
+const getCourseParams = {
+  ...idParam,
+  view: { type: "enum", values: ["draft", "published"], optional: true },
+} as const;
+// moleculer-web's multipart alias passes the file as the call's stream and its
+// descriptors ($filename, $mimetype, …) plus the form's fields as params.
+const uploadParams = {
+  $fieldname: { type: "string", optional: true },
+  $filename: { type: "string", max: 255, optional: true },
+  $encoding: { type: "string", optional: true },
+  $mimetype: { type: "string", optional: true },
+} as const;
+const lessonIdParams = { lessonId: idRule } as const;
+const courseIdParams = { courseId: idRule } as const;
+const idsParams = { ids: { type: "array", max: 500, items: idRule } } as const;
+
+/** A call made for an action carries its request id. */
+function callOptions(caller?: Pick<Context, "requestID">): CallingOptions {
+  return caller?.requestID ? { requestID: caller.requestID } : {};
 }
 
 const ContentService: ServiceSchema<
@@ -108,7 +125,7 @@ const ContentService: ServiceSchema<
       },
       retryPolicy: READ_RETRY,
       handler(ctx: Ctx<ListCoursesInput>): Promise<Page<unknown>> {
-        return listCourses(this, ctx);
+        return listCourses(this.deps, ctx.params, ctx);
       },
     },
 
@@ -117,22 +134,17 @@ const ContentService: ServiceSchema<
       auth: true,
       roles: ["author"],
       async handler(ctx: Ctx<CreateCourseInput>) {
-        const user = actorOf(ctx);
-        const course = await authoring.createCourse(this.deps(ctx), user.id, ctx.params);
-        await this.afterChange(ctx);
+        const course = await editing.createCourse(this.deps, ctx.params, actorOf(ctx), ctx);
         createdAt(ctx, `/courses/${course.id}`);
         return course;
       },
     },
 
     getCourse: {
-      params: {
-        ...idParam,
-        view: { type: "enum", values: ["draft", "published"], optional: true },
-      },
+      params: getCourseParams,
       retryPolicy: READ_RETRY,
-      handler(ctx: Ctx<{ id: string; view?: "draft" | "published" }>) {
-        return readCourse(this, ctx);
+      handler(ctx: Ctx<ParamsOf<typeof getCourseParams>>) {
+        return readCourse(this.deps, ctx.params, ctx);
       },
     },
 
@@ -140,12 +152,8 @@ const ContentService: ServiceSchema<
       params: updateCourseParams,
       auth: true,
       roles: ["author"],
-      async handler(ctx: Ctx<UpdateCourseInput & { id: string }>) {
-        const course = await this.ownedCourse(ctx, ctx.params.id);
-        const { id: _id, ...input } = ctx.params;
-        const view = await authoring.updateCourse(this.deps(ctx), course, input);
-        await this.afterChange(ctx);
-        return view;
+      handler(ctx: Ctx<ParamsOf<typeof updateCourseParams>>) {
+        return editing.updateCourse(this.deps, ctx.params, actorOf(ctx), ctx);
       },
     },
 
@@ -153,10 +161,8 @@ const ContentService: ServiceSchema<
       params: idParam,
       auth: true,
       roles: ["author"],
-      async handler(ctx: Ctx<{ id: string }>): Promise<null> {
-        const course = await this.ownedCourse(ctx, ctx.params.id);
-        await authoring.deleteCourse(this.deps(ctx), course);
-        await this.afterChange(ctx);
+      async handler(ctx: Ctx<IdInput>): Promise<null> {
+        await editing.deleteCourse(this.deps, ctx.params, actorOf(ctx), ctx);
         ctx.meta.$statusCode = 204;
         return null;
       },
@@ -166,11 +172,8 @@ const ContentService: ServiceSchema<
       params: idParam,
       auth: true,
       roles: ["author"],
-      async handler(ctx: Ctx<{ id: string }>) {
-        const course = await this.ownedCourse(ctx, ctx.params.id);
-        const view = await authoring.publishCourse(this.deps(ctx), course.id);
-        await this.afterChange(ctx);
-        return view;
+      handler(ctx: Ctx<IdInput>) {
+        return editing.publishCourse(this.deps, ctx.params, actorOf(ctx), ctx);
       },
     },
 
@@ -178,11 +181,10 @@ const ContentService: ServiceSchema<
       params: createLessonParams,
       auth: true,
       roles: ["author"],
-      async handler(ctx: Ctx<LessonInput & { id: string }>) {
-        const course = await this.ownedCourse(ctx, ctx.params.id);
-        const { id: _id, ...input } = ctx.params;
-        const lesson = await authoring.createLesson(this.deps(ctx), course, input);
-        await this.afterChange(ctx);
+      // LessonInput stays written out: to the params a question's options and answer are `any`,
+      // which the lesson's own rules check (content/validation.ts).
+      async handler(ctx: Ctx<LessonInput & IdInput>) {
+        const lesson = await editing.createLesson(this.deps, ctx.params, actorOf(ctx), ctx);
         createdAt(ctx, `/lessons/${lesson.id}`);
         return lesson;
       },
@@ -192,12 +194,8 @@ const ContentService: ServiceSchema<
       params: createUnitParams,
       auth: true,
       roles: ["author"],
-      async handler(ctx: Ctx<{ id: string; title: string; order: number }>): Promise<CourseUnit> {
-        const { id: courseId, title, order } = ctx.params;
-        // A unit has no URL of its own: the route's 201 stands, with no Location.
-        const unit = await createUnit(this.unitDeps(ctx), { courseId, title, order }, actorOf(ctx));
-        await this.afterChange(ctx);
-        return unit;
+      handler(ctx: Ctx<ParamsOf<typeof createUnitParams>>): Promise<CourseUnit> {
+        return editing.addUnit(this.deps, ctx.params, actorOf(ctx), ctx);
       },
     },
 
@@ -205,8 +203,8 @@ const ContentService: ServiceSchema<
       params: idParam,
       auth: true,
       retryPolicy: READ_RETRY,
-      handler(ctx: Ctx<{ id: string }>): Promise<LessonView> {
-        return readLesson(this.readDeps(ctx), ctx.params, actorOf(ctx));
+      handler(ctx: Ctx<IdInput>): Promise<LessonView> {
+        return readLesson(this.deps, ctx.params, actorOf(ctx), ctx);
       },
     },
 
@@ -214,12 +212,8 @@ const ContentService: ServiceSchema<
       params: updateLessonParams,
       auth: true,
       roles: ["author"],
-      async handler(ctx: Ctx<Partial<LessonInput> & { id: string }>) {
-        const lesson = await this.ownedLesson(ctx, ctx.params.id);
-        const { id: _id, ...input } = ctx.params;
-        const view = await authoring.updateLesson(this.deps(ctx), lesson, input);
-        await this.afterChange(ctx);
-        return view;
+      handler(ctx: Ctx<Partial<LessonInput> & IdInput>) {
+        return editing.updateLesson(this.deps, ctx.params, actorOf(ctx), ctx);
       },
     },
 
@@ -227,30 +221,21 @@ const ContentService: ServiceSchema<
       params: idParam,
       auth: true,
       roles: ["author"],
-      async handler(ctx: Ctx<{ id: string }>): Promise<null> {
-        const lesson = await this.ownedLesson(ctx, ctx.params.id);
-        await authoring.deleteLesson(this.deps(ctx), lesson);
-        await this.afterChange(ctx);
+      async handler(ctx: Ctx<IdInput>): Promise<null> {
+        await editing.deleteLesson(this.deps, ctx.params, actorOf(ctx), ctx);
         ctx.meta.$statusCode = 204;
         return null;
       },
     },
 
     uploadMedia: {
-      // moleculer-web's multipart alias passes the file as the call's stream and its
-      // descriptors ($filename, $mimetype, …) plus the form's fields as params.
-      params: {
-        $fieldname: { type: "string", optional: true },
-        $filename: { type: "string", max: 255, optional: true },
-        $encoding: { type: "string", optional: true },
-        $mimetype: { type: "string", optional: true },
-      },
+      params: uploadParams,
       auth: true,
       roles: ["author"],
-      async handler(ctx: Ctx<{ $filename?: string }>): Promise<MediaRef> {
-        const user = actorOf(ctx);
+      async handler(ctx: Ctx<ParamsOf<typeof uploadParams>>): Promise<MediaRef> {
         const stream = (ctx.stream ?? null) as Readable | null;
-        const media = await saveUpload(this, user.id, stream, ctx.params.$filename);
+        const upload = { stream, filename: ctx.params.$filename };
+        const media = await saveUpload(this.deps, upload, actorOf(ctx));
         createdAt(ctx, `/media/${media.id}`);
         return media;
       },
@@ -258,23 +243,23 @@ const ContentService: ServiceSchema<
 
     getMedia: {
       params: idParam,
-      async handler(ctx: Ctx<{ id: string }>): Promise<Readable | null> {
-        return answerMedia(ctx, await openMedia(this, ctx.params.id, ctx.meta.requestHeaders));
+      async handler(ctx: Ctx<IdInput>): Promise<Readable | null> {
+        return answerMedia(ctx, await openMedia(this.deps, ctx.params, ctx.meta.requestHeaders));
       },
     },
 
     headMedia: {
       params: idParam,
-      async handler(ctx: Ctx<{ id: string }>): Promise<Readable | null> {
-        return answerMedia(ctx, await headMedia(this, ctx.params.id));
+      async handler(ctx: Ctx<IdInput>): Promise<Readable | null> {
+        return answerMedia(ctx, await headMedia(this.deps, ctx.params));
       },
     },
 
     topics: {
       cache: { keys: [] },
       retryPolicy: READ_RETRY,
-      async handler(): Promise<TopicCount[]> {
-        return topicRows(await this.repo.topicCounts());
+      handler(): Promise<TopicCount[]> {
+        return listTopics(this.deps);
       },
     },
 
@@ -283,8 +268,8 @@ const ContentService: ServiceSchema<
       params: idParam,
       cache: { keys: ["id"] },
       retryPolicy: READ_RETRY,
-      handler(ctx: Ctx<{ id: string }>): Promise<PublishedCourse | null> {
-        return this.repo.getPublishedCourse(ctx.params.id);
+      handler(ctx: Ctx<IdInput>): Promise<PublishedCourse | null> {
+        return this.deps.repo.getPublishedCourse(ctx.params.id);
       },
     },
 
@@ -293,49 +278,38 @@ const ContentService: ServiceSchema<
       params: idParam,
       cache: { keys: ["id"] },
       retryPolicy: READ_RETRY,
-      handler(ctx: Ctx<{ id: string }>): Promise<PublishedLesson | null> {
-        return this.repo.getPublishedLesson(ctx.params.id);
+      handler(ctx: Ctx<IdInput>): Promise<PublishedLesson | null> {
+        return this.deps.repo.getPublishedLesson(ctx.params.id);
       },
     },
 
     lessonForGrading: {
       internal: true,
-      params: { lessonId: { type: "string", min: 1, max: 64 } },
+      params: lessonIdParams,
       cache: { keys: ["lessonId"] },
       retryPolicy: READ_RETRY,
-      async handler(ctx: Ctx<{ lessonId: string }>): Promise<LessonForGrading> {
-        const lesson = await this.repo.getPublishedLesson(ctx.params.lessonId);
-        if (!lesson) throw lessonNotFound(ctx.params.lessonId);
-        return gradingView(
-          lesson,
-          await this.accessOf(lesson.courseId),
-          await liveRequirementsOf(this.repo, lesson),
-        );
+      handler(ctx: Ctx<ParamsOf<typeof lessonIdParams>>): Promise<LessonForGrading> {
+        return lessonForGrading(this.deps, ctx.params);
       },
     },
 
     courseOutline: {
       internal: true,
-      params: { courseId: { type: "string", min: 1, max: 64 } },
+      params: courseIdParams,
       cache: { keys: ["courseId"] },
       retryPolicy: READ_RETRY,
-      async handler(ctx: Ctx<{ courseId: string }>): Promise<CourseOutline> {
-        const course = await this.repo.getPublishedCourse(ctx.params.courseId);
-        if (!course) throw courseNotFound(ctx.params.courseId);
-        return outlineView(course, await this.accessOf(course.id));
+      handler(ctx: Ctx<ParamsOf<typeof courseIdParams>>): Promise<CourseOutline> {
+        return courseOutline(this.deps, ctx.params);
       },
     },
 
     coursesByIds: {
       internal: true,
-      params: { ids: { type: "array", max: 500, items: { type: "string", min: 1, max: 64 } } },
+      params: idsParams,
       cache: { keys: ["ids"] },
       retryPolicy: READ_RETRY,
-      async handler(ctx: Ctx<{ ids: string[] }>): Promise<CourseBrief[]> {
-        const byId = new Map(
-          (await this.repo.publishedBriefs([...new Set(ctx.params.ids)])).map(c => [c.id, c]),
-        );
-        return ctx.params.ids.flatMap(id => byId.get(id) ?? []);
+      handler(ctx: Ctx<ParamsOf<typeof idsParams>>): Promise<CourseBrief[]> {
+        return coursesByIds(this.deps, ctx.params);
       },
     },
 
@@ -352,23 +326,20 @@ const ContentService: ServiceSchema<
     /** `npm run seed` and the REPL (`call content.seedStarter`): the starter English course, idempotent. */
     seedStarter: {
       internal: true,
-      async handler(ctx: Ctx): Promise<SeedReport> {
-        const report = await seedStarterContent(this.deps(ctx));
-        await this.afterChange(ctx);
-        return report;
+      handler(ctx: Ctx): Promise<SeedReport> {
+        return editing.seedStarter(this.deps, ctx);
       },
     },
   },
 
   methods: {
-    deps(ctx?: Context): authoring.AuthoringDeps {
+    /** How a change and its events commit together: the PostgreSQL transaction, or (MongoDB) its carrying write. */
+    unitOfWork(): Pick<ContentDeps, "transaction" | "emit"> {
       const mongoRelay = this.mongoRelay;
       if (mongoRelay) {
         // No transaction spans MongoDB documents: a unit of work collects its events and the
         // store's carrying write takes them (lib/events/mongo-outbox-store.ts).
         return {
-          repo: this.repo,
-          publicUrl: this.publicUrl,
           transaction: async fn => {
             const pending = new PendingEvents();
             const result = await fn(pending);
@@ -376,56 +347,21 @@ const ContentService: ServiceSchema<
             if (pending.carried > 0) mongoRelay.kick();
             return result;
           },
-          emit: async (type, data, t) => {
+          emit: async (type, data, t, caller) => {
             if (!(t instanceof PendingEvents))
               throw new Error(`${type} emitted outside a unit of work`);
-            t.add(createEnvelope(type, data, { producer: this.name, requestId: ctx?.requestID }));
+            t.add(
+              createEnvelope(type, data, { producer: this.name, requestId: caller?.requestID }),
+            );
           },
         };
       }
       return {
-        repo: this.repo,
-        publicUrl: this.publicUrl,
         transaction: fn => this.withTransaction(t => fn(t)),
-        emit: async (type, data, t) => {
-          await this.emitDurable(type, data, { transaction: t as Transaction, ctx });
+        emit: async (type, data, t, caller) => {
+          await this.emitDurable(type, data, { transaction: t as Transaction, ctx: caller });
         },
       };
-    },
-
-    unitDeps(ctx: Context): UnitDeps {
-      return { ...this.deps(ctx), canEdit: (user, ownerId) => this.canEdit(user, ownerId) };
-    },
-
-    readDeps(ctx: Context): LessonReadDeps {
-      return {
-        repo: this.repo,
-        publicUrl: this.publicUrl,
-        canEdit: (user, ownerId) => this.canEdit(user, ownerId),
-        publishedLesson: id =>
-          ctx.call<PublishedLesson | null, { id: string }>("content.publishedLesson", { id }),
-      };
-    },
-
-    canEdit(user: AuthUser | undefined, ownerId: string): boolean {
-      if (!user) return false;
-      return user.roles.includes("admin") || (user.roles.includes("author") && user.id === ownerId);
-    },
-
-    /** Someone else's course answers 404, like one that does not exist. */
-    async ownedCourse(ctx: Ctx<unknown>, id: string): Promise<CourseRecord> {
-      const user = actorOf(ctx);
-      const course = await this.repo.getCourse(id);
-      if (!course || !this.canEdit(user, course.ownerId)) throw courseNotFound(id);
-      return course;
-    },
-
-    async ownedLesson(ctx: Ctx<unknown>, id: string): Promise<LessonRecord> {
-      const user = actorOf(ctx);
-      const lesson = await this.repo.getLesson(id);
-      const course = lesson ? await this.repo.getCourse(lesson.courseId) : null;
-      if (!lesson || !course || !this.canEdit(user, course.ownerId)) throw lessonNotFound(id);
-      return lesson;
     },
 
     /**
@@ -433,12 +369,7 @@ const ContentService: ServiceSchema<
      * next read anywhere is fresh). A read that began before the commit could still store
      * the old answer just after; a second clean a moment later removes that too.
      */
-    /** A course's access now (the draft record holds it; a course gone meanwhile is free). */
-    async accessOf(courseId: string): Promise<CourseAccess> {
-      return (await this.repo.getCourse(courseId))?.access ?? "free";
-    },
-
-    async afterChange(ctx?: Context): Promise<void> {
+    async afterChange(ctx?: Pick<Context, "requestID">): Promise<void> {
       await this.clearCache(ctx);
       setTimeout(() => {
         if (this.broker.started)
@@ -451,7 +382,7 @@ const ContentService: ServiceSchema<
       const cfg = configOf(this.broker);
       if (cfg.databaseUrl || cfg.contentMongoUri) return;
       if ((await this.repo.countCourses()) > 0) return;
-      const report = await seedStarterContent(this.deps());
+      const report = await seedStarterContent(this.deps);
       await this.clearCache();
       this.logger.info(`starter content loaded: ${report.created.join(", ")}`);
     },
@@ -474,6 +405,25 @@ const ContentService: ServiceSchema<
       this.repo = new PgContentRepository(this.sequelize, this.dbSchema);
       await this.repo.start();
     }
+    this.deps = {
+      repo: this.repo,
+      storage: this.storage,
+      publicUrl: this.publicUrl,
+      ...this.unitOfWork(),
+      canEdit,
+      contentChanged: caller => this.afterChange(caller),
+      publishedCourse: (id, caller) =>
+        this.broker.call("content.publishedCourse", { id }, callOptions(caller)),
+      publishedLesson: (id, caller) =>
+        this.broker.call("content.publishedLesson", { id }, callOptions(caller)),
+      completedLessons: (courseId, userId, caller) =>
+        this.broker.call(
+          "progress.completedLessons",
+          { courseId, userId },
+          { ...callOptions(caller), retries: 0 },
+        ),
+      logger: this.logger,
+    };
     await this.storage.start();
     if (this.repo.store === "mongodb")
       registerHealthCheck(this.broker, "database:content-mongo", () => this.repo.ping());

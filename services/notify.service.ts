@@ -2,36 +2,38 @@ import { analyticsDaysParam, type MailCounts } from "../models/analytics.model";
 import type { Context, ServiceSchema } from "moleculer";
 import crypto from "node:crypto";
 import { v7 as uuidv7 } from "uuid";
-import type { Transaction } from "sequelize";
 import { actorOf } from "../lib/auth/guard";
 import { configOf } from "../lib/config";
-import { idParam, pageOf, pageParams } from "../lib/params";
+import { idParam, pageParams } from "../lib/params";
 import { redirectTo } from "../lib/rest-answers";
 import { DbMixin, type DbServiceThis } from "../mixins/db.mixin";
 import {
   DurableEvents,
+  durableEventsOf,
   type BeforeDurableBatch,
   type DurableEventBatchHandlers,
   type DurableEventHandlers,
 } from "../mixins/durable-events.mixin";
 import type { RequestMeta } from "../models/auth.model";
 import {
-  CATEGORY_LABEL,
   EMAIL_STATUSES,
   EMAIL_TEMPLATES,
-  toEmailView,
   type EmailStatus,
   type EmailTemplate,
 } from "../models/email.model";
 import {
   preferencesParams,
-  toNotificationView,
   type NotificationPage,
   type NotificationPreferences,
   type PreferencesChange,
 } from "../models/notification.model";
 import { LIVE_DELIVERY_EVENT, type LiveDelivery, type LiveMessage } from "../models/live.model";
-import { consumers, type NotifyRuntime } from "./notify/consumers";
+import { consumers, usersUpdated, type NotifyRuntime } from "./notify/consumers";
+import type { NotifyDeps } from "./notify/deps";
+import * as inbox from "./notify/inbox";
+import * as links from "./notify/mail-links";
+import { answerLink } from "./notify/mail-links";
+import { listEmails, mailCounts } from "./notify/mail-records";
 import { addLiveMessage, liveMessagesSince, pruneLiveMessages } from "./notify/live-store";
 import { pushSubscriptionParams, type PushSubscriptionBody } from "../models/push.model";
 import { subscribePush, unsubscribePush, vapidPublicKey, type PushDeps } from "./notify/push";
@@ -43,12 +45,11 @@ import { deliverableAt, localeOf, saveDeliverySettings } from "./notify/quiet-ho
 import { Texts } from "./notify/texts";
 import { requestPhoneCode, verifyPhone, type PhoneDeps } from "./notify/phone";
 import { createSmsSender, type SmsSender } from "./notify/sms";
-import { invalidUnsubscribeToken, linkNotFound, notificationNotFound } from "./notify/errors";
-import { deriveLinkKey, LinkTokens, type LinkToken } from "./notify/link-tokens";
+import { deriveLinkKey, LinkTokens } from "./notify/link-tokens";
 import { appLinks, MailBuilder } from "./notify/mail-builder";
 import { createMailer, type Mailer } from "./notify/mailer";
 import { notifyMigrations } from "./notify/migrations";
-import { sampleVars } from "./notify/preview";
+import { previewMail, previewParams, type PreviewRequest } from "./notify/preview";
 import { fetchMissingRecipients, recipientOf, type AbsentUsers } from "./notify/recipients";
 import {
   DEFAULT_SENDER_OPTIONS,
@@ -60,13 +61,6 @@ import { NotifyStore } from "./notify/store";
 import { DigestStore } from "./notify/digest-store";
 import { everyInterval, runDigestRound, type DigestRun } from "./notify/digests";
 import { MailTemplates } from "./notify/templates";
-import {
-  confirmPage,
-  donePage,
-  PAGE_HEADERS,
-  PAGE_TYPE,
-  wantsHtml,
-} from "./notify/unsubscribe-page";
 
 /**
  * notify: turns durable domain events into email (queued in the event's transaction,
@@ -106,44 +100,28 @@ interface NotifyVars {
   /** What "now" is for the digest schedule: tests move it instead of waiting. */
   clock: () => Date;
   stopDigests?: () => void;
+  /** What the request use cases are given (built once in `started`). */
+  deps: NotifyDeps;
+  /** What the consumers are given (built once the templates are ready). */
+  runtime: NotifyRuntime;
 }
 
 interface NotifyMethods {
   prepare(): Promise<void>;
-  runtime(): NotifyRuntime;
-  /** The verified unsubscribe token, or the 400 every bad link gets. */
-  unsubscribeToken(raw: string): UnsubscribeToken;
-  preferencesUrl(): string;
+  /** What the consumers are given: built once, at the end of `prepare`. */
+  buildRuntime(): NotifyRuntime;
   preferenceDeps(): PreferenceDeps;
   phoneDeps(): PhoneDeps;
   runDigests(at?: Date): Promise<DigestRun>;
   live: NotifyRuntime["live"];
 }
 
-type UnsubscribeToken = Extract<LinkToken, { kind: "unsubscribe" }>;
 type NotifyThis = DbServiceThis & NotifyVars & NotifyMethods & { settings: NotifySettings };
 type Ctx<P = Record<string, never>> = Context<P, RequestMeta>;
 
 const LIVE_PRUNE_INTERVAL_MS = 10 * 60_000;
 /** A push the device could not take within a day is news no more. */
 const PUSH_TTL_SECONDS = 24 * 3600;
-
-/** The smallest transparent GIF: the open-tracking pixel. */
-const PIXEL = Buffer.from("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7", "base64");
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** Each durable event goes to its consumer in services/notify/consumers.ts with this node's runtime. */
-function consume<K extends keyof typeof consumers>(type: K): DurableEventHandlers<NotifyThis>[K] {
-  const handler = consumers[type] as (
-    rt: NotifyRuntime,
-    event: unknown,
-    t: Transaction,
-  ) => Promise<void>;
-  return async function (this: NotifyThis, event, t) {
-    await this.ready;
-    await handler(this.runtime(), event, t);
-  } as DurableEventHandlers<NotifyThis>[K];
-}
 
 /** `durableEvents` is read by the DurableEvents mixin; moleculer's own schema type does not know it. */
 type NotifySchema = ServiceSchema<NotifySettings, NotifyMethods, NotifyVars, NotifyThis> & {
@@ -171,43 +149,17 @@ const NotifyService: NotifySchema = {
     digest: { intervalMs: 5 * 60_000, morningHour: 8, progressTimeoutMs: 5000 },
   },
 
-  durableEvents: {
-    "user.created": consume("user.created"),
-    "user.updated": consume("user.updated"),
-    "user.email_verified": consume("user.email_verified"),
-    "user.password_reset_requested": consume("user.password_reset_requested"),
-    "user.deleted": consume("user.deleted"),
-    "user.verification_requested": consume("user.verification_requested"),
-    "user.email_change_requested": consume("user.email_change_requested"),
-    "user.email_changed": consume("user.email_changed"),
-    "user.security_changed": consume("user.security_changed"),
-    "user.identity_linked": consume("user.identity_linked"),
-    "social.followed": consume("social.followed"),
-    "content.course.published": consume("content.course.published"),
-    "progress.lesson.completed": consume("progress.lesson.completed"),
-    "progress.course.completed": consume("progress.course.completed"),
-    "progress.achievement.unlocked": consume("progress.achievement.unlocked"),
-    "progress.streak.reminder_due": consume("progress.streak.reminder_due"),
-    "billing.invoice.paid": consume("billing.invoice.paid"),
-    "billing.invoice.payment_failed": consume("billing.invoice.payment_failed"),
-    "progress.xp.awarded": consume("progress.xp.awarded"),
-    "progress.streak.changed": consume("progress.streak.changed"),
-  },
+  // Each consumer of services/notify/consumers.ts, with this node's runtime once it is ready.
+  durableEvents: durableEventsOf(consumers, async (self: NotifyThis) => {
+    await self.ready;
+    return self.runtime;
+  }),
 
   // The same effects as durableEvents for a run of events in one consumer transaction.
   durableEventBatches: {
     async "user.updated"(this: NotifyThis, events, t) {
       await this.ready;
-      const { store } = this.runtime();
-      await store.lockUsers(
-        events.map(e => e.data.userId),
-        { transaction: t },
-      );
-      await store.updateRecipientNames(
-        events.map(e => e.data),
-        { transaction: t },
-      );
-      for (const event of events) await this.runtime().saveDeliverySettings(event.data, t);
+      await usersUpdated(this.runtime, events, t);
     },
   },
 
@@ -243,22 +195,10 @@ const NotifyService: NotifySchema = {
         ...pageParams,
         unread: { type: "boolean", convert: true, optional: true },
       },
-      async handler(
+      handler(
         ctx: Ctx<{ page: number; pageSize: number; unread?: boolean }>,
       ): Promise<NotificationPage> {
-        const userId = actorOf(ctx).id;
-        const { page, pageSize } = ctx.params;
-        const result = await this.store.listNotifications(
-          userId,
-          page,
-          pageSize,
-          ctx.params.unread === true,
-        );
-        return {
-          rows: result.rows.map(toNotificationView),
-          ...pageOf(result.total, page, pageSize),
-          unread: result.unread,
-        };
+        return inbox.listNotifications(this.deps, ctx.params, actorOf(ctx));
       },
     },
 
@@ -311,8 +251,8 @@ const NotifyService: NotifySchema = {
     unreadCount: {
       auth: true,
       internal: true,
-      async handler(ctx: Ctx): Promise<{ unread: number }> {
-        return { unread: await this.store.unreadCount(actorOf(ctx).id) };
+      handler(ctx: Ctx): Promise<{ unread: number }> {
+        return inbox.unreadCount(this.deps, actorOf(ctx));
       },
     },
 
@@ -321,11 +261,7 @@ const NotifyService: NotifySchema = {
       auth: true,
       params: idParam,
       async handler(ctx: Ctx<{ id: string }>): Promise<void> {
-        const userId = actorOf(ctx).id;
-        // Someone else's id answers exactly like an unknown one.
-        if (!UUID.test(ctx.params.id) || !(await this.store.markRead(userId, ctx.params.id))) {
-          throw notificationNotFound(ctx.params.id);
-        }
+        await inbox.markRead(this.deps, ctx.params, actorOf(ctx));
         ctx.meta.$statusCode = 204;
       },
     },
@@ -356,7 +292,7 @@ const NotifyService: NotifySchema = {
       auth: true,
       params: { $$strict: true },
       async handler(ctx: Ctx): Promise<void> {
-        await this.store.markAllRead(actorOf(ctx).id);
+        await inbox.markAllRead(this.deps, actorOf(ctx));
         ctx.meta.$statusCode = 204;
       },
     },
@@ -394,14 +330,7 @@ const NotifyService: NotifySchema = {
     open: {
       params: { token: { type: "string", min: 1, max: 4096 } },
       async handler(ctx: Ctx<{ token: string }>): Promise<Buffer> {
-        const token = this.tokens.verify(ctx.params.token.replace(/\.gif$/i, ""));
-        if (token?.kind === "open") await this.store.markOpened(token.mailId);
-        ctx.meta.$responseType = "image/gif";
-        ctx.meta.$responseHeaders = {
-          "Cache-Control": "no-store, no-cache, must-revalidate, max-age=0",
-          Pragma: "no-cache",
-        };
-        return PIXEL;
+        return answerLink(ctx, await links.openPixel(this.deps, ctx.params));
       },
     },
 
@@ -409,10 +338,7 @@ const NotifyService: NotifySchema = {
     click: {
       params: { token: { type: "string", min: 1, max: 4096 } },
       async handler(ctx: Ctx<{ token: string }>): Promise<void> {
-        const token = this.tokens.verify(ctx.params.token);
-        if (token?.kind !== "click") throw linkNotFound();
-        await this.store.markClicked(token.mailId);
-        redirectTo(ctx, token.url);
+        redirectTo(ctx, await links.followClick(this.deps, ctx.params));
         ctx.meta.$responseHeaders = { "Cache-Control": "no-store" };
       },
     },
@@ -421,10 +347,7 @@ const NotifyService: NotifySchema = {
     unsubscribePage: {
       params: { token: { type: "string", min: 1, max: 4096 } },
       async handler(ctx: Ctx<{ token: string }>): Promise<string> {
-        const token = this.unsubscribeToken(ctx.params.token);
-        ctx.meta.$responseType = PAGE_TYPE;
-        ctx.meta.$responseHeaders = { ...PAGE_HEADERS };
-        return confirmPage(CATEGORY_LABEL[token.category], this.preferencesUrl());
+        return answerLink(ctx, await links.unsubscribePage(this.deps, ctx.params));
       },
     },
 
@@ -437,20 +360,8 @@ const NotifyService: NotifySchema = {
       async handler(
         ctx: Ctx<{ token: string }>,
       ): Promise<{ unsubscribed: true; category: string } | string> {
-        const token = this.unsubscribeToken(ctx.params.token);
-        await this.withTransaction(t =>
-          this.store.changePreferences(token.userId, { [token.category]: false }, t),
-        );
-        this.logger.info("Unsubscribed by mail link", {
-          userId: token.userId,
-          category: token.category,
-        });
-        if (wantsHtml(ctx.meta.requestHeaders?.accept)) {
-          ctx.meta.$responseType = PAGE_TYPE;
-          ctx.meta.$responseHeaders = { ...PAGE_HEADERS };
-          return donePage(CATEGORY_LABEL[token.category], this.preferencesUrl());
-        }
-        return { unsubscribed: true, category: token.category };
+        const accept = ctx.meta.requestHeaders?.accept;
+        return answerLink(ctx, await links.unsubscribe(this.deps, ctx.params, accept));
       },
     },
 
@@ -465,7 +376,7 @@ const NotifyService: NotifySchema = {
         template: { type: "enum", values: [...EMAIL_TEMPLATES], optional: true },
         status: { type: "enum", values: [...EMAIL_STATUSES], optional: true },
       },
-      async handler(
+      handler(
         ctx: Ctx<{
           page: number;
           pageSize: number;
@@ -474,9 +385,7 @@ const NotifyService: NotifySchema = {
           status?: EmailStatus;
         }>,
       ) {
-        const { page, pageSize, to, template, status } = ctx.params;
-        const result = await this.store.listEmails({ to, template, status }, page, pageSize);
-        return { rows: result.rows.map(toEmailView), ...pageOf(result.total, page, pageSize) };
+        return listEmails(this.deps, ctx.params);
       },
     },
 
@@ -485,28 +394,21 @@ const NotifyService: NotifySchema = {
       internal: true,
       params: { $$strict: true, days: analyticsDaysParam },
       handler(ctx: Ctx<{ days: number }>): Promise<MailCounts> {
-        return this.store.mailCounts(new Date(Date.now() - ctx.params.days * 86_400_000));
+        return mailCounts(this.deps, ctx.params);
       },
     },
 
     /**
-     * Renders a template with sample (or given) values, for authors and designers:
-     *   mol $ call notify.preview --template welcome
+     * Renders a template with sample (or given) values in a locale, for authors and designers:
+     *   mol $ call notify.preview --template weekly-digest --locale es
      * (The guard admits that call, which carries no user; a caller's user must hold a role.)
      */
     preview: {
       internal: true,
       roles: ["admin", "author"],
-      params: {
-        template: { type: "enum", values: [...EMAIL_TEMPLATES] },
-        data: { type: "object", optional: true },
-      },
-      async handler(ctx: Ctx<{ template: EmailTemplate; data?: Record<string, unknown> }>) {
-        const links = this.builder.links;
-        return this.builder.render(ctx.params.template, {
-          ...sampleVars(ctx.params.template, links),
-          ...ctx.params.data,
-        });
+      params: previewParams,
+      handler(ctx: Ctx<PreviewRequest>) {
+        return previewMail(this.deps.builder, ctx.params);
       },
     },
   },
@@ -523,9 +425,10 @@ const NotifyService: NotifySchema = {
       this.sms = createSmsSender(cfg);
       this.tokens = new LinkTokens(deriveLinkKey(cfg));
       this.builder = new MailBuilder(this.templates, this.tokens, appLinks(cfg.publicUrl));
+      this.runtime = this.buildRuntime();
     },
 
-    runtime(): NotifyRuntime {
+    buildRuntime(): NotifyRuntime {
       return {
         store: this.store,
         digests: this.digests,
@@ -596,12 +499,6 @@ const NotifyService: NotifySchema = {
       return run;
     },
 
-    unsubscribeToken(raw: string): UnsubscribeToken {
-      const token = this.tokens.verify(raw);
-      if (token?.kind !== "unsubscribe") throw invalidUnsubscribeToken();
-      return token;
-    },
-
     phoneDeps(): PhoneDeps {
       return {
         sequelize: this.sequelize,
@@ -614,10 +511,6 @@ const NotifyService: NotifySchema = {
 
     preferenceDeps(): PreferenceDeps {
       return { sequelize: this.sequelize, schema: this.dbSchema, store: this.store };
-    },
-
-    preferencesUrl(): string {
-      return `${this.builder.links.app}/settings/notifications`;
     },
   },
 
@@ -640,6 +533,15 @@ const NotifyService: NotifySchema = {
   async started() {
     const cfg = configOf(this.broker);
     await this.ready;
+    this.deps = {
+      store: this.store,
+      tokens: this.tokens,
+      builder: this.builder,
+      withTransaction: fn => this.withTransaction(fn),
+      preferencesUrl: `${this.builder.links.app}/settings/notifications`,
+      now: () => new Date(),
+      logger: this.logger,
+    };
     this.mailer = createMailer(cfg);
     this.sender = meteredSender(
       this.broker,

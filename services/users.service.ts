@@ -20,7 +20,7 @@ import {
 } from "../mixins/durable-events.mixin";
 import type { EventEnvelope } from "../models/events.model";
 import { recordPlacedLevel } from "./users/placement";
-import type { RequestMeta, Role } from "../models/auth.model";
+import type { RequestMeta } from "../models/auth.model";
 import type { CredentialToSign } from "../models/certificate.model";
 import { analyticsDaysParam } from "../models/analytics.model";
 import { defineSessionModels, type SessionModels } from "../models/session.model";
@@ -52,7 +52,8 @@ import { usersMigrations } from "./users/migrations";
 import { dummyPasswordHash, newPasswordParam } from "./users/passwords";
 import { listSessions, logout, revokeSessions } from "./users/sessions";
 import { loadSigningKeys } from "./users/tokens";
-import { idParam, pageParams } from "../lib/params";
+import { idParam, pageParams, type IdInput } from "../lib/params";
+import type { ParamsOf } from "../lib/params-of";
 
 /**
  * users: the identity provider — accounts, passwords, access tokens and their key set,
@@ -94,6 +95,100 @@ const redirectUriParam = { type: "string", min: 1, max: 2048 } as const;
 /** What a provider may put on the callback's query (RFC 6749 §4.1.2, RFC 9207 `iss`). */
 const callbackQueryParam = { type: "string", max: 4096, optional: true } as const;
 
+const registerParams = {
+  $$strict: true,
+  email: emailParam,
+  password: newPasswordParam("email"),
+  name: displayNameParam,
+} as const;
+const loginParams = {
+  $$strict: true,
+  email: { type: "string", min: 1, max: 254 },
+  password: passwordParam,
+  otp: { ...otpParam, optional: true },
+} as const;
+const refreshTokenParams = { $$strict: true, refreshToken: tokenParam } as const;
+const otpOnlyParams = { $$strict: true, otp: otpParam } as const;
+const verifyEmailParams = { $$strict: true, token: tokenParam } as const;
+const forgotPasswordParams = { $$strict: true, email: emailParam } as const;
+const resetPasswordParams = {
+  $$strict: true,
+  token: tokenParam,
+  password: newPasswordParam(),
+} as const;
+const changePasswordParams = {
+  $$strict: true,
+  currentPassword: passwordParam,
+  newPassword: newPasswordParam(),
+} as const;
+const registrationsByDayParams = { $$strict: true, days: analyticsDaysParam } as const;
+const updateMeParams = { ...profileUpdateParams, name: optionalDisplayNameParam } as const;
+const listParams = {
+  $$strict: true,
+  q: { type: "string", trim: true, max: 200, optional: true },
+  ...pageParams,
+} as const;
+const setRolesParams = { ...idParam, roles: rolesParam } as const;
+const auditParams = { $$strict: true, ...pageParams } as const;
+const suspendParams = {
+  ...idParam,
+  reason: { type: "string", trim: true, min: 1, max: 500 },
+} as const;
+const changeEmailParams = {
+  $$strict: true,
+  newEmail: emailParam,
+  password: { ...passwordParam, optional: true },
+  otp: { ...otpParam, optional: true },
+  code: { ...tokenParam, optional: true },
+} as const;
+const deleteMeParams = {
+  $$strict: true,
+  password: { ...passwordParam, optional: true },
+  otp: { ...otpParam, optional: true },
+  code: { ...tokenParam, optional: true },
+} as const;
+const oidcStartParams = {
+  $$strict: true,
+  provider: providerParam,
+  redirectUri: redirectUriParam,
+} as const;
+const oidcCallbackParams = {
+  $$strict: true,
+  provider: providerParam,
+  code: callbackQueryParam,
+  state: callbackQueryParam,
+  iss: callbackQueryParam,
+  error: callbackQueryParam,
+  error_description: callbackQueryParam,
+  error_uri: callbackQueryParam,
+  session_state: callbackQueryParam,
+} as const;
+const oidcExchangeParams = {
+  $$strict: true,
+  code: tokenParam,
+  otp: { ...otpParam, optional: true },
+} as const;
+const oidcIdTokenParams = {
+  $$strict: true,
+  provider: providerParam,
+  idToken: { type: "string", min: 1, max: 16_384 },
+  nonce: { type: "string", min: 1, max: 512 },
+  otp: { ...otpParam, optional: true },
+} as const;
+const linkStartParams = {
+  $$strict: true,
+  provider: providerParam,
+  redirectUri: redirectUriParam,
+} as const;
+const searchUsersParams = {
+  $$strict: true,
+  q: { type: "string", trim: true, min: 1, max: 100 },
+} as const;
+const followingIdsParams = { $$strict: true, userId: { type: "string", min: 1, max: 64 } } as const;
+const profilesParams = {
+  ids: { type: "array", items: { type: "string", max: 64 }, max: 1000 },
+} as const;
+
 /** `durableEvents` is read by the DurableEvents mixin; moleculer's own schema type does not know it. */
 type UsersSchema = ServiceSchema<
   Record<string, never>,
@@ -118,40 +213,30 @@ const UsersService: UsersSchema = {
 
   actions: {
     register: {
-      params: {
-        $$strict: true,
-        email: emailParam,
-        password: newPasswordParam("email"),
-        name: displayNameParam,
-      },
-      async handler(ctx: Ctx<{ email: string; password: string; name: string }>) {
+      params: registerParams,
+      async handler(ctx: Ctx<ParamsOf<typeof registerParams>>) {
         return accounts.register(this.deps, ctx.params, ctx);
       },
     },
 
     login: {
-      params: {
-        $$strict: true,
-        email: { type: "string", min: 1, max: 254 },
-        password: passwordParam,
-        otp: { ...otpParam, optional: true },
-      },
-      async handler(ctx: Ctx<{ email: string; password: string; otp?: string }>) {
+      params: loginParams,
+      async handler(ctx: Ctx<ParamsOf<typeof loginParams>>) {
         return accounts.login(this.deps, ctx.params, ctx);
       },
     },
 
     refresh: {
-      params: { $$strict: true, refreshToken: tokenParam },
-      async handler(ctx: Ctx<{ refreshToken: string }>) {
+      params: refreshTokenParams,
+      async handler(ctx: Ctx<ParamsOf<typeof refreshTokenParams>>) {
         return accounts.refresh(this.deps, ctx.params.refreshToken, ctx);
       },
     },
 
     logout: {
       auth: true,
-      params: { $$strict: true, refreshToken: tokenParam },
-      async handler(ctx: Ctx<{ refreshToken: string }>) {
+      params: refreshTokenParams,
+      async handler(ctx: Ctx<ParamsOf<typeof refreshTokenParams>>) {
         await logout(this.deps, actorOf(ctx).id, ctx.params.refreshToken, ctx);
         return null;
       },
@@ -168,7 +253,7 @@ const UsersService: UsersSchema = {
     revokeSession: {
       auth: true,
       params: idParam,
-      async handler(ctx: Ctx<{ id: string }>) {
+      async handler(ctx: Ctx<IdInput>) {
         const userId = actorOf(ctx).id;
         const { id } = ctx.params;
         // Someone else's session id answers like one that does not exist.
@@ -196,8 +281,8 @@ const UsersService: UsersSchema = {
 
     mfaEnable: {
       auth: true,
-      params: { $$strict: true, otp: otpParam },
-      async handler(ctx: Ctx<{ otp: string }>) {
+      params: otpOnlyParams,
+      async handler(ctx: Ctx<ParamsOf<typeof otpOnlyParams>>) {
         await mfaFlows.enableMfa(
           this.deps,
           actorOf(ctx).id,
@@ -211,8 +296,8 @@ const UsersService: UsersSchema = {
 
     mfaDisable: {
       auth: true,
-      params: { $$strict: true, otp: otpParam },
-      async handler(ctx: Ctx<{ otp: string }>) {
+      params: otpOnlyParams,
+      async handler(ctx: Ctx<ParamsOf<typeof otpOnlyParams>>) {
         await mfaFlows.disableMfa(
           this.deps,
           actorOf(ctx).id,
@@ -227,8 +312,8 @@ const UsersService: UsersSchema = {
     /** New recovery codes for a signed-in user, given a current TOTP code; the old ones stop working. */
     mfaRecoveryCodes: {
       auth: true,
-      params: { $$strict: true, otp: otpParam },
-      async handler(ctx: Ctx<{ otp: string }>) {
+      params: otpOnlyParams,
+      async handler(ctx: Ctx<ParamsOf<typeof otpOnlyParams>>) {
         return mfaFlows.regenerateRecoveryCodes(
           this.deps,
           actorOf(ctx).id,
@@ -240,16 +325,16 @@ const UsersService: UsersSchema = {
     },
 
     verifyEmail: {
-      params: { $$strict: true, token: tokenParam },
-      async handler(ctx: Ctx<{ token: string }>) {
+      params: verifyEmailParams,
+      async handler(ctx: Ctx<ParamsOf<typeof verifyEmailParams>>) {
         await credentials.verifyEmail(this.deps, ctx.params.token, ctx);
         return null;
       },
     },
 
     forgotPassword: {
-      params: { $$strict: true, email: emailParam },
-      async handler(ctx: Ctx<{ email: string }>) {
+      params: forgotPasswordParams,
+      async handler(ctx: Ctx<ParamsOf<typeof forgotPasswordParams>>) {
         // Answer first, then look the address up: a taken and a free email look the same, timing included.
         const work = credentials
           .requestPasswordReset(this.deps, ctx.params.email, ctx)
@@ -261,8 +346,8 @@ const UsersService: UsersSchema = {
     },
 
     resetPassword: {
-      params: { $$strict: true, token: tokenParam, password: newPasswordParam() },
-      async handler(ctx: Ctx<{ token: string; password: string }>) {
+      params: resetPasswordParams,
+      async handler(ctx: Ctx<ParamsOf<typeof resetPasswordParams>>) {
         await credentials.resetPassword(this.deps, ctx.params.token, ctx.params.password, ctx);
         return null;
       },
@@ -270,12 +355,8 @@ const UsersService: UsersSchema = {
 
     changePassword: {
       auth: true,
-      params: {
-        $$strict: true,
-        currentPassword: passwordParam,
-        newPassword: newPasswordParam(),
-      },
-      async handler(ctx: Ctx<{ currentPassword: string; newPassword: string }>) {
+      params: changePasswordParams,
+      async handler(ctx: Ctx<ParamsOf<typeof changePasswordParams>>) {
         await credentials.changePassword(
           this.deps,
           actorOf(ctx).id,
@@ -298,6 +379,7 @@ const UsersService: UsersSchema = {
     /** Other services' credentials (certificates), signed with the access-token key; never over HTTP. */
     signCredential: {
       internal: true,
+      // The params check only that a credential is an object: its shape is the producer's (progress).
       params: { $$strict: true, credential: { type: "object" } },
       handler(ctx: Ctx<CredentialToSign>) {
         return signCredential(this.deps, ctx.params.credential);
@@ -307,8 +389,8 @@ const UsersService: UsersSchema = {
     /** For the admins' analytics (progress.platformAnalytics): accounts created per UTC day. */
     registrationsByDay: {
       internal: true,
-      params: { $$strict: true, days: analyticsDaysParam },
-      handler(ctx: Ctx<{ days: number }>) {
+      params: registrationsByDayParams,
+      handler(ctx: Ctx<ParamsOf<typeof registrationsByDayParams>>) {
         return accounts.registrationsByDay(this.deps, this.dbSchema, ctx.params.days);
       },
     },
@@ -324,36 +406,32 @@ const UsersService: UsersSchema = {
 
     updateMe: {
       auth: true,
-      params: { ...profileUpdateParams, name: optionalDisplayNameParam },
-      async handler(ctx: Ctx<accounts.ProfileChanges>) {
+      params: updateMeParams,
+      async handler(ctx: Ctx<ParamsOf<typeof updateMeParams>>) {
         return accounts.updateProfile(this.deps, actorOf(ctx).id, ctx.params, ctx);
       },
     },
 
     list: {
       roles: ["admin"],
-      params: {
-        $$strict: true,
-        q: { type: "string", trim: true, max: 200, optional: true },
-        ...pageParams,
-      },
-      async handler(ctx: Ctx<{ q?: string; page: number; pageSize: number }>) {
+      params: listParams,
+      async handler(ctx: Ctx<ParamsOf<typeof listParams>>) {
         return accounts.listUsers(this.deps, ctx.params);
       },
     },
 
     setRoles: {
       roles: ["admin"],
-      params: { ...idParam, roles: rolesParam },
-      async handler(ctx: Ctx<{ id: string; roles: Role[] }>) {
+      params: setRolesParams,
+      async handler(ctx: Ctx<ParamsOf<typeof setRolesParams>>) {
         return admin.setUserRoles(this.deps, existingUserId(ctx.params.id), ctx.params.roles, ctx);
       },
     },
 
     audit: {
       roles: ["admin"],
-      params: { $$strict: true, ...pageParams },
-      async handler(ctx: Ctx<{ page: number; pageSize: number }>) {
+      params: auditParams,
+      async handler(ctx: Ctx<ParamsOf<typeof auditParams>>) {
         return admin.auditLog(this.deps, ctx.params);
       },
     },
@@ -361,15 +439,15 @@ const UsersService: UsersSchema = {
     getUser: {
       roles: ["admin"],
       params: idParam,
-      async handler(ctx: Ctx<{ id: string }>) {
+      async handler(ctx: Ctx<IdInput>) {
         return admin.adminView(this.deps, existingUserId(ctx.params.id));
       },
     },
 
     suspend: {
       roles: ["admin"],
-      params: { ...idParam, reason: { type: "string", trim: true, min: 1, max: 500 } },
-      async handler(ctx: Ctx<{ id: string; reason: string }>) {
+      params: suspendParams,
+      async handler(ctx: Ctx<ParamsOf<typeof suspendParams>>) {
         return admin.suspendUser(this.deps, existingUserId(ctx.params.id), ctx.params.reason, ctx);
       },
     },
@@ -377,7 +455,7 @@ const UsersService: UsersSchema = {
     unsuspend: {
       roles: ["admin"],
       params: idParam,
-      async handler(ctx: Ctx<{ id: string }>) {
+      async handler(ctx: Ctx<IdInput>) {
         return admin.unsuspendUser(this.deps, existingUserId(ctx.params.id), ctx);
       },
     },
@@ -386,7 +464,7 @@ const UsersService: UsersSchema = {
     erase: {
       roles: ["admin"],
       params: idParam,
-      handler(ctx: Ctx<{ id: string }>) {
+      handler(ctx: Ctx<IdInput>) {
         return admin.eraseUser(this.deps, existingUserId(ctx.params.id), ctx);
       },
     },
@@ -402,14 +480,8 @@ const UsersService: UsersSchema = {
 
     changeEmail: {
       auth: true,
-      params: {
-        $$strict: true,
-        newEmail: emailParam,
-        password: { ...passwordParam, optional: true },
-        otp: { ...otpParam, optional: true },
-        code: { ...tokenParam, optional: true },
-      },
-      async handler(ctx: Ctx<selfService.Reauthentication & { newEmail: string }>) {
+      params: changeEmailParams,
+      async handler(ctx: Ctx<ParamsOf<typeof changeEmailParams>>) {
         await selfService.requestEmailChange(
           this.deps,
           actorOf(ctx).id,
@@ -437,13 +509,8 @@ const UsersService: UsersSchema = {
     /** DELETE /me: erasure in every service (user.deleted), after proving who one is again. */
     deleteMe: {
       auth: true,
-      params: {
-        $$strict: true,
-        password: { ...passwordParam, optional: true },
-        otp: { ...otpParam, optional: true },
-        code: { ...tokenParam, optional: true },
-      },
-      async handler(ctx: Ctx<selfService.Reauthentication>) {
+      params: deleteMeParams,
+      async handler(ctx: Ctx<ParamsOf<typeof deleteMeParams>>) {
         return selfService.deleteOwnAccount(
           this.deps,
           actorOf(ctx).id,
@@ -458,7 +525,7 @@ const UsersService: UsersSchema = {
     remove: {
       internal: true,
       params: idParam,
-      async handler(ctx: Ctx<{ id: string }>) {
+      async handler(ctx: Ctx<IdInput>) {
         return accounts.removeUser(this.deps, existingUserId(ctx.params.id), ctx);
       },
     },
@@ -471,8 +538,8 @@ const UsersService: UsersSchema = {
     },
 
     oidcStart: {
-      params: { $$strict: true, provider: providerParam, redirectUri: redirectUriParam },
-      async handler(ctx: Ctx<{ provider: string; redirectUri: string }>) {
+      params: oidcStartParams,
+      async handler(ctx: Ctx<ParamsOf<typeof oidcStartParams>>) {
         return providerSignIn.startFlow(
           this.deps,
           ctx.params.provider,
@@ -483,18 +550,8 @@ const UsersService: UsersSchema = {
     },
 
     oidcCallback: {
-      params: {
-        $$strict: true,
-        provider: providerParam,
-        code: callbackQueryParam,
-        state: callbackQueryParam,
-        iss: callbackQueryParam,
-        error: callbackQueryParam,
-        error_description: callbackQueryParam,
-        error_uri: callbackQueryParam,
-        session_state: callbackQueryParam,
-      },
-      async handler(ctx: Ctx<providerSignIn.CallbackQuery & { provider: string }>) {
+      params: oidcCallbackParams,
+      async handler(ctx: Ctx<ParamsOf<typeof oidcCallbackParams>>) {
         const { provider, ...query } = ctx.params;
         redirectTo(ctx, await providerSignIn.finishFlow(this.deps, provider, query, ctx));
         ctx.meta.$responseHeaders = { "Cache-Control": "no-store" };
@@ -503,21 +560,15 @@ const UsersService: UsersSchema = {
     },
 
     oidcExchange: {
-      params: { $$strict: true, code: tokenParam, otp: { ...otpParam, optional: true } },
-      async handler(ctx: Ctx<{ code: string; otp?: string }>) {
+      params: oidcExchangeParams,
+      async handler(ctx: Ctx<ParamsOf<typeof oidcExchangeParams>>) {
         return providerSignIn.exchangeCode(this.deps, ctx.params.code, ctx.params.otp, ctx);
       },
     },
 
     oidcIdToken: {
-      params: {
-        $$strict: true,
-        provider: providerParam,
-        idToken: { type: "string", min: 1, max: 16_384 },
-        nonce: { type: "string", min: 1, max: 512 },
-        otp: { ...otpParam, optional: true },
-      },
-      async handler(ctx: Ctx<{ provider: string; idToken: string; nonce: string; otp?: string }>) {
+      params: oidcIdTokenParams,
+      async handler(ctx: Ctx<ParamsOf<typeof oidcIdTokenParams>>) {
         const { provider, ...token } = ctx.params;
         return providerSignIn.signInWithIdToken(this.deps, provider, token, ctx);
       },
@@ -533,8 +584,8 @@ const UsersService: UsersSchema = {
 
     linkStart: {
       auth: true,
-      params: { $$strict: true, provider: providerParam, redirectUri: redirectUriParam },
-      async handler(ctx: Ctx<{ provider: string; redirectUri: string }>) {
+      params: linkStartParams,
+      async handler(ctx: Ctx<ParamsOf<typeof linkStartParams>>) {
         const { provider, redirectUri } = ctx.params;
         return providerSignIn.startFlow(this.deps, provider, redirectUri, actorOf(ctx).id);
       },
@@ -543,7 +594,7 @@ const UsersService: UsersSchema = {
     unlinkIdentity: {
       auth: true,
       params: idParam,
-      async handler(ctx: Ctx<{ id: string }>) {
+      async handler(ctx: Ctx<IdInput>) {
         const { id } = ctx.params;
         // Someone else's identity id answers like one that does not exist.
         if (!UUID.test(id)) throw identityNotFound(id);
@@ -554,8 +605,8 @@ const UsersService: UsersSchema = {
 
     searchUsers: {
       auth: true,
-      params: { $$strict: true, q: { type: "string", trim: true, min: 1, max: 100 } },
-      async handler(ctx: Ctx<{ q: string }>) {
+      params: searchUsersParams,
+      async handler(ctx: Ctx<ParamsOf<typeof searchUsersParams>>) {
         return social.searchUsers(this.deps, actorOf(ctx).id, ctx.params.q);
       },
     },
@@ -563,7 +614,7 @@ const UsersService: UsersSchema = {
     profilePage: {
       auth: true,
       params: idParam,
-      async handler(ctx: Ctx<{ id: string }>) {
+      async handler(ctx: Ctx<IdInput>) {
         const id = existingUserId(ctx.params.id);
         return social.profilePage(this.deps, actorOf(ctx).id, id, ctx);
       },
@@ -572,7 +623,7 @@ const UsersService: UsersSchema = {
     follow: {
       auth: true,
       params: userIdParam,
-      async handler(ctx: Ctx<{ userId: string }>) {
+      async handler(ctx: Ctx<ParamsOf<typeof userIdParam>>) {
         const id = existingUserId(ctx.params.userId);
         await social.followUser(this.deps, actorOf(ctx).id, id, ctx);
         return null;
@@ -582,7 +633,7 @@ const UsersService: UsersSchema = {
     unfollow: {
       auth: true,
       params: userIdParam,
-      async handler(ctx: Ctx<{ userId: string }>) {
+      async handler(ctx: Ctx<ParamsOf<typeof userIdParam>>) {
         if (UUID.test(ctx.params.userId)) {
           await social.unfollowUser(this.deps, actorOf(ctx).id, ctx.params.userId);
         }
@@ -617,7 +668,7 @@ const UsersService: UsersSchema = {
     block: {
       auth: true,
       params: userIdParam,
-      async handler(ctx: Ctx<{ userId: string }>) {
+      async handler(ctx: Ctx<ParamsOf<typeof userIdParam>>) {
         await social.blockUser(this.deps, actorOf(ctx).id, existingUserId(ctx.params.userId));
         return null;
       },
@@ -626,7 +677,7 @@ const UsersService: UsersSchema = {
     unblock: {
       auth: true,
       params: userIdParam,
-      async handler(ctx: Ctx<{ userId: string }>) {
+      async handler(ctx: Ctx<ParamsOf<typeof userIdParam>>) {
         if (UUID.test(ctx.params.userId)) {
           await social.unblockUser(this.deps, actorOf(ctx).id, ctx.params.userId);
         }
@@ -637,8 +688,8 @@ const UsersService: UsersSchema = {
     /** Whom a user follows, for progress's `GET /leaderboard?scope=following`. */
     followingIds: {
       internal: true,
-      params: { $$strict: true, userId: { type: "string", min: 1, max: 64 } },
-      async handler(ctx: Ctx<{ userId: string }>) {
+      params: followingIdsParams,
+      async handler(ctx: Ctx<ParamsOf<typeof followingIdsParams>>) {
         const following = await social.relations(this.deps, ctx.params.userId, "following");
         return following.map(profile => profile.id);
       },
@@ -647,10 +698,10 @@ const UsersService: UsersSchema = {
     /** Display data of several users at once, for other services (cached; cleaned on every change). */
     profiles: {
       internal: true,
-      params: { ids: { type: "array", items: { type: "string", max: 64 }, max: 1000 } },
+      params: profilesParams,
       cache: { keys: ["ids"] },
       retryPolicy: READ_RETRY,
-      async handler(ctx: Ctx<{ ids: string[] }>) {
+      async handler(ctx: Ctx<ParamsOf<typeof profilesParams>>) {
         return accounts.summaries(this.deps, ctx.params.ids);
       },
     },
@@ -659,7 +710,6 @@ const UsersService: UsersSchema = {
   durableEvents: {
     // The consumers may deliver before `started` builds `deps`: the database is all this needs.
     async "progress.placement.completed"(
-      this: UsersThis,
       event: EventEnvelope<"progress.placement.completed">,
       t: Transaction,
     ) {
@@ -694,7 +744,7 @@ const UsersService: UsersSchema = {
       withTransaction: fn => this.withTransaction(fn),
       emitDurable: (type, data, opts) => this.emitDurable(type, data, opts),
       // The flows pass the action's own context along: broadcasting with it keeps the request id.
-      userChanged: (userId, ctx) => this.clearCache(ctx as Context | undefined),
+      userChanged: (userId, ctx) => this.clearCache(ctx),
       revoke: async (entries, ctx) => {
         if (entries.length === 0) return;
         // The store is for gateways that start later; the broadcast reaches those running now,

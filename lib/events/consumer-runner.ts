@@ -5,7 +5,7 @@ import { requestScope } from "../request-context";
 import type { OutboxStore } from "./outbox-store";
 
 /** A durable event handler: its DB writes go through `t` so they commit with the event id. */
-type DurableEventHandler<T extends DomainEventType = DomainEventType, TThis = Service> = (
+export type DurableEventHandler<T extends DomainEventType = DomainEventType, TThis = Service> = (
   this: TThis,
   event: EventEnvelope<T>,
   t: Transaction,

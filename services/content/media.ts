@@ -2,16 +2,21 @@ import type { Readable } from "node:stream";
 import { fileTypeFromBuffer } from "file-type/core";
 import { v7 as uuidv7 } from "uuid";
 import { validationError } from "../../lib/errors";
+import type { AuthUser } from "../../models/auth.model";
 import {
   MEDIA_MAX_BYTES,
   MEDIA_TYPES,
   type MediaRecord,
   type MediaRef,
 } from "../../models/media.model";
-import type { ContentThis, Ctx } from "./context";
+import type { Ctx } from "./context";
+import type { ContentDeps } from "./deps";
 import { fileTooLarge, mediaNotFound, rangeNotSatisfiable, unsupportedMediaType } from "./errors";
 import { byteRangeOf } from "./byte-range";
 import { mediaRef } from "./views";
+
+/** What the media use cases read and write: the records and the stored bytes. */
+type MediaDeps = Pick<ContentDeps, "repo" | "storage" | "publicUrl">;
 
 /** Reads an upload into memory, refusing (413) as soon as it passes the limit. */
 async function readUpload(stream: Readable, limit = MEDIA_MAX_BYTES): Promise<Buffer> {
@@ -43,10 +48,9 @@ async function sniffMediaType(bytes: Buffer): Promise<string> {
 
 /** An author's upload: checked by its bytes, stored, recorded. */
 export async function saveUpload(
-  svc: ContentThis,
-  ownerId: string,
-  stream: Readable | null,
-  filename: string | undefined,
+  deps: MediaDeps,
+  { stream, filename }: { stream: Readable | null; filename: string | undefined },
+  actor: AuthUser,
 ): Promise<MediaRef> {
   if (!stream) {
     throw validationError([
@@ -58,16 +62,16 @@ export async function saveUpload(
   const id = uuidv7();
   const media: MediaRecord = {
     id,
-    ownerId,
+    ownerId: actor.id,
     contentType,
     size: bytes.length,
     storageKey: id,
     filename: filename ?? null,
     createdAt: new Date().toISOString(),
   };
-  await svc.storage.put(media.storageKey, bytes, contentType);
-  await svc.repo.insertMedia(media);
-  return mediaRef(svc.publicUrl, media);
+  await deps.storage.put(media.storageKey, bytes, contentType);
+  await deps.repo.insertMedia(media);
+  return mediaRef(deps.publicUrl, media);
 }
 
 /** What GET or HEAD answers for an upload: status, headers and (GET only) the bytes. */
@@ -95,16 +99,16 @@ function mediaHeaders(media: MediaRecord): Record<string, string> {
  * iOS Safari plays audio only through ranges.
  */
 export async function openMedia(
-  svc: ContentThis,
-  id: string,
+  deps: MediaDeps,
+  { id }: { id: string },
   request: { range?: string; "if-range"?: string } = {},
 ): Promise<MediaAnswer> {
-  const media = await svc.repo.getMedia(id);
+  const media = await deps.repo.getMedia(id);
   if (!media) throw mediaNotFound(id);
   const range = byteRangeOf(request.range, request["if-range"], media.size);
   if (range.kind === "unsatisfiable") throw rangeNotSatisfiable(media.size);
   const part = range.kind === "part" ? { start: range.start, end: range.end } : undefined;
-  const object = await svc.storage.get(media.storageKey, part);
+  const object = await deps.storage.get(media.storageKey, part);
   if (!object) throw mediaNotFound(id);
   const headers = mediaHeaders(media);
   if (!part) return { status: 200, contentType: media.contentType, headers, body: object.body };
@@ -114,9 +118,9 @@ export async function openMedia(
 }
 
 /** HEAD /media/:id: the headers of the whole file's GET, without opening the bytes. */
-export async function headMedia(svc: ContentThis, id: string): Promise<MediaAnswer> {
-  const media = await svc.repo.getMedia(id);
-  const object = media ? await svc.storage.stat(media.storageKey) : null;
+export async function headMedia(deps: MediaDeps, { id }: { id: string }): Promise<MediaAnswer> {
+  const media = await deps.repo.getMedia(id);
+  const object = media ? await deps.storage.stat(media.storageKey) : null;
   if (!media || !object) throw mediaNotFound(id);
   return { status: 200, contentType: media.contentType, headers: mediaHeaders(media), body: null };
 }

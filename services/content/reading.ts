@@ -1,13 +1,15 @@
 import { actorWith } from "../../lib/auth/guard";
-import type { ListCoursesInput, Page, PublishedCourse } from "../../models/course.model";
-import type { LessonView } from "../../models/lesson.model";
+import type { CourseAccess } from "../../models/billing.model";
+import type { TopicCount } from "../../models/content.model";
+import type { CourseBrief, CourseOutline, ListCoursesInput, Page } from "../../models/course.model";
+import type { LessonForGrading, LessonView } from "../../models/lesson.model";
 import type { AuthUser } from "../../models/auth.model";
 import { courseView } from "./authoring";
-import type { ContentThis, Ctx, LessonReadDeps } from "./context";
+import type { Caller, ContentDeps } from "./deps";
 import { courseNotFound, lessonNotFound } from "./errors";
-import { learnerCourse, publicCourse } from "./structure";
-import { topicSlug } from "./topics";
-import { draftLessonView, learnerLessonView, mediaRef } from "./views";
+import { learnerCourse, liveRequirementsOf, publicCourse } from "./structure";
+import { topicRows, topicSlug } from "./topics";
+import { draftLessonView, gradingView, learnerLessonView, mediaRef, outlineView } from "./views";
 import { pageOf } from "../../lib/params";
 
 /**
@@ -17,52 +19,47 @@ import { pageOf } from "../../lib/params";
  */
 
 export async function listCourses(
-  svc: ContentThis,
-  ctx: Ctx<ListCoursesInput>,
+  deps: ContentDeps,
+  input: ListCoursesInput,
+  caller: Caller,
 ): Promise<Page<unknown>> {
-  const { page, pageSize } = ctx.params;
-  const author = ctx.params.mine ? actorWith(ctx, ["author"]) : undefined;
+  const { page, pageSize } = input;
+  const author = input.mine ? actorWith(caller, ["author"]) : undefined;
   const result = author
-    ? await svc.repo.listCourses(
+    ? await deps.repo.listCourses(
         // An admin's own list is every course.
         author.roles.includes("admin") ? null : author.id,
         page,
         pageSize,
       )
-    : await svc.repo.searchPublished({
-        ...ctx.params,
-        topic: ctx.params.topic ? topicSlug(ctx.params.topic) : undefined,
+    : await deps.repo.searchPublished({
+        ...input,
+        topic: input.topic ? topicSlug(input.topic) : undefined,
       });
   return { rows: result.rows, ...pageOf(result.total, page, pageSize) };
 }
 
 export async function readCourse(
-  svc: ContentThis,
-  ctx: Ctx<{ id: string; view?: "draft" | "published" }>,
+  deps: ContentDeps,
+  input: { id: string; view?: "draft" | "published" },
+  caller: Caller,
 ) {
-  if (ctx.params.view !== "published" && ctx.meta.user) {
-    const draft = await svc.repo.getCourse(ctx.params.id);
-    if (draft && svc.canEdit(ctx.meta.user, draft.ownerId)) return courseView(svc.deps(ctx), draft);
+  const learner = caller.meta.user;
+  if (input.view !== "published" && learner) {
+    const draft = await deps.repo.getCourse(input.id);
+    if (draft && deps.canEdit(learner, draft.ownerId)) return courseView(deps, draft);
   }
-  const published = await ctx.call<PublishedCourse | null, { id: string }>(
-    "content.publishedCourse",
-    { id: ctx.params.id },
-  );
-  if (!published) throw courseNotFound(ctx.params.id);
-  const learner = ctx.meta.user;
+  const published = await deps.publishedCourse(input.id, caller);
+  if (!published) throw courseNotFound(input.id);
   if (!learner) return publicCourse(published);
   return learnerCourse(
     {
       completedLessons: async (courseId, userId) => {
         try {
           // A decoration of the answer: the course is not held up by retries when progress is away.
-          return await ctx.call<string[], { courseId: string; userId: string }>(
-            "progress.completedLessons",
-            { courseId, userId },
-            { retries: 0 },
-          );
+          return await deps.completedLessons(courseId, userId, caller);
         } catch (err) {
-          svc.logger.warn(`course ${courseId} read without the learner's progress`, err);
+          deps.logger.warn(`course ${courseId} read without the learner's progress`, err);
           return null;
         }
       },
@@ -73,9 +70,10 @@ export async function readCourse(
 }
 
 export async function readLesson(
-  deps: LessonReadDeps,
+  deps: ContentDeps,
   input: { id: string },
   actor: AuthUser,
+  caller?: Pick<Caller, "requestID">,
 ): Promise<LessonView> {
   const draft = await deps.repo.getLesson(input.id);
   if (draft) {
@@ -87,7 +85,52 @@ export async function readLesson(
       return draftLessonView(draft, media, deps.publicUrl);
     }
   }
-  const published = await deps.publishedLesson(input.id);
+  const published = await deps.publishedLesson(input.id, caller);
   if (!published) throw lessonNotFound(input.id);
   return learnerLessonView(published, deps.publicUrl);
+}
+
+/** GET /topics: every topic of the live catalogue with its number of courses. */
+export async function listTopics(deps: ContentDeps): Promise<TopicCount[]> {
+  return topicRows(await deps.repo.topicCounts());
+}
+
+/** A course's access now (the draft record holds it; a course gone meanwhile is free). */
+async function accessOf(deps: ContentDeps, courseId: string): Promise<CourseAccess> {
+  return (await deps.repo.getCourse(courseId))?.access ?? "free";
+}
+
+/** The internal `lessonForGrading`: the live lesson with its answer keys, for progress. */
+export async function lessonForGrading(
+  deps: ContentDeps,
+  input: { lessonId: string },
+): Promise<LessonForGrading> {
+  const lesson = await deps.repo.getPublishedLesson(input.lessonId);
+  if (!lesson) throw lessonNotFound(input.lessonId);
+  return gradingView(
+    lesson,
+    await accessOf(deps, lesson.courseId),
+    await liveRequirementsOf(deps.repo, lesson),
+  );
+}
+
+/** The internal `courseOutline`: a live course's lessons and access, for progress. */
+export async function courseOutline(
+  deps: ContentDeps,
+  input: { courseId: string },
+): Promise<CourseOutline> {
+  const course = await deps.repo.getPublishedCourse(input.courseId);
+  if (!course) throw courseNotFound(input.courseId);
+  return outlineView(course, await accessOf(deps, course.id));
+}
+
+/** The internal `coursesByIds`: the briefs of live courses, in the order asked, unknown ids left out. */
+export async function coursesByIds(
+  deps: ContentDeps,
+  input: { ids: string[] },
+): Promise<CourseBrief[]> {
+  const byId = new Map(
+    (await deps.repo.publishedBriefs([...new Set(input.ids)])).map(c => [c.id, c]),
+  );
+  return input.ids.flatMap(id => byId.get(id) ?? []);
 }

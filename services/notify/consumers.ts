@@ -1,7 +1,8 @@
 import type { Logger } from "moleculer";
 import type { Transaction } from "sequelize";
 import { v7 as uuidv7 } from "uuid";
-import type { EventEnvelope, SecurityChange } from "../../models/events.model";
+import type { DurableConsumers } from "../../mixins/durable-events.mixin";
+import type { DomainEventType, EventEnvelope, SecurityChange } from "../../models/events.model";
 import type { QueuedMail } from "../../models/email.model";
 import type { LiveMessageType } from "../../models/live.model";
 import type {
@@ -61,33 +62,11 @@ export interface NotifyRuntime {
   ): Promise<void>;
 }
 
-type Handler<T extends keyof DomainHandlers> = (
+type Handler<T extends DomainEventType> = (
   rt: NotifyRuntime,
   event: EventEnvelope<T>,
   t: Transaction,
 ) => Promise<void>;
-type DomainHandlers = {
-  "user.created": true;
-  "user.updated": true;
-  "user.email_verified": true;
-  "user.password_reset_requested": true;
-  "user.deleted": true;
-  "user.verification_requested": true;
-  "user.email_change_requested": true;
-  "user.email_changed": true;
-  "user.security_changed": true;
-  "user.identity_linked": true;
-  "social.followed": true;
-  "content.course.published": true;
-  "progress.lesson.completed": true;
-  "progress.course.completed": true;
-  "progress.achievement.unlocked": true;
-  "progress.streak.reminder_due": true;
-  "billing.invoice.paid": true;
-  "billing.invoice.payment_failed": true;
-  "progress.xp.awarded": true;
-  "progress.streak.changed": true;
-};
 
 async function queue(rt: NotifyRuntime, due: QueuedMail, t: Transaction): Promise<void> {
   // Transactional mail (verification, reset) is never held by quiet hours.
@@ -308,59 +287,30 @@ const onEmailChanged: Handler<"user.email_changed"> = async (rt, event, t) => {
   await rt.store.changeRecipientEmail(event.data, { transaction: t });
 };
 
-/** The words of each security mail: what happened, and what to do if it was not the owner. */
-const SECURITY_NOTICES: Record<SecurityChange, { headline: string; detail: string }> = {
-  password: {
-    headline: "Your password was changed",
-    detail:
-      "The password of your Lingomesh account was changed and your other sessions were signed out.",
-  },
-  email: {
-    headline: "Your email address was changed",
-    detail: "Your Lingomesh account now uses this email address to sign in.",
-  },
-  mfa_off: {
-    headline: "Two-step verification was turned off",
-    detail:
-      "Signing in to your Lingomesh account no longer asks for a code from your authenticator app.",
-  },
-  new_device: {
-    headline: "A new sign-in to your account",
-    detail:
-      "Your Lingomesh account was signed in to from a device or browser it had not been used from before.",
-  },
-};
-
 /** A security mail to the account's current address (never switched off: transactional). */
 async function securityNotice(
   rt: NotifyRuntime,
   eventId: string,
   userId: string,
-  words: { headline: string; detail: string },
+  /** Which notice (mail.security.<notice>.* in the locale files), and its values. */
+  vars: { notice: SecurityChange | "provider_linked"; provider?: string },
   t: Transaction,
 ): Promise<void> {
   await lockUser(rt, userId, t);
   const recipient = await rt.store.recipient(userId, { transaction: t });
   if (!recipient) return;
-  await queue(
-    rt,
-    rt.builder.build({ template: "security-notice", eventId, recipient, vars: words }),
-    t,
-  );
+  await queue(rt, rt.builder.build({ template: "security-notice", eventId, recipient, vars }), t);
 }
 
 const onSecurityChanged: Handler<"user.security_changed"> = (rt, event, t) =>
-  securityNotice(rt, event.id, event.data.userId, SECURITY_NOTICES[event.data.what], t);
+  securityNotice(rt, event.id, event.data.userId, { notice: event.data.what }, t);
 
 const onIdentityLinked: Handler<"user.identity_linked"> = (rt, event, t) =>
   securityNotice(
     rt,
     event.id,
     event.data.userId,
-    {
-      headline: "A sign-in provider was linked to your account",
-      detail: `Your Lingomesh account can now be signed in to with your ${event.data.provider} account.`,
-    },
+    { notice: "provider_linked", provider: event.data.provider },
     t,
   );
 
@@ -464,7 +414,6 @@ const onLessonCompleted: Handler<"progress.lesson.completed"> = async (rt, event
 const onCourseCompleted: Handler<"progress.course.completed"> = async (rt, event, t) => {
   const d = event.data;
   const course = await rt.store.course(d.courseId, { transaction: t });
-  const courseTitle = course?.title ?? "your course";
   // The certificate's own verification page; events older than certificateId name only the course.
   const certificateUrl = d.certificateId
     ? `${rt.builder.links.app}/certificates/${encodeURIComponent(d.certificateId)}`
@@ -486,16 +435,17 @@ const onCourseCompleted: Handler<"progress.course.completed"> = async (rt, event
     },
     t,
   );
-  const recipient = await rt.recipientOf(d.userId, t);
+  const recipient = await achievementMailTo(rt, d.userId, t);
   if (!recipient) return;
-  if (!(await rt.store.preferences(d.userId, { transaction: t })).achievements) return;
   const mail = rt.builder.build({
     template: "course-completed",
     eventId: event.id,
     recipient,
     vars: {
-      courseTitle,
+      courseTitle:
+        course?.title ?? rt.builder.localeOf(recipient).say("mail.course-completed.someCourse"),
       level: course?.level,
+      completedAt: d.completedAt,
       certificateUrl,
       coursesUrl: `${rt.builder.links.app}/courses`,
     },
@@ -503,6 +453,17 @@ const onCourseCompleted: Handler<"progress.course.completed"> = async (rt, event
   });
   await queue(rt, mail, t);
 };
+
+/** The learner, if they take mail about their achievements (null: no such user, or they do not). */
+async function achievementMailTo(
+  rt: NotifyRuntime,
+  userId: string,
+  t: Transaction,
+): Promise<Recipient | null> {
+  const recipient = await rt.recipientOf(userId, t);
+  if (!recipient) return null;
+  return (await rt.store.preferences(userId, { transaction: t })).achievements ? recipient : null;
+}
 
 const onAchievementUnlocked: Handler<"progress.achievement.unlocked"> = async (rt, event, t) => {
   const d = event.data;
@@ -528,9 +489,8 @@ const onAchievementUnlocked: Handler<"progress.achievement.unlocked"> = async (r
     { code: d.code, name: d.name, unlockedAt: d.unlockedAt },
     t,
   );
-  const recipient = await rt.recipientOf(d.userId, t);
+  const recipient = await achievementMailTo(rt, d.userId, t);
   if (!recipient) return;
-  if (!(await rt.store.preferences(d.userId, { transaction: t })).achievements) return;
   const mail = rt.builder.build({
     template: "achievement-unlocked",
     eventId: event.id,
@@ -563,33 +523,21 @@ const onStreakReminderDue: Handler<"progress.streak.reminder_due"> = async (rt, 
   await queue(rt, mail, t);
 };
 
-/** "€9.99": amounts arrive in the currency's minor unit (Stripe's). */
-function money(amount: number, currency: string): string {
-  const format = new Intl.NumberFormat("en", {
-    style: "currency",
-    currency: currency.toUpperCase(),
-  });
-  return format.format(amount / 10 ** (format.resolvedOptions().maximumFractionDigits ?? 2));
-}
-
 /** Receipts and failed payments are transactional: they go whatever the preferences say. */
 const onInvoicePaid: Handler<"billing.invoice.paid"> = async (rt, event, t) => {
   const d = event.data;
   const recipient = await rt.recipientOf(d.userId, t);
   if (!recipient) return;
-  const paidOn = d.paidAt
-    ? new Intl.DateTimeFormat("en-GB", { dateStyle: "long", timeZone: recipient.timezone }).format(
-        new Date(d.paidAt),
-      )
-    : undefined;
   const mail = rt.builder.build({
     template: "receipt",
     eventId: event.id,
     recipient,
     vars: {
-      amount: money(d.amount, d.currency),
+      // Amounts (minor units) and dates are formatted for the recipient's locale by the template.
+      amount: d.amount,
+      currency: d.currency,
       invoiceNumber: d.number ?? undefined,
-      paidOn,
+      paidAt: d.paidAt ?? undefined,
       pdfUrl: d.pdfUrl ?? undefined,
       billingUrl: `${rt.builder.links.app}/account/billing`,
     },
@@ -606,7 +554,8 @@ const onPaymentFailed: Handler<"billing.invoice.payment_failed"> = async (rt, ev
     eventId: event.id,
     recipient,
     vars: {
-      amount: money(d.amount, d.currency),
+      amount: d.amount,
+      currency: d.currency,
       invoiceNumber: d.number ?? undefined,
       billingUrl: `${rt.builder.links.app}/account/billing`,
     },
@@ -626,7 +575,31 @@ const onStreakChanged: Handler<"progress.streak.changed"> = async (rt, event, t)
   await rt.live(userId, "streak.changed", { current, longest, localDate }, t);
 };
 
-export const consumers: { [K in keyof DomainHandlers]: Handler<K> } = {
+/** A new wave of due flashcards: the learner's open apps show it (no mail, no push). */
+const onReviewDue: Handler<"progress.review.due"> = async (rt, event, t) => {
+  const { userId, count } = event.data;
+  await rt.live(userId, "review.due", { count }, t);
+};
+
+/** user.updated for a run of events in one consumer transaction: the same effects as one by one. */
+export async function usersUpdated(
+  rt: NotifyRuntime,
+  events: EventEnvelope<"user.updated">[],
+  t: Transaction,
+): Promise<void> {
+  await rt.store.lockUsers(
+    events.map(e => e.data.userId),
+    { transaction: t },
+  );
+  await rt.store.updateRecipientNames(
+    events.map(e => e.data),
+    { transaction: t },
+  );
+  for (const event of events) await rt.saveDeliverySettings(event.data, t);
+}
+
+/** Every event notify consumes, with its consumer: notify's `durableEvents` are derived from it. */
+export const consumers = {
   "user.created": onUserCreated,
   "user.updated": onUserUpdated,
   "user.email_verified": onEmailVerified,
@@ -647,4 +620,5 @@ export const consumers: { [K in keyof DomainHandlers]: Handler<K> } = {
   "billing.invoice.payment_failed": onPaymentFailed,
   "progress.xp.awarded": onXpAwarded,
   "progress.streak.changed": onStreakChanged,
-};
+  "progress.review.due": onReviewDue,
+} satisfies DurableConsumers<NotifyRuntime>;

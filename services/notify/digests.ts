@@ -68,9 +68,6 @@ export async function runDigestRound(deps: DigestDeps, now: Date): Promise<Diges
   return { sent };
 }
 
-const weekdayLabel = new Intl.DateTimeFormat("en", { weekday: "short", timeZone: "UTC" });
-const number = new Intl.NumberFormat("en");
-
 async function sendDigest(
   deps: DigestDeps,
   candidate: DigestCandidate,
@@ -87,8 +84,10 @@ async function sendDigest(
     deps.digests.figures(candidate.userId, week, yesterday),
     deps.dueReviews(candidate.userId, now),
   ]);
+  // Weekdays and figures as the learner reads them ("jue", "Th 5"; "1.234").
+  const locale = deps.builder.localeOf(recipient);
   const chartDays = week.map((date, i) => ({
-    label: weekdayLabel.format(new Date(`${date}T12:00:00Z`)),
+    label: locale.weekday(date),
     xp: figures.days[i].xp,
   }));
   const weekXp = chartDays.reduce((sum, day) => sum + day.xp, 0);
@@ -103,19 +102,18 @@ async function sendDigest(
     eventId: `digest:${period}`,
     recipient,
     vars: {
-      periodWord: daily ? "day" : "week",
-      periodPhrase: daily ? "yesterday" : "last week",
-      headline: daily ? "Your day in English" : "Your week in English",
-      xp: number.format(daily ? figures.days[6].xp : weekXp),
+      // The words of the period are mail.digest.<period>.* in the locale files.
+      period: candidate.digest,
+      xp: daily ? figures.days[6].xp : weekXp,
       lessons: daily
         ? figures.days[6].lessons
         : figures.days.reduce((sum, day) => sum + day.lessons, 0),
       streak: figures.streak,
       dueReviews,
-      weekXp: number.format(weekXp),
-      totalXp: number.format(figures.totalXp),
+      weekXp,
+      totalXp: figures.totalXp,
       chartSrc: `cid:${CHART_CID}`,
-      chartAlt: chartDays.map(day => `${day.label} ${day.xp}`).join(", "),
+      chartAlt: chartDays.map(day => `${day.label} ${locale.number(day.xp)}`).join(", "),
       continueUrl: `${deps.builder.links.app}/${dueReviews > 0 ? "reviews" : "learn"}`,
     },
     linkVars: ["continueUrl"],

@@ -1,6 +1,5 @@
 import { v7 as uuidv7 } from "uuid";
 import {
-  CATEGORY_LABEL,
   TEMPLATE_CATEGORY,
   type EmailTemplate,
   type QueuedMail,
@@ -9,6 +8,7 @@ import {
 import type { Recipient } from "../../models/notification.model";
 import type { LinkTokens } from "./link-tokens";
 import type { MailTemplates } from "./templates";
+import type { LocaleTexts } from "./texts";
 
 /**
  * Turns "this template, for this recipient, with these values" into a mail ready to
@@ -18,6 +18,9 @@ import type { MailTemplates } from "./templates";
  * notification routes (PUBLIC_URL/api/v1/notifications/...). Links of transactional
  * mail carry one-time secrets (verify, reset tokens) and are never wrapped for click
  * tracking, so those secrets never pass through our access logs.
+ *
+ * Words, numbers and dates are the recipient's locale (English when unknown), dates in
+ * their time zone.
  */
 
 export interface Links {
@@ -34,10 +37,13 @@ export function appLinks(publicUrl: string): Links {
 /** Template variables whose values are links to wrap for click tracking. */
 type Vars = Record<string, unknown>;
 
+type MailRecipient = Pick<Recipient, "userId" | "email" | "name"> &
+  Partial<Pick<Recipient, "locale" | "timezone">>;
+
 export interface BuildRequest {
   template: EmailTemplate;
   eventId: string;
-  recipient: Pick<Recipient, "userId" | "email" | "name">;
+  recipient: MailRecipient;
   vars: Vars;
   /** Names of `vars` entries that are links (wrapped for click tracking when allowed). */
   linkVars?: string[];
@@ -72,12 +78,13 @@ export class MailBuilder {
       })}`;
       vars.unsubscribeUrl = unsubscribeUrl;
       vars.preferencesUrl = `${this.links.app}/settings/notifications`;
-      vars.categoryLabel = CATEGORY_LABEL[category];
+      // The footer names the category in the recipient's words (mail.category.<category>).
+      vars.mailCategory = category;
       headers["List-Unsubscribe"] = `<${unsubscribeUrl}>`;
       headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click";
     }
     vars.pixelUrl = `${this.links.api}/notifications/open/${this.tokens.sign({ kind: "open", mailId: id })}.gif`;
-    const rendered = this.render(req.template, vars);
+    const rendered = this.render(req.template, vars, this.localeOf(req.recipient));
     return {
       id,
       eventId: req.eventId,
@@ -91,8 +98,13 @@ export class MailBuilder {
     };
   }
 
-  render(template: EmailTemplate, vars: Vars): RenderedMail {
-    return this.templates.render(template, { name: "", to: "", pixelUrl: "", ...vars });
+  /** The recipient's texts, numbers and dates (English and UTC for what is unknown). */
+  localeOf(recipient: Partial<Pick<Recipient, "locale" | "timezone">>): LocaleTexts {
+    return this.templates.texts.locale(recipient.locale, recipient.timezone);
+  }
+
+  render(template: EmailTemplate, vars: Vars, texts: LocaleTexts): RenderedMail {
+    return this.templates.render(template, { name: "", to: "", pixelUrl: "", ...vars }, texts);
   }
 
   clickUrl(mailId: string, url: string): string {

@@ -36,6 +36,8 @@ interface RecipientRow {
   name: string;
   timezone: string;
   email_verified: boolean;
+  /** From delivery_settings (user.updated), joined where a mail is addressed. */
+  locale?: string | null;
 }
 
 interface PreferenceRow {
@@ -54,6 +56,7 @@ const toRecipient = (row: RecipientRow): Recipient => ({
   name: row.name,
   timezone: row.timezone,
   emailVerified: row.email_verified,
+  locale: row.locale ?? null,
 });
 
 export interface EmailFilter {
@@ -288,7 +291,8 @@ export class NotifyStore {
 
   async recipient(userId: string, opts: Options = {}): Promise<Recipient | null> {
     const rows = await this.select<RecipientRow>(
-      `SELECT * FROM ${this.s}.recipients WHERE user_id = :userId`,
+      `SELECT r.*, d.locale FROM ${this.s}.recipients r
+         LEFT JOIN ${this.s}.delivery_settings d ON d.user_id = r.user_id WHERE r.user_id = :userId`,
       { userId },
       opts,
     );
@@ -311,7 +315,8 @@ export class NotifyStore {
   ): Promise<Array<Recipient & { wants: boolean }>> {
     const column = PREF_COLUMN[category];
     const rows = await this.select<RecipientRow & { wants: boolean | null }>(
-      `SELECT r.*, p.${column} AS wants FROM ${this.s}.recipients r
+      `SELECT r.*, d.locale, p.${column} AS wants FROM ${this.s}.recipients r
+       LEFT JOIN ${this.s}.delivery_settings d ON d.user_id = r.user_id
        LEFT JOIN ${this.s}.preferences p ON p.user_id = r.user_id ORDER BY r.user_id`,
       {},
       opts,

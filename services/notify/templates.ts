@@ -3,12 +3,16 @@ import path from "node:path";
 import Handlebars from "handlebars";
 import { spawn } from "node:child_process";
 import { EMAIL_TEMPLATES, type EmailTemplate, type RenderedMail } from "../../models/email.model";
+import { registerMailHelpers } from "./mail-helpers";
+import { Texts, type LocaleTexts } from "./texts";
 
 /**
  * Email templates a designer edits in `templates/`: `emails/<name>.mjml` (layout in MJML,
  * variables in Handlebars, subject in <mj-title>) and `emails/<name>.txt.hbs` (the plain
  * text part). MJML compiles once, at start, to responsive HTML with inlined CSS; each mail
- * then only runs the cheap Handlebars step.
+ * then only runs the cheap Handlebars step. The words are not in the layouts: each layout
+ * names texts of `locales/<locale>.json` (`{{t "mail.…"}}`, services/notify/mail-helpers.ts),
+ * and a render gets the recipient's locale.
  */
 
 const TEMPLATES_DIR = path.resolve(__dirname, "..", "..", "templates");
@@ -82,28 +86,18 @@ function compileMjml(items: Array<{ source: string; options: object }>): Promise
   });
 }
 
-const ENGLISH_PLURALS = new Intl.PluralRules("en");
-
-/**
- * `{{plural count one="day" other="days"}}`: the word for that count by the language's
- * plural rules (English has one/other; a translation adds its own forms, e.g. few, many).
- */
-function plural(count: unknown, options: Handlebars.HelperOptions): string {
-  const forms = options.hash as Record<string, unknown>;
-  const form = typeof count === "number" ? ENGLISH_PLURALS.select(count) : "other";
-  const word = forms[form] ?? forms.other;
-  if (typeof word !== "string") throw new Error(`plural: no "${form}" or "other" form given`);
-  return word;
-}
-
 export class MailTemplates {
-  private constructor(private readonly compiled: Map<EmailTemplate, CompiledTemplate>) {}
+  private constructor(
+    private readonly compiled: Map<EmailTemplate, CompiledTemplate>,
+    readonly texts: Texts,
+  ) {}
 
   static async load(dir: string = TEMPLATES_DIR): Promise<MailTemplates> {
     // Separate instances: HTML escapes values, the text part and the subject must not.
     const htmlBars = Handlebars.create();
     const textBars = Handlebars.create();
-    for (const bars of [htmlBars, textBars]) bars.registerHelper("plural", plural);
+    registerMailHelpers(htmlBars, "html");
+    registerMailHelpers(textBars, "text");
     textBars.registerPartial(
       "footer",
       await fs.readFile(path.join(dir, "partials", "footer.txt.hbs"), "utf8"),
@@ -137,20 +131,22 @@ export class MailTemplates {
         text: textBars.compile(text, { noEscape: true }),
       });
     }
-    return new MailTemplates(compiled);
+    return new MailTemplates(compiled, Texts.load(path.join(dir, "locales")));
   }
 
-  render(template: EmailTemplate, vars: BaseTemplateVars): RenderedMail {
+  /** `template` with `vars`, in the words and formats of `texts` (the recipient's locale). */
+  render(template: EmailTemplate, vars: BaseTemplateVars, texts: LocaleTexts): RenderedMail {
     const compiled = this.compiled.get(template);
     if (!compiled) throw new Error(`Unknown email template "${template}"`);
+    const data = { data: { texts, lang: texts.language } };
     return {
       // A name with a line break must not start a new header.
       subject: compiled
-        .subject(vars)
+        .subject(vars, data)
         .replace(/[\r\n]+/g, " ")
         .trim(),
-      html: compiled.html(vars),
-      text: compiled.text(vars).replace(/\n{3,}/g, "\n\n"),
+      html: compiled.html(vars, data),
+      text: compiled.text(vars, data).replace(/\n{3,}/g, "\n\n"),
     };
   }
 }

@@ -1,10 +1,13 @@
 import { createHash } from "node:crypto";
+import type { MailCategory } from "../../models/email.model";
+import type { LocaleTexts } from "./texts";
 
 /**
  * The pages behind a mail's unsubscribe link. Opening the link (GET) changes nothing: mail
  * security scanners open every link they see, so the page asks, and only its button (a
  * POST to the same address, like RFC 8058's one-click) unsubscribes. No script at all; the
- * one style block is allowed by its hash, so the policy needs no 'unsafe-inline'.
+ * one style block is allowed by its hash, so the policy needs no 'unsafe-inline'. The words
+ * are the recipient's locale (`page.*` and `mail.category.*` of templates/locales).
  */
 
 const STYLE = `
@@ -48,9 +51,9 @@ export function escapeHtml(value: string): string {
   return value.replace(/[&<>"']/g, ch => ESCAPES[ch]);
 }
 
-function page(title: string, body: string): string {
+function page(texts: LocaleTexts, title: string, body: string): string {
   return `<!doctype html>
-<html lang="en">
+<html lang="${escapeHtml(texts.language)}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -67,28 +70,57 @@ ${body}
 `;
 }
 
+/**
+ * A page in the reader's words: `page.<name>.*` texts, with the category in the reader's
+ * words and the settings link (markup) filled in.
+ */
+function localPage(
+  texts: LocaleTexts,
+  name: "unsubscribe" | "unsubscribed",
+  vars: { category: MailCategory; preferencesUrl: string },
+  body: (say: (key: string) => string) => string,
+): string {
+  const link = `<a href="${escapeHtml(vars.preferencesUrl)}">${escapeHtml(texts.say("page.settingsLink"))}</a>`;
+  const values = {
+    category: texts.say(`mail.category.${vars.category}`),
+    settings: { toHTML: () => link },
+  };
+  const say = (key: string) => texts.text(`page.${name}.${key}`, values, escapeHtml);
+  return page(texts, texts.say(`page.${name}.title`), body(say));
+}
+
 /** GET: names the category and asks. The form has no action: it posts to this very address. */
-export function confirmPage(categoryLabel: string, preferencesUrl: string): string {
-  const label = escapeHtml(categoryLabel);
-  return page(
-    "Unsubscribe",
-    `<h1>Unsubscribe from ${label} emails?</h1>
-<p>You will no longer get ${label} emails from Lingomesh. Emails about your account's security still reach you.</p>
+export function confirmPage(
+  texts: LocaleTexts,
+  category: MailCategory,
+  preferencesUrl: string,
+): string {
+  return localPage(
+    texts,
+    "unsubscribe",
+    { category, preferencesUrl },
+    say => `<h1>${say("heading")}</h1>
+<p>${say("body")}</p>
 <form method="post">
-<button type="submit">Unsubscribe</button>
+<button type="submit">${say("button")}</button>
 </form>
-<p class="muted">Or choose what you get in <a href="${escapeHtml(preferencesUrl)}">your email settings</a>.</p>`,
+<p class="muted">${say("settings")}</p>`,
   );
 }
 
 /** After the POST, for a browser. */
-export function donePage(categoryLabel: string, preferencesUrl: string): string {
-  const label = escapeHtml(categoryLabel);
-  return page(
-    "Unsubscribed",
-    `<h1>You are unsubscribed</h1>
-<p>You will no longer get ${label} emails from Lingomesh.</p>
-<p class="muted">Changed your mind? Turn them on again in <a href="${escapeHtml(preferencesUrl)}">your email settings</a>.</p>`,
+export function donePage(
+  texts: LocaleTexts,
+  category: MailCategory,
+  preferencesUrl: string,
+): string {
+  return localPage(
+    texts,
+    "unsubscribed",
+    { category, preferencesUrl },
+    say => `<h1>${say("heading")}</h1>
+<p>${say("body")}</p>
+<p class="muted">${say("settings")}</p>`,
   );
 }
 

@@ -308,7 +308,19 @@ export const progressMigrations: Migration[] = [
     },
   },
   {
-    name: "0008-progress-placement",
+    name: "0008-progress-review-waves",
+    async up({ context }) {
+      // The learners whose due reviews were announced (progress.review.due) and are not all done.
+      await context.sequelize.query(
+        `CREATE TABLE IF NOT EXISTS "${context.schema}".review_waves (
+           user_id   text PRIMARY KEY,
+           opened_at timestamptz NOT NULL
+         )`,
+      );
+    },
+  },
+  {
+    name: "0009-progress-placement",
     async up({ context }) {
       await context.sequelize.query(placement(context.schema));
     },

@@ -1,6 +1,7 @@
 import type { Transaction } from "sequelize";
 import type { EmitDurable } from "./awards";
 import { addDays, localTime, safeTimeZone } from "./clock";
+import { announceDueReviews } from "./due-reviews";
 import { atRisk, MAX_FREEZES, settle } from "./streaks";
 import * as store from "./store";
 
@@ -11,7 +12,8 @@ import * as store from "./store";
  * local day a single event even if two runs ever overlap (embedded store, clock skew).
  *
  * A learner is reminded once their local time reaches EVENING_HOUR when their streak is
- * alive but today has not counted yet.
+ * alive but today has not counted yet. The same round announces due reviews
+ * (services/progress/due-reviews.ts).
  */
 
 const EVENING_HOUR = 19;
@@ -21,6 +23,8 @@ export interface ReminderRun {
   /** False when another node held the lock and did this round. */
   ran: boolean;
   reminded: string[];
+  /** Learners told their reviews are due (a new wave) this round. */
+  reviewsDue: string[];
 }
 
 export async function runReminderJob(
@@ -31,7 +35,7 @@ export async function runReminderJob(
 ): Promise<ReminderRun> {
   return transaction(async t => {
     if (!(await store.tryAdvisoryLock(db, REMINDER_LOCK_KEY, t)))
-      return { ran: false, reminded: [] };
+      return { ran: false, reminded: [], reviewsDue: [] };
     // Local dates run at most a day either side of UTC; freezes stretch a live streak by MAX_FREEZES days.
     const since = addDays(now.toISOString().slice(0, 10), -(MAX_FREEZES + 2));
     const reminded: string[] = [];
@@ -52,7 +56,7 @@ export async function runReminderJob(
       );
       reminded.push(learner.user_id);
     }
-    return { ran: true, reminded };
+    return { ran: true, reminded, reviewsDue: await announceDueReviews(db, emit, now, t) };
   });
 }
 

@@ -5,6 +5,7 @@ import { rolesChanged, sessionEnded, userErased } from "../../lib/auth/revocatio
 import type { RequestMeta, Role } from "../../models/auth.model";
 import {
   normaliseEmail,
+  profileUpdateParams,
   toProfile,
   toSummary,
   type UserProfile,
@@ -39,6 +40,7 @@ import { signAccessToken } from "./tokens";
 import { keepAnotherAdmin } from "./last-admin";
 import { selectRows } from "../../lib/db/sql";
 import { pageOf } from "../../lib/params";
+import type { ParamsOf } from "../../lib/params-of";
 
 /** Email verification (and email change) links stay valid three days. */
 export const VERIFY_TOKEN_TTL_MS = 72 * 60 * 60 * 1000;
@@ -309,19 +311,8 @@ export async function profileOf(deps: UsersDeps, userId: string): Promise<UserPr
   return toProfile(user);
 }
 
-export type ProfileChanges = Partial<
-  Pick<
-    UserRow,
-    | "name"
-    | "avatarUrl"
-    | "timezone"
-    | "nativeLanguage"
-    | "dailyGoalXp"
-    | "profileVisibility"
-    | "newCardsPerDay"
-    | "quietHours"
-  > & { locale: string }
->;
+/** PATCH /me's changes, as its params check them. */
+export type ProfileChanges = ParamsOf<typeof profileUpdateParams>;
 
 /** The fields other services keep a copy of (user.updated): a change to any of them is announced. */
 const ANNOUNCED = [

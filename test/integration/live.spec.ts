@@ -1,6 +1,7 @@
 import crypto from "node:crypto";
 import net from "node:net";
 import type { ServiceBroker, ServiceSchema } from "moleculer";
+import { QueryTypes, type Sequelize } from "sequelize";
 import { WebSocket } from "ws";
 import type { DomainEventType, DomainEvents } from "../../models/events.model";
 import { LIVE_DELIVERY_EVENT, type LiveDelivery, type LiveMessage } from "../../models/live.model";
@@ -137,7 +138,10 @@ describe("live messages over WebSockets on two gateways", () => {
       LIVE_SEND_BUFFER_BYTES: String(SEND_BUFFER_BYTES),
       LIVE_MAX_SOCKETS_PER_USER: String(PER_USER),
     };
-    nodeA = await startTestNode(["api", "users", "notify"], { ...env, NODE_ID: `${namespace}-a` });
+    nodeA = await startTestNode(["api", "users", "notify", "progress"], {
+      ...env,
+      NODE_ID: `${namespace}-a`,
+    });
     nodeB = await startTestNode(["api"], { ...env, NODE_ID: `${namespace}-b` });
     producer = await startBroker(`${namespace}-producer`, env, [
       producerSchema as unknown as ServiceSchema,
@@ -212,6 +216,78 @@ describe("live messages over WebSockets on two gateways", () => {
     await achievement(learner.user.id, "four");
     await waitUntil(async () => again.messages.length >= 6, 15_000, "a live message after replay");
     expect(new Set(again.messages.map(m => m.id)).size).toBe(6);
+  });
+
+  it("when a learner's flashcards become due, then one review.due message per wave reaches their socket on the other gateway", async () => {
+    const learner = await register("due");
+    const userId = learner.user.id;
+    const progressDb = (
+      nodeA.broker.getLocalService("progress") as unknown as { sequelize: Sequelize }
+    ).sequelize;
+    const query = (sql: string, replacements: Record<string, unknown>) =>
+      progressDb.query(sql, { replacements, type: QueryTypes.SELECT });
+    await waitUntil(
+      async () =>
+        (await query(`SELECT 1 FROM progress.learners WHERE user_id = :userId`, { userId }))
+          .length === 1,
+      15_000,
+      "progress's learner row",
+    );
+    const client = await open(nodeB, learner.accessToken);
+    const dues = () => client.messages.filter(m => m.type === "review.due");
+    /** One reminder round that ran (the node's own timer may hold the lock for a moment). */
+    const round = async () => {
+      for (;;) {
+        const run = await nodeA.broker.call<
+          { ran: boolean; reviewsDue: string[] },
+          Record<string, never>
+        >("progress.runStreakReminders", {});
+        if (run.ran) return run;
+        await new Promise(r => setTimeout(r, 100));
+      }
+    };
+    const hour = 3600_000;
+    for (const [cardId, dueIn] of [
+      ["c-1", -hour],
+      ["c-2", -2 * hour],
+      ["c-3", 30 * 24 * hour],
+    ] as const)
+      await query(
+        `INSERT INTO progress.review_cards (user_id, card_id, lesson_id, course_id, front, back, due,
+           stability, difficulty, elapsed_days, scheduled_days, learning_steps, reps, lapses, state)
+         VALUES (:userId, :cardId, 'l-1', 'c-1', 'hello', 'hola', :due, 1, 5, 0, 1, 0, 1, 0, 2)`,
+        { userId, cardId, due: new Date(Date.now() + dueIn) },
+      );
+
+    expect((await round()).reviewsDue).toContain(userId);
+    await waitUntil(async () => dues().length >= 1, 15_000, "the review.due message");
+    const [first] = dues();
+    expect(Object.keys(first).sort()).toEqual(["at", "data", "id", "type"]);
+    expect(first.data).toEqual({ count: 2 });
+    // Later rounds in the same wave tell nothing new.
+    expect((await round()).reviewsDue).not.toContain(userId);
+    expect((await round()).reviewsDue).not.toContain(userId);
+
+    // Every due card reviewed (due next week): the wave closes; a card due again opens the next.
+    await query(
+      `UPDATE progress.review_cards SET due = now() + interval '7 days' WHERE user_id = :userId AND due <= now()`,
+      { userId },
+    );
+    expect((await round()).reviewsDue).not.toContain(userId);
+    await query(
+      `UPDATE progress.review_cards SET due = now() - interval '1 minute' WHERE user_id = :userId AND card_id = 'c-1'`,
+      { userId },
+    );
+    expect((await round()).reviewsDue).toContain(userId);
+    await waitUntil(async () => dues().length >= 2, 15_000, "the next wave's review.due");
+    await new Promise(r => setTimeout(r, 500));
+    expect(dues().map(m => m.data)).toEqual([{ count: 2 }, { count: 1 }]);
+    // A socket that reconnects with `since` gets the message it missed too.
+    const again = await open(nodeA, learner.accessToken, first.id);
+    await waitUntil(async () => again.messages.length >= 1, 15_000, "the replay");
+    expect(again.messages.filter(m => m.type === "review.due").map(m => m.data)).toEqual([
+      { count: 1 },
+    ]);
   });
 
   it("when a ticket is used twice, is made up or is missing, then the upgrade is refused with 401", async () => {

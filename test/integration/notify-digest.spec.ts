@@ -266,6 +266,59 @@ describe("notify digests: one mail per learner and period in their morning, on t
     await saveRenderedSample(mail);
   }, 90_000);
 
+  it("sends a Vietnamese learner their digest in Vietnamese, with figures and weekdays as Vietnam writes them", async () => {
+    // The timers must not send this learner's digest before their events are tallied.
+    setClocks(at(today, "05:00"));
+    const vy = await learner("vy", "daily");
+    await emit("user.updated", {
+      userId: vy.userId,
+      name: "Learner vy",
+      timezone: ZONE,
+      locale: "vi",
+      sequence: 5,
+    });
+    await learnToday(vy.userId);
+    await emit("progress.xp.awarded", {
+      userId: vy.userId,
+      xp: 1200,
+      total: 12345,
+      reason: "lesson",
+      sequence: 4,
+    });
+    await waitUntil(
+      async () =>
+        (
+          await sql().query(
+            `SELECT 1 FROM notify.digest_standing s JOIN notify.delivery_settings d USING (user_id)
+              WHERE s.user_id = :id AND s.total_xp = 12345 AND s.streak = 4 AND d.locale = 'vi'`,
+            { type: QueryTypes.SELECT, replacements: { id: vy.userId } },
+          )
+        ).length === 1,
+      20_000,
+      "the Vietnamese learner's events tallied",
+    );
+    await runMorning(at(tomorrow, "08:40"));
+    await smtp.waitFor(() => digestsTo(vy.email).length >= 1);
+    const [mail] = digestsTo(vy.email);
+    expect(mail.parsed.subject).toBe("Learner vy ơi, một ngày của bạn trên Lingomesh: 1.245 XP");
+    const text = mail.parsed.text as string;
+    expect(text).toContain("Chào Learner vy, đây là kết quả học tập hôm qua của bạn.");
+    expect(text).toContain("Chuỗi ngày học: 4 ngày");
+    expect(text).toContain("Bài học đã hoàn thành: 2");
+    expect(text).toContain("Tổng cộng 12.345 XP.");
+    // The chart's days are Vietnamese weekdays ("Thứ 2" … "CN"), yesterday's bar 1.245 XP.
+    const weekday = new Intl.DateTimeFormat("vi", { weekday: "short", timeZone: "UTC" }).format(
+      new Date(`${today}T12:00:00Z`),
+    );
+    expect(text).toContain(`${weekday} 1.245`);
+    expect(text).toMatch(/XP trong 7 ngày qua \(1\.245 XP\): (Thứ \d|CN) /);
+    expect(mail.parsed.html).toContain('<html lang="vi"');
+    expect(mail.parsed.html).toContain("Hủy nhận email về bản tóm tắt");
+    expect(`${mail.parsed.subject}\n${text}`.replace(/https?:\/\/\S+/g, "")).not.toMatch(
+      /\b(your|day|lessons|reviews)\b/i,
+    );
+  }, 60_000);
+
   it("sends a `weekly` learner one digest on Monday morning with the week's XP", async () => {
     const weekly = await learner("wes", "weekly");
     await learnToday(weekly.userId);

@@ -544,6 +544,68 @@ describe("notify: durable events become mail over a real SMTP server", () => {
     expect(plural.parsed.html).toContain("2 days in a row!");
   });
 
+  it("when a learner's locale is Spanish, then their security mail and receipt are in Spanish, the amount and date as Spain writes them", async () => {
+    const { userId, email } = await newUser("es");
+    await emit("user.updated", {
+      userId,
+      name: "Learner es",
+      timezone: "Europe/Madrid",
+      locale: "es",
+      sequence: 2,
+    });
+    await waitUntil(
+      async () =>
+        (
+          await rowsOf(
+            `SELECT 1 FROM notify.delivery_settings WHERE user_id = :userId AND locale = 'es'`,
+            {
+              userId,
+            },
+          )
+        ).length === 1,
+      15_000,
+      "the locale kept",
+    );
+    await emit("user.security_changed", { userId, what: "password", sequence: 3 });
+    await emit("user.identity_linked", { userId, provider: "Google", sequence: 4 });
+    await emit("billing.invoice.paid", {
+      sequence: 1,
+      userId,
+      invoiceId: `in_${userId.slice(-8)}`,
+      number: "LM-0042",
+      amount: 123456,
+      currency: "eur",
+      paidAt: "2026-12-01T10:00:00Z",
+      pdfUrl: null,
+    });
+    const of = (template: string) =>
+      mailsTo(email).filter(m => m.header("x-lingomesh-template") === template);
+    await smtp.waitFor(() => of("security-notice").length === 2 && of("receipt").length === 1);
+    const security = of("security-notice")
+      .map(m => m.parsed.subject)
+      .sort();
+    expect(security).toEqual([
+      "Se ha cambiado tu contraseña",
+      "Se ha vinculado un proveedor de inicio de sesión a tu cuenta",
+    ]);
+    const password = of("security-notice").find(m => m.parsed.subject?.includes("contraseña"));
+    expect(password?.parsed.text).toContain("Hola, Learner es:");
+    expect(password?.parsed.text).toContain("Si has sido tú, no tienes que hacer nada.");
+    expect(password?.parsed.html).toContain('<html lang="es"');
+    const linked = of("security-notice").find(m => m.parsed.subject?.includes("proveedor"));
+    expect(linked?.parsed.text).toContain("con tu cuenta de Google.");
+    const [receipt] = of("receipt");
+    expect(receipt.parsed.subject).toBe("Tu recibo de Lingomesh LM-0042");
+    expect(receipt.parsed.text).toContain(
+      "Hemos recibido tu pago de 1234,56\u00a0€ por Lingomesh Premium el 1 de diciembre de 2026.",
+    );
+    expect(receipt.parsed.html).toContain("<strong>1234,56\u00a0€</strong>");
+    for (const mail of [...of("security-notice"), receipt])
+      expect(
+        `${mail.parsed.subject}\n${mail.parsed.text}`.replace(/https?:\/\/\S+/g, ""),
+      ).not.toMatch(/\b(your|the|you)\b/i);
+  });
+
   it("when a course is published, then its mail and in-app text name its topics, not their slugs", async () => {
     const { userId, email, meta } = await newUser("topics");
     await notifyA.call("notify.updatePreferences", { email: { marketing: true } }, { meta });

@@ -5,6 +5,7 @@ import { appLinks, MailBuilder } from "../../services/notify/mail-builder";
 import { classifyFailure } from "../../services/notify/mailer";
 import { sampleVars } from "../../services/notify/preview";
 import { MailTemplates } from "../../services/notify/templates";
+import { Texts } from "../../services/notify/texts";
 import { confirmPage, escapeHtml, wantsHtml } from "../../services/notify/unsubscribe-page";
 import { tempDataDir, testConfig } from "../support/isolation";
 
@@ -93,13 +94,13 @@ describe("notify templates", () => {
 
   it("when every template is rendered with its sample values, then subject, responsive HTML with inlined styles and text are complete", () => {
     const links = appLinks("https://learn.example.test");
+    const english = templates.texts.locale("en");
     for (const name of EMAIL_TEMPLATES) {
-      const mail = templates.render(name, {
-        name: "",
-        to: "",
-        pixelUrl: "",
-        ...sampleVars(name, links),
-      });
+      const mail = templates.render(
+        name,
+        { name: "", to: "", pixelUrl: "", ...sampleVars(name, links, english) },
+        english,
+      );
       expect(mail.subject.length).toBeGreaterThan(5);
       expect(mail.html).toMatch(/@media only screen and \(min-width:480px\)/);
       expect(mail.html).toMatch(/style="[^"]*font-size/);
@@ -110,12 +111,16 @@ describe("notify templates", () => {
   });
 
   it("when a name holds markup or a line break, then HTML escapes it and the subject stays one line", () => {
-    const mail = templates.render("welcome", {
-      name: "<script>x</script>\r\nBcc: a@b",
-      to: "a@b.test",
-      pixelUrl: "",
-      verifyUrl: "https://x.test/v",
-    });
+    const mail = templates.render(
+      "welcome",
+      {
+        name: "<script>x</script>\r\nBcc: a@b",
+        to: "a@b.test",
+        pixelUrl: "",
+        verifyUrl: "https://x.test/v",
+      },
+      templates.texts.locale("es"),
+    );
     expect(mail.html).not.toContain("<script>x");
     expect(mail.html).toContain("&lt;script&gt;");
     expect(mail.subject).not.toMatch(/[\r\n]/);
@@ -159,9 +164,14 @@ describe("notify unsubscribe page", () => {
     expect(escapeHtml(`<a href="x">'&'</a>`)).toBe(
       "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;",
     );
-    const html = confirmPage("<img src=x onerror=alert(1)>", 'https://x.test/"><script>');
-    expect(html).not.toContain("<img");
+    const spanish = Texts.load().locale("es");
+    const html = confirmPage(spanish, "marketing", 'https://x.test/"><script>');
     expect(html).not.toContain("<script");
+    expect(html).toContain('href="https://x.test/&quot;&gt;&lt;script&gt;"');
+    // In the reader's language (the recipient's locale), the category named in it too.
+    expect(html).toContain('<html lang="es">');
+    expect(html).toContain("<h1>¿Dejar de recibir correos de cursos nuevos y novedades?</h1>");
+    expect(html).toContain(">tus preferencias de correo</a>");
   });
 
   it("when the Accept header names text/html, then a page is wanted; */*, JSON or q=0 are not", () => {

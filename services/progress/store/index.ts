@@ -11,5 +11,6 @@ export * from "./leaderboard";
 export * from "./learners";
 export * from "./placement";
 export * from "./premium";
+export * from "./review-waves";
 export * from "./sql";
 export * from "./xapi";

@@ -264,6 +264,7 @@ const USER_TABLES = [
   "review_cards",
   "review_logs",
   "streak_reminders",
+  "review_waves",
   "placement_tests",
 ] as const;
 
