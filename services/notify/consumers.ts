@@ -524,12 +524,18 @@ const onStreakReminderDue: Handler<"progress.streak.reminder_due"> = async (rt, 
 };
 
 /** Receipts and failed payments are transactional: they go whatever the preferences say. */
-const onInvoicePaid: Handler<"billing.invoice.paid"> = async (rt, event, t) => {
+async function queueBillingMail(
+  rt: NotifyRuntime,
+  event: EventEnvelope<"billing.invoice.paid" | "billing.invoice.payment_failed">,
+  template: "receipt" | "payment-failed",
+  vars: Record<string, unknown>,
+  t: Transaction,
+): Promise<void> {
   const d = event.data;
   const recipient = await rt.recipientOf(d.userId, t);
   if (!recipient) return;
   const mail = rt.builder.build({
-    template: "receipt",
+    template,
     eventId: event.id,
     recipient,
     vars: {
@@ -537,31 +543,24 @@ const onInvoicePaid: Handler<"billing.invoice.paid"> = async (rt, event, t) => {
       amount: d.amount,
       currency: d.currency,
       invoiceNumber: d.number ?? undefined,
-      paidAt: d.paidAt ?? undefined,
-      pdfUrl: d.pdfUrl ?? undefined,
       billingUrl: `${rt.builder.links.app}/account/billing`,
+      ...vars,
     },
   });
   await queue(rt, mail, t);
-};
+}
 
-const onPaymentFailed: Handler<"billing.invoice.payment_failed"> = async (rt, event, t) => {
-  const d = event.data;
-  const recipient = await rt.recipientOf(d.userId, t);
-  if (!recipient) return;
-  const mail = rt.builder.build({
-    template: "payment-failed",
-    eventId: event.id,
-    recipient,
-    vars: {
-      amount: d.amount,
-      currency: d.currency,
-      invoiceNumber: d.number ?? undefined,
-      billingUrl: `${rt.builder.links.app}/account/billing`,
-    },
-  });
-  await queue(rt, mail, t);
-};
+const onInvoicePaid: Handler<"billing.invoice.paid"> = (rt, event, t) =>
+  queueBillingMail(
+    rt,
+    event,
+    "receipt",
+    { paidAt: event.data.paidAt ?? undefined, pdfUrl: event.data.pdfUrl ?? undefined },
+    t,
+  );
+
+const onPaymentFailed: Handler<"billing.invoice.payment_failed"> = (rt, event, t) =>
+  queueBillingMail(rt, event, "payment-failed", {}, t);
 
 const onXpAwarded: Handler<"progress.xp.awarded"> = async (rt, event, t) => {
   const { userId, xp, total, reason } = event.data;
