@@ -48,12 +48,14 @@ import {
 } from "./slices";
 import { DEFAULT_RETRY, deleteAmqpTopology } from "./amqp-cleanup";
 import {
+  adminToken,
   eventCounts,
   fillOutbox,
   LEARNER_PASSWORD,
   learnerEmails,
   learnerTokens,
   rebuildLeaderboards,
+  seedAnalyticsCourse,
   seedDatabase,
   starterCourseIds,
   starterQuizzes,
@@ -80,7 +82,9 @@ import {
  * BENCH_QUICK=1 (a short trial: 1.5 s slices, 2 rounds, smaller seed, results written to the
  * temporary directory, not bench/results); BENCH_SCENARIOS (comma-separated ids among
  * 1,1b,2,3,4,5,6: a partial trial run, interleaved with the baseline as well, that prints
- * its figures and CPU per request per node but writes no results files).
+ * its figures and CPU per request per node but writes no results files; 8 adds a course
+ * with BENCH_ANALYTICS_LEARNERS (10000) learners to the analytics read model and measures
+ * GET /courses/:id/analytics (8) and GET /admin/analytics (8b), partial runs only).
  */
 
 const num = (name: string, fallback: number) => {
@@ -95,6 +99,8 @@ const CONNECTIONS = num("BENCH_CONNECTIONS", 50);
 const LEARNERS = num("BENCH_LEARNERS", QUICK ? 2000 : 10_000);
 const ATTEMPTS = num("BENCH_ATTEMPTS", QUICK ? 20_000 : 100_000);
 const EVENTS = num("BENCH_EVENTS", QUICK ? 10_000 : 100_000);
+/** Scenario 8's course (BENCH_SCENARIOS=8): its learners, in the analytics read model. */
+const ANALYTICS_LEARNERS = num("BENCH_ANALYTICS_LEARNERS", 10_000);
 const CORES = os.availableParallelism();
 /** Outside load: the 1-minute load average and the hypervisor's steal, before the cluster starts. */
 const SETTLE_AT_START: SettleRule = {
@@ -765,6 +771,43 @@ async function main(): Promise<void> {
       // Half the bound: outside load was waited for already; this is the seeding's after-work.
       SETTLE_MAX_MS / 2,
     );
+
+    if (wanted("8") && ONLY && ONLY.length > 0) {
+      // 8: the analytics of a course with ANALYTICS_LEARNERS learners, from the read model.
+      const quizzesSeeded = await seedAnalyticsCourse(db.url, ANALYTICS_LEARNERS);
+      const rebuildStarted = Date.now();
+      const rebuilt = await runner.call("progress.rebuildAnalytics", {}, { timeout: 600_000 });
+      log(
+        `8 seeded ${ANALYTICS_LEARNERS} learners × ${quizzesSeeded} quizzes of course ${courseId}; read model rebuilt from the tables in ${((Date.now() - rebuildStarted) / 1000).toFixed(1)} s: ${JSON.stringify(rebuilt)}`,
+      );
+      const admin = { authorization: `Bearer ${await adminToken(cluster.cfg, learners[0].id)}` };
+      const course = (await expectStatus(
+        `${api}/courses/${courseId}/analytics`,
+        { headers: admin },
+        200,
+        "course analytics",
+      )) as { enrolments: number };
+      if (course.enrolments < ANALYTICS_LEARNERS)
+        throw new Error(`course analytics counts ${course.enrolments} enrolments`);
+      await expectStatus(
+        `${api}/admin/analytics?days=30`,
+        { headers: admin },
+        200,
+        "admin analytics",
+      );
+      plans.push(
+        {
+          id: "8",
+          label: "8 course analytics",
+          spec: { url: `${api}/courses/${courseId}/analytics`, headers: admin },
+        },
+        {
+          id: "8b",
+          label: "8b admin analytics",
+          spec: { url: `${api}/admin/analytics?days=30`, headers: admin },
+        },
+      );
+    }
 
     if (ONLY && ONLY.length > 0) {
       await partialRun(

@@ -415,3 +415,90 @@ export async function eventCounts(databaseUrl: string): Promise<EventCounts> {
     await db.end();
   }
 }
+
+/**
+ * Scenario 8's course: `learners` more learners (ids `analytics-<n>`) enrolled in the first
+ * starter course, each with one attempt at each of its quizzes (every question marked, about
+ * 70 % right, better learners right more often), a completion of each passed quiz, the course
+ * complete for a tenth of them, and activity on one of the last ten days. Written to the
+ * tables; progress.rebuildAnalytics then puts it into the read model.
+ */
+export async function seedAnalyticsCourse(databaseUrl: string, learners: number): Promise<number> {
+  const [courseId] = starterCourseIds();
+  const quizzes = starterQuizzes().filter(quiz => quiz.courseId === courseId);
+  const db = new Client({ connectionString: databaseUrl });
+  await db.connect();
+  try {
+    await db.query("SET TIME ZONE 'UTC'");
+    await db.query("BEGIN");
+    await db.query(
+      `CREATE TEMP TABLE analytics_seed ON COMMIT DROP AS
+       SELECT 'analytics-' || n AS user_id, n, q.lesson_id, q.question_ids,
+              now() - ((n % 10) || ' days')::interval - ((n % 1440) || ' minutes')::interval AS at,
+              (n % 100) / 100.0 AS skill
+       FROM generate_series(1, $1::int) n
+       CROSS JOIN jsonb_to_recordset($2::jsonb) AS q(lesson_id text, question_ids text[])`,
+      [
+        learners,
+        JSON.stringify(
+          quizzes.map(quiz => ({
+            lesson_id: quiz.lessonId,
+            question_ids: quiz.questions.map(q => q.id),
+          })),
+        ),
+      ],
+    );
+    await db.query(
+      `CREATE TEMP TABLE analytics_seed_attempts ON COMMIT DROP AS
+       SELECT gen_random_uuid()::text AS id, s.user_id, s.n, s.lesson_id, s.at, r.results, r.score, r.max_score
+       FROM analytics_seed s CROSS JOIN LATERAL (
+         SELECT jsonb_agg(jsonb_build_object('questionId', qid, 'correct', ok, 'credit', CASE WHEN ok THEN 1 ELSE 0 END)) AS results,
+                count(*) FILTER (WHERE ok)::int AS score, count(*)::int AS max_score
+         FROM (SELECT qid, random() < 0.4 + 0.6 * s.skill AS ok FROM unnest(s.question_ids) qid) graded) r`,
+    );
+    await db.query(
+      `INSERT INTO progress.attempts (id, user_id, lesson_id, course_id, score, max_score, passed,
+         xp_earned, answers, results, created_at)
+       SELECT id, user_id, lesson_id, $1, score, max_score, score * 10 >= max_score * 7, 0, '[]', results, at
+       FROM analytics_seed_attempts`,
+      [courseId],
+    );
+    await db.query(
+      `INSERT INTO progress.lesson_completions (user_id, lesson_id, course_id, best_score, completions,
+         first_completed_at, last_completed_at)
+       SELECT user_id, lesson_id, $1, score, 1, at, at FROM analytics_seed_attempts
+       WHERE score * 10 >= max_score * 7`,
+      [courseId],
+    );
+    await db.query(
+      `INSERT INTO progress.enrollments (id, user_id, course_id, enrolled_at, completed_at, cards_version)
+       SELECT gen_random_uuid()::text, user_id, $1, min(at) - interval '1 hour',
+              CASE WHEN min(n) % 10 = 0 THEN max(at) END, 1
+       FROM analytics_seed GROUP BY user_id`,
+      [courseId],
+    );
+    await db.query(
+      `INSERT INTO progress.learners (user_id, name, created_at)
+       SELECT user_id, 'Analytics ' || min(n), min(at) - interval '1 hour' FROM analytics_seed GROUP BY user_id`,
+    );
+    await db.query(
+      `INSERT INTO progress.activity_days (user_id, local_date, xp, lessons, attempts, reviews)
+       SELECT user_id, at::date, 0, 0, count(*), 0 FROM analytics_seed_attempts GROUP BY 1, 2`,
+    );
+    await db.query("COMMIT");
+    return quizzes.length;
+  } finally {
+    await db.end();
+  }
+}
+
+/** An access token with the admin role for `userId` (scenario 8 reads what admins read). */
+export async function adminToken(cfg: AppConfig, userId: string): Promise<string> {
+  const keys = await loadSigningKeys(cfg);
+  const signed = await signAccessToken(keys, cfg, {
+    userId,
+    roles: ["learner", "admin"],
+    sessionId: crypto.randomUUID(),
+  });
+  return signed.accessToken;
+}

@@ -1,4 +1,5 @@
 /** The analytics rows of shared/design/api.md (Learning, continued). */
+import type { MailOutcome } from "./events.model";
 
 /** GET /courses/:id/analytics */
 export interface CourseAnalytics {
@@ -45,7 +46,7 @@ export interface PlatformAnalytics {
   mail: MailCounts;
 }
 
-export interface DailyCount {
+interface DailyCount {
   date: string;
   count: number;
 }
@@ -60,7 +61,7 @@ interface RetentionCohort {
   d30: number | null;
 }
 
-export interface MailCounts {
+interface MailCounts {
   sent: number;
   opened: number;
   clicked: number;
@@ -76,4 +77,32 @@ export const analyticsDaysParam = {
   convert: true,
   optional: true,
   default: 30,
+} as const;
+
+/** What the operators' rebuild of the read model (progress.rebuildAnalytics) counted. */
+export interface RebuiltAnalytics {
+  attempts: number;
+  registrations: number;
+  mailOutcomes: number;
+}
+
+/** users.accountsCreated: an account and when it was made, for the rebuild. */
+export interface AccountCreated {
+  userId: string;
+  createdAt: string;
+}
+
+/** notify.mailOutcomes: a mail, when it was made, and the outcomes it reached, for the rebuild. */
+export interface MailOutcomes {
+  emailId: string;
+  createdAt: string;
+  outcomes: MailOutcome[];
+}
+
+/** A keyset page of what was created since `since`, after the id `after`. */
+export const createdSinceParams = {
+  $$strict: true,
+  since: { type: "date", convert: true },
+  after: { type: "string", min: 1, max: 64, optional: true },
+  limit: { type: "number", integer: true, min: 1, max: 10_000, convert: true },
 } as const;

@@ -184,6 +184,43 @@ export interface DomainEvents {
     amount: number;
     currency: string;
   };
+  /** A learner enrolled in a course (POST /courses/:id/enroll, or a first completion that enrols them). */
+  "progress.course.enrolled": {
+    sequence?: number;
+    userId: string;
+    courseId: string;
+    enrolledAt: string;
+  };
+  /** An attempt was graded: its score and, per question, whether the answer was fully correct. */
+  "progress.attempt.graded": {
+    sequence?: number;
+    userId: string;
+    attemptId: string;
+    lessonId: string;
+    courseId: string;
+    score: number;
+    maxScore: number;
+    passed: boolean;
+    answers: { questionId: string; correct: boolean }[];
+    gradedAt: string;
+  };
+  /** The learner learned something (an attempt, a completed lesson, a review) on their local day. */
+  "progress.activity.recorded": {
+    sequence?: number;
+    userId: string;
+    /** The course it belongs to (absent for what belongs to none). */
+    courseId?: string;
+    localDate: string;
+    at: string;
+  };
+  /** A mail's outcome, the first time it reaches it: sent, opened (or clicked), clicked, failed for good. */
+  "notify.email.outcome": {
+    emailId: string;
+    outcome: MailOutcome;
+    /** When the mail was created: the figures count the mails of a day. */
+    createdAt: string;
+    at: string;
+  };
   "progress.xp.awarded": {
     /** The learner's progress-event counter at this event (events.md: order per aggregate). */
     sequence?: number;
@@ -217,6 +254,8 @@ export interface DomainEvents {
 
 export type DomainEventType = keyof DomainEvents;
 
+export type MailOutcome = "sent" | "opened" | "clicked" | "failed";
+
 /** What a security mail is about (events.md, user.security_changed). */
 export type SecurityChange = "password" | "email" | "mfa_off" | "new_device";
 
@@ -245,6 +284,10 @@ export const DOMAIN_EVENT_TYPES = [
   "billing.invoice.payment_failed",
   "progress.xp.awarded",
   "progress.streak.changed",
+  "progress.course.enrolled",
+  "progress.attempt.graded",
+  "progress.activity.recorded",
+  "notify.email.outcome",
   "progress.placement.completed",
 ] as const satisfies readonly DomainEventType[];
 
@@ -272,8 +315,8 @@ export const EVENT_CONSUMERS: Readonly<Record<DomainEventType, readonly Consumin
   "social.followed": ["notify"],
   "content.course.published": ["notify", "progress"],
   "content.lesson.deleted": ["progress"],
-  "progress.lesson.completed": ["notify"],
-  "progress.course.completed": ["notify"],
+  "progress.lesson.completed": ["notify", "progress"],
+  "progress.course.completed": ["notify", "progress"],
   "progress.achievement.unlocked": ["notify"],
   "progress.streak.reminder_due": ["notify"],
   "progress.review.due": ["notify"],
@@ -283,5 +326,10 @@ export const EVENT_CONSUMERS: Readonly<Record<DomainEventType, readonly Consumin
   "billing.invoice.payment_failed": ["notify"],
   "progress.xp.awarded": ["notify"],
   "progress.streak.changed": ["notify"],
+  // progress's analytics read model (docs/analytics.md).
+  "progress.course.enrolled": ["progress"],
+  "progress.attempt.graded": ["progress"],
+  "progress.activity.recorded": ["progress"],
+  "notify.email.outcome": ["progress"],
   "progress.placement.completed": ["users"],
 };

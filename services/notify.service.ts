@@ -1,4 +1,4 @@
-import { analyticsDaysParam, type MailCounts } from "../models/analytics.model";
+import { createdSinceParams, type MailOutcomes } from "../models/analytics.model";
 import type { Context, ServiceSchema } from "moleculer";
 import crypto from "node:crypto";
 import { v7 as uuidv7 } from "uuid";
@@ -13,6 +13,7 @@ import {
   type BeforeDurableBatch,
   type DurableEventBatchHandlers,
   type DurableEventHandlers,
+  type DurableEventsMethods,
 } from "../mixins/durable-events.mixin";
 import type { RequestMeta } from "../models/auth.model";
 import {
@@ -33,7 +34,7 @@ import type { NotifyDeps } from "./notify/deps";
 import * as inbox from "./notify/inbox";
 import * as links from "./notify/mail-links";
 import { answerLink } from "./notify/mail-links";
-import { listEmails, mailCounts } from "./notify/mail-records";
+import { listEmails, mailOutcomes } from "./notify/mail-records";
 import { addLiveMessage, liveMessagesSince, pruneLiveMessages } from "./notify/live-store";
 import { pushSubscriptionParams, type PushSubscriptionBody } from "../models/push.model";
 import { subscribePush, unsubscribePush, vapidPublicKey, type PushDeps } from "./notify/push";
@@ -116,7 +117,10 @@ interface NotifyMethods {
   live: NotifyRuntime["live"];
 }
 
-type NotifyThis = DbServiceThis & NotifyVars & NotifyMethods & { settings: NotifySettings };
+type NotifyThis = DbServiceThis &
+  DurableEventsMethods &
+  NotifyVars &
+  NotifyMethods & { settings: NotifySettings };
 type Ctx<P = Record<string, never>> = Context<P, RequestMeta>;
 
 const LIVE_PRUNE_INTERVAL_MS = 10 * 60_000;
@@ -389,12 +393,12 @@ const NotifyService: NotifySchema = {
       },
     },
 
-    /** For the admins' analytics (progress.platformAnalytics): the last `days` days' mail. */
-    mailCounts: {
+    /** For progress's analytics rebuild: the mails created since a date and their outcomes, a page at a time. */
+    mailOutcomes: {
       internal: true,
-      params: { $$strict: true, days: analyticsDaysParam },
-      handler(ctx: Ctx<{ days: number }>): Promise<MailCounts> {
-        return mailCounts(this.deps, ctx.params);
+      params: createdSinceParams,
+      handler(ctx: Ctx<{ since: Date; after?: string; limit: number }>): Promise<MailOutcomes[]> {
+        return mailOutcomes(this.deps, ctx.params);
       },
     },
 
@@ -515,7 +519,9 @@ const NotifyService: NotifySchema = {
   },
 
   created() {
-    this.store = new NotifyStore(this.sequelize, this.dbSchema);
+    this.store = new NotifyStore(this.sequelize, this.dbSchema, (outcome, t) =>
+      this.emitDurable("notify.email.outcome", outcome, { transaction: t }).then(() => undefined),
+    );
     this.digests = new DigestStore(this.sequelize, this.dbSchema);
     this.clock = () => new Date();
     const cfg = configOf(this.broker);

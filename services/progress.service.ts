@@ -1,5 +1,5 @@
 import type { Context, ServiceSchema } from "moleculer";
-import type { Transaction } from "sequelize";
+import { Transaction } from "sequelize";
 import { PublishedReadCache } from "../lib/published-read-cache";
 import { DbMixin } from "../mixins/db.mixin";
 import {
@@ -60,15 +60,22 @@ import {
 import type { RequestMeta } from "../models/auth.model";
 import * as certificates from "./progress/certificates";
 import * as analytics from "./progress/analytics";
+import * as feed from "./progress/analytics-feed";
+import {
+  countLearningEvent,
+  registerLearningMetrics,
+  setActiveLearners,
+} from "./progress/learning-metrics";
 import * as xapi from "./progress/xapi";
 import { lrsAt } from "./progress/lrs";
 import type { XapiStatements } from "../models/xapi.model";
 import {
   analyticsDaysParam,
+  type AccountCreated,
   type CourseAnalytics,
-  type DailyCount,
-  type MailCounts,
+  type MailOutcomes,
   type PlatformAnalytics,
+  type RebuiltAnalytics,
 } from "../models/analytics.model";
 import type { PublishedCourse } from "../models/course.model";
 import {
@@ -80,6 +87,8 @@ import {
 } from "../models/placement.model";
 import type { AnswerValue } from "../models/progress.model";
 import * as placement from "./progress/placement";
+
+const REPEATABLE_READ = Transaction.ISOLATION_LEVELS.REPEATABLE_READ;
 
 /** VC-JOSE-COSE's media type of a credential secured as a JWT. */
 const CREDENTIAL_MEDIA_TYPE = "application/vc+jwt";
@@ -348,7 +357,7 @@ const ProgressService: ProgressSchema = {
       roles: ["author"],
       params: idParam,
       handler(ctx: Ctx<{ id: string }>): Promise<CourseAnalytics> {
-        return analytics.courseAnalytics(this.deps, ctx.params.id, actorOf(ctx), ctx);
+        return analytics.courseAnalytics(this.deps, { courseId: ctx.params.id }, actorOf(ctx), ctx);
       },
     },
 
@@ -356,7 +365,17 @@ const ProgressService: ProgressSchema = {
       roles: ["admin"],
       params: { $$strict: true, days: analyticsDaysParam },
       handler(ctx: Ctx<{ days: number }>): Promise<PlatformAnalytics> {
-        return analytics.platformAnalytics(this.deps, ctx.params.days, ctx);
+        return analytics.platformAnalytics(this.deps, ctx.params);
+      },
+    },
+
+    /** Operators (REPL: `call progress.rebuildAnalytics`): the read model recomputed from the tables. */
+    rebuildAnalytics: {
+      internal: true,
+      roles: ["admin"],
+      params: { $$strict: true },
+      handler(ctx: Ctx): Promise<RebuiltAnalytics> {
+        return analytics.rebuildAnalytics(this.deps, ctx);
       },
     },
 
@@ -416,6 +435,8 @@ const ProgressService: ProgressSchema = {
     async "user.created"(event: EventEnvelope<"user.created">, t: Transaction) {
       const { userId, name, timezone, sequence } = event.data;
       await store.upsertLearner(this.deps.db, userId, { name, timezone, sequence }, t);
+      await feed.registered(this.deps, event, t);
+      countLearningEvent(this.broker, event);
     },
     async "user.updated"(event: EventEnvelope<"user.updated">, t: Transaction) {
       const { userId, name, timezone, sequence } = event.data;
@@ -431,6 +452,7 @@ const ProgressService: ProgressSchema = {
         );
     },
     async "user.deleted"(event: EventEnvelope<"user.deleted">, t: Transaction) {
+      await feed.erased(this.deps, event.data.userId, t);
       await store.eraseUser(this.deps.db, event.data.userId, t);
       await store.erasePremium(this.deps.db, event.data.userId, t);
       // Throws when Redis is down: the event is redelivered and erasure retried.
@@ -454,10 +476,42 @@ const ProgressService: ProgressSchema = {
       const { userId, premium, sequence } = event.data;
       await store.savePremium(this.deps.db, { userId, premium, sequence }, t);
     },
+    // The analytics read model (docs/analytics.md).
+    async "progress.course.enrolled"(event, t) {
+      await feed.enrolled(this.deps, event.data, t);
+      countLearningEvent(this.broker, event);
+    },
+    async "progress.attempt.graded"(event, t) {
+      await feed.attemptsGraded(this.deps, [event.data], t);
+      countLearningEvent(this.broker, event);
+    },
+    async "progress.lesson.completed"(event, t) {
+      await feed.lessonCompleted(this.deps, event.data, t);
+      countLearningEvent(this.broker, event);
+    },
+    async "progress.course.completed"(event, t) {
+      await feed.courseCompleted(this.deps, event.data, t);
+      countLearningEvent(this.broker, event);
+    },
+    async "progress.activity.recorded"(event, t) {
+      await feed.activityRecorded(this.deps, event.data, t);
+    },
+    async "notify.email.outcome"(event, t) {
+      await feed.mailOutcome(this.deps, event.data, t);
+      countLearningEvent(this.broker, event);
+    },
   },
 
   // The same effects as durableEvents for a run of events in one consumer transaction.
   durableEventBatches: {
+    async "progress.attempt.graded"(events, t) {
+      await feed.attemptsGraded(
+        this.deps,
+        events.map(e => e.data),
+        t,
+      );
+      for (const event of events) countLearningEvent(this.broker, event);
+    },
     async "user.updated"(events: EventEnvelope<"user.updated">[], t: Transaction) {
       await store.upsertLearnerNames(
         this.deps.db,
@@ -501,6 +555,8 @@ const ProgressService: ProgressSchema = {
 
   created() {
     this.clock = systemClock;
+    // Before the durable consumers start (a mixin's started): their events move these counters.
+    registerLearningMetrics(this.broker);
     // Here, not in started: the durable consumers (a mixin's started) may deliver before it.
     const cfg = configOf(this.broker);
     // Another service's action, called for `caller`'s request (its id travels along).
@@ -549,10 +605,11 @@ const ProgressService: ProgressSchema = {
         call<string, CredentialToSign>("users.signCredential", { credential }, caller),
       publishedCourse: (id, caller) =>
         call<PublishedCourse | null, { id: string }>("content.publishedCourse", { id }, caller),
-      registrations: (days, caller) =>
-        call<DailyCount[], { days: number }>("users.registrationsByDay", { days }, caller),
-      mailCounts: (days, caller) =>
-        call<MailCounts, { days: number }>("notify.mailCounts", { days }, caller),
+      withSnapshot: fn => this.sequelize.transaction({ isolationLevel: REPEATABLE_READ }, fn),
+      accounts: (page, caller) =>
+        call<AccountCreated[], typeof page>("users.accountsCreated", page, caller),
+      mailOutcomes: (page, caller) =>
+        call<MailOutcomes[], typeof page>("notify.mailOutcomes", page, caller),
       logger: this.logger,
     };
   },
@@ -563,6 +620,12 @@ const ProgressService: ProgressSchema = {
       this.deps.db,
       this.logger,
     ));
+    this.stopActiveGauges = repeatRounds(60_000, () => {
+      analytics.activeLearners(this.deps).then(
+        active => setActiveLearners(this.broker, active),
+        (err: Error) => this.logger.warn(`active learner gauges not set: ${err.message}`),
+      );
+    });
     this.stopReminders = repeatRounds(this.settings.reminderIntervalMs, () => {
       this.runStreakReminders().catch((err: Error) =>
         this.logger.warn(`streak reminder round failed: ${err.message}`),
@@ -572,6 +635,7 @@ const ProgressService: ProgressSchema = {
 
   async stopped() {
     this.stopReminders?.();
+    this.stopActiveGauges?.();
     await closeLeaderboards(this.broker, this.leaderboard);
   },
 };

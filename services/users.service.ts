@@ -22,7 +22,7 @@ import type { EventEnvelope } from "../models/events.model";
 import { recordPlacedLevel } from "./users/placement";
 import type { RequestMeta } from "../models/auth.model";
 import type { CredentialToSign } from "../models/certificate.model";
-import { analyticsDaysParam } from "../models/analytics.model";
+import { createdSinceParams } from "../models/analytics.model";
 import { defineSessionModels, type SessionModels } from "../models/session.model";
 import {
   emailParam,
@@ -121,7 +121,6 @@ const changePasswordParams = {
   currentPassword: passwordParam,
   newPassword: newPasswordParam(),
 } as const;
-const registrationsByDayParams = { $$strict: true, days: analyticsDaysParam } as const;
 const updateMeParams = { ...profileUpdateParams, name: optionalDisplayNameParam } as const;
 const listParams = {
   $$strict: true,
@@ -386,12 +385,12 @@ const UsersService: UsersSchema = {
       },
     },
 
-    /** For the admins' analytics (progress.platformAnalytics): accounts created per UTC day. */
-    registrationsByDay: {
+    /** The accounts created since a date, a page at a time: progress's analytics rebuild asks. */
+    accountsCreated: {
       internal: true,
-      params: registrationsByDayParams,
-      handler(ctx: Ctx<ParamsOf<typeof registrationsByDayParams>>) {
-        return accounts.registrationsByDay(this.deps, this.dbSchema, ctx.params.days);
+      params: createdSinceParams,
+      handler(ctx: Ctx<ParamsOf<typeof createdSinceParams>>) {
+        return accounts.accountsCreated(this.deps, this.dbSchema, ctx.params);
       },
     },
 

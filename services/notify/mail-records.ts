@@ -1,4 +1,4 @@
-import type { MailCounts } from "../../models/analytics.model";
+import type { MailOutcomes } from "../../models/analytics.model";
 import { toEmailView, type EmailStatus, type EmailTemplate } from "../../models/email.model";
 import { pageOf } from "../../lib/params";
 import type { NotifyDeps } from "./deps";
@@ -21,10 +21,10 @@ export async function listEmails(
   return { rows: result.rows.map(toEmailView), ...pageOf(result.total, page, pageSize) };
 }
 
-/** For the admins' analytics (progress.platformAnalytics): the last `days` days' mail. */
-export function mailCounts(
-  deps: Pick<NotifyDeps, "store" | "now">,
-  input: { days: number },
-): Promise<MailCounts> {
-  return deps.store.mailCounts(new Date(deps.now().getTime() - input.days * 86_400_000));
+/** For progress's analytics rebuild: the mails created since a date and their outcomes, a page. */
+export function mailOutcomes(
+  deps: Pick<NotifyDeps, "store">,
+  input: { since: Date; after?: string; limit: number },
+): Promise<MailOutcomes[]> {
+  return deps.store.mailOutcomes(input);
 }

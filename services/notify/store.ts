@@ -1,4 +1,5 @@
-import type { MailCounts } from "../../models/analytics.model";
+import type { MailOutcomes } from "../../models/analytics.model";
+import type { DomainEvents, MailOutcome } from "../../models/events.model";
 import type { Sequelize, Transaction } from "sequelize";
 import { execute, selectRows } from "../../lib/db/sql";
 import { newestPerUser } from "../../lib/events/newest";
@@ -59,6 +60,22 @@ const toRecipient = (row: RecipientRow): Recipient => ({
   locale: row.locale ?? null,
 });
 
+export type AnnounceOutcome = (
+  outcome: DomainEvents["notify.email.outcome"],
+  t: Transaction,
+) => Promise<void>;
+
+/** The row an outcome's UPDATE returns: the mail, and which outcomes it reached just now. */
+interface OutcomeRow {
+  id: string;
+  created_at: Date;
+  firsts: MailOutcome[];
+}
+
+/** Of an UPDATE that set `col = COALESCE(col, now())`: the column was set by it (now() is the transaction's start). */
+const firstTime = (outcome: MailOutcome, column: string) =>
+  `CASE WHEN ${column} = now() THEN '${outcome}' END`;
+
 export interface EmailFilter {
   to?: string;
   template?: EmailTemplate;
@@ -112,6 +129,8 @@ export class NotifyStore {
   constructor(
     private readonly sequelize: Sequelize,
     schema: string,
+    /** Tells a mail's first outcome durably (notify.email.outcome), in the transaction that records it. */
+    private readonly announceOutcome: AnnounceOutcome = async () => undefined,
   ) {
     this.s = `"${schema}"`;
     this.notErased = `NOT EXISTS (SELECT 1 FROM ${this.s}.erased_users e WHERE e.user_id = :userId)`;
@@ -448,22 +467,6 @@ export class NotifyStore {
     );
   }
 
-  /** Mails created since `since`: how many went out, were opened, clicked, or failed for good. */
-  async mailCounts(since: Date): Promise<MailCounts> {
-    const [row] = await this.select<Record<keyof MailCounts, string>>(
-      `SELECT COUNT(sent_at) AS sent, COUNT(opened_at) AS opened, COUNT(clicked_at) AS clicked,
-              COUNT(*) FILTER (WHERE status = 'failed') AS failed
-       FROM ${this.s}.emails WHERE created_at >= :since`,
-      { since },
-    );
-    return {
-      sent: Number(row?.sent ?? 0),
-      opened: Number(row?.opened ?? 0),
-      clicked: Number(row?.clicked ?? 0),
-      failed: Number(row?.failed ?? 0),
-    };
-  }
-
   async listEmails(
     filter: EmailFilter,
     page: number,
@@ -510,10 +513,33 @@ export class NotifyStore {
     return rows[0] ?? null;
   }
 
+  /**
+   * Runs an outcome's UPDATE (it returns `id, created_at, firsts`) in a transaction that
+   * also announces the outcomes the mail reached for the first time; answers the rows changed.
+   */
+  private async recordOutcome(sql: string, replacements: Record<string, unknown>): Promise<number> {
+    return this.sequelize.transaction(async t => {
+      const changed = await this.select<OutcomeRow>(sql, replacements, { transaction: t });
+      for (const row of changed)
+        for (const outcome of row.firsts.filter(first => first !== null))
+          await this.announceOutcome(
+            {
+              emailId: row.id,
+              outcome,
+              createdAt: new Date(row.created_at).toISOString(),
+              at: new Date().toISOString(),
+            },
+            t,
+          );
+      return changed.length;
+    });
+  }
+
   async markOpened(id: string): Promise<boolean> {
-    const n = await this.exec(
+    const n = await this.recordOutcome(
       `UPDATE ${this.s}.emails SET open_count = open_count + 1, opened_at = COALESCE(opened_at, now()),
-         status = CASE WHEN status = 'sent' THEN 'opened' ELSE status END WHERE id = :id`,
+         status = CASE WHEN status = 'sent' THEN 'opened' ELSE status END WHERE id = :id
+       RETURNING id, created_at, ARRAY[${firstTime("opened", "opened_at")}] AS firsts`,
       { id },
     );
     return n > 0;
@@ -521,12 +547,34 @@ export class NotifyStore {
 
   /** A click proves the mail was opened too (images are often blocked). */
   async markClicked(id: string): Promise<void> {
-    await this.exec(
+    await this.recordOutcome(
       `UPDATE ${this.s}.emails SET click_count = click_count + 1, clicked_at = COALESCE(clicked_at, now()),
          opened_at = COALESCE(opened_at, now()), status = CASE WHEN status = 'sent' THEN 'opened' ELSE status END
-       WHERE id = :id`,
+       WHERE id = :id
+       RETURNING id, created_at, ARRAY[${firstTime("opened", "opened_at")}, ${firstTime("clicked", "clicked_at")}] AS firsts`,
       { id },
     );
+  }
+
+  /** The mails created since `since`, a keyset page by id, with the outcomes each reached (the analytics rebuild). */
+  async mailOutcomes(page: {
+    since: Date;
+    after?: string;
+    limit: number;
+  }): Promise<MailOutcomes[]> {
+    const found = await this.select<{ id: string; created_at: Date; outcomes: MailOutcome[] }>(
+      `SELECT id, created_at, array_remove(ARRAY[
+         CASE WHEN sent_at IS NOT NULL THEN 'sent' END, CASE WHEN opened_at IS NOT NULL THEN 'opened' END,
+         CASE WHEN clicked_at IS NOT NULL THEN 'clicked' END, CASE WHEN status = 'failed' THEN 'failed' END], NULL) AS outcomes
+       FROM ${this.s}.emails WHERE created_at >= :since AND (CAST(:after AS text) IS NULL OR id > :after)
+       ORDER BY id LIMIT :limit`,
+      { since: page.since, after: page.after ?? null, limit: page.limit },
+    );
+    return found.map(row => ({
+      emailId: row.id,
+      createdAt: new Date(row.created_at).toISOString(),
+      outcomes: row.outcomes,
+    }));
   }
 
   // Sender loop --------------------------------------------------------------------------------
@@ -554,10 +602,10 @@ export class NotifyStore {
     node: string,
     delivery: { messageId: string; response: string },
   ): Promise<void> {
-    await this.exec(
+    await this.recordOutcome(
       `UPDATE ${this.s}.emails SET status = CASE WHEN opened_at IS NULL THEN 'sent' ELSE 'opened' END, sent_at = now(),
          message_id = :messageId, smtp_response = :response, last_error = NULL, claimed_by = NULL, claim_expires_at = NULL
-       WHERE id = :id AND claimed_by = :node`,
+       WHERE id = :id AND claimed_by = :node RETURNING id, created_at, ARRAY['sent'] AS firsts`,
       { id, node, ...delivery },
     );
   }
@@ -572,10 +620,10 @@ export class NotifyStore {
   }
 
   async recordFailed(id: string, node: string, reason: string): Promise<void> {
-    await this.exec(
+    await this.recordOutcome(
       `UPDATE ${this.s}.emails SET status = 'failed', failed_at = now(), last_error = :reason, smtp_response = :reason,
          claimed_by = NULL, claim_expires_at = NULL
-       WHERE id = :id AND claimed_by = :node`,
+       WHERE id = :id AND claimed_by = :node RETURNING id, created_at, ARRAY['failed'] AS firsts`,
       { id, node, reason },
     );
   }

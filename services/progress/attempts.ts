@@ -97,6 +97,7 @@ export async function submitAttempt(
           xp: xp.total,
           reason: "attempt",
           ref: attemptId,
+          courseId: lesson.courseId,
           lessonId,
           repeat: graded.passed && !first,
           lessons: first ? 1 : 0,
@@ -119,6 +120,21 @@ export async function submitAttempt(
           answers,
           results: graded.results,
           at: now,
+        },
+        t,
+      );
+      await emit(
+        "progress.attempt.graded",
+        {
+          userId,
+          attemptId,
+          lessonId,
+          courseId: lesson.courseId,
+          score: graded.score,
+          maxScore: graded.maxScore,
+          passed: graded.passed,
+          answers: graded.results.map(r => ({ questionId: r.questionId, correct: r.correct })),
+          gradedAt: now.toISOString(),
         },
         t,
       );

@@ -35,6 +35,8 @@ export interface AwardInput {
   xp: number;
   reason: "attempt" | "lesson" | "review";
   ref: string;
+  /** The course learned in (the analytics' active learners of a course). */
+  courseId?: string;
   /** The lesson that pays, and whether it pays for a repeat (the daily cap per lesson). */
   lessonId?: string;
   repeat?: boolean;
@@ -136,9 +138,31 @@ export async function applyAward(
       t,
     );
   }
+  await deps.emit(
+    "progress.activity.recorded",
+    { userId, courseId: input.courseId, localDate: today, at: now.toISOString() },
+    t,
+  );
   if (deps.recordsXapi)
     await deps.emit("progress.xapi.recorded", { userId, at: now.toISOString() }, t);
   return { userId, name: learner.name, xpTotal, week, weeklyXp, streak, unlocked };
+}
+
+/** A new enrollment, told to the analytics read model. */
+export async function announceEnrolment(
+  emit: EmitDurable,
+  row: store.EnrollmentRow,
+  t: Transaction,
+): Promise<void> {
+  await emit(
+    "progress.course.enrolled",
+    {
+      userId: row.user_id,
+      courseId: row.course_id,
+      enrolledAt: new Date(row.enrolled_at).toISOString(),
+    },
+    t,
+  );
 }
 
 export interface CompletionInput {
@@ -160,11 +184,12 @@ export async function recordLessonCompletion(
   t: Transaction,
 ): Promise<{ first: boolean }> {
   const { db } = deps;
-  await store.insertEnrollment(
+  const enrolled = await store.insertEnrollment(
     db,
     { id: c.enrollmentId, userId: c.userId, courseId: c.courseId, at: c.now },
     t,
   );
+  if (enrolled) await announceEnrolment(deps.emit, enrolled, t);
   const first = await store.recordCompletion(
     db,
     { userId: c.userId, lessonId: c.lessonId, courseId: c.courseId, score: c.score, at: c.now },

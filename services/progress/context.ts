@@ -24,6 +24,8 @@ export interface ProgressVars {
   /** The PostgreSQL answer when Redis fails (the same object as `leaderboard` without Redis). */
   sqlLeaderboard: Leaderboard;
   stopReminders?: () => void;
+  /** Stops the rounds that set the active-learner gauges. */
+  stopActiveGauges?: () => void;
   /** What the use cases need (services/progress/deps.ts), built once in `created`. */
   deps: ProgressDeps;
 }

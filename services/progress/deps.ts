@@ -6,7 +6,7 @@ import type { CourseBrief, CourseOutline } from "../../models/course.model";
 import type { LessonForGrading } from "../../models/lesson.model";
 import type { PlacementItem } from "../../models/placement.model";
 import type { UserSummary } from "../../models/user.model";
-import type { AnalyticsDeps, PlatformDeps } from "./analytics";
+import type { AnalyticsDeps } from "./analytics";
 import type { EmitDurable } from "./awards";
 import type { CertificateDeps } from "./certificates";
 import type { Leaderboard } from "./leaderboard";
@@ -38,7 +38,7 @@ interface UsersCalls {
 }
 
 /** What the progress use cases need from the service around them (built once in `created`). */
-export interface ProgressDeps extends CertificateDeps, AnalyticsDeps, PlatformDeps, XapiDeps {
+export interface ProgressDeps extends CertificateDeps, AnalyticsDeps, XapiDeps {
   db: store.Db;
   withTransaction: <T>(fn: (t: Transaction) => Promise<T>) => Promise<T>;
   /** The service's clock (tests set it instead of waiting). */

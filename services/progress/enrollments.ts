@@ -5,6 +5,7 @@ import type { EnrolledCourse, Enrollment } from "../../models/enrollment.model";
 import type { Caller, ProgressDeps, RequestCtx } from "./deps";
 import { addDecks, refreshCourse } from "./course-sync";
 import { accountErased } from "./errors";
+import { announceEnrolment } from "./awards";
 import { ensureLearner } from "./learners";
 import { requireAccess } from "./premium";
 import * as remote from "./remote";
@@ -42,6 +43,7 @@ export async function enroll(
       { id: crypto.randomUUID(), userId, courseId: outline.id, at: now },
       t,
     );
+    if (inserted) await announceEnrolment(deps.emitter(ctx), inserted, t);
     const enrollment = inserted ?? (await store.findEnrollment(deps.db, userId, outline.id, t));
     if (!enrollment) throw new Error("enrollment vanished inside its transaction");
     await addDecks(deps.db, { userId, outline, enrollmentId: enrollment.id, decks, now }, t);

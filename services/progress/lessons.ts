@@ -113,6 +113,7 @@ export async function completeLesson(
         xp: xpEarned,
         reason: "lesson",
         ref: lessonId,
+        courseId: lesson.courseId,
         lessonId,
         lessons: first ? 1 : 0,
       },

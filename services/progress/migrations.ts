@@ -1,4 +1,5 @@
 import type { Migration } from "../../mixins/db.mixin";
+import { readModelMigration } from "./read-model-schema";
 
 /**
  * The progress schema. PostgreSQL is the source of truth; the unique keys are what make
@@ -325,4 +326,5 @@ export const progressMigrations: Migration[] = [
       await context.sequelize.query(placement(context.schema));
     },
   },
+  readModelMigration,
 ];

@@ -60,6 +60,7 @@ export async function reviewCard(
         xp: xpEarned,
         reason: "review",
         ref: `${lessonId}/${cardId}`,
+        courseId: card.course_id,
         reviews: 1,
       },
       t,

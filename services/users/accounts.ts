@@ -12,7 +12,7 @@ import {
   type UserRow,
   type UserSummary,
 } from "../../models/user.model";
-import type { DailyCount } from "../../models/analytics.model";
+import type { AccountCreated } from "../../models/analytics.model";
 import type { UsersDeps } from "./deps";
 import { emitUserEvent } from "./user-events";
 import {
@@ -396,22 +396,22 @@ export async function listUsers(
   };
 }
 
-/** Accounts created per UTC day over the last `days` days, for the admins' analytics. */
-export async function registrationsByDay(
+/** Accounts created since `since`, a keyset page by id: what the analytics rebuild counts. */
+export async function accountsCreated(
   deps: Pick<UsersDeps, "User">,
   schema: string,
-  days: number,
-): Promise<DailyCount[]> {
+  page: { since: Date; after?: string; limit: number },
+): Promise<AccountCreated[]> {
   const sequelize = deps.User.sequelize;
   if (!sequelize) throw new Error("users model is not bound to a database");
-  const found = await selectRows<{ date: string; count: string }>(
+  const found = await selectRows<{ id: string; created_at: Date }>(
     sequelize,
-    `SELECT to_char((created_at AT TIME ZONE 'UTC')::date, 'YYYY-MM-DD') AS date, COUNT(*) AS count
-     FROM "${schema}".users WHERE created_at >= now() - make_interval(days => :days)
-     GROUP BY 1 ORDER BY 1`,
-    { replacements: { days } },
+    `SELECT id, created_at FROM "${schema}".users
+     WHERE created_at >= :since AND (CAST(:after AS text) IS NULL OR id > :after)
+     ORDER BY id LIMIT :limit`,
+    { replacements: { since: page.since, after: page.after ?? null, limit: page.limit } },
   );
-  return found.map(row => ({ date: row.date, count: Number(row.count) }));
+  return found.map(row => ({ userId: row.id, createdAt: new Date(row.created_at).toISOString() }));
 }
 
 export async function setRoles(

@@ -5,6 +5,7 @@ import YAML from "yaml";
 import { METRIC } from "moleculer";
 import { CONFIG_VARIABLES, EXTRA_CONFIG_VARIABLES } from "../../lib/config";
 import { EVENT_METRICS } from "../../lib/events/metrics";
+import { LEARNING_METRICS } from "../../services/progress/learning-metrics";
 
 /** Shared by the deployment suites: the repository root, YAML reading and the external tools. */
 const ROOT = path.resolve(__dirname, "..", "..");
@@ -74,9 +75,14 @@ const MOLECULER_METRICS = new Set(
     .map(([, name]) => name.replace(/[.-]/g, "_")),
 );
 
-/** Lingomesh's own durable-event metrics (lib/events/metrics.ts), as the reporter names them. */
+/**
+ * Lingomesh's own metrics, as the reporter names them: the durable events'
+ * (lib/events/metrics.ts) and the learning business metrics (services/progress/learning-metrics.ts).
+ */
 const LINGOMESH_METRICS = new Set(
-  Object.values(EVENT_METRICS).map(name => name.replace(/[.-]/g, "_")),
+  [...Object.values(EVENT_METRICS), ...Object.values(LEARNING_METRICS)].map(name =>
+    name.replace(/[.-]/g, "_"),
+  ),
 );
 
 /**

@@ -240,6 +240,28 @@ describe("Grafana provisioning and dashboards", () => {
     expect(has(/process_memory_heap_size_used/)).toBe(true);
   });
 
+  it("when the Learning dashboard is loaded, then it charts the business metrics: active learners, enrolments, completions, answers correct of total and mail outcomes", () => {
+    const learning = dashboards.find(d => d.json.uid === "lingomesh-learning");
+    expect(learning?.json.title).toBe("Lingomesh — Learning");
+    const named = new Set(
+      (learning?.json.panels ?? []).flatMap(panel =>
+        panel.targets.flatMap(target => metricNames(target.expr)),
+      ),
+    );
+    for (const name of [
+      "lingomesh_learning_active_learners",
+      "lingomesh_learning_enrolments_total",
+      "lingomesh_learning_registrations_total",
+      "lingomesh_learning_lesson_completions_total",
+      "lingomesh_learning_course_completions_total",
+      "lingomesh_learning_attempts_total",
+      "lingomesh_learning_answers_total",
+      "lingomesh_learning_answers_correct_total",
+      "lingomesh_mail_outcomes_total",
+    ])
+      expect(named).toContain(name);
+  });
+
   it("when compose starts Grafana, then it mounts the provisioning and the dashboards where the provider looks", () => {
     const provider = readYaml<{ providers: { options: { path: string } }[] }>(
       repoFile("monitoring/grafana/provisioning/dashboards/dashboards.yml"),

@@ -1,3 +1,4 @@
+import { LEARNING_METRICS } from "../../services/progress/learning-metrics";
 import { startLearningCluster, type Json, type LearningCluster } from "./learning-kit";
 import { sql, waitFor } from "./users.support";
 import { statementProblems } from "./xapi-shape";
@@ -20,6 +21,23 @@ function isoWeek(at: Date): string {
  */
 
 let c: LearningCluster;
+
+/** The answer at `route` once `settled` holds for it (the events have reached the read model). */
+async function settledFigures(
+  route: string,
+  token: string,
+  settled: (figures: Json) => void,
+): Promise<Json> {
+  return waitFor(async () => {
+    const figures = await c.ok("GET", route, 200, { token });
+    try {
+      settled(figures);
+      return figures;
+    } catch {
+      return undefined;
+    }
+  }, 20_000);
+}
 let author: { id: string; token: string };
 let courseId: string;
 let quizId: string;
@@ -108,12 +126,9 @@ describe("course analytics", () => {
     // Ann reads the last lesson: her course is complete.
     await c.ok("POST", `/lessons/${readingId}/complete`, 201, { token: a.token });
 
-    const figures = await c.ok("GET", `/courses/${courseId}/analytics`, 200, {
-      token: author.token,
-    });
     // Four first attempts: the best 27 % is Ann alone, the weakest Dan alone (at least one each).
     const q = (i: number) => questionIds.get(PROMPTS[i]);
-    expect(figures).toEqual({
+    const expected = {
       enrolments: 5,
       activeLearners7d: 4,
       completionRate: 0.2,
@@ -129,8 +144,43 @@ describe("course analytics", () => {
         // Right in all but Ben's first; Ann and Dan both right: it tells them apart not at all.
         { lessonId: quizId, questionId: q(2), answers: 5, correctRate: 0.8, discrimination: 0 },
       ]),
-    });
+    };
+    // The read model follows the events: read until it has caught up with them.
+    const figures = await settledFigures(`/courses/${courseId}/analytics`, author.token, f =>
+      expect(f).toEqual(expected),
+    );
+    expect(figures).toEqual(expected);
     expect(figures.questions).toHaveLength(3);
+  });
+
+  it("when the learners' events have been handled, then the progress node exports them as business metrics", async () => {
+    const progressNode = c.broker.registry
+      .getServiceList({ onlyAvailable: true })
+      .find(service => service.name === "progress")?.nodeID;
+    expect(progressNode).toBeDefined();
+    const metrics = await c.broker.call<
+      { name: string; values: { labels: Record<string, string>; value: number }[] }[],
+      { includes: string[] }
+    >(
+      "$node.metrics",
+      { includes: ["lingomesh.learning.**", "lingomesh.mail.**"] },
+      { nodeID: progressNode },
+    );
+    const total = (name: string, labels: Record<string, string> = {}) =>
+      (metrics.find(metric => metric.name === name)?.values ?? [])
+        .filter(v => Object.entries(labels).every(([k, value]) => v.labels[k] === value))
+        .reduce((sum, v) => sum + v.value, 0);
+    expect(total(LEARNING_METRICS.enrolments)).toBe(5);
+    expect(total(LEARNING_METRICS.attempts)).toBe(5);
+    expect(total(LEARNING_METRICS.attempts, { passed: "true" })).toBe(2);
+    expect(total(LEARNING_METRICS.answers)).toBe(15);
+    expect(total(LEARNING_METRICS.answersCorrect)).toBe(11);
+    expect(total(LEARNING_METRICS.lessonCompletions)).toBe(3);
+    expect(total(LEARNING_METRICS.courseCompletions)).toBe(1);
+    expect(total(LEARNING_METRICS.registrations)).toBeGreaterThanOrEqual(7);
+    expect(metrics.map(metric => metric.name)).toEqual(
+      expect.arrayContaining([LEARNING_METRICS.activeLearners, LEARNING_METRICS.mailOutcomes]),
+    );
   });
 
   it("when an admin asks for the platform's figures, then activity, registrations, cohort retention and mail match the seeded tables", async () => {
@@ -155,6 +205,10 @@ describe("course analytics", () => {
         `INSERT INTO progress.activity_days (user_id, local_date, xp, lessons) VALUES ($1, $2, 10, 1)`,
         [id, day(offset)],
       );
+
+    // Rows written behind the events' back reach the read model by the operator's rebuild.
+    const rebuilt = await c.broker.call<Json>("progress.rebuildAnalytics");
+    expect(rebuilt).toMatchObject({ attempts: 5, registrations: 7 });
 
     const learner = await c.call("GET", "/admin/analytics", { token: author.token });
     expect(learner.status).toBe(403);
@@ -224,6 +278,35 @@ describe("course analytics", () => {
       token: author.token,
     });
     expect(unknown.status).toBe(404);
+  });
+});
+
+describe("the analytics read model, rebuilt", () => {
+  it("when the read model is lost and the operator rebuilds it from the tables, then every figure is the one the events had built", async () => {
+    const routes = [`/courses/${courseId}/analytics`, "/admin/analytics?days=30"];
+    const read = () =>
+      Promise.all(routes.map(route => c.ok("GET", route, 200, { token: c.adminToken })));
+    // Built by the events (the mail still going out settles first).
+    const built = await waitFor(async () => {
+      const first = await read();
+      await new Promise(resolve => setTimeout(resolve, 500));
+      return JSON.stringify(await read()) === JSON.stringify(first) ? first : undefined;
+    }, 30_000);
+    expect((built[0] as Json).enrolments).toBe(5);
+
+    const tables = await sql<{ table_name: string }>(
+      c.db.url,
+      `SELECT table_name FROM information_schema.tables
+       WHERE table_schema = 'progress' AND table_name LIKE 'analytics\\_%'`,
+    );
+    expect(tables.length).toBeGreaterThanOrEqual(10);
+    for (const { table_name } of tables) await sql(c.db.url, `DELETE FROM progress.${table_name}`);
+    const lost = await read();
+    expect(lost[0]).toMatchObject({ enrolments: 0, activeLearners7d: 0, questions: [] });
+    expect(lost[1]).toMatchObject({ dau: 0, mau: 0, retention: [], mail: { sent: 0 } });
+
+    await c.broker.call("progress.rebuildAnalytics");
+    expect(await read()).toEqual(built);
   });
 });
 
@@ -304,5 +387,33 @@ describe("xAPI statements", () => {
       `SELECT 1 FROM progress.outbox WHERE type = 'progress.xapi.recorded'`,
     );
     expect(announced).toEqual([]);
+  });
+});
+
+describe("erasure and the read model", () => {
+  it("when a learner's account is deleted, then their share leaves every figure, as a rebuild from the emptied tables has it", async () => {
+    const dan = learners.get("Dan")!;
+    const route = `/courses/${courseId}/analytics`;
+    await c.broker.call("users.remove", { id: dan.id });
+    // Dan's one attempt answered the third question right, the first two wrong.
+    const q = (i: number) => questionIds.get(PROMPTS[i]);
+    const after = await settledFigures(route, c.adminToken, f =>
+      expect(f).toMatchObject({ enrolments: 4 }),
+    );
+    expect(after.questions).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ questionId: q(0), answers: 4, correctRate: 1 }),
+        expect.objectContaining({ questionId: q(1), answers: 4, correctRate: 0.75 }),
+        expect.objectContaining({ questionId: q(2), answers: 4, correctRate: 0.75 }),
+      ]),
+    );
+    expect((after.lessons as Json[])[0]).toEqual({
+      lessonId: quizId,
+      started: 3,
+      completed: 2,
+      passRate: 0.5,
+    });
+    await c.broker.call("progress.rebuildAnalytics");
+    expect(await c.ok("GET", route, 200, { token: c.adminToken })).toEqual(after);
   });
 });

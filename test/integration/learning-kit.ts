@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import type { ServiceBroker } from "moleculer";
 import { startTestNode, type TestNode } from "../support/cluster";
 import {
   clusterEnv,
@@ -37,6 +38,8 @@ interface Answer {
 
 export interface LearningCluster {
   db: TestDatabase;
+  /** The gateway node's broker: what an operator's REPL calls (progress.rebuildAnalytics). */
+  broker: ServiceBroker;
   apiUrl: string;
   adminToken: string;
   call(method: string, route: string, opts?: { token?: string; json?: unknown }): Promise<Answer>;
@@ -111,6 +114,7 @@ export async function startLearningCluster(
   const adminToken = (await ok("POST", "/auth/login", 200, { json: admin })).accessToken as string;
   return {
     db,
+    broker: nodes[0].broker,
     apiUrl,
     adminToken,
     call,

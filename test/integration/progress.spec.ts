@@ -435,14 +435,17 @@ describe("progress service on a cluster", () => {
 
   it("when a learner's progress events are emitted, then each carries the learner's next sequence", async () => {
     // Dave's events so far from four racing attempts: a completion, three achievements, four
-    // XP awards and the streak's first day.
+    // XP awards, the streak's first day, the enrolment the completion made, and for the
+    // analytics read model four graded attempts and four activity records.
     const events = await sql<{ type: string; sequence: number | null }>(
       `SELECT type, (payload->'data'->>'sequence')::int AS sequence FROM progress.outbox
        WHERE type LIKE 'progress.%' AND payload->'data'->>'userId' = 'dave' ORDER BY sequence`,
     );
-    expect(events.map(e => e.sequence)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(events.map(e => e.sequence)).toEqual(Array.from({ length: 18 }, (_, i) => i + 1));
     expect(events.filter(e => e.type === "progress.xp.awarded")).toHaveLength(4);
     expect(events.filter(e => e.type === "progress.streak.changed")).toHaveLength(1);
+    expect(events.filter(e => e.type === "progress.attempt.graded")).toHaveLength(4);
+    expect(events.filter(e => e.type === "progress.activity.recorded")).toHaveLength(4);
   });
 
   it("when a reading lesson is completed, then 201 with its XP, once; a quiz cannot be completed without an attempt", async () => {

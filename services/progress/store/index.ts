@@ -1,7 +1,8 @@
 /** SQL of the progress schema, one function a question, grouped by aggregate. */
 
 export * from "./activity";
-export * from "./analytics";
+export * from "./read-model";
+export * from "./read-model-rebuild";
 export * from "./attempts";
 export * from "./cards";
 export * from "./certificates";
