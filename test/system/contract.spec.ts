@@ -287,6 +287,8 @@ interface Case {
   status: number;
   list?: boolean;
   check?: (answer: Answer) => void | Promise<void>;
+  /** What must be true before the call: a read model that follows durable events caught up. */
+  ready?: () => Promise<void>;
 }
 
 const learner = () => f.learner.token;
@@ -936,6 +938,14 @@ const CASES: Case[] = [
     who: "author",
     status: 200,
     params: () => ({ id: f.courseId }),
+    ready: async () => {
+      await waitFor("the analytics read model to count both enrolments", async () => {
+        const res = await f.author.api.get(`/courses/${f.courseId}/analytics`, {
+          token: f.author.token,
+        });
+        return res.body.enrolments === 2 ? true : undefined;
+      });
+    },
     check: a => {
       expect(Object.keys(a.body).sort()).toEqual(
         ["activeLearners7d", "completionRate", "enrolments", "lessons", "questions"].sort(),
@@ -948,6 +958,12 @@ const CASES: Case[] = [
     key: "GET /admin/analytics",
     who: "admin",
     status: 200,
+    ready: async () => {
+      await waitFor("the analytics read model to count today's two learners", async () => {
+        const res = await f.admin.api.get("/admin/analytics", { token: f.admin.token });
+        return res.body.dau >= 2 ? true : undefined;
+      });
+    },
     check: a => {
       expect(Object.keys(a.body).sort()).toEqual(
         ["dau", "mail", "mau", "registrations", "retention", "wau"].sort(),
@@ -1327,6 +1343,7 @@ describe("the contract on real services", () => {
       const route = ROUTES.get(c.key)!;
       expect(route).toBeDefined();
       expect(route.status ?? 200).toBe(c.status);
+      await c.ready?.();
       const answer = await send(route, {
         params: await paramsOf(c, route),
         token: tokenOf(c),
