@@ -9,6 +9,7 @@ import { contentRoutes } from "./routes/content.routes";
 import { unitsRoutes } from "./routes/units.routes";
 import { identityRoutes } from "./routes/identity.routes";
 import { learningRoutes } from "./routes/learning.routes";
+import { placementRoutes } from "./routes/placement.routes";
 import { inboxRoutes } from "./routes/inbox.routes";
 import { liveRoutes } from "./routes/live.routes";
 import { phoneRoutes } from "./routes/phone.routes";
@@ -36,6 +37,7 @@ export function publicRoutes(): RouteSpec[] {
     ...contentRoutes,
     ...unitsRoutes,
     ...learningRoutes,
+    ...placementRoutes,
     ...certificatesRoutes,
     ...analyticsRoutes,
     ...xapiRoutes,

@@ -4,6 +4,7 @@ import type { PublishedReadCache } from "../../lib/published-read-cache";
 import type { RequestMeta } from "../../models/auth.model";
 import type { CourseBrief, CourseOutline } from "../../models/course.model";
 import type { LessonForGrading } from "../../models/lesson.model";
+import type { PlacementItem } from "../../models/placement.model";
 import type { UserSummary } from "../../models/user.model";
 import type { AnalyticsDeps } from "./analytics";
 import type { EmitDurable } from "./awards";
@@ -26,6 +27,8 @@ interface ContentCalls {
   lessonForGrading: (lessonId: string, caller?: Caller) => Promise<LessonForGrading>;
   courseOutline: (courseId: string, caller?: Caller) => Promise<CourseOutline>;
   coursesByIds: (ids: string[], caller?: Caller) => Promise<CourseBrief[]>;
+  /** The placement bank with its answer keys (services/progress/placement.ts). */
+  placementBank: (caller?: Caller) => Promise<PlacementItem[]>;
 }
 
 /** Users' internal reads, as progress calls them. */

@@ -52,6 +52,9 @@ it("when rows of the first schema are migrated, then card state, review logs and
     "0004-progress-event-sequence",
     "0006-progress-certificates",
     "0007-progress-premium",
+    "0008-progress-review-waves",
+    "0009-progress-placement",
+    "0020-progress-analytics-read-model",
   ]);
 
   expect(

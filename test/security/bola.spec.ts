@@ -60,6 +60,7 @@ describe("BOLA: someone else's objects by id (security.md 19)", () => {
   let card: { lessonId: string; cardId: string; due: string };
   let routes: Array<{ route: RouteSpec; decl: Declaration }>;
   let pushSubscriptionId: string;
+  let placement: { id: string; questionId: string };
 
   beforeAll(async () => {
     c = await startSecurityCluster("bola");
@@ -99,6 +100,11 @@ describe("BOLA: someone else's objects by id (security.md 19)", () => {
       { token },
     );
     victimSessionId = sessions.body.find(s => !s.current)!.id;
+    const started = await c.call<{ id: string; question: { id: string } }>("POST", "/placement", {
+      token,
+    });
+    expect(started.status).toBe(201);
+    placement = { id: started.body.id, questionId: started.body.question.id };
     // The attacking learner is a learner of the same published course: its own cards exist too.
     expect(
       (
@@ -280,6 +286,17 @@ describe("BOLA: someone else's objects by id (security.md 19)", () => {
     "POST /lessons/:id/complete": {
       kind: "owned",
       probes: [{ label: "reading of a draft course", params: { id: fx.draftReading } }],
+    },
+    // The question the victim's test asks now: a right or wrong answer would move it on.
+    "POST /placement/:id/answers": {
+      kind: "owned",
+      probes: [
+        {
+          label: "victim's placement test",
+          params: { id: placement.id },
+          json: { questionId: placement.questionId, value: "x" },
+        },
+      ],
     },
     "POST /me/notifications/:id/read": {
       kind: "owned",
@@ -505,6 +522,12 @@ describe("BOLA: someone else's objects by id (security.md 19)", () => {
     );
     const me = await c.call<{ roles: string[] }>("GET", "/me", { token });
     expect(me.body.roles).toEqual(["learner"]);
+    // The placement test still asks the victim the same question.
+    const answered = await c.call("POST", `/placement/${placement.id}/answers`, {
+      token,
+      json: { questionId: placement.questionId, value: "x" },
+    });
+    expect(answered.status).toBe(200);
 
     // Nor did the attackers gain anything: no enrollment in the draft, no lesson in B's courses.
     for (const attacker of attackers) {

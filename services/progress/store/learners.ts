@@ -265,6 +265,7 @@ const USER_TABLES = [
   "review_logs",
   "streak_reminders",
   "review_waves",
+  "placement_tests",
 ] as const;
 
 /** Deletes every row of the learner and keeps a tombstone that the write paths check. */
