@@ -4,7 +4,7 @@ import type { ParamsOf } from "../lib/params-of";
 import { COURSE_ACCESS, type CourseAccess } from "./billing.model";
 
 /** CEFR levels, easiest first (the list order is the browse order). */
-const CEFR_LEVELS = ["A1", "A2", "B1", "B2", "C1", "C2"] as const;
+export const CEFR_LEVELS = ["A1", "A2", "B1", "B2", "C1", "C2"] as const;
 export type CefrLevel = (typeof CEFR_LEVELS)[number];
 
 /** "published" once a version is live; later draft edits do not take it down. */

@@ -1,4 +1,5 @@
 import type { SubscriptionStatus } from "./billing.model";
+import type { CefrLevel } from "./course.model";
 
 /**
  * The durable event catalog of shared/design/events.md: one definition of each
@@ -238,6 +239,17 @@ export interface DomainEvents {
     /** The learner's local date the streak counted. */
     localDate: string;
   };
+  /** A placement test ended (docs/learning-rules.md, "Placement"): users stores `level` on the profile. */
+  "progress.placement.completed": {
+    /** The learner's progress-event counter at this event (events.md: order per aggregate). */
+    sequence?: number;
+    userId: string;
+    testId: string;
+    level: CefrLevel;
+    /** 0..1: the posterior probability that the learner's ability lies in `level`'s band. */
+    confidence: number;
+    placedAt: string;
+  };
 }
 
 export type DomainEventType = keyof DomainEvents;
@@ -276,10 +288,11 @@ export const DOMAIN_EVENT_TYPES = [
   "progress.attempt.graded",
   "progress.activity.recorded",
   "notify.email.outcome",
+  "progress.placement.completed",
 ] as const satisfies readonly DomainEventType[];
 
 /** The services that consume durable events (each one consumer group: `<namespace>.<service>`). */
-export type ConsumingService = "notify" | "progress" | "billing";
+export type ConsumingService = "notify" | "progress" | "billing" | "users";
 
 /**
  * Who consumes each event type: the "consumers" column of events.md's catalog, plus
@@ -318,4 +331,5 @@ export const EVENT_CONSUMERS: Readonly<Record<DomainEventType, readonly Consumin
   "progress.attempt.graded": ["progress"],
   "progress.activity.recorded": ["progress"],
   "notify.email.outcome": ["progress"],
+  "progress.placement.completed": ["users"],
 };

@@ -6,6 +6,7 @@ import {
   type Optional,
 } from "sequelize";
 import { ROLES, type Role } from "./auth.model";
+import type { CefrLevel } from "./course.model";
 
 /** One row of users.users: the account, its credentials and its profile. */
 export interface UserRow {
@@ -39,6 +40,8 @@ export interface UserRow {
   quietHours: QuietHours | null;
   /** An address asked for with POST /me/email, waiting for its verification link. */
   pendingEmail: string | null;
+  /** The CEFR level of the latest placement test (progress.placement.completed); null before one. */
+  level: CefrLevel | null;
 }
 
 type AccountStatus = "active" | "suspended";
@@ -72,6 +75,7 @@ export type UserCreation = Optional<
   | "newCardsPerDay"
   | "quietHours"
   | "pendingEmail"
+  | "level"
 >;
 /** A user row as Sequelize holds it. */
 export type UserEntity = Model<UserRow, UserCreation>;
@@ -93,6 +97,8 @@ export interface UserProfile {
   profileVisibility: ProfileVisibility;
   newCardsPerDay: number;
   quietHours: QuietHours | null;
+  /** The CEFR level the placement test found (POST /placement); null before one. */
+  level: CefrLevel | null;
   createdAt: string;
 }
 
@@ -144,6 +150,7 @@ export function toProfile(user: UserRow): UserProfile {
     profileVisibility: user.profileVisibility,
     newCardsPerDay: user.newCardsPerDay,
     quietHours: user.quietHours,
+    level: user.level ?? null,
     createdAt: new Date(user.createdAt).toISOString(),
   };
 }
@@ -334,4 +341,5 @@ export const userAttributes: ModelAttributes<Model<UserRow, UserCreation>, UserR
   },
   quietHours: { type: DataTypes.JSONB, allowNull: true, field: "quiet_hours" },
   pendingEmail: { type: DataTypes.TEXT, allowNull: true, field: "pending_email" },
+  level: { type: DataTypes.TEXT, allowNull: true },
 };

@@ -26,6 +26,7 @@ async function main(): Promise<void> {
     const report = await broker.call<SeedReport>("content.seedStarter");
     for (const title of report.created) console.log(`created and published: ${title}`);
     for (const title of report.skipped) console.log(`already there: ${title}`);
+    console.log(`placement bank: ${report.placementItems} questions`);
   } finally {
     await broker.stop();
   }

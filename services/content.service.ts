@@ -53,7 +53,9 @@ import {
   readCourse,
   readLesson,
 } from "./content/reading";
-import { seedStarterContent, type SeedReport } from "./content/seeder";
+import { seedPlacementBank, seedStarterContent, type SeedReport } from "./content/seeder";
+import { placementBankMigrations } from "./content/placement-migrations";
+import type { PlacementItem } from "../models/placement.model";
 import { idParam, idRule, type IdInput } from "../lib/params";
 import type { ParamsOf } from "../lib/params-of";
 
@@ -107,7 +109,7 @@ const ContentService: ServiceSchema<
   mixins: [
     DbMixin({
       schema: "content",
-      migrations: [...contentMigrations, ...courseAccessMigrations],
+      migrations: [...contentMigrations, ...courseAccessMigrations, ...placementBankMigrations],
       sync: false,
     }),
     DurableEvents(),
@@ -311,6 +313,16 @@ const ContentService: ServiceSchema<
       },
     },
 
+    /** The placement bank with its answer keys, for progress's placement tests (never routed). */
+    placementBank: {
+      internal: true,
+      cache: { keys: [] },
+      retryPolicy: READ_RETRY,
+      handler(): Promise<PlacementItem[]> {
+        return this.repo.placementItems();
+      },
+    },
+
     /** `npm run seed` and the REPL (`call content.seedStarter`): the starter English course, idempotent. */
     seedStarter: {
       internal: true,
@@ -417,6 +429,11 @@ const ContentService: ServiceSchema<
       registerHealthCheck(this.broker, "database:content-mongo", () => this.repo.ping());
     registerHealthCheck(this.broker, `media:${this.storage.kind}`, () => this.storage.ping());
     await this.seedIfEmpty();
+    // The placement bank is platform data, not a course: every store gets it, embedded or not.
+    if ((await this.repo.placementItems()).length === 0) {
+      await seedPlacementBank(this.repo);
+      await this.clearCache();
+    }
   },
 
   async stopped() {

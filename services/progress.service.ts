@@ -88,6 +88,15 @@ import {
   type RebuiltAnalytics,
 } from "../models/analytics.model";
 import type { CourseCard, ListCoursesInput, Page, PublishedCourse } from "../models/course.model";
+import {
+  placementAnswerParams,
+  startPlacementParams,
+  type PlacedLevel,
+  type PlacementStart,
+  type PlacementStep,
+} from "../models/placement.model";
+import type { AnswerValue } from "../models/progress.model";
+import * as placement from "./progress/placement";
 
 const REPEATABLE_READ = Transaction.ISOLATION_LEVELS.REPEATABLE_READ;
 
@@ -418,6 +427,33 @@ const ProgressService: ProgressSchema = {
       },
     },
 
+    startPlacement: {
+      auth: true,
+      params: startPlacementParams,
+      handler(ctx: Ctx): Promise<PlacementStart> {
+        return placement.startPlacement(this.deps, {}, actorOf(ctx), ctx);
+      },
+    },
+
+    answerPlacement: {
+      auth: true,
+      params: placementAnswerParams,
+      handler(
+        ctx: Ctx<{ id: string; questionId: string; value: AnswerValue }>,
+      ): Promise<PlacementStep> {
+        return placement.answerPlacement(this.deps, ctx.params, actorOf(ctx), ctx);
+      },
+    },
+
+    /** The learner's latest placed level (null before any), for what suggests a course at it. */
+    placedLevel: {
+      internal: true,
+      params: { userId: { type: "string", min: 1, max: 64 } },
+      handler(ctx: Ctx<{ userId: string }>): Promise<PlacedLevel | null> {
+        return placement.latestPlacement(this.deps, {}, { id: ctx.params.userId });
+      },
+    },
+
     /** Operators (REPL) and tests run a reminder round now; the timer does it every few minutes. */
     runStreakReminders: {
       internal: true,
@@ -599,6 +635,7 @@ const ProgressService: ProgressSchema = {
               caller,
             )
           ).rows,
+        placementBank: caller => call("content.placementBank", {}, caller),
       },
       users: {
         profiles: (ids, timeout, caller) => call("users.profiles", { ids }, caller, timeout),

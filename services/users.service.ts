@@ -1,6 +1,6 @@
 import type { Context, ServiceSchema } from "moleculer";
 import type Redis from "ioredis";
-import type { Sequelize } from "sequelize";
+import type { Sequelize, Transaction } from "sequelize";
 import {
   REVOCATION_EVENT,
   revocationStoreOf,
@@ -13,7 +13,13 @@ import { registerHealthCheck, unregisterHealthCheck } from "../lib/health";
 import { createRedis } from "../lib/redis";
 import { READ_RETRY } from "../moleculer.config";
 import { DbMixin, type DbServiceThis } from "../mixins/db.mixin";
-import { DurableEvents, type DurableEventsMethods } from "../mixins/durable-events.mixin";
+import {
+  DurableEvents,
+  type DurableEventHandlers,
+  type DurableEventsMethods,
+} from "../mixins/durable-events.mixin";
+import type { EventEnvelope } from "../models/events.model";
+import { recordPlacedLevel } from "./users/placement";
 import type { RequestMeta } from "../models/auth.model";
 import type { CredentialToSign } from "../models/certificate.model";
 import { createdSinceParams } from "../models/analytics.model";
@@ -182,12 +188,17 @@ const profilesParams = {
   ids: { type: "array", items: { type: "string", max: 64 }, max: 1000 },
 } as const;
 
-const UsersService: ServiceSchema<
+/** `durableEvents` is read by the DurableEvents mixin; moleculer's own schema type does not know it. */
+type UsersSchema = ServiceSchema<
   Record<string, never>,
   Record<string, never>,
   UsersVars,
   UsersThis
-> = {
+> & {
+  durableEvents: DurableEventHandlers<UsersThis>;
+};
+
+const UsersService: UsersSchema = {
   name: "users",
   mixins: [
     DbMixin({
@@ -692,6 +703,20 @@ const UsersService: ServiceSchema<
       async handler(ctx: Ctx<ParamsOf<typeof profilesParams>>) {
         return accounts.summaries(this.deps, ctx.params.ids);
       },
+    },
+  },
+
+  durableEvents: {
+    // The consumers may deliver before `started` builds `deps`: the database is all this needs.
+    async "progress.placement.completed"(
+      event: EventEnvelope<"progress.placement.completed">,
+      t: Transaction,
+    ) {
+      await recordPlacedLevel(
+        { db: { sequelize: this.sequelize, schema: this.dbSchema } },
+        event.data,
+        t,
+      );
     },
   },
 

@@ -10,6 +10,7 @@ import { unitsRoutes } from "./routes/units.routes";
 import { identityRoutes } from "./routes/identity.routes";
 import { learningRoutes } from "./routes/learning.routes";
 import { skillsRoutes } from "./routes/skills.routes";
+import { placementRoutes } from "./routes/placement.routes";
 import { inboxRoutes } from "./routes/inbox.routes";
 import { liveRoutes } from "./routes/live.routes";
 import { phoneRoutes } from "./routes/phone.routes";
@@ -38,6 +39,7 @@ export function publicRoutes(): RouteSpec[] {
     ...unitsRoutes,
     ...learningRoutes,
     ...skillsRoutes,
+    ...placementRoutes,
     ...certificatesRoutes,
     ...analyticsRoutes,
     ...xapiRoutes,

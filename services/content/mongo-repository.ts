@@ -17,6 +17,7 @@ import type {
 } from "../../models/course.model";
 import type { LessonRecord, PublishedLesson, Question } from "../../models/lesson.model";
 import type { MediaRecord } from "../../models/media.model";
+import type { PlacementItem } from "../../models/placement.model";
 import type { ContentRepository, CourseFilter, Tx } from "./repository";
 import { searchTokens } from "./search-tokens";
 
@@ -130,6 +131,12 @@ const mediaSchema = new Schema(
   opts,
 );
 
+/** A placement question as JSON text, like a lesson's questions (a cloze's key nests lists). */
+const placementItemSchema = new Schema(
+  { _id: String, level: { type: String, index: true }, item: String },
+  opts,
+);
+
 type Doc = Record<string, unknown> & { _id: string };
 
 /**
@@ -192,6 +199,7 @@ export class MongoContentRepository implements ContentRepository {
     PublishedLesson: Model<Doc>;
     Version: Model<Doc>;
     Media: Model<Doc>;
+    PlacementItem: Model<Doc>;
   };
 
   constructor(
@@ -222,6 +230,11 @@ export class MongoContentRepository implements ContentRepository {
       ),
       Version: connection.model<Doc>("ContentVersion", versionSchema, "course_versions"),
       Media: connection.model<Doc>("ContentMedia", mediaSchema, "media"),
+      PlacementItem: connection.model<Doc>(
+        "ContentPlacementItem",
+        placementItemSchema,
+        "placement_items",
+      ),
     };
     await Promise.all(Object.values(this.models).map(model => model.syncIndexes()));
   }
@@ -529,5 +542,42 @@ export class MongoContentRepository implements ContentRepository {
   async getMediaMany(ids: string[]): Promise<MediaRecord[]> {
     const docs = await this.models.Media.find({ _id: { $in: ids } }).lean<Doc[]>();
     return docs.map(d => strip<MediaRecord>(d) as MediaRecord);
+  }
+
+  async placementItems(): Promise<PlacementItem[]> {
+    const docs = await this.models.PlacementItem.find()
+      .sort({ level: 1, _id: 1 })
+      .lean<Array<Doc & { item: string }>>();
+    return docs.map(d => JSON.parse(d.item) as PlacementItem);
+  }
+
+  /**
+   * Inserts the new questions and sets the changed ones, one update each (FerretDB v1 does not
+   * finish a bulk replace of existing documents); unchanged ones are not written.
+   */
+  async savePlacementItems(items: PlacementItem[]): Promise<void> {
+    const stored = await this.models.PlacementItem.find(
+      { _id: { $in: items.map(item => item.id) } },
+      { item: 1 },
+    ).lean<Array<Doc & { item: string }>>();
+    const held = new Map(stored.map(d => [d._id, d.item]));
+    const docs = items.map(item => ({
+      _id: item.id,
+      level: item.level,
+      item: JSON.stringify(item),
+    }));
+    const fresh = docs.filter(doc => !held.has(doc._id));
+    if (fresh.length > 0) {
+      try {
+        await this.models.PlacementItem.insertMany(fresh, { ordered: false });
+      } catch (err) {
+        // Another node starting at the same moment inserted them first: the same questions.
+        if ((err as { code?: number }).code !== 11000) throw err;
+      }
+    }
+    for (const { _id, level, item } of docs.filter(
+      d => held.has(d._id) && held.get(d._id) !== d.item,
+    ))
+      await this.models.PlacementItem.updateOne({ _id }, { $set: { level, item } });
   }
 }

@@ -16,6 +16,7 @@ import type {
   PublishedLesson,
 } from "../../models/lesson.model";
 import type { MediaRecord } from "../../models/media.model";
+import type { PlacementItem } from "../../models/placement.model";
 import type { ContentRepository, CourseFilter, Tx } from "./repository";
 
 type Row = Record<string, unknown>;
@@ -479,5 +480,20 @@ export class PgContentRepository implements ContentRepository {
       tx,
     );
     return rows.map(mediaOf);
+  }
+
+  async placementItems(): Promise<PlacementItem[]> {
+    const rows = await this.rows(`SELECT item FROM ${this.s}.placement_items ORDER BY level, id`);
+    return rows.map(r => r.item as PlacementItem);
+  }
+
+  async savePlacementItems(items: PlacementItem[]): Promise<void> {
+    await this.exec(
+      `INSERT INTO ${this.s}.placement_items (id, level, item)
+       SELECT e->>'id', e->>'level', e FROM jsonb_array_elements($1::jsonb) AS e
+       ON CONFLICT (id) DO UPDATE SET level = EXCLUDED.level, item = EXCLUDED.item, updated_at = now()`,
+      [JSON.stringify(items)],
+      undefined,
+    );
   }
 }

@@ -8,6 +8,7 @@ import type {
 } from "../../models/course.model";
 import type { LessonRecord, PublishedLesson } from "../../models/lesson.model";
 import type { MediaRecord } from "../../models/media.model";
+import type { PlacementItem } from "../../models/placement.model";
 
 /**
  * Where the content service keeps its documents. Two implementations: PostgreSQL
@@ -74,4 +75,9 @@ export interface ContentRepository {
   insertMedia(media: MediaRecord): Promise<void>;
   getMedia(id: string): Promise<MediaRecord | null>;
   getMediaMany(ids: string[], tx?: Tx): Promise<MediaRecord[]>;
+
+  /** The placement bank (answer keys included), by level then id. */
+  placementItems(): Promise<PlacementItem[]>;
+  /** Adds these questions to the bank, or replaces those with the same id. */
+  savePlacementItems(items: PlacementItem[]): Promise<void>;
 }

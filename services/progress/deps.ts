@@ -4,6 +4,7 @@ import type { PublishedReadCache } from "../../lib/published-read-cache";
 import type { RequestMeta } from "../../models/auth.model";
 import type { CefrLevel, CourseBrief, CourseCard, CourseOutline } from "../../models/course.model";
 import type { LessonForGrading } from "../../models/lesson.model";
+import type { PlacementItem } from "../../models/placement.model";
 import type { UserSummary } from "../../models/user.model";
 import type { AnalyticsDeps } from "./analytics";
 import type { EmitDurable } from "./awards";
@@ -28,6 +29,8 @@ interface ContentCalls {
   coursesByIds: (ids: string[], caller?: Caller) => Promise<CourseBrief[]>;
   /** The first page of the public catalogue at one level, as content ranks it. */
   catalogueAt: (level: CefrLevel, caller?: Caller) => Promise<CourseCard[]>;
+  /** The placement bank with its answer keys (services/progress/placement.ts). */
+  placementBank: (caller?: Caller) => Promise<PlacementItem[]>;
 }
 
 /** Users' internal reads, as progress calls them. */

@@ -75,3 +75,27 @@ export const practiceGraded = (id: string) =>
   new MoleculerClientError("This practice quiz has been graded already", 409, "PRACTICE_GRADED", {
     id,
   });
+
+/** Someone else's placement test answers as one that does not exist (api.md, Ownership). */
+export const placementNotFound = (id: string) =>
+  new MoleculerClientError("Placement test not found", 404, "PLACEMENT_NOT_FOUND", { id });
+
+export const placementFinished = (id: string) =>
+  new MoleculerClientError("This placement test is finished", 409, "PLACEMENT_FINISHED", { id });
+
+/** An answer must be to the question the test asks now (an old or unknown question is refused). */
+export const notTheQuestionAsked = (id: string, questionId: string) =>
+  new MoleculerClientError(
+    "Answer the question this test asks now",
+    409,
+    "PLACEMENT_QUESTION_MISMATCH",
+    { id, questionId },
+  );
+
+/** Content holds no placement bank (it loads one when it starts): nothing to test with yet. */
+export const placementUnavailable = () =>
+  new Errors.MoleculerError(
+    "The placement bank is not available yet",
+    503,
+    "PLACEMENT_UNAVAILABLE",
+  );

@@ -274,6 +274,27 @@ CREATE INDEX IF NOT EXISTS practice_quizzes_user ON "${s}".practice_quizzes (use
 `;
 }
 
+/**
+ * Placement tests (docs/learning-rules.md, "Placement"): one row a test, its answers so far
+ * (question, difficulty, right or not — no answer keys) and the question now asked; a finished
+ * test holds its level, which is the learner's placed level while it is their latest.
+ */
+function placement(s: string): string {
+  return `
+CREATE TABLE IF NOT EXISTS "${s}".placement_tests (
+  id text PRIMARY KEY,
+  user_id text NOT NULL,
+  started_at timestamptz NOT NULL,
+  responses jsonb NOT NULL DEFAULT '[]'::jsonb,
+  current_question_id text,
+  finished_at timestamptz,
+  level text,
+  confidence double precision
+);
+CREATE INDEX IF NOT EXISTS placement_tests_user_idx ON "${s}".placement_tests (user_id, finished_at DESC);
+`;
+}
+
 export const progressMigrations: Migration[] = [
   {
     name: "0001-progress-init",
@@ -336,6 +357,12 @@ export const progressMigrations: Migration[] = [
            opened_at timestamptz NOT NULL
          )`,
       );
+    },
+  },
+  {
+    name: "0009-progress-placement",
+    async up({ context }) {
+      await context.sequelize.query(placement(context.schema));
     },
   },
   readModelMigration,

@@ -189,4 +189,14 @@ export const usersMigrations: UsersMigration[] = [
       `);
     },
   },
+  {
+    name: "0004-users-placed-level",
+    async up({ context: { sequelize, schema } }) {
+      // The level of the latest placement (progress.placement.completed), newest progress sequence wins.
+      await sequelize.query(
+        `ALTER TABLE ${q(schema)}.users ADD COLUMN IF NOT EXISTS level text,
+           ADD COLUMN IF NOT EXISTS level_sequence bigint NOT NULL DEFAULT 0`,
+      );
+    },
+  },
 ];

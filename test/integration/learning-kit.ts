@@ -53,6 +53,8 @@ export interface LearningCluster {
   register(name: string): Promise<{ id: string; token: string }>;
   /** A user with the author role (and a token carrying it). */
   author(name: string): Promise<{ id: string; token: string }>;
+  /** An action called on the gateway node's broker (internal actions included). */
+  action<T>(name: string, params?: object): Promise<T>;
   stop(): Promise<void>;
 }
 
@@ -128,6 +130,7 @@ export async function startLearningCluster(
       const login = await ok("POST", "/auth/login", 200, { json: { email, password: PASSWORD } });
       return { id: user.id, token: login.accessToken as string };
     },
+    action: (name, params) => nodes[0].broker.call(name, params),
     stop,
   };
 }

@@ -62,6 +62,7 @@ describe("BOLA: someone else's objects by id (security.md 19)", () => {
   let routes: Array<{ route: RouteSpec; decl: Declaration }>;
   let pushSubscriptionId: string;
   let practice: { id: string; answers: Array<{ questionId: string; value: string }> };
+  let placement: { id: string; questionId: string };
 
   beforeAll(async () => {
     c = await startSecurityCluster("bola");
@@ -123,6 +124,11 @@ describe("BOLA: someone else's objects by id (security.md 19)", () => {
       { token },
     );
     victimSessionId = sessions.body.find(s => !s.current)!.id;
+    const started = await c.call<{ id: string; question: { id: string } }>("POST", "/placement", {
+      token,
+    });
+    expect(started.status).toBe(201);
+    placement = { id: started.body.id, questionId: started.body.question.id };
     // The attacking learner is a learner of the same published course: its own cards exist too.
     expect(
       (
@@ -309,6 +315,17 @@ describe("BOLA: someone else's objects by id (security.md 19)", () => {
     "POST /lessons/:id/complete": {
       kind: "owned",
       probes: [{ label: "reading of a draft course", params: { id: fx.draftReading } }],
+    },
+    // The question the victim's test asks now: a right or wrong answer would move it on.
+    "POST /placement/:id/answers": {
+      kind: "owned",
+      probes: [
+        {
+          label: "victim's placement test",
+          params: { id: placement.id },
+          json: { questionId: placement.questionId, value: "x" },
+        },
+      ],
     },
     "POST /me/notifications/:id/read": {
       kind: "owned",
@@ -540,6 +557,12 @@ describe("BOLA: someone else's objects by id (security.md 19)", () => {
       json: { answers: practice.answers },
     });
     expect(practised.status).toBe(201);
+    // The placement test still asks the victim the same question.
+    const answered = await c.call("POST", `/placement/${placement.id}/answers`, {
+      token,
+      json: { questionId: placement.questionId, value: "x" },
+    });
+    expect(answered.status).toBe(200);
 
     // Nor did the attackers gain anything: no enrollment in the draft, no lesson in B's courses.
     for (const attacker of attackers) {

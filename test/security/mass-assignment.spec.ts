@@ -52,6 +52,7 @@ describe("mass assignment and resource limits (security.md 21, 22)", () => {
   let notificationId: string;
   let card: { lessonId: string; cardId: string };
   let routes: Array<{ route: RouteSpec; decl: Declaration }>;
+  let placement: { id: string; questionId: string };
 
   beforeAll(async () => {
     c = await startSecurityCluster("massassign");
@@ -63,6 +64,11 @@ describe("mass assignment and resource limits (security.md 21, 22)", () => {
     const mine = await learnerFixtures(c, subject, fx);
     notificationId = mine.notificationId;
     card = { lessonId: mine.card.lessonId, cardId: mine.card.cardId };
+    const started = await c.call<{ id: string; question: { id: string } }>("POST", "/placement", {
+      token: subject.accessToken,
+    });
+    expect(started.status).toBe(201);
+    placement = { id: started.body.id, questionId: started.body.question.id };
   }, 90_000);
 
   afterAll(async () => {
@@ -117,6 +123,12 @@ describe("mass assignment and resource limits (security.md 21, 22)", () => {
     "POST /users/:id/suspend": { as: "admin", params: { id: subject.id }, body: { reason: "x" } },
     "POST /users/:id/unsuspend": { as: "admin", params: { id: subject.id }, body: {} },
     "PUT /me/following/:userId": { as: "subject", params: { userId: admin.id }, body: {} },
+    "POST /placement": { as: "subject", body: {} },
+    "POST /placement/:id/answers": {
+      as: "subject",
+      params: { id: placement.id },
+      body: { questionId: placement.questionId, value: "x" },
+    },
     "PUT /me/blocked/:userId": { as: "subject", params: { userId: admin.id }, body: {} },
     "PUT /users/:id/roles": {
       as: "admin",

@@ -95,6 +95,7 @@ const f = {} as {
   oidcToken: string;
   certificateId: string;
   pushSubscriptionId: string;
+  placement: { id: string; questionId: string };
 };
 
 const VAPID = generateVAPIDKeys();
@@ -462,6 +463,7 @@ const CASES: Case[] = [
           "profileVisibility",
           "newCardsPerDay",
           "quietHours",
+          "level",
         ].sort(),
       );
       expect(a.body).toMatchObject({ emailVerified: true, mfaEnabled: false });
@@ -900,6 +902,30 @@ const CASES: Case[] = [
     body: () => ({ ...f.card, rating: "easy" }),
   },
   { key: "GET /me/activity", who: "user", status: 200, token: learner },
+  {
+    key: "POST /placement",
+    who: "user",
+    status: 201,
+    token: learner,
+    check: a => {
+      expect(Object.keys(a.body).sort()).toEqual(["id", "question"]);
+      expect(a.body.question).not.toHaveProperty("answer");
+      f.placement = { id: a.body.id, questionId: a.body.question.id };
+    },
+  },
+  {
+    key: "POST /placement/:id/answers",
+    who: "user",
+    status: 200,
+    token: learner,
+    params: () => ({ id: f.placement.id }),
+    body: () => ({ questionId: f.placement.questionId, value: "not the answer" }),
+    check: a => {
+      expect(Object.keys(a.body)).toEqual(["question"]);
+      expect(a.body.question.id).not.toBe(f.placement.questionId);
+      expect(a.body.question).not.toHaveProperty("answer");
+    },
+  },
   {
     key: "GET /me/certificates",
     who: "user",

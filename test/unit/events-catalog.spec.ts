@@ -8,6 +8,7 @@ import {
 import notify from "../../services/notify.service";
 import progress from "../../services/progress.service";
 import billing from "../../services/billing.service";
+import users from "../../services/users.service";
 
 /**
  * EVENT_CONSUMERS is the one definition of who consumes what: producers declare those
@@ -26,6 +27,7 @@ describe("the durable event catalog", () => {
     ["notify", notify as unknown as ServiceSchema],
     ["progress", progress as unknown as ServiceSchema],
     ["billing", billing as unknown as ServiceSchema],
+    ["users", users as unknown as ServiceSchema],
   ])(
     "when %s's durable handlers are listed, then the consumer map names exactly those events",
     (name, schema) => {
@@ -37,7 +39,7 @@ describe("the durable event catalog", () => {
 
   test("when producers ask for the catalog's groups, then each consuming service is one group bound to its events", () => {
     const groups = catalogGroups(RETRY);
-    expect(groups.map(g => g.group).sort()).toEqual(["billing", "notify", "progress"]);
+    expect(groups.map(g => g.group).sort()).toEqual(["billing", "notify", "progress", "users"]);
     const progressGroup = groups.find(g => g.group === "progress");
     expect(progressGroup?.types.sort()).toEqual(
       [

@@ -10,6 +10,7 @@ export * from "./courses";
 export * from "./idempotency";
 export * from "./leaderboard";
 export * from "./learners";
+export * from "./placement";
 export * from "./practice";
 export * from "./premium";
 export * from "./review-waves";

@@ -267,6 +267,7 @@ const USER_TABLES = [
   "skill_ratings",
   "practice_quizzes",
   "review_waves",
+  "placement_tests",
 ] as const;
 
 /** Deletes every row of the learner and keeps a tombstone that the write paths check. */

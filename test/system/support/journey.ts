@@ -1,5 +1,6 @@
 import crypto from "node:crypto";
 import { STARTER_COURSES } from "../../../seeds/starter-course";
+import { answerAs } from "../../support/placement-answers";
 import { expectErrorShape, expectListShape, expectStatus, type ApiClient, type Json } from "./http";
 import { linksOf, type Mailbox } from "./mail";
 import { waitFor } from "./nodes";
@@ -431,6 +432,32 @@ export function learnerJourney(env: () => JourneyEnv, label: string): LearnerSta
       m => JSON.parse(Buffer.from(m[1], "base64url").toString("utf8")) as string[],
     );
     expect(targets.some(wire => wire.includes(target))).toBe(true);
+  });
+
+  it("when the learner takes the placement test as an A2 learner, then a level comes within 20 questions and GET /me shows it", async () => {
+    const { api } = env();
+    expect(expectStatus(await api.get("/me", auth()), 200).body.level).toBeNull();
+    const started = expectStatus(await api.post("/placement", {}, auth()), 201);
+    let question = started.body.question as { id: string };
+    let result: { level: string; confidence: number } | undefined;
+    for (let answered = 0; answered < 20 && !result; answered += 1) {
+      const step = expectStatus(
+        await api.post(
+          `/placement/${started.body.id}/answers`,
+          { questionId: question.id, value: answerAs("A2", question) },
+          auth(),
+        ),
+        200,
+      );
+      result = step.body.result;
+      question = step.body.question;
+    }
+    expect(["A1", "A2", "B1"]).toContain(result?.level);
+    const me = await waitFor("the placed level on the profile", async () => {
+      const profile = expectStatus(await api.get("/me", auth()), 200);
+      return profile.body.level ? profile.body : undefined;
+    });
+    expect(me.level).toBe(result?.level);
   });
 
   return s;
