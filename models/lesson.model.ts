@@ -52,6 +52,8 @@ export interface Question {
   /** listen: the audio to transcribe (POST /media). */
   media?: string;
   explanation?: string;
+  /** What the question practises (kebab-case tags); none: its lesson's skills count. */
+  skills?: string[];
 }
 
 /** A question as a learner receives it: no answer key, no explanation; a listen's audio URL. */
@@ -76,6 +78,8 @@ export interface LessonDocument {
   media: string[];
   questions: Question[];
   cards: Card[];
+  /** What the lesson practises (kebab-case tags); absent in documents written before skills. */
+  skills?: string[];
 }
 
 /** Where a lesson sits in its course: a unit (or none) and the lessons it requires first. */
@@ -88,6 +92,7 @@ interface LessonPlacement {
 
 export interface LessonRecord extends LessonDocument, LessonPlacement {
   id: string;
+  skills: string[];
   courseId: string;
   kind: LessonKind;
   title: string;
@@ -134,6 +139,7 @@ export interface LessonView {
   media: MediaRef[];
   questions: Question[] | LearnerQuestion[];
   cards: Card[];
+  skills: string[];
   /** Draft lessons (author view) or the published version a learner reads. */
   status: "draft" | "published";
   courseVersion?: number;
@@ -152,6 +158,8 @@ export interface LessonForGrading {
   title: string;
   /** Lessons of the live version to complete first (progress answers 409 LESSON_LOCKED until then); absent: none. */
   requires?: string[];
+  /** The lesson's skills; absent (a content node older than the field): none. */
+  skills?: string[];
   questions: Array<{
     id: string;
     type: QuestionType;
@@ -159,6 +167,10 @@ export interface LessonForGrading {
     options: string[] | MatchOptions;
     answer: AnswerKey;
     explanation: string | null;
+    /** The question's own skills (absent or empty: the lesson's count). */
+    skills?: string[];
+    /** What a learner is shown of it (a practice quiz serves it); absent from older content nodes. */
+    shown?: LearnerQuestion;
   }>;
   cards: Array<{
     id: string;
@@ -178,6 +190,18 @@ const matchOptions = {
   props: { left: optionList, right: optionList },
 } as const;
 const accepted = { type: "array", min: 1, max: 10, items: text(200) } as const;
+/** A skill tag: lower-case words joined by hyphens (`present-simple`, `travel-vocabulary`). */
+export const skillRule = {
+  type: "string",
+  min: 2,
+  max: 40,
+  pattern: /^[a-z0-9]+(?:-[a-z0-9]+)*$/,
+  messages: {
+    stringPattern:
+      "'{field}' must be a kebab-case skill such as present-simple (lower-case words and digits joined by hyphens).",
+  },
+} as const;
+const skillList = { type: "array", max: 10, unique: true, items: skillRule } as const;
 /** Author-chosen ids are opaque (api.md, Content); uniqueness within the lesson is checked in validation.ts. */
 const itemId = { type: "string", min: 1, max: 64, optional: true } as const;
 
@@ -197,6 +221,7 @@ const questionSchema = {
     answer: [text(500), { type: "array", min: 1, max: 20, items: [text(200), accepted] }],
     media: { type: "string", min: 1, max: 64, optional: true },
     explanation: { ...text(2000), optional: true },
+    skills: { ...skillList, optional: true },
   },
 } as const;
 
@@ -224,6 +249,7 @@ const lessonFields = {
   /** null takes the lesson out of its unit. */
   unitId: { type: "string", min: 1, max: 64, nullable: true },
   requires: { type: "array", max: 100, unique: true, items: { type: "string", min: 1, max: 64 } },
+  skills: skillList,
 } as const;
 
 /** The same rules, each made optional (a create's defaults, a patch's "any of the fields"). */
@@ -267,4 +293,5 @@ export interface LessonInput {
   cards?: CardInput[];
   unitId?: string | null;
   requires?: string[];
+  skills?: string[];
 }

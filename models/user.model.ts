@@ -124,6 +124,8 @@ export interface UserSummary {
   dailyGoalXp: number;
   emailVerified: boolean;
   nativeLanguage: string | null;
+  /** How many new flashcards enter the learner's due list a day; absent (an older users node): 20. */
+  newCardsPerDay?: number;
 }
 
 const DEFAULT_TIMEZONE = "UTC";
@@ -166,6 +168,7 @@ export function toSummary(user: UserRow): UserSummary {
     dailyGoalXp: user.dailyGoalXp,
     emailVerified: user.emailVerified,
     nativeLanguage: user.nativeLanguage,
+    newCardsPerDay: user.newCardsPerDay,
   };
 }
 

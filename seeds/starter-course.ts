@@ -26,6 +26,7 @@ export const STARTER_COURSES: SeedCourse[] = [
         kind: "lesson",
         title: "Hello! Nice to meet you",
         order: 1,
+        skills: ["greetings", "introductions"],
         body: `# Hello! Nice to meet you
 
 It is the first day of an English class. Anna sits down next to a young man.
@@ -69,6 +70,7 @@ Remember: we say *I'm a nurse* (with **a**), not *I'm nurse*.`,
         kind: "lesson",
         title: "Goodbye, please and thank you",
         order: 2,
+        skills: ["greetings", "polite-phrases"],
         body: `# Goodbye, please and thank you
 
 After the class, Anna and Tom leave the school together.
@@ -108,10 +110,12 @@ Other answers: *I'm OK.* · *Not bad.* · *I'm a bit tired.*`,
         kind: "quiz",
         title: "Quiz: greetings and introductions",
         order: 3,
+        skills: ["greetings", "introductions", "verb-to-be"],
         body: "Check what you learned in the first two lessons.",
         questions: [
           {
             type: "single",
+            skills: ["introductions"],
             prompt: "You meet a new colleague for the first time. What do you say?",
             options: ["Nice to meet you.", "Good night.", "See you later.", "You're welcome."],
             answer: "Nice to meet you.",
@@ -119,6 +123,7 @@ Other answers: *I'm OK.* · *Not bad.* · *I'm a bit tired.*`,
           },
           {
             type: "single",
+            skills: ["verb-to-be"],
             prompt: 'Complete the sentence: "She ___ from Brazil."',
             options: ["am", "is", "are"],
             answer: "is",
@@ -127,12 +132,14 @@ Other answers: *I'm OK.* · *Not bad.* · *I'm a bit tired.*`,
           },
           {
             type: "single",
+            skills: ["polite-phrases"],
             prompt: 'Someone says "Thank you!" What is the usual answer?',
             options: ["You're welcome.", "Excuse me.", "Nice to meet you too.", "I'm from Canada."],
             answer: "You're welcome.",
           },
           {
             type: "multiple",
+            skills: ["greetings"],
             prompt: "Which of these can you say when you leave? Choose all that are correct.",
             options: ["Goodbye.", "See you tomorrow.", "Good morning.", "Bye!", "How are you?"],
             answer: ["Goodbye.", "See you tomorrow.", "Bye!"],
@@ -141,6 +148,7 @@ Other answers: *I'm OK.* · *Not bad.* · *I'm a bit tired.*`,
           },
           {
             type: "multiple",
+            skills: ["verb-to-be", "articles"],
             prompt: "Which sentences are correct?",
             options: ["I'm a nurse.", "I'm nurse.", "He is a student.", "They is from Poland."],
             answer: ["I'm a nurse.", "He is a student."],
@@ -149,29 +157,34 @@ Other answers: *I'm OK.* · *Not bad.* · *I'm a bit tired.*`,
           },
           {
             type: "text",
+            skills: ["introductions"],
             prompt: 'Complete the answer: "Where are you from?" — "I\'m ___ Canada." (one word)',
             answer: "from",
           },
           {
             type: "text",
+            skills: ["contractions", "verb-to-be"],
             prompt: 'Write the short form of "I am".',
             answer: "I'm",
             explanation: 'In speaking and informal writing, "I am" becomes "I\'m".',
           },
           {
             type: "order",
+            skills: ["question-word-order"],
             prompt: "Put the words in the right order to make a question.",
             options: ["your", "What's", "name", "?"],
             answer: ["What's", "your", "name", "?"],
           },
           {
             type: "order",
+            skills: ["introductions"],
             prompt: "Put the conversation in order.",
             options: ["Nice to meet you, Anna. I'm Tom.", "Hi! I'm Anna.", "Nice to meet you too."],
             answer: ["Hi! I'm Anna.", "Nice to meet you, Anna. I'm Tom.", "Nice to meet you too."],
           },
           {
             type: "cloze",
+            skills: ["verb-to-be"],
             prompt: 'Complete the dialogue: "Hi, I {{1}} Anna. Where {{2}} you from?"',
             answer: ["am", "are"],
             explanation: 'I am (I\'m) Anna; with "you" the verb to be is "are".',
@@ -183,6 +196,7 @@ Other answers: *I'm OK.* · *Not bad.* · *I'm a bit tired.*`,
         kind: "flashcards",
         title: "Flashcards: greetings and polite phrases",
         order: 4,
+        skills: ["greetings", "polite-phrases"],
         cards: [
           {
             front: "Hello / Hi",
@@ -272,6 +286,7 @@ Other answers: *I'm OK.* · *Not bad.* · *I'm a bit tired.*`,
         kind: "lesson",
         title: "At the airport",
         order: 1,
+        skills: ["travel-vocabulary", "directions"],
         body: `# At the airport
 
 Maria is flying from London to Dublin. She is at the check-in desk.
@@ -314,6 +329,7 @@ We use **Can I …? / Could you …? / Would you like …?** to be polite:
         kind: "lesson",
         title: "Checking in at a hotel",
         order: 2,
+        skills: ["travel-vocabulary", "polite-requests"],
         body: `# Checking in at a hotel
 
 Maria arrives at her hotel in Dublin in the evening.
@@ -350,10 +366,12 @@ The next morning, Maria wants to see the city.
         kind: "quiz",
         title: "Quiz: travelling",
         order: 3,
+        skills: ["travel-vocabulary", "directions", "polite-requests"],
         body: "Test your travel English: airports, hotels and directions.",
         questions: [
           {
             type: "single",
+            skills: ["travel-vocabulary"],
             prompt: "Where do you go to get on the plane?",
             options: ["the gate", "the reception", "the platform", "the lift"],
             answer: "the gate",
@@ -362,12 +380,14 @@ The next morning, Maria wants to see the city.
           },
           {
             type: "single",
+            skills: ["travel-vocabulary"],
             prompt: '"Our flight is ___ by forty minutes."',
             options: ["delayed", "booked", "checked", "crossed"],
             answer: "delayed",
           },
           {
             type: "single",
+            skills: ["polite-requests"],
             prompt: "Which request is the most polite?",
             options: [
               "Give me your passport.",
@@ -380,12 +400,14 @@ The next morning, Maria wants to see the city.
           },
           {
             type: "multiple",
+            skills: ["travel-vocabulary"],
             prompt: "Which of these things can you find in a hotel?",
             options: ["reception", "a key card", "a boarding pass", "a lift", "a runway"],
             answer: ["reception", "a key card", "a lift"],
           },
           {
             type: "multiple",
+            skills: ["directions"],
             prompt: "Which phrases give directions?",
             options: [
               "Turn left.",
@@ -398,17 +420,20 @@ The next morning, Maria wants to see the city.
           },
           {
             type: "text",
+            skills: ["travel-vocabulary"],
             prompt: 'In British English it is a "lift". What is it in American English?',
             answer: "elevator",
           },
           {
             type: "text",
+            skills: ["phrasal-verbs"],
             prompt: 'Complete: "What time do I have to check ___?" (leave the hotel)',
             answer: "out",
             explanation: "You check in when you arrive and check out when you leave.",
           },
           {
             type: "order",
+            skills: ["travel-vocabulary"],
             prompt: "Put the steps of a flight in order.",
             options: [
               "go through security",
@@ -425,12 +450,14 @@ The next morning, Maria wants to see the city.
           },
           {
             type: "order",
+            skills: ["question-word-order", "directions"],
             prompt: "Put the words in order to make a question.",
             options: ["I", "do", "get to", "How", "the station?"],
             answer: ["How", "do", "I", "get to", "the station?"],
           },
           {
             type: "match",
+            skills: ["travel-vocabulary"],
             prompt: "Match each place with what you do there.",
             options: {
               left: ["airport", "hotel", "station"],
@@ -444,6 +471,7 @@ The next morning, Maria wants to see the city.
           },
           {
             type: "translate",
+            skills: ["directions", "polite-requests"],
             prompt: "Translate into English: « Où est la gare, s'il vous plaît ? »",
             // One accepted form: clients that replay the seed's keys (bench/run.ts) send the key as
             // the answer. "Where's the station, please" is still right, as a typo.
@@ -457,6 +485,7 @@ The next morning, Maria wants to see the city.
         kind: "flashcards",
         title: "Flashcards: travel vocabulary",
         order: 4,
+        skills: ["travel-vocabulary"],
         cards: [
           {
             front: "boarding pass",

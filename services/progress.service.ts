@@ -47,8 +47,18 @@ import { completedLessons } from "./progress/prerequisites";
 import { progressMigrations } from "./progress/migrations";
 import { repeatRounds, runReminderJob, type ReminderRun } from "./progress/reminders";
 import { dueReviews, reviewCard } from "./progress/reviews";
+import * as skills from "./progress/skills";
+import * as practice from "./progress/practice";
+import { whatNext } from "./progress/next";
+import {
+  practiceParams,
+  type NextStep,
+  type PracticeQuiz,
+  type SkillMastery,
+} from "../models/skill.model";
 import * as store from "./progress/store";
 import { idParam } from "../lib/params";
+import type { ParamsOf } from "../lib/params-of";
 import { actorOf } from "../lib/auth/guard";
 import { configOf } from "../lib/config";
 import {
@@ -77,7 +87,7 @@ import {
   type PlatformAnalytics,
   type RebuiltAnalytics,
 } from "../models/analytics.model";
-import type { PublishedCourse } from "../models/course.model";
+import type { CourseCard, ListCoursesInput, Page, PublishedCourse } from "../models/course.model";
 import {
   placementAnswerParams,
   startPlacementParams,
@@ -197,7 +207,10 @@ const ProgressService: ProgressSchema = {
     submitAttempt: {
       auth: true,
       params: attemptParams,
-      handler(ctx: Ctx<{ id: string; answers: AttemptAnswer[] }>): Promise<AttemptResult> {
+      async handler(ctx: Ctx<{ id: string; answers: AttemptAnswer[] }>): Promise<AttemptResult> {
+        // A practice quiz's id grades that quiz (POST /me/practice); any other id is a lesson's.
+        const quiz = await practice.practiceQuizOf(this.deps, ctx.params.id, actorOf(ctx));
+        if (quiz) return practice.gradePractice(this.deps, ctx.params, actorOf(ctx), ctx, quiz);
         return submitAttempt(this.deps, ctx.params, actorOf(ctx), ctx);
       },
     },
@@ -297,6 +310,30 @@ const ProgressService: ProgressSchema = {
       },
       handler(ctx: Ctx<{ days: number }>): Promise<ActivityDay[]> {
         return myActivity(this.deps, ctx.params, actorOf(ctx), ctx);
+      },
+    },
+
+    mySkills: {
+      auth: true,
+      params: { $$strict: "remove" },
+      handler(ctx: Ctx): Promise<SkillMastery[]> {
+        return skills.mySkills(this.deps, actorOf(ctx));
+      },
+    },
+
+    whatNext: {
+      auth: true,
+      params: { $$strict: "remove" },
+      handler(ctx: Ctx): Promise<NextStep[]> {
+        return whatNext(this.deps, actorOf(ctx), ctx);
+      },
+    },
+
+    startPractice: {
+      auth: true,
+      params: practiceParams,
+      handler(ctx: Ctx<ParamsOf<typeof practiceParams>>): Promise<PracticeQuiz> {
+        return practice.startPractice(this.deps, ctx.params, actorOf(ctx), ctx);
       },
     },
 
@@ -590,6 +627,14 @@ const ProgressService: ProgressSchema = {
           call("content.lessonForGrading", { lessonId }, caller),
         courseOutline: (courseId, caller) => call("content.courseOutline", { courseId }, caller),
         coursesByIds: (ids, caller) => call("content.coursesByIds", { ids }, caller),
+        catalogueAt: async (level, caller) =>
+          (
+            await call<Page<CourseCard>, ListCoursesInput>(
+              "content.listCourses",
+              { level, page: 1, pageSize: 20 },
+              caller,
+            )
+          ).rows,
         placementBank: caller => call("content.placementBank", {}, caller),
       },
       users: {

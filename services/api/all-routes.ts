@@ -9,6 +9,7 @@ import { contentRoutes } from "./routes/content.routes";
 import { unitsRoutes } from "./routes/units.routes";
 import { identityRoutes } from "./routes/identity.routes";
 import { learningRoutes } from "./routes/learning.routes";
+import { skillsRoutes } from "./routes/skills.routes";
 import { placementRoutes } from "./routes/placement.routes";
 import { inboxRoutes } from "./routes/inbox.routes";
 import { liveRoutes } from "./routes/live.routes";
@@ -37,6 +38,7 @@ export function publicRoutes(): RouteSpec[] {
     ...contentRoutes,
     ...unitsRoutes,
     ...learningRoutes,
+    ...skillsRoutes,
     ...placementRoutes,
     ...certificatesRoutes,
     ...analyticsRoutes,

@@ -193,6 +193,7 @@ export async function createLesson(
       order: input.order ?? existing.reduce((max, l) => Math.max(max, l.order + 1), 1),
       unitId: input.unitId ?? null,
       requires: input.requires ?? [],
+      skills: input.skills ?? [],
       body: input.body,
       media: input.media ?? [],
       questions: input.questions,
@@ -304,6 +305,7 @@ export async function publishCourse(
         mediaFiles,
         questions: l.questions,
         cards: l.cards.map((c: Card) => withAudioUrl(deps.publicUrl, c)),
+        skills: l.skills,
       });
     }
     await deps.emit(

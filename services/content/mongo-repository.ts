@@ -64,6 +64,7 @@ const lessonSchema = new Schema(
     order: Number,
     unitId: { type: String, default: null },
     requires: { type: [String], default: [] },
+    skills: { type: [String], default: [] },
     body: String,
     media: [String],
     /** Each question as JSON text (questionsToStore): FerretDB stores no nested arrays. */
@@ -335,6 +336,7 @@ export class MongoContentRepository implements ContentRepository {
       ...l,
       unitId: l.unitId ?? null,
       requires: l.requires ?? [],
+      skills: l.skills ?? [],
       media: l.media ?? [],
       questions: questionsFromStore(l.questions),
       cards: l.cards ?? [],

@@ -64,6 +64,7 @@ function lessonOf(r: Row): LessonRecord {
     media: doc.media ?? [],
     questions: doc.questions ?? [],
     cards: doc.cards ?? [],
+    skills: doc.skills ?? [],
     createdAt: iso(r.created_at),
     updatedAt: iso(r.updated_at),
   };
@@ -279,6 +280,7 @@ export class PgContentRepository implements ContentRepository {
       media: l.media,
       questions: l.questions,
       cards: l.cards,
+      skills: l.skills,
     };
     return JSON.stringify(doc);
   }

@@ -111,6 +111,7 @@ export async function lessonForGrading(
     lesson,
     await accessOf(deps, lesson.courseId),
     await liveRequirementsOf(deps.repo, lesson),
+    deps.publicUrl,
   );
 }
 

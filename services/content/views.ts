@@ -84,6 +84,7 @@ export function draftLessonView(l: LessonRecord, media: MediaRef[], publicUrl: s
     media,
     questions: l.questions,
     cards: l.cards.map(c => withAudioUrl(publicUrl, c)),
+    skills: l.skills,
     status: "draft",
     createdAt: l.createdAt,
     updatedAt: l.updatedAt,
@@ -112,6 +113,7 @@ export function learnerLessonView(l: PublishedLesson, publicUrl: string): Lesson
     media: l.mediaFiles,
     questions: l.questions.map(q => learnerQuestion(q, publicUrl)),
     cards: l.cards,
+    skills: l.skills ?? [],
     status: "published",
   };
 }
@@ -120,11 +122,13 @@ export function gradingView(
   l: PublishedLesson,
   courseAccess: CourseAccess,
   requires: string[],
+  publicUrl: string,
 ): LessonForGrading {
   return {
     ...publishedLessonKey(l),
     courseAccess,
     requires,
+    skills: l.skills ?? [],
     questions: l.questions.map(q => ({
       id: q.id,
       type: q.type,
@@ -132,6 +136,8 @@ export function gradingView(
       options: q.options ?? [],
       answer: q.answer,
       explanation: q.explanation ?? null,
+      skills: q.skills ?? [],
+      shown: learnerQuestion(q, publicUrl),
     })),
     cards: l.cards.map(c => ({
       id: c.id,

@@ -11,12 +11,13 @@ import { guarded, settledAnswer } from "./idempotency";
 import { announceCompletion, lessonToLearn, prepareCompletion } from "./lessons";
 import * as store from "./store";
 import { attemptXp } from "./xp";
+import { lessonAnswers, recordMastery } from "./skills";
 import { lessonNotGradable } from "./errors";
 
 /** A graded attempt at a lesson's questions: graded here, never trusted from the client. */
 
 /** An answer sheet that does not fit the questions is the caller's 422, not a wrong answer. */
-function grade(questions: GradableQuestion[], answers: AttemptAnswer[]): GradedAttempt {
+export function grade(questions: GradableQuestion[], answers: AttemptAnswer[]): GradedAttempt {
   try {
     return gradeAttempt(questions, answers);
   } catch (err) {
@@ -121,6 +122,11 @@ export async function submitAttempt(
           results: graded.results,
           at: now,
         },
+        t,
+      );
+      await recordMastery(
+        deps.db,
+        { userId, at: now, answers: lessonAnswers(lesson, graded.results) },
         t,
       );
       await emit(

@@ -2,7 +2,7 @@ import type { Context, Logger } from "moleculer";
 import type { Transaction } from "sequelize";
 import type { PublishedReadCache } from "../../lib/published-read-cache";
 import type { RequestMeta } from "../../models/auth.model";
-import type { CourseBrief, CourseOutline } from "../../models/course.model";
+import type { CefrLevel, CourseBrief, CourseCard, CourseOutline } from "../../models/course.model";
 import type { LessonForGrading } from "../../models/lesson.model";
 import type { PlacementItem } from "../../models/placement.model";
 import type { UserSummary } from "../../models/user.model";
@@ -27,6 +27,8 @@ interface ContentCalls {
   lessonForGrading: (lessonId: string, caller?: Caller) => Promise<LessonForGrading>;
   courseOutline: (courseId: string, caller?: Caller) => Promise<CourseOutline>;
   coursesByIds: (ids: string[], caller?: Caller) => Promise<CourseBrief[]>;
+  /** The first page of the public catalogue at one level, as content ranks it. */
+  catalogueAt: (level: CefrLevel, caller?: Caller) => Promise<CourseCard[]>;
   /** The placement bank with its answer keys (services/progress/placement.ts). */
   placementBank: (caller?: Caller) => Promise<PlacementItem[]>;
 }

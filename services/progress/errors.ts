@@ -59,6 +59,23 @@ export const lessonLocked = (id: string, requires: string[]) =>
     requires,
   });
 
+/** POST /me/practice: no completed quiz (or none practising the skill asked for) has questions to draw. */
+export const nothingToPractise = (skill: string | null) =>
+  new MoleculerClientError(
+    skill
+      ? `No completed lesson has questions on the skill "${skill}"`
+      : "Complete a quiz first: practice draws on lessons you have done",
+    409,
+    "NOTHING_TO_PRACTISE",
+    { skill },
+  );
+
+/** A practice quiz is graded once. */
+export const practiceGraded = (id: string) =>
+  new MoleculerClientError("This practice quiz has been graded already", 409, "PRACTICE_GRADED", {
+    id,
+  });
+
 /** Someone else's placement test answers as one that does not exist (api.md, Ownership). */
 export const placementNotFound = (id: string) =>
   new MoleculerClientError("Placement test not found", 404, "PLACEMENT_NOT_FOUND", { id });

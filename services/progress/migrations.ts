@@ -236,6 +236,45 @@ CREATE TABLE IF NOT EXISTS "${s}".revoked_status_entries (
 }
 
 /**
+ * Skill mastery (services/progress/mastery.ts): a rating per learner and skill, a learned
+ * difficulty per question (lesson-scoped ids), and the practice quizzes served by POST
+ * /me/practice with what grading them paid.
+ */
+function skills(s: string): string {
+  return `
+CREATE TABLE IF NOT EXISTS "${s}".skill_ratings (
+  user_id text NOT NULL,
+  skill text NOT NULL,
+  rating double precision NOT NULL,
+  attempts integer NOT NULL,
+  last_practiced_at timestamptz NOT NULL,
+  PRIMARY KEY (user_id, skill)
+);
+CREATE INDEX IF NOT EXISTS skill_ratings_weakest ON "${s}".skill_ratings (user_id, rating, last_practiced_at);
+
+CREATE TABLE IF NOT EXISTS "${s}".question_difficulty (
+  lesson_id text NOT NULL,
+  question_id text NOT NULL,
+  difficulty double precision NOT NULL,
+  answers integer NOT NULL,
+  PRIMARY KEY (lesson_id, question_id)
+);
+
+CREATE TABLE IF NOT EXISTS "${s}".practice_quizzes (
+  id text PRIMARY KEY,
+  user_id text NOT NULL,
+  skill text,
+  items jsonb NOT NULL,
+  created_at timestamptz NOT NULL,
+  graded_at timestamptz,
+  local_date date,
+  xp_earned integer NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS practice_quizzes_user ON "${s}".practice_quizzes (user_id, local_date);
+`;
+}
+
+/**
  * Placement tests (docs/learning-rules.md, "Placement"): one row a test, its answers so far
  * (question, difficulty, right or not — no answer keys) and the question now asked; a finished
  * test holds its level, which is the learner's placed level while it is their latest.
@@ -327,4 +366,10 @@ export const progressMigrations: Migration[] = [
     },
   },
   readModelMigration,
+  {
+    name: "0011-progress-skills-practice",
+    async up({ context }) {
+      await context.sequelize.query(skills(context.schema));
+    },
+  },
 ];

@@ -1,4 +1,4 @@
-import type { CourseBrief, CourseOutline } from "../../models/course.model";
+import type { CefrLevel, CourseBrief, CourseCard, CourseOutline } from "../../models/course.model";
 import type { LessonForGrading } from "../../models/lesson.model";
 import type { FlashcardSource } from "../../models/progress.model";
 import type { UserSummary } from "../../models/user.model";
@@ -39,6 +39,20 @@ export async function lessonForGrading(
   }
 }
 
+/** A published lesson's grading view, or undefined when content no longer has it. */
+export async function lessonIfPublished(
+  deps: RemoteDeps,
+  lessonId: string,
+  caller?: Caller,
+): Promise<LessonForGrading | undefined> {
+  try {
+    return await lessonForGrading(deps, lessonId, caller);
+  } catch (err) {
+    if ((err as { type?: string }).type === "LESSON_NOT_FOUND") return undefined;
+    throw err;
+  }
+}
+
 export async function courseOutline(
   deps: RemoteDeps,
   courseId: string,
@@ -50,6 +64,29 @@ export async function courseOutline(
     if (isNotFound(err)) throw courseNotFound(courseId);
     throw err;
   }
+}
+
+/** A published course's outline, or undefined when content no longer has it. */
+export async function outlineIfPublished(
+  deps: RemoteDeps,
+  courseId: string,
+  caller?: Caller,
+): Promise<CourseOutline | undefined> {
+  try {
+    return await courseOutline(deps, courseId, caller);
+  } catch (err) {
+    if ((err as { type?: string }).type === "COURSE_NOT_FOUND") return undefined;
+    throw err;
+  }
+}
+
+/** The first page of the public catalogue at one level (content's ranking). */
+export function catalogueAt(
+  deps: RemoteDeps,
+  level: CefrLevel,
+  caller?: Caller,
+): Promise<CourseCard[]> {
+  return deps.content.catalogueAt(level, caller);
 }
 
 /**

@@ -815,6 +815,54 @@ describe("learning integrity", () => {
 
   beforeAll(() => setClock(() => now));
 
+  it("when a deck has more new cards than newCardsPerDay, then only that many enter the due list a local day (20 by default)", async () => {
+    const cards = Array.from({ length: 25 }, (_, i) => ({
+      id: `w${String(i + 1).padStart(2, "0")}`,
+      front: `word ${i + 1}`,
+      back: `Wort ${i + 1}`,
+      example: null,
+      audioUrl: null,
+    }));
+    LESSONS["deck-big"] = {
+      id: "deck-big",
+      courseId: "course-big",
+      courseVersion: 1,
+      kind: "flashcards",
+      title: "Many words",
+      questions: [],
+      cards,
+    };
+    COURSES.set("course-big", {
+      id: "course-big",
+      title: "Many words",
+      level: "A1",
+      version: 1,
+      lessons: [{ id: "deck-big", title: "Many words", order: 1, kind: "flashcards" }],
+    });
+    profile("dora", "Dora");
+    profiles.set("nils", { ...profile("nils", "Nils", "Asia/Tokyo"), newCardsPerDay: 2 });
+    const dueOf = async (who: string) =>
+      (await call<Array<{ cardId: string }>>(who, "progress.dueReviews")).result.map(c => c.cardId);
+    for (const who of ["dora", "nils"]) await call(who, "progress.enroll", { id: "course-big" });
+    const dora = await dueOf("dora");
+    expect(dora).toHaveLength(20);
+    expect(dora).toEqual(cards.slice(0, 20).map(c => c.id));
+    expect(await dueOf("nils")).toEqual(["w01", "w02"]);
+    // Reviewing the two starts them; no other new card enters today.
+    for (const cardId of ["w01", "w02"])
+      await call("nils", "progress.review", { lessonId: "deck-big", cardId, rating: "good" });
+    expect(await dueOf("nils")).toEqual([]);
+    // Nils's next local day (Tokyo): the two again (due by now) and two new ones.
+    setClock(() => new Date(now.getTime() + 24 * 3600_000));
+    try {
+      const tomorrow = await dueOf("nils");
+      expect(tomorrow).toHaveLength(4);
+      expect(tomorrow).toEqual(expect.arrayContaining(["w01", "w02", "w03", "w04"]));
+    } finally {
+      setClock(() => now);
+    }
+  });
+
   it("when an author publishes a deck reusing a starter card's id, then no learner's review of the starter card changes", async () => {
     profile("kim", "Kim");
     await call("kim", "progress.enroll", { id: "course-1" });

@@ -970,6 +970,7 @@ describe("profiles, admin and internal actions", () => {
         dailyGoalXp: 20,
         emailVerified: false,
         nativeLanguage: null,
+        newCardsPerDay: 20,
       },
     ]);
     const res = await http.call<Record<string, unknown>>("PATCH", "/me", {

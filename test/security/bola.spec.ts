@@ -4,6 +4,7 @@ import {
   authorFixtures,
   learnerFixtures,
   fill,
+  QUIZ,
   hasPathId,
   routesWithDeclarations,
   startSecurityCluster,
@@ -60,6 +61,7 @@ describe("BOLA: someone else's objects by id (security.md 19)", () => {
   let card: { lessonId: string; cardId: string; due: string };
   let routes: Array<{ route: RouteSpec; decl: Declaration }>;
   let pushSubscriptionId: string;
+  let practice: { id: string; answers: Array<{ questionId: string; value: string }> };
   let placement: { id: string; questionId: string };
 
   beforeAll(async () => {
@@ -82,6 +84,28 @@ describe("BOLA: someone else's objects by id (security.md 19)", () => {
     const token = victimLearner.accessToken;
     ({ notificationId, card } = await learnerFixtures(c, victimLearner, fx));
     victimSecondDevice = await c.login(victimLearner.email, victimLearner.password);
+    // A practice quiz of the victim's (drawn from the quiz they passed): its id is graded
+    // through POST /lessons/:id/attempts.
+    const right = new Map(QUIZ.questions.map(q => [q.prompt, q.answer]));
+    const sheet = (questions: Array<{ id: string; prompt: string }>) =>
+      questions.map(q => ({ questionId: q.id, value: right.get(q.prompt) ?? "" }));
+    const quiz = await c.call<{ questions: Array<{ id: string; prompt: string }> }>(
+      "GET",
+      `/lessons/${fx.quizLesson}`,
+      { token },
+    );
+    const passed = await c.call("POST", `/lessons/${fx.quizLesson}/attempts`, {
+      token,
+      json: { answers: sheet(quiz.body.questions) },
+    });
+    expect(passed.status).toBe(201);
+    const drawn = await c.call<{ id: string; questions: Array<{ id: string; prompt: string }> }>(
+      "POST",
+      "/me/practice",
+      { token, json: {} },
+    );
+    expect(drawn.status).toBe(201);
+    practice = { id: drawn.body.id, answers: sheet(drawn.body.questions) };
     const subscribed = await c.call<{ id: string }>("POST", "/me/push-subscriptions", {
       token,
       json: {
@@ -280,6 +304,11 @@ describe("BOLA: someone else's objects by id (security.md 19)", () => {
           label: "quiz of a draft course",
           params: { id: fx.draftLesson },
           json: { answers: [{ questionId: ANY_UUID, value: "Hello" }] },
+        },
+        {
+          label: "victim's practice quiz",
+          params: { id: practice.id },
+          json: { answers: practice.answers },
         },
       ],
     },
@@ -522,6 +551,12 @@ describe("BOLA: someone else's objects by id (security.md 19)", () => {
     );
     const me = await c.call<{ roles: string[] }>("GET", "/me", { token });
     expect(me.body.roles).toEqual(["learner"]);
+    // The practice quiz the attackers named is still the victim's to grade, once.
+    const practised = await c.call("POST", `/lessons/${practice.id}/attempts`, {
+      token,
+      json: { answers: practice.answers },
+    });
+    expect(practised.status).toBe(201);
     // The placement test still asks the victim the same question.
     const answered = await c.call("POST", `/placement/${placement.id}/answers`, {
       token,

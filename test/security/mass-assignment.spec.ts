@@ -176,6 +176,7 @@ describe("mass assignment and resource limits (security.md 21, 22)", () => {
       body: {},
     },
     "POST /me/reviews": { as: "subject", body: { ...card, rating: "easy" } },
+    "POST /me/practice": { as: "subject", body: { skill: "greetings" } },
     "POST /me/notifications/:id/read": {
       as: "subject",
       params: { id: notificationId },

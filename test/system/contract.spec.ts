@@ -127,7 +127,13 @@ function tokenLink(mail: Mail, kind: "open" | "click" | "unsubscribe"): string {
 }
 
 const QUIZ = [
-  { type: "single", prompt: "Pick 'tea'.", options: ["tea", "toast"], answer: "tea" },
+  {
+    type: "single",
+    prompt: "Pick 'tea'.",
+    options: ["tea", "toast"],
+    answer: "tea",
+    skills: ["food-vocabulary"],
+  },
   { type: "text", prompt: "Opposite of hot?", answer: "cold" },
 ];
 
@@ -229,7 +235,9 @@ beforeAll(async () => {
   f.readingId = (
     await lesson({ title: "Ordering", kind: "lesson", order: 1, body: "Hi!" })
   ).body.id;
-  f.quizId = (await lesson({ title: "Quiz", kind: "quiz", order: 2, questions: QUIZ })).body.id;
+  f.quizId = (
+    await lesson({ title: "Quiz", kind: "quiz", order: 2, questions: QUIZ, skills: ["adjectives"] })
+  ).body.id;
   await lesson({
     title: "Words",
     kind: "flashcards",
@@ -823,6 +831,47 @@ const CASES: Case[] = [
       };
     },
     check: a => expect(a.body).toMatchObject({ score: 20, maxScore: 20, passed: true }),
+  },
+  {
+    key: "GET /me/skills",
+    who: "user",
+    status: 200,
+    token: learner,
+    check: a =>
+      expect(a.body).toEqual([
+        expect.objectContaining({ skill: "adjectives", attempts: 1 }),
+        expect.objectContaining({ skill: "food-vocabulary", attempts: 1 }),
+      ]),
+  },
+  {
+    key: "GET /me/next",
+    who: "user",
+    status: 200,
+    token: learner,
+    check: a => {
+      expect(a.body.length).toBeGreaterThan(0);
+      expect(a.body.length).toBeLessThanOrEqual(10);
+      for (const step of a.body) {
+        expect(["review", "lesson", "practice", "course"]).toContain(step.kind);
+        expect(typeof step.reason).toBe("string");
+      }
+      expect(a.body).toContainEqual(
+        expect.objectContaining({ kind: "practice", skill: "adjectives" }),
+      );
+    },
+  },
+  {
+    key: "POST /me/practice",
+    who: "user",
+    status: 201,
+    token: learner,
+    body: () => ({ skill: "food-vocabulary" }),
+    check: a => {
+      expect(a.body.questions).toEqual([
+        expect.objectContaining({ id: "q1", type: "single", prompt: "Pick 'tea'." }),
+      ]);
+      expect(a.body.questions[0]).not.toHaveProperty("answer");
+    },
   },
   {
     key: "POST /lessons/:id/complete",

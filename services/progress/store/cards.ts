@@ -52,25 +52,52 @@ export async function upsertCard(
   );
 }
 
+/** FSRS's state of a card never reviewed (ts-fsrs State.New): what `newCardsPerDay` limits. */
+const NEW = 0;
+
+/**
+ * The learner's cards due at `now`: every card already in review, and at most `newCards`
+ * never-reviewed ones (oldest first), by due time.
+ */
 export async function dueCards(
   db: Db,
   userId: string,
   now: Date,
   limit: number,
+  newCards: number,
 ): Promise<CardRow[]> {
   return rows<CardRow>(
     db,
-    `SELECT * FROM ${S}.review_cards WHERE user_id = :userId AND due <= :now ORDER BY due, lesson_id, card_id LIMIT :limit`,
-    { userId, now, limit },
+    `SELECT * FROM (
+       (SELECT * FROM ${S}.review_cards WHERE user_id = :userId AND due <= :now AND state <> ${NEW})
+       UNION ALL
+       (SELECT * FROM ${S}.review_cards WHERE user_id = :userId AND due <= :now AND state = ${NEW}
+         ORDER BY due, lesson_id, card_id LIMIT :newCards)
+     ) due ORDER BY due, lesson_id, card_id LIMIT :limit`,
+    { userId, now, limit, newCards },
   );
 }
 
-/** How many of the learner's cards are due at `now` (the digests tell them). */
+/** How many of the learner's cards are due at `now`: the digests tell them (no daily limit of new cards). */
 export function countDueCards(db: Db, userId: string, now: Date): Promise<number> {
   return count(
     db,
     `SELECT COUNT(*) AS n FROM ${S}.review_cards WHERE user_id = :userId AND due <= :now`,
     { userId, now },
+  );
+}
+
+/** New cards the learner reviewed for the first time on a local day (their zone). */
+export function newCardsReviewedOn(
+  db: Db,
+  userId: string,
+  day: { date: string; timeZone: string },
+): Promise<number> {
+  return count(
+    db,
+    `SELECT COUNT(*) AS n FROM ${S}.review_logs WHERE user_id = :userId AND state = ${NEW}
+       AND (reviewed_at AT TIME ZONE :timeZone)::date = :date::date`,
+    { userId, ...day },
   );
 }
 

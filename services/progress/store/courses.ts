@@ -1,4 +1,5 @@
 import type { Transaction } from "sequelize";
+import type { CefrLevel } from "../../../models/course.model";
 import { exec, one, rows, S, type Db } from "./sql";
 
 /** Progress's copy of published courses (lesson lists) and the learners' enrollments. */
@@ -85,6 +86,12 @@ export async function saveCourseOutline(
 export async function dropLesson(db: Db, lessonId: string, t: Transaction): Promise<void> {
   await exec(db, `DELETE FROM ${S}.course_lessons WHERE lesson_id = :lessonId`, { lessonId }, t);
   await exec(db, `DELETE FROM ${S}.review_cards WHERE lesson_id = :lessonId`, { lessonId }, t);
+  await exec(
+    db,
+    `DELETE FROM ${S}.question_difficulty WHERE lesson_id = :lessonId`,
+    { lessonId },
+    t,
+  );
 }
 
 export interface EnrollmentRow {
@@ -245,4 +252,15 @@ export async function enrolledCoursesOf(db: Db, userId: string): Promise<Enrolle
       total: Number(total),
     };
   });
+}
+
+/** The level (progress's copy) of the course the learner enrolled in last; undefined before any. */
+export async function latestEnrolledLevel(db: Db, userId: string): Promise<CefrLevel | undefined> {
+  const row = await one<{ level: CefrLevel }>(
+    db,
+    `SELECT c.level FROM ${S}.enrollments e JOIN ${S}.courses c ON c.course_id = e.course_id
+      WHERE e.user_id = :userId ORDER BY e.enrolled_at DESC, e.id LIMIT 1`,
+    { userId },
+  );
+  return row?.level;
 }

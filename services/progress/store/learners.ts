@@ -264,6 +264,8 @@ const USER_TABLES = [
   "review_cards",
   "review_logs",
   "streak_reminders",
+  "skill_ratings",
+  "practice_quizzes",
   "review_waves",
   "placement_tests",
 ] as const;

@@ -279,6 +279,34 @@ export function learnerJourney(env: () => JourneyEnv, label: string): LearnerSta
     expect(activity.body.at(-1)).toEqual({ date: today, xp: s.xp, lessons: 1 });
   });
 
+  it("when the quiz is graded, then the seeded skills have mastery, practice draws on the quiz and what next puts reviews first", async () => {
+    const { api } = env();
+    const seeded = A1.lessons.find(l => l.kind === "quiz")!;
+    const expected = [
+      ...new Set(
+        seeded.questions!.flatMap(q => (q.skills?.length ? q.skills : (seeded.skills ?? []))),
+      ),
+    ].sort();
+    const skills = expectStatus(await api.get("/me/skills", auth()), 200);
+    expect(skills.body.map((r: Json) => r.skill).sort()).toEqual(expected);
+    for (const row of skills.body) expect(row.mastery).toBeGreaterThan(0.5);
+
+    const practice = expectStatus(await api.post("/me/practice", {}, auth()), 201);
+    expect(practice.body.questions).toHaveLength(seeded.questions!.length);
+    for (const q of practice.body.questions) expect(q).not.toHaveProperty("answer");
+
+    const next = expectStatus(await api.get("/me/next", auth()), 200);
+    const deck = A1.lessons.find(l => l.kind === "flashcards")!;
+    expect(next.body[0]).toMatchObject({ kind: "review", count: deck.cards!.length });
+    expect(next.body[1]).toMatchObject({ kind: "practice", skill: skills.body[0].skill });
+    const reading = s.lessons.find(l => l.kind === "lesson")!;
+    expect(next.body[2]).toMatchObject({
+      kind: "lesson",
+      courseId: s.courseId,
+      lessonId: reading.id,
+    });
+  });
+
   it("when the learner reviews a due flashcard as good, then FSRS schedules it later and it leaves the due list", async () => {
     const { api } = env();
     const due = expectStatus(await api.get("/me/reviews/due", auth()), 200);

@@ -1,0 +1,91 @@
+import { liveRequirements, missingPrerequisites } from "../../lib/prerequisites";
+import type { AuthUser } from "../../models/auth.model";
+import type { CefrLevel } from "../../models/course.model";
+import type { NextStep } from "../../models/skill.model";
+import type { Caller, ProgressDeps } from "./deps";
+import * as remote from "./remote";
+import { dueReviewCount } from "./reviews";
+import * as store from "./store";
+
+/**
+ * GET /me/next (docs/learning-rules.md, "What next"): at most MAX_STEPS suggestions, in this
+ * order: due reviews, the weakest practised skill, the next open lesson of each enrolled
+ * course (newest enrolment first), a published course at the learner's level.
+ */
+
+const MAX_STEPS = 10;
+
+/**
+ * The learner's CEFR level for suggestions: that of the course they enrolled in last, else A1.
+ * (A placement test's level, once there is one, answers here instead.)
+ */
+async function learnerLevel(deps: Pick<ProgressDeps, "db">, userId: string): Promise<CefrLevel> {
+  return (await store.latestEnrolledLevel(deps.db, userId)) ?? "A1";
+}
+
+const plural = (n: number, one: string, many: string) => (n === 1 ? one : many);
+
+/** The first lesson of the course's order that is neither completed nor locked. */
+async function nextLesson(
+  deps: ProgressDeps,
+  userId: string,
+  courseId: string,
+  caller?: Caller,
+): Promise<NextStep | undefined> {
+  const outline = await remote.outlineIfPublished(deps, courseId, caller);
+  if (!outline) return undefined;
+  const completed = new Set(await store.completedInCourse(deps.db, userId, courseId));
+  const ids = new Set(outline.lessons.map(l => l.id));
+  const open = outline.lessons.find(
+    l =>
+      !completed.has(l.id) &&
+      missingPrerequisites(liveRequirements(l.requires, ids), completed).length === 0,
+  );
+  if (!open) return undefined;
+  return {
+    kind: "lesson",
+    courseId,
+    lessonId: open.id,
+    reason: `Next in ${outline.title}: ${open.title}`,
+  };
+}
+
+export async function whatNext(
+  deps: ProgressDeps,
+  actor: Pick<AuthUser, "id">,
+  caller?: Caller,
+): Promise<NextStep[]> {
+  const userId = actor.id;
+  const steps: NextStep[] = [];
+  const due = await dueReviewCount(deps, userId, caller);
+  if (due > 0)
+    steps.push({
+      kind: "review",
+      count: due,
+      reason: `${due} ${plural(due, "flashcard is", "flashcards are")} due for review`,
+    });
+  const [weakest] = await store.weakestSkills(deps.db, userId, 1);
+  if (weakest)
+    steps.push({
+      kind: "practice",
+      skill: weakest.skill,
+      reason: `Practise ${weakest.skill}: your weakest skill (${Math.round(weakest.mastery * 100)} % mastery)`,
+    });
+  const enrolled = await store.enrolledCoursesOf(deps.db, userId);
+  const learning = enrolled
+    .filter(e => e.enrollment.completed_at === null)
+    .slice(0, MAX_STEPS)
+    .map(e => e.enrollment.course_id);
+  for (const step of await Promise.all(learning.map(id => nextLesson(deps, userId, id, caller))))
+    if (step) steps.push(step);
+  const level = await learnerLevel(deps, userId);
+  const taken = new Set(enrolled.map(e => e.enrollment.course_id));
+  const course = (await remote.catalogueAt(deps, level, caller)).find(c => !taken.has(c.id));
+  if (course)
+    steps.push({
+      kind: "course",
+      courseId: course.id,
+      reason: `A course at your level (${level}): ${course.title}`,
+    });
+  return steps.slice(0, MAX_STEPS);
+}
