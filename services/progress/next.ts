@@ -16,11 +16,12 @@ import * as store from "./store";
 const MAX_STEPS = 10;
 
 /**
- * The learner's CEFR level for suggestions: that of the course they enrolled in last, else A1.
- * (A placement test's level, once there is one, answers here instead.)
+ * The learner's CEFR level for suggestions: their last placement test's, else that of the
+ * course they enrolled in last, else A1.
  */
 async function learnerLevel(deps: Pick<ProgressDeps, "db">, userId: string): Promise<CefrLevel> {
-  return (await store.latestEnrolledLevel(deps.db, userId)) ?? "A1";
+  const placed = await store.placedLevel(deps.db, userId);
+  return placed?.level ?? (await store.latestEnrolledLevel(deps.db, userId)) ?? "A1";
 }
 
 const plural = (n: number, one: string, many: string) => (n === 1 ? one : many);

@@ -119,6 +119,14 @@ describe("the placement test", () => {
     expect(result.confidence).toBeLessThanOrEqual(1);
   });
 
+  it("when the learner has been placed, then GET /me/next suggests courses at the placed level, not the A1 fallback", async () => {
+    const next = await c.ok("GET", "/me/next", 200, { token: learner.token });
+    const steps = Object.values(next) as Array<{ kind: string; reason: string }>;
+    const courses = steps.filter(step => step.kind === "course");
+    for (const step of courses) expect(step.reason).toContain(`(${result.level})`);
+    expect(courses.some(step => step.reason.includes("(A1)"))).toBe(false);
+  });
+
   it("when the test has ended, then GET /me shows its level and progress keeps it as the placed level", async () => {
     const me = await waitFor(async () => {
       const profile = await c.ok("GET", "/me", 200, { token: learner.token });

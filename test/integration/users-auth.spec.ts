@@ -118,6 +118,7 @@ describe("accounts and passwords", () => {
       emailVerified: false,
       mfaEnabled: false,
       locale: null,
+      level: null,
       profileVisibility: "followers",
       newCardsPerDay: 20,
       quietHours: null,
