@@ -28,6 +28,8 @@ export interface DomainEvents {
     verificationToken: string;
     /** True for an account created already verified (the bootstrap admin): notify asks no confirmation. Absent means false. */
     emailVerified?: boolean;
+    /** The language the account starts with (the sign-up's Accept-Language, a provider's `locale` claim). Absent: unknown, English. */
+    locale?: string;
   };
   "user.updated": {
     userId: string;

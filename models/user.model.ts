@@ -194,6 +194,26 @@ function isLanguageTag(value: string): boolean {
   }
 }
 
+/**
+ * The language a new account starts with: the first tag of an `Accept-Language` header by
+ * its weight (RFC 9110 12.5.4), `*` and malformed entries skipped; null when none is usable.
+ * The mails fall back from it key by key (`es-MX` → `es` → English).
+ */
+export function preferredLanguage(acceptLanguage: string | undefined): string | null {
+  if (!acceptLanguage) return null;
+  const ranked = acceptLanguage
+    .slice(0, 1000)
+    .split(",")
+    .map((entry, order) => {
+      const [tag = "", ...options] = entry.trim().split(";");
+      const weight = options.map(o => /^\s*q=([01](?:\.\d{0,3})?)\s*$/.exec(o)).find(Boolean);
+      return { tag: tag.trim(), q: weight ? Number(weight[1]) : 1, order };
+    })
+    .filter(({ tag, q }) => q > 0 && tag !== "*" && tag.length <= 35 && isLanguageTag(tag))
+    .sort((a, b) => b.q - a.q || a.order - b.order);
+  return ranked[0] ? Intl.getCanonicalLocales(ranked[0].tag)[0] : null;
+}
+
 type Check = (value: unknown, errors: Array<{ type: string; actual?: unknown }>) => unknown;
 
 const timezoneCheck: Check = (value, errors) => {

@@ -37,9 +37,12 @@ export interface NotifyRuntime {
   deliverAfterCommit(t: Transaction): void;
   /** When a push or mail due now may go: null (now) or the end of the user's quiet hours. */
   deliverableAt(userId: string, t: Transaction): Promise<Date | null>;
-  /** Keeps user.updated's quiet hours and locale (when the event carries them). */
+  /** Keeps the quiet hours and locale user.created or user.updated carry (when they do). */
   saveDeliverySettings(
-    change: EventEnvelope<"user.updated">["data"],
+    change: Pick<
+      EventEnvelope<"user.updated">["data"],
+      "userId" | "sequence" | "locale" | "quietHours"
+    >,
     t: Transaction,
   ): Promise<void>;
   /** The in-app and push texts in the user's locale (English when unknown). */
@@ -151,9 +154,14 @@ const onUserCreated: Handler<"user.created"> = async (rt, event, t) => {
     // user.email_verified may have been handled first (events arrive out of order).
     emailVerified:
       d.emailVerified === true || (await rt.store.verifiedEarly(d.userId, { transaction: t })),
+    locale: d.locale ?? null,
   };
   // Erased already (user.deleted was handled first): no recipient again, no welcome mail.
   if (!(await rt.store.upsertRecipient(recipient, { transaction: t }, d.sequence))) return;
+  // Every later mail is in it too, until a user.updated changes it.
+  if (d.locale) {
+    await rt.saveDeliverySettings({ userId: d.userId, locale: d.locale, sequence: d.sequence }, t);
+  }
   // The welcome mail is the confirmation request: an address verified at creation needs neither it nor the reminder.
   if (recipient.emailVerified) return;
   const verifyUrl = verifyLink(rt, d.verificationToken);

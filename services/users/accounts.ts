@@ -5,6 +5,7 @@ import { rolesChanged, sessionEnded, userErased } from "../../lib/auth/revocatio
 import type { RequestMeta, Role } from "../../models/auth.model";
 import {
   normaliseEmail,
+  preferredLanguage,
   profileUpdateParams,
   toProfile,
   toSummary,
@@ -107,7 +108,14 @@ export async function findByEmail(deps: UsersDeps, email: string): Promise<UserR
 export async function createAccount(
   deps: UsersDeps,
   t: Transaction,
-  fields: { email: string; name: string; passwordHash: string | null; emailVerified: boolean },
+  fields: {
+    email: string;
+    name: string;
+    passwordHash: string | null;
+    emailVerified: boolean;
+    /** The language the account starts with (mails are in it from the first one). */
+    locale: string | null;
+  },
   ctx?: Ctx,
 ): Promise<UserRow> {
   const now = new Date();
@@ -118,6 +126,7 @@ export async function createAccount(
       name: fields.name,
       passwordHash: fields.passwordHash,
       emailVerified: fields.emailVerified,
+      locale: fields.locale,
       createdAt: now,
       updatedAt: now,
       passwordChangedAt: now,
@@ -142,6 +151,7 @@ export async function createAccount(
       timezone: user.timezone,
       verificationToken,
       emailVerified: fields.emailVerified,
+      ...(fields.locale !== null ? { locale: fields.locale } : {}),
     },
     { transaction: t, ctx },
   );
@@ -163,7 +173,13 @@ export async function register(
       const user = await createAccount(
         deps,
         t,
-        { email, name: params.name, passwordHash, emailVerified: false },
+        {
+          email,
+          name: params.name,
+          passwordHash,
+          emailVerified: false,
+          locale: preferredLanguage(ctx.meta.requestHeaders?.["accept-language"]),
+        },
         ctx,
       );
       const session = await openSession(deps, t, user.id, clientOf(ctx.meta));

@@ -5,7 +5,7 @@ import type { JWTPayload } from "jose";
 import { v7 as uuidv7 } from "uuid";
 import { isUniqueViolation } from "../../lib/db/sql";
 import type { RequestMeta } from "../../models/auth.model";
-import { normaliseEmail, type UserRow } from "../../models/user.model";
+import { normaliseEmail, preferredLanguage, type UserRow } from "../../models/user.model";
 import {
   createAccount,
   ensureActive,
@@ -330,7 +330,13 @@ async function accountFor(
       const made = await createAccount(
         deps,
         t,
-        { email, name: nameFrom(claims, email), passwordHash: null, emailVerified: verified },
+        {
+          email,
+          name: nameFrom(claims, email),
+          passwordHash: null,
+          emailVerified: verified,
+          locale: localeFrom(claims, ctx),
+        },
         ctx,
       );
       await insertIdentity(deps.db, t, identityRow(made.id, provider, claims));
@@ -342,6 +348,15 @@ async function accountFor(
     if (isUniqueViolation(err)) throw accountExists();
     throw err;
   }
+}
+
+/**
+ * A new account's language: the provider's `locale` claim (OpenID Connect Core 5.1) when it
+ * is a language tag, else the browser's Accept-Language on the callback.
+ */
+function localeFrom(claims: JWTPayload, ctx: Ctx): string | null {
+  const claimed = typeof claims.locale === "string" ? preferredLanguage(claims.locale) : null;
+  return claimed ?? preferredLanguage(ctx.meta.requestHeaders?.["accept-language"]);
 }
 
 /** An identity added to an account that existed before: the owner is told (a security mail). */

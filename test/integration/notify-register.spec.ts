@@ -92,6 +92,57 @@ describe("notify with the real users service and gateway (embedded defaults)", (
     expect(await list.json()).toMatchObject({ rows: [], total: 0, unread: 0 });
   });
 
+  it("when a browser asking for Spanish registers, then the account starts in Spanish: its profile, the welcome mail and a later reset mail", async () => {
+    const res = await fetch(`${node.apiUrl}/auth/register`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "accept-language": "fr;q=0.2, es-MX;q=0.9, *;q=0.5, en;q=0.8",
+      },
+      body: JSON.stringify({
+        email: "lectora@example.test",
+        password: "a long enough passphrase",
+        name: "Lectora",
+      }),
+    });
+    expect(res.status).toBe(201);
+    const { user, accessToken } = (await res.json()) as {
+      user: { locale: string | null };
+      accessToken: string;
+    };
+    expect(user.locale).toBe("es-MX");
+    const me = await fetch(`${node.apiUrl}/me`, {
+      headers: { authorization: `Bearer ${accessToken}` },
+    });
+    expect(((await me.json()) as { locale: string | null }).locale).toBe("es-MX");
+    const outbox = path.join(dataDir, "outbox");
+    const subjectOf = (template: string) =>
+      waitUntil(
+        async () => {
+          const files = fs.existsSync(outbox)
+            ? fs.readdirSync(outbox).filter(f => f.includes(`-${template}-`))
+            : [];
+          for (const file of files) {
+            const mail = await PostalMime.parse(fs.readFileSync(path.join(outbox, file)));
+            if (mail.to?.some(to => to.address === "lectora@example.test")) return mail.subject;
+          }
+          return undefined;
+        },
+        20_000,
+        `${template} mail to lectora`,
+      );
+    expect(await subjectOf("welcome")).toBe(
+      "Te damos la bienvenida a Lingomesh, Lectora: confirma tu correo electrónico",
+    );
+    const forgot = await fetch(`${node.apiUrl}/auth/password/forgot`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email: "lectora@example.test" }),
+    });
+    expect(forgot.status).toBe(202);
+    expect(await subjectOf("password-reset")).toBe("Restablece tu contraseña de Lingomesh");
+  });
+
   it("when the bootstrap admin is created (already verified), then no confirmation mail and no reminder are queued for it", async () => {
     const sql = (node.broker.getLocalService("notify") as unknown as { sequelize: Sequelize })
       .sequelize;

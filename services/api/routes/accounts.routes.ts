@@ -24,6 +24,8 @@ export const accountRoutes: RouteSpec[] = [
     summary:
       "Where the provider sends the browser back: redirects to the redirect URI with a one-time code (or an error)",
     tag: "Identity",
+    // A first sign-in creates the account: its language, when the provider names none.
+    requestHeaders: ["accept-language"],
   },
   {
     method: "POST",
@@ -38,6 +40,8 @@ export const accountRoutes: RouteSpec[] = [
     action: "users.oidcIdToken",
     summary: "Sign in with an ID token from the provider's native SDK",
     tag: "Identity",
+    // A first sign-in creates the account: its language, when the provider names none.
+    requestHeaders: ["accept-language"],
   },
   {
     method: "GET",

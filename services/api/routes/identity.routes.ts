@@ -9,6 +9,8 @@ export const identityRoutes: RouteSpec[] = [
     status: 201,
     summary: "Create an account and sign in",
     tag: "Identity",
+    // The account's language (mails from the welcome on), until the learner sets one.
+    requestHeaders: ["accept-language"],
   },
   {
     method: "POST",
