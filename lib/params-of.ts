@@ -8,9 +8,9 @@
  * What the project's params use is mapped: the shorthands ("string", "number|optional", …),
  * `string`/`email`/`url`/`uuid`, `number`, `boolean`, `date` (a Date once converted), `enum`
  * (its `values`), `equal` (its `value`), `array` (of its `items`), `object` (of its `props`),
- * `multi` (any of its `rules`), `any`. A rule is optional with `optional: true` unless it has a
- * `default` (the validator fills it in); `nullable: true` adds null. `$$strict` and the other
- * `$$` options are no fields.
+ * `multi` (any of its `rules`; an array of rules is its shorthand), `any`. A rule is optional
+ * with `optional: true` unless it has a `default` (the validator fills it in); `nullable: true`
+ * adds null. `$$strict` and the other `$$` options are no fields.
  */
 
 type TypeNamed<Name> = Name extends "string" | "email" | "url" | "uuid"
@@ -44,12 +44,14 @@ type ValueOfObjectRule<Rule> = Rule extends { type: "enum"; values: readonly (in
             ? TypeNamed<Name>
             : unknown;
 
-/** The value a rule lets through. */
+/** The value a rule lets through; an array of rules is `multi`'s shorthand (any of them). */
 type RuleValue<Rule> = Rule extends string
   ? TypeNamed<ShorthandName<Rule>>
-  : Rule extends { nullable: true }
-    ? ValueOfObjectRule<Rule> | null
-    : ValueOfObjectRule<Rule>;
+  : Rule extends readonly (infer Each)[]
+    ? RuleValue<Each>
+    : Rule extends { nullable: true }
+      ? ValueOfObjectRule<Rule> | null
+      : ValueOfObjectRule<Rule>;
 
 type IsOptional<Rule> = Rule extends string
   ? Rule extends `${string}|optional${string}`

@@ -1,10 +1,9 @@
 import type { AnswerValue } from "./progress.model";
 import { idRule } from "../lib/params";
+import type { ParamsOf } from "../lib/params-of";
 
-export interface AttemptAnswer {
-  questionId: string;
-  value: AnswerValue;
-}
+/** One answer of an attempt, as POST /lessons/:id/attempts's params let it through. */
+export type AttemptAnswer = ParamsOf<typeof attemptParams>["answers"][number];
 
 export interface QuestionResult {
   questionId: string;

@@ -1,3 +1,4 @@
+import type { ParamsOf } from "../lib/params-of";
 import type { EmailCategory } from "./email.model";
 
 /** In-app notifications (GET /me/notifications) and email preferences of the notify service. */
@@ -68,11 +69,9 @@ export interface NotificationPage {
 export type EmailPreferences = Record<EmailCategory, boolean>;
 
 /** api.md: the categories every channel has; `security` mail cannot be turned off. */
-const NOTIFY_CATEGORIES = ["marketing", "achievements", "reminders", "social", "security"] as const;
-export type NotifyCategory = (typeof NOTIFY_CATEGORIES)[number];
+export type NotifyCategory = "marketing" | "achievements" | "reminders" | "social" | "security";
 export type ChannelPreferences = Record<NotifyCategory, boolean>;
-const CHANNELS = ["email", "push", "sms", "inApp"] as const;
-export type Channel = (typeof CHANNELS)[number];
+export type Channel = "email" | "push" | "sms" | "inApp";
 const DIGESTS = ["off", "daily", "weekly"] as const;
 export type Digest = (typeof DIGESTS)[number];
 
@@ -95,31 +94,35 @@ export const DEFAULT_EMAIL_PREFERENCES: EmailPreferences = {
   weeklyReport: true,
 };
 
-const channelParams = (channel: Channel) => ({
-  type: "object",
-  strict: true,
-  optional: true,
-  props: Object.fromEntries(
-    NOTIFY_CATEGORIES.map(category => [
-      category,
-      // Security mail cannot be turned off: `false` there is a 422, not ignored.
-      channel === "email" && category === "security"
-        ? { type: "equal", value: true, strict: true, optional: true }
-        : { type: "boolean", optional: true },
-    ]),
-  ),
-});
+/** Each category of a channel, left out: unchanged. */
+const categoryRules = {
+  marketing: { type: "boolean", optional: true },
+  achievements: { type: "boolean", optional: true },
+  reminders: { type: "boolean", optional: true },
+  social: { type: "boolean", optional: true },
+  security: { type: "boolean", optional: true },
+} as const satisfies Record<NotifyCategory, unknown>;
+
+const channelRule = { type: "object", strict: true, optional: true, props: categoryRules } as const;
 
 /** fastest-validator schema of the PUT body: strict, each channel and the digest optional. */
 export const preferencesParams = {
   $$strict: true,
-  ...Object.fromEntries(CHANNELS.map(channel => [channel, channelParams(channel)])),
+  email: {
+    ...channelRule,
+    // Security mail cannot be turned off: `false` there is a 422, not ignored.
+    props: {
+      ...categoryRules,
+      security: { type: "equal", value: true, strict: true, optional: true },
+    },
+  },
+  push: channelRule,
+  sms: channelRule,
+  inApp: channelRule,
   digest: { type: "enum", values: [...DIGESTS], optional: true },
-};
+} as const satisfies Record<Channel, unknown> & { $$strict: true; digest: unknown };
 
-export type PreferencesChange = Partial<Record<Channel, Partial<ChannelPreferences>>> & {
-  digest?: Digest;
-};
+export type PreferencesChange = ParamsOf<typeof preferencesParams>;
 
 /** A local copy of what notify needs of a user, so mail still goes when the users service is slow. */
 export interface Recipient {

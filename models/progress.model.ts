@@ -1,3 +1,4 @@
+import type { ParamsOf } from "../lib/params-of";
 import type { UnlockedAchievement } from "./achievement.model";
 import type { AnswerKey, LessonForGrading } from "./lesson.model";
 
@@ -47,7 +48,32 @@ export interface ActivityDay {
   lessons: number;
 }
 
-export type LeaderboardPeriod = "weekly" | "all";
+const LEADERBOARD_PERIODS = ["weekly", "all"] as const;
+export type LeaderboardPeriod = (typeof LEADERBOARD_PERIODS)[number];
+
+/** GET /leaderboard's query: the board, whose, and how many of its top. */
+export const leaderboardParams = {
+  $$strict: true,
+  period: { type: "enum", values: [...LEADERBOARD_PERIODS], optional: true, default: "weekly" },
+  /** `following`: the caller and the people they follow (users' follow graph). */
+  scope: {
+    type: "enum",
+    values: ["everyone", "following"],
+    optional: true,
+    default: "everyone",
+  },
+  limit: {
+    type: "number",
+    integer: true,
+    min: 1,
+    max: 100,
+    convert: true,
+    optional: true,
+    default: 10,
+  },
+} as const;
+
+export type LeaderboardInput = ParamsOf<typeof leaderboardParams>;
 
 export interface LeaderboardView {
   period: LeaderboardPeriod;

@@ -1,3 +1,5 @@
+import type { ParamsOf } from "../lib/params-of";
+
 /** Web Push (api.md `POST /me/push-subscriptions`): the browser's PushSubscription, as it sends it. */
 
 const BASE64URL = "^[A-Za-z0-9_-]+={0,2}$";
@@ -18,8 +20,4 @@ export const pushSubscriptionParams = {
   },
 } as const;
 
-export interface PushSubscriptionBody {
-  endpoint: string;
-  expirationTime?: number | null;
-  keys: { p256dh: string; auth: string };
-}
+export type PushSubscriptionBody = ParamsOf<typeof pushSubscriptionParams>;

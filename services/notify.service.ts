@@ -4,7 +4,8 @@ import crypto from "node:crypto";
 import { v7 as uuidv7 } from "uuid";
 import { actorOf } from "../lib/auth/guard";
 import { configOf } from "../lib/config";
-import { idParam, pageParams } from "../lib/params";
+import { idParam, pageParams, type IdInput } from "../lib/params";
+import type { ParamsOf } from "../lib/params-of";
 import { redirectTo } from "../lib/rest-answers";
 import { DbMixin, type DbServiceThis } from "../mixins/db.mixin";
 import {
@@ -16,17 +17,11 @@ import {
   type DurableEventsMethods,
 } from "../mixins/durable-events.mixin";
 import type { RequestMeta } from "../models/auth.model";
-import {
-  EMAIL_STATUSES,
-  EMAIL_TEMPLATES,
-  type EmailStatus,
-  type EmailTemplate,
-} from "../models/email.model";
+import { EMAIL_STATUSES, EMAIL_TEMPLATES } from "../models/email.model";
 import {
   preferencesParams,
   type NotificationPage,
   type NotificationPreferences,
-  type PreferencesChange,
 } from "../models/notification.model";
 import { LIVE_DELIVERY_EVENT, type LiveDelivery, type LiveMessage } from "../models/live.model";
 import { consumers, usersUpdated, type NotifyRuntime } from "./notify/consumers";
@@ -36,21 +31,21 @@ import * as links from "./notify/mail-links";
 import { answerLink } from "./notify/mail-links";
 import { listEmails, mailOutcomes } from "./notify/mail-records";
 import { addLiveMessage, liveMessagesSince, pruneLiveMessages } from "./notify/live-store";
-import { pushSubscriptionParams, type PushSubscriptionBody } from "../models/push.model";
-import { subscribePush, unsubscribePush, vapidPublicKey, type PushDeps } from "./notify/push";
+import { pushSubscriptionParams } from "../models/push.model";
+import { subscribePush, unsubscribePush, vapidPublicKey } from "./notify/push";
 import { PushSender } from "./notify/push-sender";
 import { PushStore } from "./notify/push-store";
-import { changePreferences, readPreferences, type PreferenceDeps } from "./notify/preferences";
+import { changePreferences, preferencesOf, readPreferences } from "./notify/preferences";
 import { loadVapidKeys } from "./notify/vapid";
 import { deliverableAt, localeOf, saveDeliverySettings } from "./notify/quiet-hours";
 import { Texts } from "./notify/texts";
-import { requestPhoneCode, verifyPhone, type PhoneDeps } from "./notify/phone";
-import { createSmsSender, type SmsSender } from "./notify/sms";
+import { requestPhoneCode, verifyPhone } from "./notify/phone";
+import { createSmsSender } from "./notify/sms";
 import { deriveLinkKey, LinkTokens } from "./notify/link-tokens";
 import { appLinks, MailBuilder } from "./notify/mail-builder";
 import { createMailer, type Mailer } from "./notify/mailer";
 import { notifyMigrations } from "./notify/migrations";
-import { previewMail, previewParams, type PreviewRequest } from "./notify/preview";
+import { previewMail, previewParams } from "./notify/preview";
 import { fetchMissingRecipients, recipientOf, type AbsentUsers } from "./notify/recipients";
 import {
   DEFAULT_SENDER_OPTIONS,
@@ -91,17 +86,13 @@ interface NotifyVars {
   /** users.profiles answered "no such user" for these, recently (services/notify/recipients.ts). */
   absentUsers: AbsentUsers;
   stopLivePrune?: () => void;
-  pushDeps: PushDeps;
   pushSender?: PushSender;
   texts: Texts;
-  sms: SmsSender;
-  /** The key phone codes are kept under (an HMAC; derived like the link key). */
-  phoneKey: Buffer;
   digests: DigestStore;
   /** What "now" is for the digest schedule: tests move it instead of waiting. */
   clock: () => Date;
   stopDigests?: () => void;
-  /** What the request use cases are given (built once in `started`). */
+  /** What the request use cases are given (built once in `created`). */
   deps: NotifyDeps;
   /** What the consumers are given (built once the templates are ready). */
   runtime: NotifyRuntime;
@@ -111,8 +102,6 @@ interface NotifyMethods {
   prepare(): Promise<void>;
   /** What the consumers are given: built once, at the end of `prepare`. */
   buildRuntime(): NotifyRuntime;
-  preferenceDeps(): PreferenceDeps;
-  phoneDeps(): PhoneDeps;
   runDigests(at?: Date): Promise<DigestRun>;
   live: NotifyRuntime["live"];
 }
@@ -122,6 +111,36 @@ type NotifyThis = DbServiceThis &
   NotifyVars &
   NotifyMethods & { settings: NotifySettings };
 type Ctx<P = Record<string, never>> = Context<P, RequestMeta>;
+
+const exportDataParams = { $$strict: true, userId: { type: "string", min: 1, max: 64 } } as const;
+const notificationsParams = {
+  $$strict: true,
+  ...pageParams,
+  unread: { type: "boolean", convert: true, optional: true },
+} as const;
+const liveSinceParams = {
+  $$strict: true,
+  userId: { type: "string", min: 1, max: 128 },
+  since: { type: "uuid" },
+} as const;
+const phoneParams = {
+  $$strict: true,
+  phone: { type: "string", pattern: "^\\+[1-9]\\d{7,14}$" },
+} as const;
+const phoneCodeParams = { $$strict: true, code: { type: "string", pattern: "^\\d{6}$" } } as const;
+const runDigestsParams = {
+  $$strict: true,
+  at: { type: "date", convert: true, optional: true },
+} as const;
+/** A mail link's signed token (services/notify/link-tokens.ts). */
+const tokenParams = { token: { type: "string", min: 1, max: 4096 } } as const;
+const emailsParams = {
+  $$strict: true,
+  ...pageParams,
+  to: { type: "string", min: 1, max: 320, optional: true },
+  template: { type: "enum", values: [...EMAIL_TEMPLATES], optional: true },
+  status: { type: "enum", values: [...EMAIL_STATUSES], optional: true },
+} as const;
 
 const LIVE_PRUNE_INTERVAL_MS = 10 * 60_000;
 /** A push the device could not take within a day is news no more. */
@@ -185,8 +204,8 @@ const NotifyService: NotifySchema = {
     /** What notify holds about a user (mails, notifications, preferences): users' GET /me/export. */
     exportData: {
       internal: true,
-      params: { $$strict: true, userId: { type: "string", min: 1, max: 64 } },
-      handler(ctx: Ctx<{ userId: string }>): Promise<Record<string, unknown[]>> {
+      params: exportDataParams,
+      handler(ctx: Ctx<ParamsOf<typeof exportDataParams>>): Promise<Record<string, unknown[]>> {
         return this.store.exportUser(ctx.params.userId);
       },
     },
@@ -194,14 +213,8 @@ const NotifyService: NotifySchema = {
     /** GET /me/notifications */
     notifications: {
       auth: true,
-      params: {
-        $$strict: true,
-        ...pageParams,
-        unread: { type: "boolean", convert: true, optional: true },
-      },
-      handler(
-        ctx: Ctx<{ page: number; pageSize: number; unread?: boolean }>,
-      ): Promise<NotificationPage> {
+      params: notificationsParams,
+      handler(ctx: Ctx<ParamsOf<typeof notificationsParams>>): Promise<NotificationPage> {
         return inbox.listNotifications(this.deps, ctx.params, actorOf(ctx));
       },
     },
@@ -209,12 +222,8 @@ const NotifyService: NotifySchema = {
     /** A reconnecting socket's missed messages (the gateway asks, for `GET /live?since=`). */
     liveSince: {
       internal: true,
-      params: {
-        $$strict: true,
-        userId: { type: "string", min: 1, max: 128 },
-        since: { type: "uuid" },
-      },
-      async handler(ctx: Ctx<{ userId: string; since: string }>): Promise<LiveMessage[]> {
+      params: liveSinceParams,
+      async handler(ctx: Ctx<ParamsOf<typeof liveSinceParams>>): Promise<LiveMessage[]> {
         return liveMessagesSince(
           this.sequelize,
           this.dbSchema,
@@ -228,7 +237,7 @@ const NotifyService: NotifySchema = {
     vapidPublicKey: {
       params: {},
       handler(): { publicKey: string } {
-        return vapidPublicKey(this.pushDeps);
+        return vapidPublicKey(this.deps);
       },
     },
 
@@ -236,8 +245,8 @@ const NotifyService: NotifySchema = {
     addPushSubscription: {
       auth: true,
       params: pushSubscriptionParams,
-      handler(ctx: Ctx<PushSubscriptionBody>): Promise<{ id: string }> {
-        return subscribePush(this.pushDeps, actorOf(ctx).id, ctx.params);
+      handler(ctx: Ctx<ParamsOf<typeof pushSubscriptionParams>>): Promise<{ id: string }> {
+        return subscribePush(this.deps, ctx.params, actorOf(ctx));
       },
     },
 
@@ -245,8 +254,8 @@ const NotifyService: NotifySchema = {
     removePushSubscription: {
       auth: true,
       params: idParam,
-      async handler(ctx: Ctx<{ id: string }>): Promise<void> {
-        await unsubscribePush(this.pushDeps, actorOf(ctx).id, ctx.params.id);
+      async handler(ctx: Ctx<IdInput>): Promise<void> {
+        await unsubscribePush(this.deps, ctx.params, actorOf(ctx));
         ctx.meta.$statusCode = 204;
       },
     },
@@ -264,7 +273,7 @@ const NotifyService: NotifySchema = {
     markRead: {
       auth: true,
       params: idParam,
-      async handler(ctx: Ctx<{ id: string }>): Promise<void> {
+      async handler(ctx: Ctx<IdInput>): Promise<void> {
         await inbox.markRead(this.deps, ctx.params, actorOf(ctx));
         ctx.meta.$statusCode = 204;
       },
@@ -273,9 +282,9 @@ const NotifyService: NotifySchema = {
     /** POST /me/phone {phone} → 202 {phone, verified: false, codeExpiresAt}: a 6-digit code by SMS. */
     setPhone: {
       auth: true,
-      params: { $$strict: true, phone: { type: "string", pattern: "^\\+[1-9]\\d{7,14}$" } },
-      async handler(ctx: Ctx<{ phone: string }>) {
-        const answer = await requestPhoneCode(this.phoneDeps(), actorOf(ctx).id, ctx.params.phone);
+      params: phoneParams,
+      async handler(ctx: Ctx<ParamsOf<typeof phoneParams>>) {
+        const answer = await requestPhoneCode(this.deps, ctx.params, actorOf(ctx));
         ctx.meta.$statusCode = 202;
         return answer;
       },
@@ -284,9 +293,9 @@ const NotifyService: NotifySchema = {
     /** POST /me/phone/verify {code} → 204 */
     verifyPhone: {
       auth: true,
-      params: { $$strict: true, code: { type: "string", pattern: "^\\d{6}$" } },
-      async handler(ctx: Ctx<{ code: string }>): Promise<void> {
-        await verifyPhone(this.phoneDeps(), actorOf(ctx).id, ctx.params.code);
+      params: phoneCodeParams,
+      async handler(ctx: Ctx<ParamsOf<typeof phoneCodeParams>>): Promise<void> {
+        await verifyPhone(this.deps, ctx.params, actorOf(ctx));
         ctx.meta.$statusCode = 204;
       },
     },
@@ -305,7 +314,7 @@ const NotifyService: NotifySchema = {
     getPreferences: {
       auth: true,
       handler(ctx: Ctx): Promise<NotificationPreferences> {
-        return readPreferences(this.preferenceDeps(), actorOf(ctx).id);
+        return readPreferences(this.deps, actorOf(ctx));
       },
     },
 
@@ -313,35 +322,32 @@ const NotifyService: NotifySchema = {
     updatePreferences: {
       auth: true,
       params: preferencesParams,
-      handler(ctx: Ctx<PreferencesChange>): Promise<NotificationPreferences> {
-        const userId = actorOf(ctx).id;
-        return this.withTransaction(t =>
-          changePreferences(this.preferenceDeps(), userId, ctx.params, t),
-        );
+      handler(ctx: Ctx<ParamsOf<typeof preferencesParams>>): Promise<NotificationPreferences> {
+        return changePreferences(this.deps, ctx.params, actorOf(ctx));
       },
     },
 
     /** Operators (REPL) and tests run a digest round now (or at `at`); the timer does it every few minutes. */
     runDigests: {
       internal: true,
-      params: { $$strict: true, at: { type: "date", convert: true, optional: true } },
-      handler(ctx: Ctx<{ at?: Date }>): Promise<DigestRun> {
+      params: runDigestsParams,
+      handler(ctx: Ctx<ParamsOf<typeof runDigestsParams>>): Promise<DigestRun> {
         return this.runDigests(ctx.params.at);
       },
     },
 
     /** GET /notifications/open/:token.gif — always the pixel, whatever the token. */
     open: {
-      params: { token: { type: "string", min: 1, max: 4096 } },
-      async handler(ctx: Ctx<{ token: string }>): Promise<Buffer> {
+      params: tokenParams,
+      async handler(ctx: Ctx<ParamsOf<typeof tokenParams>>): Promise<Buffer> {
         return answerLink(ctx, await links.openPixel(this.deps, ctx.params));
       },
     },
 
     /** GET /notifications/click/:token — records the click, then redirects to the signed target. */
     click: {
-      params: { token: { type: "string", min: 1, max: 4096 } },
-      async handler(ctx: Ctx<{ token: string }>): Promise<void> {
+      params: tokenParams,
+      async handler(ctx: Ctx<ParamsOf<typeof tokenParams>>): Promise<void> {
         redirectTo(ctx, await links.followClick(this.deps, ctx.params));
         ctx.meta.$responseHeaders = { "Cache-Control": "no-store" };
       },
@@ -349,8 +355,8 @@ const NotifyService: NotifySchema = {
 
     /** GET /notifications/unsubscribe/:token — a page that asks; opening the link changes nothing. */
     unsubscribePage: {
-      params: { token: { type: "string", min: 1, max: 4096 } },
-      async handler(ctx: Ctx<{ token: string }>): Promise<string> {
+      params: tokenParams,
+      async handler(ctx: Ctx<ParamsOf<typeof tokenParams>>): Promise<string> {
         return answerLink(ctx, await links.unsubscribePage(this.deps, ctx.params));
       },
     },
@@ -360,9 +366,9 @@ const NotifyService: NotifySchema = {
      * login: the token is the proof. A browser (Accept: text/html) gets a page, others JSON.
      */
     unsubscribe: {
-      params: { token: { type: "string", min: 1, max: 4096 } },
+      params: tokenParams,
       async handler(
-        ctx: Ctx<{ token: string }>,
+        ctx: Ctx<ParamsOf<typeof tokenParams>>,
       ): Promise<{ unsubscribed: true; category: string } | string> {
         const accept = ctx.meta.requestHeaders?.accept;
         return answerLink(ctx, await links.unsubscribe(this.deps, ctx.params, accept));
@@ -373,22 +379,8 @@ const NotifyService: NotifySchema = {
     emails: {
       auth: true,
       roles: ["admin"],
-      params: {
-        $$strict: true,
-        ...pageParams,
-        to: { type: "string", min: 1, max: 320, optional: true },
-        template: { type: "enum", values: [...EMAIL_TEMPLATES], optional: true },
-        status: { type: "enum", values: [...EMAIL_STATUSES], optional: true },
-      },
-      handler(
-        ctx: Ctx<{
-          page: number;
-          pageSize: number;
-          to?: string;
-          template?: EmailTemplate;
-          status?: EmailStatus;
-        }>,
-      ) {
+      params: emailsParams,
+      handler(ctx: Ctx<ParamsOf<typeof emailsParams>>) {
         return listEmails(this.deps, ctx.params);
       },
     },
@@ -397,7 +389,7 @@ const NotifyService: NotifySchema = {
     mailOutcomes: {
       internal: true,
       params: createdSinceParams,
-      handler(ctx: Ctx<{ since: Date; after?: string; limit: number }>): Promise<MailOutcomes[]> {
+      handler(ctx: Ctx<ParamsOf<typeof createdSinceParams>>): Promise<MailOutcomes[]> {
         return mailOutcomes(this.deps, ctx.params);
       },
     },
@@ -411,8 +403,8 @@ const NotifyService: NotifySchema = {
       internal: true,
       roles: ["admin", "author"],
       params: previewParams,
-      handler(ctx: Ctx<PreviewRequest>) {
-        return previewMail(this.deps.builder, ctx.params);
+      handler(ctx: Ctx<ParamsOf<typeof previewParams>>) {
+        return previewMail(this.deps.builder(), ctx.params);
       },
     },
   },
@@ -422,12 +414,6 @@ const NotifyService: NotifySchema = {
       const cfg = configOf(this.broker);
       this.templates = await MailTemplates.load();
       this.texts = Texts.load();
-      this.phoneKey = crypto
-        .createHmac("sha256", deriveLinkKey(cfg))
-        .update("phone codes")
-        .digest();
-      this.sms = createSmsSender(cfg);
-      this.tokens = new LinkTokens(deriveLinkKey(cfg));
       this.builder = new MailBuilder(this.templates, this.tokens, appLinks(cfg.publicUrl));
       this.runtime = this.buildRuntime();
     },
@@ -443,16 +429,16 @@ const NotifyService: NotifySchema = {
           recipientOf({ store: this.store, absent: this.absentUsers }, userId, t),
         deliverAfterCommit: t => t.afterCommit(() => this.sender.kick()),
         live: (userId, type, data, t) => this.live(userId, type, data, t),
-        preferencesOf: (userId, t) => readPreferences(this.preferenceDeps(), userId, t),
+        preferencesOf: (userId, t) => preferencesOf(this.deps, userId, t),
         sayTo: async (userId, t) =>
           this.texts.for(await localeOf(this.sequelize, this.dbSchema, userId, t)),
         deliverableAt: (userId, t) => deliverableAt(this.sequelize, this.dbSchema, userId, t),
         saveDeliverySettings: (change, t) =>
           saveDeliverySettings(this.sequelize, this.dbSchema, change, t),
         push: async (userId, eventId, push, t) => {
-          if (!this.pushDeps.vapid) return;
+          if (!this.deps.push.vapid) return;
           const notBefore = await deliverableAt(this.sequelize, this.dbSchema, userId, t);
-          const queued = await this.pushDeps.store.queue(
+          const queued = await this.deps.push.store.queue(
             userId,
             eventId,
             { ...push, ttlSeconds: PUSH_TTL_SECONDS, notBefore },
@@ -502,20 +488,6 @@ const NotifyService: NotifySchema = {
       if (run.sent.length > 0) this.logger.info(`digests queued for ${run.sent.length} learner(s)`);
       return run;
     },
-
-    phoneDeps(): PhoneDeps {
-      return {
-        sequelize: this.sequelize,
-        schema: this.dbSchema,
-        key: this.phoneKey,
-        sms: this.sms,
-        withTransaction: fn => this.withTransaction(fn),
-      };
-    },
-
-    preferenceDeps(): PreferenceDeps {
-      return { sequelize: this.sequelize, schema: this.dbSchema, store: this.store };
-    },
   },
 
   created() {
@@ -525,10 +497,26 @@ const NotifyService: NotifySchema = {
     this.digests = new DigestStore(this.sequelize, this.dbSchema);
     this.clock = () => new Date();
     const cfg = configOf(this.broker);
-    this.pushDeps = {
-      store: new PushStore(this.sequelize, this.dbSchema),
-      vapid: loadVapidKeys(cfg),
-      allowHttp: cfg.pushAllowHttp,
+    this.tokens = new LinkTokens(deriveLinkKey(cfg));
+    this.deps = {
+      store: this.store,
+      db: { sequelize: this.sequelize, schema: this.dbSchema },
+      tokens: this.tokens,
+      builder: () => this.builder,
+      withTransaction: fn => this.withTransaction(fn),
+      preferencesUrl: `${appLinks(cfg.publicUrl).app}/settings/notifications`,
+      push: {
+        store: new PushStore(this.sequelize, this.dbSchema),
+        vapid: loadVapidKeys(cfg),
+        allowHttp: cfg.pushAllowHttp,
+      },
+      phone: {
+        sms: createSmsSender(cfg),
+        // Phone codes are kept as an HMAC under a key derived like the link key.
+        key: crypto.createHmac("sha256", deriveLinkKey(cfg)).update("phone codes").digest(),
+      },
+      now: () => new Date(),
+      logger: this.logger,
     };
     this.absentUsers = new Map();
     this.ready = this.prepare();
@@ -539,15 +527,6 @@ const NotifyService: NotifySchema = {
   async started() {
     const cfg = configOf(this.broker);
     await this.ready;
-    this.deps = {
-      store: this.store,
-      tokens: this.tokens,
-      builder: this.builder,
-      withTransaction: fn => this.withTransaction(fn),
-      preferencesUrl: `${this.builder.links.app}/settings/notifications`,
-      now: () => new Date(),
-      logger: this.logger,
-    };
     this.mailer = createMailer(cfg);
     this.sender = meteredSender(
       this.broker,
@@ -569,10 +548,10 @@ const NotifyService: NotifySchema = {
         this.logger.warn(`notify: digest round failed: ${err.message}`),
       ),
     );
-    const vapid = this.pushDeps.vapid;
+    const { vapid, store: pushStore } = this.deps.push;
     if (vapid) {
       this.pushSender = new PushSender(
-        this.pushDeps.store,
+        pushStore,
         vapid,
         { ...this.settings.sender, nodeId: this.broker.nodeID },
         this.logger,

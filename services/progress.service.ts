@@ -1,4 +1,4 @@
-import type { Context, ServiceSchema } from "moleculer";
+import type { ServiceSchema } from "moleculer";
 import { Transaction } from "sequelize";
 import { PublishedReadCache } from "../lib/published-read-cache";
 import { DbMixin } from "../mixins/db.mixin";
@@ -8,28 +8,18 @@ import {
   type DurableEventHandlers,
 } from "../mixins/durable-events.mixin";
 import type { UnlockedAchievement } from "../models/achievement.model";
-import {
-  attemptParams,
-  type AttemptAnswer,
-  type AttemptResult,
-  type CompletionResult,
-} from "../models/attempt.model";
+import { attemptParams, type AttemptResult, type CompletionResult } from "../models/attempt.model";
 import type { EnrolledCourse, Enrollment } from "../models/enrollment.model";
 import type { DomainEvents, EventEnvelope } from "../models/events.model";
-import type { ActivityDay, LeaderboardView, ProgressView } from "../models/progress.model";
 import {
-  reviewParams,
-  type DueCard,
-  type ReviewRating,
-  type ReviewResult,
-} from "../models/review.model";
+  leaderboardParams,
+  type ActivityDay,
+  type LeaderboardView,
+  type ProgressView,
+} from "../models/progress.model";
+import { reviewParams, type DueCard, type ReviewResult } from "../models/review.model";
 import { submitAttempt } from "./progress/attempts";
-import {
-  closeLeaderboards,
-  leaderboardView,
-  openLeaderboards,
-  type LeaderboardParams,
-} from "./progress/boards";
+import { closeLeaderboards, leaderboardView, openLeaderboards } from "./progress/boards";
 import { systemClock } from "./progress/clock";
 import type { Caller } from "./progress/deps";
 import type {
@@ -57,7 +47,7 @@ import {
   type SkillMastery,
 } from "../models/skill.model";
 import * as store from "./progress/store";
-import { idParam } from "../lib/params";
+import { idParam, type IdInput } from "../lib/params";
 import type { ParamsOf } from "../lib/params-of";
 import { actorOf } from "../lib/auth/guard";
 import { configOf } from "../lib/config";
@@ -95,7 +85,6 @@ import {
   type PlacementStart,
   type PlacementStep,
 } from "../models/placement.model";
-import type { AnswerValue } from "../models/progress.model";
 import * as placement from "./progress/placement";
 
 const REPEATABLE_READ = Transaction.ISOLATION_LEVELS.REPEATABLE_READ;
@@ -122,6 +111,51 @@ function answerAs(
 
 type This = ProgressThis;
 
+/** An internal action's learner (another service asks about them). */
+const userIdParams = { userId: { type: "string", min: 1, max: 64 } } as const;
+const dueReviewCountParams = {
+  $$strict: true,
+  userId: { type: "string", min: 1, max: 64 },
+  at: { type: "date", convert: true },
+} as const;
+const completedLessonsParams = {
+  courseId: { type: "string", min: 1, max: 64 },
+  userId: { type: "string", min: 1, max: 64 },
+} as const;
+const dueReviewsParams = {
+  $$strict: true,
+  limit: {
+    type: "number",
+    integer: true,
+    min: 1,
+    max: 500,
+    convert: true,
+    optional: true,
+    default: 100,
+  },
+} as const;
+const myActivityParams = {
+  $$strict: true,
+  days: {
+    type: "number",
+    integer: true,
+    min: 1,
+    max: 366,
+    convert: true,
+    optional: true,
+    default: 90,
+  },
+} as const;
+const platformAnalyticsParams = { $$strict: true, days: analyticsDaysParam } as const;
+const myXapiParams = {
+  $$strict: true,
+  since: { type: "date", convert: true, optional: true },
+} as const;
+const runStreakRemindersParams = {
+  $$strict: true,
+  at: { type: "date", convert: true, optional: true },
+} as const;
+
 /** `durableEvents` is read by the DurableEvents mixin; moleculer's own schema type does not know it. */
 type ProgressSchema = ServiceSchema<ProgressSettings, ProgressMethods, ProgressVars, This> & {
   durableEvents: DurableEventHandlers<This>;
@@ -147,8 +181,8 @@ const ProgressService: ProgressSchema = {
     /** The user's data held here, for users' GET /me/export (each service answers for its own). */
     exportData: {
       internal: true,
-      params: { userId: { type: "string", min: 1, max: 64 } },
-      handler(ctx: Ctx<{ userId: string }>): Promise<Record<string, unknown[]>> {
+      params: userIdParams,
+      handler(ctx: Ctx<ParamsOf<typeof userIdParams>>): Promise<Record<string, unknown[]>> {
         return store.exportUser(this.deps.db, ctx.params.userId);
       },
     },
@@ -156,12 +190,8 @@ const ProgressService: ProgressSchema = {
     /** How many review cards of a learner are due at `at`: notify's digests ask. */
     dueReviewCount: {
       internal: true,
-      params: {
-        $$strict: true,
-        userId: { type: "string", min: 1, max: 64 },
-        at: { type: "date", convert: true },
-      },
-      async handler(ctx: Ctx<{ userId: string; at: Date }>): Promise<{ due: number }> {
+      params: dueReviewCountParams,
+      async handler(ctx: Ctx<ParamsOf<typeof dueReviewCountParams>>): Promise<{ due: number }> {
         return { due: await store.countDueCards(this.deps.db, ctx.params.userId, ctx.params.at) };
       },
     },
@@ -169,8 +199,8 @@ const ProgressService: ProgressSchema = {
     /** XP, current streak and achievements of a learner, for users' public profile page. */
     publicStats: {
       internal: true,
-      params: { userId: { type: "string", min: 1, max: 64 } },
-      handler(ctx: Ctx<{ userId: string }>): Promise<LearnerPublicStats> {
+      params: userIdParams,
+      handler(ctx: Ctx<ParamsOf<typeof userIdParams>>): Promise<LearnerPublicStats> {
         return publicStats(this.deps, ctx.params.userId);
       },
     },
@@ -178,11 +208,8 @@ const ProgressService: ProgressSchema = {
     /** The learner's completed lessons of a course, for content's view of it (locked, completed). */
     completedLessons: {
       internal: true,
-      params: {
-        courseId: { type: "string", min: 1, max: 64 },
-        userId: { type: "string", min: 1, max: 64 },
-      },
-      handler(ctx: Ctx<{ courseId: string; userId: string }>): Promise<string[]> {
+      params: completedLessonsParams,
+      handler(ctx: Ctx<ParamsOf<typeof completedLessonsParams>>): Promise<string[]> {
         const { courseId, userId } = ctx.params;
         return completedLessons(this.deps, { courseId }, { id: userId });
       },
@@ -191,7 +218,7 @@ const ProgressService: ProgressSchema = {
     enroll: {
       auth: true,
       params: idParam,
-      handler(ctx: Ctx<{ id: string }>): Promise<Enrollment> {
+      handler(ctx: Ctx<IdInput>): Promise<Enrollment> {
         return enroll(this.deps, ctx.params, actorOf(ctx), ctx);
       },
     },
@@ -207,7 +234,7 @@ const ProgressService: ProgressSchema = {
     submitAttempt: {
       auth: true,
       params: attemptParams,
-      async handler(ctx: Ctx<{ id: string; answers: AttemptAnswer[] }>): Promise<AttemptResult> {
+      async handler(ctx: Ctx<ParamsOf<typeof attemptParams>>): Promise<AttemptResult> {
         // A practice quiz's id grades that quiz (POST /me/practice); any other id is a lesson's.
         const quiz = await practice.practiceQuizOf(this.deps, ctx.params.id, actorOf(ctx));
         if (quiz) return practice.gradePractice(this.deps, ctx.params, actorOf(ctx), ctx, quiz);
@@ -218,7 +245,7 @@ const ProgressService: ProgressSchema = {
     completeLesson: {
       auth: true,
       params: idParam,
-      handler(ctx: Ctx<{ id: string }>): Promise<CompletionResult> {
+      handler(ctx: Ctx<IdInput>): Promise<CompletionResult> {
         return completeLesson(this.deps, ctx.params, actorOf(ctx), ctx);
       },
     },
@@ -241,45 +268,16 @@ const ProgressService: ProgressSchema = {
 
     leaderboard: {
       auth: true,
-      params: {
-        $$strict: true,
-        period: { type: "enum", values: ["weekly", "all"], optional: true, default: "weekly" },
-        scope: {
-          type: "enum",
-          values: ["everyone", "following"],
-          optional: true,
-          default: "everyone",
-        },
-        limit: {
-          type: "number",
-          integer: true,
-          min: 1,
-          max: 100,
-          convert: true,
-          optional: true,
-          default: 10,
-        },
-      },
-      handler(ctx: Ctx<LeaderboardParams>): Promise<LeaderboardView> {
+      params: leaderboardParams,
+      handler(ctx: Ctx<ParamsOf<typeof leaderboardParams>>): Promise<LeaderboardView> {
         return leaderboardView(this.deps, ctx.params, actorOf(ctx), ctx);
       },
     },
 
     dueReviews: {
       auth: true,
-      params: {
-        $$strict: true,
-        limit: {
-          type: "number",
-          integer: true,
-          min: 1,
-          max: 500,
-          convert: true,
-          optional: true,
-          default: 100,
-        },
-      },
-      handler(ctx: Ctx<{ limit: number }>): Promise<DueCard[]> {
+      params: dueReviewsParams,
+      handler(ctx: Ctx<ParamsOf<typeof dueReviewsParams>>): Promise<DueCard[]> {
         return dueReviews(this.deps, ctx.params, actorOf(ctx), ctx);
       },
     },
@@ -287,28 +285,15 @@ const ProgressService: ProgressSchema = {
     review: {
       auth: true,
       params: reviewParams,
-      handler(
-        ctx: Ctx<{ lessonId: string; cardId: string; rating: ReviewRating }>,
-      ): Promise<ReviewResult> {
+      handler(ctx: Ctx<ParamsOf<typeof reviewParams>>): Promise<ReviewResult> {
         return reviewCard(this.deps, ctx.params, actorOf(ctx), ctx);
       },
     },
 
     myActivity: {
       auth: true,
-      params: {
-        $$strict: true,
-        days: {
-          type: "number",
-          integer: true,
-          min: 1,
-          max: 366,
-          convert: true,
-          optional: true,
-          default: 90,
-        },
-      },
-      handler(ctx: Ctx<{ days: number }>): Promise<ActivityDay[]> {
+      params: myActivityParams,
+      handler(ctx: Ctx<ParamsOf<typeof myActivityParams>>): Promise<ActivityDay[]> {
         return myActivity(this.deps, ctx.params, actorOf(ctx), ctx);
       },
     },
@@ -348,14 +333,14 @@ const ProgressService: ProgressSchema = {
     /** Public: the verification page's data; ids are random UUIDs (security.md 31). */
     certificate: {
       params: idParam,
-      handler(ctx: Ctx<{ id: string }>): Promise<CertificateVerification> {
+      handler(ctx: Ctx<IdInput>): Promise<CertificateVerification> {
         return certificates.verifyCertificate(this.deps, ctx.params.id);
       },
     },
 
     certificatePdf: {
       params: idParam,
-      async handler(ctx: Ctx<{ id: string }>): Promise<Buffer> {
+      async handler(ctx: Ctx<IdInput>): Promise<Buffer> {
         const pdf = await certificates.printCertificate(this.deps, ctx.params.id);
         answerAs(ctx, "application/pdf", {
           "Content-Disposition": `inline; filename="certificate-${ctx.params.id}.pdf"`,
@@ -366,7 +351,7 @@ const ProgressService: ProgressSchema = {
 
     certificateCredential: {
       params: idParam,
-      async handler(ctx: Ctx<{ id: string }>): Promise<string> {
+      async handler(ctx: Ctx<IdInput>): Promise<string> {
         const jws = await certificates.signedCredential(this.deps, ctx.params.id, ctx);
         answerAs(ctx, CREDENTIAL_MEDIA_TYPE);
         return jws;
@@ -385,7 +370,7 @@ const ProgressService: ProgressSchema = {
     revokeCertificate: {
       roles: ["admin"],
       params: revokeParams,
-      handler(ctx: Ctx<{ id: string; reason: string }>): Promise<CertificateVerification> {
+      handler(ctx: Ctx<ParamsOf<typeof revokeParams>>): Promise<CertificateVerification> {
         return certificates.revokeCertificate(this.deps, ctx.params);
       },
     },
@@ -393,15 +378,15 @@ const ProgressService: ProgressSchema = {
     courseAnalytics: {
       roles: ["author"],
       params: idParam,
-      handler(ctx: Ctx<{ id: string }>): Promise<CourseAnalytics> {
+      handler(ctx: Ctx<IdInput>): Promise<CourseAnalytics> {
         return analytics.courseAnalytics(this.deps, { courseId: ctx.params.id }, actorOf(ctx), ctx);
       },
     },
 
     platformAnalytics: {
       roles: ["admin"],
-      params: { $$strict: true, days: analyticsDaysParam },
-      handler(ctx: Ctx<{ days: number }>): Promise<PlatformAnalytics> {
+      params: platformAnalyticsParams,
+      handler(ctx: Ctx<ParamsOf<typeof platformAnalyticsParams>>): Promise<PlatformAnalytics> {
         return analytics.platformAnalytics(this.deps, ctx.params);
       },
     },
@@ -418,11 +403,8 @@ const ProgressService: ProgressSchema = {
 
     myXapi: {
       auth: true,
-      params: {
-        $$strict: true,
-        since: { type: "date", convert: true, optional: true },
-      },
-      handler(ctx: Ctx<{ since?: Date }>): Promise<XapiStatements> {
+      params: myXapiParams,
+      handler(ctx: Ctx<ParamsOf<typeof myXapiParams>>): Promise<XapiStatements> {
         return xapi.myStatements(this.deps, actorOf(ctx).id, ctx.params.since ?? new Date(0));
       },
     },
@@ -430,7 +412,7 @@ const ProgressService: ProgressSchema = {
     startPlacement: {
       auth: true,
       params: startPlacementParams,
-      handler(ctx: Ctx): Promise<PlacementStart> {
+      handler(ctx: Ctx<ParamsOf<typeof startPlacementParams>>): Promise<PlacementStart> {
         return placement.startPlacement(this.deps, {}, actorOf(ctx), ctx);
       },
     },
@@ -438,9 +420,7 @@ const ProgressService: ProgressSchema = {
     answerPlacement: {
       auth: true,
       params: placementAnswerParams,
-      handler(
-        ctx: Ctx<{ id: string; questionId: string; value: AnswerValue }>,
-      ): Promise<PlacementStep> {
+      handler(ctx: Ctx<ParamsOf<typeof placementAnswerParams>>): Promise<PlacementStep> {
         return placement.answerPlacement(this.deps, ctx.params, actorOf(ctx), ctx);
       },
     },
@@ -448,8 +428,8 @@ const ProgressService: ProgressSchema = {
     /** The learner's latest placed level (null before any), for what suggests a course at it. */
     placedLevel: {
       internal: true,
-      params: { userId: { type: "string", min: 1, max: 64 } },
-      handler(ctx: Ctx<{ userId: string }>): Promise<PlacedLevel | null> {
+      params: userIdParams,
+      handler(ctx: Ctx<ParamsOf<typeof userIdParams>>): Promise<PlacedLevel | null> {
         return placement.latestPlacement(this.deps, {}, { id: ctx.params.userId });
       },
     },
@@ -457,8 +437,8 @@ const ProgressService: ProgressSchema = {
     /** Operators (REPL) and tests run a reminder round now; the timer does it every few minutes. */
     runStreakReminders: {
       internal: true,
-      params: { $$strict: true, at: { type: "date", convert: true, optional: true } },
-      handler(ctx: Context<{ at?: Date }>): Promise<ReminderRun> {
+      params: runStreakRemindersParams,
+      handler(ctx: Ctx<ParamsOf<typeof runStreakRemindersParams>>): Promise<ReminderRun> {
         return this.runStreakReminders(ctx.params.at);
       },
     },

@@ -1,6 +1,6 @@
 import type { AuthUser } from "../../models/auth.model";
 import { toNotificationView, type NotificationPage } from "../../models/notification.model";
-import { pageOf } from "../../lib/params";
+import { pageOf, type PageInput } from "../../lib/params";
 import type { NotifyDeps } from "./deps";
 import { notificationNotFound } from "./errors";
 
@@ -13,7 +13,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** GET /me/notifications */
 export async function listNotifications(
   deps: InboxDeps,
-  input: { page: number; pageSize: number; unread?: boolean },
+  input: PageInput & { unread?: boolean },
   actor: AuthUser,
 ): Promise<NotificationPage> {
   const { page, pageSize } = input;

@@ -69,7 +69,7 @@ function unsubscribeToken(deps: LinkDeps, raw: string): UnsubscribeToken {
 
 /** The words of the unsubscribe pages: the locale of the mail's recipient. */
 async function readerTexts(deps: LinkDeps, token: UnsubscribeToken): Promise<LocaleTexts> {
-  return deps.builder.localeOf((await deps.store.recipient(token.userId)) ?? {});
+  return deps.builder().localeOf((await deps.store.recipient(token.userId)) ?? {});
 }
 
 /** GET /notifications/unsubscribe/:token — a page that asks; opening the link changes nothing. */

@@ -1,4 +1,5 @@
-import type { MailOutcomes } from "../../models/analytics.model";
+import type { createdSinceParams, MailOutcomes } from "../../models/analytics.model";
+import type { ParamsOf } from "../../lib/params-of";
 import { toEmailView, type EmailStatus, type EmailTemplate } from "../../models/email.model";
 import { pageOf } from "../../lib/params";
 import type { NotifyDeps } from "./deps";
@@ -24,7 +25,7 @@ export async function listEmails(
 /** For progress's analytics rebuild: the mails created since a date and their outcomes, a page. */
 export function mailOutcomes(
   deps: Pick<NotifyDeps, "store">,
-  input: { since: Date; after?: string; limit: number },
+  input: ParamsOf<typeof createdSinceParams>,
 ): Promise<MailOutcomes[]> {
   return deps.store.mailOutcomes(input);
 }

@@ -1,8 +1,9 @@
 import crypto from "node:crypto";
-import type { Sequelize, Transaction } from "sequelize";
+import type { Transaction } from "sequelize";
 import { execute, selectRows } from "../../lib/db/sql";
+import type { AuthUser } from "../../models/auth.model";
+import type { NotifyDeps } from "./deps";
 import { invalidPhoneCode, smsUnavailable, tooManyPhoneCodes } from "./errors";
-import type { SmsSender } from "./sms";
 
 /**
  * A learner's phone number (api.md `/me/phone`, `/me/phone/verify`): SMS go only to a number
@@ -11,13 +12,7 @@ import type { SmsSender } from "./sms";
  * go out per user per hour.
  */
 
-export interface PhoneDeps {
-  sequelize: Sequelize;
-  schema: string;
-  key: Buffer;
-  sms: SmsSender;
-  withTransaction<T>(fn: (t: Transaction) => Promise<T>): Promise<T>;
-}
+type PhoneDeps = Pick<NotifyDeps, "db" | "phone" | "withTransaction">;
 
 const CODE_TTL_MINUTES = 10;
 const MAX_GUESSES = 5;
@@ -37,8 +32,8 @@ const codeHash = (key: Buffer, userId: string, phone: string, code: string): str
 
 async function phoneRow(deps: PhoneDeps, userId: string, t: Transaction): Promise<PhoneRow | null> {
   const rows = await selectRows<PhoneRow>(
-    deps.sequelize,
-    `SELECT * FROM "${deps.schema}".phones WHERE user_id = :userId FOR UPDATE`,
+    deps.db.sequelize,
+    `SELECT * FROM "${deps.db.schema}".phones WHERE user_id = :userId FOR UPDATE`,
     { replacements: { userId }, transaction: t },
   );
   return rows[0] ?? null;
@@ -47,13 +42,15 @@ async function phoneRow(deps: PhoneDeps, userId: string, t: Transaction): Promis
 /** Sets the number (unverified until its code comes back) and texts it a code. */
 export async function requestPhoneCode(
   deps: PhoneDeps,
-  userId: string,
-  phone: string,
+  input: { phone: string },
+  actor: AuthUser,
 ): Promise<{ phone: string; verified: false; codeExpiresAt: string }> {
+  const userId = actor.id;
+  const { phone } = input;
   const code = String(crypto.randomInt(0, 1_000_000)).padStart(6, "0");
   const expiresAt = new Date(Date.now() + CODE_TTL_MINUTES * 60_000);
   await deps.withTransaction(async t => {
-    await selectRows(deps.sequelize, `SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))`, {
+    await selectRows(deps.db.sequelize, `SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))`, {
       replacements: { key: `notify:phone:${userId}` },
       transaction: t,
     });
@@ -62,8 +59,8 @@ export async function requestPhoneCode(
     const sent = windowOpen ? row.codes_sent : 0;
     if (sent >= CODES_PER_HOUR) throw tooManyPhoneCodes();
     await execute(
-      deps.sequelize,
-      `INSERT INTO "${deps.schema}".phones (user_id, phone, verified, code_hash, code_expires_at, guesses, codes_sent, window_start)
+      deps.db.sequelize,
+      `INSERT INTO "${deps.db.schema}".phones (user_id, phone, verified, code_hash, code_expires_at, guesses, codes_sent, window_start)
        VALUES (:userId, :phone, false, :hash, :expiresAt, 0, :sent, :windowStart)
        ON CONFLICT (user_id) DO UPDATE SET phone = EXCLUDED.phone, verified = EXCLUDED.verified,
          code_hash = EXCLUDED.code_hash, code_expires_at = EXCLUDED.code_expires_at, guesses = 0,
@@ -72,7 +69,7 @@ export async function requestPhoneCode(
         replacements: {
           userId,
           phone,
-          hash: codeHash(deps.key, userId, phone, code),
+          hash: codeHash(deps.phone.key, userId, phone, code),
           expiresAt,
           sent: sent + 1,
           windowStart: windowOpen ? row.window_start : new Date(),
@@ -82,7 +79,7 @@ export async function requestPhoneCode(
     );
   });
   try {
-    await deps.sms.send(
+    await deps.phone.sms.send(
       phone,
       `Your Lingomesh code is ${code}. It expires in ${CODE_TTL_MINUTES} minutes.`,
     );
@@ -93,7 +90,12 @@ export async function requestPhoneCode(
 }
 
 /** Verifies the number with its code: once, within 10 minutes, in at most 5 guesses. */
-export async function verifyPhone(deps: PhoneDeps, userId: string, code: string): Promise<void> {
+export async function verifyPhone(
+  deps: PhoneDeps,
+  input: { code: string },
+  actor: AuthUser,
+): Promise<void> {
+  const userId = actor.id;
   const matched = await deps.withTransaction(async t => {
     const row = await phoneRow(deps, userId, t);
     if (!row?.code_hash || !row.code_expires_at) return false;
@@ -101,13 +103,13 @@ export async function verifyPhone(deps: PhoneDeps, userId: string, code: string)
       return false;
     }
     const expected = Buffer.from(row.code_hash, "hex");
-    const given = Buffer.from(codeHash(deps.key, userId, row.phone, code), "hex");
+    const given = Buffer.from(codeHash(deps.phone.key, userId, row.phone, input.code), "hex");
     const ok = crypto.timingSafeEqual(expected, given);
     await execute(
-      deps.sequelize,
+      deps.db.sequelize,
       ok
-        ? `UPDATE "${deps.schema}".phones SET verified = true, verified_at = now(), code_hash = NULL, code_expires_at = NULL WHERE user_id = :userId`
-        : `UPDATE "${deps.schema}".phones SET guesses = guesses + 1 WHERE user_id = :userId`,
+        ? `UPDATE "${deps.db.schema}".phones SET verified = true, verified_at = now(), code_hash = NULL, code_expires_at = NULL WHERE user_id = :userId`
+        : `UPDATE "${deps.db.schema}".phones SET guesses = guesses + 1 WHERE user_id = :userId`,
       { replacements: { userId }, transaction: t },
     );
     return ok;

@@ -1,5 +1,6 @@
-import type { Sequelize, Transaction } from "sequelize";
+import type { Transaction } from "sequelize";
 import { execute, selectRows } from "../../lib/db/sql";
+import type { AuthUser } from "../../models/auth.model";
 import {
   DEFAULT_CHANNEL_PREFERENCES,
   type Channel,
@@ -9,7 +10,7 @@ import {
   type NotifyCategory,
   type PreferencesChange,
 } from "../../models/notification.model";
-import type { NotifyStore } from "./store";
+import type { NotifyDeps } from "./deps";
 
 /**
  * A learner's choices per channel and category (api.md `/me/notification-preferences`).
@@ -19,11 +20,7 @@ import type { NotifyStore } from "./store";
  * departures from the defaults. Security mail is always on.
  */
 
-export interface PreferenceDeps {
-  sequelize: Sequelize;
-  schema: string;
-  store: NotifyStore;
-}
+type PreferenceDeps = Pick<NotifyDeps, "db" | "store">;
 
 interface ChannelRow {
   channels: Partial<Record<Channel, Partial<ChannelPreferences>>>;
@@ -36,14 +33,15 @@ async function channelRow(
   t?: Transaction,
 ): Promise<ChannelRow> {
   const rows = await selectRows<ChannelRow>(
-    deps.sequelize,
-    `SELECT channels, digest FROM "${deps.schema}".channel_preferences WHERE user_id = :userId`,
+    deps.db.sequelize,
+    `SELECT channels, digest FROM "${deps.db.schema}".channel_preferences WHERE user_id = :userId`,
     { replacements: { userId }, transaction: t ?? null },
   );
   return rows[0] ?? { channels: {}, digest: "weekly" };
 }
 
-export async function readPreferences(
+/** A learner's preferences, in the caller's transaction if any (consumers read them too). */
+export async function preferencesOf(
   deps: PreferenceDeps,
   userId: string,
   t?: Transaction,
@@ -72,8 +70,25 @@ export async function readPreferences(
   };
 }
 
-/** Applies a partial change (what is left out keeps its value) and answers the result. */
-export async function changePreferences(
+/** GET /me/notification-preferences */
+export function readPreferences(
+  deps: PreferenceDeps,
+  actor: AuthUser,
+): Promise<NotificationPreferences> {
+  return preferencesOf(deps, actor.id);
+}
+
+/** PUT /me/notification-preferences: channels and categories left out keep their value. */
+export function changePreferences(
+  deps: PreferenceDeps & Pick<NotifyDeps, "withTransaction">,
+  change: PreferencesChange,
+  actor: AuthUser,
+): Promise<NotificationPreferences> {
+  return deps.withTransaction(t => applyChange(deps, actor.id, change, t));
+}
+
+/** Applies a partial change and answers the result. */
+async function applyChange(
   deps: PreferenceDeps,
   userId: string,
   change: PreferencesChange,
@@ -93,14 +108,14 @@ export async function changePreferences(
   }
   const digest = change.digest && change.digest !== "off" ? change.digest : row.digest;
   await execute(
-    deps.sequelize,
-    `INSERT INTO "${deps.schema}".channel_preferences (user_id, channels, digest)
+    deps.db.sequelize,
+    `INSERT INTO "${deps.db.schema}".channel_preferences (user_id, channels, digest)
      SELECT :userId, CAST(:channels AS jsonb), :digest
-      WHERE NOT EXISTS (SELECT 1 FROM "${deps.schema}".erased_users e WHERE e.user_id = :userId)
+      WHERE NOT EXISTS (SELECT 1 FROM "${deps.db.schema}".erased_users e WHERE e.user_id = :userId)
      ON CONFLICT (user_id) DO UPDATE SET channels = EXCLUDED.channels, digest = EXCLUDED.digest, updated_at = now()`,
     { replacements: { userId, channels: JSON.stringify(channels), digest }, transaction: t },
   );
-  return readPreferences(deps, userId, t);
+  return preferencesOf(deps, userId, t);
 }
 
 function pick(

@@ -1,3 +1,4 @@
+import type { ParamsOf } from "../../lib/params-of";
 import { EMAIL_TEMPLATES, type EmailTemplate, type RenderedMail } from "../../models/email.model";
 import { weekChartPng } from "./digest-chart";
 import type { Links, MailBuilder } from "./mail-builder";
@@ -6,25 +7,22 @@ import type { LocaleTexts } from "./texts";
 /** The digest is one template; its two periods preview under their own names too. */
 const DIGEST_PERIODS = { "daily-digest": "daily", "weekly-digest": "weekly" } as const;
 type PreviewName = EmailTemplate | keyof typeof DIGEST_PERIODS;
-
-export interface PreviewRequest {
-  template: PreviewName;
-  /** A BCP 47 tag ("es", "vi", "es-MX"); absent: English. */
-  locale?: string;
-  timezone?: string;
-  data?: Record<string, unknown>;
-}
+const PREVIEW_NAMES = [
+  ...EMAIL_TEMPLATES,
+  "daily-digest",
+  "weekly-digest",
+] as const satisfies readonly PreviewName[];
 
 export const previewParams = {
   $$strict: true,
-  template: {
-    type: "enum",
-    values: [...EMAIL_TEMPLATES, ...Object.keys(DIGEST_PERIODS)],
-  },
+  template: { type: "enum", values: PREVIEW_NAMES },
+  /** A BCP 47 tag ("es", "vi", "es-MX"); absent: English. */
   locale: { type: "string", pattern: "^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", optional: true },
   timezone: { type: "string", min: 1, max: 64, optional: true },
   data: { type: "object", optional: true },
 } as const;
+
+export type PreviewRequest = ParamsOf<typeof previewParams>;
 
 const isDigestPeriod = (name: PreviewName): name is keyof typeof DIGEST_PERIODS =>
   name in DIGEST_PERIODS;

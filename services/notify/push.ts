@@ -1,24 +1,22 @@
 import { v7 as uuidv7 } from "uuid";
 import { validationError, type FieldProblem } from "../../lib/errors";
+import type { IdInput } from "../../lib/params";
+import type { AuthUser } from "../../models/auth.model";
 import type { PushSubscriptionBody } from "../../models/push.model";
+import type { NotifyDeps } from "./deps";
 import { pushNotConfigured, pushSubscriptionNotFound } from "./errors";
-import type { PushStore } from "./push-store";
 import type { VapidKeys } from "./vapid";
 
 /** The Web Push use cases of notify: the public key, and a learner's subscriptions per device. */
 
-export interface PushDeps {
-  store: PushStore;
-  /** Null: Web Push is off on this node (cluster mode without VAPID keys). */
-  vapid: VapidKeys | null;
-  allowHttp: boolean;
-}
+type PushDeps = Pick<NotifyDeps, "push">;
 
 function configured(deps: PushDeps): VapidKeys {
-  if (!deps.vapid) throw pushNotConfigured();
-  return deps.vapid;
+  if (!deps.push.vapid) throw pushNotConfigured();
+  return deps.push.vapid;
 }
 
+/** GET /push/vapid-public-key */
 export function vapidPublicKey(deps: PushDeps): { publicKey: string } {
   return { publicKey: configured(deps).publicKey };
 }
@@ -58,24 +56,30 @@ function problemsOf(body: PushSubscriptionBody, allowHttp: boolean): FieldProble
   return problems;
 }
 
+/** POST /me/push-subscriptions */
 export async function subscribePush(
   deps: PushDeps,
-  userId: string,
   body: PushSubscriptionBody,
+  actor: AuthUser,
 ): Promise<{ id: string }> {
   configured(deps);
-  const problems = problemsOf(body, deps.allowHttp);
+  const problems = problemsOf(body, deps.push.allowHttp);
   if (problems.length > 0) throw validationError(problems);
-  const id = await deps.store.subscribe(uuidv7(), userId, {
+  const id = await deps.push.store.subscribe(uuidv7(), actor.id, {
     endpoint: body.endpoint,
     keys: body.keys,
   });
   return { id };
 }
 
-export async function unsubscribePush(deps: PushDeps, userId: string, id: string): Promise<void> {
+/** DELETE /me/push-subscriptions/:id */
+export async function unsubscribePush(
+  deps: PushDeps,
+  input: IdInput,
+  actor: AuthUser,
+): Promise<void> {
   const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-  if (!uuid.test(id) || !(await deps.store.unsubscribe(userId, id))) {
-    throw pushSubscriptionNotFound(id);
+  if (!uuid.test(input.id) || !(await deps.push.store.unsubscribe(actor.id, input.id))) {
+    throw pushSubscriptionNotFound(input.id);
   }
 }

@@ -2,7 +2,11 @@ import type { Logger, ServiceBroker } from "moleculer";
 import { configOf } from "../../lib/config";
 import { registerHealthCheck, unregisterHealthCheck } from "../../lib/health";
 import { createRedis } from "../../lib/redis";
-import type { LeaderboardPeriod, LeaderboardView } from "../../models/progress.model";
+import type {
+  LeaderboardInput,
+  LeaderboardPeriod,
+  LeaderboardView,
+} from "../../models/progress.model";
 import type { AwardOutcome } from "./awards";
 import { isoWeek } from "./clock";
 import type { AuthUser } from "../../models/auth.model";
@@ -60,13 +64,6 @@ export async function publishScores(
   }
 }
 
-export interface LeaderboardParams {
-  period: LeaderboardPeriod;
-  limit: number;
-  /** `following`: the caller and the people they follow (users' follow graph). */
-  scope: "everyone" | "following";
-}
-
 /**
  * `scope=following`: the caller and the people they follow, ranked among themselves. A circle
  * is small, so it is read from PostgreSQL (the truth) rather than from the global boards.
@@ -103,7 +100,7 @@ async function circleView(
 
 export async function leaderboardView(
   deps: ProgressDeps,
-  input: LeaderboardParams,
+  input: LeaderboardInput,
   actor: Pick<AuthUser, "id">,
   caller?: Caller,
 ): Promise<LeaderboardView> {

@@ -2,6 +2,7 @@ import Validator from "fastest-validator";
 import type { ParamsOf } from "../../lib/params-of";
 import { idParam, pageParams, type IdInput, type PageInput } from "../../lib/params";
 import { analyticsDaysParam } from "../../models/analytics.model";
+import type { AttemptAnswer } from "../../models/attempt.model";
 import type { CheckoutInput } from "../../models/billing.model";
 import {
   createCourseParams,
@@ -9,6 +10,7 @@ import {
   type CreateCourseInput,
   type ListCoursesInput,
 } from "../../models/course.model";
+import type { AnswerValue } from "../../models/progress.model";
 
 /**
  * lib/params-of.ts: the input type of an action derived from its params. The type assertions
@@ -43,6 +45,7 @@ const everyRule = {
     optional: true,
     rules: [{ type: "url" }, { type: "equal", value: null }],
   },
+  answer: [{ type: "string" }, { type: "array", items: "string" }],
 } as const;
 
 type EveryRuleInput = ParamsOf<typeof everyRule>;
@@ -65,6 +68,7 @@ export type ParamsTypeAssertions = [
         extra?: Record<string, unknown>;
         unitId: string | null;
         avatar?: string | null;
+        answer: string | string[];
       }
     >
   >,
@@ -76,6 +80,8 @@ export type ParamsTypeAssertions = [
   >,
   Expect<Equal<CreateCourseInput["level"], "A1" | "A2" | "B1" | "B2" | "C1" | "C2">>,
   Expect<Equal<ListCoursesInput["mine"], boolean | undefined>>,
+  // An array of rules (fastest-validator's `multi` shorthand): a lesson answer's value.
+  Expect<Equal<AttemptAnswer, { questionId: string; value: AnswerValue }>>,
   // A field the schema lacks is no field of the input.
   Expect<Equal<"ownerId" extends keyof CreateCourseInput ? true : false, false>>,
 ];
@@ -93,6 +99,7 @@ describe("ParamsOf (lib/params-of.ts)", () => {
       tags: ["x"],
       address: { city: "Paris" },
       unitId: null,
+      answer: ["a", "b"],
     };
     expect(await check(input)).toBe(true);
     const typed: EveryRuleInput = {
@@ -104,6 +111,7 @@ describe("ParamsOf (lib/params-of.ts)", () => {
       tags: ["x"],
       address: { city: "Paris" },
       unitId: null,
+      answer: ["a", "b"],
     };
     expect(input).toEqual(typed);
   });
