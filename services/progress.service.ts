@@ -58,6 +58,7 @@ import {
 } from "../models/skill.model";
 import * as store from "./progress/store";
 import { idParam } from "../lib/params";
+import { leaderboardParams } from "../lib/leaderboard-read-model";
 import type { ParamsOf } from "../lib/params-of";
 import { actorOf } from "../lib/auth/guard";
 import { configOf } from "../lib/config";
@@ -241,25 +242,7 @@ const ProgressService: ProgressSchema = {
 
     leaderboard: {
       auth: true,
-      params: {
-        $$strict: true,
-        period: { type: "enum", values: ["weekly", "all"], optional: true, default: "weekly" },
-        scope: {
-          type: "enum",
-          values: ["everyone", "following"],
-          optional: true,
-          default: "everyone",
-        },
-        limit: {
-          type: "number",
-          integer: true,
-          min: 1,
-          max: 100,
-          convert: true,
-          optional: true,
-          default: 10,
-        },
-      },
+      params: leaderboardParams,
       handler(ctx: Ctx<LeaderboardParams>): Promise<LeaderboardView> {
         return leaderboardView(this.deps, ctx.params, actorOf(ctx), ctx);
       },
