@@ -57,6 +57,8 @@ import {
   rebuildLeaderboards,
   seedAnalyticsCourse,
   seedDatabase,
+  seedLearningReads,
+  seedSessions,
   starterCourseIds,
   starterQuizzes,
   type Learner,
@@ -81,8 +83,9 @@ import {
  * again, 0.2);
  * BENCH_QUICK=1 (a short trial: 1.5 s slices, 2 rounds, smaller seed, results written to the
  * temporary directory, not bench/results); BENCH_SCENARIOS (comma-separated ids among
- * 1,1b,2,3,4,5,6: a partial trial run, interleaved with the baseline as well, that prints
- * its figures and CPU per request per node but writes no results files; 8 adds a course
+ * 1,1b,2,3,4,5,6,9,10,11,12: a partial trial run, interleaved with the baseline as well, that prints
+ * its figures and CPU per request per node but writes no results files (12 runs after the
+ * others, once the revocations are recorded: name 1b with it to compare); 8 adds a course
  * with BENCH_ANALYTICS_LEARNERS (10000) learners to the analytics read model and measures
  * GET /courses/:id/analytics (8) and GET /admin/analytics (8b), partial runs only).
  */
@@ -99,6 +102,8 @@ const CONNECTIONS = num("BENCH_CONNECTIONS", 50);
 const LEARNERS = num("BENCH_LEARNERS", QUICK ? 2000 : 10_000);
 const ATTEMPTS = num("BENCH_ATTEMPTS", QUICK ? 20_000 : 100_000);
 const EVENTS = num("BENCH_EVENTS", QUICK ? 10_000 : 100_000);
+/** Scenario 12: sessions ended through the users service before its slices. */
+const REVOKED_SESSIONS = num("BENCH_REVOKED_SESSIONS", QUICK ? 2000 : 10_000);
 /** Scenario 8's course (BENCH_SCENARIOS=8): its learners, in the analytics read model. */
 const ANALYTICS_LEARNERS = num("BENCH_ANALYTICS_LEARNERS", 10_000);
 const CORES = os.availableParallelism();
@@ -144,11 +149,12 @@ const ONLY = process.env.BENCH_SCENARIOS?.split(",")
   .filter(Boolean);
 /** Whether scenario `id` runs in this trial (every scenario unless BENCH_SCENARIOS narrows it). */
 const wanted = (id: string) => !ONLY || ONLY.length === 0 || ONLY.includes(id);
-const TOTAL_BUDGET_MS = 9.5 * 60_000;
+const TOTAL_BUDGET_MS = 11 * 60_000;
 /** Where each phase's rounds must end (from the start of the run), so that the rest still fits. */
-const SCENARIOS_END_MS = 6.5 * 60_000;
-const HORIZONTAL_END_MS = 8.25 * 60_000;
-const EVENTS_END_MS = 9 * 60_000;
+const SCENARIOS_END_MS = 7 * 60_000;
+const HORIZONTAL_END_MS = 8.75 * 60_000;
+const REVOCATIONS_END_MS = 9.75 * 60_000;
+const EVENTS_END_MS = 10.5 * 60_000;
 const EVENTS_BUDGET_MS = 200_000;
 
 const TARGETS = {
@@ -693,6 +699,10 @@ async function main(): Promise<void> {
     log(
       `seeded ${seeded.learners} learners, ${seeded.attempts} attempts (${seeded.passed} passed, ${seeded.xpTotal} XP) in ${seeded.seconds.toFixed(1)} s; boards: weekly ${boards.weekly}, all-time ${boards.allTime}`,
     );
+    const learningReads = await seedLearningReads(db.url);
+    log(
+      `seeded ${learningReads.skillRatings} skill ratings, ${learningReads.placements} placement tests, ${learningReads.certificates} certificates`,
+    );
     const learners: Learner[] = await learnerTokens(db.url, cluster.cfg, TOKENS);
     const emails = await learnerEmails(db.url, 5000);
     const [courseId] = starterCourseIds();
@@ -718,6 +728,22 @@ async function main(): Promise<void> {
     };
     if (dash.degraded.length > 0)
       log(`warning: dashboard degraded parts at smoke: ${dash.degraded}`);
+    const next = (await expectStatus(
+      `${api}/me/next`,
+      { headers: auth[0] },
+      200,
+      "what next",
+    )) as unknown[];
+    const skills = (await expectStatus(
+      `${api}/me/skills`,
+      { headers: auth[0] },
+      200,
+      "skills",
+    )) as unknown[];
+    if (next.length === 0 || skills.length === 0)
+      log(`warning: ${next.length} next steps and ${skills.length} skills at smoke`);
+    const certificateUrl = `${api}/certificates/${learningReads.certificateId}`;
+    await expectStatus(certificateUrl, {}, 200, "certificate verification");
     const answerSheet = (wrong: number) =>
       JSON.stringify({
         answers: quiz.questions.map((q, i) => ({
@@ -765,6 +791,9 @@ async function main(): Promise<void> {
       },
       { id: "3", label: "3 dashboard", spec: { url: `${api}/me/dashboard`, rotateHeaders: auth } },
       { id: "4", label: "4 attempt", spec: attemptSpec },
+      { id: "9", label: "9 what next", spec: { url: `${api}/me/next`, rotateHeaders: auth } },
+      { id: "10", label: "10 skills", spec: { url: `${api}/me/skills`, rotateHeaders: auth } },
+      { id: "11", label: "11 certificate (anonymous)", spec: { url: certificateUrl } },
       {
         id: "5",
         label: "5 login",
@@ -777,6 +806,12 @@ async function main(): Promise<void> {
       },
     ];
     const phc = await hashPassword(LEARNER_PASSWORD);
+    // 12: scenario 1b's read once the gateway holds REVOKED_SESSIONS live revocations.
+    const setupBroker = runner;
+    const revocations: RevocationPhase = {
+      plan: { id: "12", label: "12 course (learner), revocations held", spec: plans[1].spec },
+      record: () => recordRevocations(setupBroker, db.url),
+    };
     slicer = new SliceRunner(
       { url: `${cluster.baselineOrigin}/echo` },
       { id: "5", measure: () => undisturbedHashRate(phc, 1, SLICE) },
@@ -832,6 +867,7 @@ async function main(): Promise<void> {
         slicer,
         plans.filter(p => wanted(p.id)),
         startedAt,
+        wanted("12") ? revocations : undefined,
       );
       sampler.stop();
       log(
@@ -876,21 +912,31 @@ async function main(): Promise<void> {
     ];
     await slicer.warmUp(horizontalPlans);
     await slicer.rounds(horizontalPlans, startedAt + HORIZONTAL_END_MS);
+
+    // 12: back on one node per service, the learner's read of 1b with the revocations held.
+    const extra = serviceNodes.filter(n => n.name.endsWith("-2"));
+    await Promise.all(extra.map(n => n.stop(5000)));
+    const recorded = await revocations.record();
+    await slicer.warmUp([revocations.plan]);
+    await slicer.rounds([revocations.plan], startedAt + REVOCATIONS_END_MS);
     slicer.stop();
     const slices = slicer.slices;
     const summary = new Map(
-      ["baseline", ...plans.map(p => p.id), ...horizontalPlans.map(p => p.id)].map(id => [
+      ["baseline", ...plans.map(p => p.id), ...horizontalPlans.map(p => p.id), "12"].map(id => [
         id,
         summarize(slices, id),
       ]),
     );
     const sum = (id: string) => summary.get(id) as ScenarioSummary;
-    for (const plan of [{ id: "baseline", label: "baseline" }, ...plans, ...horizontalPlans])
+    for (const plan of [
+      { id: "baseline", label: "baseline" },
+      ...plans,
+      ...horizontalPlans,
+      revocations.plan,
+    ])
       logSummary(plan.label, sum(plan.id));
 
     // 6: durable events end to end, on the one-node-per-service cluster again.
-    const extra = serviceNodes.filter(n => n.name.endsWith("-2"));
-    await Promise.all(extra.map(n => n.stop(5000)));
     log(`6 durable events: ${EVENTS} user.updated through the users outbox → progress + notify`);
     const committedAt = await fillOutbox(db.url, EVENTS);
     // Bounded so that the whole run stays within its time budget, whatever the rounds took.
@@ -949,6 +995,16 @@ async function main(): Promise<void> {
       ),
       figure("4", "POST /lessons/:id/attempts (graded, XP, events)", sum("4"), TARGETS.attempt),
       figure("5", "POST /auth/login (Argon2id)", sum("5"), null),
+      figure("9", "GET /me/next (what next, authenticated)", sum("9"), null),
+      figure("10", "GET /me/skills (mastery of every skill, authenticated)", sum("10"), null),
+      figure("11", "GET /certificates/:id (public verification, anonymous)", sum("11"), null),
+      figure(
+        "12",
+        `scenario 1b while the gateway holds ${recorded.held} live revocations`,
+        sum("12"),
+        null,
+        `${recorded.held} sessions ended through users.revokeSession in ${recorded.seconds.toFixed(1)} s before its slices; compare with 1b (the same read without)`,
+      ),
       figure("7a", "scenario 1 with 2 content nodes", sum("7a"), null),
       figure("7b", "scenario 1b with 2 content nodes", sum("7b"), null),
       figure("7c", "scenario 4 with 2 progress nodes", sum("7c"), null),
@@ -988,7 +1044,9 @@ async function main(): Promise<void> {
     for (const [name, mib] of sampler.highWater) rssHighWaterMiB[name] = Number(mib.toFixed(1));
     const serviceRss = Object.entries(rssMiB).filter(([name]) => !name.startsWith("baseline"));
     const maxRss = Math.max(...serviceRss.map(([, v]) => v));
-    const reads = scenarios.filter(s => ["1", "1b", "2", "3"].includes(s.id));
+    const reads = scenarios.filter(s =>
+      ["1", "1b", "2", "3", "9", "10", "11", "12"].includes(s.id),
+    );
     const worstRead = reads.reduce((a, s) => (s.p99 > a.p99 ? s : a), reads[0]);
     const loginRatio = median(loginPairs);
     const eventsMet = consumed === EVENTS && lost === 0 && perSecond >= TARGETS.events;
@@ -1151,10 +1209,19 @@ async function partialRun(
   slicer: SliceRunner,
   plans: Plan[],
   startedAt: number,
+  revocations?: RevocationPhase,
 ): Promise<void> {
   if (plans.length > 0) {
     await slicer.warmUp(plans);
     await slicer.rounds(plans, startedAt + SCENARIOS_END_MS);
+  }
+  if (revocations) {
+    await revocations.record();
+    await slicer.warmUp([revocations.plan]);
+    await slicer.rounds([revocations.plan], startedAt + REVOCATIONS_END_MS);
+    plans.push(revocations.plan);
+  }
+  if (plans.length > 0) {
     for (const plan of [{ id: "baseline", label: "baseline" }, ...plans]) {
       const s = summarize(slicer.slices, plan.id);
       logSummary(plan.label, s);
@@ -1162,6 +1229,10 @@ async function partialRun(
       if (verdict(s.ratio, null) === "noisy")
         log(`  spread over ${MAX_SPREAD * 100} %: this trial says nothing about its target`);
       log(`  CPU ms/request: ${busiest(s.cpuMsPerRequest, 6)}`);
+      if ("spec" in plan && (plan.spec.method ?? "GET") === "GET")
+        log(
+          `  p99 ${s.p99} ms: target ≤ ${TARGETS.readP99} ms ${s.p99 <= TARGETS.readP99 ? "met" : "not met"}`,
+        );
     }
   }
   slicer.stop();
@@ -1192,6 +1263,44 @@ async function partialRun(
     log(`dashboard parts degraded: ${JSON.stringify(Object.fromEntries(gateway.degraded))}`);
   const rss = liveNodes().map(n => `${n.name} ${(rssNow(n.pid) ?? 0).toFixed(0)}`);
   log(`RSS now (MiB): ${rss.join(", ")}`);
+}
+
+/** Scenario 12: its plan, and the revocations to record before its slices. */
+interface RevocationPhase {
+  plan: Plan;
+  record(): Promise<{ held: number; seconds: number }>;
+}
+
+/**
+ * REVOKED_SESSIONS open sessions of seeded learners, each ended through users.revokeSession as
+ * its owner would (the session row, the revocation store, the broadcast every gateway applies),
+ * 20 at a time; then as long as the gateways' re-read of the newest entries looks back (5 s), so
+ * that the slices measure what holding them costs, not taking them in.
+ */
+async function recordRevocations(
+  runner: ServiceBroker,
+  databaseUrl: string,
+): Promise<{ held: number; seconds: number }> {
+  const started = Date.now();
+  const sessions = await seedSessions(databaseUrl, REVOKED_SESSIONS);
+  let next = 0;
+  const worker = async () => {
+    while (next < sessions.length) {
+      const { userId, sessionId } = sessions[next++];
+      await runner.call(
+        "users.revokeSession",
+        { id: sessionId },
+        { meta: { user: { id: userId, roles: ["learner"] } } },
+      );
+    }
+  };
+  await Promise.all(Array.from({ length: 20 }, worker));
+  const seconds = (Date.now() - started) / 1000;
+  log(
+    `12 ended ${sessions.length} sessions through users.revokeSession in ${seconds.toFixed(1)} s`,
+  );
+  await sleep(6000);
+  return { held: sessions.length, seconds };
 }
 
 function busiest(cpu: Record<string, number>, top = 2): string {

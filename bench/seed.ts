@@ -492,6 +492,110 @@ export async function seedAnalyticsCourse(databaseUrl: string, learners: number)
   }
 }
 
+/** Every skill the starter courses teach (their lessons' and questions' skills). */
+function starterSkills(): string[] {
+  const skills = new Set<string>();
+  for (const course of STARTER_COURSES) {
+    for (const lesson of course.lessons) {
+      for (const skill of lesson.skills ?? []) skills.add(skill);
+      for (const question of lesson.questions ?? []) {
+        for (const skill of question.skills ?? []) skills.add(skill);
+      }
+    }
+  }
+  return [...skills].sort();
+}
+
+export interface LearningReadsSeed {
+  skillRatings: number;
+  placements: number;
+  certificates: number;
+  /** A certificate of the first starter course, for GET /certificates/:id. */
+  certificateId: string;
+}
+
+/**
+ * What GET /me/skills, GET /me/next and GET /certificates/:id read: a rating (−2..2 logits,
+ * 1–30 answers) of every starter skill for each learner with XP, a finished placement test
+ * for half the learners (the level /me/next suggests a course at), and a certificate of the
+ * first starter course for every learner who passed one of its quizzes.
+ */
+export async function seedLearningReads(databaseUrl: string): Promise<LearningReadsSeed> {
+  const [courseId] = starterCourseIds();
+  const [course] = STARTER_COURSES;
+  const db = new Client({ connectionString: databaseUrl });
+  await db.connect();
+  try {
+    await db.query("BEGIN");
+    const ratings = await db.query(
+      `INSERT INTO progress.skill_ratings (user_id, skill, rating, attempts, last_practiced_at)
+       SELECT l.user_id, s.skill, (random() * 4 - 2), 1 + floor(random() * 30)::int,
+              now() - random() * interval '30 days'
+       FROM progress.learners l CROSS JOIN unnest($1::text[]) AS s(skill) WHERE l.xp > 0`,
+      [starterSkills()],
+    );
+    const placements = await db.query(
+      `INSERT INTO progress.placement_tests (id, user_id, started_at, responses, finished_at, level, confidence)
+       SELECT gen_random_uuid()::text, user_id, now() - interval '20 days', '[]'::jsonb,
+              now() - interval '20 days' + interval '10 minutes',
+              (ARRAY['A1', 'A2', 'B1', 'B2'])[1 + (row_number() OVER (ORDER BY user_id))::int % 4], 0.8
+       FROM progress.learners WHERE random() < 0.5`,
+    );
+    const certificates = await db.query<{ id: string }>(
+      `INSERT INTO progress.certificates (id, user_id, course_id, learner_name, course_title, level, issued_at)
+       SELECT gen_random_uuid()::text, l.user_id, $1, l.name, $2, $3, now() - interval '3 days'
+       FROM progress.learners l
+       WHERE EXISTS (SELECT 1 FROM progress.lesson_completions c WHERE c.user_id = l.user_id AND c.course_id = $1)
+       RETURNING id`,
+      [courseId, course.title, course.level],
+    );
+    await db.query("COMMIT");
+    await db.query(
+      "ANALYZE progress.skill_ratings, progress.placement_tests, progress.certificates",
+    );
+    if (certificates.rows.length === 0) throw new Error("no learner to hold a certificate");
+    return {
+      skillRatings: ratings.rowCount ?? 0,
+      placements: placements.rowCount ?? 0,
+      certificates: certificates.rows.length,
+      certificateId: certificates.rows[0].id,
+    };
+  } catch (err) {
+    await db.query("ROLLBACK").catch(() => undefined);
+    throw err;
+  } finally {
+    await db.end();
+  }
+}
+
+/**
+ * `count` open sessions of seeded learners (rows as a login writes them), to be ended through
+ * the users service before the revocation scenario: their ids and owners.
+ */
+export async function seedSessions(
+  databaseUrl: string,
+  count: number,
+): Promise<Array<{ userId: string; sessionId: string }>> {
+  const db = new Client({ connectionString: databaseUrl });
+  await db.connect();
+  try {
+    const result = await db.query<{ userId: string; sessionId: string }>(
+      `WITH u AS (
+         SELECT id, row_number() OVER (ORDER BY id) - 1 AS n, count(*) OVER () AS total
+         FROM users.users WHERE email LIKE $2
+       )
+       INSERT INTO users.sessions (id, user_id, created_at, last_used_at, expires_at, user_agent, ip)
+       SELECT gen_random_uuid(), u.id, now(), now(), now() + interval '30 days', 'bench', '127.0.0.1'
+       FROM generate_series(0, $1::int - 1) AS g JOIN u ON u.n = g % u.total
+       RETURNING id::text AS "sessionId", user_id::text AS "userId"`,
+      [count, `learner%@${LEARNER_DOMAIN}`],
+    );
+    return result.rows;
+  } finally {
+    await db.end();
+  }
+}
+
 /** An access token with the admin role for `userId` (scenario 8 reads what admins read). */
 export async function adminToken(cfg: AppConfig, userId: string): Promise<string> {
   const keys = await loadSigningKeys(cfg);

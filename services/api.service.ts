@@ -33,6 +33,7 @@ import { textProblems, unknownQueryParams } from "./api/text-input";
 import type { AuthUser, RequestMeta } from "../models/auth.model";
 import { actionFor, publicRoutes, routeKey } from "./api/all-routes";
 import { buildDashboard } from "./api/dashboard";
+import { GatewayLeaderboards } from "./api/leaderboard-reads";
 import {
   aliasesOf,
   clampPageSizes,
@@ -79,6 +80,8 @@ interface ApiState {
   redis?: Redis;
   openApiCache?: Record<string, unknown>;
   publishedReads: PublishedReadCache;
+  /** Without Redis (embedded mode) progress answers every leaderboard. */
+  boards?: GatewayLeaderboards;
   server: import("node:http").Server;
   tickets: TicketStore;
   live?: LiveHub;
@@ -95,6 +98,7 @@ interface ApiMethods {
   logResponse(req: Req, res: ServerResponse): void;
   fetchJwks(): Promise<{ keys: Record<string, unknown>[] }>;
   openApiDocument(): Record<string, unknown>;
+  answerHere(route: Route, req: Req, res: Res, answer: unknown): Promise<true>;
   callAction(
     route: Route,
     actionName: string,
@@ -318,7 +322,9 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
   methods: {
     /**
      * moleculer-web's call of the routed action, except for a hot anonymous read already
-     * held here: that is answered without the round trip (same hooks, same response path).
+     * held here and a leaderboard the read model in Redis answers
+     * (services/api/leaderboard-reads.ts): those are answered without the round trip (same
+     * hooks, same response path).
      */
     async callAction(route, actionName, req, res, params, isStream) {
       const ctx = req.$ctx as Context<unknown, Meta>;
@@ -330,21 +336,11 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
           generation: this.publishedReads.generation,
           hit: cached !== undefined,
         };
-        if (cached !== undefined) {
-          let data: unknown = cached;
-          if (route.onAfterCall)
-            data = await route.onAfterCall.call(this, ctx, route, req, res, data);
-          webMethods.sendResponse.call(
-            this,
-            req,
-            res,
-            data,
-            (req as { $endpoint?: { action: unknown } }).$endpoint?.action,
-          );
-          if (route.logging) this.logResponse(req, res);
-          return true;
-        }
+        if (cached !== undefined) return this.answerHere(route, req, res, cached);
       }
+      const user = ctx.meta.user;
+      const board = user && (await this.boards?.answer(actionName, params, user.id));
+      if (board) return this.answerHere(route, req, res, board);
       const original = webMethods.callAction;
       if (!ctx.meta.idempotencyKey || isStream) {
         return original.call(this, route, actionName, req, res, params, isStream);
@@ -357,6 +353,22 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
         }
         return original.call(this, route, actionName, req, res, params, isStream);
       });
+    },
+
+    /** An answer this gateway holds, sent as moleculer-web sends an action's (same hooks). */
+    async answerHere(route, req, res, answer) {
+      const ctx = req.$ctx as Context<unknown, Meta>;
+      let data = answer;
+      if (route.onAfterCall) data = await route.onAfterCall.call(this, ctx, route, req, res, data);
+      webMethods.sendResponse.call(
+        this,
+        req,
+        res,
+        data,
+        (req as { $endpoint?: { action: unknown } }).$endpoint?.action,
+      );
+      if (route.logging) this.logResponse(req, res);
+      return true;
     },
 
     /** Every request of the public port, routed or not, before moleculer-web sees it. */
@@ -515,6 +527,7 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
       this.redis = createRedis(cfg.redisUrl);
       const redis = this.redis;
       registerHealthCheck(this.broker, "redis:gateway", () => redis.ping());
+      this.boards = new GatewayLeaderboards(redis, cfg.redisPrefix);
     }
     this.limiters = createRateLimiters({
       rpm: cfg.rateLimitRpm,

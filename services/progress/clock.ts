@@ -76,14 +76,5 @@ export function addDays(date: string, days: number): string {
   return new Date((dayNumber(date) + days) * 86_400_000).toISOString().slice(0, 10);
 }
 
-/** ISO-8601 week of an instant in UTC, e.g. "2026-W47": the weekly leaderboard resets Monday 00:00 UTC. */
-export function isoWeek(instant: Date): string {
-  const d = new Date(
-    Date.UTC(instant.getUTCFullYear(), instant.getUTCMonth(), instant.getUTCDate()),
-  );
-  const weekday = d.getUTCDay() || 7;
-  d.setUTCDate(d.getUTCDate() + 4 - weekday); // Thursday of this week decides the year
-  const yearStart = Date.UTC(d.getUTCFullYear(), 0, 1);
-  const week = Math.ceil(((d.getTime() - yearStart) / 86_400_000 + 1) / 7);
-  return `${d.getUTCFullYear()}-W${String(week).padStart(2, "0")}`;
-}
+// The weekly leaderboard's week: the gateways compute it too (lib/leaderboard-read-model.ts).
+export { isoWeek } from "../../lib/iso-week";

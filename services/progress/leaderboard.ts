@@ -1,4 +1,15 @@
 import type Redis from "ioredis";
+import {
+  LeaderboardKeys,
+  rankedEntries,
+  ownRankOf,
+  readOwnRank,
+  RecentTops,
+  scoredEntries,
+  type OwnRank,
+  type RankedEntry,
+  type ScoredEntry,
+} from "../../lib/leaderboard-read-model";
 import type { LeaderboardPeriod } from "../../models/progress.model";
 
 /**
@@ -10,39 +21,18 @@ import type { LeaderboardPeriod } from "../../models/progress.model";
  * (two awards finishing in either order leave the larger, later total). A board whose
  * "built" marker is missing (Redis restarted, keys flushed or evicted) is rebuilt from
  * PostgreSQL on the next read with the same ZADD GT, so racing awards are never lost.
+ *
+ * The Redis keys are a read model the gateways answer from too: lib/leaderboard-read-model.ts.
  */
 
-interface BoardEntry {
-  userId: string;
-  xp: number;
-}
-
 export interface LeaderboardSource {
-  scores(week: string | null): Promise<BoardEntry[]>;
+  scores(week: string | null): Promise<ScoredEntry[]>;
   names(ids: string[]): Promise<Map<string, string>>;
-  top(week: string | null, limit: number): Promise<BoardEntry[]>;
+  top(week: string | null, limit: number): Promise<ScoredEntry[]>;
   rank(week: string | null, userId: string): Promise<OwnRank>;
 }
 
-export interface RankedEntry {
-  rank: number;
-  userId: string;
-  name: string;
-  xp: number;
-}
-
-type OwnRank = { rank: number | null; xp: number };
 type BoardView = { top: RankedEntry[]; me: OwnRank };
-
-/** Entries in score order, numbered from 1, with the names known for them. */
-function ranked(entries: BoardEntry[], names: Map<string, string>): RankedEntry[] {
-  return entries.map((e, i) => ({
-    rank: i + 1,
-    userId: e.userId,
-    name: names.get(e.userId) ?? "",
-    xp: e.xp,
-  }));
-}
 
 /** The top and the learner's rank by two independent reads. */
 async function readView(
@@ -77,34 +67,30 @@ export interface Leaderboard {
   close(): Promise<void>;
 }
 
-/**
- * How long a node answers the top of a board from its own copy. Every learner asks for the
- * same few top-N lists; a second of staleness there is invisible, while the learner's own
- * rank (the part that moves after their attempt) is always read live.
- */
-const TOP_TTL_MS = 1000;
-
 /** Weekly boards outlive their week by a week (last week's ranks stay readable), then expire. */
 const WEEK_TTL_SECONDS = 14 * 24 * 3600;
 
 export class RedisLeaderboard implements Leaderboard {
-  private readonly tops = new Map<string, { at: number; entries: Promise<RankedEntry[]> }>();
+  private readonly keys: LeaderboardKeys;
+  /** The tops of the last second: this node's copy (lib/leaderboard-read-model.ts). */
+  private readonly tops: RecentTops<RankedEntry[]>;
 
   constructor(
     private readonly redis: Redis,
-    private readonly prefix: string,
+    prefix: string,
     private readonly source: LeaderboardSource,
-    private readonly now: () => number = Date.now,
-  ) {}
+    now: () => number = Date.now,
+  ) {
+    this.keys = new LeaderboardKeys(prefix);
+    this.tops = new RecentTops((period, week, limit) => this.top(period, week, limit), now);
+  }
 
   key(period: LeaderboardPeriod, week: string): string {
-    return period === "all"
-      ? `${this.prefix}progress:lb:all`
-      : `${this.prefix}progress:lb:week:${week}`;
+    return this.keys.board(period, week);
   }
 
   private get namesKey(): string {
-    return `${this.prefix}progress:lb:names`;
+    return this.keys.names;
   }
 
   async record(
@@ -127,7 +113,8 @@ export class RedisLeaderboard implements Leaderboard {
   /** Rebuilds the board from PostgreSQL when its marker is gone. */
   async ensure(period: LeaderboardPeriod, week: string): Promise<boolean> {
     const key = this.key(period, week);
-    if ((await this.redis.exists(`${key}:built`)) === 1) return false;
+    const built = this.keys.built(period, week);
+    if ((await this.redis.exists(built)) === 1) return false;
     const scores = await this.source.scores(period === "all" ? null : week);
     for (let i = 0; i < scores.length; i += 1000) {
       const args: Array<string | number> = [];
@@ -136,10 +123,10 @@ export class RedisLeaderboard implements Leaderboard {
     }
     const multi = this.redis.multi();
     if (period === "weekly") {
-      multi.set(`${key}:built`, "1", "EX", WEEK_TTL_SECONDS);
+      multi.set(built, "1", "EX", WEEK_TTL_SECONDS);
       if (scores.length > 0) multi.expire(key, WEEK_TTL_SECONDS);
     } else {
-      multi.set(`${key}:built`, "1");
+      multi.set(built, "1");
     }
     await multi.exec();
     return true;
@@ -148,10 +135,8 @@ export class RedisLeaderboard implements Leaderboard {
   async top(period: LeaderboardPeriod, week: string, limit: number): Promise<RankedEntry[]> {
     await this.ensure(period, week);
     const flat = await this.redis.zrevrange(this.key(period, week), 0, limit - 1, "WITHSCORES");
-    const entries: BoardEntry[] = [];
-    for (let i = 0; i < flat.length; i += 2)
-      entries.push({ userId: flat[i], xp: Number(flat[i + 1]) });
-    return ranked(entries, await this.namesOf(entries.map(e => e.userId)));
+    const entries = scoredEntries(flat);
+    return rankedEntries(entries, await this.namesOf(entries.map(e => e.userId)));
   }
 
   /**
@@ -164,40 +149,10 @@ export class RedisLeaderboard implements Leaderboard {
     limit: number,
     userId: string,
   ): Promise<BoardView> {
-    const key = this.key(period, week);
-    const replies = await this.redis
-      .pipeline()
-      .exists(`${key}:built`)
-      .zrevrank(key, userId)
-      .zscore(key, userId)
-      .exec();
-    const failed = replies?.find(([err]) => err);
-    if (!replies || failed) throw failed?.[0] ?? new Error("leaderboard pipeline failed");
-    if (replies[0][1] !== 1) {
-      // Board lost (Redis restarted or flushed): rebuild, then the plain reads.
-      return readView(this, period, week, limit, userId);
-    }
-    const rank = replies[1][1] as number | null;
-    const me =
-      rank === null ? { rank: null, xp: 0 } : { rank: rank + 1, xp: Number(replies[2][1]) };
-    return { top: await this.recentTop(period, week, limit), me };
-  }
-
-  private recentTop(
-    period: LeaderboardPeriod,
-    week: string,
-    limit: number,
-  ): Promise<RankedEntry[]> {
-    const id = `${this.key(period, week)}|${limit}`;
-    const now = this.now();
-    const held = this.tops.get(id);
-    if (held && now - held.at < TOP_TTL_MS) return held.entries;
-    const entries = this.top(period, week, limit);
-    this.tops.set(id, { at: now, entries });
-    // A failed read is not kept: the next request asks Redis again.
-    entries.catch(() => this.tops.delete(id));
-    if (this.tops.size > 64) this.tops.delete(this.tops.keys().next().value as string);
-    return entries;
+    const me = await readOwnRank(this.redis, this.keys, period, week, userId);
+    // Board lost (Redis restarted or flushed): rebuild, then the plain reads.
+    if (me === null) return readView(this, period, week, limit, userId);
+    return { top: await this.tops.get(period, week, limit), me };
   }
 
   async rank(period: LeaderboardPeriod, week: string, userId: string): Promise<OwnRank> {
@@ -207,7 +162,7 @@ export class RedisLeaderboard implements Leaderboard {
       this.redis.zrevrank(key, userId),
       this.redis.zscore(key, userId),
     ]);
-    return rank === null ? { rank: null, xp: 0 } : { rank: rank + 1, xp: Number(score) };
+    return ownRankOf(rank, score);
   }
 
   /** Display names from the hash; any missing (hash lost) are read from PostgreSQL and put back. */
@@ -241,7 +196,7 @@ export class RedisLeaderboard implements Leaderboard {
       const [next, found] = await this.redis.scan(
         cursor,
         "MATCH",
-        `${this.prefix}progress:lb:week:*`,
+        this.keys.weeklyBoards,
         "COUNT",
         200,
       );
@@ -268,7 +223,7 @@ export class SqlLeaderboard implements Leaderboard {
 
   async top(period: LeaderboardPeriod, week: string, limit: number): Promise<RankedEntry[]> {
     const entries = await this.source.top(period === "all" ? null : week, limit);
-    return ranked(entries, await this.source.names(entries.map(e => e.userId)));
+    return rankedEntries(entries, await this.source.names(entries.map(e => e.userId)));
   }
 
   rank(period: LeaderboardPeriod, week: string, userId: string): Promise<OwnRank> {

@@ -1,0 +1,187 @@
+import type Redis from "ioredis";
+import type { LeaderboardPeriod, LeaderboardView } from "../models/progress.model";
+
+/**
+ * The leaderboards' read model in Redis: written by the progress service (after each
+ * committed award, and rebuilt from PostgreSQL when lost), read by progress and by every
+ * gateway, which answers `GET /leaderboard` from it without the hop to progress. The key
+ * layout and the way an answer is built from it are defined here only.
+ *
+ * Keys (`prefix` is REDIS_PREFIX):
+ * - `<prefix>progress:lb:all` — sorted set, member = user id, score = all-time XP;
+ * - `<prefix>progress:lb:week:<ISO week>` — the same for the XP of one ISO week (UTC, `2026-W49`),
+ *   expiring a week after its week;
+ * - `<board>:built` — present once the board holds every learner (rebuilt from PostgreSQL);
+ *   without it a board may be partial and only progress answers (it rebuilds it first);
+ * - `<prefix>progress:lb:names` — hash, user id → display name.
+ *
+ * Ranks are 1-based in descending score order (ZREVRANK + 1); equal scores are ordered by
+ * user id, descending, as Redis orders them.
+ */
+
+export type RankedEntry = LeaderboardView["top"][number];
+export type OwnRank = LeaderboardView["me"];
+
+export interface ScoredEntry {
+  userId: string;
+  xp: number;
+}
+
+export class LeaderboardKeys {
+  constructor(private readonly prefix: string) {}
+
+  board(period: LeaderboardPeriod, week: string): string {
+    return period === "all"
+      ? `${this.prefix}progress:lb:all`
+      : `${this.prefix}progress:lb:week:${week}`;
+  }
+
+  built(period: LeaderboardPeriod, week: string): string {
+    return `${this.board(period, week)}:built`;
+  }
+
+  get names(): string {
+    return `${this.prefix}progress:lb:names`;
+  }
+
+  /** Every weekly board (SCAN pattern). */
+  get weeklyBoards(): string {
+    return `${this.prefix}progress:lb:week:*`;
+  }
+}
+
+/**
+ * How old the top of a board may be when answered (progress's copy and each gateway's): every
+ * learner asks for the same few top-N lists, and a second there is invisible, while the
+ * learner's own rank — the part that moves after their attempt — is always read live.
+ */
+export const TOP_MAX_AGE_MS = 1000;
+
+/** Parses a ZREVRANGE … WITHSCORES reply. */
+export function scoredEntries(flat: string[]): ScoredEntry[] {
+  const entries: ScoredEntry[] = [];
+  for (let i = 0; i < flat.length; i += 2)
+    entries.push({ userId: flat[i], xp: Number(flat[i + 1]) });
+  return entries;
+}
+
+/** Entries in score order, numbered from 1, with the names known for them. */
+export function rankedEntries(entries: ScoredEntry[], names: Map<string, string>): RankedEntry[] {
+  return entries.map((e, i) => ({
+    rank: i + 1,
+    userId: e.userId,
+    name: names.get(e.userId) ?? "",
+    xp: e.xp,
+  }));
+}
+
+/** A learner not on the board has no rank and no XP there. */
+export function ownRankOf(zeroBasedRank: number | null, score: string | null): OwnRank {
+  return zeroBasedRank === null
+    ? { rank: null, xp: 0 }
+    : { rank: zeroBasedRank + 1, xp: Number(score) };
+}
+
+/** A pipeline's replies, or its first error thrown. */
+function valuesOf(replies: Array<[Error | null, unknown]> | null): unknown[] {
+  const failed = replies?.find(([err]) => err);
+  if (!replies || failed) throw failed?.[0] ?? new Error("leaderboard pipeline failed");
+  return replies.map(([, value]) => value);
+}
+
+/**
+ * The learner's rank and score in one pipeline, or null when the board is not built (only
+ * its owner may answer then: it rebuilds the board first).
+ */
+export async function readOwnRank(
+  redis: Redis,
+  keys: LeaderboardKeys,
+  period: LeaderboardPeriod,
+  week: string,
+  userId: string,
+): Promise<OwnRank | null> {
+  const key = keys.board(period, week);
+  const [built, rank, score] = valuesOf(
+    await redis
+      .pipeline()
+      .exists(keys.built(period, week))
+      .zrevrank(key, userId)
+      .zscore(key, userId)
+      .exec(),
+  );
+  if (built !== 1) return null;
+  return ownRankOf(
+    typeof rank === "number" ? rank : null,
+    typeof score === "string" ? score : null,
+  );
+}
+
+/**
+ * The top `limit` of a built board with the names the hash holds, from Redis alone; null
+ * when the board is not built or a name is missing (its owner reads those from PostgreSQL).
+ */
+export async function readPublishedTop(
+  redis: Redis,
+  keys: LeaderboardKeys,
+  period: LeaderboardPeriod,
+  week: string,
+  limit: number,
+): Promise<RankedEntry[] | null> {
+  const [built, flat] = valuesOf(
+    await redis
+      .pipeline()
+      .exists(keys.built(period, week))
+      .zrevrange(keys.board(period, week), 0, limit - 1, "WITHSCORES")
+      .exec(),
+  );
+  if (built !== 1 || !Array.isArray(flat)) return null;
+  const entries = scoredEntries(flat.map(String));
+  if (entries.length === 0) return [];
+  const held = await redis.hmget(keys.names, ...entries.map(e => e.userId));
+  const names = new Map<string, string>();
+  for (const [i, name] of held.entries()) {
+    if (name === null) return null;
+    names.set(entries[i].userId, name);
+  }
+  return rankedEntries(entries, names);
+}
+
+/**
+ * The tops a node holds for TOP_MAX_AGE_MS, shared by every request: one read in flight per
+ * board, week and size. A read that fails or finds nothing to answer with (null: the board
+ * is not built, a name is missing) is not kept: the next request reads again.
+ */
+export class RecentTops<T> {
+  private readonly held = new Map<string, { at: number; value: Promise<T> }>();
+
+  constructor(
+    private readonly read: (period: LeaderboardPeriod, week: string, limit: number) => Promise<T>,
+    private readonly now: () => number = Date.now,
+    private readonly maxEntries = 64,
+  ) {}
+
+  get(period: LeaderboardPeriod, week: string, limit: number): Promise<T> {
+    const id = `${period}|${week}|${limit}`;
+    const now = this.now();
+    const held = this.held.get(id);
+    if (held && now - held.at < TOP_MAX_AGE_MS) return held.value;
+    const value = this.read(period, week, limit);
+    this.held.delete(id);
+    this.held.set(id, { at: now, value });
+    const forget = () => {
+      if (this.held.get(id)?.value === value) this.held.delete(id);
+    };
+    value.then(top => {
+      if (top === null) forget();
+    }, forget);
+    if (this.held.size > this.maxEntries) {
+      const oldest = this.held.keys().next().value;
+      if (oldest !== undefined) this.held.delete(oldest);
+    }
+    return value;
+  }
+
+  clear(): void {
+    this.held.clear();
+  }
+}
