@@ -25,6 +25,13 @@ import { PublishedReadCache } from "../lib/published-read-cache";
 import { needsUser, refusal } from "../lib/auth/guard";
 import { unauthenticated, validationError } from "../lib/errors";
 import { publishedReadKey } from "./api/published-reads";
+import {
+  learnerRead,
+  learnerReadDeps,
+  learnerReadOf,
+  type LearnerReadDeps,
+} from "./api/learner-reads";
+import { LEARNER_CHANGED_EVENT, type LearnerChanged } from "../models/progress.model";
 import { retryIdempotent } from "./api/idempotent-retry";
 import { webMethods } from "./api/web-methods";
 import { createRateLimiters, type RateLimiterSet } from "./api/rate-limits";
@@ -79,6 +86,7 @@ interface ApiState {
   redis?: Redis;
   openApiCache?: Record<string, unknown>;
   publishedReads: PublishedReadCache;
+  learnerReads: LearnerReadDeps;
   server: import("node:http").Server;
   tickets: TicketStore;
   live?: LiveHub;
@@ -95,6 +103,7 @@ interface ApiMethods {
   logResponse(req: Req, res: ServerResponse): void;
   fetchJwks(): Promise<{ keys: Record<string, unknown>[] }>;
   openApiDocument(): Record<string, unknown>;
+  answerHere(route: Route, req: Req, res: Res, data: unknown): Promise<void>;
   callAction(
     route: Route,
     actionName: string,
@@ -312,17 +321,26 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
     // Content committed a change (it broadcasts this to every node): drop our copies of its reads.
     "cache.clean.content"() {
       this.publishedReads.clear();
+      this.learnerReads.courses.clear();
+    },
+    // Progress committed a change of a learner's completed lessons: our copy of them goes.
+    [LEARNER_CHANGED_EVENT](ctx: Context<LearnerChanged>) {
+      if (typeof ctx.params?.userId === "string")
+        this.learnerReads.completions.clearUser(ctx.params.userId);
     },
   },
 
   methods: {
     /**
      * moleculer-web's call of the routed action, except for a hot anonymous read already
-     * held here: that is answered without the round trip (same hooks, same response path).
+     * held here and a learner's read of a live course: those are answered without the round
+     * trip (same hooks, same response path).
      */
     async callAction(route, actionName, req, res, params, isStream) {
       const ctx = req.$ctx as Context<unknown, Meta>;
-      const key = publishedReadKey(req.$alias?.spec?.action, req.method, !ctx.meta.user, params);
+      const action = req.$alias?.spec?.action;
+      const user = ctx.meta.user;
+      const key = publishedReadKey(action, req.method, !user, params);
       if (key !== undefined) {
         const cached = this.publishedReads.get(key);
         req.$publishedRead = {
@@ -331,17 +349,15 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
           hit: cached !== undefined,
         };
         if (cached !== undefined) {
-          let data: unknown = cached;
-          if (route.onAfterCall)
-            data = await route.onAfterCall.call(this, ctx, route, req, res, data);
-          webMethods.sendResponse.call(
-            this,
-            req,
-            res,
-            data,
-            (req as { $endpoint?: { action: unknown } }).$endpoint?.action,
-          );
-          if (route.logging) this.logResponse(req, res);
+          await this.answerHere(route, req, res, cached);
+          return true;
+        }
+      }
+      const courseId = user ? learnerReadOf(action, req.method, user, params) : undefined;
+      if (user && courseId !== undefined) {
+        const answer = await learnerRead(this.learnerReads, courseId, user, ctx.requestID);
+        if (answer !== undefined) {
+          await this.answerHere(route, req, res, answer);
           return true;
         }
       }
@@ -357,6 +373,21 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
         }
         return original.call(this, route, actionName, req, res, params, isStream);
       });
+    },
+
+    /** An answer this gateway holds, sent through the route's after-call hook as a called action's. */
+    async answerHere(route, req, res, answer) {
+      const ctx = req.$ctx as Context<unknown, Meta>;
+      let data = answer;
+      if (route.onAfterCall) data = await route.onAfterCall.call(this, ctx, route, req, res, data);
+      webMethods.sendResponse.call(
+        this,
+        req,
+        res,
+        data,
+        (req as { $endpoint?: { action: unknown } }).$endpoint?.action,
+      );
+      if (route.logging) this.logResponse(req, res);
     },
 
     /** Every request of the public port, routed or not, before moleculer-web sees it. */
@@ -435,6 +466,11 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
       const spec = req.$alias?.spec;
       const read = req.$publishedRead;
       if (read && !read.hit) this.publishedReads.set(read.key, data, read.generation);
+      // The learner's own change passed here: this gateway's copy of their completions goes
+      // now, whenever progress's broadcast arrives.
+      if (ctx.meta.user && req.method !== "GET" && spec?.action.startsWith("progress.")) {
+        this.learnerReads.completions.clearUser(ctx.meta.user.id);
+      }
       const publicRead = req.method === "GET" && spec?.tag === "Content" && !needsUser(req.$action);
       setCacheHeaders(res, publicRead, Boolean(ctx.meta.user));
       embeddableAnswer(res, spec);
@@ -511,6 +547,7 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
     this.server.headersTimeout = 20_000;
     this.clientIps = new ClientIpResolver(cfg.trustedProxies);
     this.publishedReads = new PublishedReadCache();
+    this.learnerReads = learnerReadDeps(this.broker, this.logger);
     if (cfg.redisUrl) {
       this.redis = createRedis(cfg.redisUrl);
       const redis = this.redis;
