@@ -981,7 +981,7 @@ async function main(): Promise<void> {
       figure("1", "GET /courses/:id, published, cached (anonymous)", sum("1"), TARGETS.course),
       figure(
         "1b",
-        "GET /courses/:id as a signed-in learner (through the hop to content)",
+        "GET /courses/:id as a signed-in learner (the gateway's copies)",
         sum("1b"),
         null,
       ),

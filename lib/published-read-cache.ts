@@ -9,8 +9,8 @@
  * arrived is not stored (generation check), and every entry expires after `ttlMs` anyway,
  * so a lost broadcast cannot keep an old answer for long.
  */
-export class PublishedReadCache {
-  private readonly entries = new Map<string, { value: unknown; expires: number }>();
+export class PublishedReadCache<V = unknown> {
+  private readonly entries = new Map<string, { value: V; expires: number }>();
   private gen = 0;
 
   constructor(
@@ -29,7 +29,7 @@ export class PublishedReadCache {
     return this.opts.now ? this.opts.now() : Date.now();
   }
 
-  get(key: string): unknown {
+  get(key: string): V | undefined {
     const entry = this.entries.get(key);
     if (!entry) return undefined;
     if (entry.expires <= this.now()) {
@@ -40,7 +40,7 @@ export class PublishedReadCache {
   }
 
   /** Stores `value` unless the cache was cleared since `generation` was read. */
-  set(key: string, value: unknown, generation: number): void {
+  set(key: string, value: V, generation: number): void {
     if (generation !== this.gen || value === undefined) return;
     // Oldest out first: Map iteration follows insertion order.
     if (!this.entries.has(key) && this.entries.size >= this.opts.maxEntries) {

@@ -88,3 +88,14 @@ export interface LearnerPublicStats {
   streak: number;
   achievements: UnlockedAchievement[];
 }
+
+/**
+ * The Moleculer event progress broadcasts to the `api` group after a commit that may change
+ * a learner's completed lessons, before that change's answer leaves: every gateway drops its
+ * copy of the learner's completions (the locks and ticks of their GET /courses/:id).
+ */
+export const LEARNER_CHANGED_EVENT = "cache.clean.learner";
+
+export interface LearnerChanged {
+  userId: string;
+}

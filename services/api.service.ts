@@ -25,6 +25,13 @@ import { PublishedReadCache } from "../lib/published-read-cache";
 import { needsUser, refusal } from "../lib/auth/guard";
 import { unauthenticated, validationError } from "../lib/errors";
 import { publishedReadKey } from "./api/published-reads";
+import {
+  learnerRead,
+  learnerReadDeps,
+  learnerReadOf,
+  type LearnerReadDeps,
+} from "./api/learner-reads";
+import { LEARNER_CHANGED_EVENT, type LearnerChanged } from "../models/progress.model";
 import { retryIdempotent } from "./api/idempotent-retry";
 import { webMethods } from "./api/web-methods";
 import { createRateLimiters, type RateLimiterSet } from "./api/rate-limits";
@@ -82,6 +89,7 @@ interface ApiState {
   publishedReads: PublishedReadCache;
   /** Without Redis (embedded mode) progress answers every leaderboard. */
   boards?: GatewayLeaderboards;
+  learnerReads: LearnerReadDeps;
   server: import("node:http").Server;
   tickets: TicketStore;
   live?: LiveHub;
@@ -316,19 +324,27 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
     // Content committed a change (it broadcasts this to every node): drop our copies of its reads.
     "cache.clean.content"() {
       this.publishedReads.clear();
+      this.learnerReads.courses.clear();
+    },
+    // Progress committed a change of a learner's completed lessons: our copy of them goes.
+    [LEARNER_CHANGED_EVENT](ctx: Context<LearnerChanged>) {
+      if (typeof ctx.params?.userId === "string")
+        this.learnerReads.completions.clearUser(ctx.params.userId);
     },
   },
 
   methods: {
     /**
      * moleculer-web's call of the routed action, except for a hot anonymous read already
-     * held here and a leaderboard the read model in Redis answers
-     * (services/api/leaderboard-reads.ts): those are answered without the round trip (same
-     * hooks, same response path).
+     * held here, a learner's read of a live course and a leaderboard the read model in Redis
+     * answers (services/api/leaderboard-reads.ts): those are answered without the round trip
+     * (same hooks, same response path).
      */
     async callAction(route, actionName, req, res, params, isStream) {
       const ctx = req.$ctx as Context<unknown, Meta>;
-      const key = publishedReadKey(req.$alias?.spec?.action, req.method, !ctx.meta.user, params);
+      const action = req.$alias?.spec?.action;
+      const user = ctx.meta.user;
+      const key = publishedReadKey(action, req.method, !user, params);
       if (key !== undefined) {
         const cached = this.publishedReads.get(key);
         req.$publishedRead = {
@@ -338,7 +354,11 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
         };
         if (cached !== undefined) return this.answerHere(route, req, res, cached);
       }
-      const user = ctx.meta.user;
+      const courseId = user ? learnerReadOf(action, req.method, user, params) : undefined;
+      if (user && courseId !== undefined) {
+        const answer = await learnerRead(this.learnerReads, courseId, user, ctx.requestID);
+        if (answer !== undefined) return this.answerHere(route, req, res, answer);
+      }
       const board = user && (await this.boards?.answer(actionName, params, user.id));
       if (board) return this.answerHere(route, req, res, board);
       const original = webMethods.callAction;
@@ -447,6 +467,11 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
       const spec = req.$alias?.spec;
       const read = req.$publishedRead;
       if (read && !read.hit) this.publishedReads.set(read.key, data, read.generation);
+      // The learner's own change passed here: this gateway's copy of their completions goes
+      // now, whenever progress's broadcast arrives.
+      if (ctx.meta.user && req.method !== "GET" && spec?.action.startsWith("progress.")) {
+        this.learnerReads.completions.clearUser(ctx.meta.user.id);
+      }
       const publicRead = req.method === "GET" && spec?.tag === "Content" && !needsUser(req.$action);
       setCacheHeaders(res, publicRead, Boolean(ctx.meta.user));
       embeddableAnswer(res, spec);
@@ -523,6 +548,7 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
     this.server.headersTimeout = 20_000;
     this.clientIps = new ClientIpResolver(cfg.trustedProxies);
     this.publishedReads = new PublishedReadCache();
+    this.learnerReads = learnerReadDeps(this.broker, this.logger);
     if (cfg.redisUrl) {
       this.redis = createRedis(cfg.redisUrl);
       const redis = this.redis;

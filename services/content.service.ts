@@ -38,7 +38,7 @@ import { READ_RETRY } from "../moleculer.config";
 import type { ContentMethods, ContentThis, ContentVars, Ctx } from "./content/context";
 import type { ContentDeps } from "./content/deps";
 import * as editing from "./content/editing";
-import { canEdit } from "./content/editing";
+import { canEdit } from "../lib/course-views";
 import { answerMedia, headMedia, openMedia, saveUpload } from "./content/media";
 import type { MongoContentRepository } from "./content/mongo-repository";
 import { courseAccessMigrations } from "./content/access-migrations";

@@ -32,8 +32,9 @@ import type {
 import { enroll, myCourses } from "./progress/enrollments";
 import { myAchievements, myActivity, myProgress, publicStats } from "./progress/learners";
 import type { LearnerPublicStats } from "../models/progress.model";
+import { LEARNER_CHANGED_EVENT, type LearnerChanged } from "../models/progress.model";
 import { completeLesson } from "./progress/lessons";
-import { completedLessons } from "./progress/prerequisites";
+import { completedLessons, thenCompletionsTold } from "./progress/prerequisites";
 import { progressMigrations } from "./progress/migrations";
 import { repeatRounds, runReminderJob, type ReminderRun } from "./progress/reminders";
 import { dueReviews, reviewCard } from "./progress/reviews";
@@ -238,7 +239,9 @@ const ProgressService: ProgressSchema = {
         // A practice quiz's id grades that quiz (POST /me/practice); any other id is a lesson's.
         const quiz = await practice.practiceQuizOf(this.deps, ctx.params.id, actorOf(ctx));
         if (quiz) return practice.gradePractice(this.deps, ctx.params, actorOf(ctx), ctx, quiz);
-        return submitAttempt(this.deps, ctx.params, actorOf(ctx), ctx);
+        return thenCompletionsTold(this.deps, actorOf(ctx), ctx, () =>
+          submitAttempt(this.deps, ctx.params, actorOf(ctx), ctx),
+        );
       },
     },
 
@@ -246,7 +249,9 @@ const ProgressService: ProgressSchema = {
       auth: true,
       params: idParam,
       handler(ctx: Ctx<IdInput>): Promise<CompletionResult> {
-        return completeLesson(this.deps, ctx.params, actorOf(ctx), ctx);
+        return thenCompletionsTold(this.deps, actorOf(ctx), ctx, () =>
+          completeLesson(this.deps, ctx.params, actorOf(ctx), ctx),
+        );
       },
     },
 
@@ -623,6 +628,13 @@ const ProgressService: ProgressSchema = {
       },
       contentCopy: new PublishedReadCache({ ttlMs: 30_000, maxEntries: 2000 }),
       usersCopy: new PublishedReadCache({ ttlMs: 30_000, maxEntries: 10_000 }),
+      completionsChanged: async (userId, caller) => {
+        const change: LearnerChanged = { userId };
+        await this.broker.broadcast(LEARNER_CHANGED_EVENT, change, {
+          groups: ["api"],
+          ...(caller?.requestID ? { requestID: caller.requestID } : {}),
+        });
+      },
       publicUrl: cfg.publicUrl,
       lrs: cfg.xapiLrsUrl ? lrsAt(cfg.xapiLrsUrl) : undefined,
       printed: new PublishedReadCache({ ttlMs: 10 * 60_000, maxEntries: 200 }),

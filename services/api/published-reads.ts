@@ -1,5 +1,6 @@
 /**
- * Which anonymous reads the gateway answers from its own copy (a `PublishedReadCache`):
+ * Which anonymous reads the gateway answers from its own copy (a `PublishedReadCache`;
+ * signed-in learners' course reads: services/api/learner-reads.ts):
  * the content service broadcasts `cache.clean.content` after every committed change and the
  * gateway clears the copy on it; entries expire sooner than the `max-age=60` such answers
  * already carry.
@@ -17,8 +18,7 @@ const CACHEABLE: Record<
 
 /**
  * The cache key of an anonymous read that may be served from the gateway's copy, or
- * undefined. Any unexpected param disqualifies it, so a request the action would refuse
- * (422) never gets a cached 200.
+ * undefined.
  */
 export function publishedReadKey(
   action: string | undefined,
@@ -26,7 +26,20 @@ export function publishedReadKey(
   anonymous: boolean,
   params: Record<string, unknown>,
 ): string | undefined {
-  if (!action || method !== "GET" || !anonymous) return undefined;
+  return anonymous ? cacheableReadKey(action, method, params) : undefined;
+}
+
+/**
+ * The key of a read whose published answer the gateway may hold, or undefined. Any
+ * unexpected param disqualifies it, so a request the action would refuse (422) never gets
+ * a 200 from a copy.
+ */
+export function cacheableReadKey(
+  action: string | undefined,
+  method: string | undefined,
+  params: Record<string, unknown>,
+): string | undefined {
+  if (!action || method !== "GET") return undefined;
   const rule = CACHEABLE[action];
   if (!rule) return undefined;
   const names = Object.keys(params);

@@ -21,13 +21,8 @@ import { topicName, topicSlugs } from "./topics";
 import { validationError } from "../../lib/errors";
 import { assertValidLesson, withIds } from "./validation";
 import { draftLessonView, mediaRef, withAudioUrl } from "./views";
-import {
-  assertValidPlacement,
-  placementOf,
-  releaseDependents,
-  structured,
-  unitOutline,
-} from "./structure";
+import { assertValidPlacement, placementOf, releaseDependents, unitOutline } from "./structure";
+import { structured } from "../../lib/course-views";
 
 /**
  * The authoring use cases: drafts change freely; publish copies the draft into an

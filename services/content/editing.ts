@@ -18,12 +18,6 @@ import { createUnit } from "./structure";
  * use case, and drops the cached reads once the change has committed.
  */
 
-/** An admin edits every course; an author only their own. */
-export function canEdit(user: AuthUser | undefined, ownerId: string): boolean {
-  if (!user) return false;
-  return user.roles.includes("admin") || (user.roles.includes("author") && user.id === ownerId);
-}
-
 type WithId<T> = T & { id: string };
 
 /** Someone else's course answers 404, like one that does not exist. */

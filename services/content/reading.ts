@@ -7,7 +7,8 @@ import type { AuthUser } from "../../models/auth.model";
 import { courseView } from "./authoring";
 import type { Caller, ContentDeps } from "./deps";
 import { courseNotFound, lessonNotFound } from "./errors";
-import { learnerCourse, liveRequirementsOf, publicCourse } from "./structure";
+import { liveRequirementsOf } from "./structure";
+import { learnerCourse, publicCourse } from "../../lib/course-views";
 import { topicRows, topicSlug } from "./topics";
 import { draftLessonView, gradingView, learnerLessonView, mediaRef, outlineView } from "./views";
 import { pageOf } from "../../lib/params";
@@ -54,17 +55,11 @@ export async function readCourse(
   if (!learner) return publicCourse(published);
   return learnerCourse(
     {
-      completedLessons: async (courseId, userId) => {
-        try {
-          // A decoration of the answer: the course is not held up by retries when progress is away.
-          return await deps.completedLessons(courseId, userId, caller);
-        } catch (err) {
-          deps.logger.warn(`course ${courseId} read without the learner's progress`, err);
-          return null;
-        }
-      },
+      // A decoration of the answer: the course is not held up by retries when progress is away.
+      completedLessons: (courseId, userId) => deps.completedLessons(courseId, userId, caller),
+      logger: deps.logger,
     },
-    { course: published },
+    published,
     learner,
   );
 }

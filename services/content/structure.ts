@@ -1,22 +1,9 @@
 import { v7 as uuidv7 } from "uuid";
 import { validationError, type FieldProblem } from "../../lib/errors";
-import { liveRequirements, missingPrerequisites, requirementCycle } from "../../lib/prerequisites";
+import { liveRequirements, requirementCycle } from "../../lib/prerequisites";
 import type { AuthUser } from "../../models/auth.model";
-import type {
-  CourseStructure,
-  CourseUnit,
-  CreateUnitInput,
-  LearnerCourseView,
-  PublicCourseView,
-  PublishedCourse,
-  UnitOutline,
-} from "../../models/course.model";
-import type {
-  LearnerLessonOutline,
-  LessonOutline,
-  LessonRecord,
-  PublishedLesson,
-} from "../../models/lesson.model";
+import type { CourseUnit, CreateUnitInput, UnitOutline } from "../../models/course.model";
+import type { LessonOutline, LessonRecord, PublishedLesson } from "../../models/lesson.model";
 import { courseNotFound } from "./errors";
 import type { ContentRepository, Tx } from "./repository";
 
@@ -134,58 +121,6 @@ export function placementOf(lesson: LessonRecord): Pick<LessonOutline, "unitId" 
 
 export function unitOutline(unit: CourseUnit): UnitOutline {
   return { id: unit.id, title: unit.title, order: unit.order };
-}
-
-/**
- * The lessons without a unit (the flat list every client reads) and the units with theirs,
- * each in the outline's order. A lesson naming a unit the outline lacks stays in the flat list.
- */
-export function structured<L extends LessonOutline>(
-  lessons: L[],
-  units: UnitOutline[] = [],
-): CourseStructure<L> {
-  const unitIds = new Set(units.map(u => u.id));
-  const inUnit = (l: L) => l.unitId != null && unitIds.has(l.unitId);
-  return {
-    lessons: lessons.filter(l => !inUnit(l)),
-    units: units.map(u => ({ ...u, lessons: lessons.filter(l => l.unitId === u.id) })),
-  };
-}
-
-/** The live version as anyone reads it: the flat list of lessons without a unit, and the units. */
-export function publicCourse(course: PublishedCourse): PublicCourseView {
-  return { ...course, ...structured(course.lessons, course.units ?? []) };
-}
-
-export interface LearnerCourseDeps {
-  /**
-   * The ids of the course's lessons the learner has completed (progress knows); null when
-   * progress cannot answer now — the course is still readable, and progress enforces locks itself.
-   */
-  completedLessons(courseId: string, userId: string): Promise<string[] | null>;
-}
-
-/** The live version as a signed-in learner reads it: each lesson locked or open, completed or not. */
-export async function learnerCourse(
-  deps: LearnerCourseDeps,
-  input: { course: PublishedCourse },
-  actor: AuthUser,
-): Promise<LearnerCourseView | PublicCourseView> {
-  const { course } = input;
-  const done = await deps.completedLessons(course.id, actor.id);
-  if (done === null) return publicCourse(course);
-  const completed = new Set(done);
-  const lessonIds = new Set(course.lessons.map(l => l.id));
-  const lessons = course.lessons.map((l): LearnerLessonOutline => {
-    const requires = liveRequirements(l.requires, lessonIds);
-    return {
-      ...l,
-      requires,
-      locked: missingPrerequisites(requires, completed).length > 0,
-      completed: completed.has(l.id),
-    };
-  });
-  return { ...course, ...structured(lessons, course.units ?? []) };
 }
 
 /** What a live lesson requires among the lessons its live version still has (progress enforces it). */

@@ -60,5 +60,7 @@ export interface ProgressDeps extends CertificateDeps, AnalyticsDeps, XapiDeps {
   contentCopy?: PublishedReadCache;
   /** This node's copy of users' profiles (the daily goal), cleared on `cache.clean.users`. */
   usersCopy?: PublishedReadCache;
+  /** Tells every gateway that `userId`'s completed lessons may have changed (committed already). */
+  completionsChanged: (userId: string, caller?: Caller) => Promise<void>;
   logger: Logger;
 }
