@@ -79,6 +79,8 @@ interface ApiState {
   redis?: Redis;
   openApiCache?: Record<string, unknown>;
   publishedReads: PublishedReadCache;
+  /** Users' `GET /me` answers, per user, for the dashboard (cleared on `cache.clean.users`). */
+  userProfiles: PublishedReadCache;
   server: import("node:http").Server;
   tickets: TicketStore;
   live?: LiveHub;
@@ -279,7 +281,7 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
       auth: true,
       params: {},
       handler(ctx: Context<Record<string, never>, Meta>) {
-        return buildDashboard(ctx);
+        return buildDashboard(ctx, this.userProfiles);
       },
     },
 
@@ -312,6 +314,10 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
     // Content committed a change (it broadcasts this to every node): drop our copies of its reads.
     "cache.clean.content"() {
       this.publishedReads.clear();
+    },
+    // Users committed a change to an account: the profiles held for the dashboard go.
+    "cache.clean.users"() {
+      this.userProfiles.clear();
     },
   },
 
@@ -511,6 +517,7 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
     this.server.headersTimeout = 20_000;
     this.clientIps = new ClientIpResolver(cfg.trustedProxies);
     this.publishedReads = new PublishedReadCache();
+    this.userProfiles = new PublishedReadCache({ ttlMs: 30_000, maxEntries: 10_000 });
     if (cfg.redisUrl) {
       this.redis = createRedis(cfg.redisUrl);
       const redis = this.redis;
