@@ -171,7 +171,8 @@ export async function refreshHome(
 ): Promise<void> {
   const held = await store.lockHomeSummary(deps.db, userId, t);
   if (!held) return;
-  const sequence = await store.eventSequenceOf(deps.db, userId, t);
+  // Read with the lock, before the sources: the summary reflects at least this sequence.
+  const sequence = Number(held.event_sequence);
   const summary = await store.learnerSummary(deps.db, userId, recentXpSince(deps.now()), t);
   if (!summary) return;
   const enrolled = await store.enrolledCoursesOf(deps.db, userId, t);

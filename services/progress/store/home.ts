@@ -125,15 +125,20 @@ export async function saveHomeSummary(
   );
 }
 
-/** The built summary of a learner, locked until `t` ends; undefined when none is built. */
+/**
+ * The built summary of a learner, locked until `t` ends, with the learner's event sequence
+ * (what `t` has seen committed); undefined when none is built.
+ */
 export async function lockHomeSummary(
   db: Db,
   userId: string,
   t: Transaction,
-): Promise<{ courses: EnrolledCourse[] } | undefined> {
-  return one<{ courses: EnrolledCourse[] }>(
+): Promise<{ courses: EnrolledCourse[]; event_sequence: string } | undefined> {
+  return one<{ courses: EnrolledCourse[]; event_sequence: string }>(
     db,
-    `SELECT courses FROM ${S}.home_summaries WHERE user_id = :userId AND sequence >= 0 FOR UPDATE`,
+    `SELECT h.courses, l.event_sequence FROM ${S}.home_summaries h
+     JOIN ${S}.learners l ON l.user_id = h.user_id
+     WHERE h.user_id = :userId AND h.sequence >= 0 FOR UPDATE OF h`,
     { userId },
     t,
   );
@@ -159,17 +164,6 @@ export async function updateHomeSummary(
     },
     t,
   );
-}
-
-/** The learner's progress-event counter now (in `t`: what `t` has seen committed). */
-export async function eventSequenceOf(db: Db, userId: string, t: Transaction): Promise<number> {
-  const row = await one<{ event_sequence: string }>(
-    db,
-    `SELECT event_sequence FROM ${S}.learners WHERE user_id = :userId`,
-    { userId },
-    t,
-  );
-  return Number(row?.event_sequence ?? 0);
 }
 
 /** notify's unread count of a learner, unless a newer one (by version) is held. */
