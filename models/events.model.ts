@@ -223,6 +223,19 @@ export interface DomainEvents {
     createdAt: string;
     at: string;
   };
+  /**
+   * A learner's in-app inbox changed (a notification created, one or all read), told in the
+   * transaction that changed it: the unread count after the change, for progress's home summary.
+   */
+  "notify.inbox.changed": {
+    userId: string;
+    unread: number;
+    /**
+     * Orders one learner's changes: the database clock (microseconds) read under that learner's
+     * inbox lock, so a later change always carries a larger version.
+     */
+    version: number;
+  };
   "progress.xp.awarded": {
     /** The learner's progress-event counter at this event (events.md: order per aggregate). */
     sequence?: number;
@@ -290,6 +303,7 @@ export const DOMAIN_EVENT_TYPES = [
   "progress.attempt.graded",
   "progress.activity.recorded",
   "notify.email.outcome",
+  "notify.inbox.changed",
   "progress.placement.completed",
 ] as const satisfies readonly DomainEventType[];
 
@@ -333,5 +347,7 @@ export const EVENT_CONSUMERS: Readonly<Record<DomainEventType, readonly Consumin
   "progress.attempt.graded": ["progress"],
   "progress.activity.recorded": ["progress"],
   "notify.email.outcome": ["progress"],
+  // progress's home summary (GET /me/dashboard): the unread count.
+  "notify.inbox.changed": ["progress"],
   "progress.placement.completed": ["users"],
 };

@@ -1,6 +1,8 @@
 import type { ParamsOf } from "../lib/params-of";
 import type { UnlockedAchievement } from "./achievement.model";
 import type { AnswerKey, LessonForGrading } from "./lesson.model";
+import type { EnrolledCourse } from "./enrollment.model";
+import type { DueCard } from "./review.model";
 
 /**
  * Shapes of the progress service: what it answers on the Learning routes, and the parts of
@@ -98,4 +100,16 @@ export const LEARNER_CHANGED_EVENT = "cache.clean.learner";
 
 export interface LearnerChanged {
   userId: string;
+}
+
+/**
+ * progress.home (internal): the parts of GET /me/dashboard progress answers, from the
+ * learner's home summary. A part it could not answer now is null (the dashboard degrades it).
+ */
+export interface LearnerHome {
+  progress: ProgressView;
+  courses: EnrolledCourse[];
+  dueReviews: DueCard[];
+  leaderboard: { rank: number | null; top: LeaderboardView["top"] } | null;
+  notifications: { unread: number } | null;
 }

@@ -90,6 +90,8 @@ interface ApiState {
   /** Without Redis (embedded mode) progress answers every leaderboard. */
   boards?: GatewayLeaderboards;
   learnerReads: LearnerReadDeps;
+  /** Users' `GET /me` answers, per user, for the dashboard (cleared on `cache.clean.users`). */
+  userProfiles: PublishedReadCache;
   server: import("node:http").Server;
   tickets: TicketStore;
   live?: LiveHub;
@@ -291,7 +293,7 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
       auth: true,
       params: {},
       handler(ctx: Context<Record<string, never>, Meta>) {
-        return buildDashboard(ctx);
+        return buildDashboard(ctx, this.userProfiles);
       },
     },
 
@@ -330,6 +332,10 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
     [LEARNER_CHANGED_EVENT](ctx: Context<LearnerChanged>) {
       if (typeof ctx.params?.userId === "string")
         this.learnerReads.completions.clearUser(ctx.params.userId);
+    },
+    // Users committed a change to an account: the profiles held for the dashboard go.
+    "cache.clean.users"() {
+      this.userProfiles.clear();
     },
   },
 
@@ -549,6 +555,7 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
     this.clientIps = new ClientIpResolver(cfg.trustedProxies);
     this.publishedReads = new PublishedReadCache();
     this.learnerReads = learnerReadDeps(this.broker, this.logger);
+    this.userProfiles = new PublishedReadCache({ ttlMs: 30_000, maxEntries: 10_000 });
     if (cfg.redisUrl) {
       this.redis = createRedis(cfg.redisUrl);
       const redis = this.redis;

@@ -491,8 +491,13 @@ const NotifyService: NotifySchema = {
   },
 
   created() {
-    this.store = new NotifyStore(this.sequelize, this.dbSchema, (outcome, t) =>
-      this.emitDurable("notify.email.outcome", outcome, { transaction: t }).then(() => undefined),
+    this.store = new NotifyStore(
+      this.sequelize,
+      this.dbSchema,
+      (outcome, t) =>
+        this.emitDurable("notify.email.outcome", outcome, { transaction: t }).then(() => undefined),
+      (change, t) =>
+        this.emitDurable("notify.inbox.changed", change, { transaction: t }).then(() => undefined),
     );
     this.digests = new DigestStore(this.sequelize, this.dbSchema);
     this.clock = () => new Date();

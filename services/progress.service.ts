@@ -15,6 +15,7 @@ import {
   leaderboardParams,
   type ActivityDay,
   type LeaderboardView,
+  type LearnerHome,
   type ProgressView,
 } from "../models/progress.model";
 import { reviewParams, type DueCard, type ReviewResult } from "../models/review.model";
@@ -30,6 +31,7 @@ import type {
   ProgressVars,
 } from "./progress/context";
 import { enroll, myCourses } from "./progress/enrollments";
+import { learnerHome, refreshHome } from "./progress/home";
 import { myAchievements, myActivity, myProgress, publicStats } from "./progress/learners";
 import type { LearnerPublicStats } from "../models/progress.model";
 import { LEARNER_CHANGED_EVENT, type LearnerChanged } from "../models/progress.model";
@@ -263,6 +265,16 @@ const ProgressService: ProgressSchema = {
       },
     },
 
+    /** The gateway's GET /me/dashboard: every part progress answers, from the learner's home summary. */
+    home: {
+      auth: true,
+      internal: true,
+      params: { $$strict: "remove" },
+      handler(ctx: Ctx): Promise<LearnerHome> {
+        return learnerHome(this.deps, actorOf(ctx), ctx);
+      },
+    },
+
     myAchievements: {
       auth: true,
       params: { $$strict: "remove" },
@@ -463,6 +475,7 @@ const ProgressService: ProgressSchema = {
     async "user.updated"(event: EventEnvelope<"user.updated">, t: Transaction) {
       const { userId, name, timezone, sequence } = event.data;
       await store.upsertLearner(this.deps.db, userId, { name, timezone, sequence }, t);
+      await store.staleHomesOf(this.deps.db, [userId], t);
       // Rewriting a name twice is harmless, so the board may be told before the commit —
       // without holding the transaction for the round trip (one Redis connection keeps the
       // renames of a learner in order).
@@ -482,6 +495,7 @@ const ProgressService: ProgressSchema = {
     },
     async "content.lesson.deleted"(event: EventEnvelope<"content.lesson.deleted">, t: Transaction) {
       await store.dropLesson(this.deps.db, event.data.lessonId, t);
+      await store.staleHomesOfCourse(this.deps.db, event.data.courseId, t);
     },
     async "content.course.published"(
       event: EventEnvelope<"content.course.published">,
@@ -490,6 +504,7 @@ const ProgressService: ProgressSchema = {
       // No call to content inside the transaction: the lesson list is fetched on next use.
       const { courseId, version, title, level } = event.data;
       await store.markCoursePublished(this.deps.db, { courseId, version, title, level }, t);
+      await store.staleHomesOfCourse(this.deps.db, courseId, t);
     },
     async "billing.subscription.changed"(
       event: EventEnvelope<"billing.subscription.changed">,
@@ -501,6 +516,7 @@ const ProgressService: ProgressSchema = {
     // The analytics read model (docs/analytics.md).
     async "progress.course.enrolled"(event, t) {
       await feed.enrolled(this.deps, event.data, t);
+      await refreshHome(this.deps, event.data.userId, t);
       countLearningEvent(this.broker, event);
     },
     async "progress.attempt.graded"(event, t) {
@@ -509,18 +525,25 @@ const ProgressService: ProgressSchema = {
     },
     async "progress.lesson.completed"(event, t) {
       await feed.lessonCompleted(this.deps, event.data, t);
+      await refreshHome(this.deps, event.data.userId, t);
       countLearningEvent(this.broker, event);
     },
     async "progress.course.completed"(event, t) {
       await feed.courseCompleted(this.deps, event.data, t);
+      await refreshHome(this.deps, event.data.userId, t);
       countLearningEvent(this.broker, event);
     },
+    // Every award (an attempt, a completion, a review) ends with this event: the home summary follows.
     async "progress.activity.recorded"(event, t) {
       await feed.activityRecorded(this.deps, event.data, t);
+      await refreshHome(this.deps, event.data.userId, t);
     },
     async "notify.email.outcome"(event, t) {
       await feed.mailOutcome(this.deps, event.data, t);
       countLearningEvent(this.broker, event);
+    },
+    async "notify.inbox.changed"(event, t) {
+      await store.saveUnreadCount(this.deps.db, event.data, t);
     },
   },
 
@@ -538,6 +561,11 @@ const ProgressService: ProgressSchema = {
       await store.upsertLearnerNames(
         this.deps.db,
         events.map(e => e.data),
+        t,
+      );
+      await store.staleHomesOf(
+        this.deps.db,
+        events.map(e => e.data.userId),
         t,
       );
       for (const { data } of events)
@@ -625,6 +653,21 @@ const ProgressService: ProgressSchema = {
       users: {
         profiles: (ids, timeout, caller) => call("users.profiles", { ids }, caller, timeout),
         followingIds: (userId, caller) => call("users.followingIds", { userId }, caller, 3000),
+      },
+      notify: {
+        unreadCount: async caller =>
+          (
+            await this.broker.call<{ unread: number }, Record<string, never>>(
+              "notify.unreadCount",
+              {},
+              {
+                // Within the dashboard's 300 ms for a part.
+                timeout: 200,
+                meta: { user: caller.meta.user },
+                ...(caller.requestID ? { requestID: caller.requestID } : {}),
+              },
+            )
+          ).unread,
       },
       contentCopy: new PublishedReadCache({ ttlMs: 30_000, maxEntries: 2000 }),
       usersCopy: new PublishedReadCache({ ttlMs: 30_000, maxEntries: 10_000 }),

@@ -1,72 +1,33 @@
 import type { Context } from "moleculer";
+import type { PublishedReadCache } from "../../lib/published-read-cache";
+import type { AuthUser } from "../../models/auth.model";
+import type { LearnerHome } from "../../models/progress.model";
 import { actionFor } from "./all-routes";
-import type { RouteSpec } from "./route-table";
 
 /** How long one part of the dashboard may take before it is given up as degraded. */
 const DASHBOARD_PART_DEADLINE_MS = 300;
 
-/** What each part of the dashboard holds when it answered. */
-interface PartValues {
-  user: unknown;
-  progress: unknown;
-  courses: unknown;
-  dueReviews: unknown;
-  leaderboard: { rank: number | null; top: unknown[] };
-  notifications: { unread: number };
-}
+/** The learner's home summary: every part but the profile, in one call (progress.home). */
+const HOME_ACTION = "progress.home";
 
-type DashboardPart = keyof PartValues;
+type HomePart = keyof LearnerHome;
 
-interface Part<K extends DashboardPart> {
-  name: K;
-  /** The contract row whose action answers this part (the same action the route maps). */
-  route: [RouteSpec["method"], string];
-  /**
-   * A cheaper (internal) action of the same service that answers everything this part shows;
-   * the route's own action would build a whole page only for one number of it.
-   */
-  action?: string;
-  params: Record<string, unknown>;
-  shape: (answer: unknown) => PartValues[K];
-}
+/** The parts in the answer's order (and `degraded`'s). */
+const HOME_PARTS: HomePart[] = [
+  "progress",
+  "courses",
+  "dueReviews",
+  "leaderboard",
+  "notifications",
+];
 
-type DashboardParts = { [K in DashboardPart]: PartValues[K] | null };
+type DashboardPart = "user" | HomePart;
+
+type DashboardParts = { user: unknown } & { [K in HomePart]: LearnerHome[K] | null };
 
 export type Dashboard = DashboardParts & { degraded: DashboardPart[] };
 
-const asRecord = (value: unknown): Record<string, unknown> =>
-  value !== null && typeof value === "object" ? (value as Record<string, unknown>) : {};
-
-const PARTS: Array<{ [K in DashboardPart]: Part<K> }[DashboardPart]> = [
-  { name: "user", route: ["GET", "/me"], params: {}, shape: answer => answer },
-  { name: "progress", route: ["GET", "/me/progress"], params: {}, shape: answer => answer },
-  { name: "courses", route: ["GET", "/me/courses"], params: {}, shape: answer => answer },
-  { name: "dueReviews", route: ["GET", "/me/reviews/due"], params: {}, shape: answer => answer },
-  {
-    name: "leaderboard",
-    route: ["GET", "/leaderboard"],
-    params: { period: "weekly", limit: 10 },
-    shape: answer => {
-      const board = asRecord(answer);
-      const me = asRecord(board.me);
-      return {
-        rank: typeof me.rank === "number" ? me.rank : null,
-        top: Array.isArray(board.top) ? board.top : [],
-      };
-    },
-  },
-  {
-    name: "notifications",
-    route: ["GET", "/me/notifications"],
-    action: "notify.unreadCount",
-    params: {},
-    shape: answer => {
-      const unread = asRecord(answer).unread;
-      if (typeof unread !== "number") throw new Error("no unread count");
-      return { unread };
-    },
-  },
-];
+type DashboardCtx = Context<unknown, { user?: AuthUser | null }>;
 
 function deadline<T>(promise: Promise<T>, ms: number): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -84,46 +45,78 @@ function deadline<T>(promise: Promise<T>, ms: number): Promise<T> {
   });
 }
 
+/** A part's answer, or why there is none. */
+type Outcome<T> = { value: T } | { failure: string };
+
 /**
- * The home screen in one answer: every part asked for at once, each given
- * DASHBOARD_PART_DEADLINE_MS; a part that fails or is late is null and named in `degraded`,
- * and the answer is still complete in shape.
+ * An answer within the part's deadline. The deadline is this answer's, not a call timeout:
+ * a part that is late under load is left out here, but must not count as the endpoint
+ * failing — timeouts would open the circuit breaker and shut that service for every other
+ * caller too.
  */
-export async function buildDashboard(ctx: Context): Promise<Dashboard> {
-  const dashboard: Dashboard = {
-    user: null,
-    progress: null,
-    courses: null,
-    dueReviews: null,
-    leaderboard: null,
-    notifications: null,
-    degraded: [],
-  };
-  const answered = await Promise.all(PARTS.map(part => answerPart(ctx, part, dashboard)));
-  // In the parts' own order, whichever answered first.
-  dashboard.degraded = PARTS.filter((_part, i) => !answered[i]).map(part => part.name);
-  return dashboard;
+async function withinDeadline<T>(call: () => Promise<T>): Promise<Outcome<T>> {
+  try {
+    return { value: await deadline(call(), DASHBOARD_PART_DEADLINE_MS) };
+  } catch (err) {
+    return { failure: (err as Error).message };
+  }
 }
 
-async function answerPart<K extends DashboardPart>(
-  ctx: Context,
-  part: Part<K>,
-  parts: DashboardParts,
-): Promise<boolean> {
-  const action = part.action ?? actionFor(part.route[0], part.route[1]);
-  if (!action) return false;
-  try {
-    // The deadline is this answer's, not a call timeout: a part that is late under load
-    // is left out here, but must not count as the endpoint failing — timeouts would open
-    // the circuit breaker and shut that service for every other caller too.
-    const answer = await deadline(
-      ctx.call(action, part.params, { retries: 0 }),
-      DASHBOARD_PART_DEADLINE_MS,
-    );
-    parts[part.name] = part.shape(answer);
-    return true;
-  } catch (err) {
-    ctx.service?.logger.warn(`dashboard part "${part.name}" degraded: ${(err as Error).message}`);
-    return false;
-  }
+/**
+ * The learner's profile (`GET /me`'s answer) from this gateway's copy: users broadcasts
+ * `cache.clean.users` after every committed change of an account and the copy is cleared
+ * on it (services/api.service.ts), so the copy saves the call without answering old data.
+ */
+async function profilePart(
+  ctx: DashboardCtx,
+  profiles: PublishedReadCache,
+): Promise<Outcome<unknown>> {
+  const user = ctx.meta.user;
+  const action = actionFor("GET", "/me");
+  if (!user || !action) return { failure: "no profile route" };
+  const key = `me:${user.id}`;
+  const held = profiles.get(key);
+  if (held !== undefined) return { value: held };
+  // Read before the call: a clean arriving while it is on its way keeps its answer out.
+  const generation = profiles.generation;
+  const answer = await withinDeadline(() => ctx.call(action, {}, { retries: 0 }));
+  if ("value" in answer) profiles.set(key, answer.value, generation);
+  return answer;
+}
+
+/**
+ * The home screen in one answer: the learner's home summary from progress (one call) and
+ * the profile, at once, each given DASHBOARD_PART_DEADLINE_MS; a part that fails or is late
+ * — or that progress could not answer now — is null and named in `degraded`, and the answer
+ * is still complete in shape.
+ */
+export async function buildDashboard(
+  ctx: DashboardCtx,
+  profiles: PublishedReadCache,
+): Promise<Dashboard> {
+  const [user, home] = await Promise.all([
+    profilePart(ctx, profiles),
+    withinDeadline(() =>
+      ctx.call<LearnerHome, Record<string, never>>(HOME_ACTION, {}, { retries: 0 }),
+    ),
+  ]);
+  const answered = "value" in home ? home.value : undefined;
+  const dashboard: Dashboard = {
+    user: "value" in user ? user.value : null,
+    progress: answered?.progress ?? null,
+    courses: answered?.courses ?? null,
+    dueReviews: answered?.dueReviews ?? null,
+    leaderboard: answered?.leaderboard ?? null,
+    notifications: answered?.notifications ?? null,
+    degraded: [],
+  };
+  const failures: Array<[DashboardPart, string]> = [];
+  if ("failure" in user) failures.push(["user", user.failure]);
+  for (const part of HOME_PARTS)
+    if (dashboard[part] === null)
+      failures.push([part, "failure" in home ? home.failure : "not answered by progress"]);
+  for (const [part, why] of failures)
+    ctx.service?.logger.warn(`dashboard part "${part}" degraded: ${why}`);
+  dashboard.degraded = failures.map(([part]) => part);
+  return dashboard;
 }

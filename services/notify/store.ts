@@ -65,6 +65,11 @@ export type AnnounceOutcome = (
   t: Transaction,
 ) => Promise<void>;
 
+export type AnnounceInbox = (
+  change: DomainEvents["notify.inbox.changed"],
+  t: Transaction,
+) => Promise<void>;
+
 /** The row an outcome's UPDATE returns: the mail, and which outcomes it reached just now. */
 interface OutcomeRow {
   id: string;
@@ -131,6 +136,8 @@ export class NotifyStore {
     schema: string,
     /** Tells a mail's first outcome durably (notify.email.outcome), in the transaction that records it. */
     private readonly announceOutcome: AnnounceOutcome = async () => undefined,
+    /** Tells a learner's new unread count durably (notify.inbox.changed), in the transaction that changed it. */
+    private readonly announceInbox: AnnounceInbox = async () => undefined,
   ) {
     this.s = `"${schema}"`;
     this.notErased = `NOT EXISTS (SELECT 1 FROM ${this.s}.erased_users e WHERE e.user_id = :userId)`;
@@ -630,7 +637,8 @@ export class NotifyStore {
 
   // In-app notifications -----------------------------------------------------------------------
 
-  async addNotification(n: NewNotification, opts: Options): Promise<boolean> {
+  /** Adds the notification in the caller's transaction; the inbox's new count is told with it. */
+  async addNotification(n: NewNotification, opts: { transaction: Transaction }): Promise<boolean> {
     const inserted = await this.exec(
       `INSERT INTO ${this.s}.notifications (id, user_id, event_id, kind, title, body, link, data)
        SELECT :id, :userId, :eventId, :kind, :title, :body, :link, CAST(:data AS jsonb) WHERE ${this.notErased}
@@ -638,7 +646,31 @@ export class NotifyStore {
       { ...n, data: JSON.stringify(n.data) },
       opts,
     );
+    if (inserted > 0) await this.inboxChanged(n.userId, opts.transaction);
     return inserted > 0;
+  }
+
+  /**
+   * Announces the user's unread count after a change of their inbox in `t`. Under a lock of
+   * that inbox, taken before counting: two changes committing at once count one after the
+   * other, and the later count carries the later version (the database's clock).
+   */
+  private async inboxChanged(userId: string, t: Transaction): Promise<void> {
+    await this.select(
+      `SELECT pg_advisory_xact_lock(hashtextextended('notify:inbox:' || :userId, 0))::text AS locked`,
+      { userId },
+      { transaction: t },
+    );
+    const [counted] = await this.select<{ unread: string; version: string }>(
+      `SELECT count(*) AS unread, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint AS version
+       FROM ${this.s}.notifications WHERE user_id = :userId AND read_at IS NULL`,
+      { userId },
+      { transaction: t },
+    );
+    await this.announceInbox(
+      { userId, unread: Number(counted.unread), version: Number(counted.version) },
+      t,
+    );
   }
 
   async listNotifications(userId: string, page: number, pageSize: number, unreadOnly: boolean) {
@@ -668,19 +700,30 @@ export class NotifyStore {
 
   /** Marks one of the user's own notifications read; false when it is not theirs (or does not exist). */
   async markRead(userId: string, id: string): Promise<boolean> {
-    const rows = await this.select<{ id: string }>(
-      `UPDATE ${this.s}.notifications SET read_at = COALESCE(read_at, now()) WHERE id = :id AND user_id = :userId RETURNING id`,
-      { id, userId },
-    );
-    return rows.length > 0;
+    return this.sequelize.transaction(async t => {
+      const rows = await this.select<{ was_unread: boolean }>(
+        `UPDATE ${this.s}.notifications n SET read_at = COALESCE(n.read_at, now())
+         FROM (SELECT read_at IS NULL AS was_unread FROM ${this.s}.notifications WHERE id = :id AND user_id = :userId) before
+         WHERE n.id = :id AND n.user_id = :userId RETURNING before.was_unread`,
+        { id, userId },
+        { transaction: t },
+      );
+      if (rows[0]?.was_unread) await this.inboxChanged(userId, t);
+      return rows.length > 0;
+    });
   }
 
   /** Marks every unread notification of the user read; answers how many were. */
   markAllRead(userId: string): Promise<number> {
-    return this.exec(
-      `UPDATE ${this.s}.notifications SET read_at = now() WHERE user_id = :userId AND read_at IS NULL`,
-      { userId },
-    );
+    return this.sequelize.transaction(async t => {
+      const marked = await this.exec(
+        `UPDATE ${this.s}.notifications SET read_at = now() WHERE user_id = :userId AND read_at IS NULL`,
+        { userId },
+        { transaction: t },
+      );
+      if (marked > 0) await this.inboxChanged(userId, t);
+      return marked;
+    });
   }
 
   // Throttles and erasure ----------------------------------------------------------------------

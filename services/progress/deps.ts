@@ -39,6 +39,12 @@ interface UsersCalls {
   followingIds: (userId: string, caller?: Caller) => Promise<string[]>;
 }
 
+/** Notify's internal reads, as progress calls them. */
+interface NotifyCalls {
+  /** The learner's unread count, asked for the learner (`caller`'s user). */
+  unreadCount: (caller: RequestCtx) => Promise<number>;
+}
+
 /** What the progress use cases need from the service around them (built once in `created`). */
 export interface ProgressDeps extends CertificateDeps, AnalyticsDeps, XapiDeps {
   db: store.Db;
@@ -53,6 +59,7 @@ export interface ProgressDeps extends CertificateDeps, AnalyticsDeps, XapiDeps {
   sqlBoard: () => Leaderboard;
   content: ContentCalls;
   users: UsersCalls;
+  notify: NotifyCalls;
   /**
    * This node's copy of content's answers for published lessons (grading views): asked on
    * every attempt, changed only by a publish, cleared on content's `cache.clean.content`.

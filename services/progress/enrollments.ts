@@ -83,21 +83,26 @@ export async function myCourses(
   }
   // Read again only if a course was refreshed just now.
   if (refreshed) enrolled = (await store.enrolledCoursesOf(deps.db, userId)).filter(live);
-  return enrolled.map(({ enrollment: e, course: own, completed, total }) => {
-    const summary = summaries?.get(e.course_id);
-    const { enrolledAt, completedAt } = enrollmentOf(e);
-    return {
-      course: summary ?? {
-        id: e.course_id,
-        title: own?.title ?? "",
-        level: own?.level ?? "",
-        version: own?.version,
-      },
-      enrolledAt,
-      completedAt,
-      completedLessons: completed,
-      totalLessons: total,
-      completion: total > 0 ? Math.min(1, completed / total) : 0,
-    };
-  });
+  return enrolled.map(row => enrolledCourseOf(row, summaries?.get(row.enrollment.course_id)));
+}
+
+/** One row of the course list: content's brief of the course, else our copy of it. */
+export function enrolledCourseOf(
+  { enrollment: e, course: own, completed, total }: store.EnrolledCourseRow,
+  brief: EnrolledCourse["course"] | undefined,
+): EnrolledCourse {
+  const { enrolledAt, completedAt } = enrollmentOf(e);
+  return {
+    course: brief ?? {
+      id: e.course_id,
+      title: own?.title ?? "",
+      level: own?.level ?? "",
+      version: own?.version,
+    },
+    enrolledAt,
+    completedAt,
+    completedLessons: completed,
+    totalLessons: total,
+    completion: total > 0 ? Math.min(1, completed / total) : 0,
+  };
 }

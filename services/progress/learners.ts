@@ -2,6 +2,7 @@ import type { AuthUser } from "../../models/auth.model";
 import { accountErased } from "./errors";
 import type { UnlockedAchievement } from "../../models/achievement.model";
 import type { ActivityDay, LearnerPublicStats, ProgressView } from "../../models/progress.model";
+import type { UserSummary } from "../../models/user.model";
 import { achievementName } from "./achievements";
 import { addDays, localDate, safeTimeZone } from "./clock";
 import type { Caller, ProgressDeps } from "./deps";
@@ -35,15 +36,58 @@ export async function ensureLearner(
   return created;
 }
 
-export async function myProgress(
+/** A local day is at most ~26 hours long and ends within 14 hours of now: two days of XP entries cover it. */
+const RECENT_XP_MS = 2 * 86_400_000;
+
+export function progressSnapshotOf(summary: store.LearnerSummaryRow): store.ProgressSnapshot {
+  return {
+    xp: summary.xp,
+    streak: store.streakOf(summary),
+    completedLessons: Number(summary.completed_lessons),
+    recentXp: summary.recent_xp,
+  };
+}
+
+/** The learner's progress now: what moves with the local day (the streak, today's XP) is decided here. */
+export function progressViewOf(
+  snapshot: store.ProgressSnapshot,
+  learner: { timezone: string; dailyGoalXp: number },
+  now: Date,
+): ProgressView {
+  const zone = safeTimeZone(learner.timezone);
+  const today = localDate(now, zone);
+  const streak = settle(snapshot.streak, today);
+  return {
+    xp: snapshot.xp,
+    streak: {
+      current: streak.current,
+      longest: streak.longest,
+      lastActiveDate: streak.lastActiveDate,
+      freezes: streak.freezes,
+    },
+    completedLessons: snapshot.completedLessons,
+    todayXp: snapshot.recentXp
+      .filter(([at]) => localDate(new Date(at), zone) === today)
+      .reduce((sum, [, xp]) => sum + xp, 0),
+    dailyGoalXp: learner.dailyGoalXp,
+  };
+}
+
+/** What the learner's progress is computed from, with the zone and daily goal users holds now. */
+export interface LearnerState {
+  snapshot: store.ProgressSnapshot;
+  timezone: string;
+  dailyGoalXp: number;
+  /** Users' profile as read (undefined when users did not answer). */
+  profile: UserSummary | undefined;
+}
+
+export async function learnerState(
   deps: ProgressDeps,
-  actor: Pick<AuthUser, "id">,
+  userId: string,
   caller?: Caller,
-): Promise<ProgressView> {
-  const userId = actor.id;
-  const now = deps.now();
-  // A local day is at most ~26 hours long and ends within 14 hours of now: two days of entries cover it.
-  const since = new Date(now.getTime() - 2 * 86_400_000);
+): Promise<LearnerState> {
+  const since = recentXpSince(deps.now());
   const read = () => store.learnerSummary(deps.db, userId, since);
   // The daily goal lives in users; our copy answers when users cannot. Both asked at once.
   const [found, profile] = await Promise.all([read(), remote.profileOf(deps, userId, caller, 250)]);
@@ -52,33 +96,32 @@ export async function myProgress(
     await ensureLearner(deps, userId, caller);
     summary = (await read()) as store.LearnerSummaryRow;
   }
-  let learner: store.LearnerRow = summary;
+  let learner = { timezone: summary.timezone, dailyGoalXp: summary.daily_goal_xp };
   if (
     profile &&
-    (profile.dailyGoalXp !== learner.daily_goal_xp || profile.timezone !== learner.timezone)
+    (profile.dailyGoalXp !== learner.dailyGoalXp || profile.timezone !== learner.timezone)
   ) {
     await store.upsertLearner(deps.db, userId, {
       timezone: profile.timezone,
       dailyGoalXp: profile.dailyGoalXp,
     });
-    learner = { ...learner, timezone: profile.timezone, daily_goal_xp: profile.dailyGoalXp };
+    learner = { timezone: profile.timezone, dailyGoalXp: profile.dailyGoalXp };
   }
-  const today = localDate(now, safeTimeZone(learner.timezone));
-  const streak = settle(store.streakOf(learner), today);
-  return {
-    xp: learner.xp,
-    streak: {
-      current: streak.current,
-      longest: streak.longest,
-      lastActiveDate: streak.lastActiveDate,
-      freezes: streak.freezes,
-    },
-    completedLessons: Number(summary.completed_lessons),
-    todayXp: summary.recent_xp
-      .filter(([at]) => localDate(new Date(at), safeTimeZone(learner.timezone)) === today)
-      .reduce((sum, [, xp]) => sum + xp, 0),
-    dailyGoalXp: learner.daily_goal_xp,
-  };
+  return { snapshot: progressSnapshotOf(summary), ...learner, profile };
+}
+
+/** The XP entries a snapshot taken now keeps (the last two days'). */
+export function recentXpSince(now: Date): Date {
+  return new Date(now.getTime() - RECENT_XP_MS);
+}
+
+export async function myProgress(
+  deps: ProgressDeps,
+  actor: Pick<AuthUser, "id">,
+  caller?: Caller,
+): Promise<ProgressView> {
+  const state = await learnerState(deps, actor.id, caller);
+  return progressViewOf(state.snapshot, state, deps.now());
 }
 
 export async function myAchievements(

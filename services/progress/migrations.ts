@@ -372,4 +372,28 @@ export const progressMigrations: Migration[] = [
       await context.sequelize.query(skills(context.schema));
     },
   },
+  {
+    name: "0021-progress-home-summaries",
+    async up({ context }) {
+      // The learner's home summary (GET /me/dashboard's read model, services/progress/home.ts):
+      // `sequence` is the learner's event_sequence it reflects (-1: to be rebuilt); the unread
+      // count is notify's (notify.inbox.changed), newest `unread_version` wins; `generation`
+      // counts the marks for a rebuild, so a build begun before one is not stored after it.
+      await context.sequelize.query(
+        `CREATE TABLE IF NOT EXISTS "${context.schema}".home_summaries (
+           user_id           text PRIMARY KEY,
+           sequence          bigint NOT NULL DEFAULT -1,
+           generation        bigint NOT NULL DEFAULT 0,
+           progress          jsonb,
+           courses           jsonb,
+           timezone          text NOT NULL DEFAULT 'UTC',
+           daily_goal_xp     integer NOT NULL DEFAULT 20,
+           new_cards_per_day integer NOT NULL DEFAULT 20,
+           unread            integer,
+           unread_version    bigint NOT NULL DEFAULT 0,
+           updated_at        timestamptz NOT NULL DEFAULT now()
+         )`,
+      );
+    },
+  },
 ];

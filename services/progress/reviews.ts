@@ -16,7 +16,7 @@ import { cardNotFound } from "./errors";
 /** Flashcard reviews: the cards due now and a rating that reschedules one (FSRS). */
 
 /** api.md: new cards enter the due list at most `newCardsPerDay` (profile) a local day. */
-const DEFAULT_NEW_CARDS_PER_DAY = 20;
+export const DEFAULT_NEW_CARDS_PER_DAY = 20;
 /** GET /me/next counts due cards up to this many. */
 const DUE_COUNT_LIMIT = 1000;
 
@@ -69,13 +69,23 @@ export async function dueReviews(
   ctx: RequestCtx,
 ): Promise<DueCard[]> {
   const due = await dueList(deps, actor.id, input.limit, ctx);
-  return due.map(c => ({
+  return due.map(dueCardOf);
+}
+
+export function dueCardOf(c: {
+  card_id: string;
+  lesson_id: string;
+  front: string;
+  back: string;
+  due: Date | string;
+}): DueCard {
+  return {
     cardId: c.card_id,
     lessonId: c.lesson_id,
     front: c.front,
     back: c.back,
     due: new Date(c.due).toISOString(),
-  }));
+  };
 }
 
 export async function reviewCard(

@@ -56,6 +56,7 @@ it("when rows of the first schema are migrated, then card state, review logs and
     "0009-progress-placement",
     "0020-progress-analytics-read-model",
     "0011-progress-skills-practice",
+    "0021-progress-home-summaries",
   ]);
 
   expect(

@@ -47,6 +47,7 @@ describe("the durable event catalog", () => {
         "content.course.published",
         "content.lesson.deleted",
         "notify.email.outcome",
+        "notify.inbox.changed",
         "progress.activity.recorded",
         "progress.attempt.graded",
         "progress.course.completed",

@@ -207,7 +207,11 @@ export interface EnrolledCourseRow {
  * The learner's enrollments, newest first, each with our copy of the course and the lessons
  * completed of its lesson list — one round trip for what the course list shows.
  */
-export async function enrolledCoursesOf(db: Db, userId: string): Promise<EnrolledCourseRow[]> {
+export async function enrolledCoursesOf(
+  db: Db,
+  userId: string,
+  t?: Transaction,
+): Promise<EnrolledCourseRow[]> {
   const found = await rows<
     EnrollmentRow & {
       c_course_id: string | null;
@@ -232,6 +236,7 @@ export async function enrolledCoursesOf(db: Db, userId: string): Promise<Enrolle
      ) n
      WHERE e.user_id = :userId ORDER BY e.enrolled_at DESC`,
     { userId },
+    t,
   );
   return found.map(row => {
     const { c_course_id, c_title, c_level, c_version, c_lessons_version, total, completed, ...e } =

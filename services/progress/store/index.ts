@@ -7,6 +7,7 @@ export * from "./attempts";
 export * from "./cards";
 export * from "./certificates";
 export * from "./courses";
+export * from "./home";
 export * from "./idempotency";
 export * from "./leaderboard";
 export * from "./learners";

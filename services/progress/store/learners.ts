@@ -268,6 +268,7 @@ const USER_TABLES = [
   "practice_quizzes",
   "review_waves",
   "placement_tests",
+  "home_summaries",
 ] as const;
 
 /** Deletes every row of the learner and keeps a tombstone that the write paths check. */
@@ -312,6 +313,7 @@ export async function learnerSummary(
   db: Db,
   userId: string,
   since: Date,
+  t?: Transaction,
 ): Promise<LearnerSummaryRow | undefined> {
   return one<LearnerSummaryRow>(
     db,
@@ -322,5 +324,6 @@ export async function learnerSummary(
                 '[]'::json) AS recent_xp
      FROM ${S}.learners l WHERE l.user_id = :userId`,
     { userId, since },
+    t,
   );
 }
