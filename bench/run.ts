@@ -149,12 +149,12 @@ const ONLY = process.env.BENCH_SCENARIOS?.split(",")
   .filter(Boolean);
 /** Whether scenario `id` runs in this trial (every scenario unless BENCH_SCENARIOS narrows it). */
 const wanted = (id: string) => !ONLY || ONLY.length === 0 || ONLY.includes(id);
-const TOTAL_BUDGET_MS = 11 * 60_000;
+const TOTAL_BUDGET_MS = 10 * 60_000;
 /** Where each phase's rounds must end (from the start of the run), so that the rest still fits. */
-const SCENARIOS_END_MS = 7 * 60_000;
-const HORIZONTAL_END_MS = 8.75 * 60_000;
-const REVOCATIONS_END_MS = 9.75 * 60_000;
-const EVENTS_END_MS = 10.5 * 60_000;
+const SCENARIOS_END_MS = 6 * 60_000;
+const HORIZONTAL_END_MS = 7.6 * 60_000;
+const REVOCATIONS_END_MS = 8.6 * 60_000;
+const EVENTS_END_MS = 9.4 * 60_000;
 const EVENTS_BUDGET_MS = 200_000;
 
 const TARGETS = {
