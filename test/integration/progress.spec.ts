@@ -1085,6 +1085,36 @@ describe("learning integrity", () => {
     expect(progress.result).toMatchObject({ xp: 110, todayXp: 110 });
     setClock(() => now);
   });
+
+  it("when a learner submits an attempt, then it costs a bounded number of SQL statements", async () => {
+    profile("stan", "Stan");
+    await call("stan", "progress.submitAttempt", { id: "quiz-1", answers: PERFECT });
+    // The relay and the consumers run beside the request: what is counted is the request's
+    // own transaction (the one writing the attempt) and its statements outside any transaction.
+    const background = /"progress"\.(outbox|processed_events|delivery_starts|analytics_)/;
+    const sent: Array<{ text: string; transaction?: unknown }> = [];
+    const spies = [nodeA, nodeB].map(node => {
+      const svc = node.broker.getLocalService("progress") as unknown as DbServiceThis;
+      const query = svc.sequelize.query.bind(svc.sequelize);
+      return jest.spyOn(svc.sequelize, "query").mockImplementation((sql, options) => {
+        const text = typeof sql === "string" ? sql : sql.query;
+        sent.push({ text, transaction: (options as { transaction?: unknown })?.transaction });
+        return query(sql, options as never);
+      });
+    });
+    try {
+      // A passed repeat: completion, repeat cap, XP, activity, achievements, mastery, events.
+      await call("stan", "progress.submitAttempt", { id: "quiz-1", answers: PERFECT });
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+    const attempt = sent.find(s => /INSERT INTO "progress"\.attempts/.test(s.text))?.transaction;
+    const statements = sent.filter(s =>
+      s.transaction === undefined ? !background.test(s.text) : s.transaction === attempt,
+    );
+    expect(attempt).toBeDefined();
+    expect(statements.length).toBeLessThanOrEqual(14);
+  });
 });
 
 describe("the Learning table through the gateway", () => {
