@@ -31,6 +31,7 @@ import {
   type LeaderboardParams,
 } from "./progress/boards";
 import { systemClock } from "./progress/clock";
+import { collectEvents } from "./progress/event-batch";
 import type { Caller } from "./progress/deps";
 import type {
   Ctx,
@@ -620,6 +621,12 @@ const ProgressService: ProgressSchema = {
           ctx: caller,
         });
       },
+      eventBatch: caller =>
+        collectEvents(this, {
+          envelope: (type, data) => this.durableEnvelope(type, data, caller),
+          write: (envelopes, t) =>
+            this.emitDurableEnvelopes(envelopes, { transaction: t, ctx: caller }),
+        }),
       board: () => this.leaderboard,
       sqlBoard: () => this.sqlLeaderboard,
       content: {
