@@ -33,7 +33,7 @@ export interface AwardTotals {
   unlocked: string[];
 }
 
-export interface ActivityDelta {
+interface ActivityDelta {
   xp: number;
   lessons: number;
   attempts: number;
