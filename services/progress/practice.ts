@@ -93,11 +93,13 @@ export async function startPractice(
 }
 
 /** The learner's practice quiz named by POST /lessons/:id/attempts, if the id is one. */
-export function practiceQuizOf(
-  deps: Pick<ProgressDeps, "db">,
+export async function practiceQuizOf(
+  deps: Pick<ProgressDeps, "db" | "contentCopy">,
   id: string,
   actor: Pick<AuthUser, "id">,
 ): Promise<store.PracticeRow | undefined> {
+  // A lesson's id (practice quizzes have random UUIDs of their own): no statement to find out.
+  if (remote.holdsLesson(deps, id)) return undefined;
   return store.findPractice(deps.db, id, actor.id);
 }
 
