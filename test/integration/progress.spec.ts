@@ -822,6 +822,7 @@ describe("learning integrity", () => {
 
   /** A quiz of two questions tagged with a skill, with SKILLS_SHEET's answers. */
   async function publishSkillsQuiz(): Promise<void> {
+    if (LESSONS["quiz-skills"]) return;
     const question = (id: string, answer: string) => ({
       id,
       type: "single" as const,
@@ -1169,6 +1170,9 @@ describe("learning integrity", () => {
       nodeA.broker.call("progress.submitAttempt", sheet, {
         meta: { user: { id: "stan", roles: ["learner"] } },
       });
+    // Twice: the first may still meet the publish's cache.clean on its way, the second finds
+    // the lesson's grading view in the node's copy, as every attempt at a busy lesson does.
+    await attemptOnA();
     await attemptOnA();
     // The relay and the consumers run beside the request: what is counted is the request's
     // own transaction (the one writing the attempt) and its statements outside any transaction.
