@@ -121,6 +121,14 @@ export interface DurableEventsMethods {
     data: DomainEvents[T],
     opts?: EmitDurableOptions,
   ): Promise<EventEnvelope<T>>;
+  /** An envelope of this service's, to be emitted later with others (`emitDurableEnvelopes`). */
+  durableEnvelope<T extends DomainEventType>(
+    type: T,
+    data: DomainEvents[T],
+    ctx?: Pick<Context, "requestID">,
+  ): EventEnvelope<T>;
+  /** Several events of one change in one outbox statement, in the order given. */
+  emitDurableEnvelopes(envelopes: EventEnvelope[], opts?: EmitDurableOptions): Promise<void>;
   /**
    * A relay for an outbox kept outside the service's PostgreSQL schema (the MongoDB content
    * store's events), on the service's transport and settings; started with the service's own
@@ -256,6 +264,22 @@ function whenBrokerStarted(broker: ServiceBroker, fn: () => void): () => void {
   return () => broker.localBus.off("$broker.started", listener);
 }
 
+/** The started state and the transaction an emit needs, or the error naming what is missing. */
+function emitTarget(
+  host: DurableHost,
+  what: string,
+  opts: EmitDurableOptions,
+): { state: DurableState; transaction: Transaction } {
+  const state = host.$durable;
+  if (!state) throw new Error(`${what} called before service '${host.fullName}' started`);
+  const { transaction } = opts;
+  if (!transaction)
+    throw new Error(
+      `${what} needs { transaction }: the event must commit with the change it reports`,
+    );
+  return { state, transaction };
+}
+
 export function DurableEvents(options: DurableEventsOptions = {}): Partial<ServiceSchema> {
   const opts: Required<DurableEventsOptions> = { ...DEFAULTS, ...options };
   const retry: RetryPolicy = {
@@ -272,14 +296,7 @@ export function DurableEvents(options: DurableEventsOptions = {}): Partial<Servi
       data: DomainEvents[T],
       emitOpts: EmitDurableOptions = {},
     ): Promise<EventEnvelope<T>> {
-      const state = this.$durable;
-      if (!state)
-        throw new Error(`emitDurable("${type}") called before service '${this.fullName}' started`);
-      const { transaction } = emitOpts;
-      if (!transaction)
-        throw new Error(
-          `emitDurable("${type}") needs { transaction }: the event must commit with the change it reports`,
-        );
+      const { state, transaction } = emitTarget(this, `emitDurable("${type}")`, emitOpts);
       const envelope = createEnvelope(type, data, {
         producer: this.name,
         requestId: emitOpts.ctx?.requestID,
@@ -287,6 +304,25 @@ export function DurableEvents(options: DurableEventsOptions = {}): Partial<Servi
       await state.store.insert(envelope, transaction);
       transaction.afterCommit(() => state.relay.kick());
       return envelope;
+    },
+
+    durableEnvelope<T extends DomainEventType>(
+      this: DurableHost,
+      type: T,
+      data: DomainEvents[T],
+      ctx?: Pick<Context, "requestID">,
+    ): EventEnvelope<T> {
+      return createEnvelope(type, data, { producer: this.name, requestId: ctx?.requestID });
+    },
+
+    async emitDurableEnvelopes(
+      this: DurableHost,
+      envelopes: EventEnvelope[],
+      emitOpts: EmitDurableOptions = {},
+    ): Promise<void> {
+      const { state, transaction } = emitTarget(this, "emitDurableEnvelopes", emitOpts);
+      await state.store.insertMany(envelopes, transaction);
+      transaction.afterCommit(() => state.relay.kick());
     },
 
     relayOutbox(this: DurableHost, store: RelayStore): OutboxRelay {

@@ -22,6 +22,7 @@ import { reviewParams, type DueCard, type ReviewResult } from "../models/review.
 import { submitAttempt } from "./progress/attempts";
 import { closeLeaderboards, leaderboardView, openLeaderboards } from "./progress/boards";
 import { systemClock } from "./progress/clock";
+import { collectEvents } from "./progress/event-batch";
 import type { Caller } from "./progress/deps";
 import type {
   Ctx,
@@ -633,6 +634,12 @@ const ProgressService: ProgressSchema = {
           ctx: caller,
         });
       },
+      eventBatch: caller =>
+        collectEvents(this, {
+          envelope: (type, data) => this.durableEnvelope(type, data, caller),
+          write: (envelopes, t) =>
+            this.emitDurableEnvelopes(envelopes, { transaction: t, ctx: caller }),
+        }),
       board: () => this.leaderboard,
       sqlBoard: () => this.sqlLeaderboard,
       content: {

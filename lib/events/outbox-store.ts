@@ -169,6 +169,25 @@ export class OutboxStore {
     );
   }
 
+  /** Several envelopes in one statement, in the caller's transaction. */
+  async insertMany(envelopes: EventEnvelope[], transaction?: Transaction): Promise<void> {
+    if (envelopes.length === 0) return;
+    await execute(
+      this.sequelize,
+      `INSERT INTO ${this.s}.outbox (id, type, payload, created_at)
+       SELECT * FROM unnest(ARRAY[:ids]::uuid[], ARRAY[:types]::text[], ARRAY[:payloads]::jsonb[], ARRAY[:createdAts]::timestamptz[])`,
+      {
+        replacements: {
+          ids: envelopes.map(e => e.id),
+          types: envelopes.map(e => e.type),
+          payloads: envelopes.map(e => JSON.stringify(e)),
+          createdAts: envelopes.map(e => e.occurredAt),
+        },
+        transaction,
+      },
+    );
+  }
+
   /**
    * Leases up to `limit` unsent rows to this relay for `leaseMs`. SKIP LOCKED and the
    * lease keep the relays of several nodes from publishing the same row at once; a

@@ -49,7 +49,6 @@ export async function submitAttempt(
   const graded = grade(lesson.questions, answers);
   await prepareCompletion(deps, userId, lesson, ctx);
   const now = deps.now();
-  const emit = deps.emitter(ctx);
   return guarded<AttemptResult>(
     deps,
     ctx,
@@ -57,7 +56,7 @@ export async function submitAttempt(
     "attempt",
     { lessonId, answers },
     201,
-    async (t, learner) => {
+    async (t, learner, emit) => {
       const attemptId = crypto.randomUUID();
       let first = false;
       if (graded.passed) {
@@ -125,7 +124,7 @@ export async function submitAttempt(
         t,
       );
       await recordMastery(
-        deps.db,
+        deps,
         { userId, at: now, answers: lessonAnswers(lesson, graded.results) },
         t,
       );

@@ -9,11 +9,12 @@ import * as store from "./store";
 /**
  * What happens inside one learner's transaction when they learn something: the streak
  * moves on their local day, XP lands in the ledger, the weekly total and the day's
- * activity, and the achievement rules run on the new totals. The caller holds the
+ * activity (one statement, store.writeAward), and the achievement rules run on the new
+ * totals (a second statement only when they unlock something). The caller holds the
  * learner row lock (store.lockLearner), so a learner's awards never interleave.
  */
 
-type ProgressEventType = Extract<DomainEventType, `progress.${string}`>;
+export type ProgressEventType = Extract<DomainEventType, `progress.${string}`>;
 
 /** Emits a progress.* event in `t`; the emitter adds the learner's next `sequence`. */
 export type EmitDurable = <T extends ProgressEventType>(
@@ -50,6 +51,8 @@ export interface AwardInput {
 export interface AwardOutcome {
   userId: string;
   name: string;
+  /** XP of this award: 0 leaves every total, and the leaderboards, as they were. */
+  earned: number;
   xpTotal: number;
   week: string;
   weeklyXp: number;
@@ -69,46 +72,38 @@ export async function applyAward(
   const week = isoWeek(now);
   const before = store.streakOf(learner);
   const streak = recordActivity(before, today).state;
-  const xpTotal = await store.saveLearnerProgress(db, userId, input.xp, streak, t);
-  const weeklyXp =
-    input.xp > 0
-      ? await store.addXp(
-          db,
-          {
-            userId,
-            amount: input.xp,
-            reason: input.reason,
-            ref: input.ref,
-            lessonId: input.lessonId ?? null,
-            repeat: input.repeat ?? false,
-            week,
-            localDate: today,
-            at: now,
-          },
-          t,
-        )
-      : await store.weeklyXp(db, userId, week, t);
-  await store.addActivity(
+  const totals = await store.writeAward(
     db,
-    userId,
-    today,
     {
-      xp: input.xp,
-      lessons: input.lessons ?? 0,
-      attempts: input.attempts ?? 0,
-      reviews: input.reviews ?? 0,
+      userId,
+      amount: input.xp,
+      reason: input.reason,
+      ref: input.ref,
+      lessonId: input.lessonId ?? null,
+      repeat: input.repeat ?? false,
+      week,
+      localDate: today,
+      at: now,
+      streak,
+      activity: {
+        xp: input.xp,
+        lessons: input.lessons ?? 0,
+        attempts: input.attempts ?? 0,
+        reviews: input.reviews ?? 0,
+      },
     },
     t,
   );
-
-  const completed = await store.completionTotals(db, userId, t);
+  const { xpTotal, weeklyXp } = totals;
+  const held = new Set(totals.unlocked);
   const earned = earnedAchievements({
-    completedLessons: completed.lessons,
-    completedCourses: completed.courses,
+    completedLessons: totals.completedLessons,
+    completedCourses: totals.completedCourses,
     xp: xpTotal,
     streak: streak.current,
     perfectQuiz: input.perfectQuiz ?? false,
-  });
+  }).filter(rule => !held.has(rule.code));
+  // Only codes not held yet: most awards unlock nothing and send no second statement.
   const unlocked = await store.unlockAchievements(
     db,
     userId,
@@ -145,7 +140,16 @@ export async function applyAward(
   );
   if (deps.recordsXapi)
     await deps.emit("progress.xapi.recorded", { userId, at: now.toISOString() }, t);
-  return { userId, name: learner.name, xpTotal, week, weeklyXp, streak, unlocked };
+  return {
+    userId,
+    name: learner.name,
+    earned: input.xp,
+    xpTotal,
+    week,
+    weeklyXp,
+    streak,
+    unlocked,
+  };
 }
 
 /** A new enrollment, told to the analytics read model. */
@@ -184,17 +188,19 @@ export async function recordLessonCompletion(
   t: Transaction,
 ): Promise<{ first: boolean }> {
   const { db } = deps;
-  const enrolled = await store.insertEnrollment(
+  const { first, enrolled } = await store.recordCompletion(
     db,
-    { id: c.enrollmentId, userId: c.userId, courseId: c.courseId, at: c.now },
+    {
+      userId: c.userId,
+      lessonId: c.lessonId,
+      courseId: c.courseId,
+      score: c.score,
+      at: c.now,
+      enrollmentId: c.enrollmentId,
+    },
     t,
   );
   if (enrolled) await announceEnrolment(deps.emit, enrolled, t);
-  const first = await store.recordCompletion(
-    db,
-    { userId: c.userId, lessonId: c.lessonId, courseId: c.courseId, score: c.score, at: c.now },
-    t,
-  );
   if (first) {
     const counts = (await store.completionCounts(db, c.userId, [c.courseId], t)).get(c.courseId);
     if (counts && counts.total > 0 && counts.completed >= counts.total) {

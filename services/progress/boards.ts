@@ -56,7 +56,7 @@ export async function publishScores(
   deps: Pick<ProgressDeps, "board" | "logger">,
   award: AwardOutcome | undefined,
 ): Promise<void> {
-  if (!award || (award.xpTotal <= 0 && award.weeklyXp <= 0)) return;
+  if (!award || award.earned <= 0) return;
   try {
     await deps.board().record(award.userId, award.name, award.xpTotal, award.week, award.weeklyXp);
   } catch (err) {

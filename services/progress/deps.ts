@@ -8,6 +8,7 @@ import type { PlacementItem } from "../../models/placement.model";
 import type { UserSummary } from "../../models/user.model";
 import type { AnalyticsDeps } from "./analytics";
 import type { EmitDurable } from "./awards";
+import type { EventBatch } from "./event-batch";
 import type { CertificateDeps } from "./certificates";
 import type { Leaderboard } from "./leaderboard";
 import type * as store from "./store";
@@ -53,6 +54,8 @@ export interface ProgressDeps extends CertificateDeps, AnalyticsDeps, XapiDeps {
   now: () => Date;
   /** Emits progress.* events of `caller`'s request, each with the learner's next `sequence`. */
   emitter: (caller?: Caller) => EmitDurable;
+  /** The same events collected and written together at the end of a change (`guarded`). */
+  eventBatch: (caller?: Caller) => EventBatch;
   /** The leaderboard: Redis when configured, PostgreSQL otherwise (open once started). */
   board: () => Leaderboard;
   /** The PostgreSQL answer when Redis fails (the same board as `board()` without Redis). */

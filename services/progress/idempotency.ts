@@ -2,7 +2,7 @@ import { isUniqueViolation } from "../../lib/db/sql";
 import crypto from "node:crypto";
 import type { Transaction } from "sequelize";
 import { answerStatus } from "../../lib/rest-answers";
-import type { AwardOutcome } from "./awards";
+import type { AwardOutcome, EmitDurable } from "./awards";
 import { publishScores } from "./boards";
 import type { ProgressDeps, RequestCtx } from "./deps";
 import type { AuthUser } from "../../models/auth.model";
@@ -56,6 +56,7 @@ export async function settledAnswer<T>(
 /**
  * Runs a learner's change in one transaction under their row lock, remembering the
  * answer under the request's Idempotency-Key; the unique (user, key) row is the last guard.
+ * The change emits through `emit`: its events are written together once it is done.
  */
 export async function guarded<T>(
   deps: ProgressDeps,
@@ -64,7 +65,7 @@ export async function guarded<T>(
   scope: string,
   body: unknown,
   status: number,
-  work: (t: Transaction, learner: store.LearnerRow) => Promise<Guarded<T>>,
+  work: (t: Transaction, learner: store.LearnerRow, emit: EmitDurable) => Promise<Guarded<T>>,
 ): Promise<T> {
   const userId = actor.id;
   const key = ctx.meta.idempotencyKey;
@@ -78,7 +79,9 @@ export async function guarded<T>(
         const stored = await store.findIdempotent(deps.db, userId, key, t);
         if (stored) throw new Replay(stored);
       }
-      const done = await work(t, learner);
+      const events = deps.eventBatch(ctx);
+      const done = await work(t, learner, events.emit);
+      await events.flush(t);
       if (key)
         await store.saveIdempotent(
           deps.db,

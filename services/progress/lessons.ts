@@ -89,40 +89,47 @@ export async function completeLesson(
   }
   await prepareCompletion(deps, userId, lesson, ctx);
   const now = deps.now();
-  const emit = deps.emitter(ctx);
   const body = { lessonId };
-  return guarded<CompletionResult>(deps, ctx, actor, "complete", body, 201, async (t, learner) => {
-    const { first } = await recordLessonCompletion(
-      { db: deps.db, emit },
-      {
-        userId,
-        lessonId,
-        courseId: lesson.courseId,
-        score: null,
-        now,
-        enrollmentId: crypto.randomUUID(),
-      },
-      t,
-    );
-    const xpEarned = completionXp(first);
-    const award = await applyAward(
-      { db: deps.db, emit, recordsXapi: deps.lrs !== undefined },
-      {
-        learner,
-        now,
-        xp: xpEarned,
-        reason: "lesson",
-        ref: lessonId,
-        courseId: lesson.courseId,
-        lessonId,
-        lessons: first ? 1 : 0,
-      },
-      t,
-    );
-    if (first) {
-      const done = { userId, lessonId, courseId: lesson.courseId, score: 0, xpEarned, now };
-      await announceCompletion(emit, done, t);
-    }
-    return { response: { lessonId, xpEarned, firstCompletion: first }, award };
-  });
+  return guarded<CompletionResult>(
+    deps,
+    ctx,
+    actor,
+    "complete",
+    body,
+    201,
+    async (t, learner, emit) => {
+      const { first } = await recordLessonCompletion(
+        { db: deps.db, emit },
+        {
+          userId,
+          lessonId,
+          courseId: lesson.courseId,
+          score: null,
+          now,
+          enrollmentId: crypto.randomUUID(),
+        },
+        t,
+      );
+      const xpEarned = completionXp(first);
+      const award = await applyAward(
+        { db: deps.db, emit, recordsXapi: deps.lrs !== undefined },
+        {
+          learner,
+          now,
+          xp: xpEarned,
+          reason: "lesson",
+          ref: lessonId,
+          courseId: lesson.courseId,
+          lessonId,
+          lessons: first ? 1 : 0,
+        },
+        t,
+      );
+      if (first) {
+        const done = { userId, lessonId, courseId: lesson.courseId, score: 0, xpEarned, now };
+        await announceCompletion(emit, done, t);
+      }
+      return { response: { lessonId, xpEarned, firstCompletion: first }, award };
+    },
+  );
 }

@@ -24,7 +24,7 @@ interface KFactor {
 
 export const LEARNER_K: KFactor = { k0: 1, decay: 0.1, min: 0.2 };
 export const QUESTION_K: KFactor = { k0: 0.5, decay: 0.05, min: 0.02 };
-const RATING_BOUND = 6;
+export const RATING_BOUND = 6;
 
 export interface SkillRating {
   rating: number;

@@ -98,54 +98,61 @@ export async function answerPlacement(
 ): Promise<PlacementStep> {
   const bank = await bankOf(deps, ctx);
   const byId = new Map(bank.map(item => [item.id, item]));
-  const emit = deps.emitter(ctx);
-  return guarded<PlacementStep>(deps, ctx, actor, `placement:${input.id}`, input, 200, async t => {
-    const test = await store.lockPlacement(deps.db, input.id, actor.id, t);
-    if (!test) throw placementNotFound(input.id);
-    if (test.finished_at || test.current_question_id === null) throw placementFinished(input.id);
-    if (test.current_question_id !== input.questionId)
-      throw notTheQuestionAsked(input.id, test.current_question_id);
-    const responses = [...test.responses];
-    const item = byId.get(input.questionId);
-    // A question taken out of the bank since it was asked is not graded: another one is asked.
-    if (item)
-      responses.push({
-        questionId: item.id,
-        difficulty: difficultyOf(item.level),
-        correct: gradeQuestion(item, input.value) === 1,
-      });
-    const estimate = estimateAbility(responses);
-    const seen = new Set([...responses.map(r => r.questionId), input.questionId]);
-    const next = isFinished(responses.length, estimate)
-      ? undefined
-      : nextItem(
-          bank,
-          bank.filter(candidate => seen.has(candidate.id)),
-          estimate.ability,
-          random,
+  return guarded<PlacementStep>(
+    deps,
+    ctx,
+    actor,
+    `placement:${input.id}`,
+    input,
+    200,
+    async (t, _learner, emit) => {
+      const test = await store.lockPlacement(deps.db, input.id, actor.id, t);
+      if (!test) throw placementNotFound(input.id);
+      if (test.finished_at || test.current_question_id === null) throw placementFinished(input.id);
+      if (test.current_question_id !== input.questionId)
+        throw notTheQuestionAsked(input.id, test.current_question_id);
+      const responses = [...test.responses];
+      const item = byId.get(input.questionId);
+      // A question taken out of the bank since it was asked is not graded: another one is asked.
+      if (item)
+        responses.push({
+          questionId: item.id,
+          difficulty: difficultyOf(item.level),
+          correct: gradeQuestion(item, input.value) === 1,
+        });
+      const estimate = estimateAbility(responses);
+      const seen = new Set([...responses.map(r => r.questionId), input.questionId]);
+      const next = isFinished(responses.length, estimate)
+        ? undefined
+        : nextItem(
+            bank,
+            bank.filter(candidate => seen.has(candidate.id)),
+            estimate.ability,
+            random,
+          );
+      if (next) {
+        await store.savePlacementStep(
+          deps.db,
+          { id: test.id, responses, next: { questionId: next.id } },
+          t,
         );
-    if (next) {
+        return { response: { question: asked(next) } };
+      }
+      const result = placementResult(estimate);
+      const placedAt = deps.now();
       await store.savePlacementStep(
         deps.db,
-        { id: test.id, responses, next: { questionId: next.id } },
+        { id: test.id, responses, next: { ...result, finishedAt: placedAt } },
         t,
       );
-      return { response: { question: asked(next) } };
-    }
-    const result = placementResult(estimate);
-    const placedAt = deps.now();
-    await store.savePlacementStep(
-      deps.db,
-      { id: test.id, responses, next: { ...result, finishedAt: placedAt } },
-      t,
-    );
-    await emit(
-      "progress.placement.completed",
-      { userId: actor.id, testId: test.id, ...result, placedAt: placedAt.toISOString() },
-      t,
-    );
-    return { response: { result } };
-  });
+      await emit(
+        "progress.placement.completed",
+        { userId: actor.id, testId: test.id, ...result, placedAt: placedAt.toISOString() },
+        t,
+      );
+      return { response: { result } };
+    },
+  );
 }
 
 /** progress.placedLevel (internal): the learner's latest placement, null before any. */

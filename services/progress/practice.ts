@@ -93,11 +93,13 @@ export async function startPractice(
 }
 
 /** The learner's practice quiz named by POST /lessons/:id/attempts, if the id is one. */
-export function practiceQuizOf(
-  deps: Pick<ProgressDeps, "db">,
+export async function practiceQuizOf(
+  deps: Pick<ProgressDeps, "db" | "contentCopy">,
   id: string,
   actor: Pick<AuthUser, "id">,
 ): Promise<store.PracticeRow | undefined> {
+  // A lesson's id (practice quizzes have random UUIDs of their own): no statement to find out.
+  if (remote.holdsLesson(deps, id)) return undefined;
   return store.findPractice(deps.db, id, actor.id);
 }
 
@@ -135,43 +137,50 @@ export async function gradePractice(
     answers,
   );
   const now = deps.now();
-  const emit = deps.emitter(ctx);
   const body = { id, answers };
-  return guarded<AttemptResult>(deps, ctx, actor, "practice", body, 201, async (t, learner) => {
-    const current = await store.findPractice(deps.db, id, userId, t);
-    if (!current || current.graded_at) throw practiceGraded(id);
-    const day = localDate(now, safeTimeZone(learner.timezone));
-    const xp = practiceXp(graded.correctCount, await store.practiceXpOn(deps.db, userId, day, t));
-    const award = await applyAward(
-      // No xAPI statement: those tell attempts at lessons (xapi.ts), not practice quizzes.
-      { db: deps.db, emit },
-      { learner, now, xp, reason: "attempt", ref: id, attempts: 1 },
-      t,
-    );
-    await store.markPracticeGraded(deps.db, { id, at: now, localDate: day, xp }, t);
-    await recordMastery(
-      deps.db,
-      {
-        userId,
-        at: now,
-        answers: sources.map((s, i) => ({
-          lessonId: s.item.lessonId,
-          questionId: s.item.questionId,
-          skills: skillsOfQuestion(s.lesson, s.question),
-          credit: graded.results[i].credit,
-        })),
-      },
-      t,
-    );
-    const response: AttemptResult = {
-      attemptId: id,
-      lessonId: id,
-      score: graded.score,
-      maxScore: graded.maxScore,
-      passed: graded.passed,
-      xpEarned: xp,
-      results: graded.results,
-    };
-    return { response, award };
-  });
+  return guarded<AttemptResult>(
+    deps,
+    ctx,
+    actor,
+    "practice",
+    body,
+    201,
+    async (t, learner, emit) => {
+      const current = await store.findPractice(deps.db, id, userId, t);
+      if (!current || current.graded_at) throw practiceGraded(id);
+      const day = localDate(now, safeTimeZone(learner.timezone));
+      const xp = practiceXp(graded.correctCount, await store.practiceXpOn(deps.db, userId, day, t));
+      const award = await applyAward(
+        // No xAPI statement: those tell attempts at lessons (xapi.ts), not practice quizzes.
+        { db: deps.db, emit },
+        { learner, now, xp, reason: "attempt", ref: id, attempts: 1 },
+        t,
+      );
+      await store.markPracticeGraded(deps.db, { id, at: now, localDate: day, xp }, t);
+      await recordMastery(
+        deps,
+        {
+          userId,
+          at: now,
+          answers: sources.map((s, i) => ({
+            lessonId: s.item.lessonId,
+            questionId: s.item.questionId,
+            skills: skillsOfQuestion(s.lesson, s.question),
+            credit: graded.results[i].credit,
+          })),
+        },
+        t,
+      );
+      const response: AttemptResult = {
+        attemptId: id,
+        lessonId: id,
+        score: graded.score,
+        maxScore: graded.maxScore,
+        passed: graded.passed,
+        xpEarned: xp,
+        results: graded.results,
+      };
+      return { response, award };
+    },
+  );
 }

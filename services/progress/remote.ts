@@ -18,13 +18,20 @@ function isNotFound(err: unknown): boolean {
 
 type RemoteDeps = Pick<ProgressDeps, "content" | "users" | "contentCopy" | "usersCopy" | "logger">;
 
+const gradingKey = (lessonId: string) => `lessonForGrading:${lessonId}`;
+
+/** Whether this node's copy holds the lesson's grading view: the id is a published lesson's. */
+export function holdsLesson(deps: Pick<ProgressDeps, "contentCopy">, lessonId: string): boolean {
+  return deps.contentCopy?.get(gradingKey(lessonId)) !== undefined;
+}
+
 export async function lessonForGrading(
   deps: RemoteDeps,
   lessonId: string,
   caller?: Caller,
 ): Promise<LessonForGrading> {
   const copy = deps.contentCopy;
-  const key = `lessonForGrading:${lessonId}`;
+  const key = gradingKey(lessonId);
   const held = copy?.get(key) as LessonForGrading | undefined;
   if (held) return held;
   // Read before the call: a clean arriving while it is on its way keeps its answer out.

@@ -100,9 +100,8 @@ export async function reviewCard(
   await requireLessonAccess(deps, userId, lessonId, ctx);
   await ensureLearner(deps, userId, ctx);
   const now = deps.now();
-  const emit = deps.emitter(ctx);
   const body = { lessonId, cardId, rating };
-  return guarded<ReviewResult>(deps, ctx, actor, "review", body, 200, async (t, learner) => {
+  return guarded<ReviewResult>(deps, ctx, actor, "review", body, 200, async (t, learner, emit) => {
     const card = await store.lockCard(deps.db, key, t);
     if (!card) throw cardNotFound(lessonId, cardId);
     const wasDue = new Date(card.due).getTime() <= now.getTime();

@@ -15,6 +15,7 @@ import type { LessonForGrading } from "../../models/lesson.model";
 import type { UserSummary } from "../../models/user.model";
 import type { AttemptResult } from "../../models/attempt.model";
 import type { Clock } from "../../services/progress/clock";
+import { rateAnswer } from "../../services/progress/mastery";
 import { startTestNode, type TestNode } from "../support/cluster";
 import {
   clusterEnv,
@@ -813,6 +814,37 @@ describe("learning integrity", () => {
 
   type Course = { course: { id: string }; completion: number; completedAt: string | null };
 
+  /** The right answers to the quiz of skill-tagged questions the tests below publish. */
+  const SKILLS_SHEET = [
+    { questionId: "a1", value: "an" },
+    { questionId: "a2", value: "the" },
+  ];
+
+  /** A quiz of two questions tagged with a skill, with SKILLS_SHEET's answers. */
+  async function publishSkillsQuiz(): Promise<void> {
+    if (LESSONS["quiz-skills"]) return;
+    const question = (id: string, answer: string) => ({
+      id,
+      type: "single" as const,
+      prompt: `Pick ${answer}`,
+      options: [answer, "nope"],
+      answer,
+      explanation: null,
+      skills: ["articles"],
+    });
+    await publish("course-skills", [
+      {
+        id: "quiz-skills",
+        courseId: "course-skills",
+        courseVersion: 1,
+        kind: "quiz",
+        title: "Articles",
+        cards: [],
+        questions: [question("a1", "an"), question("a2", "the")],
+      },
+    ]);
+  }
+
   beforeAll(() => setClock(() => now));
 
   it("when a deck has more new cards than newCardsPerDay, then only that many enter the due list a local day (20 by default)", async () => {
@@ -1084,6 +1116,92 @@ describe("learning integrity", () => {
     const progress = await call<{ xp: number; todayXp: number }>("tia", "progress.myProgress");
     expect(progress.result).toMatchObject({ xp: 110, todayXp: 110 });
     setClock(() => now);
+  });
+
+  it("when learners answer one question at once, then its difficulty moves once per answer by the time each answer returns, and not again on a retry", async () => {
+    await publishSkillsQuiz();
+    const learners = Array.from({ length: 6 }, (_, i) => `ida-${i}`);
+    for (const id of learners) profile(id, id);
+    const answered = await Promise.all(
+      learners.map(async (id, i) => {
+        const meta = i === 0 ? { idempotencyKey: "ida-once" } : {};
+        await call(
+          id,
+          "progress.submitAttempt",
+          { id: "quiz-skills", answers: SKILLS_SHEET },
+          meta,
+        );
+        // By the time the answer is back, this learner's answer has moved the question.
+        const [row] = await sql<{ answers: number }>(
+          `SELECT answers FROM progress.question_difficulty WHERE lesson_id = 'quiz-skills' AND question_id = 'a1'`,
+        );
+        return row.answers;
+      }),
+    );
+    expect(Math.min(...answered)).toBeGreaterThanOrEqual(1);
+    // A retry of the first answer is answered from its record: the questions do not move again.
+    await call(
+      learners[0],
+      "progress.submitAttempt",
+      { id: "quiz-skills", answers: SKILLS_SHEET },
+      { idempotencyKey: "ida-once" },
+    );
+    // a1 comes first: six learners rated 0 answer it right, whatever their order the same result.
+    let expected = { difficulty: 0, answers: 0 };
+    for (let i = 0; i < learners.length; i++)
+      expected = rateAnswer([{ rating: 0, attempts: 0 }], expected, 1).question;
+    const rows = await sql<{ question_id: string; difficulty: number; answers: number }>(
+      `SELECT question_id, difficulty, answers FROM progress.question_difficulty
+        WHERE lesson_id = 'quiz-skills' ORDER BY question_id`,
+    );
+    expect(rows.map(r => [r.question_id, r.answers])).toEqual([
+      ["a1", 6],
+      ["a2", 6],
+    ]);
+    expect(rows[0].difficulty).toBeCloseTo(expected.difficulty, 9);
+  });
+
+  it("when a learner submits an attempt, then it costs a bounded number of SQL statements", async () => {
+    await publishSkillsQuiz();
+    profile("stan", "Stan");
+    const sheet = { id: "quiz-skills", answers: SKILLS_SHEET };
+    // On one node (a local service is preferred), whose copy of the lesson is warm by then.
+    const attemptOnA = () =>
+      nodeA.broker.call("progress.submitAttempt", sheet, {
+        meta: { user: { id: "stan", roles: ["learner"] } },
+      });
+    // Twice: the first may still meet the publish's cache.clean on its way, the second finds
+    // the lesson's grading view in the node's copy, as every attempt at a busy lesson does.
+    await attemptOnA();
+    await attemptOnA();
+    // The relay and the consumers run beside the request: what is counted is the request's
+    // own transaction (the one writing the attempt) and its statements outside any transaction.
+    const background = /"progress"\.(outbox|processed_events|delivery_starts|analytics_)/;
+    const spies = [nodeA, nodeB].map(node =>
+      jest.spyOn(
+        (node.broker.getLocalService("progress") as unknown as DbServiceThis).sequelize,
+        "query",
+      ),
+    );
+    let sent: Array<{ text: string; transaction?: unknown }>;
+    try {
+      // A passed repeat: completion, repeat cap, XP, activity, achievements, mastery, events.
+      await attemptOnA();
+      sent = spies.flatMap(spy =>
+        spy.mock.calls.map(([sql, options]) => ({
+          text: typeof sql === "string" ? sql : sql.query,
+          transaction: (options as { transaction?: unknown } | undefined)?.transaction,
+        })),
+      );
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+    const attempt = sent.find(s => /INSERT INTO "progress"\.attempts/.test(s.text))?.transaction;
+    const statements = sent.filter(s =>
+      s.transaction === undefined ? !background.test(s.text) : s.transaction === attempt,
+    );
+    expect(attempt).toBeDefined();
+    expect(statements.length).toBeLessThanOrEqual(14);
   });
 });
 

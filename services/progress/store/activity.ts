@@ -1,10 +1,12 @@
 import type { Transaction } from "sequelize";
-import { exec, one, rows, S, type Db } from "./sql";
+import type { StreakState } from "../streaks";
+import { one, rows, S, type Db } from "./sql";
 
 /** The XP ledger, weekly XP totals and each learner's activity by local day. */
 
-export interface XpEntry {
+export interface AwardWrite {
   userId: string;
+  /** XP of this award (0: nothing enters the ledger or the weekly total). */
   amount: number;
   reason: string;
   ref: string;
@@ -15,66 +17,94 @@ export interface XpEntry {
   week: string;
   localDate: string;
   at: Date;
+  /** The learner's streak after this award. */
+  streak: StreakState;
+  /** What the award counts in the day's activity. */
+  activity: ActivityDelta;
 }
 
-/** Records XP and returns the learner's total of that ISO week. */
-export async function addXp(db: Db, e: XpEntry, t: Transaction): Promise<number> {
-  await exec(
-    db,
-    `INSERT INTO ${S}.xp_ledger (user_id, amount, reason, ref, lesson_id, repeat, iso_week, local_date, occurred_at)
-     VALUES (:userId, :amount, :reason, :ref, :lessonId, :repeat, :week, :localDate::date, :at)`,
-    { ...e },
-    t,
-  );
-  const row = await one<{ xp: number }>(
-    db,
-    `INSERT INTO ${S}.weekly_xp (iso_week, user_id, xp) VALUES (:week, :userId, :amount)
-     ON CONFLICT (iso_week, user_id) DO UPDATE SET xp = weekly_xp.xp + EXCLUDED.xp RETURNING xp`,
-    { week: e.week, userId: e.userId, amount: e.amount },
-    t,
-  );
-  return row?.xp ?? 0;
+/** What the learner holds once an award is written: what the achievement rules read. */
+export interface AwardTotals {
+  xpTotal: number;
+  weeklyXp: number;
+  completedLessons: number;
+  completedCourses: number;
+  /** The codes unlocked before this award. */
+  unlocked: string[];
 }
 
-export async function weeklyXp(
-  db: Db,
-  userId: string,
-  week: string,
-  t?: Transaction,
-): Promise<number> {
-  const row = await one<{ xp: number }>(
-    db,
-    `SELECT xp FROM ${S}.weekly_xp WHERE iso_week = :week AND user_id = :userId`,
-    { week, userId },
-    t,
-  );
-  return row?.xp ?? 0;
-}
-
-export interface ActivityDelta {
+interface ActivityDelta {
   xp: number;
   lessons: number;
   attempts: number;
   reviews: number;
 }
 
-export async function addActivity(
-  db: Db,
-  userId: string,
-  localDate: string,
-  d: ActivityDelta,
-  t: Transaction,
-): Promise<void> {
-  await exec(
+/**
+ * One statement for an award: the learner's XP total and streak, the ledger entry, the
+ * ISO week's total and the local day's activity, answering the totals the achievement
+ * rules read (the completions of the caller's transaction included: written before).
+ */
+export async function writeAward(db: Db, e: AwardWrite, t: Transaction): Promise<AwardTotals> {
+  const row = await one<{
+    xp_total: number;
+    weekly_xp: number;
+    lessons: string;
+    courses: string;
+    unlocked: string[];
+  }>(
     db,
-    `INSERT INTO ${S}.activity_days (user_id, local_date, xp, lessons, attempts, reviews)
-     VALUES (:userId, :localDate::date, :xp, :lessons, :attempts, :reviews)
-     ON CONFLICT (user_id, local_date) DO UPDATE SET xp = activity_days.xp + EXCLUDED.xp,
-       lessons = activity_days.lessons + EXCLUDED.lessons, attempts = activity_days.attempts + EXCLUDED.attempts,
-       reviews = activity_days.reviews + EXCLUDED.reviews`,
-    { userId, localDate, ...d },
+    `WITH learner AS (
+       UPDATE ${S}.learners SET xp = xp + :amount, streak_current = :current, streak_longest = :longest,
+         streak_last_date = :last::date, streak_freezes = :freezes, updated_at = now()
+       WHERE user_id = :userId RETURNING xp
+     ), ledger AS (
+       INSERT INTO ${S}.xp_ledger (user_id, amount, reason, ref, lesson_id, repeat, iso_week, local_date, occurred_at)
+       SELECT :userId, :amount, :reason, :ref, :lessonId, :repeat, :week, :localDate::date, :at WHERE :amount > 0
+     ), weekly AS (
+       INSERT INTO ${S}.weekly_xp (iso_week, user_id, xp) SELECT :week, :userId, :amount WHERE :amount > 0
+       ON CONFLICT (iso_week, user_id) DO UPDATE SET xp = weekly_xp.xp + EXCLUDED.xp RETURNING xp
+     ), activity AS (
+       INSERT INTO ${S}.activity_days (user_id, local_date, xp, lessons, attempts, reviews)
+       VALUES (:userId, :localDate::date, :dayXp, :lessons, :attempts, :reviews)
+       ON CONFLICT (user_id, local_date) DO UPDATE SET xp = activity_days.xp + EXCLUDED.xp,
+         lessons = activity_days.lessons + EXCLUDED.lessons, attempts = activity_days.attempts + EXCLUDED.attempts,
+         reviews = activity_days.reviews + EXCLUDED.reviews
+     )
+     SELECT (SELECT xp FROM learner) AS xp_total,
+       COALESCE((SELECT xp FROM weekly),
+                (SELECT xp FROM ${S}.weekly_xp WHERE iso_week = :week AND user_id = :userId), 0) AS weekly_xp,
+       (SELECT COUNT(*) FROM ${S}.lesson_completions WHERE user_id = :userId) AS lessons,
+       (SELECT COUNT(*) FROM ${S}.enrollments WHERE user_id = :userId AND completed_at IS NOT NULL) AS courses,
+       ARRAY(SELECT code FROM ${S}.achievements WHERE user_id = :userId) AS unlocked`,
+    {
+      userId: e.userId,
+      amount: e.amount,
+      reason: e.reason,
+      ref: e.ref,
+      lessonId: e.lessonId,
+      repeat: e.repeat,
+      week: e.week,
+      localDate: e.localDate,
+      at: e.at,
+      current: e.streak.current,
+      longest: e.streak.longest,
+      last: e.streak.lastActiveDate,
+      freezes: e.streak.freezes,
+      dayXp: e.activity.xp,
+      lessons: e.activity.lessons,
+      attempts: e.activity.attempts,
+      reviews: e.activity.reviews,
+    },
     t,
   );
+  return {
+    xpTotal: row?.xp_total ?? 0,
+    weeklyXp: row?.weekly_xp ?? 0,
+    completedLessons: Number(row?.lessons ?? 0),
+    completedCourses: Number(row?.courses ?? 0),
+    unlocked: row?.unlocked ?? [],
+  };
 }
 
 /**

@@ -1,46 +1,43 @@
 import type { Transaction } from "sequelize";
+import type { EnrollmentRow } from "./courses";
 import { exec, one, rows, S, type Db } from "./sql";
 
 /** Lesson completions, graded attempts and unlocked achievements. */
 
-/** Records a completion; true when it is the learner's first of this lesson. */
+/**
+ * Records a completion, enrolling the learner in its course if they were not: `first` when it
+ * is the learner's first completion of this lesson, `enrolled` the enrolment it made, if any.
+ */
 export async function recordCompletion(
   db: Db,
-  c: { userId: string; lessonId: string; courseId: string; score: number | null; at: Date },
+  c: {
+    userId: string;
+    lessonId: string;
+    courseId: string;
+    score: number | null;
+    at: Date;
+    enrollmentId: string;
+  },
   t: Transaction,
-): Promise<boolean> {
-  const inserted = await one<{ lesson_id: string }>(
+): Promise<{ first: boolean; enrolled?: EnrollmentRow }> {
+  const row = await one<{ first: boolean; enrolled: EnrollmentRow | null }>(
     db,
-    `INSERT INTO ${S}.lesson_completions (user_id, lesson_id, course_id, best_score, first_completed_at, last_completed_at)
-     VALUES (:userId, :lessonId, :courseId, :score, :at, :at) ON CONFLICT (user_id, lesson_id) DO NOTHING RETURNING lesson_id`,
+    `WITH enrolled AS (
+       INSERT INTO ${S}.enrollments (id, user_id, course_id, enrolled_at) VALUES (:enrollmentId, :userId, :courseId, :at)
+       ON CONFLICT (user_id, course_id) DO NOTHING RETURNING *
+     ), done AS (
+       INSERT INTO ${S}.lesson_completions (user_id, lesson_id, course_id, best_score, first_completed_at, last_completed_at)
+       VALUES (:userId, :lessonId, :courseId, :score, :at, :at)
+       ON CONFLICT (user_id, lesson_id) DO UPDATE SET completions = lesson_completions.completions + 1,
+         last_completed_at = EXCLUDED.last_completed_at,
+         best_score = GREATEST(lesson_completions.best_score, EXCLUDED.best_score)
+       RETURNING (xmax = 0) AS first
+     )
+     SELECT (SELECT first FROM done) AS first, (SELECT row_to_json(enrolled) FROM enrolled) AS enrolled`,
     c,
     t,
   );
-  if (inserted) return true;
-  await exec(
-    db,
-    `UPDATE ${S}.lesson_completions SET completions = completions + 1, last_completed_at = :at,
-       best_score = GREATEST(best_score, :score) WHERE user_id = :userId AND lesson_id = :lessonId`,
-    c,
-    t,
-  );
-  return false;
-}
-
-/** The learner's completed lessons and courses in one round trip (the achievement rules read both). */
-export async function completionTotals(
-  db: Db,
-  userId: string,
-  t?: Transaction,
-): Promise<{ lessons: number; courses: number }> {
-  const row = await one<{ lessons: string | number; courses: string | number }>(
-    db,
-    `SELECT (SELECT COUNT(*) FROM ${S}.lesson_completions WHERE user_id = :userId) AS lessons,
-            (SELECT COUNT(*) FROM ${S}.enrollments WHERE user_id = :userId AND completed_at IS NOT NULL) AS courses`,
-    { userId },
-    t,
-  );
-  return { lessons: Number(row?.lessons ?? 0), courses: Number(row?.courses ?? 0) };
+  return { first: row?.first === true, enrolled: row?.enrolled ?? undefined };
 }
 
 export async function insertAttempt(
@@ -71,7 +68,7 @@ export async function insertAttempt(
 
 // Achievements -------------------------------------------------------------------------
 
-/** Inserts the codes not yet unlocked; returns those this call unlocked. */
+/** Inserts the codes not yet unlocked; returns those this call unlocked, in the order given. */
 export async function unlockAchievements(
   db: Db,
   userId: string,
@@ -79,18 +76,17 @@ export async function unlockAchievements(
   at: Date,
   t: Transaction,
 ): Promise<string[]> {
-  const unlocked: string[] = [];
-  for (const code of codes) {
-    const row = await one<{ code: string }>(
-      db,
-      `INSERT INTO ${S}.achievements (user_id, code, unlocked_at) VALUES (:userId, :code, :at)
-       ON CONFLICT (user_id, code) DO NOTHING RETURNING code`,
-      { userId, code, at },
-      t,
-    );
-    if (row) unlocked.push(row.code);
-  }
-  return unlocked;
+  if (codes.length === 0) return [];
+  const inserted = await rows<{ code: string }>(
+    db,
+    `INSERT INTO ${S}.achievements (user_id, code, unlocked_at)
+     SELECT :userId, code, :at FROM unnest(ARRAY[:codes]::text[]) AS code
+     ON CONFLICT (user_id, code) DO NOTHING RETURNING code`,
+    { userId, codes, at },
+    t,
+  );
+  const unlocked = new Set(inserted.map(row => row.code));
+  return codes.filter(code => unlocked.has(code));
 }
 
 export async function achievementsOf(

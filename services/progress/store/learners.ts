@@ -56,18 +56,23 @@ export async function lockLearner(
   userId: string,
   t: Transaction,
 ): Promise<LearnerRow | undefined> {
+  const lock = () =>
+    one<LearnerRow>(
+      db,
+      `SELECT ${LEARNER_COLUMNS} FROM ${S}.learners WHERE user_id = :userId AND ${NOT_ERASED} FOR UPDATE`,
+      { userId },
+      t,
+    );
+  // The row is there but for a learner's first change: one statement on the hot path.
+  const found = await lock();
+  if (found) return found;
   await exec(
     db,
     `INSERT INTO ${S}.learners (user_id) SELECT :userId WHERE ${NOT_ERASED} ON CONFLICT (user_id) DO NOTHING`,
     { userId },
     t,
   );
-  return one<LearnerRow>(
-    db,
-    `SELECT ${LEARNER_COLUMNS} FROM ${S}.learners WHERE user_id = :userId AND ${NOT_ERASED} FOR UPDATE`,
-    { userId },
-    t,
-  );
+  return lock();
 }
 
 /** The write is newer than the name and time zone the row holds (or carries no sequence). */
@@ -176,44 +181,32 @@ export async function upsertLearnerNames(
   );
 }
 
-export async function saveLearnerProgress(
-  db: Db,
-  userId: string,
-  xpGained: number,
-  streak: StreakState,
-  t: Transaction,
-): Promise<number> {
-  const row = await one<{ xp: number }>(
-    db,
-    `UPDATE ${S}.learners SET xp = xp + :xpGained, streak_current = :current, streak_longest = :longest,
-       streak_last_date = :last::date, streak_freezes = :freezes, updated_at = now()
-     WHERE user_id = :userId RETURNING xp`,
-    {
-      userId,
-      xpGained,
-      current: streak.current,
-      longest: streak.longest,
-      last: streak.lastActiveDate,
-      freezes: streak.freezes,
-    },
-    t,
-  );
-  return row?.xp ?? 0;
-}
-
 /**
  * The learner's next progress-event sequence (events.md: every event carries its
  * aggregate's version), counted on the learner row in the event's transaction.
  */
-export async function nextEventSequence(db: Db, userId: string, t: Transaction): Promise<number> {
+export function nextEventSequence(db: Db, userId: string, t: Transaction): Promise<number> {
+  return reserveEventSequences(db, userId, 1, t);
+}
+
+/**
+ * Reserves the learner's next `count` progress-event sequences in one write (a change's
+ * events, emitted together): answers the first.
+ */
+export async function reserveEventSequences(
+  db: Db,
+  userId: string,
+  count: number,
+  t: Transaction,
+): Promise<number> {
   const row = await one<{ event_sequence: string }>(
     db,
-    `UPDATE ${S}.learners SET event_sequence = event_sequence + 1 WHERE user_id = :userId RETURNING event_sequence`,
-    { userId },
+    `UPDATE ${S}.learners SET event_sequence = event_sequence + :count WHERE user_id = :userId RETURNING event_sequence`,
+    { userId, count },
     t,
   );
   if (!row) throw new Error(`learner ${userId} has no row to version a progress event by`);
-  return Number(row.event_sequence);
+  return Number(row.event_sequence) - count + 1;
 }
 
 // Streak reminders -------------------------------------------------------------------

@@ -1,7 +1,13 @@
 import type { Transaction } from "sequelize";
 import type { SkillMastery } from "../../../models/skill.model";
-import { masteryOf, type QuestionDifficulty, type SkillRating } from "../mastery";
-import { exec, rows, S, type Db } from "./sql";
+import {
+  masteryOf,
+  QUESTION_K,
+  RATING_BOUND,
+  type QuestionDifficulty,
+  type SkillRating,
+} from "../mastery";
+import { exec, one, rows, S, type Db } from "./sql";
 
 /** Skill ratings per learner, learned question difficulties, and practice quizzes. */
 
@@ -43,26 +49,6 @@ export async function weakestSkills(
   return found.map(masteryRow);
 }
 
-/** The learner's ratings of these skills (a skill not yet rated is absent). */
-export async function lockSkillRatings(
-  db: Db,
-  userId: string,
-  skills: string[],
-  t: Transaction,
-): Promise<Map<string, SkillRating>> {
-  if (skills.length === 0) return new Map();
-  const found = await rows<SkillRow>(
-    db,
-    `SELECT ${SKILL_COLUMNS} FROM ${S}.skill_ratings
-     WHERE user_id = :userId AND skill IN (:skills) ORDER BY skill FOR UPDATE`,
-    { userId, skills },
-    t,
-  );
-  return new Map(
-    found.map(r => [r.skill, { rating: Number(r.rating), attempts: Number(r.attempts) }]),
-  );
-}
-
 export interface QuestionKey {
   lessonId: string;
   questionId: string;
@@ -71,81 +57,125 @@ export interface QuestionKey {
 /** A question's key in the maps these functions answer. */
 export const questionKey = (q: QuestionKey): string => `${q.lessonId}\u0000${q.questionId}`;
 
-/**
- * The difficulties of these questions, locked for the caller's update; a question never
- * answered starts at 0. Locked in key order, so two learners' attempts never deadlock.
- */
-export async function lockQuestionDifficulties(
-  db: Db,
-  questions: QuestionKey[],
-  t: Transaction,
-): Promise<Map<string, QuestionDifficulty>> {
-  const keys = JSON.stringify(questions);
-  await exec(
-    db,
-    `INSERT INTO ${S}.question_difficulty (lesson_id, question_id, difficulty, answers)
-     SELECT q."lessonId", q."questionId", 0, 0
-       FROM jsonb_to_recordset(:keys::jsonb) AS q("lessonId" text, "questionId" text)
-     ORDER BY 1, 2
-     ON CONFLICT (lesson_id, question_id) DO NOTHING`,
-    { keys },
-    t,
-  );
-  const found = await rows<{
-    lesson_id: string;
-    question_id: string;
-    difficulty: number;
-    answers: number;
-  }>(
-    db,
-    `SELECT d.lesson_id, d.question_id, d.difficulty, d.answers
-       FROM ${S}.question_difficulty d
-       JOIN jsonb_to_recordset(:keys::jsonb) AS q("lessonId" text, "questionId" text)
-         ON d.lesson_id = q."lessonId" AND d.question_id = q."questionId"
-     ORDER BY d.lesson_id, d.question_id FOR UPDATE OF d`,
-    { keys },
-    t,
-  );
-  return new Map(
-    found.map(r => [
-      questionKey({ lessonId: r.lesson_id, questionId: r.question_id }),
-      { difficulty: Number(r.difficulty), answers: Number(r.answers) },
-    ]),
-  );
+/** What an attempt's answers move, as the learner's transaction reads it. */
+export interface MasteryState {
+  /** The learner's ratings of the skills asked for, locked (a skill not yet rated is absent). */
+  ratings: Map<string, SkillRating>;
+  /** The questions' difficulties as last committed, not locked; a question never answered is absent. */
+  difficulties: Map<string, QuestionDifficulty>;
 }
 
-/** Writes the learner's new ratings and the questions' new difficulties. */
+/**
+ * The learner's ratings of `skills` (locked for the caller's update) and the difficulties
+ * of `questions` (read only: every learner's answers move them, so locking them in the
+ * learner's transaction would make all attempts at one lesson wait for each other).
+ */
+export async function readMastery(
+  db: Db,
+  userId: string,
+  skills: string[],
+  questions: QuestionKey[],
+  t: Transaction,
+): Promise<MasteryState> {
+  const row = await one<{
+    ratings: Array<{ skill: string; rating: number; attempts: number }>;
+    difficulties: Array<{
+      lessonId: string;
+      questionId: string;
+      difficulty: number;
+      answers: number;
+    }>;
+  }>(
+    db,
+    `WITH s AS (
+       SELECT skill, rating, attempts FROM ${S}.skill_ratings
+       WHERE user_id = :userId AND skill = ANY(ARRAY[:skills]::text[]) ORDER BY skill FOR UPDATE
+     )
+     SELECT
+       COALESCE((SELECT json_agg(json_build_object('skill', skill, 'rating', rating, 'attempts', attempts)) FROM s), '[]') AS ratings,
+       COALESCE((SELECT json_agg(json_build_object('lessonId', d.lesson_id, 'questionId', d.question_id,
+           'difficulty', d.difficulty, 'answers', d.answers))
+         FROM ${S}.question_difficulty d
+         JOIN jsonb_to_recordset(:keys::jsonb) AS q("lessonId" text, "questionId" text)
+           ON d.lesson_id = q."lessonId" AND d.question_id = q."questionId"), '[]') AS difficulties`,
+    { userId, skills, keys: JSON.stringify(questions) },
+    t,
+  );
+  return {
+    ratings: new Map(
+      (row?.ratings ?? []).map(r => [
+        r.skill,
+        { rating: Number(r.rating), attempts: Number(r.attempts) },
+      ]),
+    ),
+    difficulties: new Map(
+      (row?.difficulties ?? []).map(r => [
+        questionKey(r),
+        { difficulty: Number(r.difficulty), answers: Number(r.answers) },
+      ]),
+    ),
+  };
+}
+
+/** Writes the learner's new ratings of their skills. */
 export async function saveRatings(
   db: Db,
   userId: string,
   at: Date,
   ratings: Map<string, SkillRating>,
-  difficulties: Map<string, QuestionDifficulty & QuestionKey>,
   t: Transaction,
 ): Promise<void> {
-  if (ratings.size > 0)
-    await exec(
-      db,
-      `INSERT INTO ${S}.skill_ratings (user_id, skill, rating, attempts, last_practiced_at)
-       SELECT :userId, r.skill, r.rating, r.attempts, :at
-         FROM jsonb_to_recordset(:ratings::jsonb) AS r(skill text, rating float8, attempts int)
-       ON CONFLICT (user_id, skill) DO UPDATE SET rating = EXCLUDED.rating,
-         attempts = EXCLUDED.attempts, last_practiced_at = EXCLUDED.last_practiced_at`,
-      {
-        userId,
-        at,
-        ratings: JSON.stringify([...ratings].map(([skill, r]) => ({ skill, ...r }))),
-      },
-      t,
-    );
-  if (difficulties.size > 0)
-    await exec(
-      db,
-      `UPDATE ${S}.question_difficulty d SET difficulty = q.difficulty, answers = q.answers
-         FROM jsonb_to_recordset(:questions::jsonb)
-           AS q("lessonId" text, "questionId" text, difficulty float8, answers int)
-        WHERE d.lesson_id = q."lessonId" AND d.question_id = q."questionId"`,
-      { questions: JSON.stringify([...difficulties.values()]) },
-      t,
-    );
+  if (ratings.size === 0) return;
+  await exec(
+    db,
+    `INSERT INTO ${S}.skill_ratings (user_id, skill, rating, attempts, last_practiced_at)
+     SELECT :userId, r.skill, r.rating, r.attempts, :at
+       FROM jsonb_to_recordset(:ratings::jsonb) AS r(skill text, rating float8, attempts int)
+     ON CONFLICT (user_id, skill) DO UPDATE SET rating = EXCLUDED.rating,
+       attempts = EXCLUDED.attempts, last_practiced_at = EXCLUDED.last_practiced_at`,
+    {
+      userId,
+      at,
+      ratings: JSON.stringify([...ratings].map(([skill, r]) => ({ skill, ...r }))),
+    },
+    t,
+  );
+}
+
+/** One answer as it moves its question: the credit (0..1) and the mean rating θ̄ before it. */
+export interface QuestionOutcome extends QuestionKey {
+  credit: number;
+  meanRating: number;
+}
+
+/**
+ * services/progress/mastery.ts's question update, b ← b − K_question(m) · (o − σ(θ̄ − b)),
+ * computed by PostgreSQL on the row as it is when the statement updates it: answers of
+ * several learners at once each move the difficulty from the one before, whatever
+ * difficulty their own transaction read, and each row is locked only for this statement.
+ */
+const MOVED = (b: string, m: string) =>
+  `GREATEST(-${RATING_BOUND}, LEAST(${RATING_BOUND}, ${b} - GREATEST(${QUESTION_K.min}, ${QUESTION_K.k0} / (1 + ${QUESTION_K.decay} * ${m}))
+     * (a.credit - 1 / (1 + exp(-(a.mean_rating - ${b}))))))`;
+
+/** Moves the questions' difficulties by these answers, in a statement of its own. */
+export async function moveDifficulties(db: Db, outcomes: QuestionOutcome[]): Promise<void> {
+  if (outcomes.length === 0) return;
+  await exec(
+    db,
+    `WITH a AS (
+       SELECT DISTINCT ON (a."lessonId", a."questionId") a."lessonId" AS lesson_id,
+         a."questionId" AS question_id, a.credit, a."meanRating" AS mean_rating
+       FROM jsonb_to_recordset(:outcomes::jsonb)
+         AS a("lessonId" text, "questionId" text, credit float8, "meanRating" float8)
+       ORDER BY 1, 2
+     )
+     INSERT INTO ${S}.question_difficulty AS d (lesson_id, question_id, difficulty, answers)
+     SELECT a.lesson_id, a.question_id, ${MOVED("0", "0")}, 1 FROM a ORDER BY 1, 2
+     ON CONFLICT (lesson_id, question_id) DO UPDATE SET
+       difficulty = (SELECT ${MOVED("d.difficulty", "d.answers")} FROM a
+                      WHERE a.lesson_id = d.lesson_id AND a.question_id = d.question_id),
+       answers = d.answers + 1`,
+    { outcomes: JSON.stringify(outcomes) },
+  );
 }
