@@ -1,12 +1,14 @@
 import fs from "node:fs";
 import os from "node:os";
+import path from "node:path";
+import { build } from "../scripts/build";
 import { startNodeProcess, type NodeProcess } from "../test/support/node-process";
 
 /**
- * The processes of a benchmark run: every node is its own Node process (Node itself with
- * tsx's loader, so its pid is the node's pid and a kill reaches it), on loopback, with
- * the environment it is given and nothing else from the caller's shell. Every process
- * spawned here is remembered and killed by `stopAll()` — also when the run fails.
+ * The processes of a benchmark run: every node is its own Node process (Node itself, no
+ * wrapper, so its pid is the node's pid and a kill reaches it), on loopback, with the
+ * environment it is given and nothing else from the caller's shell. Every process spawned
+ * here is remembered and killed by `stopAll()` — also when the run fails.
  */
 
 export interface BenchNode extends NodeProcess {
@@ -16,11 +18,44 @@ export interface BenchNode extends NodeProcess {
   metricsPort?: number;
   /** Dashboard parts this node (the gateway) gave up as degraded, by part, from its warnings. */
   degraded: Map<string, number>;
+  /** Its resident set right after it was ready, before any load (MiB; see `noteAtRest`). */
+  atRestMiB?: number;
 }
 
 const nodes: BenchNode[] = [];
 
-/** V8 flags of every node, as `npm start` runs them (BENCH_NODE_FLAGS overrides for a trial). */
+/**
+ * How the nodes run (BENCH_RUNTIME): `compiled` (the default) — the JavaScript `npm run build`
+ * makes, on plain Node, as the Dockerfile runs them; `tsx` — the sources through tsx's
+ * loader, as `npm start` does (to compare the two).
+ */
+export const RUNTIME: "compiled" | "tsx" = process.env.BENCH_RUNTIME === "tsx" ? "tsx" : "compiled";
+
+let buildDir: string | undefined;
+
+/** With the compiled runtime, builds the nodes once (into a temporary directory) before any starts. */
+export function prepareNodes(): void {
+  if (RUNTIME === "compiled" && !buildDir)
+    buildDir = build(fs.mkdtempSync(path.join(os.tmpdir(), "lingomesh-bench-build-")));
+}
+
+export function removeBuild(): void {
+  if (buildDir) fs.rmSync(buildDir, { recursive: true, force: true });
+  buildDir = undefined;
+}
+
+/**
+ * What a node runs: `server.ts` from the build (`<build>/server.js`) with the compiled
+ * runtime; the baseline's `.mts` as it is (Node strips its types) — or both through tsx.
+ */
+function entryOf(script: string): { file: string; loader: "tsx" | "none" } {
+  if (RUNTIME === "tsx") return { file: script, loader: "tsx" };
+  if (script.endsWith(".mts")) return { file: script, loader: "none" };
+  if (!buildDir) throw new Error("prepareNodes() must build the nodes before the first starts");
+  return { file: path.join(buildDir, script.replace(/\.ts$/, ".js")), loader: "none" };
+}
+
+/** V8 flags of every node, as the Dockerfile runs them (BENCH_NODE_FLAGS overrides for a trial). */
 export const NODE_FLAGS = "--max-old-space-size=128 --max-semi-space-size=2";
 
 export function spawnNode(
@@ -37,10 +72,12 @@ export function spawnNode(
     : [];
   const flags = (process.env.BENCH_NODE_FLAGS ?? NODE_FLAGS).split(" ").filter(Boolean);
   const degraded = new Map<string, number>();
-  const proc = startNodeProcess(script, {
-    nodeFlags: [...flags, ...profile],
-    // BENCH_LOADER=cjs: tsx's CommonJS hook in the main thread instead of its ESM loader.
-    loader: process.env.BENCH_LOADER === "cjs" ? "cjs" : "esm",
+  const entry = entryOf(script);
+  // As the Dockerfile runs them: stack traces name the TypeScript files (tsx does this itself).
+  const sourceMaps = entry.loader === "none" ? ["--enable-source-maps"] : [];
+  const proc = startNodeProcess(entry.file, {
+    nodeFlags: [...flags, ...sourceMaps, ...profile],
+    loader: entry.loader,
     env: {
       // As the Dockerfile sets them: one libuv thread per core (password hashes run there);
       UV_THREADPOOL_SIZE: String(Math.max(2, os.availableParallelism())),
@@ -101,6 +138,17 @@ export function killAllNow(): void {
 
 export function liveNodes(): BenchNode[] {
   return nodes.filter(node => node.exitInfo === undefined);
+}
+
+/** Every node the run started, stopped ones included (the RSS table). */
+export function allNodes(): readonly BenchNode[] {
+  return nodes;
+}
+
+/** Records a node's resident set as it is now: call it once the node is ready, before any load. */
+export function noteAtRest(node: BenchNode): void {
+  const rss = rssNow(node.pid);
+  if (rss !== undefined) node.atRestMiB = Number(rss.toFixed(1));
 }
 
 /** A process's resident set now, in MiB. */
