@@ -1,8 +1,9 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import ts from "typescript";
 import { build } from "../scripts/build";
-import { startNodeProcess, type NodeProcess } from "../test/support/node-process";
+import { ROOT, startNodeProcess, type NodeProcess } from "../test/support/node-process";
 
 /**
  * The processes of a benchmark run: every node is its own Node process (Node itself, no
@@ -24,6 +25,9 @@ export interface BenchNode extends NodeProcess {
 
 const nodes: BenchNode[] = [];
 
+/** The baseline's node (bench/baseline-node.ts): a bare gateway or echo service. */
+export const BASELINE_NODE = "bench/baseline-node.ts";
+
 /**
  * How the nodes run (BENCH_RUNTIME): `compiled` (the default) — the JavaScript `npm run build`
  * makes, on plain Node, as the Dockerfile runs them; `tsx` — the sources through tsx's
@@ -33,10 +37,24 @@ export const RUNTIME: "compiled" | "tsx" = process.env.BENCH_RUNTIME === "tsx" ?
 
 let buildDir: string | undefined;
 
-/** With the compiled runtime, builds the nodes once (into a temporary directory) before any starts. */
+/**
+ * With the compiled runtime, builds the nodes once (into a temporary directory) before any
+ * starts, and the baseline's node beside them — tsc's emit of that one file, so that both
+ * sides of every ratio run the same way.
+ */
 export function prepareNodes(): void {
-  if (RUNTIME === "compiled" && !buildDir)
-    buildDir = build(fs.mkdtempSync(path.join(os.tmpdir(), "lingomesh-bench-build-")));
+  if (RUNTIME !== "compiled" || buildDir) return;
+  buildDir = build(fs.mkdtempSync(path.join(os.tmpdir(), "lingomesh-bench-build-")));
+  const source = fs.readFileSync(path.join(ROOT, BASELINE_NODE), "utf8");
+  const { outputText } = ts.transpileModule(source, {
+    compilerOptions: {
+      module: ts.ModuleKind.CommonJS,
+      target: ts.ScriptTarget.ES2023,
+      esModuleInterop: true,
+    },
+  });
+  fs.mkdirSync(path.join(buildDir, path.dirname(BASELINE_NODE)), { recursive: true });
+  fs.writeFileSync(path.join(buildDir, BASELINE_NODE.replace(/\.ts$/, ".js")), outputText);
 }
 
 export function removeBuild(): void {
@@ -44,13 +62,9 @@ export function removeBuild(): void {
   buildDir = undefined;
 }
 
-/**
- * What a node runs: `server.ts` from the build (`<build>/server.js`) with the compiled
- * runtime; the baseline's `.mts` as it is (Node strips its types) — or both through tsx.
- */
+/** What a node runs: the source through tsx, or its compiled file in the build on plain Node. */
 function entryOf(script: string): { file: string; loader: "tsx" | "none" } {
   if (RUNTIME === "tsx") return { file: script, loader: "tsx" };
-  if (script.endsWith(".mts")) return { file: script, loader: "none" };
   if (!buildDir) throw new Error("prepareNodes() must build the nodes before the first starts");
   return { file: path.join(buildDir, script.replace(/\.ts$/, ".js")), loader: "none" };
 }

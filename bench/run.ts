@@ -15,6 +15,7 @@ import { requireServers, SERVERS } from "../test/support/servers";
 import { freePort, ROOT, waitForOutput } from "../test/support/node-process";
 import {
   allNodes,
+  BASELINE_NODE,
   cpuSeconds,
   killAllNow,
   liveNodes,
@@ -652,12 +653,12 @@ async function main(): Promise<void> {
     ]);
     await waitReady(serviceNodes[0], `${apiOrigin}/health/ready`);
     const baselineNodes = [
-      spawnNode("baseline-echo", "baseline-echo", "bench/baseline-node.mts", {
+      spawnNode("baseline-echo", "baseline-echo", BASELINE_NODE, {
         NAMESPACE: `${namespace}_baseline`,
         TRANSPORTER: SERVERS.nats.url,
         BASELINE_ROLE: "echo",
       }),
-      spawnNode("baseline-gateway", "baseline-gateway", "bench/baseline-node.mts", {
+      spawnNode("baseline-gateway", "baseline-gateway", BASELINE_NODE, {
         NAMESPACE: `${namespace}_baseline`,
         TRANSPORTER: SERVERS.nats.url,
         BASELINE_ROLE: "gateway",

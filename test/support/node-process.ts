@@ -19,7 +19,7 @@ export interface NodeProcessOptions {
   nodeFlags?: string[];
   /**
    * `tsx` (the default): the TypeScript sources through tsx's loader; `none`: plain Node, for
-   * compiled JavaScript (npm run build) or erasable TypeScript that Node strips itself (.mts).
+   * the compiled JavaScript of `npm run build`.
    */
   loader?: "tsx" | "none";
   /** Characters of output kept (the tail): a long-running node must not grow its parent. */

@@ -6,8 +6,6 @@ import ApiGateway from "moleculer-web";
  * moleculer-web gateway (BASELINE_ROLE=gateway) routes `GET /echo` to an echo action on
  * another node (BASELINE_ROLE=echo) over the same NATS as the real cluster — no auth, no
  * limits, no cache, default broker options, logs at warn. Prints READY once serving.
- * Erasable TypeScript in an .mts file: Node runs it as it is beside the compiled nodes
- * (bench/cluster.ts), and tsx beside the nodes run from their sources.
  */
 
 async function main(): Promise<void> {
