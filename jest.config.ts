@@ -2,6 +2,8 @@ import type { Config } from "jest";
 
 const shared = {
   testEnvironment: "node",
+  // The compiled build (npm run build) repeats every module and package.json.
+  modulePathIgnorePatterns: ["<rootDir>/dist/"],
   transform: {
     "^.+\\.ts$": ["@swc/jest", { jsc: { target: "es2023", parser: { syntax: "typescript" } } }],
     // uuid 14, openid-client 6 and oidc-provider 9 (tests) ship ESM only; jest's CommonJS runtime needs it compiled (Node itself loads it with require(esm)).

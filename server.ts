@@ -16,8 +16,9 @@ function parseArgs(argv: string[]): { repl: boolean; hot: boolean } {
   return { repl: argv.includes("--repl"), hot: argv.includes("--hot") };
 }
 
+/** A service's file beside this one: `.ts` run from the sources, `.js` from the build (dist/). */
 export function serviceFile(name: string): string {
-  return path.join(__dirname, "services", `${name}.service.ts`);
+  return path.join(__dirname, "services", `${name}.service${path.extname(__filename)}`);
 }
 
 /**

@@ -1,12 +1,15 @@
 import fs from "node:fs";
 import os from "node:os";
-import { startNodeProcess, type NodeProcess } from "../test/support/node-process";
+import path from "node:path";
+import ts from "typescript";
+import { build } from "../scripts/build";
+import { ROOT, startNodeProcess, type NodeProcess } from "../test/support/node-process";
 
 /**
- * The processes of a benchmark run: every node is its own Node process (Node itself with
- * tsx's loader, so its pid is the node's pid and a kill reaches it), on loopback, with
- * the environment it is given and nothing else from the caller's shell. Every process
- * spawned here is remembered and killed by `stopAll()` — also when the run fails.
+ * The processes of a benchmark run: every node is its own Node process (Node itself, no
+ * wrapper, so its pid is the node's pid and a kill reaches it), on loopback, with the
+ * environment it is given and nothing else from the caller's shell. Every process spawned
+ * here is remembered and killed by `stopAll()` — also when the run fails.
  */
 
 export interface BenchNode extends NodeProcess {
@@ -16,11 +19,57 @@ export interface BenchNode extends NodeProcess {
   metricsPort?: number;
   /** Dashboard parts this node (the gateway) gave up as degraded, by part, from its warnings. */
   degraded: Map<string, number>;
+  /** Its resident set right after it was ready, before any load (MiB; see `noteAtRest`). */
+  atRestMiB?: number;
 }
 
 const nodes: BenchNode[] = [];
 
-/** V8 flags of every node, as `npm start` runs them (BENCH_NODE_FLAGS overrides for a trial). */
+/** The baseline's node (bench/baseline-node.ts): a bare gateway or echo service. */
+export const BASELINE_NODE = "bench/baseline-node.ts";
+
+/**
+ * How the nodes run (BENCH_RUNTIME): `compiled` (the default) — the JavaScript `npm run build`
+ * makes, on plain Node, as the Dockerfile runs them; `tsx` — the sources through tsx's
+ * loader, as `npm start` does (to compare the two).
+ */
+export const RUNTIME: "compiled" | "tsx" = process.env.BENCH_RUNTIME === "tsx" ? "tsx" : "compiled";
+
+let buildDir: string | undefined;
+
+/**
+ * With the compiled runtime, builds the nodes once (into a temporary directory) before any
+ * starts, and the baseline's node beside them — tsc's emit of that one file, so that both
+ * sides of every ratio run the same way.
+ */
+export function prepareNodes(): void {
+  if (RUNTIME !== "compiled" || buildDir) return;
+  buildDir = build(fs.mkdtempSync(path.join(os.tmpdir(), "lingomesh-bench-build-")));
+  const source = fs.readFileSync(path.join(ROOT, BASELINE_NODE), "utf8");
+  const { outputText } = ts.transpileModule(source, {
+    compilerOptions: {
+      module: ts.ModuleKind.CommonJS,
+      target: ts.ScriptTarget.ES2023,
+      esModuleInterop: true,
+    },
+  });
+  fs.mkdirSync(path.join(buildDir, path.dirname(BASELINE_NODE)), { recursive: true });
+  fs.writeFileSync(path.join(buildDir, BASELINE_NODE.replace(/\.ts$/, ".js")), outputText);
+}
+
+export function removeBuild(): void {
+  if (buildDir) fs.rmSync(buildDir, { recursive: true, force: true });
+  buildDir = undefined;
+}
+
+/** What a node runs: the source through tsx, or its compiled file in the build on plain Node. */
+function entryOf(script: string): { file: string; loader: "tsx" | "none" } {
+  if (RUNTIME === "tsx") return { file: script, loader: "tsx" };
+  if (!buildDir) throw new Error("prepareNodes() must build the nodes before the first starts");
+  return { file: path.join(buildDir, script.replace(/\.ts$/, ".js")), loader: "none" };
+}
+
+/** V8 flags of every node, as the Dockerfile runs them (BENCH_NODE_FLAGS overrides for a trial). */
 export const NODE_FLAGS = "--max-old-space-size=128 --max-semi-space-size=2";
 
 export function spawnNode(
@@ -37,10 +86,12 @@ export function spawnNode(
     : [];
   const flags = (process.env.BENCH_NODE_FLAGS ?? NODE_FLAGS).split(" ").filter(Boolean);
   const degraded = new Map<string, number>();
-  const proc = startNodeProcess(script, {
-    nodeFlags: [...flags, ...profile],
-    // BENCH_LOADER=cjs: tsx's CommonJS hook in the main thread instead of its ESM loader.
-    loader: process.env.BENCH_LOADER === "cjs" ? "cjs" : "esm",
+  const entry = entryOf(script);
+  // As the Dockerfile runs them: stack traces name the TypeScript files (tsx does this itself).
+  const sourceMaps = entry.loader === "none" ? ["--enable-source-maps"] : [];
+  const proc = startNodeProcess(entry.file, {
+    nodeFlags: [...flags, ...sourceMaps, ...profile],
+    loader: entry.loader,
     env: {
       // As the Dockerfile sets them: one libuv thread per core (password hashes run there);
       UV_THREADPOOL_SIZE: String(Math.max(2, os.availableParallelism())),
@@ -101,6 +152,17 @@ export function killAllNow(): void {
 
 export function liveNodes(): BenchNode[] {
   return nodes.filter(node => node.exitInfo === undefined);
+}
+
+/** Every node the run started, stopped ones included (the RSS table). */
+export function allNodes(): readonly BenchNode[] {
+  return nodes;
+}
+
+/** Records a node's resident set as it is now: call it once the node is ready, before any load. */
+export function noteAtRest(node: BenchNode): void {
+  const rss = rssNow(node.pid);
+  if (rss !== undefined) node.atRestMiB = Number(rss.toFixed(1));
 }
 
 /** A process's resident set now, in MiB. */

@@ -39,6 +39,24 @@ export interface ScenarioFigure {
   note?: string;
 }
 
+/** The memory targets of a service node: at rest (ready, before any load) and at its peak under load. */
+export const RSS_TARGETS = { atRestMiB: 110, underLoadMiB: 150 };
+
+/** One node's resident set (MiB) over the run. */
+export interface NodeRss {
+  node: string;
+  /** The service(s) it runs ("progress", "baseline-echo"). */
+  role: string;
+  /** Right after it was ready, before any load. */
+  atRestMiB: number | null;
+  /** The peak of VmRSS sampled twice a second under load, and the kernel's high-water mark (start-up included). */
+  peakMiB: number | null;
+  highWaterMiB: number | null;
+  /** Against RSS_TARGETS; null for the baseline's nodes, which have no target. */
+  atRestMet: boolean | null;
+  underLoadMet: boolean | null;
+}
+
 /** The settle check's outcome as printed. */
 export interface SettleReport {
   rule: string;
@@ -119,9 +137,9 @@ export interface BenchResults {
     projectedOneCorePerNode: number;
     note: string;
   }>;
-  rssMiB: Record<string, number>;
-  rssHighWaterMiB: Record<string, number>;
-  rssAtReadyMiB: Record<string, number>;
+  /** How the nodes ran: the compiled build or the sources through tsx (BENCH_RUNTIME). */
+  runtime: keyof typeof RUNTIME_TEXT;
+  rss: NodeRss[];
   seed: Record<string, number>;
   targets: Array<{ target: string; value: string; met: boolean; cause?: string }>;
   dashboardDegradedParts: number;
@@ -152,6 +170,83 @@ export function disturbedText(
   );
 }
 const pct = (n: number) => (Number.isFinite(n) ? `${Math.round(n * 100)} %` : "–");
+
+/** The baseline's nodes are measured but have no memory target. */
+const hasRssTarget = (role: string) => !role.startsWith("baseline");
+
+/** The RSS rows of the nodes a run started, from what was noted at ready and the sampler's peaks. */
+export function nodeRss(
+  nodes: ReadonlyArray<{ name: string; role: string; atRestMiB?: number }>,
+  peaks: ReadonlyMap<string, number>,
+  highWater: ReadonlyMap<string, number>,
+): NodeRss[] {
+  const mib = (n: number | undefined) => (n === undefined ? null : Number(n.toFixed(1)));
+  const within = (role: string, value: number | null, bound: number) =>
+    hasRssTarget(role) && value !== null ? value <= bound : null;
+  return nodes.map(n => {
+    const atRest = mib(n.atRestMiB);
+    const peak = mib(peaks.get(n.name));
+    return {
+      node: n.name,
+      role: n.role,
+      atRestMiB: atRest,
+      peakMiB: peak,
+      highWaterMiB: mib(highWater.get(n.name)),
+      atRestMet: within(n.role, atRest, RSS_TARGETS.atRestMiB),
+      underLoadMet: within(n.role, peak, RSS_TARGETS.underLoadMiB),
+    };
+  });
+}
+
+/** The two memory rows of the targets table: the largest service node at rest and under load. */
+export function rssTargetRows(rows: NodeRss[]): BenchResults["targets"] {
+  const row = (what: string, bound: number, pick: (r: NodeRss) => number | null) => {
+    const target = `≤ ${bound} MiB RSS per service node ${what}`;
+    const measured = rows.flatMap(r => {
+      const mib = pick(r);
+      return hasRssTarget(r.role) && mib !== null ? [{ node: r.node, mib }] : [];
+    });
+    if (measured.length === 0)
+      return { target, value: "not measured", met: false, cause: "no service node measured" };
+    const worst = measured.reduce((a, m) => (m.mib > a.mib ? m : a));
+    const over = measured.filter(m => m.mib > bound);
+    return {
+      target,
+      value: `max ${f0(worst.mib)} MiB (${worst.node})`,
+      met: over.length === 0,
+      cause:
+        over.length === 0
+          ? undefined
+          : `over: ${over.map(m => `${m.node} ${f0(m.mib)}`).join(", ")} (see rss)`,
+    };
+  };
+  return [
+    row("at rest", RSS_TARGETS.atRestMiB, r => r.atRestMiB),
+    row("under load", RSS_TARGETS.underLoadMiB, r => r.peakMiB),
+  ];
+}
+
+const RUNTIME_TEXT = {
+  compiled: "from the compiled build (`npm run build`, plain Node, as the Dockerfile runs them)",
+  tsx: "from the TypeScript sources through tsx's loader (BENCH_RUNTIME=tsx, as `npm start`)",
+};
+
+/** The per-node memory table, as printed and in latest.md. */
+export function rssTable(rows: NodeRss[], runtime: keyof typeof RUNTIME_TEXT): string[] {
+  const verdict = (met: boolean | null) => (met === null ? "–" : met ? "yes" : "**no**");
+  return [
+    `**Memory per node** (RSS in MiB; nodes run ${RUNTIME_TEXT[runtime]}): at rest = right after the node was ready, ` +
+      "before any load; under load = the peak of VmRSS sampled twice a second, the kernel's high-water mark in brackets.",
+    "",
+    `| node | runs | at rest | ≤ ${RSS_TARGETS.atRestMiB} | peak under load | ≤ ${RSS_TARGETS.underLoadMiB} |`,
+    "|---|---|---:|:---:|---:|:---:|",
+    ...rows.map(
+      r =>
+        `| ${r.node} | ${r.role} | ${f0(r.atRestMiB ?? NaN)} | ${verdict(r.atRestMet)} | ` +
+        `${f0(r.peakMiB ?? NaN)} (${f0(r.highWaterMiB ?? NaN)}) | ${verdict(r.underLoadMet)} |`,
+    ),
+  ];
+}
 
 export function verdictText(s: Pick<ScenarioFigure, "verdict" | "spread">, maxSpread: number) {
   switch (s.verdict) {
@@ -251,17 +346,7 @@ export function markdown(r: BenchResults): string {
     );
   }
   lines.push("");
-  lines.push(
-    "**Peak RSS under load** (MiB, sampled VmRSS; kernel high-water mark in brackets): " +
-      Object.entries(r.rssMiB)
-        .map(([k, v]) => `${k} ${f0(v)} (${f0(r.rssHighWaterMiB[k] ?? NaN)})`)
-        .join(", ") +
-      ". Right after start, before any load: " +
-      Object.entries(r.rssAtReadyMiB)
-        .map(([k, v]) => `${k} ${f0(v)}`)
-        .join(", ") +
-      ".",
-  );
+  lines.push(...rssTable(r.rss, r.runtime));
   lines.push("");
   lines.push("| target | value | met |");
   lines.push("|---|---|:---:|");

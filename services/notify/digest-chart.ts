@@ -1,4 +1,4 @@
-import { Resvg } from "@resvg/resvg-js";
+import type * as ResvgModule from "@resvg/resvg-js";
 
 /**
  * The digest's "XP this week" chart: a bar per day drawn as SVG and rendered to PNG on the
@@ -47,8 +47,16 @@ function weekChartSvg(days: ChartDay[]): string {
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="DejaVu Sans"><rect width="${WIDTH}" height="${HEIGHT}" fill="#ffffff"/><line x1="${SIDE}" y1="${HEIGHT - BOTTOM}" x2="${WIDTH - SIDE}" y2="${HEIGHT - BOTTOM}" stroke="#d1d5db"/>${bars.join("")}</svg>`;
 }
 
+/** resvg's native renderer is loaded with the first chart (a digest, a preview), not with the node. */
+function renderer(): typeof ResvgModule.Resvg {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { Resvg }: typeof ResvgModule = require("@resvg/resvg-js");
+  return Resvg;
+}
+
 /** The chart as PNG bytes (twice the CSS size, sharp on high-density screens). */
 export function weekChartPng(days: ChartDay[]): Buffer {
+  const Resvg = renderer();
   const png = new Resvg(weekChartSvg(days), {
     fitTo: { mode: "width", value: WIDTH * 2 },
     font: { fontFiles: FONT_FILES, loadSystemFonts: false, defaultFontFamily: "DejaVu Sans" },

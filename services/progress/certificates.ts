@@ -7,7 +7,6 @@ import type {
   CertificateVerification,
   VerifiableCredential,
 } from "../../models/certificate.model";
-import { certificatePdf } from "./certificate-pdf";
 import {
   certificateLinks,
   encodeStatusList,
@@ -84,6 +83,8 @@ export async function printCertificate(deps: CertificateDeps, id: string): Promi
   const held = deps.printed?.get(key);
   if (held instanceof Buffer) return held;
   const generation = deps.printed?.generation ?? 0;
+  // pdf-lib, fontkit and qrcode load with the first certificate printed, not with every node.
+  const { certificatePdf } = await import("./certificate-pdf");
   const pdf = await certificatePdf({
     learnerName: row.learner_name,
     courseTitle: row.course_title,

@@ -7,8 +7,8 @@ import path from "node:path";
 /**
  * The one way tests, the benchmark and the drills run a node or a script as a process of its
  * own: Node itself with tsx's loader (not the tsx CLI, whose wrapper process would take a
- * SIGKILL and leave the node running), in the repository root, with nothing of the caller's
- * environment but PATH and HOME.
+ * SIGKILL and leave the node running) — or with no loader, for the compiled build — in the
+ * repository root, with nothing of the caller's environment but PATH and HOME.
  */
 
 export const ROOT = path.resolve(__dirname, "../..");
@@ -17,8 +17,11 @@ export interface NodeProcessOptions {
   env: Record<string, string>;
   /** Node flags before the loader (V8 heap sizes, --cpu-prof). */
   nodeFlags?: string[];
-  /** `cjs`: tsx's CommonJS hook in the main thread instead of its ESM loader. */
-  loader?: "esm" | "cjs";
+  /**
+   * `tsx` (the default): the TypeScript sources through tsx's loader; `none`: plain Node, for
+   * the compiled JavaScript of `npm run build`.
+   */
+  loader?: "tsx" | "none";
   /** Characters of output kept (the tail): a long-running node must not grow its parent. */
   keepChars?: number;
   /** Also written here as it comes (a node's log file). */
@@ -45,7 +48,7 @@ export interface NodeProcess {
 const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms));
 
 export function startNodeProcess(script: string, opts: NodeProcessOptions): NodeProcess {
-  const loader = opts.loader === "cjs" ? ["--require", "tsx/cjs"] : ["--import", "tsx"];
+  const loader = opts.loader === "none" ? [] : ["--import", "tsx"];
   const child = spawn(process.execPath, [...(opts.nodeFlags ?? []), ...loader, script], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? os.tmpdir(), ...opts.env },

@@ -1,4 +1,4 @@
-import { settleText, verdictText } from "../../bench/report";
+import { nodeRss, rssTable, rssTargetRows, settleText, verdictText } from "../../bench/report";
 
 describe("bench report: verdicts and settle lines", () => {
   it("when a ratio spreads over the bound, then the table shows the spread instead of a verdict", () => {
@@ -45,5 +45,89 @@ describe("bench report: verdicts and settle lines", () => {
     expect(line).toBe(
       "Settle check at start: settled after 4 s (load ≤ 1, steal ≤ 5 %, 2 samples in a row; load 0.31, CPU busy 3 %, steal 0.0 %).",
     );
+  });
+});
+
+describe("bench report: memory per node", () => {
+  const rows = nodeRss(
+    [
+      { name: "api-1", role: "api", atRestMiB: 84.26 },
+      { name: "users-1", role: "users", atRestMiB: 112 },
+      { name: "baseline-echo", role: "baseline-echo", atRestMiB: 70 },
+      { name: "notify-1", role: "notify" },
+    ],
+    new Map([
+      ["api-1", 131.4],
+      ["users-1", 163],
+      ["baseline-echo", 200],
+    ]),
+    new Map([["api-1", 133]]),
+  );
+
+  it("when nodes are measured, then each service node is judged at rest (≤ 110) and under load (≤ 150), the baseline not", () => {
+    expect(rows).toEqual([
+      {
+        node: "api-1",
+        role: "api",
+        atRestMiB: 84.3,
+        peakMiB: 131.4,
+        highWaterMiB: 133,
+        atRestMet: true,
+        underLoadMet: true,
+      },
+      {
+        node: "users-1",
+        role: "users",
+        atRestMiB: 112,
+        peakMiB: 163,
+        highWaterMiB: null,
+        atRestMet: false,
+        underLoadMet: false,
+      },
+      {
+        node: "baseline-echo",
+        role: "baseline-echo",
+        atRestMiB: 70,
+        peakMiB: 200,
+        highWaterMiB: null,
+        atRestMet: null,
+        underLoadMet: null,
+      },
+      {
+        node: "notify-1",
+        role: "notify",
+        atRestMiB: null,
+        peakMiB: null,
+        highWaterMiB: null,
+        atRestMet: null,
+        underLoadMet: null,
+      },
+    ]);
+  });
+
+  it("when a service node is over a bound, then its target row names it and the baseline does not count", () => {
+    expect(rssTargetRows(rows)).toEqual([
+      {
+        target: "≤ 110 MiB RSS per service node at rest",
+        value: "max 112 MiB (users-1)",
+        met: false,
+        cause: "over: users-1 112 (see rss)",
+      },
+      {
+        target: "≤ 150 MiB RSS per service node under load",
+        value: "max 163 MiB (users-1)",
+        met: false,
+        cause: "over: users-1 163 (see rss)",
+      },
+    ]);
+    expect(rssTargetRows(rows.slice(0, 1)).map(t => t.met)).toEqual([true, true]);
+  });
+
+  it("when the table is printed, then each node has both columns and a verdict or a dash", () => {
+    const table = rssTable(rows, "compiled");
+    expect(table[0]).toMatch(/compiled build/);
+    expect(table).toContain("| api-1 | api | 84 | yes | 131 (133) | yes |");
+    expect(table).toContain("| users-1 | users | 112 | **no** | 163 (–) | **no** |");
+    expect(table).toContain("| baseline-echo | baseline-echo | 70 | – | 200 (–) | – |");
   });
 });

@@ -97,18 +97,25 @@ export interface ServerProcess extends NodeProcess {
 
 /**
  * Runs `server.ts` as its own process — exactly `npm start` — and resolves once the node's
- * /health/ready answers 200 (and the gateway's too, when PORT is given).
+ * /health/ready answers 200 (and the gateway's too, when PORT is given). `opts.compiled`: the
+ * build's `server.js` in that directory on plain Node instead, as the Dockerfile runs it.
  */
 export async function startServer(
   name: string,
   env: Record<string, string>,
   timeoutMs = 45_000,
-  opts: { lock?: boolean } = {},
+  opts: { lock?: boolean; compiled?: string } = {},
 ): Promise<ServerProcess> {
   if (opts.lock !== false) {
-    return startupLock(() => startServer(name, env, timeoutMs, { lock: false }));
+    return startupLock(() => startServer(name, env, timeoutMs, { ...opts, lock: false }));
   }
-  const node = startNodeProcess(SERVER, { env });
+  const node = opts.compiled
+    ? startNodeProcess(path.join(opts.compiled, "server.js"), {
+        env,
+        loader: "none",
+        nodeFlags: ["--enable-source-maps"],
+      })
+    : startNodeProcess(SERVER, { env });
   const metricsUrl = `http://127.0.0.1:${env.METRICS_PORT}`;
   const origin = env.PORT ? `http://127.0.0.1:${env.PORT}` : undefined;
   try {
