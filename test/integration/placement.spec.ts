@@ -53,9 +53,11 @@ describe("the placement test", () => {
     const started = await c.ok("POST", "/placement", 201, { token: learner.token });
     testId = started.id as string;
     lastQuestion = started.question as Asked;
-    // The first question is drawn at random among the level's; a text question has no options.
+    // The first question is drawn at random among the level's; only a choice has options.
     expect(Object.keys(lastQuestion).sort()).toEqual(
-      lastQuestion.type === "text" ? ["id", "prompt", "type"] : ["id", "options", "prompt", "type"],
+      lastQuestion.type === "single"
+        ? ["id", "options", "prompt", "type"]
+        : ["id", "prompt", "type"],
     );
     expect(KEYS.get(lastQuestion.id)?.level).toBe("B1");
   });
