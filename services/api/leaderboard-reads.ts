@@ -3,7 +3,7 @@ import { isoWeek } from "../../lib/iso-week";
 import { leaderboardParams } from "../../models/progress.model";
 import {
   LeaderboardKeys,
-  readOwnRank,
+  OwnRankBatches,
   readPublishedTop,
   RecentTops,
   type RankedEntry,
@@ -15,7 +15,8 @@ import type { LeaderboardPeriod, LeaderboardView } from "../../models/progress.m
  * (lib/leaderboard-read-model.ts), without the hop to progress: the top of each board is
  * shared by every request of this gateway for at most TOP_MAX_AGE_MS (one Redis read per
  * board and size in that time, concurrent misses waiting for the same read), and the
- * caller's own rank and score are one pipeline of their own. Whatever it cannot answer
+ * caller's own rank and score are read live, in one pipeline with those of the other callers
+ * of the same turn of the event loop (OwnRankBatches). Whatever it cannot answer
  * exactly as progress would — another scope or param, a board not built yet, a name the
  * hash lacks, Redis failing — it leaves to progress (undefined), which answers as before.
  */
@@ -54,6 +55,7 @@ export function boardQuery(params: Record<string, unknown>): BoardQuery | undefi
 export class GatewayLeaderboards {
   private readonly keys: LeaderboardKeys;
   private readonly tops: RecentTops<RankedEntry[] | null>;
+  private readonly ranks: OwnRankBatches;
 
   constructor(
     private readonly redis: Redis,
@@ -65,6 +67,7 @@ export class GatewayLeaderboards {
       (period, week, limit) => readPublishedTop(this.redis, this.keys, period, week, limit),
       now,
     );
+    this.ranks = new OwnRankBatches(redis, this.keys);
   }
 
   /** The answer of `action` for this caller, or undefined when progress must give it. */
@@ -81,7 +84,7 @@ export class GatewayLeaderboards {
     try {
       const [top, me] = await Promise.all([
         this.tops.get(period, week, limit),
-        readOwnRank(this.redis, this.keys, period, week, userId),
+        this.ranks.read({ period, week, userId }),
       ]);
       return top && me ? { period, top, me } : undefined;
     } catch {

@@ -198,6 +198,41 @@ describe("GET /leaderboard from the read model", () => {
     expect(await progressCallsDuring(() => board(ben, "?period=all"))).toBe(0);
   });
 
+  it("when callers ask in the same turn, then their ranks are read live in one pipeline, each their own", async () => {
+    const at = Date.now();
+    const live = new GatewayLeaderboards(redis, prefix, () => at);
+    const asks = (["Ada", "Ben", "Cy", "Dee"] as const).flatMap(name =>
+      (["weekly", "all"] as const).map(period => ({ name, period })),
+    );
+    // Both boards built (progress builds a board on its first read) and their tops read (then
+    // shared) first: what is counted is the ranks.
+    for (const period of ["weekly", "all"]) {
+      await board(learners.Ada, `?period=${period}`);
+      await live.answer("progress.leaderboard", { period }, learners.Ada.id);
+    }
+    const pipelines = jest.spyOn(redis, "pipeline");
+    let answers: Array<LeaderboardView | undefined> = [];
+    try {
+      answers = await Promise.all(
+        asks.map(({ name, period }) =>
+          live.answer("progress.leaderboard", { period }, learners[name].id),
+        ),
+      );
+      expect(pipelines).toHaveBeenCalledTimes(1);
+    } finally {
+      pipelines.mockRestore();
+    }
+    for (const [i, { name, period }] of asks.entries()) {
+      expect(answers[i]?.me).toEqual((await fromProgress(learners[name], { period })).me);
+    }
+    // Dee has no XP: she alone is off both boards.
+    expect(answers.map(answer => answer?.me.rank === null)).toEqual([
+      ...Array<boolean>(6).fill(false),
+      true,
+      true,
+    ]);
+  });
+
   it("when Redis cannot be reached, then the gateway's read model leaves the answer to progress", async () => {
     const unreachable = new Redis({
       port: 1,
