@@ -20,7 +20,7 @@ import { ClientIpResolver } from "./api/client-ip";
 import { sendDocsAsset, sendDocsPage } from "./api/docs-page";
 import { notFound, pathParamsInBody, serviceUnavailable, toPublicError } from "./api/errors";
 import { recordRequest, registerGatewayMetrics } from "./api/metrics";
-import { buildOpenApi, pathParams, type ActionInfo } from "./api/openapi";
+import { buildOpenApi, type ActionInfo } from "./api/openapi";
 import { PublishedReadCache } from "../lib/published-read-cache";
 import { needsUser, refusal } from "../lib/auth/guard";
 import { unauthenticated, validationError } from "../lib/errors";
@@ -37,8 +37,9 @@ import { webMethods } from "./api/web-methods";
 import { createRateLimiters, type RateLimiterSet } from "./api/rate-limits";
 import { acceptRequestId } from "./api/request-id";
 import { textProblems, unknownQueryParams } from "./api/text-input";
+import { plainQuery } from "./api/query-string";
 import type { AuthUser, RequestMeta } from "../models/auth.model";
-import { actionFor, publicRoutes, routeKey } from "./api/all-routes";
+import { actionFor, publicRoutes } from "./api/all-routes";
 import { buildDashboard } from "./api/dashboard";
 import { GatewayLeaderboards } from "./api/leaderboard-reads";
 import {
@@ -49,6 +50,7 @@ import {
   errorHeaders,
   hrtimeMs,
   idempotencyKeyOf,
+  rowFacts,
   setCacheHeaders,
   setEdgeHeaders,
   useContractStatus,
@@ -104,6 +106,7 @@ interface ApiMethods {
   afterCall(ctx: Context<unknown, Meta>, req: Req, res: Res, data: unknown): unknown;
   edgeLimit(req: Req, res: Res, next: Next): void;
   httpHandler(req: Req, res: Res, next?: Next): Promise<void>;
+  parseQueryString(req: Req): { query: Record<string, unknown>; url: string };
   sendPublicError(req: Req, res: ServerResponse, err: unknown): void;
   logResponse(req: Req, res: ServerResponse): void;
   fetchJwks(): Promise<{ keys: Record<string, unknown>[] }>;
@@ -403,6 +406,18 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
       return webMethods.httpHandler.call(this, req, res, next);
     },
 
+    /** moleculer-web's split of the URL, with the plain queries read here (api/query-string.ts). */
+    parseQueryString(req: Req) {
+      const url = req.url ?? "";
+      const at = url.indexOf("?", 1);
+      const query =
+        at === -1 || this.settings.qsOptions !== undefined
+          ? undefined
+          : plainQuery(url.slice(at + 1));
+      if (query === undefined) return webMethods.parseQueryString.call(this, req);
+      return { query, url: url.slice(0, at) };
+    },
+
     edgeLimit(req: Req, _res: Res, next: Next) {
       const ip = this.clientIps.resolve(req.socket.remoteAddress, req.headers["x-forwarded-for"]);
       req.$clientIp = ip;
@@ -421,21 +436,18 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
       const key = idempotencyKeyOf(req.headers["idempotency-key"]);
       if (key) ctx.meta.idempotencyKey = key;
       if (spec) {
+        const { key: bucket, pathNames } = rowFacts(spec);
         const sent = (bag: unknown, name: string) =>
           bag !== null && typeof bag === "object" && Object.hasOwn(bag, name);
         const query = (req as { query?: unknown }).query;
-        const clashing = pathParams(spec.path).filter(
-          name => sent(req.body, name) || sent(query, name),
-        );
+        const clashing = pathNames.filter(name => sent(req.body, name) || sent(query, name));
         if (clashing.length > 0) throw pathParamsInBody(clashing);
         const problems = [
           ...unknownQueryParams(query, req.$action?.params),
           ...textProblems(req.$params),
         ];
         if (problems.length > 0) throw validationError(problems);
-      }
-      if (spec && this.limiters.routeBuckets.includes(routeKey(spec))) {
-        await this.limiters.consume(routeKey(spec), clientIp);
+        if (this.limiters.routeBuckets.has(bucket)) await this.limiters.consume(bucket, clientIp);
       }
       clampPageSizes(req.$params as Record<string, unknown>);
       useContractStatus(res, spec?.status, ctx);

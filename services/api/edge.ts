@@ -9,6 +9,7 @@ import type { PublicError } from "./errors";
 import { acceptIdempotencyKey } from "./request-id";
 import type { RequestMeta } from "../../models/auth.model";
 import { routeKey } from "./all-routes";
+import { pathParams } from "./openapi";
 import type { RouteSpec } from "./route-table";
 
 /** What the gateway does to every request before the call and to every answer after it. */
@@ -73,6 +74,25 @@ export function aliasesOf(rows: RouteSpec[]): Record<string, Record<string, unkn
     };
   }
   return aliases;
+}
+
+/** What every request of a contract row needs of it, worked out once per row. */
+export interface RowFacts {
+  /** "METHOD /path": the row's rate-limit bucket name. */
+  key: string;
+  /** The names of its path parameters, which a body or query may not also send. */
+  pathNames: string[];
+}
+
+const factsOfRows = new WeakMap<RouteSpec, RowFacts>();
+
+export function rowFacts(spec: RouteSpec): RowFacts {
+  let facts = factsOfRows.get(spec);
+  if (!facts) {
+    facts = { key: routeKey(spec), pathNames: pathParams(spec.path) };
+    factsOfRows.set(spec, facts);
+  }
+  return facts;
 }
 
 /** The request's Idempotency-Key; one that is sent but malformed is the caller's 400. */

@@ -33,7 +33,7 @@ function strictRouteLimits(rpm: number): Record<string, LimitSpec> {
 export interface RateLimiterSet {
   /** Spends one point of `key`'s budget for `bucket` ("global" or a route key); throws 429 when spent. */
   consume(bucket: string, key: string): Promise<void>;
-  readonly routeBuckets: string[];
+  readonly routeBuckets: ReadonlySet<string>;
 }
 
 function limiter(
@@ -82,7 +82,7 @@ export function createRateLimiters(opts: {
   }
   const reserved = new Map<string, Reservation>();
   return {
-    routeBuckets: [...limiters.keys()].filter(key => key !== "global"),
+    routeBuckets: new Set([...limiters.keys()].filter(key => key !== "global")),
     async consume(bucket, key) {
       const rl = limiters.get(bucket);
       if (!rl) return;

@@ -37,11 +37,37 @@ function problemOf(text: string, field: string, what = "field"): TextProblem | u
 const printable = (key: string): string =>
   key.replaceAll(NUL, "\uFFFD").replace(/\p{Cs}/gu, "\uFFFD");
 
+const unstorable = (text: string): boolean => text.includes(NUL) || LONE_SURROGATE.test(text);
+
+/**
+ * Whether any string or key of `params`, at any depth, holds NUL or a lone surrogate: the
+ * walk of every request, which names no path (nearly every request has nothing to name).
+ */
+function holdsUnstorableText(params: unknown): boolean {
+  const pending: unknown[] = [params];
+  while (pending.length > 0) {
+    const value = pending.pop();
+    if (typeof value === "string") {
+      if (unstorable(value)) return true;
+    } else if (Array.isArray(value)) {
+      for (const item of value) pending.push(item);
+    } else if (value !== null && typeof value === "object") {
+      for (const key in value) {
+        if (!Object.hasOwn(value, key)) continue;
+        if (unstorable(key)) return true;
+        pending.push((value as Record<string, unknown>)[key]);
+      }
+    }
+  }
+  return false;
+}
+
 /**
  * Every string (values and keys, at any depth) of the request's parameters that holds NUL or
  * a lone surrogate, named by its path (`answers[0].value`). Iterative: a body may nest 32 deep.
  */
 export function textProblems(params: unknown): TextProblem[] {
+  if (!holdsUnstorableText(params)) return [];
   const problems: TextProblem[] = [];
   const pending: Array<[unknown, string]> = [[params, ""]];
   while (pending.length > 0 && problems.length < PROBLEMS_LISTED) {

@@ -3,7 +3,8 @@ import ApiGateway, { type Route } from "moleculer-web";
 
 /**
  * The one place the gateway reaches into moleculer-web: the methods of its mixin that
- * services/api.service.ts overrides (callAction, httpHandler) and calls (sendResponse). Its
+ * services/api.service.ts overrides (callAction, httpHandler, parseQueryString) and calls
+ * (sendResponse). Its
  * index.d.ts types the mixin's `methods` as a bare map of functions; these are their
  * signatures in moleculer-web's src/index.js, each run with the gateway service as `this`.
  */
@@ -22,6 +23,8 @@ export interface WebMethods {
     isStream?: boolean,
   ): Promise<unknown>;
   sendResponse(req: IncomingMessage, res: ServerResponse, data: unknown, action?: unknown): void;
+  /** The request's path and its query string read by qs (with `settings.qsOptions`). */
+  parseQueryString(req: IncomingMessage): { query: Record<string, unknown>; url: string };
 }
 
 /** moleculer-web's own method `name`; a moleculer-web without it stops the gateway at load. */
@@ -35,4 +38,5 @@ export const webMethods: WebMethods = {
   httpHandler: webMethod("httpHandler"),
   callAction: webMethod("callAction"),
   sendResponse: webMethod("sendResponse"),
+  parseQueryString: webMethod("parseQueryString"),
 };

@@ -7,8 +7,10 @@ describe("moleculer-web's methods the gateway builds on (services/api/web-method
     expect(webMethods.httpHandler).toBe(ApiGateway.methods?.httpHandler);
     expect(webMethods.callAction).toBe(ApiGateway.methods?.callAction);
     expect(webMethods.sendResponse).toBe(ApiGateway.methods?.sendResponse);
+    expect(webMethods.parseQueryString).toBe(ApiGateway.methods?.parseQueryString);
     expect(webMethods.httpHandler.length).toBe(3);
     expect(webMethods.callAction.length).toBe(6);
     expect(webMethods.sendResponse.length).toBe(4);
+    expect(webMethods.parseQueryString.length).toBe(1);
   });
 });
