@@ -9,8 +9,21 @@ type Range = [ipaddr.IPv4 | ipaddr.IPv6, number];
  * X-Forwarded-For only ever adds entries to the left of what our proxy appends, so it
  * can neither choose its address nor reset a per-IP counter by rotating the header.
  */
+/** What one address string says: its canonical form (undefined: not an IP) and whether a proxy of ours. */
+interface AddressFacts {
+  canonical: string | undefined;
+  trusted: boolean;
+}
+
+/** Addresses remembered: peers and forwarded hops repeat (our proxies, busy clients). */
+const MAX_REMEMBERED = 10_000;
+/** The longest text form of an IPv6 address; longer strings (a client's garbage) are not kept. */
+const MAX_ADDRESS_LENGTH = 45;
+
 export class ClientIpResolver {
   private readonly ranges: Range[];
+  /** Every request parsed its peer up to four times; the answer depends on the string alone. */
+  private readonly known = new Map<string, AddressFacts>();
 
   constructor(trustedProxies: string[]) {
     this.ranges = trustedProxies.map(entry => {
@@ -33,20 +46,33 @@ export class ClientIpResolver {
     );
   }
 
+  private factsOf(ip: string): AddressFacts {
+    let facts = this.known.get(ip);
+    if (!facts) {
+      const form = canonical(ip);
+      facts = { canonical: form, trusted: form !== undefined && this.isTrusted(form) };
+      if (ip.length > MAX_ADDRESS_LENGTH) return facts;
+      if (this.known.size >= MAX_REMEMBERED) this.known.clear();
+      this.known.set(ip, facts);
+    }
+    return facts;
+  }
+
   resolve(peer: string | undefined, forwardedFor: string | string[] | undefined): string {
-    const direct = canonical(peer) ?? "unknown";
-    if (!peer || !this.isTrusted(direct) || !forwardedFor) return direct;
+    const peerFacts = peer ? this.factsOf(peer) : undefined;
+    const direct = peerFacts?.canonical ?? "unknown";
+    if (!peerFacts?.canonical || !peerFacts.trusted || !forwardedFor) return direct;
     const hops = (Array.isArray(forwardedFor) ? forwardedFor.join(",") : forwardedFor)
       .split(",")
       .map(hop => hop.trim())
       .filter(hop => hop !== "");
     let client = direct;
     for (let i = hops.length - 1; i >= 0; i--) {
-      const hop = canonical(hops[i]);
+      const hop = this.factsOf(hops[i]);
       // Garbage in the chain ends what we can believe: keep the last address we trusted to tell us.
-      if (!hop) return client;
-      client = hop;
-      if (!this.isTrusted(hop)) return hop;
+      if (!hop.canonical) return client;
+      client = hop.canonical;
+      if (!hop.trusted) return hop.canonical;
     }
     return client;
   }

@@ -21,6 +21,27 @@ describe("client IP resolution", () => {
     expect(resolver.resolve("10.0.0.2", "not-an-ip")).toBe("10.0.0.2");
     expect(resolver.resolve("192.168.1.5", "")).toBe("192.168.1.5");
   });
+
+  it("when peers and hops come again, then the remembered answers are those of the first time", () => {
+    const cases: Array<[string | undefined, string | undefined]> = [
+      ["10.0.0.2", "6.6.6.6, 198.51.100.4, 10.3.3.3"],
+      ["203.0.113.7", "1.2.3.4"],
+      ["::ffff:10.0.0.2", "10.9.9.9, x, 10.1.1.1"],
+      ["not-an-ip", undefined],
+      [undefined, "1.2.3.4"],
+      ["10.0.0.2", `${"9".repeat(60)}, 10.1.1.1`],
+    ];
+    const first = cases.map(([peer, hops]) => resolver.resolve(peer, hops));
+    expect(first).toEqual([
+      "198.51.100.4",
+      "203.0.113.7",
+      "10.1.1.1",
+      "unknown",
+      "unknown",
+      "10.1.1.1",
+    ]);
+    expect(cases.map(([peer, hops]) => resolver.resolve(peer, hops))).toEqual(first);
+  });
 });
 
 describe("public error mapping", () => {
