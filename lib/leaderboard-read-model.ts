@@ -101,7 +101,7 @@ export interface OwnRankAsk {
  * the order asked; null for an ask whose board is not built (only its owner may answer then:
  * it rebuilds the board first).
  */
-export async function readOwnRanks(
+async function readOwnRanks(
   redis: Redis,
   keys: LeaderboardKeys,
   asks: readonly OwnRankAsk[],

@@ -52,10 +52,10 @@ function holdsUnstorableText(params: unknown): boolean {
     } else if (Array.isArray(value)) {
       for (const item of value) pending.push(item);
     } else if (value !== null && typeof value === "object") {
-      for (const key in value) {
-        if (!Object.hasOwn(value, key)) continue;
+      const entries: Array<[string, unknown]> = Object.entries(value);
+      for (const [key, inner] of entries) {
         if (unstorable(key)) return true;
-        pending.push((value as Record<string, unknown>)[key]);
+        pending.push(inner);
       }
     }
   }
