@@ -32,6 +32,7 @@ import {
   type LearnerReadDeps,
 } from "./api/learner-reads";
 import { LEARNER_CHANGED_EVENT, type LearnerChanged } from "../models/progress.model";
+import { CERTIFICATES_CHANGED_EVENT } from "../models/certificate.model";
 import { retryIdempotent } from "./api/idempotent-retry";
 import { webMethods } from "./api/web-methods";
 import { createRateLimiters, type RateLimiterSet } from "./api/rate-limits";
@@ -332,6 +333,10 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
     [LEARNER_CHANGED_EVENT](ctx: Context<LearnerChanged>) {
       if (typeof ctx.params?.userId === "string")
         this.learnerReads.completions.clearUser(ctx.params.userId);
+    },
+    // Progress committed a revocation or an erasure: the verification answers held go.
+    [CERTIFICATES_CHANGED_EVENT]() {
+      this.publishedReads.clear();
     },
     // Users committed a change to an account: the profiles held for the dashboard go.
     "cache.clean.users"() {

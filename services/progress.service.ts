@@ -56,6 +56,7 @@ import type { ParamsOf } from "../lib/params-of";
 import { actorOf } from "../lib/auth/guard";
 import { configOf } from "../lib/config";
 import {
+  CERTIFICATES_CHANGED_EVENT,
   revokeParams,
   type CertificateSummary,
   type CertificateVerification,
@@ -389,7 +390,7 @@ const ProgressService: ProgressSchema = {
       roles: ["admin"],
       params: revokeParams,
       handler(ctx: Ctx<ParamsOf<typeof revokeParams>>): Promise<CertificateVerification> {
-        return certificates.revokeCertificate(this.deps, ctx.params);
+        return certificates.revokeCertificate(this.deps, ctx.params, ctx);
       },
     },
 
@@ -491,6 +492,14 @@ const ProgressService: ProgressSchema = {
       await feed.erased(this.deps, event.data.userId, t);
       await store.eraseUser(this.deps.db, event.data.userId, t);
       await store.erasePremium(this.deps.db, event.data.userId, t);
+      // Their certificates went with them: no gateway may still verify one.
+      t.afterCommit(() =>
+        this.deps
+          .certificatesChanged()
+          .catch((err: Error) =>
+            this.logger.warn(`certificates of ${event.data.userId} not cleared: ${err.message}`),
+          ),
+      );
       // Throws when Redis is down: the event is redelivered and erasure retried.
       await this.deps.board().remove(event.data.userId);
     },
@@ -684,6 +693,16 @@ const ProgressService: ProgressSchema = {
           groups: ["api"],
           ...(caller?.requestID ? { requestID: caller.requestID } : {}),
         });
+      },
+      certificatesChanged: async caller => {
+        await this.broker.broadcast(
+          CERTIFICATES_CHANGED_EVENT,
+          {},
+          {
+            groups: ["api"],
+            ...(caller?.requestID ? { requestID: caller.requestID } : {}),
+          },
+        );
       },
       publicUrl: cfg.publicUrl,
       lrs: cfg.xapiLrsUrl ? lrsAt(cfg.xapiLrsUrl) : undefined,
