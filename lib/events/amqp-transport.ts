@@ -494,8 +494,7 @@ class AmqpConsumerGroup implements Subscription {
   }
 
   private async process(acks: ChannelAcks, msg: ConsumeMessage): Promise<void> {
-    const headers: MessagePropertyHeaders = { ...(msg.properties.headers ?? {}) };
-    const attempt = (Number(headers[ATTEMPTS]) || 0) + 1;
+    const attempt = (Number(msg.properties.headers?.[ATTEMPTS]) || 0) + 1;
     let envelope: EventEnvelope;
     try {
       envelope = parseEnvelope(msg.content);
