@@ -1276,6 +1276,7 @@ async function partialRun(
     log(`login ÷ raw Argon2id hash rate, each slice's: ${pairs.join(", ")}`);
   }
   if (wanted("6")) {
+    const cpuBefore = nodeCpu();
     const committedAt = await fillOutbox(cluster.env.DATABASE_URL, EVENTS);
     const deadline = Date.now() + EVENTS_BUDGET_MS;
     let counts = await eventCounts(cluster.env.DATABASE_URL);
@@ -1292,12 +1293,41 @@ async function partialRun(
     log(
       `6 events: published ${counts.published}, progress ${counts.progress}, notify ${counts.notify} in ${seconds.toFixed(1)} s → ${Math.round(Math.min(counts.progress, counts.notify) / seconds)}/s`,
     );
+    // On a shared machine the rate follows the neighbours; CPU per event per node does not.
+    const cpuAfter = nodeCpu();
+    const perEvent = Object.entries(cpuAfter)
+      .filter(([name]) => name in cpuBefore)
+      .map(([name, s]) => [name, ((s - cpuBefore[name]) * 1000) / EVENTS] as const)
+      .filter(([, ms]) => ms >= 0.005)
+      .sort((a, b) => b[1] - a[1]);
+    log(`6 CPU ms/event: ${perEvent.map(([name, ms]) => `${name} ${ms.toFixed(3)}`).join(", ")}`);
   }
   const gateway = liveNodes().find(n => n.name === "api-1");
   if (gateway && gateway.degraded.size > 0)
     log(`dashboard parts degraded: ${JSON.stringify(Object.fromEntries(gateway.degraded))}`);
   const rss = liveNodes().map(n => `${n.name} ${(rssNow(n.pid) ?? 0).toFixed(0)}`);
   log(`RSS now (MiB): ${rss.join(", ")}`);
+}
+
+/**
+ * CPU seconds used so far by each live node, by name, and by RabbitMQ and PostgreSQL (whose
+ * figures include what other work on the machine asked of them).
+ */
+function nodeCpu(): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const node of liveNodes()) {
+    const seconds = cpuSeconds(node.pid);
+    if (seconds !== undefined) out[node.name] = seconds;
+  }
+  const servers = new Map([
+    ["beam.smp", "rabbitmq"],
+    ["postgres", "postgresql"],
+  ]);
+  for (const times of readProcesses().values()) {
+    const name = servers.get(times.comm);
+    if (name) out[name] = (out[name] ?? 0) + times.cpuTicks / 100;
+  }
+  return out;
 }
 
 /** Scenario 12: its plan, and the revocations to record before its slices. */

@@ -483,7 +483,7 @@ const ProgressService: ProgressSchema = {
       // renames of a learner in order).
       void this.deps
         .board()
-        .rename(userId, name)
+        .rename([{ userId, name }])
         .catch((err: Error) =>
           this.logger.warn(`leaderboard name of ${userId} not updated: ${err.message}`),
         );
@@ -578,13 +578,14 @@ const ProgressService: ProgressSchema = {
         events.map(e => e.data.userId),
         t,
       );
-      for (const { data } of events)
-        void this.deps
-          .board()
-          .rename(data.userId, data.name)
-          .catch((err: Error) =>
-            this.logger.warn(`leaderboard name of ${data.userId} not updated: ${err.message}`),
-          );
+      void this.deps
+        .board()
+        .rename(events.map(({ data }) => ({ userId: data.userId, name: data.name })))
+        .catch((err: Error) =>
+          this.logger.warn(
+            `leaderboard names of ${events.length} learners not updated: ${err.message}`,
+          ),
+        );
     },
   },
 
