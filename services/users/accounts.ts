@@ -275,7 +275,11 @@ export async function login(
   const accountKey = limitKey(email);
   const ipKey = ctx.meta.clientIp ?? "unknown";
   const { loginAccount, loginIp } = deps.limits;
-  const wait = Math.max(await loginAccount.blockedFor(accountKey), await loginIp.blockedFor(ipKey));
+  const [account, ipWait] = await Promise.all([
+    loginAccount.state(accountKey),
+    loginIp.blockedFor(ipKey),
+  ]);
+  const wait = Math.max(account.waitMs, ipWait);
   if (wait > 0) rejectTooMany(ctx, wait);
 
   const found = await findByEmail(deps, email);
@@ -291,7 +295,8 @@ export async function login(
   let user = found;
   ensureActive(user);
   await requireSecondFactor(deps, user, params.otp, ctx);
-  await loginAccount.reset(accountKey);
+  // Nothing to clear when no failure was counted (most logins): one Redis round trip less.
+  if (account.failures > 0) await loginAccount.reset(accountKey);
 
   if (user.passwordHash !== null && needsRehash(user.passwordHash)) {
     // The parameters went up since this hash was made: upgrade it while we hold the password.
