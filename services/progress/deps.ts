@@ -9,6 +9,7 @@ import type { UserSummary } from "../../models/user.model";
 import type { AnalyticsDeps } from "./analytics";
 import type { EmitDurable } from "./awards";
 import type { EventBatch } from "./event-batch";
+import type { LearnersChanged } from "./learner-changes";
 import type { CertificateDeps } from "./certificates";
 import type { Leaderboard } from "./leaderboard";
 import type * as store from "./store";
@@ -70,7 +71,12 @@ export interface ProgressDeps extends CertificateDeps, AnalyticsDeps, XapiDeps {
   contentCopy?: PublishedReadCache;
   /** This node's copy of users' profiles (the daily goal), cleared on `cache.clean.users`. */
   usersCopy?: PublishedReadCache;
-  /** Tells every gateway that `userId`'s completed lessons may have changed (committed already). */
-  completionsChanged: (userId: string, caller?: Caller) => Promise<void>;
+  /**
+   * Tells every gateway, once the transaction commits, that these learners' data changed
+   * (their completions, their home): every write of their events and of their summary does.
+   */
+  learnersChanged: LearnersChanged;
+  /** Tells every gateway, once the transaction commits, that many learners' homes changed. */
+  homesChanged: (t: Transaction) => void;
   logger: Logger;
 }
