@@ -9,7 +9,6 @@ import type { UserSummary } from "../../models/user.model";
 import type { AnalyticsDeps } from "./analytics";
 import type { EmitDurable } from "./awards";
 import type { EventBatch } from "./event-batch";
-import type { LearnersChanged } from "./learner-changes";
 import type { CertificateDeps } from "./certificates";
 import type { Leaderboard } from "./leaderboard";
 import type * as store from "./store";
@@ -75,7 +74,7 @@ export interface ProgressDeps extends CertificateDeps, AnalyticsDeps, XapiDeps {
    * Tells every gateway, once the transaction commits, that these learners' data changed
    * (their completions, their home): every write of their events and of their summary does.
    */
-  learnersChanged: LearnersChanged;
+  learnersChanged: (t: Transaction, userIds: string[], caller?: Caller) => void;
   /** Tells every gateway, once the transaction commits, that many learners' homes changed. */
   homesChanged: (t: Transaction) => void;
   logger: Logger;

@@ -1,9 +1,6 @@
 import type { Logger } from "moleculer";
 import type { Transaction } from "sequelize";
-import type { Caller } from "./deps";
-
-/** Tells every gateway, once `t` has committed, that these learners' data changed. */
-export type LearnersChanged = (t: Transaction, userIds: string[], caller?: Caller) => void;
+import type { Caller, ProgressDeps } from "./deps";
 
 /**
  * The learners a transaction changes, told once it has committed — one broadcast each,
@@ -14,7 +11,7 @@ export type LearnersChanged = (t: Transaction, userIds: string[], caller?: Calle
 export function learnerChanges(
   tell: (userId: string, caller?: Caller) => Promise<void>,
   logger: Pick<Logger, "warn">,
-): LearnersChanged {
+): ProgressDeps["learnersChanged"] {
   const pending = new WeakMap<Transaction, Set<string>>();
   return (t, userIds, caller) => {
     let users = pending.get(t);
