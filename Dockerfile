@@ -39,7 +39,8 @@ ENV NODE_ENV=production \
 # A node's live heap is 20–50 MiB; without bounds V8 lets a busy node grow to 300–400 MiB
 # before collecting (docs/benchmarks.md). One libuv thread per core (password hashes run
 # there): raise both with the container's CPU and memory limits. glibc: two malloc arenas,
-# and big blocks (Argon2's 19 MiB per hash) unmapped when freed instead of kept.
+# and Node's large blocks unmapped when freed (Argon2's 19 MiB blocks are the addon's own
+# mimalloc's, mapped and unmapped per hash whatever these say).
 ENV NODE_OPTIONS="--max-old-space-size=128 --max-semi-space-size=2" \
     UV_THREADPOOL_SIZE=2 \
     MALLOC_ARENA_MAX=2 \

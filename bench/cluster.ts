@@ -95,7 +95,8 @@ export function spawnNode(
     env: {
       // As the Dockerfile sets them: one libuv thread per core (password hashes run there);
       UV_THREADPOOL_SIZE: String(Math.max(2, os.availableParallelism())),
-      // glibc: few arenas, and large blocks (Argon2's 19 MiB) mapped and unmapped, not kept.
+      // glibc: few arenas, and Node's large blocks unmapped when freed (Argon2's are the
+      // addon's own mimalloc's, mapped and unmapped per hash whatever these say).
       MALLOC_ARENA_MAX: "2",
       MALLOC_MMAP_THRESHOLD_: "131072",
       ...env,

@@ -80,6 +80,17 @@ export interface SettleRule {
   consecutive: number;
 }
 
+/**
+ * Outside load before the cluster starts: what the machine does now, its busy and stolen
+ * shares over a few samples in a row. Not the 1-minute load average, which is printed beside
+ * it: it decays by e^(−t / 60 s), so after the build the run makes first, or after an earlier
+ * run, it stays over any useful bound on an idle machine for a minute or more (from 3.9 to 1
+ * takes 80 s) — every wait ran to its bound and measured nothing the busy share does not.
+ */
+export function quietNowRule(maxBusyPct: number, maxStealPct: number): SettleRule {
+  return { maxBusyPct, maxStealPct, consecutive: 3 };
+}
+
 /** What is over its bound in `sample` (empty when it is under every bound). */
 export function overBounds(sample: SystemSample, rule: SettleRule): string[] {
   const over: string[] = [];

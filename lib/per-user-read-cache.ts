@@ -59,6 +59,14 @@ export class PerUserReadCache<V> {
     const forgotten = dropOldest(this.clearedAt, this.opts.maxUsers);
     if (forgotten !== undefined) this.forgottenUpTo = forgotten;
   }
+
+  /** Drops what is held of every user; no read already on its way is stored. */
+  clear(): void {
+    this.clears += 1;
+    this.users.clear();
+    this.clearedAt.clear();
+    this.forgottenUpTo = this.clears;
+  }
 }
 
 /** Removes the first-inserted entry of `map` once it holds more than `max`; answers its value. */

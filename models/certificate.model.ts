@@ -14,6 +14,14 @@ export interface CertificateSummary {
 
 export type CertificateStatus = "valid" | "revoked";
 
+/**
+ * The Moleculer event progress broadcasts to the `api` group once a change to certificates
+ * has committed (a revocation, a learner's erasure), before its answer leaves: every gateway
+ * drops the verification answers it holds (GET /certificates/:id, answered there for
+ * anonymous callers).
+ */
+export const CERTIFICATES_CHANGED_EVENT = "cache.clean.certificates";
+
 /** GET /certificates/:id: what anyone holding the link may see (security.md 31). */
 export interface CertificateVerification {
   id: string;

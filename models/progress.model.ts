@@ -92,15 +92,23 @@ export interface LearnerPublicStats {
 }
 
 /**
- * The Moleculer event progress broadcasts to the `api` group after a commit that may change
- * a learner's completed lessons, before that change's answer leaves: every gateway drops its
- * copy of the learner's completions (the locks and ticks of their GET /courses/:id).
+ * The Moleculer event progress broadcasts to the `api` group after every commit that changes
+ * a learner's data — one that emits their events (an attempt, a review, an enrolment), and
+ * the consumer's updates of their home summary (its events, notify's inbox count, a profile
+ * change) — before that change's answer leaves: every gateway drops its copies of the
+ * learner's completions (the locks and ticks of their GET /courses/:id) and of their home.
  */
 export const LEARNER_CHANGED_EVENT = "cache.clean.learner";
 
 export interface LearnerChanged {
   userId: string;
 }
+
+/**
+ * Broadcast to the `api` group after a commit that marks many learners' home summaries for a
+ * rebuild (content changed a course they are enrolled in): every gateway drops every home it holds.
+ */
+export const HOMES_CHANGED_EVENT = "cache.clean.homes";
 
 /**
  * progress.home (internal): the parts of GET /me/dashboard progress answers, from the
@@ -112,4 +120,13 @@ export interface LearnerHome {
   dueReviews: DueCard[];
   leaderboard: { rank: number | null; top: LeaderboardView["top"] } | null;
   notifications: { unread: number } | null;
+}
+
+/**
+ * progress.home's answer: the parts, and the instant by which time alone may change them (the
+ * next review card falling due that the due list does not show yet, the end of the learner's
+ * local day). A copy of the answer is not kept past it.
+ */
+export interface LearnerHomeAnswer extends LearnerHome {
+  freshUntil: string;
 }

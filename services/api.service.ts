@@ -31,7 +31,12 @@ import {
   learnerReadOf,
   type LearnerReadDeps,
 } from "./api/learner-reads";
-import { LEARNER_CHANGED_EVENT, type LearnerChanged } from "../models/progress.model";
+import {
+  HOMES_CHANGED_EVENT,
+  LEARNER_CHANGED_EVENT,
+  type LearnerChanged,
+} from "../models/progress.model";
+import { CERTIFICATES_CHANGED_EVENT } from "../models/certificate.model";
 import { retryIdempotent } from "./api/idempotent-retry";
 import { webMethods } from "./api/web-methods";
 import { createRateLimiters, type RateLimiterSet } from "./api/rate-limits";
@@ -40,7 +45,8 @@ import { textProblems, unknownQueryParams } from "./api/text-input";
 import { plainQuery } from "./api/query-string";
 import type { AuthUser, RequestMeta } from "../models/auth.model";
 import { actionFor, publicRoutes } from "./api/all-routes";
-import { buildDashboard } from "./api/dashboard";
+import { buildDashboard, type DashboardDeps, type HeldHome } from "./api/dashboard";
+import { PerUserReadCache } from "../lib/per-user-read-cache";
 import { GatewayLeaderboards } from "./api/leaderboard-reads";
 import {
   aliasesOf,
@@ -92,8 +98,10 @@ interface ApiState {
   /** Without Redis (embedded mode) progress answers every leaderboard. */
   boards?: GatewayLeaderboards;
   learnerReads: LearnerReadDeps;
-  /** Users' `GET /me` answers, per user, for the dashboard (cleared on `cache.clean.users`). */
-  userProfiles: PublishedReadCache;
+  /** The dashboard's copies: profiles, learners' homes, and where its board is read. */
+  dashboard: DashboardDeps;
+  /** This gateway's time in ms (tests move it with progress's clock instead of waiting). */
+  clock: () => number;
   server: import("node:http").Server;
   tickets: TicketStore;
   live?: LiveHub;
@@ -123,6 +131,14 @@ interface ApiMethods {
 }
 
 type ApiThis = Service<ApiSettings> & ApiMethods & ApiState;
+
+/**
+ * How long the gateway holds a learner's home at most, whatever its `freshUntil`: a lost
+ * broadcast, or a change nothing announces, shows within it.
+ */
+const HOME_TTL_MS = 10_000;
+/** Learners whose home one gateway holds at once (the oldest stored go first). */
+const HOME_MAX_LEARNERS = 2000;
 
 const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
   // Its hooks run per request, once the service has every method and its state.
@@ -296,7 +312,7 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
       auth: true,
       params: {},
       handler(ctx: Context<Record<string, never>, Meta>) {
-        return buildDashboard(ctx, this.userProfiles);
+        return buildDashboard(ctx, this.dashboard);
       },
     },
 
@@ -333,12 +349,21 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
     },
     // Progress committed a change of a learner's completed lessons: our copy of them goes.
     [LEARNER_CHANGED_EVENT](ctx: Context<LearnerChanged>) {
-      if (typeof ctx.params?.userId === "string")
-        this.learnerReads.completions.clearUser(ctx.params.userId);
+      if (typeof ctx.params?.userId !== "string") return;
+      this.learnerReads.completions.clearUser(ctx.params.userId);
+      this.dashboard.homes.clearUser(ctx.params.userId);
+    },
+    // Progress marked many learners' homes for a rebuild (a course of theirs changed).
+    [HOMES_CHANGED_EVENT]() {
+      this.dashboard.homes.clear();
+    },
+    // Progress committed a revocation or an erasure: the verification answers held go.
+    [CERTIFICATES_CHANGED_EVENT]() {
+      this.publishedReads.clear();
     },
     // Users committed a change to an account: the profiles held for the dashboard go.
     "cache.clean.users"() {
-      this.userProfiles.clear();
+      this.dashboard.profiles.clear();
     },
   },
 
@@ -485,10 +510,11 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
       const spec = req.$alias?.spec;
       const read = req.$publishedRead;
       if (read && !read.hit) this.publishedReads.set(read.key, data, read.generation);
-      // The learner's own change passed here: this gateway's copy of their completions goes
-      // now, whenever progress's broadcast arrives.
+      // The learner's own change passed here: this gateway's copies of their completions and
+      // home go now, whenever progress's broadcast arrives.
       if (ctx.meta.user && req.method !== "GET" && spec?.action.startsWith("progress.")) {
         this.learnerReads.completions.clearUser(ctx.meta.user.id);
+        this.dashboard.homes.clearUser(ctx.meta.user.id);
       }
       const publicRead = req.method === "GET" && spec?.tag === "Content" && !needsUser(req.$action);
       setCacheHeaders(res, publicRead, Boolean(ctx.meta.user));
@@ -567,13 +593,26 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> & {
     this.clientIps = new ClientIpResolver(cfg.trustedProxies);
     this.publishedReads = new PublishedReadCache();
     this.learnerReads = learnerReadDeps(this.broker, this.logger);
-    this.userProfiles = new PublishedReadCache({ ttlMs: 30_000, maxEntries: 10_000 });
+    this.clock = Date.now;
+    const now = () => this.clock();
     if (cfg.redisUrl) {
       this.redis = createRedis(cfg.redisUrl);
       const redis = this.redis;
       registerHealthCheck(this.broker, "redis:gateway", () => redis.ping());
-      this.boards = new GatewayLeaderboards(redis, cfg.redisPrefix);
+      this.boards = new GatewayLeaderboards(redis, cfg.redisPrefix, now);
     }
+    this.dashboard = {
+      profiles: new PublishedReadCache({ ttlMs: 30_000, maxEntries: 10_000 }),
+      // Short-lived and small: a learner's home is worth holding while they are on the app.
+      homes: new PerUserReadCache<HeldHome>({
+        ttlMs: HOME_TTL_MS,
+        maxUsers: HOME_MAX_LEARNERS,
+        maxPerUser: 1,
+        now,
+      }),
+      homeBoard: async userId => this.boards?.homeBoard(userId),
+      now,
+    };
     this.limiters = createRateLimiters({
       rpm: cfg.rateLimitRpm,
       redis: this.redis,

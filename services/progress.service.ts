@@ -15,7 +15,7 @@ import {
   leaderboardParams,
   type ActivityDay,
   type LeaderboardView,
-  type LearnerHome,
+  type LearnerHomeAnswer,
   type ProgressView,
 } from "../models/progress.model";
 import { reviewParams, type DueCard, type ReviewResult } from "../models/review.model";
@@ -35,9 +35,14 @@ import { enroll, myCourses } from "./progress/enrollments";
 import { learnerHome, refreshHome } from "./progress/home";
 import { myAchievements, myActivity, myProgress, publicStats } from "./progress/learners";
 import type { LearnerPublicStats } from "../models/progress.model";
-import { LEARNER_CHANGED_EVENT, type LearnerChanged } from "../models/progress.model";
+import {
+  HOMES_CHANGED_EVENT,
+  LEARNER_CHANGED_EVENT,
+  type LearnerChanged,
+} from "../models/progress.model";
 import { completeLesson } from "./progress/lessons";
-import { completedLessons, thenCompletionsTold } from "./progress/prerequisites";
+import { completedLessons } from "./progress/prerequisites";
+import { learnerChanges } from "./progress/learner-changes";
 import { progressMigrations } from "./progress/migrations";
 import { repeatRounds, runReminderJob, type ReminderRun } from "./progress/reminders";
 import { dueReviews, reviewCard } from "./progress/reviews";
@@ -56,6 +61,7 @@ import type { ParamsOf } from "../lib/params-of";
 import { actorOf } from "../lib/auth/guard";
 import { configOf } from "../lib/config";
 import {
+  CERTIFICATES_CHANGED_EVENT,
   revokeParams,
   type CertificateSummary,
   type CertificateVerification,
@@ -242,9 +248,7 @@ const ProgressService: ProgressSchema = {
         // A practice quiz's id grades that quiz (POST /me/practice); any other id is a lesson's.
         const quiz = await practice.practiceQuizOf(this.deps, ctx.params.id, actorOf(ctx));
         if (quiz) return practice.gradePractice(this.deps, ctx.params, actorOf(ctx), ctx, quiz);
-        return thenCompletionsTold(this.deps, actorOf(ctx), ctx, () =>
-          submitAttempt(this.deps, ctx.params, actorOf(ctx), ctx),
-        );
+        return submitAttempt(this.deps, ctx.params, actorOf(ctx), ctx);
       },
     },
 
@@ -252,9 +256,7 @@ const ProgressService: ProgressSchema = {
       auth: true,
       params: idParam,
       handler(ctx: Ctx<IdInput>): Promise<CompletionResult> {
-        return thenCompletionsTold(this.deps, actorOf(ctx), ctx, () =>
-          completeLesson(this.deps, ctx.params, actorOf(ctx), ctx),
-        );
+        return completeLesson(this.deps, ctx.params, actorOf(ctx), ctx);
       },
     },
 
@@ -271,7 +273,7 @@ const ProgressService: ProgressSchema = {
       auth: true,
       internal: true,
       params: { $$strict: "remove" },
-      handler(ctx: Ctx): Promise<LearnerHome> {
+      handler(ctx: Ctx): Promise<LearnerHomeAnswer> {
         return learnerHome(this.deps, actorOf(ctx), ctx);
       },
     },
@@ -389,7 +391,7 @@ const ProgressService: ProgressSchema = {
       roles: ["admin"],
       params: revokeParams,
       handler(ctx: Ctx<ParamsOf<typeof revokeParams>>): Promise<CertificateVerification> {
-        return certificates.revokeCertificate(this.deps, ctx.params);
+        return certificates.revokeCertificate(this.deps, ctx.params, ctx);
       },
     },
 
@@ -477,12 +479,13 @@ const ProgressService: ProgressSchema = {
       const { userId, name, timezone, sequence } = event.data;
       await store.upsertLearner(this.deps.db, userId, { name, timezone, sequence }, t);
       await store.staleHomesOf(this.deps.db, [userId], t);
+      this.deps.learnersChanged(t, [userId]);
       // Rewriting a name twice is harmless, so the board may be told before the commit —
       // without holding the transaction for the round trip (one Redis connection keeps the
       // renames of a learner in order).
       void this.deps
         .board()
-        .rename(userId, name)
+        .rename([{ userId, name }])
         .catch((err: Error) =>
           this.logger.warn(`leaderboard name of ${userId} not updated: ${err.message}`),
         );
@@ -490,13 +493,23 @@ const ProgressService: ProgressSchema = {
     async "user.deleted"(event: EventEnvelope<"user.deleted">, t: Transaction) {
       await feed.erased(this.deps, event.data.userId, t);
       await store.eraseUser(this.deps.db, event.data.userId, t);
+      this.deps.learnersChanged(t, [event.data.userId]);
       await store.erasePremium(this.deps.db, event.data.userId, t);
+      // Their certificates went with them: no gateway may still verify one.
+      t.afterCommit(() =>
+        this.deps
+          .certificatesChanged()
+          .catch((err: Error) =>
+            this.logger.warn(`certificates of ${event.data.userId} not cleared: ${err.message}`),
+          ),
+      );
       // Throws when Redis is down: the event is redelivered and erasure retried.
       await this.deps.board().remove(event.data.userId);
     },
     async "content.lesson.deleted"(event: EventEnvelope<"content.lesson.deleted">, t: Transaction) {
       await store.dropLesson(this.deps.db, event.data.lessonId, t);
       await store.staleHomesOfCourse(this.deps.db, event.data.courseId, t);
+      this.deps.homesChanged(t);
     },
     async "content.course.published"(
       event: EventEnvelope<"content.course.published">,
@@ -506,6 +519,7 @@ const ProgressService: ProgressSchema = {
       const { courseId, version, title, level } = event.data;
       await store.markCoursePublished(this.deps.db, { courseId, version, title, level }, t);
       await store.staleHomesOfCourse(this.deps.db, courseId, t);
+      this.deps.homesChanged(t);
     },
     async "billing.subscription.changed"(
       event: EventEnvelope<"billing.subscription.changed">,
@@ -545,6 +559,7 @@ const ProgressService: ProgressSchema = {
     },
     async "notify.inbox.changed"(event, t) {
       await store.saveUnreadCount(this.deps.db, event.data, t);
+      this.deps.learnersChanged(t, [event.data.userId]);
     },
   },
 
@@ -564,18 +579,17 @@ const ProgressService: ProgressSchema = {
         events.map(e => e.data),
         t,
       );
-      await store.staleHomesOf(
-        this.deps.db,
-        events.map(e => e.data.userId),
-        t,
-      );
-      for (const { data } of events)
-        void this.deps
-          .board()
-          .rename(data.userId, data.name)
-          .catch((err: Error) =>
-            this.logger.warn(`leaderboard name of ${data.userId} not updated: ${err.message}`),
-          );
+      const renamed = events.map(e => e.data.userId);
+      await store.staleHomesOf(this.deps.db, renamed, t);
+      this.deps.learnersChanged(t, renamed);
+      void this.deps
+        .board()
+        .rename(events.map(({ data }) => ({ userId: data.userId, name: data.name })))
+        .catch((err: Error) =>
+          this.logger.warn(
+            `leaderboard names of ${events.length} learners not updated: ${err.message}`,
+          ),
+        );
     },
   },
 
@@ -621,6 +635,13 @@ const ProgressService: ProgressSchema = {
         ...(timeout ? { timeout } : {}),
         ...(caller?.requestID ? { requestID: caller.requestID } : {}),
       });
+    const learnersChanged = learnerChanges((userId, caller) => {
+      const change: LearnerChanged = { userId };
+      return this.broker.broadcast(LEARNER_CHANGED_EVENT, change, {
+        groups: ["api"],
+        ...(caller?.requestID ? { requestID: caller.requestID } : {}),
+      });
+    }, this.logger);
     this.deps = {
       db: this,
       withTransaction: fn => this.withTransaction(fn),
@@ -633,12 +654,14 @@ const ProgressService: ProgressSchema = {
           transaction: t,
           ctx: caller,
         });
+        learnersChanged(t, [data.userId], caller);
       },
       eventBatch: caller =>
         collectEvents(this, {
           envelope: (type, data) => this.durableEnvelope(type, data, caller),
           write: (envelopes, t) =>
             this.emitDurableEnvelopes(envelopes, { transaction: t, ctx: caller }),
+          changed: (userIds, t) => learnersChanged(t, userIds, caller),
         }),
       board: () => this.leaderboard,
       sqlBoard: () => this.sqlLeaderboard,
@@ -678,12 +701,22 @@ const ProgressService: ProgressSchema = {
       },
       contentCopy: new PublishedReadCache({ ttlMs: 30_000, maxEntries: 2000 }),
       usersCopy: new PublishedReadCache({ ttlMs: 30_000, maxEntries: 10_000 }),
-      completionsChanged: async (userId, caller) => {
-        const change: LearnerChanged = { userId };
-        await this.broker.broadcast(LEARNER_CHANGED_EVENT, change, {
-          groups: ["api"],
-          ...(caller?.requestID ? { requestID: caller.requestID } : {}),
-        });
+      learnersChanged,
+      homesChanged: t =>
+        t.afterCommit(() =>
+          this.broker
+            .broadcast(HOMES_CHANGED_EVENT, {}, { groups: ["api"] })
+            .catch((err: Error) => this.logger.warn(`gateways not told of homes: ${err.message}`)),
+        ),
+      certificatesChanged: async caller => {
+        await this.broker.broadcast(
+          CERTIFICATES_CHANGED_EVENT,
+          {},
+          {
+            groups: ["api"],
+            ...(caller?.requestID ? { requestID: caller.requestID } : {}),
+          },
+        );
       },
       publicUrl: cfg.publicUrl,
       lrs: cfg.xapiLrsUrl ? lrsAt(cfg.xapiLrsUrl) : undefined,

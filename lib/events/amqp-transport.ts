@@ -298,6 +298,75 @@ class Publisher {
   }
 }
 
+/**
+ * The acks of one consumer channel. What was settled during one turn of the event loop (a
+ * batch committed together) goes out as one `multiple` ack for the run of settled deliveries
+ * at the head of the channel's unsettled ones — a quorum queue writes each ack frame to its
+ * log as a settle command of its own, so a batch of 250 costs the broker one instead of 250.
+ * A settled delivery behind one still being handled is acked alone in the same turn: no ack
+ * waits for another delivery's outcome, and no delivery is acked before its own outcome.
+ */
+export class ChannelAcks {
+  /**
+   * The channel's deliveries not yet acked or nacked, in the order the broker sent them (a
+   * Map keeps insertion order), each with what settles it: "open" while it is handled,
+   * "ack" once an ack is owed, "nacked" once it went back to the queue.
+   */
+  private readonly deliveries = new Map<ConsumeMessage, "open" | "ack" | "nacked">();
+  private pending?: NodeJS.Immediate;
+
+  constructor(private readonly channel: Pick<Channel, "ack" | "nack">) {}
+
+  delivered(msg: ConsumeMessage): void {
+    this.deliveries.set(msg, "open");
+  }
+
+  /** Its outcome is in the database (or it was moved elsewhere): acked within this turn. */
+  ack(msg: ConsumeMessage): void {
+    this.settle(msg, "ack");
+  }
+
+  /** Sends it back to the queue now (a nack is never deferred or merged). */
+  requeue(msg: ConsumeMessage): void {
+    try {
+      this.channel.nack(msg, false, true);
+    } catch {
+      // Channel gone: the broker requeues it anyway.
+    }
+    this.settle(msg, "nacked");
+  }
+
+  /** Sends every owed ack now (before the channel closes). */
+  flush(): void {
+    clearImmediate(this.pending);
+    this.pending = undefined;
+    let upTo: ConsumeMessage | undefined;
+    let atHead = true;
+    const alone: ConsumeMessage[] = [];
+    for (const [msg, state] of this.deliveries) {
+      if (state === "open") {
+        atHead = false;
+        continue;
+      }
+      this.deliveries.delete(msg);
+      // A `multiple` ack must name a delivery still unacked (a nacked one is not).
+      if (state === "ack" && atHead) upTo = msg;
+      else if (state === "ack") alone.push(msg);
+    }
+    try {
+      if (upTo) this.channel.ack(upTo, true);
+      for (const msg of alone) this.channel.ack(msg);
+    } catch {
+      // The channel died after the commit: the broker redelivers and processed_events skips it.
+    }
+  }
+
+  private settle(msg: ConsumeMessage, state: "ack" | "nacked"): void {
+    this.deliveries.set(msg, state);
+    this.pending ??= setImmediate(() => this.flush());
+  }
+}
+
 interface DeclareProblem {
   queue: string;
   message: string;
@@ -306,6 +375,7 @@ interface DeclareProblem {
 class AmqpConsumerGroup implements Subscription {
   readonly names: AmqpTopologyNames;
   private channel?: Channel;
+  private acks?: ChannelAcks;
   private consumerTag?: string;
   private stopping = false;
   private readonly running = new Set<Promise<void>>();
@@ -356,18 +426,17 @@ class AmqpConsumerGroup implements Subscription {
     channel.on("close", () => {
       if (this.channel !== channel) return;
       this.channel = undefined;
+      this.acks = undefined;
       this.consumerTag = undefined;
       if (!this.stopping) this.transport.channelLost(`consumer channel of ${names.queue} closed`);
     });
     await channel.prefetch(spec.prefetch);
+    const acks = new ChannelAcks(channel);
     this.channel = channel;
-    const { consumerTag } = await channel.consume(
-      names.queue,
-      msg => this.onMessage(channel, msg),
-      {
-        noAck: false,
-      },
-    );
+    this.acks = acks;
+    const { consumerTag } = await channel.consume(names.queue, msg => this.onMessage(acks, msg), {
+      noAck: false,
+    });
     this.consumerTag = consumerTag;
   }
 
@@ -389,6 +458,7 @@ class AmqpConsumerGroup implements Subscription {
   /** The connection is gone: unacked deliveries go back to the queue on the broker's side. */
   detach(): void {
     this.channel = undefined;
+    this.acks = undefined;
     this.consumerTag = undefined;
     this.attachedTo = undefined;
   }
@@ -400,19 +470,22 @@ class AmqpConsumerGroup implements Subscription {
     if (channel && this.consumerTag) await bounded(channel.cancel(this.consumerTag), 5000);
     // In-flight handlers finish and ack on the still-open channel.
     await Promise.allSettled([...this.running]);
+    this.acks?.flush();
     this.channel = undefined;
+    this.acks = undefined;
     if (channel) await bounded(channel.close(), 5000);
     this.transport.removeGroup(this);
   }
 
-  private onMessage(channel: Channel, msg: ConsumeMessage | null): void {
+  private onMessage(acks: ChannelAcks, msg: ConsumeMessage | null): void {
     if (msg === null) {
       // The broker cancelled us (queue deleted): declare everything again.
       if (!this.stopping)
         this.transport.channelLost(`consumer of ${this.names.queue} cancelled by the broker`);
       return;
     }
-    const task: Promise<void> = this.process(channel, msg)
+    acks.delivered(msg);
+    const task: Promise<void> = this.process(acks, msg)
       .catch(err =>
         this.transport.logger.error(`Durable event delivery failed in ${this.names.queue}`, err),
       )
@@ -420,25 +493,24 @@ class AmqpConsumerGroup implements Subscription {
     this.running.add(task);
   }
 
-  private async process(channel: Channel, msg: ConsumeMessage): Promise<void> {
-    const headers: MessagePropertyHeaders = { ...(msg.properties.headers ?? {}) };
-    const attempt = (Number(headers[ATTEMPTS]) || 0) + 1;
+  private async process(acks: ChannelAcks, msg: ConsumeMessage): Promise<void> {
+    const attempt = (Number(msg.properties.headers?.[ATTEMPTS]) || 0) + 1;
     let envelope: EventEnvelope;
     try {
       envelope = parseEnvelope(msg.content);
     } catch (err) {
-      if (await this.forward(channel, msg, this.names.dlq, attempt, errorOf(err))) {
+      if (await this.forward(acks, msg, this.names.dlq, attempt, errorOf(err))) {
         this.spec.deadLettered?.(undefined, attempt, errorOf(err));
       }
       return;
     }
     if (msg.fields.redelivered && this.spec.redelivered) {
       // Back from a connection that ended before its ack: lost, maybe while handled.
-      const run = this.isolated.then(() => this.redelivered(channel, msg, envelope, attempt));
+      const run = this.isolated.then(() => this.redelivered(acks, msg, envelope, attempt));
       this.isolated = run.catch(() => undefined);
       return run;
     }
-    await this.handle(channel, msg, envelope, attempt);
+    await this.handle(acks, msg, envelope, attempt);
   }
 
   /**
@@ -448,15 +520,15 @@ class AmqpConsumerGroup implements Subscription {
    * alone, so an event that kills its consumer is found without taking its batch along.
    */
   private async redelivered(
-    channel: Channel,
+    acks: ChannelAcks,
     msg: ConsumeMessage,
     envelope: EventEnvelope,
     attempt: number,
   ): Promise<void> {
     const seen = await this.spec.redelivered?.(envelope);
-    if (!seen) return this.handle(channel, msg, envelope, attempt);
+    if (!seen) return this.handle(acks, msg, envelope, attempt);
     if (seen.applied) {
-      this.ack(channel, msg);
+      acks.ack(msg);
       return;
     }
     const limit = this.spec.retry.redeliveryLimit ?? 10;
@@ -464,16 +536,16 @@ class AmqpConsumerGroup implements Subscription {
       const error = new Error(
         `its handling was lost ${seen.lostStarts} times without an outcome (the consumer died while handling it)`,
       );
-      if (await this.forward(channel, msg, this.names.dlq, attempt, error))
+      if (await this.forward(acks, msg, this.names.dlq, attempt, error))
         this.spec.deadLettered?.(envelope, attempt, error);
       return;
     }
-    const handled = this.handle(channel, msg, envelope, attempt);
+    const handled = this.handle(acks, msg, envelope, attempt);
     if (seen.lostStarts > 1) await handled;
   }
 
   private async handle(
-    channel: Channel,
+    acks: ChannelAcks,
     msg: ConsumeMessage,
     envelope: EventEnvelope,
     attempt: number,
@@ -483,27 +555,19 @@ class AmqpConsumerGroup implements Subscription {
     } catch (err) {
       const error = errorOf(err);
       if (attempt >= this.spec.retry.maxAttempts) {
-        if (await this.forward(channel, msg, this.names.dlq, attempt, error)) {
+        if (await this.forward(acks, msg, this.names.dlq, attempt, error)) {
           this.spec.deadLettered?.(envelope, attempt, error);
         }
       } else {
         const queue = this.names.retryQueue(retryDelay(this.spec.retry, attempt));
-        if (await this.forward(channel, msg, queue, attempt, error)) {
+        if (await this.forward(acks, msg, queue, attempt, error)) {
           this.spec.retried?.(envelope, attempt, error);
         }
       }
       return;
     }
-    this.ack(channel, msg);
+    acks.ack(msg);
     this.spec.handled?.(envelope);
-  }
-
-  private ack(channel: Channel, msg: ConsumeMessage): void {
-    try {
-      channel.ack(msg);
-    } catch {
-      // The channel died after the commit: the broker redelivers and processed_events skips it.
-    }
   }
 
   /**
@@ -511,7 +575,7 @@ class AmqpConsumerGroup implements Subscription {
    * publishing connection) and confirmed there first, then acked here.
    */
   private async forward(
-    channel: Channel,
+    acks: ChannelAcks,
     msg: ConsumeMessage,
     queue: string,
     attempt: number,
@@ -530,14 +594,10 @@ class AmqpConsumerGroup implements Subscription {
       this.transport.logger.warn(
         `Could not move a failed event to ${queue}: ${errorOf(err).message}`,
       );
-      try {
-        channel.nack(msg, false, true);
-      } catch {
-        // Channel gone: the broker requeues it anyway.
-      }
+      acks.requeue(msg);
       return false;
     }
-    this.ack(channel, msg);
+    acks.ack(msg);
     return true;
   }
 }

@@ -1,7 +1,8 @@
 import type { Context } from "moleculer";
+import type { PerUserReadCache } from "../../lib/per-user-read-cache";
 import type { PublishedReadCache } from "../../lib/published-read-cache";
 import type { AuthUser } from "../../models/auth.model";
-import type { LearnerHome } from "../../models/progress.model";
+import type { LearnerHome, LearnerHomeAnswer } from "../../models/progress.model";
 import { actionFor } from "./all-routes";
 
 /** How long one part of the dashboard may take before it is given up as degraded. */
@@ -28,6 +29,27 @@ type DashboardParts = { user: unknown } & { [K in HomePart]: LearnerHome[K] | nu
 export type Dashboard = DashboardParts & { degraded: DashboardPart[] };
 
 type DashboardCtx = Context<unknown, { user?: AuthUser | null }>;
+
+/**
+ * A learner's home as this gateway holds it: progress.home's parts but the board (which moves
+ * with everyone's scores and is read from the boards' read model instead), until `until` (ms)
+ * — the answer's `freshUntil`, when time alone changes it.
+ */
+export type HeldHome = Pick<LearnerHome, "progress" | "courses" | "dueReviews"> & {
+  notifications: NonNullable<LearnerHome["notifications"]>;
+  until: number;
+};
+
+export interface DashboardDeps {
+  /** Users' `GET /me` answers, per user (cleared on `cache.clean.users`). */
+  profiles: PublishedReadCache;
+  /** Learners' homes (cleared on progress's `cache.clean.learner` for them, `cache.clean.homes`). */
+  homes: PerUserReadCache<HeldHome>;
+  /** The dashboard's board from the read model in Redis; undefined: only progress can give it. */
+  homeBoard(userId: string): Promise<LearnerHome["leaderboard"] | undefined>;
+  /** This gateway's clock (ms), which `until` is compared with. */
+  now(): number;
+}
 
 function deadline<T>(promise: Promise<T>, ms: number): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -85,20 +107,52 @@ async function profilePart(
 }
 
 /**
- * The home screen in one answer: the learner's home summary from progress (one call) and
- * the profile, at once, each given DASHBOARD_PART_DEADLINE_MS; a part that fails or is late
- * — or that progress could not answer now — is null and named in `degraded`, and the answer
- * is still complete in shape.
+ * Progress's parts from this gateway's copy of the learner's home and the board from the
+ * read model, without the call; otherwise (none held, expired, cleared, or a board the read
+ * model cannot give) from progress.home, whose complete answer is held for the next read —
+ * unless the learner was cleared while it was on its way.
  */
-export async function buildDashboard(
+async function homePart(
   ctx: DashboardCtx,
-  profiles: PublishedReadCache,
-): Promise<Dashboard> {
+  deps: DashboardDeps,
+  userId: string,
+): Promise<Outcome<LearnerHome>> {
+  const held = deps.homes.get(userId, HOME_KEY);
+  if (held && held.until > deps.now()) {
+    const board = await withinDeadline(() => deps.homeBoard(userId));
+    if ("failure" in board) return { value: { ...held, leaderboard: null } };
+    if (board.value !== undefined) return { value: { ...held, leaderboard: board.value } };
+  }
+  const stamp = deps.homes.stamp;
+  const answer = await withinDeadline(() =>
+    ctx.call<LearnerHomeAnswer, Record<string, never>>(HOME_ACTION, {}, { retries: 0 }),
+  );
+  if ("value" in answer) keep(deps, userId, answer.value, stamp);
+  return answer;
+}
+
+/** One copy a learner: the home is one key of theirs. */
+const HOME_KEY = "home";
+
+/** Holds a complete answer (every part progress gives, the board aside) until its `freshUntil`. */
+function keep(deps: DashboardDeps, userId: string, home: LearnerHomeAnswer, stamp: number): void {
+  const { progress, courses, dueReviews, notifications } = home;
+  const until = Date.parse(home.freshUntil);
+  if (!progress || !courses || !dueReviews || !notifications || !(until > deps.now())) return;
+  deps.homes.set(userId, HOME_KEY, { progress, courses, dueReviews, notifications, until }, stamp);
+}
+
+/**
+ * The home screen in one answer: the learner's home (held here, or from progress in one
+ * call) and the profile, at once, each given DASHBOARD_PART_DEADLINE_MS; a part that fails or
+ * is late — or that progress could not answer now — is null and named in `degraded`, and
+ * the answer is still complete in shape.
+ */
+export async function buildDashboard(ctx: DashboardCtx, deps: DashboardDeps): Promise<Dashboard> {
+  const userId = ctx.meta.user?.id;
   const [user, home] = await Promise.all([
-    profilePart(ctx, profiles),
-    withinDeadline(() =>
-      ctx.call<LearnerHome, Record<string, never>>(HOME_ACTION, {}, { retries: 0 }),
-    ),
+    profilePart(ctx, deps.profiles),
+    userId ? homePart(ctx, deps, userId) : Promise.resolve({ failure: "no learner" }),
   ]);
   const answered = "value" in home ? home.value : undefined;
   const dashboard: Dashboard = {

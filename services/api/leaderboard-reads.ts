@@ -8,7 +8,7 @@ import {
   RecentTops,
   type RankedEntry,
 } from "../../lib/leaderboard-read-model";
-import type { LeaderboardPeriod, LeaderboardView } from "../../models/progress.model";
+import type { LearnerHome, LeaderboardPeriod, LeaderboardView } from "../../models/progress.model";
 
 /**
  * `GET /leaderboard` answered by the gateway from the boards' read model in Redis
@@ -29,6 +29,9 @@ interface BoardQuery {
   period: LeaderboardPeriod;
   limit: number;
 }
+
+/** The dashboard's board, as progress.home reads it (services/progress/home.ts). */
+const HOME_BOARD: BoardQuery = { period: "weekly", limit: 10 };
 
 const isPeriod = (value: unknown): value is LeaderboardPeriod =>
   typeof value === "string" && PERIODS.includes(value);
@@ -78,8 +81,22 @@ export class GatewayLeaderboards {
   ): Promise<LeaderboardView | undefined> {
     if (action !== LEADERBOARD_ACTION) return undefined;
     const query = boardQuery(params);
-    if (!query) return undefined;
-    const { period, limit } = query;
+    return query ? this.view(query, userId) : undefined;
+  }
+
+  /**
+   * The dashboard's board as progress.home gives it (this week's top ten and the caller's
+   * rank), or undefined when progress must give it.
+   */
+  async homeBoard(userId: string): Promise<LearnerHome["leaderboard"] | undefined> {
+    const view = await this.view(HOME_BOARD, userId);
+    return view && { rank: view.me.rank, top: view.top };
+  }
+
+  private async view(
+    { period, limit }: BoardQuery,
+    userId: string,
+  ): Promise<LeaderboardView | undefined> {
     const week = isoWeek(new Date(this.now()));
     try {
       const [top, me] = await Promise.all([

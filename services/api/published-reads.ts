@@ -1,9 +1,9 @@
 /**
  * Which anonymous reads the gateway answers from its own copy (a `PublishedReadCache`;
  * signed-in learners' course reads: services/api/learner-reads.ts):
- * the content service broadcasts `cache.clean.content` after every committed change and the
- * gateway clears the copy on it; entries expire sooner than the `max-age=60` such answers
- * already carry.
+ * the content service broadcasts `cache.clean.content` after every committed change, progress
+ * `cache.clean.certificates` after a certificate's, and the gateway clears the copy on either;
+ * entries expire sooner than the `max-age=60` course answers already carry.
  */
 /** The actions whose anonymous answers may be kept, and the params that may vary. */
 const CACHEABLE: Record<
@@ -14,6 +14,9 @@ const CACHEABLE: Record<
     params: ["id", "view"],
     allow: p => p.view === undefined || p.view === "published",
   },
+  // Issued certificates never change but for a revocation or an erasure, and progress
+  // broadcasts `cache.clean.certificates` after either.
+  "progress.certificate": { params: ["id"] },
 };
 
 /**

@@ -34,6 +34,8 @@ export interface CertificateDeps {
   printed?: PublishedReadCache;
   /** The compact JWS of `credential`, signed by users with the access-token key. */
   sign: (credential: VerifiableCredential, caller?: Pick<Context, "requestID">) => Promise<string>;
+  /** Tells every gateway that certificates changed (committed already): their copies go. */
+  certificatesChanged: (caller?: Pick<Context, "requestID">) => Promise<void>;
 }
 
 const statusOf = (row: store.CertificateRow): CertificateStatus =>
@@ -100,12 +102,15 @@ export async function printCertificate(deps: CertificateDeps, id: string): Promi
 export async function revokeCertificate(
   deps: CertificateDeps,
   input: { id: string; reason: string },
+  caller?: Pick<Context, "requestID">,
 ): Promise<CertificateVerification> {
   const at = deps.now();
   const row = await deps.withTransaction(t =>
     store.revokeCertificate(deps.db, { id: input.id, reason: input.reason, at }, t),
   );
   if (!row) throw certificateNotFound(input.id);
+  // Before the answer: whoever verifies after the admin saw "revoked" sees it too.
+  await deps.certificatesChanged(caller);
   return verificationOf(row);
 }
 

@@ -76,5 +76,23 @@ export function addDays(date: string, days: number): string {
   return new Date((dayNumber(date) + days) * 86_400_000).toISOString().slice(0, 10);
 }
 
+/**
+ * The first instant of the local date after `instant`'s in `timeZone` (never later than it:
+ * a day that a clock change at midnight shortens may be answered an hour early).
+ */
+export function nextLocalDay(instant: Date, timeZone: string): Date {
+  const zone = safeTimeZone(timeZone);
+  const now = localTime(instant, zone);
+  const intoMinute = instant.getTime() % 60_000;
+  const minutesLeft = 24 * 60 - (now.hour * 60 + now.minute);
+  const guess = new Date(instant.getTime() - intoMinute + minutesLeft * 60_000);
+  // A clock change before the guess moves its wall-clock time off midnight by the change.
+  const then = localTime(guess, zone);
+  const off = then.hour * 60 + then.minute;
+  const shift = then.date === now.date ? off - 24 * 60 : off;
+  const start = new Date(guess.getTime() - shift * 60_000);
+  return localDate(start, zone) === now.date ? guess : start;
+}
+
 // The weekly leaderboard's week: the gateways compute it too (lib/leaderboard-read-model.ts).
 export { isoWeek } from "../../lib/iso-week";

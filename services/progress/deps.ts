@@ -70,7 +70,12 @@ export interface ProgressDeps extends CertificateDeps, AnalyticsDeps, XapiDeps {
   contentCopy?: PublishedReadCache;
   /** This node's copy of users' profiles (the daily goal), cleared on `cache.clean.users`. */
   usersCopy?: PublishedReadCache;
-  /** Tells every gateway that `userId`'s completed lessons may have changed (committed already). */
-  completionsChanged: (userId: string, caller?: Caller) => Promise<void>;
+  /**
+   * Tells every gateway, once the transaction commits, that these learners' data changed
+   * (their completions, their home): every write of their events and of their summary does.
+   */
+  learnersChanged: (t: Transaction, userIds: string[], caller?: Caller) => void;
+  /** Tells every gateway, once the transaction commits, that many learners' homes changed. */
+  homesChanged: (t: Transaction) => void;
   logger: Logger;
 }

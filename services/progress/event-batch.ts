@@ -18,6 +18,8 @@ export interface EventBatch {
 export interface EnvelopeWriter {
   envelope<T extends ProgressEventType>(type: T, data: DomainEvents[T]): EventEnvelope<T>;
   write(envelopes: EventEnvelope[], t: Transaction): Promise<void>;
+  /** The learners whose events `t` wrote, told to the gateways once it commits. */
+  changed(userIds: string[], t: Transaction): void;
 }
 
 interface Pending {
@@ -51,6 +53,7 @@ export function collectEvents(db: store.Db, writer: EnvelopeWriter): EventBatch 
         return e.envelope(sequence);
       });
       await writer.write(envelopes, t);
+      writer.changed([...next.keys()], t);
     },
   };
 }

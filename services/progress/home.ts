@@ -1,8 +1,8 @@
 import type { Transaction } from "sequelize";
 import type { AuthUser } from "../../models/auth.model";
-import type { LearnerHome } from "../../models/progress.model";
+import type { LearnerHome, LearnerHomeAnswer } from "../../models/progress.model";
 import { leaderboardView } from "./boards";
-import { safeTimeZone } from "./clock";
+import { nextLocalDay, safeTimeZone } from "./clock";
 import type { ProgressDeps, RequestCtx } from "./deps";
 import { enrolledCourseOf, myCourses } from "./enrollments";
 import { learnerState, progressSnapshotOf, progressViewOf, recentXpSince } from "./learners";
@@ -22,7 +22,10 @@ const HOME_DUE_LIMIT = 100;
 /** The dashboard's board: this week's, its top ten. */
 const HOME_BOARD = { period: "weekly", limit: 10, scope: "everyone" } as const;
 
-type Built = Pick<LearnerHome, "progress" | "courses" | "dueReviews">;
+type Built = Pick<LearnerHome, "progress" | "courses" | "dueReviews"> & {
+  /** The zone the progress view's local day was read in. */
+  timezone: string;
+};
 
 /** A summary that reflects every event of the learner. */
 type CurrentRow = store.HomeRow & {
@@ -34,7 +37,7 @@ export async function learnerHome(
   deps: ProgressDeps,
   actor: Pick<AuthUser, "id">,
   ctx: RequestCtx,
-): Promise<LearnerHome> {
+): Promise<LearnerHomeAnswer> {
   const now = deps.now();
   const [row, leaderboard] = await Promise.all([
     store.homeOf(deps.db, actor.id, now, HOME_DUE_LIMIT),
@@ -50,7 +53,15 @@ export async function learnerHome(
     dueReviews: built.dueReviews,
     leaderboard,
     notifications: unread === null ? null : { unread },
+    freshUntil: freshUntil(row, built.timezone, now).toISOString(),
   };
+}
+
+/** The next change by time alone: a card falling due, or the learner's local day ending. */
+function freshUntil(row: store.HomeRow, timezone: string, now: Date): Date {
+  const dayEnds = nextLocalDay(now, timezone);
+  const due = row.next_due === null ? undefined : new Date(row.next_due);
+  return due && due < dayEnds ? due : dayEnds;
 }
 
 function isCurrent(row: store.HomeRow): row is CurrentRow {
@@ -72,6 +83,7 @@ function fromSummary(row: CurrentRow, now: Date): Built {
     ),
     courses: row.courses,
     dueReviews: row.due_cards.map(dueCardOf),
+    timezone: safeTimeZone(row.timezone),
   };
 }
 
@@ -113,6 +125,7 @@ async function rebuild(
     progress: progressViewOf(state.snapshot, { ...state, timezone }, deps.now()),
     courses,
     dueReviews: due,
+    timezone,
   };
 }
 
@@ -188,4 +201,5 @@ export async function refreshHome(
     },
     t,
   );
+  deps.learnersChanged(t, [userId]);
 }

@@ -62,7 +62,8 @@ export interface Leaderboard {
   rank(period: LeaderboardPeriod, week: string, userId: string): Promise<OwnRank>;
   /** Top `limit` and the learner's own rank, in as few round trips as the store allows. */
   view(period: LeaderboardPeriod, week: string, limit: number, userId: string): Promise<BoardView>;
-  rename(userId: string, name: string): Promise<void>;
+  /** New display names, in the order they changed (the last of a user's wins). */
+  rename(names: ReadonlyArray<{ userId: string; name: string }>): Promise<void>;
   remove(userId: string): Promise<void>;
   close(): Promise<void>;
 }
@@ -184,8 +185,13 @@ export class RedisLeaderboard implements Leaderboard {
     return names;
   }
 
-  async rename(userId: string, name: string): Promise<void> {
-    await this.redis.hset(this.namesKey, userId, name);
+  async rename(names: ReadonlyArray<{ userId: string; name: string }>): Promise<void> {
+    if (names.length === 0) return;
+    // One HSET for a whole consumer batch: Redis sets its pairs in order, so the last wins.
+    await this.redis.hset(
+      this.namesKey,
+      names.flatMap(({ userId, name }) => [userId, name]),
+    );
     this.tops.clear();
   }
 

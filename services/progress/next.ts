@@ -57,31 +57,37 @@ export async function whatNext(
   caller?: Caller,
 ): Promise<NextStep[]> {
   const userId = actor.id;
+  // Independent reads at once: the answer waits for the slowest, not for their sum.
+  const [due, [weakest], enrolled, level] = await Promise.all([
+    dueReviewCount(deps, userId, caller),
+    store.weakestSkills(deps.db, userId, 1),
+    store.enrolledCoursesOf(deps.db, userId),
+    learnerLevel(deps, userId),
+  ]);
+  const taken = new Set(enrolled.map(e => e.enrollment.course_id));
+  const learning = enrolled
+    .filter(e => e.enrollment.completed_at === null)
+    .slice(0, MAX_STEPS)
+    .map(e => e.enrollment.course_id);
+  const [lessons, catalogue] = await Promise.all([
+    Promise.all(learning.map(id => nextLesson(deps, userId, id, caller))),
+    remote.catalogueAt(deps, level, caller),
+  ]);
   const steps: NextStep[] = [];
-  const due = await dueReviewCount(deps, userId, caller);
   if (due > 0)
     steps.push({
       kind: "review",
       count: due,
       reason: `${due} ${plural(due, "flashcard is", "flashcards are")} due for review`,
     });
-  const [weakest] = await store.weakestSkills(deps.db, userId, 1);
   if (weakest)
     steps.push({
       kind: "practice",
       skill: weakest.skill,
       reason: `Practise ${weakest.skill}: your weakest skill (${Math.round(weakest.mastery * 100)} % mastery)`,
     });
-  const enrolled = await store.enrolledCoursesOf(deps.db, userId);
-  const learning = enrolled
-    .filter(e => e.enrollment.completed_at === null)
-    .slice(0, MAX_STEPS)
-    .map(e => e.enrollment.course_id);
-  for (const step of await Promise.all(learning.map(id => nextLesson(deps, userId, id, caller))))
-    if (step) steps.push(step);
-  const level = await learnerLevel(deps, userId);
-  const taken = new Set(enrolled.map(e => e.enrollment.course_id));
-  const course = (await remote.catalogueAt(deps, level, caller)).find(c => !taken.has(c.id));
+  for (const step of lessons) if (step) steps.push(step);
+  const course = catalogue.find(c => !taken.has(c.id));
   if (course)
     steps.push({
       kind: "course",

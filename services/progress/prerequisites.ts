@@ -1,7 +1,6 @@
 import { missingPrerequisites } from "../../lib/prerequisites";
 import type { AuthUser } from "../../models/auth.model";
 import type { LessonForGrading } from "../../models/lesson.model";
-import type { Caller, ProgressDeps } from "./deps";
 import { lessonLocked } from "./errors";
 import * as store from "./store";
 
@@ -34,27 +33,4 @@ export function completedLessons(
   actor: Pick<AuthUser, "id">,
 ): Promise<string[]> {
   return store.completedInCourse(deps.db, actor.id, input.courseId);
-}
-
-/**
- * A learner's change that may complete lessons (an attempt, a "done"), then every gateway
- * told, before the answer leaves, to drop its copy of the learner's completions: their next
- * GET /courses/:id shows what they just did. Told whatever the outcome, since a change may
- * have committed before a later step failed; a broadcast lost costs only the copies' 30 s.
- */
-export async function thenCompletionsTold<T>(
-  deps: Pick<ProgressDeps, "completionsChanged" | "logger">,
-  actor: Pick<AuthUser, "id">,
-  caller: Caller,
-  change: () => Promise<T>,
-): Promise<T> {
-  try {
-    return await change();
-  } finally {
-    await deps
-      .completionsChanged(actor.id, caller)
-      .catch((err: Error) =>
-        deps.logger.warn(`gateways not told of ${actor.id}'s completions: ${err.message}`),
-      );
-  }
 }

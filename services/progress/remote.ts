@@ -25,21 +25,35 @@ export function holdsLesson(deps: Pick<ProgressDeps, "contentCopy">, lessonId: s
   return deps.contentCopy?.get(gradingKey(lessonId)) !== undefined;
 }
 
+/**
+ * Content's answer under `key` from this node's copy (cleared on content's
+ * `cache.clean.content` after every change), else asked and kept. Content's live versions
+ * are what every learner's reads and attempts ask for, again and again.
+ */
+async function fromContentCopy<T>(
+  deps: RemoteDeps,
+  key: string,
+  ask: () => Promise<T>,
+): Promise<T> {
+  const copy = deps.contentCopy;
+  const held = copy?.get(key) as T | undefined;
+  if (held !== undefined) return held;
+  // Read before the call: a clean arriving while it is on its way keeps its answer out.
+  const generation = copy?.generation ?? 0;
+  const answer = await ask();
+  copy?.set(key, answer, generation);
+  return answer;
+}
+
 export async function lessonForGrading(
   deps: RemoteDeps,
   lessonId: string,
   caller?: Caller,
 ): Promise<LessonForGrading> {
-  const copy = deps.contentCopy;
-  const key = gradingKey(lessonId);
-  const held = copy?.get(key) as LessonForGrading | undefined;
-  if (held) return held;
-  // Read before the call: a clean arriving while it is on its way keeps its answer out.
-  const generation = copy?.generation ?? 0;
   try {
-    const lesson = await deps.content.lessonForGrading(lessonId, caller);
-    copy?.set(key, lesson, generation);
-    return lesson;
+    return await fromContentCopy(deps, gradingKey(lessonId), () =>
+      deps.content.lessonForGrading(lessonId, caller),
+    );
   } catch (err) {
     if (isNotFound(err)) throw lessonNotFound(lessonId);
     throw err;
@@ -66,7 +80,9 @@ export async function courseOutline(
   caller?: Caller,
 ): Promise<CourseOutline> {
   try {
-    return await deps.content.courseOutline(courseId, caller);
+    return await fromContentCopy(deps, `courseOutline:${courseId}`, () =>
+      deps.content.courseOutline(courseId, caller),
+    );
   } catch (err) {
     if (isNotFound(err)) throw courseNotFound(courseId);
     throw err;
@@ -93,7 +109,9 @@ export function catalogueAt(
   level: CefrLevel,
   caller?: Caller,
 ): Promise<CourseCard[]> {
-  return deps.content.catalogueAt(level, caller);
+  return fromContentCopy(deps, `catalogueAt:${level}`, () =>
+    deps.content.catalogueAt(level, caller),
+  );
 }
 
 /**
@@ -106,14 +124,9 @@ export async function courseSummaries(
   caller?: Caller,
 ): Promise<Map<string, CourseBrief> | undefined> {
   if (ids.length === 0) return new Map();
-  const copy = deps.contentCopy;
   const key = `coursesByIds:${JSON.stringify([...ids].sort())}`;
-  const held = copy?.get(key) as CourseBrief[] | undefined;
-  if (held) return new Map(held.map(c => [c.id, c]));
-  const generation = copy?.generation ?? 0;
   try {
-    const found = await deps.content.coursesByIds(ids, caller);
-    copy?.set(key, found, generation);
+    const found = await fromContentCopy(deps, key, () => deps.content.coursesByIds(ids, caller));
     return new Map(found.map(c => [c.id, c]));
   } catch (err) {
     deps.logger.warn(

@@ -40,6 +40,7 @@ import { openSession, rotateRefreshToken, type ClientInfo } from "./sessions";
 import { signAccessToken } from "./tokens";
 import { keepAnotherAdmin } from "./last-admin";
 import { selectRows } from "../../lib/db/sql";
+import { tableOf } from "./store/db";
 import { pageOf } from "../../lib/params";
 import type { ParamsOf } from "../../lib/params-of";
 
@@ -231,15 +232,15 @@ async function isNewDevice(
   userId: string,
   client: ClientInfo,
 ): Promise<boolean> {
-  const { Session } = deps.models;
-  const [all, same] = await Promise.all([
-    Session.count({ where: { userId }, transaction: t }),
-    Session.count({
-      where: { userId, userAgent: client.userAgent?.slice(0, 512) ?? null },
-      transaction: t,
-    }),
-  ]);
-  return all > 0 && same === 0;
+  // One statement, both answers from sessions_user_agent_idx (migration 0005).
+  const [seen] = await selectRows<{ any_session: boolean; same_agent: boolean }>(
+    deps.db.sequelize,
+    `SELECT EXISTS (SELECT 1 FROM ${tableOf(deps.db, "sessions")} WHERE user_id = $1) AS any_session,
+            EXISTS (SELECT 1 FROM ${tableOf(deps.db, "sessions")}
+                    WHERE user_id = $1 AND user_agent IS NOT DISTINCT FROM $2) AS same_agent`,
+    { bind: [userId, client.userAgent?.slice(0, 512) ?? null], transaction: t },
+  );
+  return seen.any_session && !seen.same_agent;
 }
 
 /** Opens a session for a user who has proven who they are, and signs its first access token. */
@@ -274,7 +275,11 @@ export async function login(
   const accountKey = limitKey(email);
   const ipKey = ctx.meta.clientIp ?? "unknown";
   const { loginAccount, loginIp } = deps.limits;
-  const wait = Math.max(await loginAccount.blockedFor(accountKey), await loginIp.blockedFor(ipKey));
+  const [account, ipWait] = await Promise.all([
+    loginAccount.state(accountKey),
+    loginIp.blockedFor(ipKey),
+  ]);
+  const wait = Math.max(account.waitMs, ipWait);
   if (wait > 0) rejectTooMany(ctx, wait);
 
   const found = await findByEmail(deps, email);
@@ -290,7 +295,8 @@ export async function login(
   let user = found;
   ensureActive(user);
   await requireSecondFactor(deps, user, params.otp, ctx);
-  await loginAccount.reset(accountKey);
+  // Nothing to clear when no failure was counted (most logins): one Redis round trip less.
+  if (account.failures > 0) await loginAccount.reset(accountKey);
 
   if (user.passwordHash !== null && needsRehash(user.passwordHash)) {
     // The parameters went up since this hash was made: upgrade it while we hold the password.

@@ -28,6 +28,8 @@ interface Limiter {
   readonly points: number;
   /** Milliseconds until `key` may try again; 0 when it is not blocked. */
   blockedFor(key: string): Promise<number>;
+  /** `blockedFor` and the failures counted in `key`'s window, from one read. */
+  state(key: string): Promise<{ failures: number; waitMs: number }>;
   /** Counts one failure. */
   fail(key: string): Promise<void>;
   /** Counts one use and tells whether it was within the limit. */
@@ -66,8 +68,12 @@ function limiter(name: string, opts: IRateLimiterOptions, cfg: AppConfig, redis?
     name,
     points,
     async blockedFor(key) {
+      return (await this.state(key)).waitMs;
+    },
+    async state(key) {
       const res = await store.get(key);
-      return res && res.consumedPoints >= points ? Math.max(res.msBeforeNext, 1) : 0;
+      const failures = res?.consumedPoints ?? 0;
+      return { failures, waitMs: res && failures >= points ? Math.max(res.msBeforeNext, 1) : 0 };
     },
     async fail(key) {
       await store.penalty(key, 1);

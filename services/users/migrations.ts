@@ -199,4 +199,16 @@ export const usersMigrations: UsersMigration[] = [
       );
     },
   },
+  {
+    name: "0005-users-sessions-device-index",
+    async up({ context: { sequelize, schema } }) {
+      // Every login asks whether the account ever had a session from this user agent, ended
+      // ones included: sessions_user_idx covers open sessions only, so that question was a
+      // scan of every session of every account.
+      await sequelize.query(
+        `CREATE INDEX IF NOT EXISTS sessions_user_agent_idx
+           ON ${q(schema)}.sessions (user_id, user_agent)`,
+      );
+    },
+  },
 ];

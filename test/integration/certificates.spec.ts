@@ -7,7 +7,7 @@ import type { Browser } from "playwright-core";
 import { launchRenderer, renderFirstPage } from "../support/pdf-render";
 import { http } from "./api-kit";
 import { startLearningCluster, type Json, type LearningCluster } from "./learning-kit";
-import { sql, waitFor } from "./users.support";
+import { PASSWORD, sql, waitFor } from "./users.support";
 
 /**
  * Certificates on a real two-node cluster (gateway, users and content on one node; progress and
@@ -328,5 +328,28 @@ describe("certificates", () => {
     browser ??= await launchRenderer();
     const pdf = await getBytes(`/certificates/${certificateId}/pdf`);
     expect((await renderFirstPage(browser, pdf.bytes)).text).toContain("REVOKED");
+  }, 60_000);
+
+  it("when anonymous verifications repeat, then the gateway answers them from its copy until a revocation or an erasure clears it", async () => {
+    const erin = await newLearner("Erin");
+    await completeCourse(erin.token);
+    const [held] = await certificatesOf(erin.token);
+    const route = `/certificates/${held.id as string}`;
+    expect((await call("GET", route)).body.learnerName).toBe("Erin");
+    // Behind progress's back: only an answer the gateway holds still says "Erin".
+    await sql(dbUrl(), `UPDATE progress.certificates SET learner_name = 'Erin B.' WHERE id = $1`, [
+      held.id,
+    ]);
+    expect((await call("GET", route)).body.learnerName).toBe("Erin");
+
+    await call("DELETE", "/me", { token: erin.token, json: { password: PASSWORD } });
+    await waitFor(
+      async () =>
+        (await sql(dbUrl(), `SELECT id FROM progress.certificates WHERE id = $1`, [held.id]))
+          .length === 0,
+      20_000,
+    );
+    // Cleared when the erasure committed, not when the copy expires (30 s).
+    await waitFor(async () => (await call("GET", route)).status === 404, 2_000);
   }, 60_000);
 });

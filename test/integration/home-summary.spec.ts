@@ -14,6 +14,7 @@ import type { AuthUser } from "../../models/auth.model";
 import type { CourseOutline } from "../../models/course.model";
 import type { LessonForGrading } from "../../models/lesson.model";
 import type { UserSummary } from "../../models/user.model";
+import { LEARNER_CHANGED_EVENT, type LearnerChanged } from "../../models/progress.model";
 import type { Clock } from "../../services/progress/clock";
 import { startTestNode, type TestNode } from "../support/cluster";
 import {
@@ -233,8 +234,35 @@ const caughtUp = () =>
       : undefined;
   });
 
+/** Time moves for progress and the gateway alike (the gateway holds homes until a time progress names). */
 function setClock(clock: Clock): void {
   (progressNode.broker.getLocalService("progress") as unknown as { clock: Clock }).clock = clock;
+  (gateway.broker.getLocalService("api") as unknown as { clock: () => number }).clock = () =>
+    clock().getTime();
+}
+
+/** The gateway's calls of progress.home while `read` runs. */
+async function homeCallsDuring(read: () => Promise<unknown>): Promise<number> {
+  const calls = jest.spyOn(gateway.broker, "call");
+  try {
+    await read();
+    return calls.mock.calls.filter(([action]) => action === "progress.home").length;
+  } finally {
+    calls.mockRestore();
+  }
+}
+
+/**
+ * The gateway answers the learner's dashboard from its copy: a read that does not ask
+ * progress (the consumer's broadcasts of changes before it may still clear the copy first).
+ */
+const heldByGateway = () =>
+  eventually(async () => ((await homeCallsDuring(dashboard)) === 0 ? true : undefined));
+
+/** What the gateway holds of the learner goes, as after a change progress tells it of. */
+function clearGatewayCopy(): Promise<void> {
+  const change: LearnerChanged = { userId: LEARNER };
+  return gateway.broker.broadcastLocal(LEARNER_CHANGED_EVENT, change);
 }
 
 beforeAll(async () => {
@@ -310,6 +338,7 @@ describe("GET /me/dashboard from the learner's home summary", () => {
       return Number(row.n) === 1 ? true : undefined;
     });
     await sql(`DELETE FROM progress.home_summaries WHERE user_id = :userId`);
+    await clearGatewayCopy();
   });
 
   it("when the learner has no summary yet, then the dashboard is built from the sources and stored, nothing degraded", async () => {
@@ -338,6 +367,23 @@ describe("GET /me/dashboard from the learner's home summary", () => {
     await eventually(async () =>
       ((await dashboard()).notifications as Json).unread === 1 ? true : undefined,
     );
+    await callAs("notify.markAllRead");
+    await eventually(async () =>
+      ((await dashboard()).notifications as Json).unread === 0 ? true : undefined,
+    );
+  });
+
+  it("when the gateway holds the learner's home, then it answers without asking progress, and the next inbox change still shows at once", async () => {
+    await heldByGateway();
+    await stubs.call("users.emit", {
+      type: "social.followed",
+      data: { userId: LEARNER, followerId: FRIEND },
+    });
+    // The gateway's clock stands still here: only progress's broadcast can clear its copy.
+    await eventually(async () =>
+      ((await dashboard()).notifications as Json).unread === 1 ? true : undefined,
+    );
+    await heldByGateway();
     await callAs("notify.markAllRead");
     await eventually(async () =>
       ((await dashboard()).notifications as Json).unread === 0 ? true : undefined,
@@ -419,15 +465,51 @@ describe("GET /me/dashboard from the learner's home summary", () => {
     expect((await summaryState()).sequence).toBe((await summaryState()).event_sequence);
   });
 
+  it("when the gateway holds the home and the learner reviews a card, then the next dashboard shows the review's XP and the card gone", async () => {
+    await caughtUp();
+    await heldByGateway();
+    const held = await dashboard();
+    // Straight to progress, not through the gateway: only progress's broadcast clears the copy.
+    const review = await callAs<{ xpEarned: number }>("progress.review", {
+      lessonId: "deck-h",
+      cardId: "card-2",
+      rating: "good",
+    });
+    expect(review.xpEarned).toBeGreaterThan(0);
+    const board = await dashboard();
+    expect((board.progress as Json).xp).toBe(Number((held.progress as Json).xp) + review.xpEarned);
+    expect((board.dueReviews as Json[]).map(c => c.cardId)).toEqual(["card-1"]);
+  });
+
+  it("when a card the held home does not show falls due, then the next dashboard shows it with no event", async () => {
+    const { due } = (
+      await sql<{ due: Date }>(
+        `SELECT due FROM progress.review_cards WHERE user_id = :userId AND card_id = 'card-2'`,
+      )
+    )[0];
+    const dueAt = new Date(due).getTime();
+    // Two seconds before, far within the gateway's own limit on a copy's life.
+    setClock(() => new Date(dueAt - 2000));
+    await caughtUp();
+    await heldByGateway();
+    expect((await dashboard()).dueReviews).toEqual([expect.objectContaining({ cardId: "card-1" })]);
+    setClock(() => new Date(dueAt));
+    const board = await dashboard();
+    expect((board.dueReviews as Json[]).map(c => c.cardId).sort()).toEqual(["card-1", "card-2"]);
+  });
+
   it("when the summary row is gone, then the next dashboard rebuilds it from the sources", async () => {
     const warm = await dashboard();
     await sql(`DELETE FROM progress.home_summaries WHERE user_id = :userId`);
+    // A row removed by hand is no change progress tells of: the gateway's copy goes as after one.
+    await clearGatewayCopy();
     const rebuilt = await dashboard();
     expect({ ...rebuilt, user: null }).toEqual({ ...warm, user: null });
     await eventually(async () => ((await summaryState()).sequence !== null ? true : undefined));
   });
 
-  it("when the progress service is stopped, then its parts are null and degraded, the profile is there, still 200", async () => {
+  it("when the progress service is stopped, then a held home still answers, and without one its parts are null and degraded, the profile there, still 200", async () => {
+    const held = await dashboard();
     await progressNode.stop();
     await eventually(async () =>
       gateway.broker.registry
@@ -436,6 +518,9 @@ describe("GET /me/dashboard from the learner's home summary", () => {
         ? undefined
         : true,
     );
+    // Nothing of the learner's home changes while progress is away: its copy is still theirs.
+    expect(await dashboard()).toEqual({ ...held, degraded: [] });
+    await clearGatewayCopy();
     const board = await dashboard();
     expect(board).toEqual({
       user: expect.objectContaining({ id: LEARNER }),

@@ -147,6 +147,9 @@ function profile(id: string, name: string, timezone = "UTC", dailyGoalXp = 30): 
   return p;
 }
 
+/** The course ids progress asked content's outline of, in order. */
+const outlineCalls: string[] = [];
+
 const notFound = (what: string) =>
   new Errors.MoleculerClientError(`${what} not found`, 404, "NOT_FOUND");
 
@@ -164,6 +167,7 @@ const ContentStandIn: ServiceSchema = {
     courseOutline: {
       internal: true,
       handler(ctx: Context<{ courseId: string }>) {
+        outlineCalls.push(ctx.params.courseId);
         const course = COURSES.get(ctx.params.courseId);
         if (!course) throw notFound("Course");
         return course;
@@ -936,6 +940,28 @@ describe("learning integrity", () => {
       `SELECT reps FROM progress.review_cards WHERE user_id = 'kim' AND lesson_id = 'deck-1' AND card_id = 'card-1'`,
     );
     expect(after).toEqual([{ reps: 1 }]);
+  });
+
+  it("when learners enrol in a course, then each progress node asks content for its outline once until content changes", async () => {
+    await publish("course-outline", [reading("outline-r1", "course-outline")]);
+    const asked = () => outlineCalls.filter(id => id === "course-outline").length;
+    const enrol = async (who: string[]) => {
+      for (const name of who) {
+        profile(name, name, "UTC");
+        await call(name, "progress.enroll", { id: "course-outline" });
+      }
+    };
+    // Two progress nodes, each with its own copy: six enrolments ask at most twice.
+    await enrol(["olga", "omar", "otto", "odin", "orla", "oren"]);
+    expect(asked()).toBeLessThanOrEqual(2);
+    const before = asked();
+    await publish("course-outline", [
+      reading("outline-r1", "course-outline"),
+      reading("outline-r2", "course-outline"),
+    ]);
+    await enrol(["oona", "ossi", "ove", "ozzy"]);
+    expect(asked()).toBeGreaterThan(before);
+    expect(asked()).toBeLessThanOrEqual(before + 2);
   });
 
   it("when an answer sheet is empty, partial or names an unknown question, then it is 422 and reveals no answer", async () => {

@@ -116,6 +116,22 @@ test("when an account fails LOGIN_FAILURES_MAX times, then the next login answer
   await expect(loginAtSecondNode(body.user.email)).rejects.toMatchObject({ code: 429 });
 });
 
+test("when the owner logs in between failures, then the account's count starts again", async () => {
+  const body = await register("recount");
+  // Its own client IP: the failures of the other tests here count against the test client's.
+  const attempt = (password: string) =>
+    gateway.broker
+      .call("users.login", { email: body.user.email, password }, { meta: { clientIp: "10.8.8.8" } })
+      .then(
+        () => 200,
+        (err: { code?: number }) => err.code,
+      );
+  for (let round = 0; round < 2; round++) {
+    for (let i = 0; i < 2; i++) expect(await attempt("wrong password 4")).toBe(401);
+    expect(await attempt(PASSWORD)).toBe(200);
+  }
+});
+
 test("when an unknown email fails as often, then it is limited the same way (no enumeration through the limit)", async () => {
   const ghost = newEmail("ghost");
   for (let i = 0; i < 3; i++) expect((await login(ghost, "wrong password 1")).status).toBe(401);

@@ -2,6 +2,7 @@ import {
   cpuShares,
   isSettled,
   overBounds,
+  quietNowRule,
   parseLoadavg,
   parseProcStat,
   SystemProbe,
@@ -115,6 +116,38 @@ describe("bench settle: waiting", () => {
     expect(outcome.waitedSec).toBe(10);
     expect(outcome.samples).toHaveLength(5);
     expect(outcome.over).toEqual(["load 4.50 > 1", "steal 12.0 % > 5 %"]);
+  });
+
+  it("when the machine is idle but its load average still remembers a build, then the start rule settles at the third quiet sample", async () => {
+    const proc = scriptedProc([
+      { load1: 3.9, busy: 100, steal: 0 },
+      { load1: 3.7, busy: 4, steal: 0 },
+      { load1: 3.5, busy: 3, steal: 0 },
+      { load1: 3.3, busy: 5, steal: 0.5 },
+    ]);
+    const outcome = await waitForSettle(
+      quietNowRule(30, 5),
+      60_000,
+      2000,
+      new SystemProbe(proc),
+      noSleep,
+    );
+    expect(outcome.settled).toBe(true);
+    expect(outcome.waitedSec).toBe(8);
+    expect(outcome.last.load1).toBe(3.3);
+  });
+
+  it("when outside work keeps the cores busy, then the start rule does not settle and names the busy share", async () => {
+    const proc = scriptedProc([{ load1: 0.9, busy: 55, steal: 0 }]);
+    const outcome = await waitForSettle(
+      quietNowRule(30, 5),
+      10_000,
+      2000,
+      new SystemProbe(proc),
+      noSleep,
+    );
+    expect(outcome.settled).toBe(false);
+    expect(outcome.over).toEqual(["CPU busy 55 % > 30 %"]);
   });
 
   it("when it reads the real /proc, then the sample is a plausible one", async () => {

@@ -182,6 +182,18 @@ describe("the per-user copy", () => {
     expect(cache.get("cy", "c1")).toBe(1);
   });
 
+  it("when every user is cleared, then nothing stays and no read on its way is stored", () => {
+    const cache = new PerUserReadCache<number>({ ttlMs: 1000, maxUsers: 10, maxPerUser: 2 });
+    cache.set("ann", "c1", 1, cache.stamp);
+    const bobReadStarted = cache.stamp;
+    cache.clear();
+    expect(cache.get("ann", "c1")).toBeUndefined();
+    cache.set("bob", "c1", 1, bobReadStarted);
+    expect(cache.get("bob", "c1")).toBeUndefined();
+    cache.set("bob", "c1", 2, cache.stamp);
+    expect(cache.get("bob", "c1")).toBe(2);
+  });
+
   it("when more users are cleared than it remembers, then a read older than the forgotten clears is not stored", () => {
     const cache = new PerUserReadCache<number>({ ttlMs: 1000, maxUsers: 2, maxPerUser: 2 });
     const early = cache.stamp;

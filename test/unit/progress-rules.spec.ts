@@ -1,5 +1,12 @@
 import { ACHIEVEMENTS, earnedAchievements } from "../../services/progress/achievements";
-import { addDays, daysBetween, isoWeek, localDate, localTime } from "../../services/progress/clock";
+import {
+  addDays,
+  daysBetween,
+  isoWeek,
+  localDate,
+  localTime,
+  nextLocalDay,
+} from "../../services/progress/clock";
 import { gradeAttempt, gradeQuestion } from "../../services/progress/grading";
 import { normalizeText } from "../../lib/grading/free-text";
 import { newCardState, review } from "../../services/progress/srs";
@@ -147,6 +154,37 @@ function days(start: string, count: number, state: StreakState = EMPTY_STREAK): 
   for (let i = 0; i < count; i += 1) s = recordActivity(s, addDays(start, i)).state;
   return s;
 }
+
+describe("the next local day", () => {
+  it("when a day has no clock change, then it starts at the next local midnight", () => {
+    expect(nextLocalDay(new Date("2026-11-18T12:34:56.789Z"), "UTC")).toEqual(
+      new Date("2026-11-19T00:00:00Z"),
+    );
+    expect(nextLocalDay(new Date("2026-11-18T12:00:00Z"), "Asia/Tokyo")).toEqual(
+      new Date("2026-11-18T15:00:00Z"),
+    );
+  });
+
+  it("when clocks change before midnight, then it is still the first instant of the next date", () => {
+    // Berlin: 2026-03-29 has 23 hours, 2026-10-25 has 25.
+    expect(nextLocalDay(new Date("2026-03-29T00:30:00Z"), "Europe/Berlin")).toEqual(
+      new Date("2026-03-29T22:00:00Z"),
+    );
+    expect(nextLocalDay(new Date("2026-10-25T00:30:00Z"), "Europe/Berlin")).toEqual(
+      new Date("2026-10-25T23:00:00Z"),
+    );
+  });
+
+  it("when clocks change at midnight itself, then the next date's first instant is found either way", () => {
+    // Santiago: 2026-09-06 00:00 does not exist (01:00 at 04:00 UTC); 2026-04-05 00:00 comes an hour late.
+    expect(nextLocalDay(new Date("2026-09-05T16:00:00Z"), "America/Santiago")).toEqual(
+      new Date("2026-09-06T04:00:00Z"),
+    );
+    expect(nextLocalDay(new Date("2026-04-04T15:00:00Z"), "America/Santiago")).toEqual(
+      new Date("2026-04-05T04:00:00Z"),
+    );
+  });
+});
 
 describe("streaks", () => {
   it("when a learner is active on consecutive local days, then the streak grows once a day", () => {

@@ -40,6 +40,8 @@ export interface HomeRow {
   daily_goal_xp: number | null;
   unread: number | null;
   due_cards: DueCardRow[];
+  /** The earliest due time of the learner's cards not due at the read (null: none). */
+  next_due: Date | null;
 }
 
 /** FSRS's state of a card never reviewed (ts-fsrs State.New): what `newCardsPerDay` limits. */
@@ -48,7 +50,7 @@ const NEW = 0;
 /**
  * The learner's summary, their current event sequence and the cards due at `now` — at most
  * `new_cards_per_day` never-reviewed ones less those first reviewed on today's local date —
- * in one statement. The due cards are read from review_cards, not stored: they change with
+ * with the next due time after `now`, in one statement. The due cards are read from review_cards, not stored: they change with
  * time alone, and the index (user_id, due) answers them directly.
  */
 export async function homeOf(db: Db, userId: string, now: Date, limit: number): Promise<HomeRow> {
@@ -70,7 +72,8 @@ export async function homeOf(db: Db, userId: string, now: Date, limit: number): 
                SELECT COUNT(*) FROM ${S}.review_logs r WHERE r.user_id = :userId AND r.state = ${NEW}
                  AND (r.reviewed_at AT TIME ZONE h.timezone)::date = (CAST(:now AS timestamptz) AT TIME ZONE h.timezone)::date)))
            ORDER BY due, lesson_id, card_id LIMIT :limit
-         ) d), '[]'::json) END AS due_cards
+         ) d), '[]'::json) END AS due_cards,
+       (SELECT min(due) FROM ${S}.review_cards WHERE user_id = :userId AND due > :now) AS next_due
      FROM (SELECT CAST(:userId AS text) AS user_id) me
      LEFT JOIN ${S}.learners l ON l.user_id = me.user_id
      LEFT JOIN ${S}.home_summaries h ON h.user_id = me.user_id`,
