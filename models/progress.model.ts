@@ -111,6 +111,12 @@ export interface LearnerChanged {
 export const HOMES_CHANGED_EVENT = "cache.clean.homes";
 
 /**
+ * The dashboard's board: this week's, its top ten, everyone on it. progress.home reads it, and
+ * so does the gateway that answers a held home, so both show the same board.
+ */
+export const HOME_BOARD = { period: "weekly", limit: 10, scope: "everyone" } as const;
+
+/**
  * progress.home (internal): the parts of GET /me/dashboard progress answers, from the
  * learner's home summary. A part it could not answer now is null (the dashboard degrades it).
  */

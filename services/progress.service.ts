@@ -635,12 +635,15 @@ const ProgressService: ProgressSchema = {
         ...(timeout ? { timeout } : {}),
         ...(caller?.requestID ? { requestID: caller.requestID } : {}),
       });
-    const learnersChanged = learnerChanges((userId, caller) => {
-      const change: LearnerChanged = { userId };
-      return this.broker.broadcast(LEARNER_CHANGED_EVENT, change, {
+    // The gateways' copies of progress's answers: every node of the api group is told.
+    const toGateways = (event: string, payload: object, caller?: Caller): Promise<void> =>
+      this.broker.broadcast(event, payload, {
         groups: ["api"],
         ...(caller?.requestID ? { requestID: caller.requestID } : {}),
       });
+    const learnersChanged = learnerChanges((userId, caller) => {
+      const change: LearnerChanged = { userId };
+      return toGateways(LEARNER_CHANGED_EVENT, change, caller);
     }, this.logger);
     this.deps = {
       db: this,
@@ -704,20 +707,11 @@ const ProgressService: ProgressSchema = {
       learnersChanged,
       homesChanged: t =>
         t.afterCommit(() =>
-          this.broker
-            .broadcast(HOMES_CHANGED_EVENT, {}, { groups: ["api"] })
-            .catch((err: Error) => this.logger.warn(`gateways not told of homes: ${err.message}`)),
+          toGateways(HOMES_CHANGED_EVENT, {}).catch((err: Error) =>
+            this.logger.warn(`gateways not told of homes: ${err.message}`),
+          ),
         ),
-      certificatesChanged: async caller => {
-        await this.broker.broadcast(
-          CERTIFICATES_CHANGED_EVENT,
-          {},
-          {
-            groups: ["api"],
-            ...(caller?.requestID ? { requestID: caller.requestID } : {}),
-          },
-        );
-      },
+      certificatesChanged: caller => toGateways(CERTIFICATES_CHANGED_EVENT, {}, caller),
       publicUrl: cfg.publicUrl,
       lrs: cfg.xapiLrsUrl ? lrsAt(cfg.xapiLrsUrl) : undefined,
       printed: new PublishedReadCache({ ttlMs: 10 * 60_000, maxEntries: 200 }),

@@ -2,13 +2,6 @@ import ipaddr from "ipaddr.js";
 
 type Range = [ipaddr.IPv4 | ipaddr.IPv6, number];
 
-/**
- * Who the client is, as far as the gateway can know: the TCP peer, unless that peer is
- * one of our own proxies (TRUSTED_PROXIES, IPs or CIDR ranges) — then the right-most
- * address of X-Forwarded-For that is not a trusted proxy. A client that writes its own
- * X-Forwarded-For only ever adds entries to the left of what our proxy appends, so it
- * can neither choose its address nor reset a per-IP counter by rotating the header.
- */
 /** What one address string says: its canonical form (undefined: not an IP) and whether a proxy of ours. */
 interface AddressFacts {
   canonical: string | undefined;
@@ -20,6 +13,13 @@ const MAX_REMEMBERED = 10_000;
 /** The longest text form of an IPv6 address; longer strings (a client's garbage) are not kept. */
 const MAX_ADDRESS_LENGTH = 45;
 
+/**
+ * Who the client is, as far as the gateway can know: the TCP peer, unless that peer is
+ * one of our own proxies (TRUSTED_PROXIES, IPs or CIDR ranges) — then the right-most
+ * address of X-Forwarded-For that is not a trusted proxy. A client that writes its own
+ * X-Forwarded-For only ever adds entries to the left of what our proxy appends, so it
+ * can neither choose its address nor reset a per-IP counter by rotating the header.
+ */
 export class ClientIpResolver {
   private readonly ranges: Range[];
   /** Every request parsed its peer up to four times; the answer depends on the string alone. */

@@ -1,6 +1,6 @@
 import type Redis from "ioredis";
 import { isoWeek } from "../../lib/iso-week";
-import { leaderboardParams } from "../../models/progress.model";
+import { HOME_BOARD, leaderboardParams } from "../../models/progress.model";
 import {
   LeaderboardKeys,
   OwnRankBatches,
@@ -29,9 +29,6 @@ interface BoardQuery {
   period: LeaderboardPeriod;
   limit: number;
 }
-
-/** The dashboard's board, as progress.home reads it (services/progress/home.ts). */
-const HOME_BOARD: BoardQuery = { period: "weekly", limit: 10 };
 
 const isPeriod = (value: unknown): value is LeaderboardPeriod =>
   typeof value === "string" && PERIODS.includes(value);

@@ -4,9 +4,9 @@ import ApiGateway, { type Route } from "moleculer-web";
 /**
  * The one place the gateway reaches into moleculer-web: the methods of its mixin that
  * services/api.service.ts overrides (callAction, httpHandler, parseQueryString) and calls
- * (sendResponse). Its
- * index.d.ts types the mixin's `methods` as a bare map of functions; these are their
- * signatures in moleculer-web's src/index.js, each run with the gateway service as `this`.
+ * (sendResponse). Its index.d.ts types the mixin's `methods` as a bare map of functions;
+ * these are their signatures in moleculer-web's src/index.js, each run with the gateway
+ * service as `this`.
  */
 export interface WebMethods {
   httpHandler(

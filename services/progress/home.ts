@@ -1,6 +1,6 @@
 import type { Transaction } from "sequelize";
 import type { AuthUser } from "../../models/auth.model";
-import type { LearnerHome, LearnerHomeAnswer } from "../../models/progress.model";
+import { HOME_BOARD, type LearnerHome, type LearnerHomeAnswer } from "../../models/progress.model";
 import { leaderboardView } from "./boards";
 import { nextLocalDay, safeTimeZone } from "./clock";
 import type { ProgressDeps, RequestCtx } from "./deps";
@@ -19,8 +19,6 @@ import * as store from "./store";
 
 /** The dashboard's due list: GET /me/reviews/due's default length. */
 const HOME_DUE_LIMIT = 100;
-/** The dashboard's board: this week's, its top ten. */
-const HOME_BOARD = { period: "weekly", limit: 10, scope: "everyone" } as const;
 
 type Built = Pick<LearnerHome, "progress" | "courses" | "dueReviews"> & {
   /** The zone the progress view's local day was read in. */

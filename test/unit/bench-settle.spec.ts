@@ -93,6 +93,15 @@ function scriptedProc(steps: Array<{ load1: number; busy: number; steal: number 
 describe("bench settle: waiting", () => {
   const rule: SettleRule = { maxLoad1: 1, maxStealPct: 5, consecutive: 2 };
   const noSleep = () => Promise.resolve();
+  /** The run's start rule (CPU busy ≤ 30 %, steal ≤ 5 %) over scripted samples, 2 s apart. */
+  const startRuleWait = (steps: Parameters<typeof scriptedProc>[0], maxWaitMs: number) =>
+    waitForSettle(
+      quietNowRule(30, 5),
+      maxWaitMs,
+      2000,
+      new SystemProbe(scriptedProc(steps)),
+      noSleep,
+    );
 
   it("when the machine calms down, then the wait ends at the second quiet sample and says settled", async () => {
     const proc = scriptedProc([
@@ -119,18 +128,14 @@ describe("bench settle: waiting", () => {
   });
 
   it("when the machine is idle but its load average still remembers a build, then the start rule settles at the third quiet sample", async () => {
-    const proc = scriptedProc([
-      { load1: 3.9, busy: 100, steal: 0 },
-      { load1: 3.7, busy: 4, steal: 0 },
-      { load1: 3.5, busy: 3, steal: 0 },
-      { load1: 3.3, busy: 5, steal: 0.5 },
-    ]);
-    const outcome = await waitForSettle(
-      quietNowRule(30, 5),
+    const outcome = await startRuleWait(
+      [
+        { load1: 3.9, busy: 100, steal: 0 },
+        { load1: 3.7, busy: 4, steal: 0 },
+        { load1: 3.5, busy: 3, steal: 0 },
+        { load1: 3.3, busy: 5, steal: 0.5 },
+      ],
       60_000,
-      2000,
-      new SystemProbe(proc),
-      noSleep,
     );
     expect(outcome.settled).toBe(true);
     expect(outcome.waitedSec).toBe(8);
@@ -138,14 +143,7 @@ describe("bench settle: waiting", () => {
   });
 
   it("when outside work keeps the cores busy, then the start rule does not settle and names the busy share", async () => {
-    const proc = scriptedProc([{ load1: 0.9, busy: 55, steal: 0 }]);
-    const outcome = await waitForSettle(
-      quietNowRule(30, 5),
-      10_000,
-      2000,
-      new SystemProbe(proc),
-      noSleep,
-    );
+    const outcome = await startRuleWait([{ load1: 0.9, busy: 55, steal: 0 }], 10_000);
     expect(outcome.settled).toBe(false);
     expect(outcome.over).toEqual(["CPU busy 55 % > 30 %"]);
   });

@@ -50,8 +50,9 @@ const NEW = 0;
 /**
  * The learner's summary, their current event sequence and the cards due at `now` — at most
  * `new_cards_per_day` never-reviewed ones less those first reviewed on today's local date —
- * with the next due time after `now`, in one statement. The due cards are read from review_cards, not stored: they change with
- * time alone, and the index (user_id, due) answers them directly.
+ * with the next due time after `now`, in one statement. The due cards are read from
+ * review_cards, not stored: they change with time alone, and the index (user_id, due)
+ * answers them directly.
  */
 export async function homeOf(db: Db, userId: string, now: Date, limit: number): Promise<HomeRow> {
   const row = await one<HomeRow>(
